@@ -1,0 +1,228 @@
+//! `edge`: run this Spin application without Spin.
+//!
+//! ```text
+//! edge up [--listen ADDR] [-f spin.toml] [--variable NAME=VALUE]...
+//! edge db migrate | status | reset [--db-url URL] [-f spin.toml]
+//! edge build [-f spin.toml] [--component NAME]...
+//! edge token --sub UUID [--role ROLE] [--email EMAIL] [--ttl SECONDS]
+//! ```
+
+mod bindings;
+mod builder;
+mod cli;
+mod manifest;
+mod migrate;
+mod outbound;
+mod pool;
+mod postgres;
+mod routes;
+mod runtime;
+mod server;
+mod state;
+mod token;
+mod variables;
+
+use anyhow::{bail, Context, Result};
+use cli::Args;
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+const USAGE: &str = "usage:
+  edge up [--listen ADDR] [-f spin.toml] [--variable NAME=VALUE]... [--request-timeout-ms N]
+  edge db migrate|status|reset [--db-url URL] [-f spin.toml] [--force]
+  edge build [-f spin.toml] [--component NAME]...
+  edge token --sub UUID [--role authenticated|service_role|anon] [--email E] [--ttl SECONDS]
+  edge bench-instantiate [-f spin.toml] [--component NAME] [--rounds N]";
+
+fn main() {
+    let started = Instant::now();
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if let Err(e) = run(args, started) {
+        eprintln!("edge: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+fn run(argv: Vec<String>, started: Instant) -> Result<()> {
+    let mut args = Args::new(argv);
+    let Some(command) = args.command() else {
+        println!("{USAGE}");
+        return Ok(());
+    };
+    match command.as_str() {
+        "up" => up(args, started),
+        "db" => {
+            let sub = args.command().context("edge db needs migrate, status or reset")?;
+            let manifest = manifest_path(&mut args);
+            let db_url = args.value("--db-url");
+            let force = args.flag("--force");
+            args.finish()?;
+            let db_url = migrate::resolve_db_url(db_url, &manifest)?;
+            let dir = manifest.parent().map(|p| p.to_path_buf()).unwrap_or_default().join("migrations");
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+            rt.block_on(async {
+                match sub.as_str() {
+                    "migrate" => migrate::migrate(&db_url, &dir).await,
+                    "status" => migrate::status(&db_url, &dir).await,
+                    "reset" => migrate::reset(&db_url, &dir, force).await,
+                    other => bail!("unknown `edge db {other}`\n{USAGE}"),
+                }
+            })
+        }
+        "build" => {
+            let manifest = manifest_path(&mut args);
+            let only = args.values("--component");
+            args.finish()?;
+            builder::build(&manifest, &only)
+        }
+        "token" => {
+            let sub = args.value("--sub").context("edge token needs --sub UUID")?;
+            let role = args.value("--role").unwrap_or_else(|| "authenticated".into());
+            let email = args.value("--email");
+            let ttl: i64 = args.value("--ttl").map(|v| v.parse()).transpose()?.unwrap_or(3600);
+            let manifest = manifest_path(&mut args);
+            args.finish()?;
+            let secret = migrate::resolve_variable("jwt_secret", &manifest)?
+                .context("jwt_secret is not set (SPIN_VARIABLE_JWT_SECRET or .env)")?;
+            let issuer = migrate::resolve_variable("jwt_issuer", &manifest)?;
+            println!("{}", token::mint(&secret, &sub, &role, email.as_deref(), issuer.as_deref(), ttl));
+            Ok(())
+        }
+        "bench-instantiate" => {
+            let manifest = manifest_path(&mut args);
+            let name = args.value("--component").unwrap_or_else(|| "subscription-status".into());
+            let rounds: usize = args.value("--rounds").map(|v| v.parse()).transpose()?.unwrap_or(2000);
+            args.finish()?;
+            bench_instantiate(&manifest, &name, rounds)
+        }
+        "help" | "--help" | "-h" => {
+            println!("{USAGE}");
+            Ok(())
+        }
+        other => bail!("unknown command `{other}`\n{USAGE}"),
+    }
+}
+
+fn manifest_path(args: &mut Args) -> PathBuf {
+    args.value("-f").or_else(|| args.value("--from")).map(PathBuf::from).unwrap_or_else(|| PathBuf::from("spin.toml"))
+}
+
+fn load(manifest: &PathBuf, overrides: &[(String, String)]) -> Result<(manifest::App, Arc<state::Shared>)> {
+    let app = manifest::App::load(manifest)?;
+    let mut env: HashMap<String, String> = std::env::vars().collect();
+    for (k, v) in overrides {
+        env.insert(variables::env_key(k), v.clone());
+    }
+    let app_variables = variables::AppVariables::resolve(&app.manifest, &app.dir, &env)?;
+    let shared = Arc::new(state::Shared { app_variables, pools: pool::Pools::default() });
+    Ok((app, shared))
+}
+
+fn limits_from(app: &manifest::App, timeout_override: Option<u64>) -> runtime::Limits {
+    let settings = app.edge_settings();
+    let mut limits = runtime::Limits::default();
+    let int = |k: &str| settings.get(k).and_then(|v| v.as_integer()).filter(|v| *v > 0);
+    if let Some(ms) = timeout_override.map(|v| v as i64).or_else(|| int("request_timeout_ms")) {
+        limits.request_timeout = Duration::from_millis(ms as u64);
+    }
+    if let Some(mib) = int("memory_limit_mib") {
+        limits.memory_bytes = (mib as usize) << 20;
+    }
+    if let Some(n) = int("max_concurrent_requests") {
+        limits.max_concurrent = n as usize;
+    }
+    limits
+}
+
+fn up(mut args: Args, started: Instant) -> Result<()> {
+    let manifest = manifest_path(&mut args);
+    let listen = args.value("--listen").unwrap_or_else(|| "127.0.0.1:3000".into());
+    let overrides: Vec<(String, String)> = args
+        .values("--variable")
+        .into_iter()
+        .map(|kv| kv.split_once('=').map(|(k, v)| (k.to_string(), v.to_string())).context("--variable takes NAME=VALUE"))
+        .collect::<Result<_>>()?;
+    let only = args.values("--component-id");
+    let timeout: Option<u64> = args.value("--request-timeout-ms").map(|v| v.parse()).transpose()?;
+    args.finish()?;
+
+    let (app, shared) = load(&manifest, &overrides)?;
+    let limits = limits_from(&app, timeout);
+    let mut names: Vec<String> = app.manifest.component.keys().cloned().collect();
+    if !only.is_empty() {
+        names.retain(|n| only.contains(n));
+    }
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    rt.block_on(async move {
+        let runtime = runtime::Runtime::new(&app, shared, limits.clone(), &names)?;
+        let mut route_list = Vec::new();
+        for t in &app.manifest.trigger.http {
+            if let manifest::RouteDecl::Path(p) = &t.route {
+                if names.contains(&t.component) {
+                    route_list.push(routes::Route::parse(p, &t.component));
+                }
+            }
+        }
+        let router = routes::Router::new(route_list);
+        let listener = tokio::net::TcpListener::bind(&listen).await.with_context(|| format!("cannot listen on {listen}"))?;
+        let addr = listener.local_addr()?;
+        let compiled = runtime.components.values().filter(|c| c.origin == "compiled").count();
+        println!(
+            "edge: {} components ready in {} ms ({} from cache, {} compiled)",
+            runtime.components.len(),
+            started.elapsed().as_millis(),
+            runtime.components.len() - compiled,
+            compiled
+        );
+        println!("Serving http://{addr}\nAvailable Routes:");
+        let mut shown: Vec<_> = router.routes().iter().collect();
+        shown.sort_by(|a, b| a.component.cmp(&b.component));
+        for r in shown {
+            println!("  {}: http://{addr}{}{}", r.component, r.base, if r.wildcard { " (wildcard)" } else { "" });
+        }
+        let server = Arc::new(server::Server {
+            slots: tokio::sync::Semaphore::new(limits.max_concurrent),
+            runtime,
+            router,
+            metrics: Default::default(),
+            started,
+        });
+        tokio::select! {
+            r = server::serve(server, listener) => r,
+            _ = shutdown_signal() => {
+                println!("edge: shutting down");
+                Ok(())
+            }
+        }
+    })
+}
+
+async fn shutdown_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate()).expect("signal handler");
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+}
+
+fn bench_instantiate(manifest: &PathBuf, name: &str, rounds: usize) -> Result<()> {
+    let (app, shared) = load(manifest, &[])?;
+    let limits = limits_from(&app, None);
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    rt.block_on(async {
+        let runtime = runtime::Runtime::new(&app, shared, limits, &[name.to_string()])?;
+        let mut samples = runtime::measure_instantiation(&runtime, name, rounds).await?;
+        samples.sort();
+        let pct = |p: f64| samples[((samples.len() as f64 * p).ceil() as usize).clamp(1, samples.len()) - 1];
+        println!(
+            "{{\"component\":\"{name}\",\"rounds\":{rounds},\"p50_us\":{:.1},\"p99_us\":{:.1},\"min_us\":{:.1}}}",
+            pct(0.50).as_secs_f64() * 1e6,
+            pct(0.99).as_secs_f64() * 1e6,
+            samples[0].as_secs_f64() * 1e6
+        );
+        Ok(())
+    })
+}

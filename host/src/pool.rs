@@ -1,0 +1,241 @@
+//! A Postgres connection pool shared by every request of every component.
+//!
+//! Components open a "connection" per request (`spin:postgres` `connection.open`); the host
+//! hands out a pooled client instead of dialing, and takes it back when the component drops
+//! the resource. A client returned inside an open transaction is rolled back first, and a
+//! closed client (database restart) is discarded, so a request never inherits another's state.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio_postgres::{Client, NoTls, Statement};
+
+/// Largest number of connections per database address.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 25;
+/// How long a request waits for a free connection before the open fails.
+pub const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long dialing a new connection may take.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// Prepared statements kept per connection.
+const STATEMENT_CACHE: usize = 256;
+
+pub struct PooledClient {
+    pub client: Client,
+    statements: HashMap<String, Statement>,
+}
+
+impl PooledClient {
+    /// A prepared statement for `sql`, from this connection's cache when possible.
+    pub async fn prepare(&mut self, sql: &str) -> Result<Statement, tokio_postgres::Error> {
+        if let Some(s) = self.statements.get(sql) {
+            return Ok(s.clone());
+        }
+        let stmt = self.client.prepare(sql).await?;
+        if self.statements.len() >= STATEMENT_CACHE {
+            self.statements.clear();
+        }
+        self.statements.insert(sql.to_string(), stmt.clone());
+        Ok(stmt)
+    }
+}
+
+#[derive(Default)]
+pub struct PoolStats {
+    pub created: AtomicU64,
+    pub acquired: AtomicU64,
+    pub reused: AtomicU64,
+    pub waited: AtomicU64,
+    pub timeouts: AtomicU64,
+    pub connect_errors: AtomicU64,
+    pub discarded: AtomicU64,
+    pub rolled_back: AtomicU64,
+    pub acquire_micros_total: AtomicU64,
+}
+
+pub struct Pool {
+    config: tokio_postgres::Config,
+    idle: Mutex<Vec<PooledClient>>,
+    permits: Arc<Semaphore>,
+    max: usize,
+    pub stats: PoolStats,
+}
+
+/// A client on loan to one request; goes back to the pool on drop.
+pub struct Lease {
+    client: Option<PooledClient>,
+    pool: Arc<Pool>,
+    permit: Option<OwnedSemaphorePermit>,
+    /// Set while the component has a transaction open on this client.
+    pub in_transaction: bool,
+}
+
+impl Lease {
+    pub fn client(&mut self) -> &mut PooledClient {
+        self.client.as_mut().expect("lease holds a client until dropped")
+    }
+}
+
+impl Drop for Lease {
+    fn drop(&mut self) {
+        let Some(client) = self.client.take() else { return };
+        let permit = self.permit.take();
+        let pool = self.pool.clone();
+        if client.client.is_closed() {
+            pool.stats.discarded.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
+        if self.in_transaction {
+            // Roll back off the request path, then return the client.
+            pool.stats.rolled_back.fetch_add(1, Ordering::Relaxed);
+            if let Ok(handle) = tokio::runtime::Handle::try_current() {
+                handle.spawn(async move {
+                    if client.client.batch_execute("ROLLBACK").await.is_ok() {
+                        pool.idle.lock().unwrap().push(client);
+                    } else {
+                        pool.stats.discarded.fetch_add(1, Ordering::Relaxed);
+                    }
+                    drop(permit);
+                });
+            }
+            return;
+        }
+        pool.idle.lock().unwrap().push(client);
+        drop(permit);
+    }
+}
+
+#[derive(Debug)]
+pub enum AcquireError {
+    Timeout,
+    Connect(String),
+}
+
+impl Pool {
+    pub fn new(config: tokio_postgres::Config, max: usize) -> Arc<Pool> {
+        Arc::new(Pool {
+            config,
+            idle: Mutex::new(Vec::new()),
+            permits: Arc::new(Semaphore::new(max)),
+            max,
+            stats: PoolStats::default(),
+        })
+    }
+
+    pub async fn acquire(self: &Arc<Self>) -> Result<Lease, AcquireError> {
+        let started = Instant::now();
+        let permit = match self.permits.clone().try_acquire_owned() {
+            Ok(p) => p,
+            Err(_) => {
+                self.stats.waited.fetch_add(1, Ordering::Relaxed);
+                match tokio::time::timeout(ACQUIRE_TIMEOUT, self.permits.clone().acquire_owned()).await {
+                    Ok(Ok(p)) => p,
+                    _ => {
+                        self.stats.timeouts.fetch_add(1, Ordering::Relaxed);
+                        return Err(AcquireError::Timeout);
+                    }
+                }
+            }
+        };
+        let reused = loop {
+            let candidate = self.idle.lock().unwrap().pop();
+            match candidate {
+                Some(c) if c.client.is_closed() => {
+                    self.stats.discarded.fetch_add(1, Ordering::Relaxed);
+                }
+                other => break other,
+            }
+        };
+        let client = match reused {
+            Some(c) => {
+                self.stats.reused.fetch_add(1, Ordering::Relaxed);
+                c
+            }
+            None => self.connect().await?,
+        };
+        self.stats.acquired.fetch_add(1, Ordering::Relaxed);
+        self.stats.acquire_micros_total.fetch_add(started.elapsed().as_micros() as u64, Ordering::Relaxed);
+        Ok(Lease { client: Some(client), pool: self.clone(), permit: Some(permit), in_transaction: false })
+    }
+
+    async fn connect(&self) -> Result<PooledClient, AcquireError> {
+        let connecting = self.config.connect(NoTls);
+        let (client, connection) = match tokio::time::timeout(CONNECT_TIMEOUT, connecting).await {
+            Ok(Ok(pair)) => pair,
+            Ok(Err(e)) => {
+                self.stats.connect_errors.fetch_add(1, Ordering::Relaxed);
+                return Err(AcquireError::Connect(e.to_string()));
+            }
+            Err(_) => {
+                self.stats.connect_errors.fetch_add(1, Ordering::Relaxed);
+                return Err(AcquireError::Connect("timed out connecting to the database".into()));
+            }
+        };
+        tokio::spawn(async move {
+            let _ = connection.await;
+        });
+        self.stats.created.fetch_add(1, Ordering::Relaxed);
+        Ok(PooledClient { client, statements: HashMap::new() })
+    }
+
+    pub fn idle_count(&self) -> usize {
+        self.idle.lock().unwrap().len()
+    }
+
+    pub fn in_use(&self) -> usize {
+        self.max - self.permits.available_permits()
+    }
+
+    pub fn max(&self) -> usize {
+        self.max
+    }
+}
+
+/// Pools by connection string, created on first use.
+#[derive(Default)]
+pub struct Pools {
+    pools: Mutex<HashMap<String, Arc<Pool>>>,
+}
+
+impl Pools {
+    pub fn get_or_create(&self, address: &str, config: tokio_postgres::Config) -> Arc<Pool> {
+        let mut pools = self.pools.lock().unwrap();
+        pools.entry(address.to_string()).or_insert_with(|| Pool::new(config, DEFAULT_MAX_CONNECTIONS)).clone()
+    }
+
+    pub fn all(&self) -> Vec<(String, Arc<Pool>)> {
+        self.pools.lock().unwrap().iter().map(|(k, v)| (redact(k), v.clone())).collect()
+    }
+}
+
+/// A connection string with its password removed, for logs and metrics.
+pub fn redact(address: &str) -> String {
+    match tokio_postgres::Config::from_str_lossy(address) {
+        Some(c) => {
+            let host = c.get_hosts().first().map(|h| match h {
+                tokio_postgres::config::Host::Tcp(h) => h.clone(),
+                #[cfg(unix)]
+                tokio_postgres::config::Host::Unix(p) => p.display().to_string(),
+            });
+            format!(
+                "postgres://{}@{}:{}/{}",
+                c.get_user().unwrap_or(""),
+                host.unwrap_or_default(),
+                c.get_ports().first().copied().unwrap_or(5432),
+                c.get_dbname().unwrap_or("")
+            )
+        }
+        None => "postgres://(unparsable)".to_string(),
+    }
+}
+
+trait FromStrLossy {
+    fn from_str_lossy(s: &str) -> Option<tokio_postgres::Config>;
+}
+
+impl FromStrLossy for tokio_postgres::Config {
+    fn from_str_lossy(s: &str) -> Option<tokio_postgres::Config> {
+        s.parse().ok()
+    }
+}

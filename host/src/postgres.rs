@@ -1,0 +1,405 @@
+//! `spin:postgres/postgres@4.0.0` for components, on tokio-postgres and the shared pool.
+//!
+//! Value mapping follows Spin's own implementation: parameters must match the statement's
+//! parameter types (a `str` for a `uuid` parameter is a bad parameter, as on Spin), and
+//! columns come back as the `db-value` of their type (`unsupported` with the raw bytes for
+//! types outside the interface).
+
+use crate::bindings::spin::postgres::postgres::{
+    self as pg, Column, DbDataType, DbError, DbValue, Error as PgError, Interval, ParameterValue, QueryError, RowSet,
+};
+use crate::pool::{AcquireError, Lease};
+use crate::state::RequestState;
+use bytes::{BufMut, BytesMut};
+use chrono::{Datelike, NaiveDate, NaiveDateTime, NaiveTime, Timelike};
+use std::error::Error as StdError;
+use tokio_postgres::types::{to_sql_checked, FromSql, IsNull, Kind, ToSql, Type};
+use wasmtime::component::Resource;
+
+/// The `connection` resource: a pooled client lent to the request.
+pub struct Connection {
+    lease: Lease,
+}
+
+impl pg::Host for RequestState {}
+
+impl pg::HostConnection for RequestState {
+    async fn open(&mut self, address: String) -> wasmtime::Result<Result<Resource<Connection>, PgError>> {
+        let config: tokio_postgres::Config = match address.parse() {
+            Ok(c) => c,
+            Err(e) => return Ok(Err(PgError::ConnectionFailed(format!("invalid connection string: {e}")))),
+        };
+        let port = config.get_ports().first().copied().unwrap_or(5432);
+        for host in config.get_hosts() {
+            let name = match host {
+                tokio_postgres::config::Host::Tcp(h) => h.clone(),
+                #[cfg(unix)]
+                tokio_postgres::config::Host::Unix(p) => p.display().to_string(),
+            };
+            if !self.component.outbound.allows("postgres", &name, Some(port)) {
+                self.log(&format!("postgres://{name}:{port} refused: not in allowed_outbound_hosts"));
+                return Ok(Err(PgError::ConnectionFailed(format!(
+                    "address postgres://{name}:{port} is not permitted: add it to allowed_outbound_hosts"
+                ))));
+            }
+        }
+        let pool = self.shared.pools.get_or_create(&address, config);
+        match pool.acquire().await {
+            Ok(lease) => Ok(Ok(self.table.push(Connection { lease })?)),
+            Err(AcquireError::Timeout) => {
+                Ok(Err(PgError::ConnectionFailed("timed out waiting for a free database connection".into())))
+            }
+            Err(AcquireError::Connect(msg)) => Ok(Err(PgError::ConnectionFailed(msg))),
+        }
+    }
+
+    async fn query(
+        &mut self,
+        conn: Resource<Connection>,
+        statement: String,
+        params: Vec<ParameterValue>,
+    ) -> wasmtime::Result<Result<RowSet, PgError>> {
+        let conn = self.table.get_mut(&conn)?;
+        Ok(run_query(&mut conn.lease, &statement, params).await)
+    }
+
+    async fn execute(
+        &mut self,
+        conn: Resource<Connection>,
+        statement: String,
+        params: Vec<ParameterValue>,
+    ) -> wasmtime::Result<Result<u64, PgError>> {
+        let conn = self.table.get_mut(&conn)?;
+        Ok(run_execute(&mut conn.lease, &statement, params).await)
+    }
+
+    async fn drop(&mut self, conn: Resource<Connection>) -> wasmtime::Result<()> {
+        self.table.delete(conn)?;
+        Ok(())
+    }
+}
+
+/// Keeps track of BEGIN / COMMIT so a client dropped mid-transaction is rolled back.
+fn note_transaction(lease: &mut Lease, statement: &str) {
+    let head = statement.trim_start().split(|c: char| c.is_whitespace() || c == ';').next().unwrap_or("");
+    match head.to_ascii_uppercase().as_str() {
+        "BEGIN" | "START" => lease.in_transaction = true,
+        "COMMIT" | "ROLLBACK" | "END" | "ABORT" => lease.in_transaction = false,
+        _ => {}
+    }
+}
+
+async fn run_execute(lease: &mut Lease, statement: &str, params: Vec<ParameterValue>) -> Result<u64, PgError> {
+    note_transaction(lease, statement);
+    let client = lease.client();
+    let stmt = client.prepare(statement).await.map_err(query_error)?;
+    let params = to_params(params)?;
+    let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p.as_ref() as &(dyn ToSql + Sync)).collect();
+    client.client.execute(&stmt, &refs).await.map_err(query_error)
+}
+
+async fn run_query(lease: &mut Lease, statement: &str, params: Vec<ParameterValue>) -> Result<RowSet, PgError> {
+    note_transaction(lease, statement);
+    let client = lease.client();
+    let stmt = client.prepare(statement).await.map_err(query_error)?;
+    let params = to_params(params)?;
+    let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p.as_ref() as &(dyn ToSql + Sync)).collect();
+    let rows = client.client.query(&stmt, &refs).await.map_err(query_error)?;
+    let columns: Vec<Column> =
+        stmt.columns().iter().map(|c| Column { name: c.name().to_string(), data_type: data_type(c.type_()) }).collect();
+    let mut out = Vec::with_capacity(rows.len());
+    for row in &rows {
+        let mut values = Vec::with_capacity(columns.len());
+        for (i, col) in stmt.columns().iter().enumerate() {
+            values.push(db_value(row, i, col.type_())?);
+        }
+        out.push(values);
+    }
+    Ok(RowSet { columns, rows: out })
+}
+
+fn query_error(e: tokio_postgres::Error) -> PgError {
+    if let Some(db) = e.as_db_error() {
+        let mut extras = Vec::new();
+        if let Some(c) = db.constraint() {
+            extras.push(("constraint".to_string(), c.to_string()));
+        }
+        if let Some(t) = db.table() {
+            extras.push(("table".to_string(), t.to_string()));
+        }
+        if let Some(c) = db.column() {
+            extras.push(("column".to_string(), c.to_string()));
+        }
+        if let Some(h) = db.hint() {
+            extras.push(("hint".to_string(), h.to_string()));
+        }
+        return PgError::QueryFailed(QueryError::DbError(DbError {
+            as_text: db.to_string(),
+            severity: db.severity().to_string(),
+            code: db.code().code().to_string(),
+            message: db.message().to_string(),
+            detail: db.detail().map(str::to_string),
+            extras,
+        }));
+    }
+    if e.is_closed() {
+        return PgError::ConnectionFailed(format!("database connection lost: {e}"));
+    }
+    let mut text = e.to_string();
+    if let Some(source) = e.source() {
+        text = format!("{text}: {source}");
+    }
+    PgError::QueryFailed(QueryError::Text(text))
+}
+
+// ---- parameters -------------------------------------------------------------------------
+
+type Param = Box<dyn ToSql + Sync + Send>;
+
+fn to_params(params: Vec<ParameterValue>) -> Result<Vec<Param>, PgError> {
+    params.into_iter().map(to_param).collect()
+}
+
+fn to_param(p: ParameterValue) -> Result<Param, PgError> {
+    Ok(match p {
+        ParameterValue::Boolean(v) => Box::new(v),
+        ParameterValue::Int8(v) => Box::new(v),
+        ParameterValue::Int16(v) => Box::new(v),
+        ParameterValue::Int32(v) => Box::new(v),
+        ParameterValue::Int64(v) => Box::new(v),
+        ParameterValue::Floating32(v) => Box::new(v),
+        ParameterValue::Floating64(v) => Box::new(v),
+        ParameterValue::Str(v) => Box::new(v),
+        ParameterValue::Binary(v) => Box::new(v),
+        ParameterValue::Date((y, m, d)) => Box::new(
+            NaiveDate::from_ymd_opt(y, m.into(), d.into())
+                .ok_or_else(|| PgError::BadParameter(format!("invalid date {y}-{m}-{d}")))?,
+        ),
+        ParameterValue::Time((h, mi, s, ns)) => Box::new(
+            NaiveTime::from_hms_nano_opt(h.into(), mi.into(), s.into(), ns)
+                .ok_or_else(|| PgError::BadParameter("invalid time".into()))?,
+        ),
+        ParameterValue::Datetime((y, mo, d, h, mi, s, ns)) => {
+            let date = NaiveDate::from_ymd_opt(y, mo.into(), d.into());
+            let time = NaiveTime::from_hms_nano_opt(h.into(), mi.into(), s.into(), ns);
+            match (date, time) {
+                (Some(date), Some(time)) => Box::new(UtcDateTime(NaiveDateTime::new(date, time))),
+                _ => return Err(PgError::BadParameter("invalid datetime".into())),
+            }
+        }
+        ParameterValue::Timestamp(v) => Box::new(v),
+        ParameterValue::Uuid(v) => {
+            Box::new(uuid::Uuid::parse_str(&v).map_err(|e| PgError::BadParameter(format!("invalid uuid: {e}")))?)
+        }
+        ParameterValue::Jsonb(v) => Box::new(JsonBytes(v)),
+        ParameterValue::Decimal(v) => Box::new(parse_decimal(&v)?),
+        ParameterValue::ArrayInt32(v) => Box::new(v),
+        ParameterValue::ArrayInt64(v) => Box::new(v),
+        ParameterValue::ArrayStr(v) => Box::new(v),
+        ParameterValue::ArrayDecimal(v) => {
+            let parsed: Result<Vec<Option<rust_decimal::Decimal>>, PgError> =
+                v.iter().map(|d| d.as_deref().map(parse_decimal).transpose()).collect();
+            Box::new(parsed?)
+        }
+        ParameterValue::Interval(i) => Box::new(IntervalValue(i)),
+        ParameterValue::DbNull => Box::new(Null),
+        ParameterValue::RangeInt32(_) | ParameterValue::RangeInt64(_) | ParameterValue::RangeDecimal(_) => {
+            return Err(PgError::BadParameter("range parameters are not supported by this host".into()))
+        }
+    })
+}
+
+fn parse_decimal(s: &str) -> Result<rust_decimal::Decimal, PgError> {
+    s.parse().map_err(|e| PgError::BadParameter(format!("invalid decimal `{s}`: {e}")))
+}
+
+#[derive(Debug)]
+struct Null;
+
+impl ToSql for Null {
+    fn to_sql(&self, _: &Type, _: &mut BytesMut) -> Result<IsNull, Box<dyn StdError + Sync + Send>> {
+        Ok(IsNull::Yes)
+    }
+    fn accepts(_: &Type) -> bool {
+        true
+    }
+    to_sql_checked!();
+}
+
+/// JSON bytes for a `jsonb` or `json` parameter.
+#[derive(Debug)]
+struct JsonBytes(Vec<u8>);
+
+impl ToSql for JsonBytes {
+    fn to_sql(&self, ty: &Type, out: &mut BytesMut) -> Result<IsNull, Box<dyn StdError + Sync + Send>> {
+        if *ty == Type::JSONB {
+            out.put_u8(1);
+        }
+        out.put_slice(&self.0);
+        Ok(IsNull::No)
+    }
+    fn accepts(ty: &Type) -> bool {
+        *ty == Type::JSONB || *ty == Type::JSON
+    }
+    to_sql_checked!();
+}
+
+/// A UTC instant, accepted for both `timestamp` and `timestamptz` (the interface's
+/// `datetime` is documented as UTC without zone).
+#[derive(Debug)]
+struct UtcDateTime(NaiveDateTime);
+
+impl ToSql for UtcDateTime {
+    fn to_sql(&self, ty: &Type, out: &mut BytesMut) -> Result<IsNull, Box<dyn StdError + Sync + Send>> {
+        if *ty == Type::TIMESTAMPTZ {
+            self.0.and_utc().to_sql(ty, out)
+        } else {
+            self.0.to_sql(ty, out)
+        }
+    }
+    fn accepts(ty: &Type) -> bool {
+        *ty == Type::TIMESTAMP || *ty == Type::TIMESTAMPTZ
+    }
+    to_sql_checked!();
+}
+
+#[derive(Debug)]
+struct IntervalValue(Interval);
+
+impl ToSql for IntervalValue {
+    fn to_sql(&self, _: &Type, out: &mut BytesMut) -> Result<IsNull, Box<dyn StdError + Sync + Send>> {
+        out.put_i64(self.0.micros);
+        out.put_i32(self.0.days);
+        out.put_i32(self.0.months);
+        Ok(IsNull::No)
+    }
+    fn accepts(ty: &Type) -> bool {
+        *ty == Type::INTERVAL
+    }
+    to_sql_checked!();
+}
+
+impl<'a> FromSql<'a> for IntervalValue {
+    fn from_sql(_: &Type, raw: &'a [u8]) -> Result<Self, Box<dyn StdError + Sync + Send>> {
+        if raw.len() != 16 {
+            return Err("bad interval".into());
+        }
+        Ok(IntervalValue(Interval {
+            micros: i64::from_be_bytes(raw[0..8].try_into()?),
+            days: i32::from_be_bytes(raw[8..12].try_into()?),
+            months: i32::from_be_bytes(raw[12..16].try_into()?),
+        }))
+    }
+    fn accepts(ty: &Type) -> bool {
+        *ty == Type::INTERVAL
+    }
+}
+
+/// The raw wire bytes of any value (for `unsupported`, enums and JSON).
+struct Raw(Vec<u8>);
+
+impl<'a> FromSql<'a> for Raw {
+    fn from_sql(_: &Type, raw: &'a [u8]) -> Result<Self, Box<dyn StdError + Sync + Send>> {
+        Ok(Raw(raw.to_vec()))
+    }
+    fn accepts(_: &Type) -> bool {
+        true
+    }
+}
+
+// ---- columns ----------------------------------------------------------------------------
+
+fn data_type(ty: &Type) -> DbDataType {
+    match *ty {
+        Type::BOOL => DbDataType::Boolean,
+        Type::CHAR => DbDataType::Int8,
+        Type::INT2 => DbDataType::Int16,
+        Type::INT4 => DbDataType::Int32,
+        Type::INT8 => DbDataType::Int64,
+        Type::FLOAT4 => DbDataType::Floating32,
+        Type::FLOAT8 => DbDataType::Floating64,
+        Type::TEXT | Type::VARCHAR | Type::BPCHAR | Type::NAME => DbDataType::Str,
+        Type::BYTEA => DbDataType::Binary,
+        Type::DATE => DbDataType::Date,
+        Type::TIME => DbDataType::Time,
+        Type::TIMESTAMP | Type::TIMESTAMPTZ => DbDataType::Datetime,
+        Type::UUID => DbDataType::Uuid,
+        Type::JSONB | Type::JSON => DbDataType::Jsonb,
+        Type::NUMERIC => DbDataType::Decimal,
+        Type::INT4_ARRAY => DbDataType::ArrayInt32,
+        Type::INT8_ARRAY => DbDataType::ArrayInt64,
+        Type::NUMERIC_ARRAY => DbDataType::ArrayDecimal,
+        Type::TEXT_ARRAY | Type::VARCHAR_ARRAY => DbDataType::ArrayStr,
+        Type::INTERVAL => DbDataType::Interval,
+        _ if matches!(ty.kind(), Kind::Enum(_)) => DbDataType::Str,
+        _ => DbDataType::Other(ty.name().to_string()),
+    }
+}
+
+fn conversion(e: tokio_postgres::Error) -> PgError {
+    PgError::ValueConversionFailed(e.to_string())
+}
+
+fn db_value(row: &tokio_postgres::Row, i: usize, ty: &Type) -> Result<DbValue, PgError> {
+    macro_rules! get {
+        ($t:ty, $variant:expr) => {
+            match row.try_get::<_, Option<$t>>(i).map_err(conversion)? {
+                Some(v) => $variant(v),
+                None => DbValue::DbNull,
+            }
+        };
+    }
+    Ok(match *ty {
+        Type::BOOL => get!(bool, DbValue::Boolean),
+        Type::CHAR => get!(i8, DbValue::Int8),
+        Type::INT2 => get!(i16, DbValue::Int16),
+        Type::INT4 => get!(i32, DbValue::Int32),
+        Type::INT8 => get!(i64, DbValue::Int64),
+        Type::FLOAT4 => get!(f32, DbValue::Floating32),
+        Type::FLOAT8 => get!(f64, DbValue::Floating64),
+        Type::TEXT | Type::VARCHAR | Type::BPCHAR | Type::NAME => get!(String, DbValue::Str),
+        Type::BYTEA => get!(Vec<u8>, DbValue::Binary),
+        Type::DATE => get!(NaiveDate, |d: NaiveDate| DbValue::Date((d.year(), d.month() as u8, d.day() as u8))),
+        Type::TIME => get!(NaiveTime, |t: NaiveTime| DbValue::Time((
+            t.hour() as u8,
+            t.minute() as u8,
+            t.second() as u8,
+            t.nanosecond()
+        ))),
+        Type::TIMESTAMP => get!(NaiveDateTime, datetime),
+        Type::TIMESTAMPTZ => get!(chrono::DateTime<chrono::Utc>, |d: chrono::DateTime<chrono::Utc>| datetime(d.naive_utc())),
+        Type::UUID => get!(uuid::Uuid, |u: uuid::Uuid| DbValue::Uuid(u.to_string())),
+        Type::JSONB | Type::JSON => get!(serde_json::Value, |v: serde_json::Value| DbValue::Jsonb(
+            serde_json::to_vec(&v).unwrap_or_default()
+        )),
+        Type::NUMERIC => match row.try_get::<_, Option<rust_decimal::Decimal>>(i) {
+            Ok(Some(d)) => DbValue::Decimal(d.to_string()),
+            Ok(None) => DbValue::DbNull,
+            // Outside rust_decimal's range (or NaN): hand over the wire bytes rather than fail.
+            Err(_) => get!(Raw, |r: Raw| DbValue::Unsupported(r.0)),
+        },
+        Type::INT4_ARRAY => get!(Vec<Option<i32>>, DbValue::ArrayInt32),
+        Type::INT8_ARRAY => get!(Vec<Option<i64>>, DbValue::ArrayInt64),
+        Type::NUMERIC_ARRAY => get!(Vec<Option<rust_decimal::Decimal>>, |v: Vec<Option<rust_decimal::Decimal>>| {
+            DbValue::ArrayDecimal(v.into_iter().map(|d| d.map(|d| d.to_string())).collect())
+        }),
+        Type::TEXT_ARRAY | Type::VARCHAR_ARRAY => get!(Vec<Option<String>>, DbValue::ArrayStr),
+        Type::INTERVAL => get!(IntervalValue, |v: IntervalValue| DbValue::Interval(v.0)),
+        _ if matches!(ty.kind(), Kind::Enum(_)) => {
+            get!(Raw, |r: Raw| DbValue::Str(String::from_utf8_lossy(&r.0).into_owned()))
+        }
+        _ => get!(Raw, |r: Raw| DbValue::Unsupported(r.0)),
+    })
+}
+
+fn datetime(d: NaiveDateTime) -> DbValue {
+    DbValue::Datetime((
+        d.year(),
+        d.month() as u8,
+        d.day() as u8,
+        d.hour() as u8,
+        d.minute() as u8,
+        d.second() as u8,
+        d.nanosecond(),
+    ))
+}

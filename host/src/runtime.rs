@@ -1,0 +1,209 @@
+//! The engine: compiled components (cached on disk), pre-instantiation, and one fresh,
+//! limited instance per request.
+
+use crate::manifest::App;
+use crate::outbound::OutboundPolicy;
+use crate::state::{ComponentInfo, OutboundHooks, RequestState, Shared};
+use crate::variables::ComponentVariables;
+use anyhow::{Context, Result};
+use sha2::{Digest, Sha256};
+use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use wasmtime::component::{Component, Linker, ResourceTable};
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store, StoreLimitsBuilder};
+use wasmtime_wasi::WasiCtx;
+use wasmtime_wasi_http::p2::bindings::ProxyPre;
+use wasmtime_wasi_http::WasiHttpCtx;
+
+/// Limits applied to every request.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// Linear memory one instance may grow to.
+    pub memory_bytes: usize,
+    /// Wall-clock time one request may take (guest CPU and waiting alike).
+    pub request_timeout: Duration,
+    /// Instances alive at once; further requests wait for a slot.
+    pub max_concurrent: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits { memory_bytes: 128 << 20, request_timeout: Duration::from_secs(30), max_concurrent: 200 }
+    }
+}
+
+/// How often the epoch advances; the resolution of the wall-time limit for guest code.
+pub const EPOCH_TICK: Duration = Duration::from_millis(10);
+
+pub struct LoadedComponent {
+    pub pre: ProxyPre<RequestState>,
+    pub info: Arc<ComponentInfo>,
+    /// Where the compiled code came from: "cache" or "compiled".
+    pub origin: &'static str,
+}
+
+pub struct Runtime {
+    pub engine: Engine,
+    pub components: HashMap<String, LoadedComponent>,
+    pub shared: Arc<Shared>,
+    pub limits: Limits,
+    pub log_dir: PathBuf,
+}
+
+pub fn engine(limits: &Limits) -> Result<Engine> {
+    let mut config = Config::new();
+    config.wasm_component_model(true);
+    config.epoch_interruption(true);
+    let mut pool = PoolingAllocationConfig::default();
+    let slots = (limits.max_concurrent + 16) as u32;
+    pool.total_component_instances(slots);
+    pool.total_core_instances(slots * 8);
+    pool.total_memories(slots * 2);
+    pool.total_tables(slots * 4);
+    pool.max_memory_size(limits.memory_bytes);
+    pool.max_memories_per_component(4);
+    pool.max_core_instances_per_component(20);
+    config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+    let engine = Engine::new(&config)?;
+    // Advance the epoch on a clock so runaway guest code is interrupted at its deadline.
+    let ticker = engine.weak();
+    std::thread::Builder::new().name("edge-epoch".into()).spawn(move || loop {
+        std::thread::sleep(EPOCH_TICK);
+        match ticker.upgrade() {
+            Some(e) => e.increment_epoch(),
+            None => break,
+        }
+    })?;
+    Ok(engine)
+}
+
+/// Compile a component, or load it from the on-disk cache keyed by its bytes and the engine.
+pub fn load_component(engine: &Engine, wasm_path: &Path, cache_dir: &Path) -> Result<(Component, &'static str)> {
+    let bytes = std::fs::read(wasm_path)
+        .with_context(|| format!("cannot read {} (run `edge build` first)", wasm_path.display()))?;
+    let mut engine_hash = std::collections::hash_map::DefaultHasher::new();
+    engine.precompile_compatibility_hash().hash(&mut engine_hash);
+    let mut h = Sha256::new();
+    h.update(&bytes);
+    h.update(engine_hash.finish().to_le_bytes());
+    let key: String = h.finalize().iter().map(|b| format!("{b:02x}")).collect();
+    let cached = cache_dir.join(format!("{key}.cwasm"));
+    if cached.exists() {
+        // SAFETY: the file was written by `Component::serialize` of this same engine
+        // configuration (the key includes the engine's compatibility hash), in a directory
+        // only this host writes.
+        match unsafe { Component::deserialize_file(engine, &cached) } {
+            Ok(c) => return Ok((c, "cache")),
+            Err(e) => eprintln!("edge: ignoring unusable cache entry {}: {e}", cached.display()),
+        }
+    }
+    let component = Component::new(engine, &bytes).map_err(anyhow::Error::from).with_context(|| format!("cannot compile {}", wasm_path.display()))?;
+    std::fs::create_dir_all(cache_dir)?;
+    let tmp = cache_dir.join(format!("{key}.tmp{}", std::process::id()));
+    std::fs::write(&tmp, component.serialize()?)?;
+    std::fs::rename(&tmp, &cached)?;
+    Ok((component, "compiled"))
+}
+
+impl Runtime {
+    pub fn new(app: &App, shared: Arc<Shared>, limits: Limits, names: &[String]) -> Result<Runtime> {
+        let engine = engine(&limits)?;
+        let cache_dir = app.dir.join(".edge").join("cache");
+        let log_dir = app.dir.join(".edge").join("logs");
+        std::fs::create_dir_all(&log_dir)?;
+        let mut linker: Linker<RequestState> = Linker::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
+        wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
+        crate::bindings::SpinServices::add_to_linker::<_, wasmtime::component::HasSelf<RequestState>>(
+            &mut linker,
+            |s| s,
+        )?;
+
+        // Compile (or load) every component in parallel: the cold path is CPU-bound.
+        let jobs: Vec<(String, PathBuf)> =
+            names.iter().map(|n| Ok((n.clone(), app.source_path(n)?))).collect::<Result<_>>()?;
+        let results: Vec<(String, Result<(Component, &'static str)>)> = std::thread::scope(|scope| {
+            let handles: Vec<_> = jobs
+                .iter()
+                .map(|(name, path)| {
+                    let engine = &engine;
+                    let cache_dir = &cache_dir;
+                    scope.spawn(move || (name.clone(), load_component(engine, path, cache_dir)))
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().expect("compile thread panicked")).collect()
+        });
+
+        let mut components = HashMap::new();
+        for (name, loaded) in results {
+            let (component, origin) = loaded?;
+            let decl = &app.manifest.component[&name];
+            let outbound = OutboundPolicy::new(&decl.allowed_outbound_hosts, &shared.app_variables)
+                .with_context(|| format!("component `{name}`"))?;
+            let info = Arc::new(ComponentInfo {
+                name: name.clone(),
+                outbound,
+                variables: ComponentVariables::new(decl.variables.clone()),
+            });
+            let pre = ProxyPre::new(
+                linker
+                    .instantiate_pre(&component)
+                    .map_err(anyhow::Error::from)
+                    .with_context(|| format!("component `{name}` imports something this host does not provide"))?,
+            )?;
+            components.insert(name, LoadedComponent { pre, info, origin });
+        }
+        Ok(Runtime { engine, components, shared, limits, log_dir })
+    }
+
+    /// A fresh store for one request of `component`.
+    pub fn new_store(&self, component: &LoadedComponent) -> Store<RequestState> {
+        let log = |suffix: &str| {
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(self.log_dir.join(format!("{}_{suffix}.txt", component.info.name)))
+        };
+        let mut wasi = WasiCtx::builder();
+        match (log("stdout"), log("stderr")) {
+            (Ok(out), Ok(err)) => {
+                wasi.stdout(wasmtime_wasi::cli::OutputFile::new(out));
+                wasi.stderr(wasmtime_wasi::cli::OutputFile::new(err));
+            }
+            _ => {
+                wasi.inherit_stdout().inherit_stderr();
+            }
+        }
+        let state = RequestState {
+            table: ResourceTable::new(),
+            wasi: wasi.build(),
+            http: WasiHttpCtx::new(),
+            hooks: OutboundHooks { component: component.info.clone() },
+            limits: StoreLimitsBuilder::new().memory_size(self.limits.memory_bytes).instances(64).build(),
+            component: component.info.clone(),
+            shared: self.shared.clone(),
+        };
+        let mut store = Store::new(&self.engine, state);
+        store.limiter(|s| &mut s.limits);
+        let ticks = (self.limits.request_timeout.as_millis() / EPOCH_TICK.as_millis()).max(1) as u64;
+        store.set_epoch_deadline(ticks);
+        store.epoch_deadline_trap();
+        store
+    }
+}
+
+/// Time to create and instantiate one instance, for the benchmark.
+pub async fn measure_instantiation(runtime: &Runtime, name: &str, rounds: usize) -> Result<Vec<Duration>> {
+    let component = runtime.components.get(name).with_context(|| format!("no component `{name}`"))?;
+    let mut out = Vec::with_capacity(rounds);
+    for _ in 0..rounds {
+        let started = Instant::now();
+        let mut store = runtime.new_store(component);
+        let _proxy = component.pre.instantiate_async(&mut store).await?;
+        out.push(started.elapsed());
+    }
+    Ok(out)
+}

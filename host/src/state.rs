@@ -1,0 +1,107 @@
+//! Per-request store data and the state shared by every request.
+
+use crate::bindings::fermyon::spin::variables::{self, Error as VariableError};
+use crate::outbound::OutboundPolicy;
+use crate::pool::Pools;
+use crate::variables::{AppVariables, ComponentVariables};
+use std::future::Future;
+use std::sync::Arc;
+use wasmtime::component::ResourceTable;
+use wasmtime::StoreLimits;
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+use wasmtime_wasi_http::{WasiBody, WasiHttpCtx, WasiHttpCtxView, WasiHttpHooks, WasiHttpView};
+
+/// What the host knows about one component.
+pub struct ComponentInfo {
+    pub name: String,
+    pub outbound: OutboundPolicy,
+    pub variables: ComponentVariables,
+}
+
+/// State shared by all requests.
+pub struct Shared {
+    pub app_variables: AppVariables,
+    pub pools: Pools,
+}
+
+/// The data of one request's store.
+pub struct RequestState {
+    pub table: ResourceTable,
+    pub wasi: WasiCtx,
+    pub http: WasiHttpCtx,
+    pub hooks: OutboundHooks,
+    pub limits: StoreLimits,
+    pub component: Arc<ComponentInfo>,
+    pub shared: Arc<Shared>,
+}
+
+impl RequestState {
+    pub fn log(&self, message: &str) {
+        eprintln!("[{}] {message}", self.component.name);
+    }
+}
+
+impl WasiView for RequestState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+    }
+}
+
+impl WasiHttpView for RequestState {
+    fn http(&mut self) -> WasiHttpCtxView<'_> {
+        WasiHttpCtxView { ctx: &mut self.http, table: &mut self.table, hooks: &mut self.hooks }
+    }
+}
+
+impl variables::Host for RequestState {
+    async fn get(&mut self, name: String) -> wasmtime::Result<Result<String, VariableError>> {
+        Ok(self.component.variables.get(&self.shared.app_variables, &name).map_err(|e| match e {
+            crate::variables::VariableError::InvalidName(n) => VariableError::InvalidName(n),
+            crate::variables::VariableError::Undefined(n) => VariableError::Undefined(n),
+        }))
+    }
+}
+
+/// Outgoing HTTP: only to `allowed_outbound_hosts`, then the default client.
+pub struct OutboundHooks {
+    pub component: Arc<ComponentInfo>,
+}
+
+type SendFuture = Box<
+    dyn Future<
+            Output = Result<
+                (http::Response<WasiBody>, Box<dyn Future<Output = Result<(), wasmtime_wasi_http::Error>> + Send>),
+                wasmtime_wasi_http::Error,
+            >,
+        > + Send,
+>;
+
+impl WasiHttpHooks for OutboundHooks {
+    fn send_request(
+        &mut self,
+        request: http::Request<WasiBody>,
+        options: Option<wasmtime_wasi_http::RequestOptions>,
+        _fut: Box<dyn Future<Output = Result<(), wasmtime_wasi_http::Error>> + Send>,
+    ) -> SendFuture {
+        let uri = request.uri();
+        let scheme = uri.scheme_str().unwrap_or("https").to_string();
+        let host = uri.host().unwrap_or("").to_string();
+        let port = uri.port_u16();
+        if !self.component.outbound.allows(&scheme, &host, port) {
+            eprintln!(
+                "[{}] outbound {scheme}://{host}{} refused: not in allowed_outbound_hosts",
+                self.component.name,
+                port.map(|p| format!(":{p}")).unwrap_or_default()
+            );
+            return Box::new(async { Err(wasmtime_wasi_http::Error::HttpRequestDenied) });
+        }
+        Box::new(async move {
+            use http_body_util::BodyExt;
+            let (res, io) = wasmtime_wasi_http::default_send_request(request, options).await?;
+            Ok((
+                res.map(BodyExt::boxed_unsync),
+                Box::new(io) as Box<dyn Future<Output = Result<(), wasmtime_wasi_http::Error>> + Send>,
+            ))
+        })
+    }
+}
