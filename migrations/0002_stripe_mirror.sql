@@ -408,3 +408,50 @@ GRANT ALL ON TABLE
   public.payment_methods, public.billing_history, public.subscription_changes,
   public.stripe_webhook_events, public.plan_limits
 TO service_role;
+
+-- ---------------------------------------------------------------------------------------------
+-- 5. What a signed-in user may ask about their own billing
+-- ---------------------------------------------------------------------------------------------
+-- These run inside the user's own transaction (role authenticated, claims set), so
+-- subscription-status never needs the service role. They only ever look at auth.uid().
+
+CREATE FUNCTION public.my_entitlements()
+RETURNS TABLE (
+  plan_key text, plan_name text, subscription_id uuid, stripe_subscription_id text,
+  subscription_status text, price_id text, unit_amount bigint, currency text, "interval" text,
+  current_period_start timestamptz, current_period_end timestamptz, cancel_at_period_end boolean,
+  entitled boolean, past_due boolean, limits_configured boolean, max_quotes integer,
+  max_clients integer, pdf_export boolean, email_quotes boolean, custom_branding boolean,
+  analytics boolean, api_access boolean, bulk_operations boolean
+)
+  LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp
+AS $$
+  SELECT * FROM public.get_entitlements(auth.uid()) WHERE auth.uid() IS NOT NULL
+$$;
+COMMENT ON FUNCTION public.my_entitlements() IS
+  'get_entitlements() of the caller (auth.uid()); no row without a signed-in user.';
+REVOKE ALL ON FUNCTION public.my_entitlements() FROM PUBLIC, anon, authenticated;
+GRANT EXECUTE ON FUNCTION public.my_entitlements() TO authenticated, service_role;
+
+-- Webhook events of the caller's own Stripe customer that were received but not processed:
+-- the count and the most recent few (type, id, error), never anyone else's.
+CREATE FUNCTION public.my_webhook_backlog(p_limit integer DEFAULT 5)
+RETURNS TABLE (total bigint, stripe_event_id text, event_type text, received_at timestamptz, error_message text)
+  LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp
+AS $$
+  WITH mine AS (
+    SELECT e.stripe_event_id, e.event_type, e.received_at, e.error_message
+    FROM public.stripe_webhook_events e
+    JOIN public.stripe_customers c ON c.stripe_customer_id = e.stripe_customer_id
+    WHERE c.user_id = auth.uid() AND auth.uid() IS NOT NULL AND NOT e.processed
+  )
+  SELECT (SELECT count(*) FROM mine), m.stripe_event_id, m.event_type, m.received_at, m.error_message
+  FROM (SELECT 1) one
+  LEFT JOIN LATERAL (
+    SELECT * FROM mine ORDER BY received_at DESC LIMIT greatest(0, least(p_limit, 50))
+  ) m ON true
+$$;
+COMMENT ON FUNCTION public.my_webhook_backlog(integer) IS
+  'Unprocessed webhook events of the caller''s own Stripe customer (count + latest).';
+REVOKE ALL ON FUNCTION public.my_webhook_backlog(integer) FROM PUBLIC, anon, authenticated;
+GRANT EXECUTE ON FUNCTION public.my_webhook_backlog(integer) TO authenticated, service_role;

@@ -1,1 +1,13 @@
+//! What every function shares: the request pipeline, errors and CORS, authentication,
+//! database access, plans and quotas, and request metrics.
+
 pub mod auth;
+pub mod config;
+pub mod db;
+pub mod http;
+pub mod metrics;
+pub mod plans;
+pub mod service;
+
+pub use http::{FieldError, Problem, Request, Response};
+pub use service::Context;

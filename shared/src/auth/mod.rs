@@ -1,1 +1,88 @@
+//! Who is calling: a user (a valid `authenticated` JWT), an admin (an active `admin` row in
+//! `user_roles`, or the service-role JWT), or nobody.
+
 pub mod jwt;
+
+use crate::config;
+use crate::db::Db;
+use crate::http::{Problem, Request};
+
+/// A verified caller.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub claims: jwt::Claims,
+    /// The verified claims as JSON, for `request.jwt.claims`.
+    pub claims_json: String,
+}
+
+impl Caller {
+    pub fn user_id(&self) -> &str {
+        &self.claims.sub
+    }
+
+    pub fn is_service_role(&self) -> bool {
+        self.claims.role == "service_role"
+    }
+}
+
+/// Seconds since the epoch.
+pub fn now_unix() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
+}
+
+fn jwt_config() -> Result<jwt::JwtConfig, Problem> {
+    let secret = config::var("jwt_secret");
+    let jwks = config::var("jwks");
+    let issuer = config::var("jwt_issuer");
+    jwt::JwtConfig::new(secret.as_deref(), jwks.as_deref(), issuer.as_deref(), "authenticated").map_err(|e| {
+        eprintln!("authentication is misconfigured: {e}");
+        Problem::internal()
+    })
+}
+
+/// The bearer token of the request, verified. 401 with the reason's code otherwise.
+pub fn authenticate(req: &Request) -> Result<Caller, Problem> {
+    let header = req
+        .header("authorization")
+        .ok_or_else(|| Problem::unauthorized("missing_token", "send `Authorization: Bearer <access token>`"))?;
+    let token = header
+        .strip_prefix("Bearer ")
+        .or_else(|| header.strip_prefix("bearer "))
+        .ok_or_else(|| Problem::unauthorized("invalid_authorization_header", "the Authorization header must be `Bearer <token>`"))?
+        .trim();
+    let claims = jwt::verify(token, &jwt_config()?, now_unix())
+        .map_err(|r| Problem::unauthorized(r.code(), r.message()))?;
+    let claims_json = claims.raw.to_string();
+    Ok(Caller { claims, claims_json })
+}
+
+/// A signed-in user acting for themselves (role `authenticated`).
+pub fn require_user(req: &Request) -> Result<Caller, Problem> {
+    let caller = authenticate(req)?;
+    match caller.claims.role.as_str() {
+        "authenticated" => Ok(caller),
+        "anon" => Err(Problem::forbidden("sign_in_required", "an anonymous token cannot use this endpoint; sign in")),
+        _ => Err(Problem::forbidden("user_token_required", "this endpoint acts for a signed-in user; use a user's token")),
+    }
+}
+
+/// An administrator: the service-role token, or a user whose `user_roles` holds an active,
+/// unexpired `admin` row (the same `is_admin()` that RLS uses).
+pub fn require_admin(req: &Request, db: &Db) -> Result<Caller, Problem> {
+    let caller = authenticate(req)?;
+    match caller.claims.role.as_str() {
+        "service_role" => Ok(caller),
+        "authenticated" => {
+            let admin = db.as_user(&caller.claims_json, |db| -> Result<bool, Problem> {
+                let rows = db.query("SELECT public.is_admin() AS admin", &[])?;
+                Ok(rows.one()?.flag("admin")?)
+            })?;
+            if admin {
+                Ok(caller)
+            } else {
+                Err(Problem::forbidden("admin_required", "this endpoint is for administrators"))
+            }
+        }
+        _ => Err(Problem::forbidden("admin_required", "this endpoint is for administrators")),
+    }
+}

@@ -1,0 +1,136 @@
+//! subscription-status: the caller's plan, entitlements, usage this period, limits and what
+//! is left of them, with diagnostics (SPEC "subscription-status").
+//!
+//! `GET /functions/v1/subscription-status[?include_diagnostics=false]`
+
+mod diagnostics;
+
+use diagnostics::{diagnose, Diagnostic, Facts};
+use serde_json::json;
+use shared::db::{self, Db};
+use shared::http::Method;
+use shared::plans::{remaining, Entitlements, Usage};
+use shared::{Context, Problem, Response};
+use spin_sdk::http::{IncomingRequest, ResponseOutparam};
+
+const FUNCTION: &str = "subscription-status";
+
+#[spin_sdk::http_component]
+async fn handle(req: IncomingRequest, out: ResponseOutparam) {
+    shared::service::serve(FUNCTION, env!("CARGO_PKG_VERSION"), req, out, route).await
+}
+
+async fn route(ctx: &Context) -> Result<Response, Problem> {
+    let req = &ctx.request;
+    if !req.segments().is_empty() {
+        return Err(Problem::route_not_found(req));
+    }
+    match req.method {
+        Method::Get | Method::Head => status(ctx),
+        _ => Err(Problem::method_not_allowed(&["GET"])),
+    }
+}
+
+/// Stripe customer of the caller, if linked.
+struct Customer {
+    id: String,
+    email: Option<String>,
+}
+
+fn status(ctx: &Context) -> Result<Response, Problem> {
+    let caller = ctx.user()?;
+    let include_diagnostics = match ctx.request.query_param("include_diagnostics").as_deref() {
+        None | Some("true") | Some("1") => true,
+        Some("false") | Some("0") => false,
+        Some(other) => {
+            return Err(Problem::validation(vec![shared::FieldError::new(
+                "include_diagnostics",
+                "invalid_boolean",
+                format!("`{other}` is not true or false"),
+            )]))
+        }
+    };
+    let user_id = caller.user_id().to_string();
+
+    // Everything is read as the caller, so RLS limits it to their own rows.
+    let (ent, usage, customer, backlog) = ctx.db()?.as_user(&caller.claims_json, |db: &Db| -> Result<_, Problem> {
+        let ent = Entitlements::of_caller(db)?;
+        let usage = Usage::of_user(db, &user_id)?;
+        let rows = db.query(
+            "SELECT stripe_customer_id, email FROM public.stripe_customers WHERE user_id = $1 AND NOT deleted",
+            &[db::uuid(&user_id)],
+        )?;
+        let customer = match rows.first() {
+            Some(r) => Some(Customer { id: r.string("stripe_customer_id")?, email: r.text("email")? }),
+            None => None,
+        };
+        let backlog = if include_diagnostics && customer.is_some() {
+            let rows = db.query("SELECT * FROM public.my_webhook_backlog(5)", &[])?;
+            let total = rows.first().map(|r| r.i64("total")).transpose()?.unwrap_or(0);
+            let mut latest = Vec::new();
+            for r in rows.iter() {
+                if let Some(id) = r.text("stripe_event_id")? {
+                    latest.push(json!({
+                        "id": id,
+                        "type": r.text("event_type")?,
+                        "received_at": r.timestamp("received_at")?,
+                        "error": r.text("error_message")?,
+                    }));
+                }
+            }
+            Some((total, latest))
+        } else {
+            None
+        };
+        Ok((ent, usage, customer, backlog))
+    })?;
+
+    let f = &ent.features;
+    let mut data = json!({
+        "user": { "id": user_id, "email": caller.claims.email },
+        "plan": {
+            "key": ent.plan_key,
+            "name": ent.plan_name,
+            "entitled": ent.entitled,
+            "past_due": ent.past_due,
+            "limits_configured": ent.limits_configured,
+        },
+        "subscription": ent.subscription,
+        "stripe_customer": customer.as_ref().map(|c| json!({ "id": c.id, "email": c.email })),
+        "features": f,
+        "usage": {
+            "quotes": usage.quotes,
+            "clients": usage.clients,
+            "pdf_exports": usage.pdf_exports,
+            "api_calls": usage.api_calls,
+            "bulk_operations": usage.bulk_operations,
+            "periodStart": usage.period_start,
+            "periodEnd": usage.period_end,
+        },
+        "limits": {
+            "quotes": f.max_quotes,
+            "clients": f.max_clients,
+            "quotesRemaining": remaining(f.max_quotes, usage.quotes),
+            "clientsRemaining": remaining(f.max_clients, usage.clients),
+        },
+    });
+    if include_diagnostics {
+        let facts = Facts {
+            has_customer: customer.is_some(),
+            entitlements: &ent,
+            usage: &usage,
+            unprocessed_events: backlog.as_ref().map(|b| b.0).unwrap_or(0),
+        };
+        let list: Vec<Diagnostic> = diagnose(&facts);
+        data["diagnostics"] = serde_json::to_value(list).unwrap_or_default();
+        if let Some((_, latest)) = backlog.filter(|b| b.0 > 0) {
+            data["unprocessed_webhook_events"] = latest.into();
+        }
+    }
+    Ok(Response::ok(&json!({
+        "success": true,
+        "data": data,
+        "message": "Subscription status retrieved successfully",
+        "metadata": { "function": FUNCTION, "request_id": ctx.request_id },
+    })))
+}

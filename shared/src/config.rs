@@ -1,0 +1,15 @@
+//! Configuration comes from Spin variables (`spin.toml` `[variables]`; locally
+//! `SPIN_VARIABLE_<NAME>` or `.env`), never from constants or database rows.
+
+/// A variable's value; `None` when undefined or empty.
+pub fn var(name: &str) -> Option<String> {
+    match spin_sdk::variables::get(name) {
+        Ok(v) if !v.trim().is_empty() => Some(v),
+        _ => None,
+    }
+}
+
+/// A variable with a fallback for optional settings.
+pub fn var_or(name: &str, default: &str) -> String {
+    var(name).unwrap_or_else(|| default.to_string())
+}

@@ -1,0 +1,316 @@
+//! PostgreSQL through Spin's `spin:postgres@4` interface.
+//!
+//! Work done for a user runs in a transaction that takes the `authenticated` role and the
+//! caller's JWT claims (`request.jwt.claims`), exactly as Supabase's API does, so Row Level
+//! Security holds even if a handler forgets an ownership filter. Work done by the system
+//! (webhooks, admin views, metrics) runs as `service_role`.
+
+use crate::http::Problem;
+use spin_sdk::pg4::{self, Connection, DbValue, ParameterValue};
+
+pub use spin_sdk::pg4::ParameterValue as Param;
+
+/// An open database connection (a pooled one in the host).
+pub struct Db {
+    conn: Connection,
+}
+
+/// A failed database call, classified for the answer the caller gets.
+#[derive(Debug, Clone)]
+pub enum DbError {
+    /// The database cannot be reached: the caller should retry later (503).
+    Unavailable(String),
+    /// A query failed; `code` is the SQLSTATE when the database gave one.
+    Query { code: Option<String>, message: String, constraint: Option<String> },
+    /// A value could not be read as the expected type.
+    Decode(String),
+}
+
+impl DbError {
+    pub fn sqlstate(&self) -> Option<&str> {
+        match self {
+            DbError::Query { code, .. } => code.as_deref(),
+            _ => None,
+        }
+    }
+
+    pub fn constraint(&self) -> Option<&str> {
+        match self {
+            DbError::Query { constraint, .. } => constraint.as_deref(),
+            _ => None,
+        }
+    }
+}
+
+impl std::fmt::Display for DbError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            DbError::Unavailable(m) => write!(f, "database unavailable: {m}"),
+            DbError::Query { code, message, .. } => write!(f, "query failed [{}]: {message}", code.as_deref().unwrap_or("?")),
+            DbError::Decode(m) => write!(f, "cannot decode value: {m}"),
+        }
+    }
+}
+
+/// SQLSTATEs meaning "the database went away or is restarting": retryable, not a bug.
+fn is_unavailable_state(code: &str) -> bool {
+    matches!(code, "57P01" | "57P02" | "57P03" | "53300" | "08000" | "08001" | "08003" | "08004" | "08006")
+}
+
+impl From<pg4::PgError> for DbError {
+    fn from(e: pg4::PgError) -> DbError {
+        match e {
+            pg4::PgError::ConnectionFailed(m) => DbError::Unavailable(m),
+            pg4::PgError::QueryFailed(pg4::QueryError::DbError(d)) => {
+                if is_unavailable_state(&d.code) {
+                    return DbError::Unavailable(d.message);
+                }
+                let constraint = d.extras.iter().find(|(k, _)| k == "constraint").map(|(_, v)| v.clone());
+                DbError::Query { code: Some(d.code), message: d.message, constraint }
+            }
+            pg4::PgError::QueryFailed(pg4::QueryError::Text(m)) => {
+                if m.contains("connection closed") || m.contains("connection lost") {
+                    DbError::Unavailable(m)
+                } else {
+                    DbError::Query { code: None, message: m, constraint: None }
+                }
+            }
+            pg4::PgError::BadParameter(m) => DbError::Query { code: None, message: format!("bad parameter: {m}"), constraint: None },
+            pg4::PgError::ValueConversionFailed(m) => DbError::Decode(m),
+            pg4::PgError::Other(m) => DbError::Query { code: None, message: m, constraint: None },
+        }
+    }
+}
+
+impl From<DbError> for Problem {
+    /// The caller learns what kind of failure it was, never the SQL or the database's text.
+    fn from(e: DbError) -> Problem {
+        match &e {
+            DbError::Unavailable(_) => {
+                eprintln!("database unavailable: {e}");
+                Problem::unavailable("database_unavailable", "the database is unavailable; retry shortly")
+            }
+            DbError::Query { code: Some(code), .. } if code == "40001" || code == "40P01" => {
+                Problem::unavailable("conflict_retry", "the request conflicted with another; retry it")
+            }
+            DbError::Query { code: Some(code), .. } if code == "42501" => {
+                eprintln!("permission denied: {e}");
+                Problem::forbidden("permission_denied", "you may not access this resource")
+            }
+            _ => {
+                eprintln!("database error: {e}");
+                Problem::internal()
+            }
+        }
+    }
+}
+
+/// Rows of a query with access by column name.
+pub struct Rows {
+    columns: Vec<String>,
+    rows: Vec<Vec<DbValue>>,
+}
+
+impl Rows {
+    pub fn len(&self) -> usize {
+        self.rows.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.rows.is_empty()
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = Row<'_>> {
+        self.rows.iter().map(move |values| Row { columns: &self.columns, values })
+    }
+
+    pub fn first(&self) -> Option<Row<'_>> {
+        self.iter().next()
+    }
+
+    /// The only row, or a decode error naming what was expected.
+    pub fn one(&self) -> Result<Row<'_>, DbError> {
+        self.first().ok_or_else(|| DbError::Decode("expected one row, got none".into()))
+    }
+}
+
+pub struct Row<'a> {
+    columns: &'a [String],
+    values: &'a [DbValue],
+}
+
+impl<'a> Row<'a> {
+    fn value(&self, name: &str) -> Result<&'a DbValue, DbError> {
+        let i = self
+            .columns
+            .iter()
+            .position(|c| c == name)
+            .ok_or_else(|| DbError::Decode(format!("no column `{name}`")))?;
+        Ok(&self.values[i])
+    }
+
+    fn mismatch(name: &str, v: &DbValue, want: &str) -> DbError {
+        DbError::Decode(format!("column `{name}` is {v:?}, expected {want}"))
+    }
+
+    pub fn is_null(&self, name: &str) -> Result<bool, DbError> {
+        Ok(matches!(self.value(name)?, DbValue::DbNull))
+    }
+
+    /// Text-like values (text, uuid, decimal, enum) as a string; `None` for NULL.
+    pub fn text(&self, name: &str) -> Result<Option<String>, DbError> {
+        Ok(match self.value(name)? {
+            DbValue::DbNull => None,
+            DbValue::Str(s) | DbValue::Uuid(s) | DbValue::Decimal(s) => Some(s.clone()),
+            v => return Err(Self::mismatch(name, v, "text")),
+        })
+    }
+
+    pub fn string(&self, name: &str) -> Result<String, DbError> {
+        self.text(name)?.ok_or_else(|| DbError::Decode(format!("column `{name}` is NULL")))
+    }
+
+    pub fn int(&self, name: &str) -> Result<Option<i64>, DbError> {
+        Ok(match self.value(name)? {
+            DbValue::DbNull => None,
+            DbValue::Int8(v) => Some(*v as i64),
+            DbValue::Int16(v) => Some(*v as i64),
+            DbValue::Int32(v) => Some(*v as i64),
+            DbValue::Int64(v) => Some(*v),
+            v => return Err(Self::mismatch(name, v, "an integer")),
+        })
+    }
+
+    pub fn i64(&self, name: &str) -> Result<i64, DbError> {
+        self.int(name)?.ok_or_else(|| DbError::Decode(format!("column `{name}` is NULL")))
+    }
+
+    pub fn float(&self, name: &str) -> Result<Option<f64>, DbError> {
+        Ok(match self.value(name)? {
+            DbValue::DbNull => None,
+            DbValue::Floating32(v) => Some(*v as f64),
+            DbValue::Floating64(v) => Some(*v),
+            DbValue::Int32(v) => Some(*v as f64),
+            DbValue::Int64(v) => Some(*v as f64),
+            v => return Err(Self::mismatch(name, v, "a number")),
+        })
+    }
+
+    pub fn bool(&self, name: &str) -> Result<Option<bool>, DbError> {
+        Ok(match self.value(name)? {
+            DbValue::DbNull => None,
+            DbValue::Boolean(b) => Some(*b),
+            v => return Err(Self::mismatch(name, v, "a boolean")),
+        })
+    }
+
+    pub fn flag(&self, name: &str) -> Result<bool, DbError> {
+        Ok(self.bool(name)?.unwrap_or(false))
+    }
+
+    pub fn json(&self, name: &str) -> Result<Option<serde_json::Value>, DbError> {
+        Ok(match self.value(name)? {
+            DbValue::DbNull => None,
+            DbValue::Jsonb(bytes) => {
+                Some(serde_json::from_slice(bytes).map_err(|e| DbError::Decode(format!("column `{name}`: {e}")))?)
+            }
+            v => return Err(Self::mismatch(name, v, "json")),
+        })
+    }
+
+    /// A timestamp as RFC 3339 UTC (`2026-11-28T17:00:00Z`).
+    pub fn timestamp(&self, name: &str) -> Result<Option<String>, DbError> {
+        Ok(match self.value(name)? {
+            DbValue::DbNull => None,
+            DbValue::Datetime((y, mo, d, h, mi, s, ns)) => Some(if *ns == 0 {
+                format!("{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}Z")
+            } else {
+                format!("{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}.{:06}Z", ns / 1000)
+            }),
+            DbValue::Date((y, mo, d)) => Some(format!("{y:04}-{mo:02}-{d:02}")),
+            v => return Err(Self::mismatch(name, v, "a timestamp")),
+        })
+    }
+}
+
+impl Db {
+    /// Connect to the database named by the `db_url` variable.
+    pub fn connect() -> Result<Db, DbError> {
+        let url = crate::config::var("db_url").ok_or_else(|| DbError::Unavailable("db_url is not configured".into()))?;
+        Db::open(&url)
+    }
+
+    pub fn open(url: &str) -> Result<Db, DbError> {
+        Ok(Db { conn: Connection::open(url)? })
+    }
+
+    pub fn query(&self, sql: &str, params: &[ParameterValue]) -> Result<Rows, DbError> {
+        let set = self.conn.query(sql, params)?;
+        Ok(Rows { columns: set.columns.into_iter().map(|c| c.name).collect(), rows: set.rows })
+    }
+
+    pub fn execute(&self, sql: &str, params: &[ParameterValue]) -> Result<u64, DbError> {
+        Ok(self.conn.execute(sql, params)?)
+    }
+
+    /// Run `work` in a transaction as the given user: role `authenticated`, `auth.uid()` =
+    /// the token's `sub`, so RLS applies. Commits on `Ok`, rolls back on `Err`.
+    pub fn as_user<T, E: From<DbError>>(
+        &self,
+        claims_json: &str,
+        work: impl FnOnce(&Db) -> Result<T, E>,
+    ) -> Result<T, E> {
+        self.transaction("authenticated", claims_json, work)
+    }
+
+    /// Run `work` in a transaction as `service_role` (bypasses RLS: system work only).
+    pub fn as_service<T, E: From<DbError>>(&self, work: impl FnOnce(&Db) -> Result<T, E>) -> Result<T, E> {
+        self.transaction("service_role", r#"{"role":"service_role"}"#, work)
+    }
+
+    fn transaction<T, E: From<DbError>>(
+        &self,
+        role: &str,
+        claims_json: &str,
+        work: impl FnOnce(&Db) -> Result<T, E>,
+    ) -> Result<T, E> {
+        self.execute("BEGIN", &[])?;
+        // One round trip: the role and the claims, both local to this transaction
+        // (PostgREST's way of doing SET LOCAL ROLE with a parameter).
+        let setup = self.query(
+            "SELECT set_config('role', $1, true), set_config('request.jwt.claims', $2, true)",
+            &[Param::Str(role.to_string()), Param::Str(claims_json.to_string())],
+        );
+        if let Err(e) = setup {
+            let _ = self.execute("ROLLBACK", &[]);
+            return Err(e.into());
+        }
+        match work(self) {
+            Ok(v) => {
+                self.execute("COMMIT", &[])?;
+                Ok(v)
+            }
+            Err(e) => {
+                let _ = self.execute("ROLLBACK", &[]);
+                Err(e)
+            }
+        }
+    }
+}
+
+/// Parameter helpers for the common cases.
+pub fn uuid(s: &str) -> Param {
+    Param::Uuid(s.to_string())
+}
+
+pub fn text(s: impl Into<String>) -> Param {
+    Param::Str(s.into())
+}
+
+pub fn opt_text(s: Option<impl Into<String>>) -> Param {
+    s.map(|s| Param::Str(s.into())).unwrap_or(Param::DbNull)
+}
+
+pub fn int(v: i64) -> Param {
+    Param::Int64(v)
+}

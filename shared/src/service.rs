@@ -1,0 +1,198 @@
+//! The request pipeline every function runs through:
+//! read (with a body limit) → CORS preflight / health → handler → CORS → response → metrics.
+//! A handler only sees a [`Context`] and returns a response or a [`Problem`].
+
+use crate::auth::{self, Caller};
+use crate::db::Db;
+use crate::http::{cors_headers, Method, Problem, Request, Response, DEFAULT_BODY_LIMIT};
+use crate::metrics;
+use futures::StreamExt;
+use spin_sdk::http::{Fields, IncomingRequest, OutgoingResponse, ResponseOutparam};
+use std::cell::{OnceCell, RefCell};
+use std::time::Instant;
+
+/// Everything a handler may use for one request.
+pub struct Context {
+    pub function: &'static str,
+    pub request: Request,
+    pub request_id: String,
+    db: OnceCell<Db>,
+    user_id: RefCell<Option<String>>,
+}
+
+impl Context {
+    pub fn new(function: &'static str, request: Request) -> Context {
+        Context { function, request, request_id: request_id(), db: OnceCell::new(), user_id: RefCell::new(None) }
+    }
+
+    /// The database connection, opened on first use and shared for the rest of the request.
+    pub fn db(&self) -> Result<&Db, Problem> {
+        if self.db.get().is_none() {
+            let db = Db::connect()?;
+            let _ = self.db.set(db);
+        }
+        Ok(self.db.get().expect("set above"))
+    }
+
+    /// The signed-in user calling this endpoint (401 / 403 otherwise).
+    pub fn user(&self) -> Result<Caller, Problem> {
+        let caller = auth::require_user(&self.request)?;
+        *self.user_id.borrow_mut() = Some(caller.user_id().to_string());
+        Ok(caller)
+    }
+
+    /// An administrator (the service role, or a user with an active admin role).
+    pub fn admin(&self) -> Result<Caller, Problem> {
+        let caller = auth::authenticate(&self.request)?;
+        if !caller.is_service_role() {
+            *self.user_id.borrow_mut() = Some(caller.user_id().to_string());
+        }
+        auth::require_admin(&self.request, self.db()?)
+    }
+}
+
+fn request_id() -> String {
+    format!("{:016x}", wasi::random::random::get_random_u64())
+}
+
+fn method_of(m: spin_sdk::http::Method) -> Method {
+    use spin_sdk::http::Method as M;
+    match m {
+        M::Get => Method::Get,
+        M::Post => Method::Post,
+        M::Put => Method::Put,
+        M::Patch => Method::Patch,
+        M::Delete => Method::Delete,
+        M::Options => Method::Options,
+        M::Head => Method::Head,
+        other => Method::Other(other.to_string()),
+    }
+}
+
+/// Read the request; `Err` is the answer to give instead (e.g. 413).
+async fn read_request(function: &str, incoming: IncomingRequest, limit: usize) -> Result<Request, Problem> {
+    let method = method_of(incoming.method());
+    let headers: Vec<(String, String)> = incoming
+        .headers()
+        .entries()
+        .into_iter()
+        .map(|(k, v)| (k.to_ascii_lowercase(), String::from_utf8_lossy(&v).into_owned()))
+        .collect();
+    let path_and_query = incoming.path_with_query().unwrap_or_else(|| "/".into());
+    let (path, query) = match path_and_query.split_once('?') {
+        Some((p, q)) => (p.to_string(), q.to_string()),
+        None => (path_and_query.clone(), String::new()),
+    };
+    let header = |name: &str| headers.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
+    let sub_path = header("spin-path-info").unwrap_or_else(|| {
+        path.strip_prefix(&format!("/functions/v1/{function}")).unwrap_or(&path).to_string()
+    });
+    let too_large = || {
+        Problem::new(413, "payload_too_large", "The request body is too large")
+            .detail(format!("bodies are limited to {limit} bytes"))
+    };
+    if header("content-length").and_then(|v| v.trim().parse::<u64>().ok()).is_some_and(|n| n > limit as u64) {
+        return Err(too_large());
+    }
+    let mut body = Vec::new();
+    let mut stream = incoming.into_body_stream();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|_| Problem::new(400, "body_unreadable", "The request body could not be read"))?;
+        if body.len() + chunk.len() > limit {
+            return Err(too_large());
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(Request { method, path, sub_path, query, headers, body })
+}
+
+async fn write_response(out: ResponseOutparam, response: Response) {
+    let headers: Vec<(String, Vec<u8>)> =
+        response.headers.iter().map(|(k, v)| (k.clone(), v.as_bytes().to_vec())).collect();
+    let fields = Fields::from_list(&headers).unwrap_or_else(|_| Fields::new());
+    let outgoing = OutgoingResponse::new(fields);
+    let _ = outgoing.set_status_code(response.status);
+    if let Err(e) = out.set_with_body(outgoing, response.body).await {
+        eprintln!("response body not fully written: {e:?}");
+    }
+}
+
+/// Serve one request of `function` with `handler`.
+pub async fn serve<H>(function: &'static str, version: &'static str, incoming: IncomingRequest, out: ResponseOutparam, handler: H)
+where
+    H: AsyncFn(&Context) -> Result<Response, Problem>,
+{
+    let started = Instant::now();
+    let origin = incoming
+        .headers()
+        .get(&"origin".to_string())
+        .first()
+        .map(|v| String::from_utf8_lossy(v).into_owned());
+    let allowed = crate::config::var_or("cors_origins", "*");
+
+    let (ctx, mut response) = match read_request(function, incoming, DEFAULT_BODY_LIMIT).await {
+        Err(problem) => (None, Response::problem(&problem)),
+        Ok(request) => {
+            let ctx = Context::new(function, request);
+            let response = dispatch(&ctx, version, &handler).await;
+            (Some(ctx), response)
+        }
+    };
+    response.headers.retain(|(k, _)| !k.starts_with("access-control-"));
+    response.headers.extend(cors_headers(origin.as_deref(), &allowed));
+    if let Some(ctx) = &ctx {
+        response.headers.push(("x-request-id".into(), ctx.request_id.clone()));
+    }
+    let status = response.status;
+    write_response(out, response).await;
+
+    // After the answer is on its way: the metrics row.
+    let duration_ms = started.elapsed().as_secs_f64() * 1000.0;
+    let Some(ctx) = ctx else { return };
+    let db = match ctx.db.get() {
+        Some(db) => Some(db),
+        None => Db::connect().ok().and_then(|db| {
+            let _ = ctx.db.set(db);
+            ctx.db.get()
+        }),
+    };
+    if let Some(db) = db {
+        let user_id = ctx.user_id.borrow().clone();
+        metrics::record(
+            db,
+            &metrics::RequestMetric {
+                function,
+                route: metrics::route_pattern(function, &ctx.request.sub_path),
+                method: ctx.request.method.as_str(),
+                status,
+                duration_ms,
+                user_id: user_id.as_deref(),
+                request_id: &ctx.request_id,
+            },
+        );
+    }
+}
+
+async fn dispatch<H>(ctx: &Context, version: &str, handler: &H) -> Response
+where
+    H: AsyncFn(&Context) -> Result<Response, Problem>,
+{
+    let req = &ctx.request;
+    if req.method == Method::Options {
+        return Response::empty(204);
+    }
+    if req.segments() == ["health"] {
+        return match req.method {
+            Method::Get | Method::Head => Response::ok(&serde_json::json!({
+                "status": "ok",
+                "function": ctx.function,
+                "version": version,
+            })),
+            _ => Response::problem(&Problem::method_not_allowed(&["GET", "HEAD"])),
+        };
+    }
+    match handler(ctx).await {
+        Ok(r) => r,
+        Err(p) => Response::problem(&p),
+    }
+}

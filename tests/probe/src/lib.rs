@@ -1,0 +1,72 @@
+//! Test-only component for the host's own tests; never part of `spin.toml`.
+//!
+//! Routes (below its mount point): `/echo` (method, path, headers, body length),
+//! `/json` (parses a JSON body through the shared pipeline), `/var?name=`, `/loop`
+//! (never ends), `/alloc` (grows memory without bound), `/fetch?url=` (outbound HTTP),
+//! `/pg?url=` (opens a Postgres connection).
+
+use serde_json::json;
+use shared::{Context, Problem, Response};
+use spin_sdk::http::{IncomingRequest, ResponseOutparam};
+
+#[spin_sdk::http_component]
+async fn handle(req: IncomingRequest, out: ResponseOutparam) {
+    shared::service::serve("probe", "test", req, out, route).await
+}
+
+async fn route(ctx: &Context) -> Result<Response, Problem> {
+    let req = &ctx.request;
+    match req.segments().first().copied().unwrap_or("") {
+        "echo" => Ok(Response::ok(&json!({
+            "method": req.method.as_str(),
+            "path": req.path,
+            "sub_path": req.sub_path,
+            "query": req.query,
+            "headers": req.headers.iter().map(|(k, v)| json!([k, v])).collect::<Vec<_>>(),
+            "body_len": req.body.len(),
+        }))),
+        "json" => {
+            let v: serde_json::Value = req.json()?;
+            Ok(Response::ok(&json!({ "received": v })))
+        }
+        "var" => {
+            let name = req.query_param("name").unwrap_or_default();
+            match spin_sdk::variables::get(&name) {
+                Ok(v) => Ok(Response::ok(&json!({ "name": name, "value": v }))),
+                Err(e) => Err(Problem::not_found(format!("variable {name}: {e}"))),
+            }
+        }
+        "loop" => {
+            let mut x: u64 = 0;
+            loop {
+                x = std::hint::black_box(x.wrapping_add(1));
+            }
+        }
+        "alloc" => {
+            let mut hog: Vec<Vec<u8>> = Vec::new();
+            loop {
+                hog.push(vec![1u8; 8 << 20]);
+                std::hint::black_box(&hog);
+            }
+        }
+        "fetch" => {
+            let url = req.query_param("url").unwrap_or_default();
+            let request = spin_sdk::http::Request::get(url).build();
+            match spin_sdk::http::send::<_, spin_sdk::http::Response>(request).await {
+                Ok(r) => Ok(Response::ok(&json!({ "status": *r.status(), "body": String::from_utf8_lossy(r.body()) }))),
+                Err(e) => Ok(Response::json(502, &json!({ "error": e.to_string() }))),
+            }
+        }
+        "pg" => {
+            let url = req.query_param("url").unwrap_or_default();
+            match shared::db::Db::open(&url) {
+                Ok(db) => {
+                    let rows = db.query("SELECT 1::int4 AS one", &[])?;
+                    Ok(Response::ok(&json!({ "one": rows.one()?.i64("one")? })))
+                }
+                Err(e) => Ok(Response::json(502, &json!({ "error": e.to_string() }))),
+            }
+        }
+        _ => Err(Problem::route_not_found(req)),
+    }
+}
