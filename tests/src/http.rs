@@ -81,7 +81,8 @@ impl Req {
         for (k, v) in &self.headers {
             head.push_str(&format!("{k}: {v}\r\n"));
         }
-        if !self.body.is_empty() || matches!(self.method.as_str(), "POST" | "PUT" | "PATCH") {
+        let has_length = self.headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("content-length"));
+        if !has_length && (!self.body.is_empty() || matches!(self.method.as_str(), "POST" | "PUT" | "PATCH")) {
             head.push_str(&format!("content-length: {}\r\n", self.body.len()));
         }
         head.push_str("\r\n");
@@ -192,9 +193,9 @@ impl Recorder {
                         .find(|(k, _)| k == "content-length")
                         .and_then(|(_, v)| v.parse::<usize>().ok())
                         .unwrap_or(0);
-                    let mut body = vec![0; len];
-                    let _ = r.read_exact(&mut body);
-                    log.lock().unwrap().push(Recorded { method, path, headers, body });
+                    let mut received = vec![0; len];
+                    let _ = r.read_exact(&mut received);
+                    log.lock().unwrap().push(Recorded { method, path, headers, body: received });
                     let mut s = stream;
                     let _ = write!(
                         s,

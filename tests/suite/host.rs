@@ -1,0 +1,199 @@
+//! The `edge` host behaves like Spin where components can tell: routing and `spin-*`
+//! headers, variables, `allowed_outbound_hosts`, per-request limits, the compiled cache.
+
+use e2e::http::Recorder;
+use e2e::{probe_wasm, Host, HostConfig, TempDir, TestDb};
+use std::time::{Duration, Instant};
+
+/// A manifest with the probe mounted three ways, and the given outbound hosts.
+fn manifest(dir: &TempDir, allowed: &[String], extra: &str) -> std::path::PathBuf {
+    let wasm = probe_wasm();
+    assert!(wasm.exists(), "{} is built by scripts/test", wasm.display());
+    let allowed = allowed.iter().map(|a| format!("\"{a}\"")).collect::<Vec<_>>().join(", ");
+    let text = format!(
+        r#"spin_manifest_version = 2
+[application]
+name = "probe"
+[application.tool.edge]
+request_timeout_ms = 1500
+memory_limit_mib = 64
+{extra}
+[variables]
+greeting = {{ default = "hello" }}
+secret_thing = {{ required = true, secret = true }}
+db_url = {{ default = "" }}
+[[trigger.http]]
+route = "/probe/..."
+component = "probe"
+[[trigger.http]]
+route = "/probe/deeper/..."
+component = "deeper"
+[[trigger.http]]
+route = "/exact"
+component = "exact"
+[component.probe]
+source = "{w}"
+allowed_outbound_hosts = [{allowed}]
+[component.probe.variables]
+greeting = "{{{{ greeting }}}}, world"
+secret_thing = "{{{{ secret_thing }}}}"
+db_url = "{{{{ db_url }}}}"
+[component.deeper]
+source = "{w}"
+[component.exact]
+source = "{w}"
+"#,
+        w = wasm.display()
+    );
+    let path = dir.0.join("spin.toml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+fn start(dir: &TempDir, allowed: &[String]) -> Host {
+    Host::start(HostConfig {
+        manifest: manifest(dir, allowed, ""),
+        vars: vec![("secret_thing".into(), "s3cr3t".into())],
+        args: vec![],
+    })
+}
+
+fn header<'a>(echo: &'a serde_json::Value, name: &str) -> Option<&'a str> {
+    echo["headers"].as_array()?.iter().find(|h| h[0] == name).and_then(|h| h[1].as_str())
+}
+
+#[test]
+fn routes_match_like_spin_and_spin_headers_are_set() {
+    let dir = TempDir::new("routes");
+    let host = start(&dir, &[]);
+    let r = host.get("/probe/echo?x=1").header("spin-client-addr", "6.6.6.6:1").send();
+    assert_eq!(r.status, 200, "{}", r.text());
+    let e = r.json();
+    assert_eq!(e["path"], "/probe/echo");
+    assert_eq!(e["query"], "x=1");
+    assert_eq!(header(&e, "spin-path-info"), Some("/echo"));
+    assert_eq!(header(&e, "spin-matched-route"), Some("/probe/..."));
+    assert_eq!(header(&e, "spin-raw-component-route"), Some("/probe/..."));
+    assert_eq!(header(&e, "spin-component-route"), Some("/probe"));
+    assert_eq!(header(&e, "spin-base-path"), Some("/"));
+    assert!(header(&e, "spin-full-url").unwrap().ends_with("/probe/echo?x=1"));
+    let client = header(&e, "spin-client-addr").unwrap();
+    assert!(client.starts_with("127.0.0.1:"), "a client cannot forge spin-client-addr: {client}");
+
+    // Most specific wins: /probe/deeper/... belongs to `deeper`, whose path-info starts below it.
+    let e = host.get("/probe/deeper/echo").send().json();
+    assert_eq!(header(&e, "spin-matched-route"), Some("/probe/deeper/..."));
+    assert_eq!(header(&e, "spin-path-info"), Some("/echo"));
+    // An exact route matches only itself.
+    assert_eq!(host.get("/exact").send().status, 404, "the probe's root is its own 404");
+    let r = host.get("/exact/echo").send();
+    assert_eq!(r.status, 404);
+    assert_eq!(r.json()["code"], "route_not_found");
+    assert!(host.output().contains("[exact]"), "the exact route reached its component");
+    assert_eq!(host.get("/probex/echo").send().status, 404);
+}
+
+#[test]
+fn variables_resolve_from_environment_dotenv_and_defaults() {
+    let dir = TempDir::new("vars");
+    std::fs::write(dir.0.join(".env"), "SPIN_VARIABLE_GREETING=from-dotenv\n").unwrap();
+    let host = start(&dir, &[]);
+    let v = host.get("/probe/var?name=greeting").send().json();
+    assert_eq!(v["value"], "from-dotenv, world");
+    let v = host.get("/probe/var?name=secret_thing").send().json();
+    assert_eq!(v["value"], "s3cr3t");
+    assert_eq!(host.get("/probe/var?name=not_declared").send().status, 404);
+    drop(host);
+
+    let host = Host::start(HostConfig {
+        manifest: manifest(&dir, &[], ""),
+        vars: vec![("secret_thing".into(), "x".into()), ("greeting".into(), "from-env".into())],
+        args: vec![],
+    });
+    assert_eq!(host.get("/probe/var?name=greeting").send().json()["value"], "from-env, world");
+    drop(host);
+    std::fs::remove_file(dir.0.join(".env")).unwrap();
+    let host = start(&dir, &[]);
+    assert_eq!(host.get("/probe/var?name=greeting").send().json()["value"], "hello, world");
+}
+
+#[test]
+fn a_missing_required_variable_stops_the_host_with_its_name() {
+    let dir = TempDir::new("required");
+    let out = std::process::Command::new(e2e::edge_bin())
+        .args(["up", "--listen", "127.0.0.1:0", "-f"])
+        .arg(manifest(&dir, &[], ""))
+        .env_remove("SPIN_VARIABLE_SECRET_THING")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("SPIN_VARIABLE_SECRET_THING"));
+}
+
+#[test]
+fn outbound_http_is_limited_to_allowed_hosts() {
+    let allowed_server = Recorder::start(200, r#"{"ok":true}"#);
+    let other_server = Recorder::start(200, r#"{"ok":true}"#);
+    let dir = TempDir::new("outbound");
+    let host = start(&dir, &[format!("http://127.0.0.1:{}", allowed_server.port)]);
+    let r = host.get(&format!("/probe/fetch?url=http://127.0.0.1:{}/hello", allowed_server.port)).send();
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(allowed_server.received().len(), 1);
+    assert_eq!(allowed_server.received()[0].path, "/hello");
+
+    let r = host.get(&format!("/probe/fetch?url=http://127.0.0.1:{}/steal", other_server.port)).send();
+    assert_eq!(r.status, 502, "{}", r.text());
+    assert!(other_server.received().is_empty(), "the forbidden host received nothing");
+    assert!(host.wait_for_output(|o| o.contains("refused: not in allowed_outbound_hosts"), Duration::from_secs(2)));
+}
+
+#[test]
+fn outbound_postgres_is_limited_to_allowed_hosts() {
+    let db = TestDb::new();
+    let dir = TempDir::new("pg");
+    let host = start(&dir, &[format!("postgres://{}", db.host_port())]);
+    let r = host.get(&format!("/probe/pg?url={}", db.url)).send();
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["one"], 1);
+    drop(host);
+    let host = start(&dir, &["postgres://db.internal.example:5432".to_string()]);
+    let r = host.get(&format!("/probe/pg?url={}", db.url)).send();
+    assert_eq!(r.status, 502, "{}", r.text());
+    assert!(r.json()["error"].as_str().unwrap().contains("not permitted"));
+}
+
+#[test]
+fn a_runaway_component_times_out_alone_and_the_host_lives_on() {
+    let dir = TempDir::new("loop");
+    let mut host = start(&dir, &[]);
+    let started = Instant::now();
+    let r = host.get("/probe/loop").timeout(Duration::from_secs(20)).send();
+    assert_eq!(r.status, 504, "{}", r.text());
+    assert_eq!(r.json()["code"], "function_timeout");
+    assert!(started.elapsed() < Duration::from_secs(10));
+    assert!(host.alive());
+    assert_eq!(host.get("/probe/echo").send().status, 200);
+}
+
+#[test]
+fn a_memory_hungry_component_fails_alone_and_the_host_lives_on() {
+    let dir = TempDir::new("alloc");
+    let mut host = start(&dir, &[]);
+    let r = host.get("/probe/alloc").timeout(Duration::from_secs(20)).send();
+    assert!(r.status >= 500, "{}", r.text());
+    assert!(host.alive());
+    for _ in 0..3 {
+        assert_eq!(host.get("/probe/echo").send().status, 200);
+    }
+}
+
+#[test]
+fn a_restart_reuses_the_compiled_cache() {
+    let dir = TempDir::new("cache");
+    let first = start(&dir, &[]);
+    assert!(first.output().contains("(0 from cache, 3 compiled)"), "{}", first.output());
+    drop(first);
+    let second = start(&dir, &[]);
+    assert!(second.output().contains("(3 from cache, 0 compiled)"), "{}", second.output());
+    assert_eq!(second.get("/probe/echo").send().status, 200);
+}

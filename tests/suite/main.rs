@@ -1,0 +1,9 @@
+//! End-to-end suites: the real `.wasm` components in the real `edge` host against a real
+//! PostgreSQL, one fresh database per test. Run them with `scripts/test`.
+
+mod bad_input;
+mod host;
+mod jwt_vectors;
+mod migrations;
+mod rls;
+mod subscription_status;
