@@ -256,11 +256,15 @@ RETURNS TABLE (
   api_access             boolean,
   bulk_operations        boolean
 )
-  LANGUAGE sql
+  LANGUAGE plpgsql
   STABLE
   SECURITY DEFINER
   SET search_path = public, pg_temp
 AS $$
+#variable_conflict use_column
+BEGIN
+  -- plpgsql rather than sql: the plan is cached per session instead of made on every call.
+  RETURN QUERY
   WITH sub AS (
     SELECT s.id,
            s.stripe_subscription_id,
@@ -310,7 +314,8 @@ AS $$
   FROM (SELECT 1) AS one
   LEFT JOIN sub ON true
   LEFT JOIN public.plan_limits own ON own.plan_key = sub.stripe_product_id
-  LEFT JOIN public.plan_limits lim ON lim.plan_key = coalesce(own.plan_key, 'free')
+  LEFT JOIN public.plan_limits lim ON lim.plan_key = coalesce(own.plan_key, 'free');
+END
 $$;
 COMMENT ON FUNCTION public.get_entitlements(uuid) IS
   'Plan, subscription and limits of a user (one row). Service only; see 0002_stripe_mirror.sql.';
@@ -424,9 +429,13 @@ RETURNS TABLE (
   max_clients integer, pdf_export boolean, email_quotes boolean, custom_branding boolean,
   analytics boolean, api_access boolean, bulk_operations boolean
 )
-  LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp
+  LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = public, pg_temp
 AS $$
-  SELECT * FROM public.get_entitlements(auth.uid()) WHERE auth.uid() IS NOT NULL
+BEGIN
+  IF auth.uid() IS NOT NULL THEN
+    RETURN QUERY SELECT * FROM public.get_entitlements(auth.uid());
+  END IF;
+END
 $$;
 COMMENT ON FUNCTION public.my_entitlements() IS
   'get_entitlements() of the caller (auth.uid()); no row without a signed-in user.';
@@ -437,8 +446,11 @@ GRANT EXECUTE ON FUNCTION public.my_entitlements() TO authenticated, service_rol
 -- the count and the most recent few (type, id, error), never anyone else's.
 CREATE FUNCTION public.my_webhook_backlog(p_limit integer DEFAULT 5)
 RETURNS TABLE (total bigint, stripe_event_id text, event_type text, received_at timestamptz, error_message text)
-  LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp
+  LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = public, pg_temp
 AS $$
+#variable_conflict use_column
+BEGIN
+  RETURN QUERY
   WITH mine AS (
     SELECT e.stripe_event_id, e.event_type, e.received_at, e.error_message
     FROM public.stripe_webhook_events e
@@ -449,7 +461,8 @@ AS $$
   FROM (SELECT 1) one
   LEFT JOIN LATERAL (
     SELECT * FROM mine ORDER BY received_at DESC LIMIT greatest(0, least(p_limit, 50))
-  ) m ON true
+  ) m ON true;
+END
 $$;
 COMMENT ON FUNCTION public.my_webhook_backlog(integer) IS
   'Unprocessed webhook events of the caller''s own Stripe customer (count + latest).';

@@ -41,6 +41,8 @@ pub const EPOCH_TICK: Duration = Duration::from_millis(10);
 pub struct LoadedComponent {
     pub pre: ProxyPre<RequestState>,
     pub info: Arc<ComponentInfo>,
+    /// The component's stdout and stderr, `.edge/logs/<name>_{stdout,stderr}.txt`, opened once.
+    logs: Option<(wasmtime_wasi::cli::OutputFile, wasmtime_wasi::cli::OutputFile)>,
     /// Where the compiled code came from: "cache" or "compiled".
     pub origin: &'static str,
 }
@@ -50,7 +52,6 @@ pub struct Runtime {
     pub components: HashMap<String, LoadedComponent>,
     pub shared: Arc<Shared>,
     pub limits: Limits,
-    pub log_dir: PathBuf,
 }
 
 pub fn engine(limits: &Limits) -> Result<Engine> {
@@ -66,6 +67,11 @@ pub fn engine(limits: &Limits) -> Result<Engine> {
     pool.max_memory_size(limits.memory_bytes);
     pool.max_memories_per_component(4);
     pool.max_core_instances_per_component(20);
+    // Reset a slot's first pages with memset instead of returning them to the kernel: the
+    // madvise + TLB shootdown per request costs more than the instance itself.
+    pool.linear_memory_keep_resident(4 << 20);
+    pool.table_keep_resident(64 << 10);
+    pool.async_stack_keep_resident(256 << 10);
     config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
     let engine = Engine::new(&config)?;
     // Advance the epoch on a clock so runaway guest code is interrupted at its deadline.
@@ -156,26 +162,31 @@ impl Runtime {
                     .map_err(anyhow::Error::from)
                     .with_context(|| format!("component `{name}` imports something this host does not provide"))?,
             )?;
-            components.insert(name, LoadedComponent { pre, info, origin });
+            let open = |suffix: &str| {
+                std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(log_dir.join(format!("{name}_{suffix}.txt")))
+                    .map(wasmtime_wasi::cli::OutputFile::new)
+            };
+            let logs = match (open("stdout"), open("stderr")) {
+                (Ok(o), Ok(e)) => Some((o, e)),
+                _ => None,
+            };
+            components.insert(name, LoadedComponent { pre, info, origin, logs });
         }
-        Ok(Runtime { engine, components, shared, limits, log_dir })
+        Ok(Runtime { engine, components, shared, limits })
     }
 
     /// A fresh store for one request of `component`.
     pub fn new_store(&self, component: &LoadedComponent) -> Store<RequestState> {
-        let log = |suffix: &str| {
-            std::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(self.log_dir.join(format!("{}_{suffix}.txt", component.info.name)))
-        };
         let mut wasi = WasiCtx::builder();
-        match (log("stdout"), log("stderr")) {
-            (Ok(out), Ok(err)) => {
-                wasi.stdout(wasmtime_wasi::cli::OutputFile::new(out));
-                wasi.stderr(wasmtime_wasi::cli::OutputFile::new(err));
+        match &component.logs {
+            Some((out, err)) => {
+                wasi.stdout(out.clone());
+                wasi.stderr(err.clone());
             }
-            _ => {
+            None => {
                 wasi.inherit_stdout().inherit_stderr();
             }
         }

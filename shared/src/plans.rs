@@ -50,7 +50,8 @@ pub struct Entitlements {
 }
 
 impl Entitlements {
-    fn from_row(r: &Row<'_>) -> Result<Entitlements, DbError> {
+    /// From a row with the columns of `get_entitlements()`.
+    pub fn from_row(r: &Row<'_>) -> Result<Entitlements, DbError> {
         let subscription = match r.text("subscription_id")? {
             Some(id) => Some(SubscriptionSummary {
                 id,
@@ -114,7 +115,11 @@ pub struct Usage {
 impl Usage {
     pub fn of_user(db: &Db, user_id: &str) -> Result<Usage, DbError> {
         let rows = db.query("SELECT * FROM public.get_current_usage($1)", &[crate::db::uuid(user_id)])?;
-        let r = rows.one()?;
+        Usage::from_row(&rows.one()?)
+    }
+
+    /// From a row with the columns of `get_current_usage()`.
+    pub fn from_row(r: &Row<'_>) -> Result<Usage, DbError> {
         Ok(Usage {
             quotes: r.i64("quotes_count")?,
             clients: r.i64("clients_count")?,

@@ -218,10 +218,19 @@ fn every_request_writes_one_metrics_row() {
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
     assert_eq!(rows.len(), 3);
-    let statuses: Vec<i32> = rows.iter().map(|r| r.get(2)).collect();
-    assert_eq!(statuses, vec![200, 401, 200]);
-    assert_eq!(rows[0].get::<_, Option<String>>(3).as_deref(), Some(user.as_str()));
-    assert_eq!(rows[2].get::<_, String>(0), "/functions/v1/subscription-status/health");
-    assert_eq!(rows[0].get::<_, String>(5), "blue");
+    // Rows are written after each response, so their order is not the requests' order.
+    let mut seen: Vec<(String, i32, Option<String>)> =
+        rows.iter().map(|r| (r.get(0), r.get(2), r.get::<_, Option<String>>(3))).collect();
+    seen.sort();
+    let root = "/functions/v1/subscription-status".to_string();
+    assert_eq!(
+        seen,
+        vec![
+            (root.clone(), 200, Some(user.clone())),
+            (root.clone(), 401, None),
+            (format!("{root}/health"), 200, None),
+        ]
+    );
+    assert!(rows.iter().all(|r| r.get::<_, String>(5) == "blue" && r.get::<_, String>(1) == "GET"));
     assert!(rows.iter().all(|r| r.get::<_, f64>(6) > 0.0));
 }

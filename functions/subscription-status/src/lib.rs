@@ -31,6 +31,21 @@ async fn route(ctx: &Context) -> Result<Response, Problem> {
     }
 }
 
+/// Plan, usage this period, Stripe customer and (when asked) the customer's unprocessed
+/// webhook events, of the caller (`$1` = auth.uid(), `$2` = include diagnostics).
+const STATUS_SQL: &str = "
+SELECT e.*, u.*, c.stripe_customer_id, c.email AS customer_email, b.backlog_total, b.backlog
+FROM public.my_entitlements() e
+CROSS JOIN public.get_current_usage($1) u
+LEFT JOIN public.stripe_customers c ON c.user_id = $1 AND NOT c.deleted
+LEFT JOIN LATERAL (
+  SELECT max(w.total) AS backlog_total,
+         jsonb_agg(jsonb_build_object('id', w.stripe_event_id, 'type', w.event_type,
+                                      'received_at', w.received_at, 'error', w.error_message)
+                   ORDER BY w.received_at DESC) FILTER (WHERE w.stripe_event_id IS NOT NULL) AS backlog
+  FROM public.my_webhook_backlog(5) w
+) b ON $2 AND c.stripe_customer_id IS NOT NULL";
+
 /// Stripe customer of the caller, if linked.
 struct Customer {
     id: String,
@@ -52,37 +67,20 @@ fn status(ctx: &Context) -> Result<Response, Problem> {
     };
     let user_id = caller.user_id().to_string();
 
-    // Everything is read as the caller, so RLS limits it to their own rows.
+    // Everything is read as the caller, so RLS limits it to their own rows; one statement
+    // for plan, usage, customer and webhook backlog keeps the request to one round trip.
     let (ent, usage, customer, backlog) = ctx.db()?.as_user(&caller.claims_json, |db: &Db| -> Result<_, Problem> {
-        let ent = Entitlements::of_caller(db)?;
-        let usage = Usage::of_user(db, &user_id)?;
-        let rows = db.query(
-            "SELECT stripe_customer_id, email FROM public.stripe_customers WHERE user_id = $1 AND NOT deleted",
-            &[db::uuid(&user_id)],
-        )?;
-        let customer = match rows.first() {
-            Some(r) => Some(Customer { id: r.string("stripe_customer_id")?, email: r.text("email")? }),
+        let rows = db.query(STATUS_SQL, &[db::uuid(&user_id), db::Param::Boolean(include_diagnostics)])?;
+        let r = rows.one()?;
+        let customer = match r.text("stripe_customer_id")? {
+            Some(id) => Some(Customer { id, email: r.text("customer_email")? }),
             None => None,
         };
-        let backlog = if include_diagnostics && customer.is_some() {
-            let rows = db.query("SELECT * FROM public.my_webhook_backlog(5)", &[])?;
-            let total = rows.first().map(|r| r.i64("total")).transpose()?.unwrap_or(0);
-            let mut latest = Vec::new();
-            for r in rows.iter() {
-                if let Some(id) = r.text("stripe_event_id")? {
-                    latest.push(json!({
-                        "id": id,
-                        "type": r.text("event_type")?,
-                        "received_at": r.timestamp("received_at")?,
-                        "error": r.text("error_message")?,
-                    }));
-                }
-            }
-            Some((total, latest))
-        } else {
-            None
+        let backlog = match r.int("backlog_total")? {
+            Some(total) => Some((total, r.json("backlog")?.unwrap_or_else(|| json!([])))),
+            None => None,
         };
-        Ok((ent, usage, customer, backlog))
+        Ok((Entitlements::from_row(&r)?, Usage::from_row(&r)?, customer, backlog))
     })?;
 
     let f = &ent.features;
@@ -124,7 +122,7 @@ fn status(ctx: &Context) -> Result<Response, Problem> {
         let list: Vec<Diagnostic> = diagnose(&facts);
         data["diagnostics"] = serde_json::to_value(list).unwrap_or_default();
         if let Some((_, latest)) = backlog.filter(|b| b.0 > 0) {
-            data["unprocessed_webhook_events"] = latest.into();
+            data["unprocessed_webhook_events"] = latest;
         }
     }
     Ok(Response::ok(&json!({
