@@ -525,6 +525,59 @@ GRANT EXECUTE ON FUNCTION public.increment_usage(uuid, text, integer) TO service
 -- clients the user has now (clients are not a monthly quantity).
 -- SECURITY INVOKER: an authenticated caller reads through RLS and may only ask about itself;
 -- the service role (BYPASSRLS) may ask about anyone.
+-- usage_of(): the one definition of "usage this period". Invoker rights and plain SQL, so
+-- the planner inlines it into the caller's query; RLS still applies (a user asking for
+-- someone else's id gets zeros, never their figures).
+CREATE FUNCTION public.usage_of(p_user_id uuid)
+RETURNS TABLE (
+  quotes_count          integer,
+  clients_count         integer,
+  pdf_exports_count     integer,
+  api_calls_count       integer,
+  bulk_operations_count integer,
+  period_start          timestamptz,
+  period_end            timestamptz
+)
+  LANGUAGE sql
+  STABLE
+AS $$
+  SELECT coalesce(u.quotes_count, 0),
+         (SELECT count(*)::integer FROM public.clients c WHERE c.user_id = p_user_id),
+         coalesce(u.pdf_exports_count, 0),
+         coalesce(u.api_calls_count, 0),
+         coalesce(u.bulk_operations_count, 0),
+         date_trunc('month', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC',
+         (date_trunc('month', now() AT TIME ZONE 'UTC') + interval '1 month') AT TIME ZONE 'UTC'
+  FROM (SELECT 1) AS one
+  LEFT JOIN public.user_usage u
+         ON u.user_id = p_user_id
+        AND u.month_year = to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM')
+$$;
+COMMENT ON FUNCTION public.usage_of(uuid) IS
+  'Current UTC month usage (period_end exclusive); invoker rights, RLS applies.';
+REVOKE ALL ON FUNCTION public.usage_of(uuid) FROM PUBLIC, anon;
+GRANT EXECUTE ON FUNCTION public.usage_of(uuid) TO authenticated, service_role;
+
+-- The caller's own usage (inlined like usage_of).
+CREATE FUNCTION public.my_usage()
+RETURNS TABLE (
+  quotes_count          integer,
+  clients_count         integer,
+  pdf_exports_count     integer,
+  api_calls_count       integer,
+  bulk_operations_count integer,
+  period_start          timestamptz,
+  period_end            timestamptz
+)
+  LANGUAGE sql
+  STABLE
+AS $$
+  SELECT * FROM public.usage_of(auth.uid())
+$$;
+REVOKE ALL ON FUNCTION public.my_usage() FROM PUBLIC, anon;
+GRANT EXECUTE ON FUNCTION public.my_usage() TO authenticated, service_role;
+
+-- get_current_usage(): usage_of() with an explicit refusal when a user asks about someone else.
 CREATE FUNCTION public.get_current_usage(p_user_id uuid)
 RETURNS TABLE (
   quotes_count          integer,
@@ -540,9 +593,6 @@ RETURNS TABLE (
   SECURITY INVOKER
   SET search_path = public, pg_temp
 AS $$
-#variable_conflict use_column
-DECLARE
-  v_start timestamptz := date_trunc('month', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC';
 BEGIN
   IF p_user_id IS NULL THEN
     RAISE EXCEPTION 'p_user_id must not be null' USING ERRCODE = 'invalid_parameter_value';
@@ -552,19 +602,7 @@ BEGIN
     RAISE EXCEPTION 'get_current_usage: a user may only read their own usage'
       USING ERRCODE = 'insufficient_privilege';
   END IF;
-
-  RETURN QUERY
-  SELECT coalesce(u.quotes_count, 0),
-         (SELECT count(*)::integer FROM public.clients c WHERE c.user_id = p_user_id),
-         coalesce(u.pdf_exports_count, 0),
-         coalesce(u.api_calls_count, 0),
-         coalesce(u.bulk_operations_count, 0),
-         v_start,
-         v_start + interval '1 month'
-  FROM (SELECT 1) AS one
-  LEFT JOIN public.user_usage u
-         ON u.user_id = p_user_id
-        AND u.month_year = to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM');
+  RETURN QUERY SELECT * FROM public.usage_of(p_user_id);
 END
 $$;
 COMMENT ON FUNCTION public.get_current_usage(uuid) IS

@@ -230,7 +230,10 @@ CREATE TRIGGER plan_limits_set_updated_at BEFORE UPDATE ON public.plan_limits
 -- plan_limits name. `entitled` = an entitling subscription exists (past_due entitles with a
 -- warning: past_due = true). Should the 'free' row be missing, the documented free defaults
 -- (5 quotes, 3 clients, no features) apply and limits_configured = false.
-CREATE FUNCTION public.get_entitlements(p_user_id uuid)
+-- entitlements_of(): the one definition of "which plan applies". Invoker rights and plain
+-- SQL so the planner inlines it (no per-call planning); RLS applies to the subscription it
+-- reads, so a user can only ever see their own plan through it.
+CREATE FUNCTION public.entitlements_of(p_user_id uuid)
 RETURNS TABLE (
   plan_key               text,
   plan_name              text,
@@ -256,15 +259,9 @@ RETURNS TABLE (
   api_access             boolean,
   bulk_operations        boolean
 )
-  LANGUAGE plpgsql
+  LANGUAGE sql
   STABLE
-  SECURITY DEFINER
-  SET search_path = public, pg_temp
 AS $$
-#variable_conflict use_column
-BEGIN
-  -- plpgsql rather than sql: the plan is cached per session instead of made on every call.
-  RETURN QUERY
   WITH sub AS (
     SELECT s.id,
            s.stripe_subscription_id,
@@ -314,8 +311,43 @@ BEGIN
   FROM (SELECT 1) AS one
   LEFT JOIN sub ON true
   LEFT JOIN public.plan_limits own ON own.plan_key = sub.stripe_product_id
-  LEFT JOIN public.plan_limits lim ON lim.plan_key = coalesce(own.plan_key, 'free');
-END
+  LEFT JOIN public.plan_limits lim ON lim.plan_key = coalesce(own.plan_key, 'free')
+$$;
+REVOKE ALL ON FUNCTION public.entitlements_of(uuid) FROM PUBLIC, anon;
+GRANT EXECUTE ON FUNCTION public.entitlements_of(uuid) TO authenticated, service_role;
+
+CREATE FUNCTION public.get_entitlements(p_user_id uuid)
+RETURNS TABLE (
+  plan_key               text,
+  plan_name              text,
+  subscription_id        uuid,
+  stripe_subscription_id text,
+  subscription_status    text,
+  price_id               text,
+  unit_amount            bigint,
+  currency               text,
+  "interval"             text,
+  current_period_start   timestamptz,
+  current_period_end     timestamptz,
+  cancel_at_period_end   boolean,
+  entitled               boolean,
+  past_due               boolean,
+  limits_configured      boolean,
+  max_quotes             integer,
+  max_clients            integer,
+  pdf_export             boolean,
+  email_quotes           boolean,
+  custom_branding        boolean,
+  analytics              boolean,
+  api_access             boolean,
+  bulk_operations        boolean
+)
+  LANGUAGE sql
+  STABLE
+  SECURITY DEFINER
+  SET search_path = public, pg_temp
+AS $$
+  SELECT * FROM public.entitlements_of(p_user_id)
 $$;
 COMMENT ON FUNCTION public.get_entitlements(uuid) IS
   'Plan, subscription and limits of a user (one row). Service only; see 0002_stripe_mirror.sql.';
@@ -429,13 +461,10 @@ RETURNS TABLE (
   max_clients integer, pdf_export boolean, email_quotes boolean, custom_branding boolean,
   analytics boolean, api_access boolean, bulk_operations boolean
 )
-  LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = public, pg_temp
+  LANGUAGE sql
+  STABLE
 AS $$
-BEGIN
-  IF auth.uid() IS NOT NULL THEN
-    RETURN QUERY SELECT * FROM public.get_entitlements(auth.uid());
-  END IF;
-END
+  SELECT * FROM public.entitlements_of(auth.uid()) WHERE auth.uid() IS NOT NULL
 $$;
 COMMENT ON FUNCTION public.my_entitlements() IS
   'get_entitlements() of the caller (auth.uid()); no row without a signed-in user.';

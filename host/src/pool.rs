@@ -69,6 +69,8 @@ pub struct Lease {
     permit: Option<OwnedSemaphorePermit>,
     /// Set while the component has a transaction open on this client.
     pub in_transaction: bool,
+    /// A `BEGIN` not sent yet: it goes out together with the next statement.
+    pub pending_begin: bool,
 }
 
 impl Lease {
@@ -86,7 +88,7 @@ impl Drop for Lease {
             pool.stats.discarded.fetch_add(1, Ordering::Relaxed);
             return;
         }
-        if self.in_transaction {
+        if self.in_transaction && !self.pending_begin {
             // Roll back off the request path, then return the client.
             pool.stats.rolled_back.fetch_add(1, Ordering::Relaxed);
             if let Ok(handle) = tokio::runtime::Handle::try_current() {
@@ -156,7 +158,7 @@ impl Pool {
         };
         self.stats.acquired.fetch_add(1, Ordering::Relaxed);
         self.stats.acquire_micros_total.fetch_add(started.elapsed().as_micros() as u64, Ordering::Relaxed);
-        Ok(Lease { client: Some(client), pool: self.clone(), permit: Some(permit), in_transaction: false })
+        Ok(Lease { client: Some(client), pool: self.clone(), permit: Some(permit), in_transaction: false, pending_begin: false })
     }
 
     async fn connect(&self) -> Result<PooledClient, AcquireError> {

@@ -89,22 +89,74 @@ fn note_transaction(lease: &mut Lease, statement: &str) {
     }
 }
 
-async fn run_execute(lease: &mut Lease, statement: &str, params: Vec<ParameterValue>) -> Result<u64, PgError> {
+fn is_bare(statement: &str, word: &str) -> bool {
+    statement.trim().trim_end_matches(';').trim().eq_ignore_ascii_case(word)
+}
+
+/// What to do with a statement given a deferred `BEGIN`.
+enum Plan {
+    /// Answer without a round trip.
+    Done,
+    /// Send the statement, preceded by `BEGIN` in the same write when `with_begin`.
+    Send { with_begin: bool },
+}
+
+/// A bare `BEGIN` is not sent on its own: it is pipelined with the statement that follows
+/// (one round trip instead of two). A transaction that ends before any statement costs
+/// nothing. Results are the same as sending each statement alone.
+fn plan(lease: &mut Lease, statement: &str, has_params: bool) -> Plan {
+    if !has_params && !lease.in_transaction && is_bare(statement, "BEGIN") {
+        lease.in_transaction = true;
+        lease.pending_begin = true;
+        return Plan::Done;
+    }
+    if lease.pending_begin {
+        lease.pending_begin = false;
+        if !has_params && (is_bare(statement, "COMMIT") || is_bare(statement, "ROLLBACK")) {
+            lease.in_transaction = false;
+            return Plan::Done;
+        }
+        note_transaction(lease, statement);
+        return Plan::Send { with_begin: true };
+    }
     note_transaction(lease, statement);
+    Plan::Send { with_begin: false }
+}
+
+async fn run_execute(lease: &mut Lease, statement: &str, params: Vec<ParameterValue>) -> Result<u64, PgError> {
+    let Plan::Send { with_begin } = plan(lease, statement, !params.is_empty()) else { return Ok(0) };
     let client = lease.client();
+    let begin = if with_begin { Some(client.prepare("BEGIN").await.map_err(query_error)?) } else { None };
     let stmt = client.prepare(statement).await.map_err(query_error)?;
     let params = to_params(params)?;
     let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p.as_ref() as &(dyn ToSql + Sync)).collect();
-    client.client.execute(&stmt, &refs).await.map_err(query_error)
+    match begin {
+        Some(b) => {
+            let (began, done) = tokio::join!(client.client.execute(&b, &[]), client.client.execute(&stmt, &refs));
+            began.map_err(query_error)?;
+            done.map_err(query_error)
+        }
+        None => client.client.execute(&stmt, &refs).await.map_err(query_error),
+    }
 }
 
 async fn run_query(lease: &mut Lease, statement: &str, params: Vec<ParameterValue>) -> Result<RowSet, PgError> {
-    note_transaction(lease, statement);
+    let Plan::Send { with_begin } = plan(lease, statement, !params.is_empty()) else {
+        return Ok(RowSet { columns: Vec::new(), rows: Vec::new() });
+    };
     let client = lease.client();
+    let begin = if with_begin { Some(client.prepare("BEGIN").await.map_err(query_error)?) } else { None };
     let stmt = client.prepare(statement).await.map_err(query_error)?;
     let params = to_params(params)?;
     let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p.as_ref() as &(dyn ToSql + Sync)).collect();
-    let rows = client.client.query(&stmt, &refs).await.map_err(query_error)?;
+    let rows = match begin {
+        Some(b) => {
+            let (began, rows) = tokio::join!(client.client.execute(&b, &[]), client.client.query(&stmt, &refs));
+            began.map_err(query_error)?;
+            rows.map_err(query_error)?
+        }
+        None => client.client.query(&stmt, &refs).await.map_err(query_error)?,
+    };
     let columns: Vec<Column> =
         stmt.columns().iter().map(|c| Column { name: c.name().to_string(), data_type: data_type(c.type_()) }).collect();
     let mut out = Vec::with_capacity(rows.len());

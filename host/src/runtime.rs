@@ -69,7 +69,7 @@ pub fn engine(limits: &Limits) -> Result<Engine> {
     pool.max_core_instances_per_component(20);
     // Reset a slot's first pages with memset instead of returning them to the kernel: the
     // madvise + TLB shootdown per request costs more than the instance itself.
-    pool.linear_memory_keep_resident(4 << 20);
+    pool.linear_memory_keep_resident(256 << 10);
     pool.table_keep_resident(64 << 10);
     pool.async_stack_keep_resident(256 << 10);
     config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));

@@ -36,7 +36,7 @@ async fn route(ctx: &Context) -> Result<Response, Problem> {
 const STATUS_SQL: &str = "
 SELECT e.*, u.*, c.stripe_customer_id, c.email AS customer_email, b.backlog_total, b.backlog
 FROM public.my_entitlements() e
-CROSS JOIN public.get_current_usage($1) u
+CROSS JOIN public.my_usage() u
 LEFT JOIN public.stripe_customers c ON c.user_id = $1 AND NOT c.deleted
 LEFT JOIN LATERAL (
   SELECT max(w.total) AS backlog_total,
