@@ -8,6 +8,7 @@ pub mod http;
 pub mod metrics;
 pub mod plans;
 pub mod service;
+pub mod stripe;
 
 pub use http::{FieldError, Problem, Request, Response};
 pub use service::Context;
