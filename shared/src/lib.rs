@@ -9,6 +9,7 @@ pub mod metrics;
 pub mod plans;
 pub mod service;
 pub mod stripe;
+pub mod webhooks;
 
 pub use http::{FieldError, Problem, Request, Response};
 pub use service::Context;

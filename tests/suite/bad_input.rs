@@ -46,7 +46,10 @@ fn every_function_answers_health_without_auth_and_nothing_internal() {
 fn routes_not_built_yet_answer_404_problem_json() {
     let db = TestDb::new();
     let host = Host::start(HostConfig::app(&db));
-    for f in FUNCTIONS.iter().skip(1) {
+    // Functions whose endpoints arrive with later work: nothing pretends to work meanwhile.
+    let not_built = ["quote-processor", "quote-pdf-generator", "batch-processor", "migration-controller",
+        "production-validator", "security-hardening", "performance-optimizer", "monitoring-alerting"];
+    for f in not_built {
         let r = host.post(&format!("/functions/v1/{f}")).json(&serde_json::json!({"operation": "status"})).send();
         assert_problem(&r, 404, "route_not_found");
     }

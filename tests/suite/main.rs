@@ -7,3 +7,5 @@ mod jwt_vectors;
 mod migrations;
 mod rls;
 mod subscription_status;
+mod webhook_handler;
+mod webhook_monitor;

@@ -1,10 +1,17 @@
-//! webhook-handler: receive Stripe webhooks and mirror billing state exactly once (SPEC "The eleven functions").
+//! webhook-handler: Stripe webhooks, verified, then applied to the billing mirror exactly once
+//! (SPEC "webhook-handler").
 //!
-//! Only `GET /functions/v1/webhook-handler/health` is served so far; every other route answers 404
-//! problem+json until this function's endpoints are built.
+//! `POST /functions/v1/webhook-handler` with Stripe's `Stripe-Signature` header. The signature
+//! is checked before anything touches the database; then `shared::webhooks` records, applies
+//! and marks the event in one transaction. Answers: 200 applied / stale / ignored / duplicate,
+//! 400 bad signature or not an event, 500 handler failure (queued for retry), 503 database down.
 
-use shared::{Context, Problem, Response};
+use serde_json::json;
+use shared::http::Method;
+use shared::webhooks::{self, Event, Kind, Source};
+use shared::{config, stripe, Context, Problem, Response};
 use spin_sdk::http::{IncomingRequest, ResponseOutparam};
+use std::time::Instant;
 
 const FUNCTION: &str = "webhook-handler";
 
@@ -14,5 +21,55 @@ async fn handle(req: IncomingRequest, out: ResponseOutparam) {
 }
 
 async fn route(ctx: &Context) -> Result<Response, Problem> {
-    Err(Problem::route_not_found(&ctx.request))
+    let req = &ctx.request;
+    if !req.segments().is_empty() {
+        return Err(Problem::route_not_found(req));
+    }
+    match req.method {
+        Method::Post => receive(ctx),
+        _ => Err(Problem::method_not_allowed(&["POST"])),
+    }
+}
+
+fn rejected(ctx: &Context, started: Instant, code: &str, message: &str) -> Problem {
+    // At most a few audit rows a minute, however many bad requests arrive.
+    if let Ok(db) = ctx.db() {
+        let ms = started.elapsed().as_secs_f64() * 1000.0;
+        webhooks::audit_rejected(db, code, 400, ms, ctx.request.header("spin-client-addr"));
+    }
+    Problem::new(400, code, "Webhook rejected").detail(message)
+}
+
+fn receive(ctx: &Context) -> Result<Response, Problem> {
+    let started = Instant::now();
+    let req = &ctx.request;
+    let configured = config::var("stripe_webhook_secrets").unwrap_or_default();
+    let secrets = stripe::parse_secrets(&configured);
+    if secrets.is_empty() {
+        return Err(Problem::unavailable("webhook_not_configured", "no Stripe webhook secret is configured"));
+    }
+    let tolerance = config::var("stripe_webhook_tolerance_s")
+        .and_then(|v| v.trim().parse::<i64>().ok())
+        .filter(|t| *t > 0)
+        .unwrap_or(stripe::DEFAULT_TOLERANCE_S);
+    let header = req.header("stripe-signature").unwrap_or("");
+    if let Err(e) = stripe::verify(&req.body, header, &secrets, tolerance, shared::auth::now_unix()) {
+        return Err(rejected(ctx, started, e.code(), e.message()));
+    }
+    let raw = std::str::from_utf8(&req.body).map_err(|_| rejected(ctx, started, "invalid_event", "the body is not UTF-8"))?;
+    let event = Event::parse(raw).map_err(|why| rejected(ctx, started, "invalid_event", &why))?;
+    let outcome = webhooks::process(ctx.db()?, raw, &event, Source::Stripe, req.header("spin-client-addr"))?;
+    if outcome.kind == Kind::Failed {
+        return Err(Problem::new(500, "webhook_handler_failed", "The event could not be applied").detail(format!(
+            "event {} ({}) was rolled back and queued for retry; Stripe will deliver it again",
+            outcome.event_id, outcome.event_type
+        )));
+    }
+    Ok(Response::ok(&json!({
+        "received": true,
+        "event_id": outcome.event_id,
+        "type": outcome.event_type,
+        "outcome": outcome.kind.as_str(),
+        "detail": outcome.detail,
+    })))
 }

@@ -1,0 +1,904 @@
+//! Applying a verified Stripe event to the mirror tables, exactly once.
+//!
+//! One transaction per delivery: record the event under its unique id (a concurrent or later
+//! duplicate waits on that row and then sees it processed), apply it, mark it processed. Each
+//! mirrored object keeps a watermark (the `created` time and id of the last event applied to
+//! it): an older event is recorded and acknowledged but not applied, so out-of-order delivery
+//! never regresses state. A failing handler rolls everything back and the raw event goes to
+//! the dead-letter queue (500, so Stripe retries); a later success resolves the entry.
+//! webhook-handler (deliveries) and webhook-monitor (replays) both come through here.
+
+use crate::db::{self, Db, DbError, Param};
+use crate::http::Problem;
+use serde_json::Value;
+use std::time::Instant;
+
+/// Where a delivery came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    Stripe,
+    /// Re-run of a stored dead-letter event by an administrator.
+    Replay,
+}
+
+impl Source {
+    fn as_str(self) -> &'static str {
+        match self {
+            Source::Stripe => "stripe",
+            Source::Replay => "replay",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// Changed the mirror tables.
+    Applied,
+    /// Older than what the object already reflects: acknowledged, not applied.
+    Stale,
+    /// Nothing to do for this event (an unhandled type, a customer of no user).
+    Ignored,
+    /// This event id was processed before: acknowledged, nothing changed.
+    Duplicate,
+    /// The handler failed: rolled back, stored in the dead-letter queue.
+    Failed,
+}
+
+impl Kind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Applied => "applied",
+            Kind::Stale => "stale",
+            Kind::Ignored => "ignored",
+            Kind::Duplicate => "duplicate",
+            Kind::Failed => "failed",
+        }
+    }
+
+    /// The HTTP status Stripe gets: 2xx stops its retries, 5xx asks for them.
+    pub fn http_status(self) -> u16 {
+        if self == Kind::Failed {
+            500
+        } else {
+            200
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    pub event_id: String,
+    pub event_type: String,
+    pub kind: Kind,
+    pub detail: String,
+    /// Set when the event is (still) in the dead-letter queue.
+    pub dead_letter_id: Option<String>,
+}
+
+/// The parts of an event every handler needs.
+pub struct Event {
+    pub id: String,
+    pub kind: String,
+    pub created: i64,
+    pub object: Value,
+    pub raw: Value,
+}
+
+impl Event {
+    /// Parse a raw body; `Err` explains why it is not a Stripe event.
+    pub fn parse(raw_body: &str) -> Result<Event, String> {
+        let raw: Value = serde_json::from_str(raw_body).map_err(|e| format!("the body is not JSON ({e})"))?;
+        let id = raw.get("id").and_then(Value::as_str).filter(|s| s.starts_with("evt_") && s.len() <= 255);
+        let kind = raw.get("type").and_then(Value::as_str).filter(|s| !s.is_empty() && s.len() <= 255);
+        let created = raw.get("created").and_then(Value::as_i64);
+        let object = raw.get("data").and_then(|d| d.get("object")).filter(|o| o.is_object());
+        match (id, kind, created, object) {
+            (Some(id), Some(kind), Some(created), Some(object)) => Ok(Event {
+                id: id.to_string(),
+                kind: kind.to_string(),
+                created,
+                object: object.clone(),
+                raw: raw.clone(),
+            }),
+            _ => Err("the JSON is not a Stripe event (needs id evt_…, type, created, data.object)".into()),
+        }
+    }
+
+    fn object_id(&self) -> Option<&str> {
+        self.object.get("id").and_then(Value::as_str)
+    }
+
+    fn object_type(&self) -> Option<&str> {
+        self.object.get("object").and_then(Value::as_str)
+    }
+
+    /// The Stripe customer the event concerns.
+    fn customer_id(&self) -> Option<String> {
+        if self.object_type() == Some("customer") {
+            return self.object_id().map(str::to_string);
+        }
+        match self.object.get("customer") {
+            Some(Value::String(s)) => Some(s.clone()),
+            Some(Value::Object(o)) => o.get("id").and_then(Value::as_str).map(str::to_string),
+            _ => None,
+        }
+    }
+}
+
+/// Why a delivery could not be applied.
+enum Failure {
+    /// The database is unreachable: nothing can be recorded; the caller gets 503.
+    Unavailable(DbError),
+    /// The handler failed: the event goes to the dead-letter queue.
+    Handler(String),
+}
+
+impl From<DbError> for Failure {
+    fn from(e: DbError) -> Failure {
+        match e {
+            DbError::Unavailable(_) => Failure::Unavailable(e),
+            other => Failure::Handler(other.to_string()),
+        }
+    }
+}
+
+fn handler(msg: impl Into<String>) -> Failure {
+    Failure::Handler(msg.into())
+}
+
+/// Process one verified delivery. `Err` only when the database cannot be reached.
+pub fn process(db: &Db, raw_body: &str, event: &Event, source: Source, client_addr: Option<&str>) -> Result<Outcome, Problem> {
+    let started = Instant::now();
+    let attempt = db.as_service(|db| -> Result<(Kind, String), Failure> {
+        let rows = db.query(
+            "INSERT INTO public.stripe_webhook_events AS e
+               (stripe_event_id, event_type, stripe_customer_id, event_created, payload, raw_body,
+                object_type, object_id, livemode, api_version)
+             VALUES ($1, $2, $3, to_timestamp($4::int8), $5, $6, $7, $8, $9, $10)
+             ON CONFLICT (stripe_event_id) DO UPDATE SET deliveries = e.deliveries + 1
+             RETURNING e.processed",
+            &[
+                db::text(&event.id),
+                db::text(&event.kind),
+                db::opt_text(event.customer_id()),
+                Param::Int64(event.created),
+                Param::Jsonb(raw_body.as_bytes().to_vec()),
+                db::text(raw_body),
+                db::opt_text(event.object_type()),
+                db::opt_text(event.object_id()),
+                event.raw.get("livemode").and_then(Value::as_bool).map(Param::Boolean).unwrap_or(Param::DbNull),
+                db::opt_text(event.raw.get("api_version").and_then(Value::as_str)),
+            ],
+        )?;
+        if rows.one()?.flag("processed")? {
+            return Ok((Kind::Duplicate, "already processed".into()));
+        }
+        let (kind, detail) = apply(db, event)?;
+        let ms = started.elapsed().as_secs_f64() * 1000.0;
+        db.execute(
+            "UPDATE public.stripe_webhook_events
+                SET processed = true, processed_at = now(), outcome = $2, error_message = NULL, processing_ms = $3
+              WHERE stripe_event_id = $1",
+            &[db::text(&event.id), db::text(kind.as_str()), Param::Floating64(ms)],
+        )?;
+        db.execute(
+            "UPDATE public.webhook_dead_letter_queue
+                SET resolved_at = now(), resolution = $2, resolved_by = $3
+              WHERE stripe_event_id = $1 AND resolved_at IS NULL",
+            &[
+                db::text(&event.id),
+                db::text(if source == Source::Replay { "replayed" } else { "retried" }),
+                db::text(source.as_str()),
+            ],
+        )?;
+        log(db, event, kind, &detail, ms)?;
+        Ok((kind, detail))
+    });
+
+    let elapsed = || started.elapsed().as_secs_f64() * 1000.0;
+    match attempt {
+        Ok((kind, detail)) => {
+            audit(db, Some(event), kind.as_str(), kind.http_status(), elapsed(), client_addr, source, kind == Kind::Duplicate);
+            Ok(Outcome { event_id: event.id.clone(), event_type: event.kind.clone(), kind, detail, dead_letter_id: None })
+        }
+        Err(Failure::Unavailable(e)) => Err(e.into()),
+        Err(Failure::Handler(error)) => {
+            eprintln!("webhook {} ({}) failed: {error}", event.id, event.kind);
+            let dead_letter_id = dead_letter(db, raw_body, event, &error, elapsed())?;
+            audit(db, Some(event), "failed", 500, elapsed(), client_addr, source, false);
+            Ok(Outcome {
+                event_id: event.id.clone(),
+                event_type: event.kind.clone(),
+                kind: Kind::Failed,
+                detail: error,
+                dead_letter_id: Some(dead_letter_id),
+            })
+        }
+    }
+}
+
+/// Record the failure (outside the rolled-back transaction): the event as unprocessed, the
+/// raw body in the dead-letter queue (one entry per event id, counting failures).
+fn dead_letter(db: &Db, raw_body: &str, event: &Event, error: &str, ms: f64) -> Result<String, Problem> {
+    let error: String = error.chars().take(2000).collect();
+    db.as_service(|db| -> Result<String, Problem> {
+        db.execute(
+            "INSERT INTO public.stripe_webhook_events AS e
+               (stripe_event_id, event_type, stripe_customer_id, event_created, payload, raw_body, object_type,
+                object_id, processed, outcome, error_message)
+             VALUES ($1, $2, $3, to_timestamp($4::int8), $5, $6, $7, $8, false, 'failed', $9)
+             ON CONFLICT (stripe_event_id) DO UPDATE
+               SET deliveries = e.deliveries + 1, outcome = 'failed', error_message = EXCLUDED.error_message",
+            &[
+                db::text(&event.id),
+                db::text(&event.kind),
+                db::opt_text(event.customer_id()),
+                Param::Int64(event.created),
+                Param::Jsonb(raw_body.as_bytes().to_vec()),
+                db::text(raw_body),
+                db::opt_text(event.object_type()),
+                db::opt_text(event.object_id()),
+                db::text(error.clone()),
+            ],
+        )?;
+        let rows = db.query(
+            "INSERT INTO public.webhook_dead_letter_queue AS q (stripe_event_id, event_type, raw_body, payload, last_error)
+             VALUES ($1, $2, $3, $4, $5)
+             ON CONFLICT (stripe_event_id) DO UPDATE
+               SET failure_count = q.failure_count + 1, last_error = EXCLUDED.last_error,
+                   last_failed_at = now(), resolved_at = NULL, resolution = NULL, resolved_by = NULL
+             RETURNING q.id",
+            &[
+                db::text(&event.id),
+                db::text(&event.kind),
+                db::text(raw_body),
+                Param::Jsonb(raw_body.as_bytes().to_vec()),
+                db::text(error.clone()),
+            ],
+        )?;
+        log(db, event, Kind::Failed, &error, ms)?;
+        Ok(rows.one()?.string("id")?)
+    })
+}
+
+fn log(db: &Db, event: &Event, kind: Kind, detail: &str, ms: f64) -> Result<(), DbError> {
+    db.execute(
+        "INSERT INTO public.webhook_processing_logs (stripe_event_id, event_type, outcome, detail, duration_ms)
+         VALUES ($1, $2, $3, $4, $5)",
+        &[db::text(&event.id), db::text(&event.kind), db::text(kind.as_str()), db::text(detail), Param::Floating64(ms)],
+    )?;
+    Ok(())
+}
+
+/// One audit row per delivery with a valid signature (failures are audited elsewhere, rate-limited).
+#[allow(clippy::too_many_arguments)]
+fn audit(db: &Db, event: Option<&Event>, outcome: &str, status: u16, ms: f64, client: Option<&str>, source: Source, dup: bool) {
+    let r = db.as_service(|db| {
+        db.execute(
+            "INSERT INTO public.webhook_audit_trail
+               (stripe_event_id, event_type, signature_valid, duplicate, outcome, http_status, duration_ms, client_addr, source)
+             VALUES ($1, $2, true, $3, $4, $5, $6, $7, $8)",
+            &[
+                db::opt_text(event.map(|e| e.id.clone())),
+                db::opt_text(event.map(|e| e.kind.clone())),
+                Param::Boolean(dup),
+                db::text(outcome),
+                Param::Int32(status as i32),
+                Param::Floating64(ms),
+                db::opt_text(client),
+                db::text(source.as_str()),
+            ],
+        )
+    });
+    if let Err(e) = r {
+        eprintln!("webhook audit row not written: {e}");
+    }
+}
+
+/// Audit a delivery that was refused before processing (bad signature, not an event):
+/// at most a fixed number of rows a minute, so refused requests cannot flood the table.
+pub fn audit_rejected(db: &Db, reason: &str, status: u16, ms: f64, client: Option<&str>) {
+    let r = db.as_service(|db| {
+        db.query(
+            "SELECT public.audit_rejected_webhook($1, $2, $3, $4) AS written",
+            &[db::text(reason), Param::Int32(status as i32), Param::Floating64(ms), db::opt_text(client)],
+        )
+    });
+    if let Err(e) = r {
+        eprintln!("rejected webhook not audited: {e}");
+    }
+}
+
+// ---- applying events ----------------------------------------------------------------------
+
+type Applied = Result<(Kind, String), Failure>;
+
+fn apply(db: &Db, e: &Event) -> Applied {
+    match e.kind.as_str() {
+        "product.created" | "product.updated" => product(db, e, false),
+        "product.deleted" => product(db, e, true),
+        "price.created" | "price.updated" => price(db, e),
+        "price.deleted" => price_deleted(db, e),
+        "customer.created" | "customer.updated" => customer(db, e),
+        "customer.deleted" => customer_deleted(db, e),
+        "checkout.session.completed" => checkout(db, e),
+        "customer.subscription.created"
+        | "customer.subscription.updated"
+        | "customer.subscription.deleted"
+        | "customer.subscription.paused"
+        | "customer.subscription.resumed"
+        | "customer.subscription.trial_will_end" => subscription(db, e),
+        "invoice.paid" | "invoice.payment_succeeded" | "invoice.payment_failed" => invoice(db, e),
+        "payment_method.attached" | "payment_method.updated" => payment_method(db, e),
+        "payment_method.detached" => payment_method_detached(db, e),
+        "setup_intent.succeeded" => setup_intent(db, e),
+        other => Ok((Kind::Ignored, format!("event type {other} is recorded but not handled"))),
+    }
+}
+
+fn s<'a>(v: &'a Value, key: &str) -> Option<&'a str> {
+    v.get(key).and_then(Value::as_str)
+}
+
+fn ts(v: &Value, key: &str) -> Param {
+    v.get(key).and_then(Value::as_i64).map(Param::Int64).unwrap_or(Param::DbNull)
+}
+
+fn json(v: &Value, key: &str) -> Param {
+    Param::Jsonb(serde_json::to_vec(v.get(key).filter(|m| m.is_object()).unwrap_or(&Value::Object(Default::default()))).unwrap_or_default())
+}
+
+fn required<'a>(v: &'a Value, key: &str, what: &str) -> Result<&'a str, Failure> {
+    s(v, key).ok_or_else(|| handler(format!("{what} has no {key}")))
+}
+
+/// Advance the object's watermark if this event is not older than the last one applied.
+/// Returns false for a stale event. The row lock serializes events of one object.
+fn advance_watermark(db: &Db, object_type: &str, object_id: &str, e: &Event) -> Result<bool, Failure> {
+    let rows = db.query(
+        "INSERT INTO public.stripe_object_watermarks AS w (object_type, object_id, event_created, event_id)
+         VALUES ($1, $2, to_timestamp($3::int8), $4)
+         ON CONFLICT (object_type, object_id) DO UPDATE
+           SET event_created = EXCLUDED.event_created, event_id = EXCLUDED.event_id, updated_at = now()
+           WHERE w.event_created <= EXCLUDED.event_created
+         RETURNING true AS advanced",
+        &[db::text(object_type), db::text(object_id), Param::Int64(e.created), db::text(&e.id)],
+    )?;
+    Ok(!rows.is_empty())
+}
+
+fn stale(object_type: &str, id: &str) -> Applied {
+    Ok((Kind::Stale, format!("{object_type} {id} already reflects a newer event")))
+}
+
+/// The user a Stripe customer belongs to: the mirror's link, else `supabase_user_id` metadata
+/// naming an existing user.
+fn user_of(db: &Db, customer: Option<&str>, metadata: Option<&Value>) -> Result<Option<String>, Failure> {
+    if let Some(c) = customer {
+        let rows = db.query(
+            "SELECT user_id::text AS user_id FROM public.stripe_customers WHERE stripe_customer_id = $1",
+            &[db::text(c)],
+        )?;
+        if let Some(r) = rows.first() {
+            return Ok(Some(r.string("user_id")?));
+        }
+    }
+    let claimed = metadata.and_then(|m| s(m, "supabase_user_id"));
+    if let Some(uid) = claimed.filter(|u| crate::auth::jwt::is_uuid(u)) {
+        if user_exists(db, uid)? {
+            return Ok(Some(uid.to_ascii_lowercase()));
+        }
+    }
+    Ok(None)
+}
+
+fn user_exists(db: &Db, id: &str) -> Result<bool, Failure> {
+    let rows = db.query("SELECT public.auth_user_exists($1) AS found", &[db::uuid(id)])?;
+    Ok(rows.one()?.flag("found")?)
+}
+
+/// Link a customer to a user (first link wins for both sides).
+fn link_customer(db: &Db, user_id: &str, customer: &str, email: Option<&str>) -> Result<(), Failure> {
+    db.execute(
+        "INSERT INTO public.stripe_customers (user_id, stripe_customer_id, email)
+         VALUES ($1, $2, $3)
+         ON CONFLICT (user_id) DO UPDATE
+           SET stripe_customer_id = EXCLUDED.stripe_customer_id,
+               email = coalesce(EXCLUDED.email, stripe_customers.email), deleted = false, updated_at = now()",
+        &[db::uuid(user_id), db::text(customer), db::opt_text(email)],
+    )?;
+    Ok(())
+}
+
+fn product(db: &Db, e: &Event, deleted: bool) -> Applied {
+    let o = &e.object;
+    let id = required(o, "id", "product")?;
+    if !advance_watermark(db, "product", id, e)? {
+        return stale("product", id);
+    }
+    let active = !deleted && o.get("active").and_then(Value::as_bool).unwrap_or(true);
+    db.execute(
+        "INSERT INTO public.stripe_products (id, active, name, description, metadata, last_event_created, last_event_id)
+         VALUES ($1, $2, $3, $4, $5, to_timestamp($6::int8), $7)
+         ON CONFLICT (id) DO UPDATE SET active = EXCLUDED.active,
+           name = coalesce(EXCLUDED.name, stripe_products.name), description = EXCLUDED.description,
+           metadata = EXCLUDED.metadata, last_event_created = EXCLUDED.last_event_created,
+           last_event_id = EXCLUDED.last_event_id, updated_at = now()",
+        &[
+            db::text(id),
+            Param::Boolean(active),
+            db::opt_text(s(o, "name")),
+            db::opt_text(s(o, "description")),
+            json(o, "metadata"),
+            Param::Int64(e.created),
+            db::text(&e.id),
+        ],
+    )?;
+    // Plan limits may be kept in Stripe: product metadata with `max_quotes` defines the row.
+    if let Some(meta) = o.get("metadata").filter(|m| m.get("max_quotes").is_some()) {
+        let limit = |k: &str, default: i64| -> Result<i64, Failure> {
+            match meta.get(k) {
+                None => Ok(default),
+                Some(v) => v
+                    .as_str()
+                    .and_then(|s| s.trim().parse::<i64>().ok())
+                    .or_else(|| v.as_i64())
+                    .filter(|n| *n >= -1)
+                    .ok_or_else(|| handler(format!("product {id}: metadata {k} is not a limit"))),
+            }
+        };
+        let flag = |k: &str| meta.get(k).and_then(Value::as_str) == Some("true");
+        db.execute(
+            "INSERT INTO public.plan_limits (plan_key, name, max_quotes, max_clients, pdf_export, email_quotes,
+                                             custom_branding, analytics, api_access, bulk_operations)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+             ON CONFLICT (plan_key) DO UPDATE SET name = EXCLUDED.name, max_quotes = EXCLUDED.max_quotes,
+               max_clients = EXCLUDED.max_clients, pdf_export = EXCLUDED.pdf_export, email_quotes = EXCLUDED.email_quotes,
+               custom_branding = EXCLUDED.custom_branding, analytics = EXCLUDED.analytics,
+               api_access = EXCLUDED.api_access, bulk_operations = EXCLUDED.bulk_operations, updated_at = now()",
+            &[
+                db::text(id),
+                db::text(s(o, "name").unwrap_or(id)),
+                Param::Int32(limit("max_quotes", 5)? as i32),
+                Param::Int32(limit("max_clients", 3)? as i32),
+                Param::Boolean(flag("pdf_export")),
+                Param::Boolean(flag("email_quotes")),
+                Param::Boolean(flag("custom_branding")),
+                Param::Boolean(flag("analytics")),
+                Param::Boolean(flag("api_access")),
+                Param::Boolean(flag("bulk_operations")),
+            ],
+        )?;
+    }
+    Ok((Kind::Applied, format!("product {id} {}", if active { "active" } else { "inactive" })))
+}
+
+fn upsert_price(db: &Db, o: &Value, e: Option<&Event>) -> Result<(), Failure> {
+    let id = required(o, "id", "price")?;
+    let product = match o.get("product") {
+        Some(Value::String(p)) => p.clone(),
+        Some(Value::Object(p)) => p.get("id").and_then(Value::as_str).unwrap_or_default().to_string(),
+        _ => return Err(handler(format!("price {id} has no product"))),
+    };
+    let recurring = o.get("recurring").filter(|r| r.is_object());
+    let currency = required(o, "currency", "price")?;
+    db.execute(
+        "INSERT INTO public.stripe_prices (id, stripe_product_id, active, currency, unit_amount, type, \"interval\",
+                                           interval_count, trial_period_days, metadata, last_event_created, last_event_id)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, coalesce($8, 1), $9, $10, to_timestamp($11::int8), $12)
+         ON CONFLICT (id) DO UPDATE SET stripe_product_id = EXCLUDED.stripe_product_id, active = EXCLUDED.active,
+           currency = EXCLUDED.currency, unit_amount = EXCLUDED.unit_amount, type = EXCLUDED.type,
+           \"interval\" = EXCLUDED.\"interval\", interval_count = EXCLUDED.interval_count,
+           trial_period_days = EXCLUDED.trial_period_days, metadata = EXCLUDED.metadata,
+           last_event_created = coalesce(EXCLUDED.last_event_created, stripe_prices.last_event_created),
+           last_event_id = coalesce(EXCLUDED.last_event_id, stripe_prices.last_event_id), updated_at = now()",
+        &[
+            db::text(id),
+            db::text(product),
+            Param::Boolean(o.get("active").and_then(Value::as_bool).unwrap_or(true)),
+            db::text(currency.to_ascii_lowercase()),
+            o.get("unit_amount").and_then(Value::as_i64).map(Param::Int64).unwrap_or(Param::DbNull),
+            db::opt_text(s(o, "type")),
+            db::opt_text(recurring.and_then(|r| s(r, "interval"))),
+            recurring.and_then(|r| r.get("interval_count")).and_then(Value::as_i64).map(|n| Param::Int32(n as i32)).unwrap_or(Param::DbNull),
+            recurring
+                .and_then(|r| r.get("trial_period_days"))
+                .and_then(Value::as_i64)
+                .map(|n| Param::Int32(n as i32))
+                .unwrap_or(Param::DbNull),
+            json(o, "metadata"),
+            e.map(|e| Param::Int64(e.created)).unwrap_or(Param::DbNull),
+            db::opt_text(e.map(|e| e.id.clone())),
+        ],
+    )?;
+    Ok(())
+}
+
+fn price(db: &Db, e: &Event) -> Applied {
+    let id = required(&e.object, "id", "price")?;
+    if !advance_watermark(db, "price", id, e)? {
+        return stale("price", id);
+    }
+    // A price whose product is unknown fails (foreign key) and is retried from the queue once
+    // product.created has arrived.
+    upsert_price(db, &e.object, Some(e))?;
+    Ok((Kind::Applied, format!("price {id}")))
+}
+
+fn price_deleted(db: &Db, e: &Event) -> Applied {
+    let id = required(&e.object, "id", "price")?;
+    if !advance_watermark(db, "price", id, e)? {
+        return stale("price", id);
+    }
+    let n = db.execute(
+        "UPDATE public.stripe_prices SET active = false, last_event_created = to_timestamp($2::int8), last_event_id = $3,
+           updated_at = now() WHERE id = $1",
+        &[db::text(id), Param::Int64(e.created), db::text(&e.id)],
+    )?;
+    Ok(if n == 0 { (Kind::Ignored, format!("price {id} was never mirrored")) } else { (Kind::Applied, format!("price {id} archived")) })
+}
+
+fn customer(db: &Db, e: &Event) -> Applied {
+    let o = &e.object;
+    let id = required(o, "id", "customer")?;
+    let Some(user) = user_of(db, Some(id), o.get("metadata"))? else {
+        return Ok((Kind::Ignored, format!("customer {id} belongs to no known user (no link, no supabase_user_id)")));
+    };
+    if !advance_watermark(db, "customer", id, e)? {
+        return stale("customer", id);
+    }
+    link_customer(db, &user, id, s(o, "email"))?;
+    db.execute(
+        "UPDATE public.stripe_customers SET metadata = $2, last_event_created = to_timestamp($3::int8), last_event_id = $4
+         WHERE stripe_customer_id = $1",
+        &[db::text(id), json(o, "metadata"), Param::Int64(e.created), db::text(&e.id)],
+    )?;
+    let default_pm = o.get("invoice_settings").and_then(|i| s(i, "default_payment_method"));
+    if let Some(pm) = default_pm {
+        db.execute(
+            "UPDATE public.payment_methods SET is_default = (id = $2), updated_at = now() WHERE stripe_customer_id = $1",
+            &[db::text(id), db::text(pm)],
+        )?;
+    }
+    Ok((Kind::Applied, format!("customer {id} linked to user {user}")))
+}
+
+fn customer_deleted(db: &Db, e: &Event) -> Applied {
+    let id = required(&e.object, "id", "customer")?;
+    if !advance_watermark(db, "customer", id, e)? {
+        return stale("customer", id);
+    }
+    let n = db.execute(
+        "UPDATE public.stripe_customers SET deleted = true, last_event_created = to_timestamp($2::int8),
+           last_event_id = $3, updated_at = now() WHERE stripe_customer_id = $1",
+        &[db::text(id), Param::Int64(e.created), db::text(&e.id)],
+    )?;
+    Ok(if n == 0 { (Kind::Ignored, format!("customer {id} was never linked")) } else { (Kind::Applied, format!("customer {id} deleted")) })
+}
+
+fn checkout(db: &Db, e: &Event) -> Applied {
+    let o = &e.object;
+    let Some(customer) = s(o, "customer") else {
+        return Ok((Kind::Ignored, "checkout session without a customer".into()));
+    };
+    let email = o.get("customer_details").and_then(|d| s(d, "email")).or_else(|| s(o, "customer_email"));
+    let mut user = None;
+    for candidate in [s(o, "client_reference_id"), o.get("metadata").and_then(|m| s(m, "supabase_user_id"))].into_iter().flatten() {
+        if crate::auth::jwt::is_uuid(candidate) {
+            if user_exists(db, candidate)? {
+                user = Some(candidate.to_ascii_lowercase());
+                break;
+            }
+        }
+    }
+    if user.is_none() {
+        if let Some(email) = email {
+            // Email only as a fallback, and only when it names exactly one user.
+            let rows = db.query("SELECT id::text AS id FROM public.auth_users_by_email($1)", &[db::text(email)])?;
+            if rows.len() == 1 {
+                user = Some(rows.one()?.string("id")?);
+            }
+        }
+    }
+    let Some(user) = user else {
+        return Err(handler(format!("checkout session {} cannot be linked to a user", s(o, "id").unwrap_or("?"))));
+    };
+    link_customer(db, &user, customer, email)?;
+    Ok((Kind::Applied, format!("customer {customer} linked to user {user} by checkout")))
+}
+
+fn subscription(db: &Db, e: &Event) -> Applied {
+    let o = &e.object;
+    let id = required(o, "id", "subscription")?;
+    let customer = e.customer_id();
+    let Some(user) = user_of(db, customer.as_deref(), o.get("metadata"))? else {
+        // Retried until checkout.session.completed (or the customer) links it.
+        return Err(handler(format!("subscription {id}: customer {} is not linked to a user", customer.unwrap_or_default())));
+    };
+    if !advance_watermark(db, "subscription", id, e)? {
+        return stale("subscription", id);
+    }
+    if let Some(c) = &customer {
+        db.execute(
+            "INSERT INTO public.stripe_customers (user_id, stripe_customer_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+            &[db::uuid(&user), db::text(c)],
+        )?;
+    }
+    let item = o.get("items").and_then(|i| i.get("data")).and_then(|d| d.get(0));
+    let price = item.and_then(|i| i.get("price")).filter(|p| p.is_object());
+    let price_id = price.and_then(|p| s(p, "id"));
+    if let Some(p) = price {
+        // The snapshot carries the whole price: mirror it (and a placeholder for its product
+        // until product.created arrives), so a subscription never waits on catalog events.
+        let exists = !db.query("SELECT 1 FROM public.stripe_prices WHERE id = $1", &[db::text(price_id.unwrap_or(""))])?.is_empty();
+        if !exists {
+            if let Some(prod) = s(p, "product") {
+                db.execute(
+                    "INSERT INTO public.stripe_products (id, active) VALUES ($1, true) ON CONFLICT (id) DO NOTHING",
+                    &[db::text(prod)],
+                )?;
+            }
+            upsert_price(db, p, None)?;
+        }
+    }
+    let period = |k: &str| match o.get(k).and_then(Value::as_i64) {
+        Some(v) => Param::Int64(v),
+        None => item.map(|i| ts(i, k)).unwrap_or(Param::DbNull),
+    };
+    let quantity = item.and_then(|i| i.get("quantity")).or_else(|| o.get("quantity")).and_then(Value::as_i64).unwrap_or(1);
+    let status = required(o, "status", "subscription")?;
+    const STATUSES: [&str; 8] =
+        ["trialing", "active", "canceled", "incomplete", "incomplete_expired", "past_due", "unpaid", "paused"];
+    if !STATUSES.contains(&status) {
+        return Err(handler(format!("subscription {id} has unknown status {status}")));
+    }
+    let previous = db.query(
+        "SELECT status::text AS status, cancel_at_period_end, stripe_price_id FROM public.subscriptions WHERE stripe_subscription_id = $1",
+        &[db::text(id)],
+    )?;
+    let before = match previous.first() {
+        Some(r) => Some((r.string("status")?, r.flag("cancel_at_period_end")?, r.text("stripe_price_id")?)),
+        None => None,
+    };
+    let cancel_at_period_end = o.get("cancel_at_period_end").and_then(Value::as_bool).unwrap_or(false);
+    db.execute(
+        "INSERT INTO public.subscriptions (stripe_subscription_id, user_id, stripe_customer_id, stripe_price_id, status,
+            quantity, cancel_at_period_end, created, current_period_start, current_period_end, ended_at, cancel_at,
+            canceled_at, trial_start, trial_end, metadata, latest_invoice, default_payment_method,
+            last_event_created, last_event_id)
+         VALUES ($1, $2, $3, $4, $5::text::public.subscription_status, $6, $7, coalesce(to_timestamp($8::int8), now()),
+            to_timestamp($9::int8), to_timestamp($10::int8), to_timestamp($11::int8), to_timestamp($12::int8),
+            to_timestamp($13::int8), to_timestamp($14::int8), to_timestamp($15::int8), $16, $17, $18,
+            to_timestamp($19::int8), $20)
+         ON CONFLICT (stripe_subscription_id) DO UPDATE SET user_id = EXCLUDED.user_id,
+            stripe_customer_id = EXCLUDED.stripe_customer_id, stripe_price_id = EXCLUDED.stripe_price_id,
+            status = EXCLUDED.status, quantity = EXCLUDED.quantity, cancel_at_period_end = EXCLUDED.cancel_at_period_end,
+            created = EXCLUDED.created, current_period_start = EXCLUDED.current_period_start,
+            current_period_end = EXCLUDED.current_period_end, ended_at = EXCLUDED.ended_at,
+            cancel_at = EXCLUDED.cancel_at, canceled_at = EXCLUDED.canceled_at, trial_start = EXCLUDED.trial_start,
+            trial_end = EXCLUDED.trial_end, metadata = EXCLUDED.metadata, latest_invoice = EXCLUDED.latest_invoice,
+            default_payment_method = EXCLUDED.default_payment_method,
+            last_event_created = EXCLUDED.last_event_created, last_event_id = EXCLUDED.last_event_id, updated_at = now()",
+        &[
+            db::text(id),
+            db::uuid(&user),
+            db::opt_text(customer.clone()),
+            db::opt_text(price_id),
+            db::text(status),
+            Param::Int32(quantity as i32),
+            Param::Boolean(cancel_at_period_end),
+            ts(o, "created"),
+            period("current_period_start"),
+            period("current_period_end"),
+            ts(o, "ended_at"),
+            ts(o, "cancel_at"),
+            ts(o, "canceled_at"),
+            ts(o, "trial_start"),
+            ts(o, "trial_end"),
+            json(o, "metadata"),
+            db::opt_text(match o.get("latest_invoice") {
+                Some(Value::Object(i)) => i.get("id").and_then(Value::as_str).map(str::to_string),
+                Some(Value::String(s)) => Some(s.clone()),
+                _ => None,
+            }),
+            db::opt_text(s(o, "default_payment_method")),
+            Param::Int64(e.created),
+            db::text(&e.id),
+        ],
+    )?;
+    // The history of what changed, for the user's billing page and support.
+    let change = match &before {
+        None => Some(("status_change", serde_json::json!(null))),
+        Some((old_status, old_cancel, old_price)) => {
+            if old_status != status {
+                let kind = if status == "canceled" {
+                    "cancellation"
+                } else if old_status == "canceled" || (old_status == "paused" && status == "active") {
+                    "reactivation"
+                } else {
+                    "status_change"
+                };
+                Some((kind, serde_json::json!({ "status": old_status })))
+            } else if *old_cancel != cancel_at_period_end {
+                Some((if cancel_at_period_end { "cancellation" } else { "reactivation" }, serde_json::json!({ "cancel_at_period_end": old_cancel })))
+            } else if old_price.as_deref() != price_id {
+                Some(("plan_change", serde_json::json!({ "price": old_price })))
+            } else {
+                None
+            }
+        }
+    };
+    if let Some((kind, old)) = change {
+        db.execute(
+            "INSERT INTO public.subscription_changes (user_id, subscription_id, change_type, old_value, new_value, \"timestamp\", metadata)
+             VALUES ($1, $2, $3, $4, $5, to_timestamp($6::int8), $7)",
+            &[
+                db::uuid(&user),
+                db::text(id),
+                db::text(kind),
+                Param::Jsonb(old.to_string().into_bytes()),
+                Param::Jsonb(
+                    serde_json::json!({ "status": status, "cancel_at_period_end": cancel_at_period_end, "price": price_id })
+                        .to_string()
+                        .into_bytes(),
+                ),
+                Param::Int64(e.created),
+                Param::Jsonb(serde_json::json!({ "event_id": e.id, "event_type": e.kind }).to_string().into_bytes()),
+            ],
+        )?;
+    }
+    Ok((Kind::Applied, format!("subscription {id} is {status}")))
+}
+
+fn invoice(db: &Db, e: &Event) -> Applied {
+    let o = &e.object;
+    let id = required(o, "id", "invoice")?;
+    let customer = e.customer_id();
+    let user = user_of(db, customer.as_deref(), None)?;
+    let subscription = s(o, "subscription")
+        .or_else(|| o.get("parent").and_then(|p| p.get("subscription_details")).and_then(|d| s(d, "subscription")))
+        .map(str::to_string);
+    let failed = e.kind == "invoice.payment_failed";
+    let amount = if failed { o.get("amount_due") } else { o.get("amount_paid") }.and_then(Value::as_i64).unwrap_or(0);
+    let status = if failed { "failed" } else { s(o, "status").unwrap_or("paid") };
+    let currency = s(o, "currency").unwrap_or("usd").to_ascii_lowercase();
+    // One row per invoice; the newest event about it decides its status.
+    if advance_watermark(db, "invoice", id, e)? {
+        db.execute(
+            "INSERT INTO public.billing_history (id, user_id, stripe_customer_id, subscription_id, amount, currency, status,
+                 description, invoice_url, period_start, period_end)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, to_timestamp($10::int8), to_timestamp($11::int8))
+             ON CONFLICT (id) DO UPDATE SET user_id = coalesce(EXCLUDED.user_id, billing_history.user_id),
+               amount = EXCLUDED.amount, currency = EXCLUDED.currency, status = EXCLUDED.status,
+               invoice_url = coalesce(EXCLUDED.invoice_url, billing_history.invoice_url), updated_at = now()",
+            &[
+                db::text(id),
+                user.as_deref().map(db::uuid).unwrap_or(Param::DbNull),
+                db::opt_text(customer.clone()),
+                db::opt_text(subscription.clone()),
+                Param::Int64(amount),
+                db::text(currency.clone()),
+                db::text(status),
+                db::opt_text(s(o, "description").or_else(|| s(o, "number"))),
+                db::opt_text(s(o, "hosted_invoice_url")),
+                ts(o, "period_start"),
+                ts(o, "period_end"),
+            ],
+        )?;
+    }
+    // Each payment event is recorded once (the event id is processed once). The subscription's
+    // status itself follows Stripe's own customer.subscription.updated (past_due), applied by
+    // the newest-snapshot rule, so a late failure never overrides a newer state.
+    if e.kind != "invoice.payment_succeeded" || !already_recorded_payment(db, id)? {
+        db.execute(
+            "INSERT INTO public.subscription_changes (user_id, subscription_id, change_type, new_value, \"timestamp\", metadata)
+             VALUES ($1, $2, $3, $4, to_timestamp($5::int8), $6)",
+            &[
+                user.as_deref().map(db::uuid).unwrap_or(Param::DbNull),
+                db::opt_text(subscription),
+                db::text(if failed { "payment_failed" } else { "payment_succeeded" }),
+                Param::Jsonb(serde_json::json!({ "invoice": id, "amount": amount, "currency": currency }).to_string().into_bytes()),
+                Param::Int64(e.created),
+                Param::Jsonb(serde_json::json!({ "event_id": e.id, "event_type": e.kind }).to_string().into_bytes()),
+            ],
+        )?;
+    }
+    Ok((Kind::Applied, format!("invoice {id} {status} ({amount} {currency})")))
+}
+
+/// invoice.paid and invoice.payment_succeeded report the same payment: record it once.
+fn already_recorded_payment(db: &Db, invoice: &str) -> Result<bool, Failure> {
+    let rows = db.query(
+        "SELECT 1 FROM public.subscription_changes WHERE change_type = 'payment_succeeded' AND new_value ->> 'invoice' = $1",
+        &[db::text(invoice)],
+    )?;
+    Ok(!rows.is_empty())
+}
+
+fn payment_method(db: &Db, e: &Event) -> Applied {
+    let o = &e.object;
+    let id = required(o, "id", "payment method")?;
+    let customer = e.customer_id();
+    let Some(user) = user_of(db, customer.as_deref(), None)? else {
+        return Err(handler(format!("payment method {id}: customer {} is not linked to a user", customer.unwrap_or_default())));
+    };
+    if !advance_watermark(db, "payment_method", id, e)? {
+        return stale("payment method", id);
+    }
+    let card = o.get("card").filter(|c| c.is_object());
+    db.execute(
+        "INSERT INTO public.payment_methods (id, user_id, stripe_customer_id, type, card_brand, card_last4,
+             card_exp_month, card_exp_year, detached_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, NULL)
+         ON CONFLICT (id) DO UPDATE SET user_id = EXCLUDED.user_id, stripe_customer_id = EXCLUDED.stripe_customer_id,
+           type = EXCLUDED.type, card_brand = EXCLUDED.card_brand, card_last4 = EXCLUDED.card_last4,
+           card_exp_month = EXCLUDED.card_exp_month, card_exp_year = EXCLUDED.card_exp_year, detached_at = NULL,
+           updated_at = now()",
+        &[
+            db::text(id),
+            db::uuid(&user),
+            db::opt_text(customer),
+            db::text(s(o, "type").unwrap_or("card")),
+            db::opt_text(card.and_then(|c| s(c, "brand"))),
+            db::opt_text(card.and_then(|c| s(c, "last4"))),
+            card.and_then(|c| c.get("exp_month")).and_then(Value::as_i64).map(|n| Param::Int32(n as i32)).unwrap_or(Param::DbNull),
+            card.and_then(|c| c.get("exp_year")).and_then(Value::as_i64).map(|n| Param::Int32(n as i32)).unwrap_or(Param::DbNull),
+        ],
+    )?;
+    Ok((Kind::Applied, format!("payment method {id} attached")))
+}
+
+fn payment_method_detached(db: &Db, e: &Event) -> Applied {
+    let id = required(&e.object, "id", "payment method")?;
+    if !advance_watermark(db, "payment_method", id, e)? {
+        return stale("payment method", id);
+    }
+    let n = db.execute(
+        "UPDATE public.payment_methods SET detached_at = to_timestamp($2::int8), is_default = false, updated_at = now()
+         WHERE id = $1",
+        &[db::text(id), Param::Int64(e.created)],
+    )?;
+    Ok(if n == 0 { (Kind::Ignored, format!("payment method {id} was never mirrored")) } else { (Kind::Applied, format!("payment method {id} detached")) })
+}
+
+fn setup_intent(db: &Db, e: &Event) -> Applied {
+    let o = &e.object;
+    let (Some(pm), customer) = (s(o, "payment_method"), e.customer_id()) else {
+        return Ok((Kind::Ignored, "setup intent without a payment method".into()));
+    };
+    let Some(user) = user_of(db, customer.as_deref(), o.get("metadata"))? else {
+        return Ok((Kind::Ignored, format!("setup intent for customer {} of no known user", customer.unwrap_or_default())));
+    };
+    // The card's details arrive with payment_method.attached; record that it exists.
+    db.execute(
+        "INSERT INTO public.payment_methods (id, user_id, stripe_customer_id) VALUES ($1, $2, $3) ON CONFLICT (id) DO NOTHING",
+        &[db::text(pm), db::uuid(&user), db::opt_text(customer)],
+    )?;
+    Ok((Kind::Applied, format!("payment method {pm} set up")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn events_must_have_the_stripe_shape() {
+        assert!(Event::parse("").is_err());
+        assert!(Event::parse("[]").is_err());
+        assert!(Event::parse(r#"{"id":"evt_1","type":"x","created":1}"#).is_err());
+        assert!(Event::parse(r#"{"id":"x_1","type":"x","created":1,"data":{"object":{}}}"#).is_err());
+        let e = Event::parse(r#"{"id":"evt_1","type":"invoice.paid","created":5,"data":{"object":{"id":"in_1","object":"invoice","customer":"cus_1"}}}"#).unwrap();
+        assert_eq!((e.id.as_str(), e.kind.as_str(), e.created), ("evt_1", "invoice.paid", 5));
+        assert_eq!(e.customer_id().as_deref(), Some("cus_1"));
+        let c = Event::parse(r#"{"id":"evt_2","type":"customer.created","created":5,"data":{"object":{"id":"cus_9","object":"customer"}}}"#).unwrap();
+        assert_eq!(c.customer_id().as_deref(), Some("cus_9"));
+    }
+
+    #[test]
+    fn failures_answer_500_everything_else_200() {
+        assert_eq!(Kind::Failed.http_status(), 500);
+        for k in [Kind::Applied, Kind::Stale, Kind::Ignored, Kind::Duplicate] {
+            assert_eq!(k.http_status(), 200);
+        }
+    }
+}

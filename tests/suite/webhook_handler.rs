@@ -1,0 +1,349 @@
+//! webhook-handler through the host: the fixture delivery sequences end in their stated final
+//! state, every event type lands in the mirror, failures go to the dead-letter queue and are
+//! retried once fixed, duplicates (also concurrent) apply once, bad input is refused cleanly.
+
+use e2e::{fixture, fixture_json, Host, HostConfig, HttpResponse, TestDb};
+use serde_json::Value;
+use std::collections::BTreeSet;
+
+const PATH: &str = "/functions/v1/webhook-handler";
+const USER: &str = "3f9c2b7e-5d41-4a8e-9b6f-1c2d3e4f5a6b";
+/// Long enough that the fixtures' historic signatures are inside it; the age rule itself is
+/// checked by the signature vectors in shared/tests.
+const TOLERANCE_FOR_FIXTURES: &str = "999999999";
+
+fn signing_secret() -> String {
+    fixture_json("stripe/events/sequences.json")["signing_secret"].as_str().unwrap().to_string()
+}
+
+fn start(db: &TestDb) -> Host {
+    Host::start(
+        HostConfig::app(db)
+            .var("stripe_webhook_secrets", &format!("whsec_previous_secret_kept_for_rotation,{}", signing_secret()))
+            .var("stripe_webhook_tolerance_s", TOLERANCE_FOR_FIXTURES),
+    )
+}
+
+fn event_bytes(file: &str) -> Vec<u8> {
+    std::fs::read(fixture(&format!("stripe/events/{file}"))).expect("event fixture")
+}
+
+fn post(host: &Host, body: Vec<u8>, signature: &str) -> HttpResponse {
+    host.post(PATH).header("content-type", "application/json").header("stripe-signature", signature).body(body).send()
+}
+
+/// Sign with the real clock (for bodies the fixtures do not carry).
+fn post_signed(host: &Host, body: &[u8]) -> HttpResponse {
+    let sig = shared::stripe::sign(body, &signing_secret(), shared::auth::now_unix());
+    post(host, body.to_vec(), &sig)
+}
+
+fn the_user(db: &TestDb) {
+    db.exec(&format!("INSERT INTO auth.users (id, email) VALUES ('{USER}', 'maria.oconnor@greenleaf-landscaping.example')"));
+}
+
+fn subscription_row(db: &TestDb) -> Option<postgres::Row> {
+    db.client()
+        .query_opt(
+            "SELECT s.stripe_subscription_id, s.stripe_customer_id, s.status::text AS status, s.cancel_at_period_end,
+                    extract(epoch FROM s.cancel_at)::int8 AS cancel_at, extract(epoch FROM s.canceled_at)::int8 AS canceled_at,
+                    extract(epoch FROM s.ended_at)::int8 AS ended_at, s.stripe_price_id, p.stripe_product_id, s.quantity,
+                    extract(epoch FROM s.current_period_start)::int8 AS current_period_start,
+                    extract(epoch FROM s.current_period_end)::int8 AS current_period_end,
+                    s.latest_invoice, s.default_payment_method, s.user_id::text AS user_id
+             FROM subscriptions s LEFT JOIN stripe_prices p ON p.id = s.stripe_price_id",
+            &[],
+        )
+        .unwrap()
+}
+
+fn run_sequence(name: &str) -> (TestDb, Value) {
+    let fx = fixture_json("stripe/events/sequences.json");
+    let seq = fx["sequences"].as_array().unwrap().iter().find(|s| s["name"] == name).unwrap().clone();
+    let db = TestDb::new();
+    the_user(&db);
+    let host = start(&db);
+    let deliveries = seq["deliveries"].as_array().unwrap();
+    let mut i = 0;
+    while i < deliveries.len() {
+        let d = &deliveries[i];
+        // Deliveries of one concurrent group go out at the same moment, on separate connections.
+        let group: Vec<&Value> = match d["concurrent_group"].as_str() {
+            Some(g) => deliveries[i..].iter().take_while(|x| x["concurrent_group"] == g).collect(),
+            None => vec![d],
+        };
+        let responses: Vec<HttpResponse> = std::thread::scope(|scope| {
+            let handles: Vec<_> = group
+                .iter()
+                .map(|d| {
+                    let host = &host;
+                    scope.spawn(move || {
+                        post(host, event_bytes(d["file"].as_str().unwrap()), d["stripe_signature"].as_str().unwrap())
+                    })
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        let outcomes: Vec<String> = responses
+            .iter()
+            .zip(&group)
+            .map(|(r, d)| {
+                assert_eq!(r.status, 200, "{name} seq {}: {}", d["seq"], r.text());
+                r.json()["outcome"].as_str().unwrap().to_string()
+            })
+            .collect();
+        let applied = |o: &str| o == "applied" || o == "ignored";
+        match &group[0]["expected_apply"] {
+            Value::Bool(true) => assert!(outcomes.iter().all(|o| applied(o)), "{name} seq {}: {outcomes:?}", d["seq"]),
+            Value::Bool(false) => assert!(outcomes.iter().all(|o| !applied(o)), "{name} seq {}: {outcomes:?}", d["seq"]),
+            _ => assert_eq!(outcomes.iter().filter(|o| applied(o)).count(), 1, "{name}: exactly one of {outcomes:?}"),
+        }
+        if let Some(status) = group[0]["expected_subscription_status_after"].as_str() {
+            let row = subscription_row(&db).expect("subscription mirrored");
+            assert_eq!(row.get::<_, String>("status"), status, "{name} after seq {}", d["seq"]);
+        }
+        i += group.len();
+    }
+    (db, seq)
+}
+
+fn check_final(db: &TestDb, seq: &Value) {
+    let want = &seq["expected_final"]["subscription"];
+    let row = subscription_row(db).expect("subscription mirrored");
+    let opt = |k: &str| row.get::<_, Option<i64>>(k).map(Value::from).unwrap_or(Value::Null);
+    assert_eq!(row.get::<_, String>("stripe_subscription_id"), want["id"]);
+    assert_eq!(row.get::<_, String>("stripe_customer_id"), want["customer"]);
+    assert_eq!(row.get::<_, String>("status"), want["status"]);
+    assert_eq!(row.get::<_, bool>("cancel_at_period_end"), want["cancel_at_period_end"]);
+    assert_eq!(opt("cancel_at"), want["cancel_at"]);
+    assert_eq!(opt("canceled_at"), want["canceled_at"]);
+    assert_eq!(opt("ended_at"), want["ended_at"]);
+    assert_eq!(row.get::<_, String>("stripe_price_id"), want["price"]);
+    assert_eq!(row.get::<_, String>("stripe_product_id"), want["product"]);
+    assert_eq!(row.get::<_, i32>("quantity") as i64, want["quantity"].as_i64().unwrap());
+    assert_eq!(opt("current_period_start"), want["current_period_start"]);
+    assert_eq!(opt("current_period_end"), want["current_period_end"]);
+    assert_eq!(row.get::<_, Option<String>>("latest_invoice").as_deref(), want["latest_invoice"].as_str());
+    assert_eq!(row.get::<_, Option<String>>("default_payment_method").as_deref(), want["default_payment_method"].as_str());
+    assert_eq!(row.get::<_, String>("user_id"), want["supabase_user_id"]);
+
+    let processed: BTreeSet<String> = db
+        .client()
+        .query("SELECT stripe_event_id FROM stripe_webhook_events WHERE processed", &[])
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    let expected: BTreeSet<String> =
+        seq["expected_final"]["processed_event_ids"].as_array().unwrap().iter().map(|v| v.as_str().unwrap().to_string()).collect();
+    assert_eq!(processed, expected);
+    assert_eq!(processed.len() as i64, seq["expected_final"]["distinct_events_processed"].as_i64().unwrap());
+}
+
+#[test]
+fn sequence_in_order_lifecycle_ends_canceled_with_every_event_processed_once() {
+    let (db, seq) = run_sequence("a_in_order_lifecycle");
+    check_final(&db, &seq);
+    let mut c = db.client();
+    // Catalog: product and price archived, plan row kept for history.
+    let r = c.query_one("SELECT active, name FROM stripe_products WHERE id = 'prod_qnaf4OXOPZuGuO'", &[]).unwrap();
+    assert_eq!((r.get::<_, bool>(0), r.get::<_, Option<String>>(1).as_deref()), (false, Some("QuoteKit Pro")));
+    let r = c.query_one("SELECT active, unit_amount, \"interval\" FROM stripe_prices WHERE id = 'price_1gc5CORk3Jm02eZvHCNyJIJR'", &[]).unwrap();
+    assert_eq!((r.get::<_, bool>(0), r.get::<_, Option<i64>>(1), r.get::<_, Option<String>>(2).as_deref()), (false, Some(4900), Some("month")));
+    // Customer linked, then deleted.
+    let r = c.query_one("SELECT user_id::text, deleted, email FROM stripe_customers WHERE stripe_customer_id = 'cus_6lQ59gDRwJ2cJY'", &[]).unwrap();
+    assert_eq!(r.get::<_, String>(0), USER);
+    assert!(r.get::<_, bool>(1));
+    // Cards: the first detached, the second set up.
+    let r = c.query_one("SELECT card_last4, detached_at IS NOT NULL FROM payment_methods WHERE id = 'pm_1C0dsORk3Jm02eZvuoUlXq9h'", &[]).unwrap();
+    assert_eq!((r.get::<_, Option<String>>(0).as_deref(), r.get::<_, bool>(1)), (Some("4242"), true));
+    assert_eq!(c.query("SELECT 1 FROM payment_methods WHERE id = 'pm_1lPglFRk3Jm02eZvkI7b8YOV'", &[]).unwrap().len(), 1);
+    // Billing history: one paid invoice, one failed; one payment recorded per invoice.paid.
+    let rows = c.query("SELECT id, amount, status FROM billing_history ORDER BY id", &[]).unwrap();
+    let bills: Vec<(String, i64, String)> = rows.iter().map(|r| (r.get(0), r.get(1), r.get(2))).collect();
+    assert_eq!(
+        bills,
+        vec![
+            ("in_1ADTVyRk3Jm02eZv9a5AZ3uN".to_string(), 4900, "paid".to_string()),
+            ("in_1e2SsKRk3Jm02eZvpXQtS1Vw".to_string(), 4900, "failed".to_string())
+        ]
+    );
+    let changes: Vec<String> = c
+        .query("SELECT change_type FROM subscription_changes ORDER BY \"timestamp\", created_at", &[])
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(changes.iter().filter(|c| *c == "payment_succeeded").count(), 1, "{changes:?}");
+    assert_eq!(changes.iter().filter(|c| *c == "payment_failed").count(), 1, "{changes:?}");
+    assert!(changes.contains(&"cancellation".to_string()) && changes.contains(&"reactivation".to_string()), "{changes:?}");
+    assert_eq!(changes.last().map(String::as_str), Some("cancellation"), "{changes:?}");
+}
+
+#[test]
+fn sequence_out_of_order_never_regresses_to_an_older_snapshot() {
+    let (db, seq) = run_sequence("b_out_of_order");
+    check_final(&db, &seq);
+    let stale: i64 = db.client().query_one("SELECT count(*) FROM stripe_webhook_events WHERE outcome = 'stale'", &[]).unwrap().get(0);
+    assert_eq!(stale, 3, "the late created event and the two re-sent updates");
+}
+
+#[test]
+fn sequence_duplicates_applies_each_event_once_and_records_one_payment() {
+    let (db, seq) = run_sequence("c_duplicates");
+    check_final(&db, &seq);
+    let mut c = db.client();
+    let bills: i64 = c.query_one("SELECT count(*) FROM billing_history WHERE id = 'in_1ADTVyRk3Jm02eZv9a5AZ3uN' AND amount = 4900", &[]).unwrap().get(0);
+    assert_eq!(bills, 1);
+    let payments: i64 = c.query_one("SELECT count(*) FROM subscription_changes WHERE change_type = 'payment_succeeded'", &[]).unwrap().get(0);
+    assert_eq!(payments, 1);
+    let deliveries: i32 = c
+        .query_one("SELECT deliveries FROM stripe_webhook_events WHERE stripe_event_id = 'evt_1xfxhvRk3Jm02eZvzPHti9dJ'", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(deliveries, 3);
+    let audited: i64 = c.query_one("SELECT count(*) FROM webhook_audit_trail WHERE duplicate", &[]).unwrap().get(0);
+    assert_eq!(audited, 3, "two late duplicates and one concurrent one");
+}
+
+#[test]
+fn the_same_new_event_from_eight_connections_at_once_is_applied_once() {
+    let db = TestDb::new();
+    the_user(&db);
+    let host = start(&db);
+    for f in ["03_customer.created.json"] {
+        assert_eq!(post_signed(&host, &event_bytes(f)).status, 200);
+    }
+    let body = event_bytes("09_invoice.paid.json");
+    let outcomes: Vec<String> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..8).map(|_| scope.spawn(|| post_signed(&host, &body))).collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                let r = h.join().unwrap();
+                assert_eq!(r.status, 200, "{}", r.text());
+                r.json()["outcome"].as_str().unwrap().to_string()
+            })
+            .collect()
+    });
+    assert_eq!(outcomes.iter().filter(|o| *o == "applied").count(), 1, "{outcomes:?}");
+    assert_eq!(outcomes.iter().filter(|o| *o == "duplicate").count(), 7, "{outcomes:?}");
+    let mut c = db.client();
+    let n: i64 = c.query_one("SELECT count(*) FROM billing_history", &[]).unwrap().get(0);
+    assert_eq!(n, 1);
+    let p: i64 = c.query_one("SELECT count(*) FROM subscription_changes WHERE change_type = 'payment_succeeded'", &[]).unwrap().get(0);
+    assert_eq!(p, 1);
+}
+
+#[test]
+fn a_failing_handler_goes_to_the_dead_letter_queue_and_a_retry_after_the_fix_applies_once() {
+    let db = TestDb::new();
+    let host = start(&db);
+    let price = event_bytes("02_price.created.json");
+    // The price's product is unknown: the handler fails, nothing of it stays.
+    for attempt in 1..=2 {
+        let r = post_signed(&host, &price);
+        assert_eq!(r.status, 500, "{}", r.text());
+        assert_eq!(r.json()["code"], "webhook_handler_failed");
+        let row = db
+            .client()
+            .query_one(
+                "SELECT failure_count, resolved_at IS NULL, raw_body = $1, last_error LIKE '%foreign key%'
+                 FROM webhook_dead_letter_queue WHERE stripe_event_id = 'evt_1k0ZhiRk3Jm02eZvWsmtYMNE'",
+                &[&String::from_utf8(price.clone()).unwrap()],
+            )
+            .unwrap();
+        assert_eq!(row.get::<_, i32>(0), attempt);
+        assert!(row.get::<_, bool>(1) && row.get::<_, bool>(2) && row.get::<_, bool>(3));
+    }
+    let mut c = db.client();
+    assert_eq!(c.query("SELECT 1 FROM stripe_prices", &[]).unwrap().len(), 0, "nothing half-written");
+    let r = c.query_one("SELECT processed, outcome FROM stripe_webhook_events WHERE stripe_event_id = 'evt_1k0ZhiRk3Jm02eZvWsmtYMNE'", &[]).unwrap();
+    assert_eq!((r.get::<_, bool>(0), r.get::<_, Option<String>>(1).as_deref()), (false, Some("failed")));
+    // Fix the cause, then Stripe's retry goes through once.
+    assert_eq!(post_signed(&host, &event_bytes("01_product.created.json")).status, 200);
+    let r = post_signed(&host, &price);
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["outcome"], "applied");
+    assert_eq!(post_signed(&host, &price).json()["outcome"], "duplicate");
+    let r = c.query_one("SELECT resolved_at IS NOT NULL, resolution FROM webhook_dead_letter_queue", &[]).unwrap();
+    assert_eq!((r.get::<_, bool>(0), r.get::<_, Option<String>>(1).as_deref()), (true, Some("retried")));
+    assert_eq!(c.query("SELECT 1 FROM stripe_prices", &[]).unwrap().len(), 1);
+}
+
+#[test]
+fn events_for_unknown_customers_and_unknown_types_get_their_documented_answers() {
+    let db = TestDb::new(); // no user: nothing links cus_6lQ59gDRwJ2cJY
+    let host = start(&db);
+    // A subscription of a customer no user owns: retried until a checkout links it.
+    let mut sub: Value = serde_json::from_slice(&event_bytes("06_customer.subscription.created.json")).unwrap();
+    sub["data"]["object"]["metadata"] = serde_json::json!({});
+    let r = post_signed(&host, sub.to_string().as_bytes());
+    assert_eq!(r.status, 500, "{}", r.text());
+    assert_eq!(db.client().query("SELECT 1 FROM subscriptions", &[]).unwrap().len(), 0);
+    assert_eq!(db.client().query("SELECT 1 FROM webhook_dead_letter_queue", &[]).unwrap().len(), 1);
+    // A customer of no known user: recorded, acknowledged, nothing mirrored.
+    let mut cus: Value = serde_json::from_slice(&event_bytes("03_customer.created.json")).unwrap();
+    cus["data"]["object"]["metadata"] = serde_json::json!({});
+    let r = post_signed(&host, cus.to_string().as_bytes());
+    assert_eq!((r.status, r.json()["outcome"].as_str()), (200, Some("ignored")));
+    // An event type we do not handle: recorded and acknowledged.
+    let other = serde_json::json!({"id": "evt_other_1", "object": "event", "type": "balance.available", "created": 1,
+        "data": {"object": {"id": "bal_1", "object": "balance"}}});
+    let r = post_signed(&host, other.to_string().as_bytes());
+    assert_eq!((r.status, r.json()["outcome"].as_str()), (200, Some("ignored")));
+    let n: i64 = db.client().query_one("SELECT count(*) FROM stripe_webhook_events WHERE outcome = 'ignored'", &[]).unwrap().get(0);
+    assert_eq!(n, 2);
+}
+
+#[test]
+fn bad_deliveries_are_refused_before_the_database_and_audited_within_a_limit() {
+    let db = TestDb::new();
+    let host = start(&db);
+    let now = shared::auth::now_unix();
+    let expect = |r: HttpResponse, status: u16, code: &str| {
+        assert_eq!(r.status, status, "{}", r.text());
+        assert_eq!(r.json()["code"], code);
+    };
+    let body = event_bytes("09_invoice.paid.json");
+    expect(post(&host, body.clone(), ""), 400, "signature_missing");
+    expect(post(&host, Vec::new(), &shared::stripe::sign(b"", &signing_secret(), now)), 400, "signature_mismatch");
+    expect(post(&host, body.clone(), "t=abc,v1=00"), 400, "signature_no_timestamp");
+    expect(post(&host, body.clone(), &format!("t={now}{}", ",v1=00".repeat(1000))), 400, "signature_too_many");
+    expect(post(&host, body.clone(), &shared::stripe::sign(&body, "whsec_wrong", now)), 400, "signature_mismatch");
+    expect(post_signed(&host, b"this is not json"), 400, "invalid_event");
+    expect(post_signed(&host, br#"{"hello": "world"}"#), 400, "invalid_event");
+    let big = vec![b' '; 5 << 20];
+    expect(post(&host, big, "t=1,v1=00"), 413, "payload_too_large");
+    let mut c = db.client();
+    assert_eq!(c.query("SELECT 1 FROM stripe_webhook_events", &[]).unwrap().len(), 0, "nothing recorded");
+    // Flooding with unsigned requests costs one counter, and a bounded number of audit rows.
+    for _ in 0..60 {
+        assert_eq!(post(&host, body.clone(), "t=1,v1=00").status, 400);
+    }
+    let audited: i64 = c.query_one("SELECT count(*) FROM webhook_audit_trail WHERE NOT signature_valid", &[]).unwrap().get(0);
+    let counted: i64 = c.query_one("SELECT coalesce(sum(rejections), 0)::int8 FROM webhook_rejection_windows", &[]).unwrap().get(0);
+    assert_eq!(counted, 67, "every rejected delivery is counted");
+    assert!(audited <= 30 + 30, "at most 30 audit rows per minute window: {audited}");
+    assert!(audited >= 30.min(counted), "the first rejections of a window are audited: {audited}");
+}
+
+#[test]
+fn a_rotated_secret_and_several_v1_values_are_accepted() {
+    let db = TestDb::new();
+    let host = Host::start(
+        HostConfig::app(&db)
+            .var("stripe_webhook_secrets", "whsec_old_one, whsec_new_one")
+            .var("stripe_webhook_tolerance_s", "300"),
+    );
+    let body = br#"{"id":"evt_rot_1","object":"event","type":"ping","created":1,"data":{"object":{"id":"x","object":"ping"}}}"#;
+    let now = shared::auth::now_unix();
+    let new = shared::stripe::sign(body, "whsec_new_one", now);
+    assert_eq!(post(&host, body.to_vec(), &new).status, 200);
+    let other = shared::stripe::sign(body, "whsec_unknown", now);
+    let both = format!("{},{}", other, new.split(',').nth(1).unwrap());
+    let r = post(&host, body.to_vec(), &both);
+    assert_eq!((r.status, r.json()["outcome"].as_str()), (200, Some("duplicate")));
+    let old = shared::stripe::sign(body, "whsec_old_one", now - 301);
+    assert_eq!(post(&host, body.to_vec(), &old).json()["code"], "signature_expired");
+}

@@ -1,0 +1,1 @@
+//! webhook-monitor suite (being written).
