@@ -86,8 +86,10 @@ build_components() {
   (cd "$ROOT" && cargo build --target wasm32-wasip2 --release $(for f in "$ROOT"/functions/*/; do printf -- '-p %s ' "$(basename "$f")"; done) "$@")
 }
 
+# The host is built together with the end-to-end test crate: one feature set for both, so the
+# test run reuses the host's dependencies (wasmtime above all) instead of building them again.
 build_host() {
   log "building the edge host"
-  (cd "$ROOT" && cargo build --profile host -p edge)
+  (cd "$ROOT" && cargo build --profile host -p edge -p e2e)
   EDGE="$ROOT/target/host/edge"
 }

@@ -18,6 +18,7 @@ pub struct Manifest {
 }
 
 #[derive(Debug, Deserialize)]
+#[allow(dead_code)] // every field is parsed (and so validated); not all are acted on
 pub struct Application {
     pub name: String,
     #[serde(default)]
@@ -31,6 +32,7 @@ pub struct Application {
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[allow(dead_code)] // every field is parsed (and so validated); not all are acted on
 pub struct VariableDecl {
     #[serde(default)]
     pub default: Option<String>,
@@ -56,12 +58,14 @@ pub struct HttpTrigger {
 
 #[derive(Debug, Deserialize)]
 #[serde(untagged)]
+#[allow(dead_code)] // every field is parsed (and so validated); not all are acted on
 pub enum RouteDecl {
     Path(String),
     Private { private: bool },
 }
 
 #[derive(Debug, Deserialize)]
+#[allow(dead_code)] // every field is parsed (and so validated); not all are acted on
 pub struct ComponentDecl {
     pub source: Source,
     #[serde(default)]
@@ -79,12 +83,14 @@ pub struct ComponentDecl {
 
 #[derive(Debug, Deserialize)]
 #[serde(untagged)]
+#[allow(dead_code)] // every field is parsed (and so validated); not all are acted on
 pub enum Source {
     File(String),
     Remote { url: String, digest: String },
 }
 
 #[derive(Debug, Deserialize)]
+#[allow(dead_code)] // every field is parsed (and so validated); not all are acted on
 pub struct BuildDecl {
     pub command: String,
     #[serde(default)]

@@ -11,7 +11,6 @@ use std::path::Path;
 #[derive(Debug, Clone, Default)]
 pub struct AppVariables {
     values: BTreeMap<String, String>,
-    secret: Vec<String>,
 }
 
 impl AppVariables {
@@ -20,7 +19,6 @@ impl AppVariables {
         let dotenv = read_dotenv(&app_dir.join(".env"));
         let mut values = BTreeMap::new();
         let mut missing = Vec::new();
-        let mut secret = Vec::new();
         for (name, decl) in &manifest.variables {
             if !valid_name(name) {
                 bail!("variable name `{name}` is invalid: use lowercase letters, digits and underscores");
@@ -34,22 +32,15 @@ impl AppVariables {
                 None if decl.required => missing.push(key),
                 None => {}
             }
-            if decl.secret {
-                secret.push(name.clone());
-            }
         }
         if !missing.is_empty() {
             bail!("required variables are not set: {} (set them in the environment or in .env)", missing.join(", "));
         }
-        Ok(AppVariables { values, secret })
+        Ok(AppVariables { values })
     }
 
     pub fn get(&self, name: &str) -> Option<&str> {
         self.values.get(name).map(String::as_str)
-    }
-
-    pub fn is_secret(&self, name: &str) -> bool {
-        self.secret.iter().any(|s| s == name)
     }
 
     /// Expand `{{ name }}` templates. Unknown or unset names are an error naming the variable.

@@ -197,3 +197,27 @@ fn a_restart_reuses_the_compiled_cache() {
     assert!(second.output().contains("(3 from cache, 0 compiled)"), "{}", second.output());
     assert_eq!(second.get("/probe/echo").send().status, 200);
 }
+
+#[test]
+fn the_hosts_wit_is_the_wit_shipped_in_spin_sdk() {
+    // Find the spin-sdk package the components are built with.
+    let out = std::process::Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+        .args(["metadata", "--format-version", "1", "--locked"])
+        .current_dir(e2e::root())
+        .output()
+        .expect("cargo metadata");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let meta: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let sdk = meta["packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "spin-sdk" && p["version"].as_str().unwrap().starts_with("5.2"))
+        .expect("spin-sdk 5.2 in the dependency graph");
+    let sdk_dir = std::path::Path::new(sdk["manifest_path"].as_str().unwrap()).parent().unwrap().join("wit/deps");
+    for rel in ["spin-postgres@4.0.0/postgres.wit", "spin@2.0.0/variables.wit"] {
+        let ours = std::fs::read(e2e::root().join("wit/deps").join(rel)).unwrap();
+        let theirs = std::fs::read(sdk_dir.join(rel)).unwrap();
+        assert!(ours == theirs, "wit/deps/{rel} differs from the spin-sdk package's copy");
+    }
+}
