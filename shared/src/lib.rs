@@ -13,3 +13,5 @@ pub mod webhooks;
 
 pub use http::{FieldError, Problem, Request, Response};
 pub use service::Context;
+pub mod money;
+pub mod quote;

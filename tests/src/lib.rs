@@ -7,6 +7,7 @@
 //! - `EDGE_BIN`: the `edge` binary (default `target/host/edge`)
 
 pub mod http;
+pub mod sign;
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -59,8 +60,8 @@ impl Jwt {
         Jwt::token(sub, "authenticated")
     }
     pub fn token(sub: &str, role: &str) -> String {
-        let now = shared::auth::now_unix();
-        shared::auth::jwt::mint_hs256(
+        let now = sign::now_unix();
+        sign::jwt_hs256(
             &serde_json::json!({
                 "sub": sub, "role": role, "aud": "authenticated", "iss": Jwt::issuer(),
                 "email": format!("{}@example.test", &sub[..8]), "iat": now, "exp": now + 3600,

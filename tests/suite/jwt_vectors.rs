@@ -55,9 +55,9 @@ fn every_fixture_token_gets_its_labelled_outcome_through_the_component() {
 fn a_token_signed_with_the_wrong_key_never_reaches_the_database() {
     let db = TestDb::new();
     let host = Host::start(HostConfig::app(&db));
-    let forged = shared::auth::jwt::mint_hs256(
+    let forged = e2e::sign::jwt_hs256(
         &serde_json::json!({"sub": "3f9c2b7e-5d41-4a8e-9b6f-1c2d3e4f5a6b", "role": "authenticated",
-            "aud": "authenticated", "iss": e2e::Jwt::issuer(), "exp": shared::auth::now_unix() + 60}),
+            "aud": "authenticated", "iss": e2e::Jwt::issuer(), "exp": e2e::sign::now_unix() + 60}),
         "a-different-secret-of-sufficient-length",
     );
     let r = host.get("/functions/v1/subscription-status").bearer(&forged).send();

@@ -34,7 +34,7 @@ fn post(host: &Host, body: Vec<u8>, signature: &str) -> HttpResponse {
 
 /// Sign with the real clock (for bodies the fixtures do not carry).
 fn post_signed(host: &Host, body: &[u8]) -> HttpResponse {
-    let sig = shared::stripe::sign(body, &signing_secret(), shared::auth::now_unix());
+    let sig = e2e::sign::stripe_signature(body, &signing_secret(), e2e::sign::now_unix());
     post(host, body.to_vec(), &sig)
 }
 
@@ -300,17 +300,17 @@ fn events_for_unknown_customers_and_unknown_types_get_their_documented_answers()
 fn bad_deliveries_are_refused_before_the_database_and_audited_within_a_limit() {
     let db = TestDb::new();
     let host = start(&db);
-    let now = shared::auth::now_unix();
+    let now = e2e::sign::now_unix();
     let expect = |r: HttpResponse, status: u16, code: &str| {
         assert_eq!(r.status, status, "{}", r.text());
         assert_eq!(r.json()["code"], code);
     };
     let body = event_bytes("09_invoice.paid.json");
     expect(post(&host, body.clone(), ""), 400, "signature_missing");
-    expect(post(&host, Vec::new(), &shared::stripe::sign(b"", &signing_secret(), now)), 400, "signature_mismatch");
+    expect(post(&host, Vec::new(), &e2e::sign::stripe_signature(b"", &signing_secret(), now)), 400, "signature_mismatch");
     expect(post(&host, body.clone(), "t=abc,v1=00"), 400, "signature_no_timestamp");
     expect(post(&host, body.clone(), &format!("t={now}{}", ",v1=00".repeat(1000))), 400, "signature_too_many");
-    expect(post(&host, body.clone(), &shared::stripe::sign(&body, "whsec_wrong", now)), 400, "signature_mismatch");
+    expect(post(&host, body.clone(), &e2e::sign::stripe_signature(&body, "whsec_wrong", now)), 400, "signature_mismatch");
     expect(post_signed(&host, b"this is not json"), 400, "invalid_event");
     expect(post_signed(&host, br#"{"hello": "world"}"#), 400, "invalid_event");
     let big = vec![b' '; 5 << 20];
@@ -337,13 +337,13 @@ fn a_rotated_secret_and_several_v1_values_are_accepted() {
             .var("stripe_webhook_tolerance_s", "300"),
     );
     let body = br#"{"id":"evt_rot_1","object":"event","type":"ping","created":1,"data":{"object":{"id":"x","object":"ping"}}}"#;
-    let now = shared::auth::now_unix();
-    let new = shared::stripe::sign(body, "whsec_new_one", now);
+    let now = e2e::sign::now_unix();
+    let new = e2e::sign::stripe_signature(body, "whsec_new_one", now);
     assert_eq!(post(&host, body.to_vec(), &new).status, 200);
-    let other = shared::stripe::sign(body, "whsec_unknown", now);
+    let other = e2e::sign::stripe_signature(body, "whsec_unknown", now);
     let both = format!("{},{}", other, new.split(',').nth(1).unwrap());
     let r = post(&host, body.to_vec(), &both);
     assert_eq!((r.status, r.json()["outcome"].as_str()), (200, Some("duplicate")));
-    let old = shared::stripe::sign(body, "whsec_old_one", now - 301);
+    let old = e2e::sign::stripe_signature(body, "whsec_old_one", now - 301);
     assert_eq!(post(&host, body.to_vec(), &old).json()["code"], "signature_expired");
 }
