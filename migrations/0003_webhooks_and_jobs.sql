@@ -48,6 +48,7 @@ CREATE TABLE public.webhook_dead_letter_queue (
   resolved_at            timestamptz,
   resolution             text CHECK (resolution IN ('retried', 'replayed', 'manual')),
   resolved_by            text,
+  resolution_note        text CHECK (char_length(resolution_note) <= 1000),
   created_at             timestamptz NOT NULL DEFAULT now()
 );
 CREATE INDEX webhook_dlq_open_idx ON public.webhook_dead_letter_queue (last_failed_at) WHERE resolved_at IS NULL;

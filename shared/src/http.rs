@@ -276,6 +276,28 @@ impl Response {
     }
 }
 
+/// The success envelope of the original API, which existing clients read:
+/// `{"success": true, "data": ..., "message": ..., "metadata": {"function", "request_id"}}`.
+pub fn envelope(function: &str, request_id: &str, data: serde_json::Value, message: &str) -> Response {
+    Response::ok(&serde_json::json!({
+        "success": true,
+        "data": data,
+        "message": message,
+        "metadata": { "function": function, "request_id": request_id },
+    }))
+}
+
+/// `problem` as problem+json with extra members (RFC 9457 extensions).
+pub fn problem_with(problem: &Problem, extra: serde_json::Value) -> Response {
+    let mut body = problem.to_json();
+    if let (Some(b), serde_json::Value::Object(extra)) = (body.as_object_mut(), extra) {
+        b.extend(extra);
+    }
+    let mut r = Response::problem(problem);
+    r.body = serde_json::to_vec(&body).unwrap_or_default();
+    r
+}
+
 /// CORS headers for a response to a request from `origin`, given the allowed origins
 /// (`*` or a comma-separated list from the `cors_origins` variable).
 pub fn cors_headers(origin: Option<&str>, allowed: &str) -> Vec<(String, String)> {

@@ -125,10 +125,5 @@ fn status(ctx: &Context) -> Result<Response, Problem> {
             data["unprocessed_webhook_events"] = latest;
         }
     }
-    Ok(Response::ok(&json!({
-        "success": true,
-        "data": data,
-        "message": "Subscription status retrieved successfully",
-        "metadata": { "function": FUNCTION, "request_id": ctx.request_id },
-    })))
+    Ok(shared::http::envelope(FUNCTION, &ctx.request_id, data, "Subscription status retrieved successfully"))
 }

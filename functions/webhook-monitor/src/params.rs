@@ -70,7 +70,11 @@ impl Params {
         match raw.parse::<i64>() {
             Ok(n) if range.contains(&n) => n,
             Ok(_) => {
-                self.error(name, "out_of_range", format!("{name} must be between {} and {}", range.start(), range.end()));
+                self.error(
+                    name,
+                    "out_of_range",
+                    format!("{name} must be between {} and {}", range.start(), range.end()),
+                );
                 default
             }
             Err(_) => {
@@ -95,7 +99,11 @@ impl Params {
         match allowed.iter().find(|a| **a == raw) {
             Some(a) => Some(a),
             None => {
-                self.error(name, "invalid_value", format!("{name} must be one of {}, not `{}`", allowed.join(", "), clip(&raw)));
+                self.error(
+                    name,
+                    "invalid_value",
+                    format!("{name} must be one of {}, not `{}`", allowed.join(", "), clip(&raw)),
+                );
                 None
             }
         }
@@ -138,7 +146,11 @@ pub fn entry_id(segment: &str) -> Result<String, Problem> {
     if shared::auth::jwt::is_uuid(segment) {
         Ok(segment.to_ascii_lowercase())
     } else {
-        Err(Problem::validation(vec![FieldError::new("id", "invalid_uuid", format!("`{}` is not a uuid", clip(segment)))]))
+        Err(Problem::validation(vec![FieldError::new(
+            "id",
+            "invalid_uuid",
+            format!("`{}` is not a uuid", clip(segment)),
+        )]))
     }
 }
 
