@@ -171,41 +171,51 @@ pub fn process(db: &Db, raw_body: &str, event: &Event, source: Source, client_ad
             ],
         )?;
         if rows.one()?.flag("processed")? {
+            audit(db, event, Kind::Duplicate, started.elapsed().as_secs_f64() * 1000.0, client_addr, source)?;
             return Ok((Kind::Duplicate, "already processed".into()));
         }
         let (kind, detail) = apply(db, event)?;
         let ms = started.elapsed().as_secs_f64() * 1000.0;
+        // Mark processed, resolve a dead-letter entry, log and audit: one statement.
         db.execute(
-            "UPDATE public.stripe_webhook_events
-                SET processed = true, processed_at = now(), outcome = $2, error_message = NULL, processing_ms = $3
-              WHERE stripe_event_id = $1",
-            &[db::text(&event.id), db::text(kind.as_str()), Param::Floating64(ms)],
-        )?;
-        db.execute(
-            "UPDATE public.webhook_dead_letter_queue
-                SET resolved_at = now(), resolution = $2, resolved_by = $3
-              WHERE stripe_event_id = $1 AND resolved_at IS NULL",
+            "WITH ev AS (
+               UPDATE public.stripe_webhook_events
+                  SET processed = true, processed_at = now(), outcome = $2, error_message = NULL, processing_ms = $3
+                WHERE stripe_event_id = $1
+             ), dlq AS (
+               UPDATE public.webhook_dead_letter_queue
+                  SET resolved_at = now(), resolution = $4, resolved_by = $5
+                WHERE stripe_event_id = $1 AND resolved_at IS NULL
+             ), log AS (
+               INSERT INTO public.webhook_processing_logs (stripe_event_id, event_type, outcome, detail, duration_ms)
+               VALUES ($1, $6, $2, $7, $3)
+             )
+             INSERT INTO public.webhook_audit_trail
+               (stripe_event_id, event_type, signature_valid, duplicate, outcome, http_status, duration_ms, client_addr, source)
+             VALUES ($1, $6, true, false, $2, 200, $3, $8, $5)",
             &[
                 db::text(&event.id),
+                db::text(kind.as_str()),
+                Param::Floating64(ms),
                 db::text(if source == Source::Replay { "replayed" } else { "retried" }),
                 db::text(source.as_str()),
+                db::text(&event.kind),
+                db::text(detail.clone()),
+                db::opt_text(client_addr),
             ],
         )?;
-        log(db, event, kind, &detail, ms)?;
         Ok((kind, detail))
     });
 
     let elapsed = || started.elapsed().as_secs_f64() * 1000.0;
     match attempt {
         Ok((kind, detail)) => {
-            audit(db, Some(event), kind.as_str(), kind.http_status(), elapsed(), client_addr, source, kind == Kind::Duplicate);
             Ok(Outcome { event_id: event.id.clone(), event_type: event.kind.clone(), kind, detail, dead_letter_id: None })
         }
         Err(Failure::Unavailable(e)) => Err(e.into()),
         Err(Failure::Handler(error)) => {
             eprintln!("webhook {} ({}) failed: {error}", event.id, event.kind);
-            let dead_letter_id = dead_letter(db, raw_body, event, &error, elapsed())?;
-            audit(db, Some(event), "failed", 500, elapsed(), client_addr, source, false);
+            let dead_letter_id = dead_letter(db, raw_body, event, &error, elapsed(), client_addr, source)?;
             Ok(Outcome {
                 event_id: event.id.clone(),
                 event_type: event.kind.clone(),
@@ -219,7 +229,15 @@ pub fn process(db: &Db, raw_body: &str, event: &Event, source: Source, client_ad
 
 /// Record the failure (outside the rolled-back transaction): the event as unprocessed, the
 /// raw body in the dead-letter queue (one entry per event id, counting failures).
-fn dead_letter(db: &Db, raw_body: &str, event: &Event, error: &str, ms: f64) -> Result<String, Problem> {
+fn dead_letter(
+    db: &Db,
+    raw_body: &str,
+    event: &Event,
+    error: &str,
+    ms: f64,
+    client_addr: Option<&str>,
+    source: Source,
+) -> Result<String, Problem> {
     let error: String = error.chars().take(2000).collect();
     db.as_service(|db| -> Result<String, Problem> {
         db.execute(
@@ -257,6 +275,7 @@ fn dead_letter(db: &Db, raw_body: &str, event: &Event, error: &str, ms: f64) -> 
             ],
         )?;
         log(db, event, Kind::Failed, &error, ms)?;
+        audit(db, event, Kind::Failed, ms, client_addr, source)?;
         Ok(rows.one()?.string("id")?)
     })
 }
@@ -270,29 +289,25 @@ fn log(db: &Db, event: &Event, kind: Kind, detail: &str, ms: f64) -> Result<(), 
     Ok(())
 }
 
-/// One audit row per delivery with a valid signature (failures are audited elsewhere, rate-limited).
-#[allow(clippy::too_many_arguments)]
-fn audit(db: &Db, event: Option<&Event>, outcome: &str, status: u16, ms: f64, client: Option<&str>, source: Source, dup: bool) {
-    let r = db.as_service(|db| {
-        db.execute(
-            "INSERT INTO public.webhook_audit_trail
-               (stripe_event_id, event_type, signature_valid, duplicate, outcome, http_status, duration_ms, client_addr, source)
-             VALUES ($1, $2, true, $3, $4, $5, $6, $7, $8)",
-            &[
-                db::opt_text(event.map(|e| e.id.clone())),
-                db::opt_text(event.map(|e| e.kind.clone())),
-                Param::Boolean(dup),
-                db::text(outcome),
-                Param::Int32(status as i32),
-                Param::Floating64(ms),
-                db::opt_text(client),
-                db::text(source.as_str()),
-            ],
-        )
-    });
-    if let Err(e) = r {
-        eprintln!("webhook audit row not written: {e}");
-    }
+/// One audit row per delivery with a valid signature, in the caller's transaction (refused
+/// deliveries are audited by `audit_rejected`, rate-limited).
+fn audit(db: &Db, event: &Event, kind: Kind, ms: f64, client: Option<&str>, source: Source) -> Result<(), DbError> {
+    db.execute(
+        "INSERT INTO public.webhook_audit_trail
+           (stripe_event_id, event_type, signature_valid, duplicate, outcome, http_status, duration_ms, client_addr, source)
+         VALUES ($1, $2, true, $3, $4, $5, $6, $7, $8)",
+        &[
+            db::text(&event.id),
+            db::text(&event.kind),
+            Param::Boolean(kind == Kind::Duplicate),
+            db::text(kind.as_str()),
+            Param::Int32(kind.http_status() as i32),
+            Param::Floating64(ms),
+            db::opt_text(client),
+            db::text(source.as_str()),
+        ],
+    )?;
+    Ok(())
 }
 
 /// Audit a delivery that was refused before processing (bad signature, not an event):
@@ -374,22 +389,14 @@ fn stale(object_type: &str, id: &str) -> Applied {
 /// The user a Stripe customer belongs to: the mirror's link, else `supabase_user_id` metadata
 /// naming an existing user.
 fn user_of(db: &Db, customer: Option<&str>, metadata: Option<&Value>) -> Result<Option<String>, Failure> {
-    if let Some(c) = customer {
-        let rows = db.query(
-            "SELECT user_id::text AS user_id FROM public.stripe_customers WHERE stripe_customer_id = $1",
-            &[db::text(c)],
-        )?;
-        if let Some(r) = rows.first() {
-            return Ok(Some(r.string("user_id")?));
-        }
-    }
-    let claimed = metadata.and_then(|m| s(m, "supabase_user_id"));
-    if let Some(uid) = claimed.filter(|u| crate::auth::jwt::is_uuid(u)) {
-        if user_exists(db, uid)? {
-            return Ok(Some(uid.to_ascii_lowercase()));
-        }
-    }
-    Ok(None)
+    let claimed = metadata.and_then(|m| s(m, "supabase_user_id")).filter(|u| crate::auth::jwt::is_uuid(u));
+    let rows = db.query(
+        "SELECT coalesce(
+           (SELECT user_id::text FROM public.stripe_customers WHERE stripe_customer_id = $1),
+           CASE WHEN $2::uuid IS NOT NULL AND public.auth_user_exists($2::uuid) THEN $2::uuid::text END) AS user_id",
+        &[db::opt_text(customer), claimed.map(db::uuid).unwrap_or(Param::DbNull)],
+    )?;
+    Ok(rows.one()?.text("user_id")?)
 }
 
 fn user_exists(db: &Db, id: &str) -> Result<bool, Failure> {
@@ -652,17 +659,14 @@ fn subscription(db: &Db, e: &Event) -> Applied {
     if !STATUSES.contains(&status) {
         return Err(handler(format!("subscription {id} has unknown status {status}")));
     }
-    let previous = db.query(
-        "SELECT status::text AS status, cancel_at_period_end, stripe_price_id FROM public.subscriptions WHERE stripe_subscription_id = $1",
-        &[db::text(id)],
-    )?;
-    let before = match previous.first() {
-        Some(r) => Some((r.string("status")?, r.flag("cancel_at_period_end")?, r.text("stripe_price_id")?)),
-        None => None,
-    };
     let cancel_at_period_end = o.get("cancel_at_period_end").and_then(Value::as_bool).unwrap_or(false);
-    db.execute(
-        "INSERT INTO public.subscriptions (stripe_subscription_id, user_id, stripe_customer_id, stripe_price_id, status,
+    // The row as it was (for the change history) and the upsert, in one statement.
+    let previous = db.query(
+        "WITH old AS (
+           SELECT status::text AS status, cancel_at_period_end, stripe_price_id
+           FROM public.subscriptions WHERE stripe_subscription_id = $1
+         ), up AS (
+         INSERT INTO public.subscriptions (stripe_subscription_id, user_id, stripe_customer_id, stripe_price_id, status,
             quantity, cancel_at_period_end, created, current_period_start, current_period_end, ended_at, cancel_at,
             canceled_at, trial_start, trial_end, metadata, latest_invoice, default_payment_method,
             last_event_created, last_event_id)
@@ -678,7 +682,10 @@ fn subscription(db: &Db, e: &Event) -> Applied {
             cancel_at = EXCLUDED.cancel_at, canceled_at = EXCLUDED.canceled_at, trial_start = EXCLUDED.trial_start,
             trial_end = EXCLUDED.trial_end, metadata = EXCLUDED.metadata, latest_invoice = EXCLUDED.latest_invoice,
             default_payment_method = EXCLUDED.default_payment_method,
-            last_event_created = EXCLUDED.last_event_created, last_event_id = EXCLUDED.last_event_id, updated_at = now()",
+            last_event_created = EXCLUDED.last_event_created, last_event_id = EXCLUDED.last_event_id, updated_at = now()
+         RETURNING 1
+         )
+         SELECT * FROM old",
         &[
             db::text(id),
             db::uuid(&user),
@@ -706,6 +713,10 @@ fn subscription(db: &Db, e: &Event) -> Applied {
             db::text(&e.id),
         ],
     )?;
+    let before = match previous.first() {
+        Some(r) => Some((r.string("status")?, r.flag("cancel_at_period_end")?, r.text("stripe_price_id")?)),
+        None => None,
+    };
     // The history of what changed, for the user's billing page and support.
     let change = match &before {
         None => Some(("status_change", serde_json::json!(null))),
