@@ -86,7 +86,7 @@ fn run(argv: Vec<String>, started: Instant) -> Result<()> {
             args.finish()?;
             let secret = migrate::resolve_variable("jwt_secret", &manifest)?
                 .context("jwt_secret is not set (SPIN_VARIABLE_JWT_SECRET or .env)")?;
-            let issuer = migrate::resolve_variable("jwt_issuer", &manifest)?;
+            let issuer = migrate::resolve_variable("jwt_issuer", &manifest)?.filter(|i| !i.is_empty());
             println!("{}", token::mint(&secret, &sub, &role, email.as_deref(), issuer.as_deref(), ttl));
             Ok(())
         }
