@@ -379,6 +379,7 @@ CREATE TABLE public.quotes (
   updated_at     timestamptz NOT NULL DEFAULT now(),
   CONSTRAINT quotes_user_quote_number_key UNIQUE (user_id, quote_number),
   CONSTRAINT quotes_user_year_seq_key UNIQUE (user_id, quote_year, quote_seq),
+  CONSTRAINT quotes_total_adds_up CHECK (total = subtotal + markup_amount + tax_amount),
   -- the client must belong to the quote's owner; deleting the client clears client_id only
   CONSTRAINT quotes_client_fkey FOREIGN KEY (client_id, user_id)
     REFERENCES public.clients (id, user_id) ON DELETE SET NULL (client_id)
@@ -766,3 +767,82 @@ GRANT ALL ON SEQUENCE public.performance_metrics_id_seq TO service_role;
 -- Tables and sequences created later by this role are the service role's too (as on Supabase).
 ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT ALL ON TABLES TO service_role;
 ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT ALL ON SEQUENCES TO service_role;
+
+-- ---------------------------------------------------------------------------------------------
+-- A quote's identity never changes: id, owner, number and creation time are fixed at insert
+-- (the number comes from next_quote_number() in the same transaction).
+-- ---------------------------------------------------------------------------------------------
+
+CREATE FUNCTION public.keep_quote_identity()
+RETURNS trigger
+  LANGUAGE plpgsql SET search_path = public, pg_temp
+AS $$
+BEGIN
+  IF NEW.id <> OLD.id OR NEW.user_id <> OLD.user_id OR NEW.quote_number <> OLD.quote_number
+     OR NEW.quote_year <> OLD.quote_year OR NEW.quote_seq <> OLD.quote_seq
+     OR NEW.created_at <> OLD.created_at THEN
+    RAISE EXCEPTION 'a quote''s id, owner, number and creation time cannot change'
+      USING ERRCODE = 'check_violation';
+  END IF;
+  RETURN NEW;
+END
+$$;
+CREATE TRIGGER quotes_keep_identity
+  BEFORE UPDATE ON public.quotes
+  FOR EACH ROW EXECUTE FUNCTION public.keep_quote_identity();
+
+-- ---------------------------------------------------------------------------------------------
+-- Rendered quote documents (a cache keyed by the quote's updated_at) and email attempts
+-- ---------------------------------------------------------------------------------------------
+
+CREATE TABLE public.quote_documents (
+  id               uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+  quote_id         uuid NOT NULL REFERENCES public.quotes (id) ON DELETE CASCADE,
+  user_id          uuid NOT NULL REFERENCES auth.users (id) ON DELETE CASCADE,
+  quote_updated_at timestamptz NOT NULL,
+  content          bytea NOT NULL,
+  sha256           text NOT NULL CHECK (sha256 ~ '^[0-9a-f]{64}$'),
+  size_bytes       integer NOT NULL CHECK (size_bytes > 0),
+  render_ms        double precision CHECK (render_ms >= 0),
+  created_at       timestamptz NOT NULL DEFAULT now(),
+  UNIQUE (quote_id, quote_updated_at)
+);
+CREATE INDEX quote_documents_user_idx ON public.quote_documents (user_id, created_at DESC);
+
+CREATE TABLE public.quote_email_attempts (
+  id                  uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+  quote_id            uuid NOT NULL REFERENCES public.quotes (id) ON DELETE CASCADE,
+  user_id             uuid NOT NULL REFERENCES auth.users (id) ON DELETE CASCADE,
+  recipient           text NOT NULL,
+  subject             text NOT NULL,
+  status              text NOT NULL CHECK (status IN ('sent', 'failed')),
+  provider_message_id text,
+  http_status         integer,
+  error               text,
+  created_at          timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX quote_email_attempts_quote_idx ON public.quote_email_attempts (quote_id, created_at DESC);
+
+ALTER TABLE public.quote_documents ENABLE ROW LEVEL SECURITY;
+ALTER TABLE public.quote_email_attempts ENABLE ROW LEVEL SECURITY;
+CREATE POLICY quote_documents_select_own ON public.quote_documents
+  FOR SELECT TO authenticated USING (user_id = (SELECT auth.uid()));
+CREATE POLICY quote_documents_insert_own ON public.quote_documents
+  FOR INSERT TO authenticated WITH CHECK (user_id = (SELECT auth.uid())
+    AND EXISTS (SELECT 1 FROM public.quotes q WHERE q.id = quote_id AND q.user_id = (SELECT auth.uid())));
+CREATE POLICY quote_documents_delete_own ON public.quote_documents
+  FOR DELETE TO authenticated USING (user_id = (SELECT auth.uid()));
+CREATE POLICY quote_documents_service_all ON public.quote_documents
+  FOR ALL TO service_role USING (true) WITH CHECK (true);
+CREATE POLICY quote_email_attempts_select_own ON public.quote_email_attempts
+  FOR SELECT TO authenticated USING (user_id = (SELECT auth.uid()));
+CREATE POLICY quote_email_attempts_insert_own ON public.quote_email_attempts
+  FOR INSERT TO authenticated WITH CHECK (user_id = (SELECT auth.uid())
+    AND EXISTS (SELECT 1 FROM public.quotes q WHERE q.id = quote_id AND q.user_id = (SELECT auth.uid())));
+CREATE POLICY quote_email_attempts_service_all ON public.quote_email_attempts
+  FOR ALL TO service_role USING (true) WITH CHECK (true);
+
+REVOKE ALL ON TABLE public.quote_documents, public.quote_email_attempts FROM PUBLIC, anon, authenticated;
+GRANT SELECT, INSERT, DELETE ON TABLE public.quote_documents TO authenticated;
+GRANT SELECT, INSERT ON TABLE public.quote_email_attempts TO authenticated;
+GRANT ALL ON TABLE public.quote_documents, public.quote_email_attempts TO service_role;

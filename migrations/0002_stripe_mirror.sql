@@ -497,3 +497,40 @@ COMMENT ON FUNCTION public.my_webhook_backlog(integer) IS
   'Unprocessed webhook events of the caller''s own Stripe customer (count + latest).';
 REVOKE ALL ON FUNCTION public.my_webhook_backlog(integer) FROM PUBLIC, anon, authenticated;
 GRANT EXECUTE ON FUNCTION public.my_webhook_backlog(integer) TO authenticated, service_role;
+
+-- ---------------------------------------------------------------------------------------------
+-- 6. The quote quota, enforced with the insert itself
+-- ---------------------------------------------------------------------------------------------
+-- Every new quote (not templates) counts in this month's usage, and an insert over the plan's
+-- max_quotes fails with SQLSTATE QK402 (answered 402 by the API). The usage row's lock makes
+-- concurrent creates take their turn, so the limit holds exactly; a refused insert rolls back
+-- its count. No user can bypass it or call it: it is a trigger.
+
+CREATE FUNCTION public.enforce_quote_quota()
+RETURNS trigger
+  LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp
+AS $$
+DECLARE
+  v_limit integer;
+  v_month text := to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM');
+  v_count integer;
+BEGIN
+  IF NEW.is_template THEN
+    RETURN NEW;
+  END IF;
+  SELECT e.max_quotes INTO v_limit FROM public.entitlements_of(NEW.user_id) e;
+  INSERT INTO public.user_usage AS u (user_id, month_year, quotes_count)
+  VALUES (NEW.user_id, v_month, 1)
+  ON CONFLICT (user_id, month_year) DO UPDATE SET quotes_count = u.quotes_count + 1, updated_at = now()
+  RETURNING u.quotes_count INTO v_count;
+  IF v_limit IS NOT NULL AND v_limit <> -1 AND v_count > v_limit THEN
+    RAISE EXCEPTION 'quote limit reached: % of % this month', v_count - 1, v_limit
+      USING ERRCODE = 'QK402', DETAIL = format('limit=%s used=%s', v_limit, v_count - 1);
+  END IF;
+  RETURN NEW;
+END
+$$;
+REVOKE ALL ON FUNCTION public.enforce_quote_quota() FROM PUBLIC, anon, authenticated;
+CREATE TRIGGER quotes_enforce_quota
+  BEFORE INSERT ON public.quotes
+  FOR EACH ROW EXECUTE FUNCTION public.enforce_quote_quota();

@@ -168,10 +168,11 @@ BEGIN
     $q$UPDATE public.clients SET user_id = 'bbbbbbbb-0000-4000-8000-00000000000b'
        WHERE id = 'a1000000-0000-4000-8000-000000000001'$q$,
     '42501', '%row-level security%');
+  -- (the quote-identity trigger refuses it even before the RLS check)
   PERFORM pg_temp.expect_error('Alice hands her quote to Bob',
     $q$UPDATE public.quotes SET user_id = 'bbbbbbbb-0000-4000-8000-00000000000b'
        WHERE id = 'a3000000-0000-4000-8000-000000000001'$q$,
-    '42501', '%row-level security%');
+    '23514', '%cannot change%');
   PERFORM pg_temp.expect_error('Alice rewrites her profile id',
     $q$UPDATE public.users SET id = 'bbbbbbbb-0000-4000-8000-00000000000b'
        WHERE id = 'aaaaaaaa-0000-4000-8000-00000000000a'$q$,

@@ -5,6 +5,8 @@ mod bad_input;
 mod host;
 mod jwt_vectors;
 mod migrations;
+mod quote_pdf;
+mod quote_processor;
 mod rls;
 mod subscription_status;
 mod webhook_handler;

@@ -1,0 +1,1 @@
+//! quote-pdf-generator suite (being written).

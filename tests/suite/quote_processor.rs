@@ -1,0 +1,1 @@
+//! quote-processor suite (being written).
