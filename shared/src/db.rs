@@ -93,6 +93,16 @@ impl From<DbError> for Problem {
             DbError::Query { code: Some(code), .. } if code == "40001" || code == "40P01" => {
                 Problem::unavailable("conflict_retry", "the request conflicted with another; retry it")
             }
+            DbError::Query { code: Some(code), .. } if code == "QK402" => Problem::new(
+                402,
+                "quota_exceeded",
+                "Plan limit reached",
+            )
+            .detail("your plan's monthly quote limit is reached; upgrade your plan to create more quotes"),
+            DbError::Query { code: Some(code), .. } if code == "23503" => {
+                Problem::new(400, "invalid_reference", "A referenced record does not exist")
+                    .detail("a referenced record (for example client_id) does not exist or is not yours")
+            }
             DbError::Query { code: Some(code), .. } if code == "42501" => {
                 eprintln!("permission denied: {e}");
                 Problem::forbidden("permission_denied", "you may not access this resource")

@@ -1,1 +1,271 @@
-//! quote-processor suite (being written).
+//! quote-processor through the host: exact totals, every validation error at once,
+//! race-free numbering, the plan quota under concurrency, allow-listed updates and status
+//! moves, ownership.
+
+use e2e::{HttpResponse, Host, HostConfig, Jwt, TestDb};
+use serde_json::{json, Value};
+
+const PATH: &str = "/functions/v1/quote-processor";
+
+fn unlimited_plan(db: &TestDb, user: &str) {
+    db.exec(&format!(
+        "INSERT INTO stripe_products (id, name) VALUES ('prod_unl', 'Unlimited') ON CONFLICT DO NOTHING;
+         INSERT INTO stripe_prices (id, stripe_product_id, currency, unit_amount, type, \"interval\")
+           VALUES ('price_unl', 'prod_unl', 'usd', 9900, 'recurring', 'month') ON CONFLICT DO NOTHING;
+         INSERT INTO plan_limits (plan_key, name, max_quotes, max_clients) VALUES ('prod_unl', 'Unlimited', -1, -1)
+           ON CONFLICT DO NOTHING;
+         INSERT INTO subscriptions (stripe_subscription_id, user_id, stripe_price_id, status)
+           VALUES ('sub_{}', '{user}', 'price_unl', 'active');",
+        &user[..8]
+    ));
+}
+
+fn sample() -> Value {
+    json!({
+        "client_name": "María O'Connor <Greenleaf>",
+        "client_email": "maria@example.test",
+        "line_items": [
+            {"name": "Mowing", "description": "Front and back lawn", "unit": "hour", "quantity": 3, "unit_price": "19.99"},
+            {"name": "Edging", "quantity": "0.333", "unit_price": 10},
+            {"name": "Mulch", "unit": "bag", "quantity": 2.5, "cost": "0.01"}
+        ],
+        "markup_rate": 12.5,
+        "tax_rate": "8.25",
+        "notes": "select the drop-off time; 1 < 2 > 0",
+        "valid_until": "2027-01-31"
+    })
+}
+
+fn create(host: &Host, token: &str, body: &Value) -> HttpResponse {
+    host.post(PATH).bearer(token).json(body).send()
+}
+
+#[test]
+fn a_quote_is_created_with_exact_totals_and_its_number() {
+    let db = TestDb::new();
+    let user = db.user("maker@example.test");
+    let host = Host::start(HostConfig::app(&db));
+    let r = create(&host, &Jwt::user(&user), &sample());
+    assert_eq!(r.status, 201, "{}", r.text());
+    let q = r.json();
+    // 3 × 19.99 = 59.97; 0.333 × 10.00 = 3.33; 2.5 × 0.01 = 0.025 → 0.03 (half away from zero)
+    let totals: Vec<&str> = q["line_items"].as_array().unwrap().iter().map(|i| i["total"].as_str().unwrap()).collect();
+    assert_eq!(totals, vec!["59.97", "3.33", "0.03"]);
+    assert_eq!(q["subtotal"], "63.33");
+    assert_eq!(q["markup_amount"], "7.92"); // 12.5 % of 63.33 = 7.91625
+    assert_eq!(q["tax_amount"], "5.88"); // 8.25 % of 71.25 = 5.878125
+    assert_eq!(q["total"], "77.13");
+    assert_eq!(q["status"], "draft");
+    assert_eq!(q["client_name"], "María O'Connor <Greenleaf>");
+    assert_eq!(q["notes"], "select the drop-off time; 1 < 2 > 0");
+    assert_eq!(q["valid_until"], "2027-01-31");
+    let number = q["quote_number"].as_str().unwrap();
+    assert!(number.starts_with("Q-") && number.ends_with("-0001"), "{number}");
+    let id = q["id"].as_str().unwrap();
+    for path in [format!("{PATH}/{id}"), format!("{PATH}?id={id}")] {
+        let got = host.get(&path).bearer(&Jwt::user(&user)).send();
+        assert_eq!(got.status, 200, "{}", got.text());
+        assert_eq!(got.json()["total"], "77.13");
+    }
+    // The stored row holds the same figures.
+    let row = db.client().query_one("SELECT total::text, user_id::text FROM quotes WHERE id = $1::text::uuid", &[&id]).unwrap();
+    assert_eq!((row.get::<_, String>(0), row.get::<_, String>(1)), ("77.13".to_string(), user.clone()));
+    // The `{quote, operations}` form of the original clients works too.
+    let r = create(&host, &Jwt::user(&user), &json!({"quote": sample(), "operations": {}}));
+    assert_eq!(r.status, 201, "{}", r.text());
+    assert!(r.json()["quote_number"].as_str().unwrap().ends_with("-0002"));
+}
+
+#[test]
+fn every_validation_error_is_reported_at_once_and_nothing_is_stored() {
+    let db = TestDb::new();
+    let user = db.user("sloppy@example.test");
+    let host = Host::start(HostConfig::app(&db));
+    let body = json!({
+        "client_name": "x".repeat(201),
+        "client_email": "not-an-email",
+        "line_items": [{"name": "", "quantity": -1, "unit_price": "abc"}],
+        "tax_rate": 101,
+        "user_id": "00000000-0000-4000-8000-000000000000",
+        "total": "1.00",
+        "valid_until": "2027-02-30"
+    });
+    let r = create(&host, &Jwt::user(&user), &body);
+    assert_eq!(r.status, 400, "{}", r.text());
+    let v = r.json();
+    assert_eq!(v["code"], "validation_failed");
+    let fields: Vec<&str> = v["errors"].as_array().unwrap().iter().map(|e| e["field"].as_str().unwrap()).collect();
+    for f in ["client_name", "client_email", "line_items[0].name", "line_items[0].quantity", "line_items[0].unit_price",
+              "tax_rate", "user_id", "total", "valid_until"] {
+        assert!(fields.contains(&f), "{f} missing from {fields:?}");
+    }
+    let items: Vec<Value> = (0..201).map(|i| json!({"name": format!("i{i}"), "quantity": 1, "unit_price": 1})).collect();
+    let r = create(&host, &Jwt::user(&user), &json!({"client_name": "c", "line_items": items}));
+    assert_eq!(r.status, 400);
+    assert_eq!(r.json()["errors"][0]["code"], "too_many");
+    let n: i64 = db.client().query_one("SELECT count(*) FROM quotes", &[]).unwrap().get(0);
+    assert_eq!(n, 0);
+    assert_eq!(create(&host, &Jwt::user(&user), &json!([1, 2])).status, 400);
+    assert_eq!(host.post(PATH).bearer(&Jwt::user(&user)).header("content-type", "application/json").body(b"{".to_vec()).send().status, 400);
+}
+
+#[test]
+fn thirty_two_concurrent_creates_get_unique_gap_free_numbers_never_reused() {
+    let db = TestDb::new();
+    let user = db.user("busy@example.test");
+    unlimited_plan(&db, &user);
+    let host = Host::start(HostConfig::app(&db));
+    let token = Jwt::user(&user);
+    let numbers: Vec<String> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..32)
+            .map(|_| {
+                scope.spawn(|| {
+                    let r = create(&host, &token, &sample());
+                    assert_eq!(r.status, 201, "{}", r.text());
+                    r.json()["quote_number"].as_str().unwrap().to_string()
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let mut seqs: Vec<i64> = numbers.iter().map(|n| n.rsplit('-').next().unwrap().parse().unwrap()).collect();
+    seqs.sort();
+    assert_eq!(seqs, (1..=32).collect::<Vec<i64>>(), "{numbers:?}");
+    // Deleting the newest quote does not give its number back.
+    let id: String = db.client().query_one("SELECT id::text FROM quotes WHERE quote_seq = 32", &[]).unwrap().get(0);
+    assert_eq!(host.post(&format!("{PATH}/{id}")).send().status, 405);
+    let del = e2e::Req::new("DELETE", &host.url(&format!("{PATH}/{id}"))).bearer(&token).send();
+    assert_eq!(del.status, 204, "{}", del.text());
+    let r = create(&host, &token, &sample());
+    assert!(r.json()["quote_number"].as_str().unwrap().ends_with("-0033"), "{}", r.text());
+}
+
+#[test]
+fn a_free_user_firing_twenty_creates_gets_exactly_five_quotes() {
+    let db = TestDb::new();
+    let user = db.user("free@example.test");
+    let host = Host::start(HostConfig::app(&db));
+    let token = Jwt::user(&user);
+    let statuses: Vec<(u16, Value)> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..20)
+            .map(|_| {
+                scope.spawn(|| {
+                    let r = create(&host, &token, &sample());
+                    (r.status, r.json())
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    assert_eq!(statuses.iter().filter(|(s, _)| *s == 201).count(), 5, "{statuses:?}");
+    let refused: Vec<&Value> = statuses.iter().filter(|(s, _)| *s == 402).map(|(_, v)| v).collect();
+    assert_eq!(refused.len(), 15, "{statuses:?}");
+    assert!(refused.iter().all(|v| v["code"] == "quota_exceeded"));
+    let n: i64 = db.client().query_one("SELECT count(*) FROM quotes", &[]).unwrap().get(0);
+    assert_eq!(n, 5);
+    let usage = host.get("/functions/v1/subscription-status").bearer(&token).send().json();
+    assert_eq!(usage["data"]["usage"]["quotes"], 5);
+    assert_eq!(usage["data"]["limits"]["quotesRemaining"], 0);
+    // Templates do not count against the quota.
+    let t = create(&host, &token, &json!({"client_name": "Template client", "is_template": true, "template_name": "Spring clean-up", "line_items": []}));
+    assert_eq!(t.status, 201, "{}", t.text());
+}
+
+#[test]
+fn updates_are_allow_listed_status_moves_are_checked_and_totals_recomputed() {
+    let db = TestDb::new();
+    let user = db.user("editor@example.test");
+    let host = Host::start(HostConfig::app(&db));
+    let token = Jwt::user(&user);
+    let q = create(&host, &token, &sample()).json();
+    let id = q["id"].as_str().unwrap();
+    let patch = |body: Value| e2e::Req::new("PATCH", &host.url(&format!("{PATH}/{id}"))).bearer(&token).json(&body).send();
+
+    let r = patch(json!({"user_id": "00000000-0000-4000-8000-000000000000", "quote_number": "Q-1", "total": "0.00", "id": id}));
+    assert_eq!(r.status, 400, "{}", r.text());
+    let codes: Vec<String> =
+        r.json()["errors"].as_array().unwrap().iter().map(|e| e["code"].as_str().unwrap().to_string()).collect();
+    assert!(codes.iter().all(|c| *c == "read_only"), "{codes:?}");
+
+    let r = patch(json!({"line_items": [{"name": "Planting", "quantity": 4, "unit_price": "25.00"}], "tax_rate": 0, "markup_rate": 0}));
+    assert_eq!(r.status, 200, "{}", r.text());
+    let v = r.json();
+    assert_eq!((v["subtotal"].as_str(), v["total"].as_str()), (Some("100.00"), Some("100.00")));
+    assert_eq!(v["quote_number"], q["quote_number"], "the number never changes");
+
+    assert_eq!(patch(json!({"status": "accepted"})).status, 409, "draft → accepted skips sent");
+    let r = patch(json!({"status": "sent"}));
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert!(r.json()["sent_at"].is_string());
+    assert_eq!(patch(json!({"status": "accepted"})).status, 200);
+    let r = patch(json!({"status": "draft"}));
+    assert_eq!((r.status, r.json()["code"].as_str()), (409, Some("illegal_transition")));
+    assert_eq!(patch(json!({"status": "converted"})).status, 200);
+}
+
+#[test]
+fn another_users_quotes_are_invisible_and_untouchable() {
+    let db = TestDb::new();
+    let alice = db.user("alice@example.test");
+    let bob = db.user("bob@example.test");
+    let host = Host::start(HostConfig::app(&db));
+    let q = create(&host, &Jwt::user(&alice), &sample()).json();
+    let id = q["id"].as_str().unwrap();
+    let bob_token = Jwt::user(&bob);
+    assert_eq!(host.get(&format!("{PATH}/{id}")).bearer(&bob_token).send().status, 404);
+    let r = e2e::Req::new("PATCH", &host.url(&format!("{PATH}/{id}"))).bearer(&bob_token).json(&json!({"notes": "mine"})).send();
+    assert_eq!(r.status, 404);
+    assert_eq!(e2e::Req::new("DELETE", &host.url(&format!("{PATH}/{id}"))).bearer(&bob_token).send().status, 404);
+    assert_eq!(host.post(&format!("{PATH}/{id}/duplicate")).bearer(&bob_token).send().status, 404);
+    let list = host.get(PATH).bearer(&bob_token).send().json();
+    assert_eq!(list["pagination"]["total"], 0);
+    assert_eq!(host.get(&format!("{PATH}/not-a-uuid")).bearer(&bob_token).send().status, 400);
+    assert_eq!(host.get(PATH).send().status, 401);
+}
+
+#[test]
+fn list_filters_and_pages_duplicate_and_templates() {
+    let db = TestDb::new();
+    let user = db.user("lister@example.test");
+    unlimited_plan(&db, &user);
+    let host = Host::start(HostConfig::app(&db));
+    let token = Jwt::user(&user);
+    for i in 0..7 {
+        let mut body = sample();
+        body["client_name"] = json!(format!("Client {i}"));
+        assert_eq!(create(&host, &token, &body).status, 201);
+    }
+    let page = |q: &str| host.get(&format!("{PATH}?{q}")).bearer(&token).send();
+    let p1 = page("limit=3&page=1").json();
+    assert_eq!((p1["data"].as_array().unwrap().len(), p1["pagination"]["total"].as_i64()), (3, Some(7)));
+    assert_eq!(p1["pagination"]["totalPages"], 3);
+    let p3 = page("limit=3&page=3").json();
+    assert_eq!(p3["data"].as_array().unwrap().len(), 1);
+    assert_eq!(page("limit=3&page=9").json()["pagination"]["total"], 7);
+    assert_eq!(page("q=Client%205").json()["pagination"]["total"], 1);
+    assert_eq!(page("status=sent").json()["pagination"]["total"], 0);
+    let r = page("status=nope&limit=0&from=yesterday");
+    assert_eq!(r.status, 400);
+    assert_eq!(r.json()["errors"].as_array().unwrap().len(), 3);
+
+    let first = p1["data"][0].clone();
+    let dup = host.post(&format!("{PATH}/{}/duplicate", first["id"].as_str().unwrap())).bearer(&token).send();
+    assert_eq!(dup.status, 201, "{}", dup.text());
+    let d = dup.json();
+    assert_ne!(d["quote_number"], first["quote_number"]);
+    assert_eq!((d["total"].clone(), d["status"].as_str()), (first["total"].clone(), Some("draft")));
+
+    let t = create(&host, &token, &json!({"client_name": "Anyone", "is_template": true, "template_name": "Weekly mow",
+        "line_items": [{"name": "Mowing", "quantity": 1, "unit_price": "40.00"}], "tax_rate": 10})).json();
+    let from = host
+        .post(&format!("{PATH}/from-template/{}", t["id"].as_str().unwrap()))
+        .bearer(&token)
+        .json(&json!({"client_name": "Mr. Smith"}))
+        .send();
+    assert_eq!(from.status, 201, "{}", from.text());
+    let f = from.json();
+    assert_eq!((f["client_name"].as_str(), f["total"].as_str(), f["is_template"].as_bool()), (Some("Mr. Smith"), Some("44.00"), Some(false)));
+    let not_template = host.post(&format!("{PATH}/from-template/{}", first["id"].as_str().unwrap())).bearer(&token).send();
+    assert_eq!(not_template.status, 409);
+    assert_eq!(page("is_template=true").json()["pagination"]["total"], 1);
+}

@@ -1,8 +1,23 @@
-//! quote-processor: create, read, update and delete the caller's quotes, with exact totals and quotas (SPEC "The eleven functions").
+//! quote-processor: the caller's quotes — create, read, list, update, delete, duplicate and
+//! create from a template — with exact totals, race-free numbering and the plan's quota
+//! (SPEC "quote-processor").
 //!
-//! Only `GET /functions/v1/quote-processor/health` is served so far; every other route answers 404
-//! problem+json until this function's endpoints are built.
+//! ```text
+//! POST   /functions/v1/quote-processor                      create (the quote, or {quote, operations})
+//! GET    /functions/v1/quote-processor[?id=...]             list (page, limit, status, client_id, q, from, to, is_template) or one
+//! GET    /functions/v1/quote-processor/{id}                 one
+//! PUT|PATCH /functions/v1/quote-processor/{id}              update (allow-listed fields, status moves)
+//! DELETE /functions/v1/quote-processor/{id}                 delete
+//! POST   /functions/v1/quote-processor/{id}/duplicate       a new draft copy
+//! POST   /functions/v1/quote-processor/from-template/{id}   a new quote from a template
+//! ```
 
+mod create;
+mod read;
+mod store;
+mod update;
+
+use shared::http::Method;
 use shared::{Context, Problem, Response};
 use spin_sdk::http::{IncomingRequest, ResponseOutparam};
 
@@ -14,5 +29,20 @@ async fn handle(req: IncomingRequest, out: ResponseOutparam) {
 }
 
 async fn route(ctx: &Context) -> Result<Response, Problem> {
-    Err(Problem::route_not_found(&ctx.request))
+    let req = &ctx.request;
+    match (&req.method, req.segments().as_slice()) {
+        (Method::Post, []) => create::create(ctx),
+        (Method::Get, []) => match req.query_param("id") {
+            Some(id) => read::one(ctx, &id),
+            None => read::list(ctx),
+        },
+        (Method::Get, [id]) => read::one(ctx, id),
+        (Method::Put | Method::Patch, [id]) => update::update(ctx, id),
+        (Method::Delete, [id]) => update::delete(ctx, id),
+        (Method::Post, [id, "duplicate"]) => create::duplicate(ctx, id),
+        (Method::Post, ["from-template", id]) => create::from_template(ctx, id),
+        (_, []) => Err(Problem::method_not_allowed(&["GET", "POST"])),
+        (_, [_]) => Err(Problem::method_not_allowed(&["GET", "PUT", "PATCH", "DELETE"])),
+        _ => Err(Problem::route_not_found(req)),
+    }
 }

@@ -1,0 +1,78 @@
+//! Creating quotes: from a request body, as a copy of another quote, or from a template.
+
+use crate::store;
+use shared::quote::{self, QuoteFields, QuoteInput};
+use shared::{Context, Problem, Response};
+
+/// Operations the original clients may ask for alongside a create. Rendering and emailing
+/// belong to quote-pdf-generator (`POST /functions/v1/quote-pdf-generator`), which the
+/// caller asks directly with the new quote's id.
+fn refuse_operations(ops: quote::Operations) -> Result<(), Problem> {
+    if ops.generate_pdf || ops.send_email {
+        return Err(Problem::validation(vec![shared::FieldError::new(
+            "operations",
+            "use_pdf_generator",
+            "generate the PDF or send the email with POST /functions/v1/quote-pdf-generator {\"quote_id\": ..., \"send_email\": true}",
+        )]));
+    }
+    Ok(())
+}
+
+pub fn create(ctx: &Context) -> Result<Response, Problem> {
+    let caller = ctx.user()?;
+    let input: QuoteInput = ctx.request.json()?;
+    let valid = quote::validate(&input).map_err(Problem::validation)?;
+    refuse_operations(valid.operations)?;
+    let created = ctx.db()?.as_user(&caller.claims_json, |db| {
+        store::insert(db, caller.user_id(), &valid.quote, &valid.totals)
+    })?;
+    Ok(Response::json(201, &created))
+}
+
+/// A new draft with the same content as the caller's quote `id` (a new number; never a template).
+pub fn duplicate(ctx: &Context, id: &str) -> Result<Response, Problem> {
+    copy(ctx, id, |source| {
+        source.is_template = false;
+        source.template_name = None;
+        Ok(())
+    })
+}
+
+/// A new quote from the caller's template `id`; the body may name the client.
+pub fn from_template(ctx: &Context, id: &str) -> Result<Response, Problem> {
+    let overrides: Option<serde_json::Value> = ctx.request.json_opt()?;
+    copy(ctx, id, |source| {
+        if !source.is_template {
+            return Err(Problem::new(409, "not_a_template", "The quote is not a template")
+                .detail("create from templates only; use /{id}/duplicate to copy a quote"));
+        }
+        source.is_template = false;
+        source.template_name = None;
+        if let Some(body) = &overrides {
+            let update: quote::QuoteUpdateInput = serde_json::from_value(body.clone())
+                .map_err(|e| Problem::new(400, "invalid_body", "The request body is not valid").detail(e.to_string()))?;
+            let update = quote::validate_update(&update).map_err(Problem::validation)?;
+            if update.status.is_some() || update.is_template.is_some() {
+                return Err(Problem::validation(vec![shared::FieldError::new(
+                    "status",
+                    "read_only",
+                    "a quote made from a template starts as a draft",
+                )]));
+            }
+            update.apply(source);
+        }
+        Ok(())
+    })
+}
+
+fn copy(ctx: &Context, id: &str, adjust: impl FnOnce(&mut QuoteFields) -> Result<(), Problem>) -> Result<Response, Problem> {
+    let caller = ctx.user()?;
+    let id = store::quote_id(id)?;
+    let created = ctx.db()?.as_user(&caller.claims_json, |db| {
+        let (_, mut fields, _) = store::load(db, &id, false)?.ok_or_else(|| store::not_found(&id))?;
+        adjust(&mut fields)?;
+        let totals = fields.check().map_err(Problem::validation)?;
+        store::insert(db, caller.user_id(), &fields, &totals)
+    })?;
+    Ok(Response::json(201, &created))
+}
