@@ -138,6 +138,10 @@ fn thirty_two_concurrent_creates_get_unique_gap_free_numbers_never_reused() {
     assert_eq!(del.status, 204, "{}", del.text());
     let r = create(&host, &token, &sample());
     assert!(r.json()["quote_number"].as_str().unwrap().ends_with("-0033"), "{}", r.text());
+    // Past 9999 the number grows a digit instead of wrapping into an existing one.
+    db.exec("UPDATE quote_counters SET last_seq = 9999");
+    let r = create(&host, &token, &sample());
+    assert!(r.json()["quote_number"].as_str().unwrap().ends_with("-10000"), "{}", r.text());
 }
 
 #[test]

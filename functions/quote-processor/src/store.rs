@@ -104,7 +104,7 @@ pub fn insert(db: &Db, user_id: &str, q: &QuoteFields, totals: &Totals) -> Resul
              INSERT INTO public.quotes AS q (user_id, client_id, client_name, client_email, client_phone, client_address,
                  quote_number, quote_year, quote_seq, line_items, subtotal, markup_rate, markup_amount, tax_rate,
                  tax_amount, total, notes, valid_until, is_template, template_name)
-             SELECT $1, $2, $3, $4, $5, $6, 'Q-' || s.year || '-' || lpad(s.seq::text, 4, '0'), s.year, s.seq,
+             SELECT $1, $2, $3, $4, $5, $6, 'Q-' || s.year || '-' || lpad(s.seq::text, greatest(4, length(s.seq::text)), '0'), s.year, s.seq,
                  $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17
              FROM s
              RETURNING {COLUMNS}"
