@@ -116,7 +116,7 @@ fn load(manifest: &PathBuf, overrides: &[(String, String)]) -> Result<(manifest:
         env.insert(variables::env_key(k), v.clone());
     }
     let app_variables = variables::AppVariables::resolve(&app.manifest, &app.dir, &env)?;
-    let shared = Arc::new(state::Shared { app_variables, pools: pool::Pools::default() });
+    let shared = Arc::new(state::Shared { app_variables, pools: pool::Pools::default(), server: Default::default() });
     Ok((app, shared))
 }
 
@@ -189,6 +189,7 @@ fn up(mut args: Args, started: Instant) -> Result<()> {
             metrics: Default::default(),
             started,
         });
+        let _ = server.runtime.shared.server.set(Arc::downgrade(&server));
         tokio::select! {
             r = server::serve(server, listener) => r,
             _ = shutdown_signal() => {

@@ -60,6 +60,17 @@ impl Router {
         &self.routes
     }
 
+    /// The route of `component` for a request addressed to it directly (service chaining):
+    /// the path below its base when the path is under it, the whole path otherwise.
+    pub fn route_to(&self, component: &str, path: &str) -> Option<RouteMatch<'_>> {
+        let route = self.routes.iter().find(|r| r.component == component)?;
+        let path_info = match path.strip_prefix(route.base.as_str()) {
+            Some(rest) if rest.is_empty() || rest.starts_with('/') => rest.to_string(),
+            _ => path.to_string(),
+        };
+        Some(RouteMatch { route, path_info })
+    }
+
     pub fn route(&self, path: &str) -> Option<RouteMatch<'_>> {
         let route = self.routes.iter().find(|r| r.matches(path))?;
         let path_info = if route.wildcard { path[route.base.len().min(path.len())..].to_string() } else { String::new() };

@@ -194,7 +194,7 @@ impl Runtime {
             table: ResourceTable::new(),
             wasi: wasi.build(),
             http: WasiHttpCtx::new(),
-            hooks: OutboundHooks { component: component.info.clone() },
+            hooks: OutboundHooks { component: component.info.clone(), shared: self.shared.clone() },
             limits: StoreLimitsBuilder::new().memory_size(self.limits.memory_bytes).instances(64).build(),
             component: component.info.clone(),
             shared: self.shared.clone(),

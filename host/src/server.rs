@@ -17,6 +17,7 @@ use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use wasmtime_wasi_http::io::TokioIo;
 use wasmtime_wasi_http::p2::bindings::http::types::Scheme;
+use wasmtime_wasi_http::WasiBody;
 
 type Body = UnsyncBoxBody<Bytes, anyhow::Error>;
 
@@ -93,23 +94,11 @@ pub fn problem(status: StatusCode, code: &str, detail: &str) -> Response<Body> {
 
 impl Server {
     async fn handle(self: Arc<Self>, req: Request<Incoming>, client: SocketAddr) -> Response<Body> {
-        let started = Instant::now();
         self.metrics.requests.fetch_add(1, Ordering::Relaxed);
         let path = req.uri().path().to_string();
-        let method = req.method().clone();
         if let Some(r) = self.host_endpoint(&path) {
             return r;
         }
-        let Some(matched) = self.router.route(&path) else {
-            self.metrics.not_found.fetch_add(1, Ordering::Relaxed);
-            return problem(StatusCode::NOT_FOUND, "route_not_found", &format!("no function serves {path}"));
-        };
-        let route = matched.route.clone();
-        let path_info = matched.path_info;
-        let Some(component) = self.runtime.components.get(&route.component) else {
-            return problem(StatusCode::NOT_FOUND, "route_not_found", &format!("no function serves {path}"));
-        };
-
         let declared_len = req
             .headers()
             .get("content-length")
@@ -122,6 +111,37 @@ impl Server {
                 &format!("request bodies are limited to {MAX_BODY_BYTES} bytes"),
             );
         }
+        let (parts, body) = req.into_parts();
+        let body = Limited::new(body, MAX_BODY_BYTES as usize)
+            .map_err(|_| wasmtime_wasi_http::Error::HttpRequestBodySize(Some(MAX_BODY_BYTES)))
+            .boxed_unsync();
+        self.dispatch(Request::from_parts(parts, body), &client.to_string(), None).await
+    }
+
+    /// A request from one component to another (`http://<component>.spin.internal/...`,
+    /// Spin's service chaining): routed in-process, never over the network.
+    pub async fn dispatch_internal(&self, component: &str, req: Request<WasiBody>) -> Response<Body> {
+        self.dispatch(req, "127.0.0.1:0", Some(component)).await
+    }
+
+    /// Route a request (to `only` when given), set Spin's headers, and run the component.
+    async fn dispatch(&self, req: Request<WasiBody>, client: &str, only: Option<&str>) -> Response<Body> {
+        let started = Instant::now();
+        let path = req.uri().path().to_string();
+        let method = req.method().clone();
+        let matched = match only {
+            None => self.router.route(&path),
+            Some(name) => self.router.route_to(name, &path),
+        };
+        let Some(matched) = matched else {
+            self.metrics.not_found.fetch_add(1, Ordering::Relaxed);
+            return problem(StatusCode::NOT_FOUND, "route_not_found", &format!("no function serves {path}"));
+        };
+        let route = matched.route.clone();
+        let path_info = matched.path_info;
+        let Some(component) = self.runtime.components.get(&route.component) else {
+            return problem(StatusCode::NOT_FOUND, "route_not_found", &format!("no function serves {path}"));
+        };
 
         let (mut parts, body) = req.into_parts();
         // Clients must not be able to forge what the host asserts.
@@ -143,13 +163,10 @@ impl Server {
         set(&mut parts.headers, "spin-raw-component-route", &route.raw);
         set(&mut parts.headers, "spin-component-route", &route.base);
         set(&mut parts.headers, "spin-base-path", "/");
-        set(&mut parts.headers, "spin-client-addr", &client.to_string());
-        if let Ok(uri) = format!("http://{host}{path_and_query}").parse() {
+        set(&mut parts.headers, "spin-client-addr", client);
+        if let Ok(uri) = full_url.parse() {
             parts.uri = uri;
         }
-        let body = Limited::new(body, MAX_BODY_BYTES as usize)
-            .map_err(|_| wasmtime_wasi_http::Error::HttpRequestBodySize(Some(MAX_BODY_BYTES)))
-            .boxed_unsync();
         let req = Request::from_parts(parts, body);
 
         let permit = match tokio::time::timeout(self.runtime.limits.request_timeout, self.slots.acquire()).await {
@@ -165,12 +182,13 @@ impl Server {
         let elapsed = started.elapsed();
         self.metrics.request_micros_total.fetch_add(elapsed.as_micros() as u64, Ordering::Relaxed);
         println!(
-            "[{}] {} {} -> {} ({:.2} ms)",
+            "[{}] {} {} -> {} ({:.2} ms){}",
             route.component,
             method,
             path,
             status.as_u16(),
-            elapsed.as_secs_f64() * 1e3
+            elapsed.as_secs_f64() * 1e3,
+            if only.is_some() { " internal" } else { "" }
         );
         response
     }
@@ -178,7 +196,7 @@ impl Server {
     async fn run_component(
         &self,
         component: &crate::runtime::LoadedComponent,
-        req: Request<UnsyncBoxBody<Bytes, wasmtime_wasi_http::Error>>,
+        req: Request<WasiBody>,
     ) -> Response<Body> {
         let mut store = self.runtime.new_store(component);
         let (sender, receiver) = tokio::sync::oneshot::channel();

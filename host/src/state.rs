@@ -22,6 +22,8 @@ pub struct ComponentInfo {
 pub struct Shared {
     pub app_variables: AppVariables,
     pub pools: Pools,
+    /// The server, for requests between components (set once it exists).
+    pub server: std::sync::OnceLock<std::sync::Weak<crate::server::Server>>,
 }
 
 /// The data of one request's store.
@@ -62,9 +64,11 @@ impl variables::Host for RequestState {
     }
 }
 
-/// Outgoing HTTP: only to `allowed_outbound_hosts`, then the default client.
+/// Outgoing HTTP: only to `allowed_outbound_hosts`; `<component>.spin.internal` in-process,
+/// anything else with the default client.
 pub struct OutboundHooks {
     pub component: Arc<ComponentInfo>,
+    pub shared: Arc<Shared>,
 }
 
 type SendFuture = Box<
@@ -94,6 +98,21 @@ impl WasiHttpHooks for OutboundHooks {
                 port.map(|p| format!(":{p}")).unwrap_or_default()
             );
             return Box::new(async { Err(wasmtime_wasi_http::Error::HttpRequestDenied) });
+        }
+        if let Some(target) = host.strip_suffix(".spin.internal") {
+            let target = target.to_string();
+            let server = self.shared.server.get().and_then(|w| w.upgrade());
+            return Box::new(async move {
+                use http_body_util::BodyExt;
+                let server = server.ok_or(wasmtime_wasi_http::Error::DestinationUnavailable)?;
+                let response = server.dispatch_internal(&target, request).await;
+                let response =
+                    response.map(|b| b.map_err(|_| wasmtime_wasi_http::Error::HttpResponseIncomplete).boxed_unsync());
+                Ok((
+                    response,
+                    Box::new(async { Ok(()) }) as Box<dyn Future<Output = Result<(), wasmtime_wasi_http::Error>> + Send>,
+                ))
+            });
         }
         Box::new(async move {
             use http_body_util::BodyExt;

@@ -221,3 +221,19 @@ fn the_hosts_wit_is_the_wit_shipped_in_spin_sdk() {
         assert!(ours == theirs, "wit/deps/{rel} differs from the spin-sdk package's copy");
     }
 }
+
+#[test]
+fn components_call_each_other_in_process_through_spin_internal_hosts() {
+    let dir = TempDir::new("chain");
+    let host = start(&dir, &["http://deeper.spin.internal".to_string()]);
+    let r = host.get("/probe/fetch?url=http://deeper.spin.internal/probe/deeper/echo").send();
+    assert_eq!(r.status, 200, "{}", r.text());
+    let inner: serde_json::Value = serde_json::from_str(r.json()["body"].as_str().unwrap()).unwrap();
+    assert_eq!(header(&inner, "spin-matched-route"), Some("/probe/deeper/..."));
+    assert_eq!(header(&inner, "spin-path-info"), Some("/echo"));
+    // Not allowed: refused, and the other component never runs.
+    let r = host.get("/probe/fetch?url=http://exact.spin.internal/exact").send();
+    assert_eq!(r.status, 502, "{}", r.text());
+    assert!(host.wait_for_output(|o| o.contains("exact.spin.internal") || o.contains("refused"), Duration::from_secs(2)));
+    assert!(!host.output().contains("[exact] GET /exact"));
+}
