@@ -4,28 +4,18 @@ use crate::store;
 use shared::quote::{self, QuoteFields, QuoteInput};
 use shared::{Context, Problem, Response};
 
-/// Operations the original clients may ask for alongside a create. Rendering and emailing
-/// belong to quote-pdf-generator (`POST /functions/v1/quote-pdf-generator`), which the
-/// caller asks directly with the new quote's id.
-fn refuse_operations(ops: quote::Operations) -> Result<(), Problem> {
-    if ops.generate_pdf || ops.send_email {
-        return Err(Problem::validation(vec![shared::FieldError::new(
-            "operations",
-            "use_pdf_generator",
-            "generate the PDF or send the email with POST /functions/v1/quote-pdf-generator {\"quote_id\": ..., \"send_email\": true}",
-        )]));
-    }
-    Ok(())
-}
-
-pub fn create(ctx: &Context) -> Result<Response, Problem> {
+/// Create a quote; `operations.generate_pdf` / `send_email` then go to quote-pdf-generator.
+pub async fn create(ctx: &Context) -> Result<Response, Problem> {
     let caller = ctx.user()?;
     let input: QuoteInput = ctx.request.json()?;
     let valid = quote::validate(&input).map_err(Problem::validation)?;
-    refuse_operations(valid.operations)?;
-    let created = ctx.db()?.as_user(&caller.claims_json, |db| {
+    let mut created = ctx.db()?.as_user(&caller.claims_json, |db| {
         store::insert(db, caller.user_id(), &valid.quote, &valid.totals)
     })?;
+    let id = created["id"].as_str().unwrap_or_default().to_string();
+    if let Some(document) = crate::documents::run(ctx, &id, valid.operations).await {
+        created["document"] = document;
+    }
     Ok(Response::json(201, &created))
 }
 

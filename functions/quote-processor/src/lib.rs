@@ -3,7 +3,8 @@
 //! (SPEC "quote-processor").
 //!
 //! ```text
-//! POST   /functions/v1/quote-processor                      create (the quote, or {quote, operations})
+//! POST   /functions/v1/quote-processor                      create (the quote, or {quote, operations}:
+//!                                                           generate_pdf / send_email via quote-pdf-generator)
 //! GET    /functions/v1/quote-processor[?id=...]             list (page, limit, status, client_id, q, from, to, is_template) or one
 //! GET    /functions/v1/quote-processor/{id}                 one
 //! PUT|PATCH /functions/v1/quote-processor/{id}              update (allow-listed fields, status moves)
@@ -13,6 +14,7 @@
 //! ```
 
 mod create;
+mod documents;
 mod read;
 mod store;
 mod update;
@@ -31,13 +33,13 @@ async fn handle(req: IncomingRequest, out: ResponseOutparam) {
 async fn route(ctx: &Context) -> Result<Response, Problem> {
     let req = &ctx.request;
     match (&req.method, req.segments().as_slice()) {
-        (Method::Post, []) => create::create(ctx),
+        (Method::Post, []) => create::create(ctx).await,
         (Method::Get, []) => match req.query_param("id") {
             Some(id) => read::one(ctx, &id),
             None => read::list(ctx),
         },
         (Method::Get, [id]) => read::one(ctx, id),
-        (Method::Put | Method::Patch, [id]) => update::update(ctx, id),
+        (Method::Put | Method::Patch, [id]) => update::update(ctx, id).await,
         (Method::Delete, [id]) => update::delete(ctx, id),
         (Method::Post, [id, "duplicate"]) => create::duplicate(ctx, id),
         (Method::Post, ["from-template", id]) => create::from_template(ctx, id),

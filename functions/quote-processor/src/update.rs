@@ -4,7 +4,7 @@ use crate::store;
 use shared::quote::{self, transition, QuoteUpdateInput};
 use shared::{Context, Problem, Response};
 
-pub fn update(ctx: &Context, id: &str) -> Result<Response, Problem> {
+pub async fn update(ctx: &Context, id: &str) -> Result<Response, Problem> {
     let caller = ctx.user()?;
     let id = store::quote_id(id)?;
     let input: QuoteUpdateInput = ctx.request.json()?;
@@ -16,14 +16,7 @@ pub fn update(ctx: &Context, id: &str) -> Result<Response, Problem> {
             "quote_id in the body differs from the id in the path",
         )]));
     }
-    if update.operations.generate_pdf || update.operations.send_email {
-        return Err(Problem::validation(vec![shared::FieldError::new(
-            "operations",
-            "use_pdf_generator",
-            "generate the PDF or send the email with POST /functions/v1/quote-pdf-generator",
-        )]));
-    }
-    let updated = ctx.db()?.as_user(&caller.claims_json, |db| {
+    let mut updated = ctx.db()?.as_user(&caller.claims_json, |db| {
         let (_, mut fields, status) = store::load(db, &id, true)?.ok_or_else(|| store::not_found(&id))?;
         let new_status = match update.status {
             Some(to) if to != status => {
@@ -36,6 +29,9 @@ pub fn update(ctx: &Context, id: &str) -> Result<Response, Problem> {
         let totals = fields.check().map_err(Problem::validation)?;
         store::update(db, &id, &fields, &totals, new_status)
     })?;
+    if let Some(document) = crate::documents::run(ctx, &id, update.operations).await {
+        updated["document"] = document;
+    }
     Ok(Response::ok(&updated))
 }
 
