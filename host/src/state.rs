@@ -114,6 +114,12 @@ impl WasiHttpHooks for OutboundHooks {
                 ))
             });
         }
+        // A provider that hangs must not hold a request past these (components may set their own).
+        let options = options.or(Some(wasmtime_wasi_http::RequestOptions {
+            connect_timeout: Some(std::time::Duration::from_secs(5)),
+            first_byte_timeout: Some(std::time::Duration::from_secs(15)),
+            between_bytes_timeout: Some(std::time::Duration::from_secs(15)),
+        }));
         Box::new(async move {
             use http_body_util::BodyExt;
             let (res, io) = wasmtime_wasi_http::default_send_request(request, options).await?;

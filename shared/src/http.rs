@@ -314,7 +314,12 @@ pub fn cors_headers(origin: Option<&str>, allowed: &str) -> Vec<(String, String)
             "authorization, x-client-info, apikey, content-type, stripe-signature, idempotency-key, accept".to_string(),
         ),
         ("access-control-allow-methods".to_string(), "GET, POST, PUT, PATCH, DELETE, OPTIONS".to_string()),
-        ("access-control-expose-headers".to_string(), "retry-after, x-request-id".to_string()),
+        (
+            "access-control-expose-headers".to_string(),
+            "retry-after, x-request-id, location, content-disposition, x-quote-id, x-document-sha256, \
+             x-document-cached, x-email-status"
+                .to_string(),
+        ),
         ("access-control-max-age".to_string(), "86400".to_string()),
     ];
     if let Some(o) = allow_origin {

@@ -15,3 +15,4 @@ pub use http::{FieldError, Problem, Request, Response};
 pub use service::Context;
 pub mod money;
 pub mod quote;
+pub mod batch;

@@ -1005,7 +1005,7 @@ fn read_email(errors: &mut Errors, field: &str, v: &Value) -> Read<String> {
 /// `local@domain.tld`: no spaces or quoting in the local part (≤ 64 bytes, no leading,
 /// trailing or double dots); a domain of at least two labels of letters, digits and inner
 /// hyphens, the last not all digits.
-fn is_email(s: &str) -> bool {
+pub fn is_email(s: &str) -> bool {
     let Some((local, domain)) = s.rsplit_once('@') else { return false };
     let local_ok = !local.is_empty()
         && local.len() <= 64

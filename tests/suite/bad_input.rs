@@ -47,7 +47,7 @@ fn routes_not_built_yet_answer_404_problem_json() {
     let db = TestDb::new();
     let host = Host::start(HostConfig::app(&db));
     // Functions whose endpoints arrive with later work: nothing pretends to work meanwhile.
-    let not_built = ["quote-pdf-generator", "batch-processor", "migration-controller",
+    let not_built = ["migration-controller",
         "production-validator", "security-hardening", "performance-optimizer", "monitoring-alerting"];
     for f in not_built {
         let r = host.post(&format!("/functions/v1/{f}")).json(&serde_json::json!({"operation": "status"})).send();

@@ -2,6 +2,7 @@
 //! PostgreSQL, one fresh database per test. Run them with `scripts/test`.
 
 mod bad_input;
+mod batch_processor;
 mod host;
 mod jwt_vectors;
 mod migrations;

@@ -1,1 +1,712 @@
-//! quote-pdf-generator suite (being written).
+//! quote-pdf-generator through the host: real PDFs checked with qpdf and read back with
+//! poppler (every field, wrapping inside the page, a header on every page, placeholders for
+//! what Helvetica cannot show), ownership, plan features, the document cache, and emails
+//! through a recording stand-in for Resend.
+
+use base64::Engine as _;
+use e2e::http::Recorder;
+use e2e::{Host, HostConfig, HttpResponse, Jwt, TempDir, TestDb};
+use serde_json::{json, Value};
+use std::process::Command;
+
+const PATH: &str = "/functions/v1/quote-pdf-generator";
+
+// ---------------------------------------------------------------------------------------------
+// Seeding
+// ---------------------------------------------------------------------------------------------
+
+/// An active subscription to a plan with `pdf_export`, and `email_quotes` / `custom_branding`
+/// as given.
+fn plan(db: &TestDb, user: &str, email_quotes: bool, custom_branding: bool) {
+    let product = format!("prod_{}", &user[..8]);
+    db.exec(&format!(
+        "INSERT INTO stripe_products (id, name) VALUES ('{product}', 'Pro');
+         INSERT INTO stripe_prices (id, stripe_product_id, currency, unit_amount, type, \"interval\")
+           VALUES ('price_{product}', '{product}', 'usd', 2900, 'recurring', 'month');
+         INSERT INTO plan_limits (plan_key, name, max_quotes, max_clients, pdf_export, email_quotes, custom_branding)
+           VALUES ('{product}', 'Pro', -1, -1, true, {email_quotes}, {custom_branding});
+         INSERT INTO subscriptions (stripe_subscription_id, user_id, stripe_price_id, status,
+                                    current_period_start, current_period_end)
+           VALUES ('sub_{product}', '{user}', 'price_{product}', 'active', now(), now() + interval '30 days');"
+    ));
+}
+
+fn company(db: &TestDb, user: &str) {
+    db.client()
+        .execute(
+            "INSERT INTO company_settings (id, company_name, company_address, company_email, company_phone, quote_terms)
+             VALUES ($1::text::uuid, 'Greenleaf Gardens', '7 Orchard Lane\nSpringfield', 'office@greenleaf.example',
+                     '+1 555 0199', 'Payment due within 14 days of acceptance.')",
+            &[&user],
+        )
+        .expect("company settings");
+}
+
+struct Line {
+    name: String,
+    description: Option<String>,
+    quantity: i64,
+    price_cents: i64,
+}
+
+fn line(name: &str, description: &str, quantity: i64, price_cents: i64) -> Line {
+    Line {
+        name: name.into(),
+        description: Some(description.into()).filter(|d: &String| !d.is_empty()),
+        quantity,
+        price_cents,
+    }
+}
+
+struct QuoteSpec {
+    seq: i32,
+    client_name: String,
+    client_email: Option<String>,
+    lines: Vec<Line>,
+    /// Hundredths of a percent.
+    markup: i64,
+    tax: i64,
+    notes: Option<String>,
+}
+
+fn spec(seq: i32, lines: Vec<Line>) -> QuoteSpec {
+    QuoteSpec {
+        seq,
+        client_name: "Ada Lovelace".into(),
+        client_email: Some("ada@client.example".into()),
+        lines,
+        markup: 0,
+        tax: 0,
+        notes: None,
+    }
+}
+
+/// Amounts in cents as the quote stores them (line totals are whole: integer quantities).
+struct Totals {
+    subtotal: i64,
+    markup: i64,
+    tax: i64,
+    total: i64,
+}
+
+fn percent(cents: i64, hundredths: i64) -> i64 {
+    (cents * hundredths + 5_000) / 10_000 // half away from zero, amounts are positive
+}
+
+fn decimal(cents: i64) -> String {
+    format!("{}.{:02}", cents / 100, cents % 100)
+}
+
+/// As the document prints amounts: `1,234.50`.
+fn printed(cents: i64) -> String {
+    let int = (cents / 100).to_string();
+    let mut grouped = String::new();
+    for (i, c) in int.chars().enumerate() {
+        if i > 0 && (int.len() - i).is_multiple_of(3) {
+            grouped.push(',');
+        }
+        grouped.push(c);
+    }
+    format!("{grouped}.{:02}", cents % 100)
+}
+
+/// Inserts the quote as `Q-2026-<seq>` with consistent totals; returns its id and totals.
+fn insert_quote(db: &TestDb, user: &str, q: &QuoteSpec) -> (String, Totals) {
+    let items: Vec<Value> = q
+        .lines
+        .iter()
+        .enumerate()
+        .map(|(i, l)| {
+            let mut item =
+                json!({"name": l.name, "unit": "h", "quantity": l.quantity, "unit_price": decimal(l.price_cents)});
+            if i % 2 == 1 {
+                item["quantity"] = json!(l.quantity.to_string()); // numbers as strings or numbers
+            }
+            if let Some(d) = &l.description {
+                item["description"] = json!(d);
+            }
+            item
+        })
+        .collect();
+    let subtotal: i64 = q.lines.iter().map(|l| l.quantity * l.price_cents).sum();
+    let markup = percent(subtotal, q.markup);
+    let tax = percent(subtotal + markup, q.tax);
+    let t = Totals { subtotal, markup, tax, total: subtotal + markup + tax };
+    let number = format!("Q-2026-{:04}", q.seq);
+    let row = db
+        .client()
+        .query_one(
+            "INSERT INTO quotes (user_id, client_name, client_email, client_phone, client_address, quote_number, quote_year,
+                                 quote_seq, line_items, subtotal, markup_rate, markup_amount, tax_rate, tax_amount, total,
+                                 valid_until, notes)
+             VALUES ($1::text::uuid, $2, $3, '+1 555 0142', '12 Analytical Street\nLondon', $4, 2026, $5, $6::text::jsonb,
+                     $7::text::numeric, $8::text::numeric, $9::text::numeric, $10::text::numeric, $11::text::numeric,
+                     $12::text::numeric, '2026-12-31', $13)
+             RETURNING id::text",
+            &[
+                &user,
+                &q.client_name,
+                &q.client_email,
+                &number,
+                &q.seq,
+                &Value::Array(items).to_string(),
+                &decimal(t.subtotal),
+                &decimal(q.markup),
+                &decimal(t.markup),
+                &decimal(q.tax),
+                &decimal(t.tax),
+                &decimal(t.total),
+                &q.notes,
+            ],
+        )
+        .expect("insert quote");
+    (row.get(0), t)
+}
+
+fn scalar(db: &TestDb, sql: &str) -> i64 {
+    db.client().query_one(sql, &[]).expect(sql).get(0)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Requests and PDF tools
+// ---------------------------------------------------------------------------------------------
+
+fn pdf(host: &Host, user: &str, body: &Value) -> HttpResponse {
+    host.post(PATH).bearer(&Jwt::user(user)).json(body).send()
+}
+
+fn json_doc(host: &Host, user: &str, body: &Value) -> HttpResponse {
+    host.post(PATH).bearer(&Jwt::user(user)).header("accept", "application/json").json(body).send()
+}
+
+fn decoded(doc: &Value) -> Vec<u8> {
+    base64::engine::general_purpose::STANDARD.decode(doc["pdf_base64"].as_str().expect("pdf_base64")).expect("base64")
+}
+
+/// Runs a PDF tool on `bytes`; its stdout.
+fn tool(bytes: &[u8], program: &str, args: &[&str]) -> String {
+    let dir = TempDir::new("pdf");
+    let file = dir.0.join("doc.pdf");
+    std::fs::write(&file, bytes).unwrap();
+    let out = Command::new(program)
+        .args(args)
+        .arg(&file)
+        .args(if program == "pdftotext" { &["-"][..] } else { &[][..] })
+        .output()
+        .unwrap_or_else(|e| panic!("{program} is missing ({e}): scripts/test installs qpdf and poppler-utils"));
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success(), "{program} failed: {stdout}{}", String::from_utf8_lossy(&out.stderr));
+    stdout
+}
+
+fn qpdf_check(bytes: &[u8]) {
+    assert!(bytes.starts_with(b"%PDF-"), "not a PDF: {:?}", String::from_utf8_lossy(&bytes[..bytes.len().min(80)]));
+    let out = tool(bytes, "qpdf", &["--check"]);
+    assert!(out.contains("No syntax or stream encoding errors"), "{out}");
+}
+
+fn text(bytes: &[u8]) -> String {
+    tool(bytes, "pdftotext", &["-layout"])
+}
+
+fn pages(bytes: &[u8]) -> usize {
+    let info = tool(bytes, "pdfinfo", &[]);
+    let line = info.lines().find(|l| l.starts_with("Pages:")).expect("pdfinfo prints Pages");
+    line["Pages:".len()..].trim().parse().unwrap()
+}
+
+fn assert_has(text: &str, wanted: &str) {
+    assert!(text.contains(wanted), "`{wanted}` not in the PDF text:\n{text}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Documents
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn a_quote_renders_as_a_valid_pdf_with_every_field() {
+    let db = TestDb::new();
+    let user = db.user("owner@example.test");
+    plan(&db, &user, true, false);
+    company(&db, &user);
+    let mut q = spec(
+        1,
+        vec![
+            line("Lawn mowing", "Front and back lawn", 3, 1999),
+            line("Hedge trimming", "", 2, 4550),
+            line("Mulch delivery", "Bark mulch, 2 m³", 1, 123_456),
+        ],
+    );
+    q.markup = 1250;
+    q.tax = 825;
+    q.notes = Some("Gate code 4711; dogs are friendly.".into());
+    let (id, t) = insert_quote(&db, &user, &q);
+    let host = Host::start(HostConfig::app(&db));
+
+    let r = pdf(&host, &user, &json!({"quote_id": id}));
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.header("content-type"), Some("application/pdf"));
+    assert_eq!(r.header("content-disposition"), Some("attachment; filename=\"quote-Q-2026-0001.pdf\""));
+    assert_eq!(r.header("x-document-cached"), Some("false"));
+    qpdf_check(&r.body);
+    assert_eq!(pages(&r.body), 1);
+    let text = text(&r.body);
+    for wanted in [
+        "Greenleaf Gardens",
+        "7 Orchard Lane",
+        "Springfield",
+        "+1 555 0199",
+        "office@greenleaf.example",
+        "Quote Q-2026-0001",
+        "Date: 20",
+        "Valid until: 2026-12-31",
+        "Status: Draft",
+        "Ada Lovelace",
+        "ada@client.example",
+        "+1 555 0142",
+        "12 Analytical Street",
+        "London",
+        "Item",
+        "Description",
+        "Qty",
+        "Unit price",
+        "Line total",
+        "Lawn mowing",
+        "Front and back lawn",
+        "Hedge trimming",
+        "Mulch delivery",
+        "Bark mulch, 2 m³",
+        "19.99",
+        "59.97",
+        "45.50",
+        "91.00",
+        "1,234.56",
+        "Gate code 4711; dogs are friendly.",
+        "Payment due within 14 days of acceptance.",
+        "Created with QuoteKit",
+    ] {
+        assert_has(&text, wanted);
+    }
+    // 3 × 19.99 + 2 × 45.50 + 1,234.56 = 1,385.53; markup 12.5 % = 173.19; tax 8.25 % = 128.59
+    assert_eq!((t.subtotal, t.markup, t.tax, t.total), (138_553, 17_319, 12_859, 168_731));
+    for (label, cents) in
+        [("Subtotal", t.subtotal), ("Markup (12.50%)", t.markup), ("Tax (8.25%)", t.tax), ("Total (USD)", t.total)]
+    {
+        let row = text.lines().find(|l| l.contains(label)).unwrap_or_else(|| panic!("no `{label}` line:\n{text}"));
+        assert!(row.trim_end().ends_with(&printed(cents)), "{label}: {row}");
+    }
+    let usage = scalar(&db, &format!("SELECT pdf_exports_count::bigint FROM user_usage WHERE user_id = '{user}'"));
+    assert_eq!(usage, 1, "one pdf_exports usage per document");
+}
+
+#[test]
+fn custom_branding_leaves_the_created_with_footer_out() {
+    let db = TestDb::new();
+    let user = db.user("brand@example.test");
+    plan(&db, &user, false, true);
+    let (id, _) = insert_quote(&db, &user, &spec(1, vec![line("Consulting", "", 1, 10_000)]));
+    let host = Host::start(HostConfig::app(&db));
+    let r = pdf(&host, &user, &json!({"quote_id": id}));
+    assert_eq!(r.status, 200, "{}", r.text());
+    let text = text(&r.body);
+    assert_has(&text, "Quote Q-2026-0001");
+    assert!(!text.contains("Created with QuoteKit"), "{text}");
+}
+
+#[test]
+fn a_long_description_wraps_inside_the_page() {
+    let db = TestDb::new();
+    let user = db.user("wrap@example.test");
+    plan(&db, &user, false, false);
+    let words: Vec<String> = (0..120).map(|i| format!("word{i}")).collect();
+    let unbroken = "x".repeat(300);
+    let description = format!("{} {unbroken}", words.join(" "));
+    let (id, _) = insert_quote(&db, &user, &spec(1, vec![line("Landscape design", &description, 1, 50_000)]));
+    let host = Host::start(HostConfig::app(&db));
+    let r = pdf(&host, &user, &json!({"quote_id": id}));
+    assert_eq!(r.status, 200, "{}", r.text());
+    qpdf_check(&r.body);
+
+    // Every word is somewhere on the page, and every word ends inside the right margin.
+    let bbox = tool(&r.body, "pdftotext", &["-bbox"]);
+    let page_width: f64 = attribute(bbox.lines().find(|l| l.contains("<page ")).unwrap(), "width");
+    let mut found = Vec::new();
+    for l in bbox.lines().filter(|l| l.trim_start().starts_with("<word ")) {
+        let x_max: f64 = attribute(l, "xMax");
+        let word = l.split('>').nth(1).unwrap().split('<').next().unwrap().to_string();
+        assert!(x_max <= page_width - 40.0, "`{word}` ends at {x_max} of {page_width}");
+        found.push(word);
+    }
+    for w in &words {
+        assert!(found.contains(w), "{w} is missing");
+    }
+    let xs: usize = found.iter().filter(|w| w.chars().all(|c| c == 'x')).map(|w| w.len()).sum();
+    assert_eq!(xs, 300, "the unbroken word is cut into pieces, none lost");
+    assert_eq!(found.iter().filter(|w| w.starts_with("word")).count(), 120, "each word once");
+}
+
+fn attribute(tag: &str, name: &str) -> f64 {
+    let at = tag.find(&format!("{name}=\"")).unwrap_or_else(|| panic!("no {name} in {tag}")) + name.len() + 2;
+    tag[at..].split('"').next().unwrap().parse().unwrap()
+}
+
+#[test]
+fn two_hundred_items_paginate_with_the_table_header_on_every_page() {
+    let db = TestDb::new();
+    let user = db.user("big@example.test");
+    plan(&db, &user, false, false);
+    let lines: Vec<Line> =
+        (1..=200).map(|i| line(&format!("Item {i:03}"), &format!("Task number {i}"), 1, 1000 + i)).collect();
+    let (id, t) = insert_quote(&db, &user, &spec(7, lines));
+    let host = Host::start(HostConfig::app(&db));
+    let r = pdf(&host, &user, &json!({"quote_id": id}));
+    assert_eq!(r.status, 200, "{}", r.text());
+    qpdf_check(&r.body);
+    let n = pages(&r.body);
+    assert!(n >= 4, "200 items on {n} pages");
+    let text = text(&r.body);
+    let per_page: Vec<&str> = text.split('\u{c}').filter(|p| !p.trim().is_empty()).collect();
+    assert_eq!(per_page.len(), n);
+    for (i, page) in per_page.iter().enumerate() {
+        assert_eq!(page.matches("Line total").count(), 1, "page {} has the table header once:\n{page}", i + 1);
+        let item_rows = page.lines().filter(|l| {
+            l.trim_start().strip_prefix("Item ").is_some_and(|r| r.starts_with(|c: char| c.is_ascii_digit()))
+        });
+        assert!(item_rows.count() > 0, "page {} carries line items", i + 1);
+        assert!(page.contains(&format!("Page {}", i + 1)));
+    }
+    assert_eq!(text.matches("Unit price").count(), n, "one header per page");
+    for i in 1..=200 {
+        assert_has(&text, &format!("Item {i:03}"));
+    }
+    assert_has(&text, &printed(t.total));
+}
+
+#[test]
+fn text_outside_latin_1_prints_a_placeholder_and_never_breaks_the_file() {
+    let db = TestDb::new();
+    let user = db.user("intl@example.test");
+    plan(&db, &user, false, false);
+    let mut q = spec(1, vec![line("Łódź 東京 😀", "Straße, café, naïve – fine", 1, 100)]);
+    q.client_name = "Zoë Ærø Łódź 東京 😀".into();
+    q.notes = Some("(unbalanced ) paren \\ BT /F1 99 Tf (x) Tj ET endstream endobj %%EOF".into());
+    let (id, _) = insert_quote(&db, &user, &q);
+    let host = Host::start(HostConfig::app(&db));
+    let r = pdf(&host, &user, &json!({"quote_id": id}));
+    assert_eq!(r.status, 200, "{}", r.text());
+    qpdf_check(&r.body);
+    assert_eq!(pages(&r.body), 1, "text never adds layout");
+    let text = text(&r.body);
+    assert_has(&text, "Zoë Ærø ?ód? ?? ?");
+    assert_has(&text, "?ód? ?? ?");
+    assert_has(&text, "Straße, café, naïve – fine");
+    assert_has(&text, "(unbalanced ) paren \\ BT /F1 99 Tf (x) Tj ET endstream endobj %%EOF");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Ownership, plans, input
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn another_users_quote_is_not_found() {
+    let db = TestDb::new();
+    let alice = db.user("alice@example.test");
+    let bob = db.user("bob@example.test");
+    plan(&db, &alice, true, false);
+    plan(&db, &bob, true, false);
+    let (bobs, _) = insert_quote(&db, &bob, &spec(1, vec![line("Secret work", "", 1, 100)]));
+    let host = Host::start(HostConfig::app(&db));
+    for body in [json!({"quote_id": bobs}), json!({"quote_id": "00000000-0000-4000-8000-000000000000"})] {
+        let r = json_doc(&host, &alice, &body);
+        assert_eq!(r.status, 404, "{}", r.text());
+        assert_eq!(r.header("content-type"), Some("application/problem+json"));
+        assert_eq!(r.json()["code"], "not_found");
+        assert!(!r.text().contains("Secret"));
+    }
+    let r = json_doc(&host, &alice, &json!({"quote_id": bobs, "send_email": true, "email": {"to": "x@example.com"}}));
+    assert_eq!(r.status, 404);
+    assert_eq!(scalar(&db, "SELECT count(*) FROM quote_documents"), 0);
+    assert_eq!(scalar(&db, "SELECT count(*) FROM quote_email_attempts"), 0);
+    assert_eq!(scalar(&db, "SELECT coalesce(sum(pdf_exports_count), 0)::bigint FROM user_usage"), 0);
+}
+
+#[test]
+fn plans_without_the_features_get_402() {
+    let db = TestDb::new();
+    let free = db.user("free@example.test");
+    let no_email = db.user("noemail@example.test");
+    plan(&db, &no_email, false, false);
+    let (free_quote, _) = insert_quote(&db, &free, &spec(1, vec![line("A", "", 1, 100)]));
+    let (other_quote, _) = insert_quote(&db, &no_email, &spec(1, vec![line("B", "", 1, 100)]));
+    let host = Host::start(HostConfig::app(&db));
+
+    let r = pdf(&host, &free, &json!({"quote_id": free_quote}));
+    assert_eq!(r.status, 402, "{}", r.text());
+    let p = r.json();
+    assert_eq!(p["code"], "plan_upgrade_required");
+    assert!(p["detail"].as_str().unwrap().contains("pdf_export"), "{p}");
+
+    let r = pdf(&host, &no_email, &json!({"quote_id": other_quote, "send_email": true}));
+    assert_eq!(r.status, 402, "{}", r.text());
+    assert!(r.json()["detail"].as_str().unwrap().contains("email_quotes"));
+    // Without the email the same user may export.
+    assert_eq!(pdf(&host, &no_email, &json!({"quote_id": other_quote})).status, 200);
+}
+
+#[test]
+fn bad_input_is_a_400_listing_every_field() {
+    let db = TestDb::new();
+    let user = db.user("bad@example.test");
+    plan(&db, &user, true, false);
+    let host = Host::start(HostConfig::app(&db));
+    let fields = |r: &HttpResponse| -> Vec<(String, String)> {
+        assert_eq!(r.status, 400, "{}", r.text());
+        let p = r.json();
+        assert_eq!(p["code"], "validation_failed");
+        p["errors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| (e["field"].as_str().unwrap().into(), e["code"].as_str().unwrap().into()))
+            .collect()
+    };
+    let pair = |f: &str, c: &str| (f.to_string(), c.to_string());
+
+    assert_eq!(fields(&pdf(&host, &user, &json!({}))), [pair("quote_id", "required")]);
+    assert_eq!(fields(&pdf(&host, &user, &json!({"quote_id": "Q-2026-0001"}))), [pair("quote_id", "invalid_uuid")]);
+    let ids: Vec<String> = (0..26).map(|i| format!("00000000-0000-4000-8000-{i:012}")).collect();
+    assert_eq!(fields(&pdf(&host, &user, &json!({"quote_ids": ids}))), [pair("quote_ids", "too_many")]);
+    assert_eq!(
+        fields(&pdf(
+            &host,
+            &user,
+            &json!({"quote_ids": ["nope"], "send_email": 1, "email": {"to": "bad"}, "quote": {}})
+        )),
+        [
+            pair("email", "conflict"),
+            pair("email.to", "invalid_email"),
+            pair("quote", "unknown_field"),
+            pair("quote_ids[0]", "invalid_uuid"),
+            pair("send_email", "invalid_type"),
+        ]
+    );
+    let r = host.post(PATH).bearer(&Jwt::user(&user)).header("content-type", "text/plain").body(b"{}".to_vec()).send();
+    assert_eq!(r.status, 415);
+    assert_eq!(host.get(PATH).bearer(&Jwt::user(&user)).send().status, 405);
+    assert_eq!(host.post(&format!("{PATH}/nope")).bearer(&Jwt::user(&user)).json(&json!({})).send().status, 404);
+    assert_eq!(host.post(PATH).json(&json!({"quote_id": ids[0]})).send().status, 401);
+}
+
+#[test]
+fn a_batch_answers_each_quote_and_lists_the_missing_ones() {
+    let db = TestDb::new();
+    let user = db.user("batch@example.test");
+    let other = db.user("other@example.test");
+    plan(&db, &user, false, false);
+    let (a, _) = insert_quote(&db, &user, &spec(1, vec![line("First", "", 1, 100)]));
+    let (b, _) = insert_quote(&db, &user, &spec(2, vec![line("Second", "", 2, 250)]));
+    let (theirs, _) = insert_quote(&db, &other, &spec(1, vec![line("Theirs", "", 1, 100)]));
+    let host = Host::start(HostConfig::app(&db));
+    let r = pdf(&host, &user, &json!({"quote_ids": [a, theirs, b]}));
+    assert_eq!(r.status, 200, "{}", r.text());
+    let v = r.json();
+    assert_eq!((v["succeeded"].as_u64(), v["failed"].as_u64()), (Some(2), Some(1)));
+    let results = v["results"].as_array().unwrap();
+    assert_eq!(results[0]["quote_number"], "Q-2026-0001");
+    assert_eq!(results[1]["quote_id"], theirs.as_str());
+    assert_eq!(results[1]["error"]["status"], 404);
+    assert_eq!(results[2]["filename"], "quote-Q-2026-0002.pdf");
+    let second = decoded(&results[2]);
+    qpdf_check(&second);
+    assert_eq!(results[2]["size_bytes"].as_u64(), Some(second.len() as u64));
+    assert_has(&text(&second), "Second");
+    assert_eq!(scalar(&db, &format!("SELECT pdf_exports_count::bigint FROM user_usage WHERE user_id = '{user}'")), 2);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The document cache
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn an_unchanged_quote_is_served_from_the_cache_until_it_changes() {
+    let db = TestDb::new();
+    let user = db.user("cache@example.test");
+    plan(&db, &user, false, false);
+    company(&db, &user);
+    let (id, _) = insert_quote(&db, &user, &spec(3, vec![line("Pruning", "Two apple trees", 2, 7500)]));
+    let host = Host::start(HostConfig::app(&db));
+    let body = json!({"quote_id": id});
+
+    let first = json_doc(&host, &user, &body).json();
+    assert_eq!(first["cached"], false);
+    assert!(first["render_ms"].as_f64().is_some());
+    let bytes = decoded(&first);
+    assert_eq!(first["sha256"].as_str().unwrap().len(), 64);
+    let second = json_doc(&host, &user, &body).json();
+    assert_eq!(second["cached"], true);
+    assert_eq!(second["render_ms"], Value::Null);
+    assert_eq!(second["sha256"], first["sha256"]);
+    assert_eq!(decoded(&second), bytes, "the cached bytes themselves");
+    let r = pdf(&host, &user, &body);
+    assert_eq!((r.header("x-document-cached"), r.body == bytes), (Some("true"), true));
+
+    db.exec(&format!("UPDATE quotes SET notes = 'Ladder provided by the client' WHERE id = '{id}'"));
+    let third = json_doc(&host, &user, &body).json();
+    assert_eq!(third["cached"], false);
+    assert_ne!(third["sha256"], first["sha256"]);
+    assert_has(&text(&decoded(&third)), "Ladder provided by the client");
+    assert_eq!(json_doc(&host, &user, &body).json()["cached"], true);
+
+    // The company block is on the document too.
+    db.exec(&format!("UPDATE company_settings SET company_name = 'Greenleaf & Sons' WHERE id = '{user}'"));
+    let fourth = json_doc(&host, &user, &body).json();
+    assert_eq!(fourth["cached"], false);
+    assert_has(&text(&decoded(&fourth)), "Greenleaf & Sons");
+
+    assert_eq!(
+        scalar(&db, &format!("SELECT count(*) FROM quote_documents WHERE quote_id = '{id}'")),
+        1,
+        "one current document"
+    );
+    assert_eq!(scalar(&db, "SELECT count(*) FROM quote_documents WHERE render_ms > 0 AND size_bytes > 0"), 1);
+    assert_eq!(scalar(&db, &format!("SELECT pdf_exports_count::bigint FROM user_usage WHERE user_id = '{user}'")), 6);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Email
+// ---------------------------------------------------------------------------------------------
+
+fn host_with_resend(db: &TestDb, rec: &Recorder) -> Host {
+    Host::start(
+        HostConfig::app(db)
+            .var("resend_api_base", &format!("http://127.0.0.1:{}", rec.port))
+            .var("resend_api_key", "re_test")
+            .var("email_from", "Greenleaf <quotes@greenleaf.example>"),
+    )
+}
+
+#[test]
+fn send_email_posts_the_pdf_to_resend_and_records_the_attempt() {
+    let db = TestDb::new();
+    let user = db.user("mailer@example.test");
+    plan(&db, &user, true, false);
+    company(&db, &user);
+    let (id, _) = insert_quote(&db, &user, &spec(12, vec![line("Spring clean-up", "", 4, 3500)]));
+    let rec = Recorder::start(200, r#"{"id":"email_123"}"#);
+    let host = host_with_resend(&db, &rec);
+
+    let r = json_doc(&host, &user, &json!({"quote_id": id, "send_email": true}));
+    assert_eq!(r.status, 200, "{}", r.text());
+    let doc = r.json();
+    assert_eq!(doc["email"]["status"], "sent", "{doc}");
+    assert_eq!(doc["email"]["provider_id"], "email_123");
+    let pdf_bytes = decoded(&doc);
+
+    let received = rec.received();
+    assert_eq!(received.len(), 1);
+    let sent = &received[0];
+    assert_eq!((sent.method.as_str(), sent.path.as_str()), ("POST", "/emails"));
+    let auth = sent.headers.iter().find(|(k, _)| k == "authorization").map(|(_, v)| v.as_str());
+    assert_eq!(auth, Some("Bearer re_test"));
+    let mail: Value = serde_json::from_slice(&sent.body).expect("a JSON body");
+    assert_eq!(mail["to"], json!(["ada@client.example"]));
+    assert_eq!(mail["from"], "Greenleaf <quotes@greenleaf.example>");
+    let subject = mail["subject"].as_str().unwrap();
+    assert!(subject.contains("Q-2026-0012"), "{subject}");
+    assert!(mail["text"].as_str().unwrap().contains("Q-2026-0012"));
+    assert_eq!(mail["attachments"][0]["filename"], "quote-Q-2026-0012.pdf");
+    let attached =
+        base64::engine::general_purpose::STANDARD.decode(mail["attachments"][0]["content"].as_str().unwrap()).unwrap();
+    assert_eq!(attached, pdf_bytes, "the attachment is the document answered");
+    qpdf_check(&attached);
+
+    let row = db
+        .client()
+        .query_one("SELECT recipient, subject, status, provider_message_id, http_status FROM quote_email_attempts", &[])
+        .unwrap();
+    assert_eq!(row.get::<_, String>(0), "ada@client.example");
+    assert_eq!(row.get::<_, String>(1), subject);
+    assert_eq!(row.get::<_, String>(2), "sent");
+    assert_eq!(row.get::<_, Option<String>>(3).as_deref(), Some("email_123"));
+    assert_eq!(row.get::<_, Option<i32>>(4), Some(200));
+
+    // The recipient and subject given in the request win over the quote's.
+    let r = pdf(
+        &host,
+        &user,
+        &json!({"quote_id": id, "send_email": true,
+        "email": {"to": "boss@client.example", "subject": "Your garden", "message": "See attached."}}),
+    );
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("x-email-status"), Some("sent"));
+    let mail: Value = serde_json::from_slice(&rec.received()[1].body).unwrap();
+    assert_eq!(
+        (mail["to"].clone(), mail["subject"].clone(), mail["text"].clone()),
+        (json!(["boss@client.example"]), json!("Your garden"), json!("See attached."))
+    );
+}
+
+#[test]
+fn a_failing_email_provider_does_not_lose_the_document() {
+    let db = TestDb::new();
+    let user = db.user("unlucky@example.test");
+    plan(&db, &user, true, false);
+    let (id, _) = insert_quote(&db, &user, &spec(1, vec![line("Tree removal", "", 1, 90_000)]));
+    let rec =
+        Recorder::start(500, r#"{"statusCode":500,"message":"internal server error","name":"application_error"}"#);
+    let host = host_with_resend(&db, &rec);
+
+    let r = pdf(&host, &user, &json!({"quote_id": id, "send_email": true}));
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.header("x-email-status"), Some("failed"));
+    qpdf_check(&r.body);
+
+    let doc = json_doc(&host, &user, &json!({"quote_id": id, "send_email": true})).json();
+    assert_eq!(doc["email"]["status"], "failed", "{doc}");
+    assert!(doc["email"]["error"].as_str().unwrap().contains("500"), "{doc}");
+    assert!(!decoded(&doc).is_empty());
+    assert_eq!(rec.received().len(), 2);
+    assert_eq!(
+        scalar(&db, "SELECT count(*) FROM quote_email_attempts WHERE status = 'failed' AND http_status = 500 AND error LIKE '%internal server error%'"),
+        2
+    );
+
+    // A provider that cannot be reached at all: the same.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = closed.local_addr().unwrap().port();
+    drop(closed);
+    let host = Host::start(
+        HostConfig::app(&db)
+            .var("resend_api_base", &format!("http://127.0.0.1:{port}"))
+            .var("resend_api_key", "re_test"),
+    );
+    let doc = json_doc(&host, &user, &json!({"quote_id": id, "send_email": true})).json();
+    assert_eq!(doc["email"]["status"], "failed", "{doc}");
+    assert_eq!(doc["email"]["http_status"], Value::Null);
+    assert_eq!(
+        scalar(&db, "SELECT count(*) FROM quote_email_attempts WHERE status = 'failed' AND http_status IS NULL"),
+        1
+    );
+}
+
+#[test]
+fn emailing_a_quote_without_a_recipient_is_a_field_error() {
+    let db = TestDb::new();
+    let user = db.user("norecipient@example.test");
+    plan(&db, &user, true, false);
+    let mut q = spec(1, vec![line("Survey", "", 1, 5000)]);
+    q.client_email = None;
+    let (id, _) = insert_quote(&db, &user, &q);
+    let rec = Recorder::start(200, r#"{"id":"never"}"#);
+    let host = host_with_resend(&db, &rec);
+    let r = pdf(&host, &user, &json!({"quote_id": id, "send_email": true}));
+    assert_eq!(r.status, 400, "{}", r.text());
+    let p = r.json();
+    assert_eq!(p["errors"][0]["field"], "email.to");
+    assert_eq!(p["errors"][0]["code"], "required");
+    assert!(rec.received().is_empty());
+    assert_eq!(scalar(&db, "SELECT count(*) FROM quote_email_attempts"), 0);
+    // With a recipient it goes out.
+    let r = pdf(&host, &user, &json!({"quote_id": id, "send_email": true, "email": {"to": "site@client.example"}}));
+    assert_eq!(r.header("x-email-status"), Some("sent"), "{}", r.text());
+}

@@ -12,8 +12,8 @@ fn unlimited_plan(db: &TestDb, user: &str) {
         "INSERT INTO stripe_products (id, name) VALUES ('prod_unl', 'Unlimited') ON CONFLICT DO NOTHING;
          INSERT INTO stripe_prices (id, stripe_product_id, currency, unit_amount, type, \"interval\")
            VALUES ('price_unl', 'prod_unl', 'usd', 9900, 'recurring', 'month') ON CONFLICT DO NOTHING;
-         INSERT INTO plan_limits (plan_key, name, max_quotes, max_clients) VALUES ('prod_unl', 'Unlimited', -1, -1)
-           ON CONFLICT DO NOTHING;
+         INSERT INTO plan_limits (plan_key, name, max_quotes, max_clients, bulk_operations)
+           VALUES ('prod_unl', 'Unlimited', -1, -1, true) ON CONFLICT DO NOTHING;
          INSERT INTO subscriptions (stripe_subscription_id, user_id, stripe_price_id, status)
            VALUES ('sub_{}', '{user}', 'price_unl', 'active');",
         &user[..8]
@@ -272,4 +272,38 @@ fn list_filters_and_pages_duplicate_and_templates() {
     let not_template = host.post(&format!("{PATH}/from-template/{}", first["id"].as_str().unwrap())).bearer(&token).send();
     assert_eq!(not_template.status, 409);
     assert_eq!(page("is_template=true").json()["pagination"]["total"], 1);
+}
+
+#[test]
+fn the_batch_form_runs_on_the_batch_engine_with_exact_counts() {
+    let db = TestDb::new();
+    let user = db.user("bulk@example.test");
+    unlimited_plan(&db, &user);
+    let free = db.user("free-bulk@example.test");
+    let host = Host::start(HostConfig::app(&db));
+    let token = Jwt::user(&user);
+    let ids: Vec<String> = (0..3).map(|_| create(&host, &token, &sample()).json()["id"].as_str().unwrap().to_string()).collect();
+    let missing = "00000000-0000-4000-8000-000000000001";
+    let r = host
+        .post(&format!("{PATH}/batch"))
+        .bearer(&token)
+        .json(&json!({"operation": "status_update", "quote_ids": [ids[0], ids[1], missing], "options": {"status": "sent"}}))
+        .send();
+    assert_eq!(r.status, 200, "{}", r.text());
+    let job = r.json();
+    let job = if job.get("data").is_some() { job["data"].clone() } else { job };
+    assert_eq!((job["processed_items"].as_i64(), job["failed_items"].as_i64()), (Some(2), Some(1)), "{job}");
+    let sent: i64 = db.client().query_one("SELECT count(*) FROM quotes WHERE status = 'sent'", &[]).unwrap().get(0);
+    assert_eq!(sent, 2);
+    let r = host.post(&format!("{PATH}/batch")).bearer(&token).json(&json!({"operation": "bulk_delete", "quote_ids": [ids[2]]})).send();
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(db.client().query_one("SELECT count(*) FROM quotes", &[]).unwrap().get::<_, i64>(0), 2);
+    let r = host.post(&format!("{PATH}/batch")).bearer(&token).json(&json!({"operation": "explode", "quote_ids": []})).send();
+    assert_eq!((r.status, r.json()["errors"][0]["field"].as_str()), (400, Some("operation")));
+    let r = host
+        .post(&format!("{PATH}/batch"))
+        .bearer(&Jwt::user(&free))
+        .json(&json!({"operation": "bulk_delete", "quote_ids": [ids[0]]}))
+        .send();
+    assert_eq!(r.status, 402, "{}", r.text());
 }

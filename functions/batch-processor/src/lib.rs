@@ -1,8 +1,22 @@
-//! batch-processor: durable, resumable bulk jobs over the caller's quotes, clients and items (SPEC "The eleven functions").
+//! batch-processor: durable, resumable bulk jobs over the caller's quotes, clients and
+//! catalog items (SPEC "batch-processor"). Requires the plan's `bulk_operations`.
 //!
-//! Only `GET /functions/v1/batch-processor/health` is served so far; every other route answers 404
-//! problem+json until this function's endpoints are built.
+//! ```text
+//! POST /functions/v1/batch-processor                    {operation, items, options, idempotency_key?}
+//!                                                       small jobs finish here (200); larger ones 202
+//! GET  /functions/v1/batch-processor/jobs               the caller's jobs (status, limit, offset)
+//! GET  /functions/v1/batch-processor/jobs/{id}          status, progress %, counts, per-item errors (?items=true: all)
+//! POST /functions/v1/batch-processor/jobs/{id}/run      process the next chunks within a time budget
+//! POST /functions/v1/batch-processor/jobs/{id}/cancel   stop between chunks
+//! GET  /functions/v1/batch-processor/jobs/{id}/download export: ?format=csv|json; PDFs: ?quote_id=
+//! ```
+//!
+//! Operations: update_quote_status, delete_quotes, export_quotes, delete_clients,
+//! update_item_prices, bulk_create_items, generate_pdfs. The engine is `shared::batch`
+//! (quote-processor's `/batch` runs on it too); this crate is its router.
 
+use shared::batch::{export, jobs};
+use shared::http::Method;
 use shared::{Context, Problem, Response};
 use spin_sdk::http::{IncomingRequest, ResponseOutparam};
 
@@ -14,5 +28,19 @@ async fn handle(req: IncomingRequest, out: ResponseOutparam) {
 }
 
 async fn route(ctx: &Context) -> Result<Response, Problem> {
-    Err(Problem::route_not_found(&ctx.request))
+    let req = &ctx.request;
+    match (&req.method, req.segments().as_slice()) {
+        (Method::Post, [] | ["jobs"]) => jobs::create(ctx).await,
+        (Method::Get, ["jobs"]) => jobs::list(ctx),
+        (Method::Get, ["jobs", id]) => jobs::get(ctx, id),
+        (Method::Post, ["jobs", id, "run"]) => jobs::run(ctx, id).await,
+        (Method::Post, ["jobs", id, "cancel"]) => jobs::cancel(ctx, id),
+        (Method::Get, ["jobs", id, "download"]) => export::download(ctx, id),
+        (_, []) => Err(Problem::method_not_allowed(&["POST"])),
+        (_, ["jobs"]) => Err(Problem::method_not_allowed(&["GET", "POST"])),
+        (_, ["jobs", _]) => Err(Problem::method_not_allowed(&["GET"])),
+        (_, ["jobs", _, "run" | "cancel"]) => Err(Problem::method_not_allowed(&["POST"])),
+        (_, ["jobs", _, "download"]) => Err(Problem::method_not_allowed(&["GET"])),
+        _ => Err(Problem::route_not_found(req)),
+    }
 }

@@ -1,8 +1,15 @@
-//! quote-pdf-generator: render the caller's quotes as PDFs and email them (SPEC "The eleven functions").
+//! quote-pdf-generator: the caller's quotes as real PDFs (genpdf), cached, and emailed with the
+//! PDF attached through Resend (SPEC "quote-pdf-generator").
 //!
-//! Only `GET /functions/v1/quote-pdf-generator/health` is served so far; every other route answers 404
-//! problem+json until this function's endpoints are built.
+//! `POST /functions/v1/quote-pdf-generator` (and `/batch`, the same): see [`generate`].
 
+mod email;
+mod generate;
+pub mod render;
+mod request;
+mod store;
+
+use shared::http::Method;
 use shared::{Context, Problem, Response};
 use spin_sdk::http::{IncomingRequest, ResponseOutparam};
 
@@ -14,5 +21,10 @@ async fn handle(req: IncomingRequest, out: ResponseOutparam) {
 }
 
 async fn route(ctx: &Context) -> Result<Response, Problem> {
-    Err(Problem::route_not_found(&ctx.request))
+    let req = &ctx.request;
+    match (&req.method, req.segments().as_slice()) {
+        (Method::Post, [] | ["batch"]) => generate::generate(ctx).await,
+        (_, [] | ["batch"]) => Err(Problem::method_not_allowed(&["POST"])),
+        _ => Err(Problem::route_not_found(req)),
+    }
 }

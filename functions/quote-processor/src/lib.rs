@@ -11,8 +11,10 @@
 //! DELETE /functions/v1/quote-processor/{id}                 delete
 //! POST   /functions/v1/quote-processor/{id}/duplicate       a new draft copy
 //! POST   /functions/v1/quote-processor/from-template/{id}   a new quote from a template
+//! POST   /functions/v1/quote-processor/batch                status_update | bulk_delete | bulk_export (batch-processor's engine)
 //! ```
 
+mod batch;
 mod create;
 mod documents;
 mod read;
@@ -41,6 +43,7 @@ async fn route(ctx: &Context) -> Result<Response, Problem> {
         (Method::Get, [id]) => read::one(ctx, id),
         (Method::Put | Method::Patch, [id]) => update::update(ctx, id).await,
         (Method::Delete, [id]) => update::delete(ctx, id),
+        (Method::Post, ["batch"]) => batch::batch(ctx).await,
         (Method::Post, [id, "duplicate"]) => create::duplicate(ctx, id),
         (Method::Post, ["from-template", id]) => create::from_template(ctx, id),
         (_, []) => Err(Problem::method_not_allowed(&["GET", "POST"])),

@@ -1,0 +1,207 @@
+//! The work on one item, done as the calling user (RLS applies): an id that does not exist
+//! and an id of someone else's row look the same — "not found" — and fail that item only.
+
+use super::spec::{Operation, PriceAdjustment};
+use crate::db::{self, Db, DbError, Param};
+use crate::money::Money;
+use crate::quote::{transition, QuoteStatus};
+use crate::Context;
+use serde_json::{json, Value};
+use spin_sdk::http::{Method, Request, Response};
+
+/// Why an item did not succeed.
+#[derive(Debug)]
+pub enum ItemError {
+    /// This item failed; the reason is stored with it and the job goes on.
+    Failed(String),
+    /// The database went away or a conflict needs a retry: the whole chunk is rolled back.
+    Abort(DbError),
+}
+
+impl From<DbError> for ItemError {
+    fn from(e: DbError) -> ItemError {
+        match &e {
+            DbError::Unavailable(_) => ItemError::Abort(e),
+            DbError::Query { code: Some(c), .. } if c == "40001" || c == "40P01" => ItemError::Abort(e),
+            DbError::Query { code: Some(c), .. } if c == "23503" => {
+                ItemError::Failed("still referenced by other records".into())
+            }
+            DbError::Query { code: Some(c), .. } if c == "42501" => ItemError::Failed("permission denied".into()),
+            DbError::Query { code: Some(c), .. } if c == "23514" => {
+                ItemError::Failed("the new value breaks a rule of the record".into())
+            }
+            _ => {
+                eprintln!("batch item failed: {e}");
+                ItemError::Failed("the item could not be processed (logged)".into())
+            }
+        }
+    }
+}
+
+fn failed(reason: impl Into<String>) -> ItemError {
+    ItemError::Failed(reason.into())
+}
+
+fn not_found(what: &str, id: &str) -> ItemError {
+    failed(format!("not_found: no {what} {id} (it does not exist or is not yours)"))
+}
+
+/// Do `op` for `item` (inside the chunk's transaction, as the user). Sync operations only.
+pub fn run(db: &Db, op: Operation, options: &Value, item: &Value) -> Result<Value, ItemError> {
+    let id = item.as_str().unwrap_or_default();
+    match op {
+        Operation::UpdateQuoteStatus => update_quote_status(db, id, options),
+        Operation::DeleteQuotes => delete_quote(db, id),
+        Operation::ExportQuotes => export_quote(db, id),
+        Operation::DeleteClients => delete_client(db, id),
+        Operation::UpdateItemPrices => update_item_price(db, id, options),
+        Operation::BulkCreateItems => create_item(db, item),
+        Operation::GeneratePdfs => Err(failed("generate_pdfs runs through pdf()")),
+    }
+}
+
+fn update_quote_status(db: &Db, id: &str, options: &Value) -> Result<Value, ItemError> {
+    let to =
+        options["status"].as_str().and_then(QuoteStatus::parse).ok_or_else(|| failed("options.status is invalid"))?;
+    let rows =
+        db.query("SELECT status::text AS status FROM public.quotes WHERE id = $1 FOR UPDATE", &[db::uuid(id)])?;
+    let Some(row) = rows.first() else {
+        return Err(not_found("quote", id));
+    };
+    let from = QuoteStatus::parse(&row.string("status")?).ok_or_else(|| failed("the stored status is unknown"))?;
+    transition(from, to).map_err(|e| failed(format!("illegal_transition: {e}")))?;
+    if from != to {
+        db.execute(
+            "UPDATE public.quotes SET status = $2::text::public.quote_status,
+                 sent_at = CASE WHEN $2 = 'sent' THEN now() ELSE sent_at END,
+                 accepted_at = CASE WHEN $2 = 'accepted' THEN now() ELSE accepted_at END,
+                 declined_at = CASE WHEN $2 = 'declined' THEN now() ELSE declined_at END
+             WHERE id = $1",
+            &[db::uuid(id), db::text(to.as_str())],
+        )?;
+    }
+    Ok(json!({ "from": from.as_str(), "to": to.as_str(), "changed": from != to }))
+}
+
+fn delete_quote(db: &Db, id: &str) -> Result<Value, ItemError> {
+    let rows = db.query("DELETE FROM public.quotes WHERE id = $1 RETURNING quote_number", &[db::uuid(id)])?;
+    let Some(row) = rows.first() else {
+        return Err(not_found("quote", id));
+    };
+    Ok(json!({ "deleted": true, "quote_number": row.string("quote_number")? }))
+}
+
+fn delete_client(db: &Db, id: &str) -> Result<Value, ItemError> {
+    let rows = db.query("DELETE FROM public.clients WHERE id = $1 RETURNING name", &[db::uuid(id)])?;
+    let Some(row) = rows.first() else {
+        return Err(not_found("client", id));
+    };
+    Ok(json!({ "deleted": true, "name": row.string("name")? }))
+}
+
+/// The quote's exported row, kept as the item's result; the download is built from these.
+fn export_quote(db: &Db, id: &str) -> Result<Value, ItemError> {
+    let rows = db.query(
+        "SELECT q.id, q.quote_number, q.status::text AS status, q.client_name, q.client_email, q.client_phone,
+                q.client_address, q.line_items, q.subtotal::text AS subtotal, q.markup_rate::text AS markup_rate,
+                q.markup_amount::text AS markup_amount, q.tax_rate::text AS tax_rate, q.tax_amount::text AS tax_amount,
+                q.total::text AS total, q.notes, q.valid_until, q.is_template, q.created_at, q.updated_at
+         FROM public.quotes q WHERE q.id = $1",
+        &[db::uuid(id)],
+    )?;
+    let Some(r) = rows.first() else {
+        return Err(not_found("quote", id));
+    };
+    Ok(json!({
+        "id": r.string("id")?,
+        "quote_number": r.string("quote_number")?,
+        "status": r.string("status")?,
+        "client_name": r.string("client_name")?,
+        "client_email": r.text("client_email")?,
+        "client_phone": r.text("client_phone")?,
+        "client_address": r.text("client_address")?,
+        "line_items": r.json("line_items")?.unwrap_or_else(|| json!([])),
+        "subtotal": r.string("subtotal")?,
+        "markup_rate": r.string("markup_rate")?,
+        "markup_amount": r.string("markup_amount")?,
+        "tax_rate": r.string("tax_rate")?,
+        "tax_amount": r.string("tax_amount")?,
+        "total": r.string("total")?,
+        "notes": r.text("notes")?,
+        "valid_until": r.timestamp("valid_until")?,
+        "is_template": r.flag("is_template")?,
+        "created_at": r.timestamp("created_at")?,
+        "updated_at": r.timestamp("updated_at")?,
+    }))
+}
+
+fn update_item_price(db: &Db, id: &str, options: &Value) -> Result<Value, ItemError> {
+    let adj = PriceAdjustment::from_options(options).ok_or_else(|| failed("options.price_adjustment is invalid"))?;
+    let rows =
+        db.query("SELECT cost::text AS cost FROM public.line_items WHERE id = $1 FOR UPDATE", &[db::uuid(id)])?;
+    let Some(row) = rows.first() else {
+        return Err(not_found("catalog item", id));
+    };
+    let old = Money::parse(&row.string("cost")?).map_err(|_| failed("the stored cost is unreadable"))?;
+    let new = adj.apply(old).ok_or_else(|| failed("out_of_range: the new cost exceeds 9999999999.99"))?;
+    db.execute(
+        "UPDATE public.line_items SET cost = $2 WHERE id = $1",
+        &[db::uuid(id), Param::Decimal(new.to_string())],
+    )?;
+    Ok(json!({ "old_cost": old.to_string(), "new_cost": new.to_string() }))
+}
+
+fn create_item(db: &Db, item: &Value) -> Result<Value, ItemError> {
+    let cost = item["cost"].as_str().unwrap_or("0").to_string();
+    let rows = db.query(
+        "INSERT INTO public.line_items (user_id, name, unit, cost, category)
+         VALUES (auth.uid(), $1, $2, $3, $4) RETURNING id",
+        &[
+            db::text(item["name"].as_str().unwrap_or_default()),
+            db::opt_text(item["unit"].as_str()),
+            Param::Decimal(cost),
+            db::opt_text(item["category"].as_str()),
+        ],
+    )?;
+    Ok(json!({ "id": rows.one()?.string("id")? }))
+}
+
+const GENERATOR: &str = "http://quote-pdf-generator.spin.internal/functions/v1/quote-pdf-generator";
+
+/// Render one quote's PDF through quote-pdf-generator (service chaining, as the same user
+/// with their token, exactly as quote-processor does). The document itself stays in
+/// `quote_documents`; the item keeps what identifies it (for the download).
+pub async fn pdf(ctx: &Context, quote_id: &str) -> Result<Value, ItemError> {
+    let request = Request::builder()
+        .method(Method::Post)
+        .uri(GENERATOR)
+        .header("content-type", "application/json")
+        .header("accept", "application/json")
+        .header("authorization", ctx.request.header("authorization").unwrap_or(""))
+        .body(json!({ "quote_id": quote_id }).to_string())
+        .build();
+    let answer = match spin_sdk::http::send::<_, Response>(request).await {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("quote-pdf-generator unreachable: {e}");
+            return Err(failed("the PDF service could not be reached"));
+        }
+    };
+    let status = *answer.status();
+    let parsed: Value = serde_json::from_slice(answer.body()).unwrap_or(Value::Null);
+    match status {
+        200 => Ok(json!({
+            "quote_id": quote_id,
+            "filename": parsed["filename"],
+            "size_bytes": parsed["size_bytes"],
+            "sha256": parsed["sha256"],
+            "cached": parsed["cached"],
+        })),
+        404 => Err(not_found("quote", quote_id)),
+        _ => {
+            let code = parsed["code"].as_str().unwrap_or("pdf_failed");
+            let detail = parsed["detail"].as_str().unwrap_or("the PDF could not be generated");
+            Err(failed(format!("{code}: {detail} (HTTP {status})")))
+        }
+    }
+}
