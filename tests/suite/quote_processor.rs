@@ -12,8 +12,8 @@ fn unlimited_plan(db: &TestDb, user: &str) {
         "INSERT INTO stripe_products (id, name) VALUES ('prod_unl', 'Unlimited') ON CONFLICT DO NOTHING;
          INSERT INTO stripe_prices (id, stripe_product_id, currency, unit_amount, type, \"interval\")
            VALUES ('price_unl', 'prod_unl', 'usd', 9900, 'recurring', 'month') ON CONFLICT DO NOTHING;
-         INSERT INTO plan_limits (plan_key, name, max_quotes, max_clients, bulk_operations)
-           VALUES ('prod_unl', 'Unlimited', -1, -1, true) ON CONFLICT DO NOTHING;
+         INSERT INTO plan_limits (plan_key, name, max_quotes, max_clients, bulk_operations, pdf_export)
+           VALUES ('prod_unl', 'Unlimited', -1, -1, true, true) ON CONFLICT DO NOTHING;
          INSERT INTO subscriptions (stripe_subscription_id, user_id, stripe_price_id, status)
            VALUES ('sub_{}', '{user}', 'price_unl', 'active');",
         &user[..8]
@@ -306,4 +306,26 @@ fn the_batch_form_runs_on_the_batch_engine_with_exact_counts() {
         .json(&json!({"operation": "bulk_delete", "quote_ids": [ids[0]]}))
         .send();
     assert_eq!(r.status, 402, "{}", r.text());
+}
+
+#[test]
+fn generate_pdf_on_create_goes_through_quote_pdf_generator_and_never_loses_the_quote() {
+    let db = TestDb::new();
+    let user = db.user("pdf@example.test");
+    unlimited_plan(&db, &user);
+    let free = db.user("nopdf@example.test");
+    let host = Host::start(HostConfig::app(&db));
+    let r = create(&host, &Jwt::user(&user), &json!({"quote": sample(), "operations": {"generate_pdf": true}}));
+    assert_eq!(r.status, 201, "{}", r.text());
+    let q = r.json();
+    assert_eq!(q["document"]["status"], "generated", "{q}");
+    assert!(q["document"]["filename"].as_str().unwrap().contains(q["quote_number"].as_str().unwrap()));
+    let docs: i64 = db.client().query_one("SELECT count(*) FROM quote_documents", &[]).unwrap().get(0);
+    assert_eq!(docs, 1);
+    // Without pdf_export the quote is still created; the document step reports why not.
+    let r = create(&host, &Jwt::user(&free), &json!({"quote": sample(), "operations": {"generate_pdf": true}}));
+    assert_eq!(r.status, 201, "{}", r.text());
+    let q = r.json();
+    assert_eq!((q["document"]["status"].as_str(), q["document"]["http_status"].as_i64()), (Some("failed"), Some(402)));
+    assert!(host.output().contains("[quote-pdf-generator]") && host.output().contains("internal"));
 }
