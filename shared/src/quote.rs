@@ -1157,6 +1157,50 @@ fn read_operations(errors: &mut Errors, field: &str, v: &Value, operations: &mut
 // Tests
 // ---------------------------------------------------------------------------------------------
 
+/// Quotes as stored in `public.quotes`: the columns every answer reads (numbers as exact
+/// decimal text) and the JSON shape of a stored quote, shared by every function that shows one.
+pub mod stored {
+    use crate::db::{DbError, Row};
+    use serde_json::{json, Value};
+
+    /// The columns of a quote aliased `q` (`SELECT {COLUMNS} FROM public.quotes q ...`).
+    pub const COLUMNS: &str = "q.id, q.quote_number, q.status::text AS status, q.client_id, q.client_name,
+  q.client_email, q.client_phone, q.client_address, q.line_items, q.subtotal::text AS subtotal,
+  q.markup_rate::text AS markup_rate, q.markup_amount::text AS markup_amount, q.tax_rate::text AS tax_rate,
+  q.tax_amount::text AS tax_amount, q.total::text AS total, q.notes, q.valid_until, q.is_template, q.template_name,
+  q.sent_at, q.accepted_at, q.declined_at, q.created_at, q.updated_at";
+
+    /// A row of [`COLUMNS`] as the API answers it.
+    pub fn to_json(r: &Row<'_>) -> Result<Value, DbError> {
+        Ok(json!({
+            "id": r.string("id")?,
+            "quote_number": r.string("quote_number")?,
+            "status": r.string("status")?,
+            "client_id": r.text("client_id")?,
+            "client_name": r.string("client_name")?,
+            "client_email": r.text("client_email")?,
+            "client_phone": r.text("client_phone")?,
+            "client_address": r.text("client_address")?,
+            "line_items": r.json("line_items")?.unwrap_or_else(|| json!([])),
+            "subtotal": r.string("subtotal")?,
+            "markup_rate": r.string("markup_rate")?,
+            "markup_amount": r.string("markup_amount")?,
+            "tax_rate": r.string("tax_rate")?,
+            "tax_amount": r.string("tax_amount")?,
+            "total": r.string("total")?,
+            "notes": r.text("notes")?,
+            "valid_until": r.timestamp("valid_until")?,
+            "is_template": r.flag("is_template")?,
+            "template_name": r.text("template_name")?,
+            "sent_at": r.timestamp("sent_at")?,
+            "accepted_at": r.timestamp("accepted_at")?,
+            "declined_at": r.timestamp("declined_at")?,
+            "created_at": r.timestamp("created_at")?,
+            "updated_at": r.timestamp("updated_at")?,
+        }))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -7,41 +7,11 @@ use shared::money::{Money, Rate, Totals};
 use shared::quote::{line_items_from_stored, priced, Date, QuoteFields, QuoteStatus};
 use shared::{FieldError, Problem};
 
-/// The columns every answer carries (numbers as exact decimal text).
-pub const COLUMNS: &str = "q.id, q.quote_number, q.status::text AS status, q.client_id, q.client_name, q.client_email,
-  q.client_phone, q.client_address, q.line_items, q.subtotal::text AS subtotal, q.markup_rate::text AS markup_rate,
-  q.markup_amount::text AS markup_amount, q.tax_rate::text AS tax_rate, q.tax_amount::text AS tax_amount,
-  q.total::text AS total, q.notes, q.valid_until, q.is_template, q.template_name, q.sent_at, q.accepted_at,
-  q.declined_at, q.created_at, q.updated_at";
+pub use shared::quote::stored::COLUMNS;
 
 /// A stored quote as the API answers it.
 pub fn to_json(r: &Row<'_>) -> Result<Value, Problem> {
-    Ok(json!({
-        "id": r.string("id")?,
-        "quote_number": r.string("quote_number")?,
-        "status": r.string("status")?,
-        "client_id": r.text("client_id")?,
-        "client_name": r.string("client_name")?,
-        "client_email": r.text("client_email")?,
-        "client_phone": r.text("client_phone")?,
-        "client_address": r.text("client_address")?,
-        "line_items": r.json("line_items")?.unwrap_or_else(|| json!([])),
-        "subtotal": r.string("subtotal")?,
-        "markup_rate": r.string("markup_rate")?,
-        "markup_amount": r.string("markup_amount")?,
-        "tax_rate": r.string("tax_rate")?,
-        "tax_amount": r.string("tax_amount")?,
-        "total": r.string("total")?,
-        "notes": r.text("notes")?,
-        "valid_until": r.timestamp("valid_until")?,
-        "is_template": r.flag("is_template")?,
-        "template_name": r.text("template_name")?,
-        "sent_at": r.timestamp("sent_at")?,
-        "accepted_at": r.timestamp("accepted_at")?,
-        "declined_at": r.timestamp("declined_at")?,
-        "created_at": r.timestamp("created_at")?,
-        "updated_at": r.timestamp("updated_at")?,
-    }))
+    Ok(shared::quote::stored::to_json(r)?)
 }
 
 fn stored(detail: impl Into<String>) -> Problem {

@@ -102,38 +102,15 @@ fn delete_client(db: &Db, id: &str) -> Result<Value, ItemError> {
 /// The quote's exported row, kept as the item's result; the download is built from these.
 fn export_quote(db: &Db, id: &str) -> Result<Value, ItemError> {
     let rows = db.query(
-        "SELECT q.id, q.quote_number, q.status::text AS status, q.client_name, q.client_email, q.client_phone,
-                q.client_address, q.line_items, q.subtotal::text AS subtotal, q.markup_rate::text AS markup_rate,
-                q.markup_amount::text AS markup_amount, q.tax_rate::text AS tax_rate, q.tax_amount::text AS tax_amount,
-                q.total::text AS total, q.notes, q.valid_until, q.is_template, q.created_at, q.updated_at
-         FROM public.quotes q WHERE q.id = $1",
+        &format!("SELECT {} FROM public.quotes q WHERE q.id = $1", crate::quote::stored::COLUMNS),
         &[db::uuid(id)],
     )?;
     let Some(r) = rows.first() else {
         return Err(not_found("quote", id));
     };
-    Ok(json!({
-        "id": r.string("id")?,
-        "quote_number": r.string("quote_number")?,
-        "status": r.string("status")?,
-        "client_name": r.string("client_name")?,
-        "client_email": r.text("client_email")?,
-        "client_phone": r.text("client_phone")?,
-        "client_address": r.text("client_address")?,
-        "line_items": r.json("line_items")?.unwrap_or_else(|| json!([])),
-        "subtotal": r.string("subtotal")?,
-        "markup_rate": r.string("markup_rate")?,
-        "markup_amount": r.string("markup_amount")?,
-        "tax_rate": r.string("tax_rate")?,
-        "tax_amount": r.string("tax_amount")?,
-        "total": r.string("total")?,
-        "notes": r.text("notes")?,
-        "valid_until": r.timestamp("valid_until")?,
-        "is_template": r.flag("is_template")?,
-        "created_at": r.timestamp("created_at")?,
-        "updated_at": r.timestamp("updated_at")?,
-    }))
+    Ok(crate::quote::stored::to_json(&r)?)
 }
+
 
 fn update_item_price(db: &Db, id: &str, options: &Value) -> Result<Value, ItemError> {
     let adj = PriceAdjustment::from_options(options).ok_or_else(|| failed("options.price_adjustment is invalid"))?;
