@@ -63,24 +63,10 @@ fn items_json(q: &QuoteFields, totals: &Totals) -> Param {
     Param::Jsonb(serde_json::to_vec(&priced(&q.line_items, totals)).unwrap_or_default())
 }
 
-/// Insert a new quote of the caller (inside their transaction). Its number comes from the
-/// caller's counter row, locked and advanced in the same transaction; the quota trigger
-/// counts it (or refuses it with 402).
-pub fn insert(db: &Db, user_id: &str, q: &QuoteFields, totals: &Totals) -> Result<Value, Problem> {
-    let rows = db.query(
-        &format!(
-            "WITH n AS (SELECT extract(year FROM now() AT TIME ZONE 'UTC')::int AS year),
-                  s AS (SELECT n.year, public.next_quote_number(n.year) AS seq FROM n)
-             INSERT INTO public.quotes AS q (user_id, client_id, client_name, client_email, client_phone, client_address,
-                 quote_number, quote_year, quote_seq, line_items, subtotal, markup_rate, markup_amount, tax_rate,
-                 tax_amount, total, notes, valid_until, is_template, template_name)
-             SELECT $1, $2, $3, $4, $5, $6, 'Q-' || s.year || '-' || lpad(s.seq::text, greatest(4, length(s.seq::text)), '0'), s.year, s.seq,
-                 $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17
-             FROM s
-             RETURNING {COLUMNS}"
-        ),
-        &[
-            db::uuid(user_id),
+/// `$1` (the owner or the quote id), then the writable fields as `$2..$17`, then `extra`.
+fn params(first: Param, q: &QuoteFields, totals: &Totals, extra: Option<Param>) -> Vec<Param> {
+    let mut p = vec![
+        first,
             q.client_id.as_deref().map(db::uuid).unwrap_or(Param::DbNull),
             db::text(q.client_name.clone()),
             db::opt_text(q.client_email.clone()),
@@ -97,7 +83,28 @@ pub fn insert(db: &Db, user_id: &str, q: &QuoteFields, totals: &Totals) -> Resul
             date(q.valid_until),
             Param::Boolean(q.is_template),
             db::opt_text(q.template_name.clone()),
-        ],
+    ];
+    p.extend(extra);
+    p
+}
+
+/// Insert a new quote of the caller (inside their transaction). Its number comes from the
+/// caller's counter row, locked and advanced in the same transaction; the quota trigger
+/// counts it (or refuses it with 402).
+pub fn insert(db: &Db, user_id: &str, q: &QuoteFields, totals: &Totals) -> Result<Value, Problem> {
+    let rows = db.query(
+        &format!(
+            "WITH n AS (SELECT extract(year FROM now() AT TIME ZONE 'UTC')::int AS year),
+                  s AS (SELECT n.year, public.next_quote_number(n.year) AS seq FROM n)
+             INSERT INTO public.quotes AS q (user_id, client_id, client_name, client_email, client_phone, client_address,
+                 quote_number, quote_year, quote_seq, line_items, subtotal, markup_rate, markup_amount, tax_rate,
+                 tax_amount, total, notes, valid_until, is_template, template_name)
+             SELECT $1, $2, $3, $4, $5, $6, 'Q-' || s.year || '-' || lpad(s.seq::text, greatest(4, length(s.seq::text)), '0'), s.year, s.seq,
+                 $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17
+             FROM s
+             RETURNING {COLUMNS}"
+        ),
+        &params(db::uuid(user_id), q, totals, None),
     )?;
     to_json(&rows.one()?)
 }
@@ -123,26 +130,7 @@ pub fn update(
              WHERE q.id = $1
              RETURNING {COLUMNS}"
         ),
-        &[
-            db::uuid(id),
-            q.client_id.as_deref().map(db::uuid).unwrap_or(Param::DbNull),
-            db::text(q.client_name.clone()),
-            db::opt_text(q.client_email.clone()),
-            db::opt_text(q.client_phone.clone()),
-            db::opt_text(q.client_address.clone()),
-            items_json(q, totals),
-            money(totals.subtotal),
-            rate(q.markup_rate),
-            money(totals.markup_amount),
-            rate(q.tax_rate),
-            money(totals.tax_amount),
-            money(totals.total),
-            db::opt_text(q.notes.clone()),
-            date(q.valid_until),
-            Param::Boolean(q.is_template),
-            db::opt_text(q.template_name.clone()),
-            status.map(|s| db::text(s.as_str())).unwrap_or(Param::DbNull),
-        ],
+        &params(db::uuid(id), q, totals, Some(status.map(|s| db::text(s.as_str())).unwrap_or(Param::DbNull))),
     )?;
     to_json(&rows.one()?)
 }
