@@ -327,5 +327,5 @@ fn generate_pdf_on_create_goes_through_quote_pdf_generator_and_never_loses_the_q
     assert_eq!(r.status, 201, "{}", r.text());
     let q = r.json();
     assert_eq!((q["document"]["status"].as_str(), q["document"]["http_status"].as_i64()), (Some("failed"), Some(402)));
-    assert!(host.output().contains("[quote-pdf-generator]") && host.output().contains("internal"));
+    assert!(host.wait_for_output(|o| o.contains("[quote-pdf-generator]") && o.contains("internal"), std::time::Duration::from_secs(5)));
 }
