@@ -16,3 +16,4 @@ pub use service::Context;
 pub mod money;
 pub mod quote;
 pub mod batch;
+pub mod security;
