@@ -41,6 +41,7 @@ ensure_postgres() {
 }
 
 free_port() {
+  command -v python3 >/dev/null || apt_install python3
   python3 - <<'PY'
 import socket
 s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()

@@ -83,9 +83,22 @@ CREATE TABLE IF NOT EXISTS supabase_migrations.schema_migrations (
 );";
 
 async fn applied(client: &Client) -> Result<Vec<String>> {
+    Ok(history(client).await?.into_iter().map(|(v, _)| v).collect())
+}
+
+/// Applied versions with the statements recorded for each.
+async fn history(client: &Client) -> Result<Vec<(String, Option<Vec<String>>)>> {
     client.batch_execute(HISTORY_DDL).await?;
-    let rows = client.query("SELECT version FROM supabase_migrations.schema_migrations ORDER BY version", &[]).await?;
-    Ok(rows.iter().map(|r| r.get::<_, String>(0)).collect())
+    let rows = client
+        .query("SELECT version, statements FROM supabase_migrations.schema_migrations ORDER BY version", &[])
+        .await?;
+    Ok(rows.iter().map(|r| (r.get::<_, String>(0), r.get::<_, Option<Vec<String>>>(1))).collect())
+}
+
+/// Whether an applied file differs from what was applied (only knowable for files this
+/// tool applied: it records the whole file as the one statement).
+fn changed_since_applied(recorded: &Option<Vec<String>>, file: &str) -> bool {
+    matches!(recorded, Some(s) if s.len() == 1 && s[0] != file)
 }
 
 pub async fn migrate(db_url: &str, dir: &Path) -> Result<()> {
@@ -119,10 +132,17 @@ pub async fn migrate(db_url: &str, dir: &Path) -> Result<()> {
 pub async fn status(db_url: &str, dir: &Path) -> Result<()> {
     let migrations = list(dir)?;
     let client = connect(db_url).await?;
-    let done = applied(&client).await?;
+    let recorded = history(&client).await?;
+    let done: Vec<String> = recorded.iter().map(|(v, _)| v.clone()).collect();
     println!("{:<10} {:<40} {}", "VERSION", "NAME", "STATE");
     for m in &migrations {
-        let state = if done.contains(&m.version) { "applied" } else { "pending" };
+        let state = match recorded.iter().find(|(v, _)| v == &m.version) {
+            None => "pending",
+            Some((_, statements)) if changed_since_applied(statements, &std::fs::read_to_string(&m.path)?) => {
+                "applied, but the file changed since (reset the database, or add a new migration)"
+            }
+            Some(_) => "applied",
+        };
         println!("{:<10} {:<40} {state}", m.version, m.name);
     }
     for v in &done {

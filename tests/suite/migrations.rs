@@ -42,3 +42,27 @@ fn a_removed_record_is_reported_pending_and_reapplying_a_failed_file_changes_not
     let n: i64 = db.client().query_one("SELECT count(*) FROM supabase_migrations.schema_migrations", &[]).unwrap().get(0);
     assert_eq!(n as usize, std::fs::read_dir(root().join("migrations")).unwrap().count() - 1);
 }
+
+#[test]
+fn status_reports_an_applied_file_that_changed_since() {
+    let db = TestDb::new();
+    let dir = e2e::TempDir::new("migrations");
+    let copy = dir.0.join("migrations");
+    std::fs::create_dir_all(&copy).unwrap();
+    for entry in std::fs::read_dir(root().join("migrations")).unwrap() {
+        let path = entry.unwrap().path();
+        std::fs::copy(&path, copy.join(path.file_name().unwrap())).unwrap();
+    }
+    let manifest = dir.0.join("spin.toml");
+    let (ok, out) = edge(&["db", "status", "-f", manifest.to_str().unwrap(), "--db-url", &db.url]);
+    assert!(ok && !out.contains("changed since"), "{out}");
+    let first = copy.join("0001_foundation.sql");
+    let mut text = std::fs::read_to_string(&first).unwrap();
+    text.push_str("\n-- edited after it was applied\n");
+    std::fs::write(&first, text).unwrap();
+    let (ok, out) = edge(&["db", "status", "-f", manifest.to_str().unwrap(), "--db-url", &db.url]);
+    assert!(ok, "{out}");
+    let line = out.lines().find(|l| l.starts_with("0001")).unwrap();
+    assert!(line.contains("changed since"), "{out}");
+    assert_eq!(out.matches("changed since").count(), 1, "{out}");
+}
