@@ -170,7 +170,9 @@ pub async fn reset(db_url: &str, dir: &Path, force: bool) -> Result<()> {
     let (client, connection) = admin.connect(NoTls).await?;
     tokio::spawn(connection);
     let quoted = format!("\"{}\"", dbname.replace('"', "\"\""));
-    client.batch_execute(&format!("DROP DATABASE IF EXISTS {quoted} WITH (FORCE); CREATE DATABASE {quoted}")).await?;
+    // Separately: neither statement may run inside the implicit transaction of a batch.
+    client.batch_execute(&format!("DROP DATABASE IF EXISTS {quoted} WITH (FORCE)")).await?;
+    client.batch_execute(&format!("CREATE DATABASE {quoted}")).await?;
     println!("recreated database {dbname}");
     migrate(db_url, dir).await
 }

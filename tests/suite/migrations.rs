@@ -66,3 +66,19 @@ fn status_reports_an_applied_file_that_changed_since() {
     assert!(line.contains("changed since"), "{out}");
     assert_eq!(out.matches("changed since").count(), 1, "{out}");
 }
+
+#[test]
+fn reset_recreates_a_local_database_and_migrates_it() {
+    let db = TestDb::new();
+    db.exec("INSERT INTO auth.users (email) VALUES ('gone@example.test')");
+    let (ok, out) = edge(&["db", "reset", "--db-url", &db.url]);
+    assert!(ok, "{out}");
+    assert!(out.contains("recreated database"), "{out}");
+    let users: i64 = db.client().query_one("SELECT count(*) FROM auth.users", &[]).unwrap().get(0);
+    assert_eq!(users, 0, "the data is gone");
+    let (ok, out) = edge(&["db", "status", "--db-url", &db.url]);
+    assert!(ok && !out.contains("pending") && !out.contains("changed since"), "{out}");
+    // Never a remote database without --force.
+    let (ok, out) = edge(&["db", "reset", "--db-url", "postgres://u@db.example.com:5432/prod"]);
+    assert!(!ok && out.contains("refusing"), "{out}");
+}
