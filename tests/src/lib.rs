@@ -71,6 +71,24 @@ impl Jwt {
     }
 }
 
+/// The limits of a paid plan (its `plan_limits` row); `-1` means unlimited.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Plan {
+    pub max_quotes: i64,
+    pub max_clients: i64,
+    pub pdf_export: bool,
+    pub email_quotes: bool,
+    pub custom_branding: bool,
+    pub bulk_operations: bool,
+}
+
+impl Plan {
+    /// No quote or client limit, no features.
+    pub fn unlimited() -> Plan {
+        Plan { max_quotes: -1, max_clients: -1, ..Plan::default() }
+    }
+}
+
 static DB_SEQ: AtomicU32 = AtomicU32::new(0);
 
 /// A fresh database cloned from the migrated template; dropped with the value.
@@ -104,6 +122,23 @@ impl TestDb {
     /// Run SQL statements (as the cluster's superuser).
     pub fn exec(&self, sql: &str) {
         self.client().batch_execute(sql).unwrap_or_else(|e| panic!("SQL failed: {e}\n{sql}"));
+    }
+
+    /// Give `user` an active subscription to a product of its own with `plan`'s limits.
+    pub fn subscribe(&self, user: &str, plan: Plan) {
+        let product = format!("prod_{}", &user[..8]);
+        self.exec(&format!(
+            "INSERT INTO stripe_products (id, name) VALUES ('{product}', 'Paid');
+             INSERT INTO stripe_prices (id, stripe_product_id, currency, unit_amount, type, \"interval\")
+               VALUES ('price_{product}', '{product}', 'usd', 2900, 'recurring', 'month');
+             INSERT INTO plan_limits (plan_key, name, max_quotes, max_clients, pdf_export, email_quotes,
+                                      custom_branding, bulk_operations)
+               VALUES ('{product}', 'Paid', {}, {}, {}, {}, {}, {});
+             INSERT INTO subscriptions (stripe_subscription_id, user_id, stripe_price_id, status,
+                                        current_period_start, current_period_end)
+               VALUES ('sub_{product}', '{user}', 'price_{product}', 'active', now(), now() + interval '30 days');",
+            plan.max_quotes, plan.max_clients, plan.pdf_export, plan.email_quotes, plan.custom_branding, plan.bulk_operations
+        ));
     }
 
     /// A new user in auth.users; returns its id.

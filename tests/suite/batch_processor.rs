@@ -2,7 +2,7 @@
 //! foreign ids fail with a reason), the plan gate and usage, idempotency, parallel workers and
 //! a host crash with every item processed exactly once, cancel, ownership, bad input.
 
-use e2e::{Host, HostConfig, HttpResponse, Jwt, Req, TestDb};
+use e2e::{Host, HostConfig, HttpResponse, Jwt, Req, TestDb, Plan};
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
 
@@ -11,16 +11,7 @@ const NOBODY: &str = "00000000-0000-4000-8000-000000000000";
 
 /// A paid plan with bulk operations (and no quote limit) for `user`.
 fn bulk_plan(db: &TestDb, user: &str) {
-    db.exec(&format!(
-        "INSERT INTO stripe_products (id, name) VALUES ('prod_bulk', 'Bulk') ON CONFLICT DO NOTHING;
-         INSERT INTO stripe_prices (id, stripe_product_id, currency, unit_amount, type, \"interval\")
-           VALUES ('price_bulk', 'prod_bulk', 'usd', 9900, 'recurring', 'month') ON CONFLICT DO NOTHING;
-         INSERT INTO plan_limits (plan_key, name, max_quotes, max_clients, pdf_export, bulk_operations)
-           VALUES ('prod_bulk', 'Bulk', -1, -1, true, true) ON CONFLICT DO NOTHING;
-         INSERT INTO subscriptions (stripe_subscription_id, user_id, stripe_price_id, status)
-           VALUES ('sub_{}', '{user}', 'price_bulk', 'active');",
-        &user[..8]
-    ));
+    db.subscribe(user, Plan { pdf_export: true, bulk_operations: true, ..Plan::unlimited() });
 }
 
 fn paid_user(db: &TestDb, email: &str) -> String {

@@ -5,7 +5,7 @@
 
 use base64::Engine as _;
 use e2e::http::Recorder;
-use e2e::{Host, HostConfig, HttpResponse, Jwt, TempDir, TestDb};
+use e2e::{Host, HostConfig, HttpResponse, Jwt, TempDir, TestDb, Plan};
 use serde_json::{json, Value};
 use std::process::Command;
 
@@ -18,17 +18,7 @@ const PATH: &str = "/functions/v1/quote-pdf-generator";
 /// An active subscription to a plan with `pdf_export`, and `email_quotes` / `custom_branding`
 /// as given.
 fn plan(db: &TestDb, user: &str, email_quotes: bool, custom_branding: bool) {
-    let product = format!("prod_{}", &user[..8]);
-    db.exec(&format!(
-        "INSERT INTO stripe_products (id, name) VALUES ('{product}', 'Pro');
-         INSERT INTO stripe_prices (id, stripe_product_id, currency, unit_amount, type, \"interval\")
-           VALUES ('price_{product}', '{product}', 'usd', 2900, 'recurring', 'month');
-         INSERT INTO plan_limits (plan_key, name, max_quotes, max_clients, pdf_export, email_quotes, custom_branding)
-           VALUES ('{product}', 'Pro', -1, -1, true, {email_quotes}, {custom_branding});
-         INSERT INTO subscriptions (stripe_subscription_id, user_id, stripe_price_id, status,
-                                    current_period_start, current_period_end)
-           VALUES ('sub_{product}', '{user}', 'price_{product}', 'active', now(), now() + interval '30 days');"
-    ));
+    db.subscribe(user, Plan { pdf_export: true, email_quotes, custom_branding, ..Plan::unlimited() });
 }
 
 fn company(db: &TestDb, user: &str) {

@@ -2,22 +2,14 @@
 //! race-free numbering, the plan quota under concurrency, allow-listed updates and status
 //! moves, ownership.
 
-use e2e::{HttpResponse, Host, HostConfig, Jwt, TestDb};
+use e2e::{HttpResponse, Host, HostConfig, Jwt, TestDb, Plan};
 use serde_json::{json, Value};
 
 const PATH: &str = "/functions/v1/quote-processor";
 
+/// No quote limit, with PDFs and bulk operations.
 fn unlimited_plan(db: &TestDb, user: &str) {
-    db.exec(&format!(
-        "INSERT INTO stripe_products (id, name) VALUES ('prod_unl', 'Unlimited') ON CONFLICT DO NOTHING;
-         INSERT INTO stripe_prices (id, stripe_product_id, currency, unit_amount, type, \"interval\")
-           VALUES ('price_unl', 'prod_unl', 'usd', 9900, 'recurring', 'month') ON CONFLICT DO NOTHING;
-         INSERT INTO plan_limits (plan_key, name, max_quotes, max_clients, bulk_operations, pdf_export)
-           VALUES ('prod_unl', 'Unlimited', -1, -1, true, true) ON CONFLICT DO NOTHING;
-         INSERT INTO subscriptions (stripe_subscription_id, user_id, stripe_price_id, status)
-           VALUES ('sub_{}', '{user}', 'price_unl', 'active');",
-        &user[..8]
-    ));
+    db.subscribe(user, Plan { pdf_export: true, bulk_operations: true, ..Plan::unlimited() });
 }
 
 fn sample() -> Value {
