@@ -1,4 +1,5 @@
-//! Request-content security: the threat detector (SQL injection, XSS, OS command injection)
-//! used by the threat-detection settings of the security-hardening function.
+//! The security middleware every function runs through (SPEC "Security middleware"): who the
+//! client is, rate limiting and blocks, threat detection in query strings and JSON bodies.
 
+pub mod client;
 pub mod threats;
