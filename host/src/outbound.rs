@@ -81,6 +81,11 @@ impl OutboundPolicy {
         let mut rules = Vec::new();
         for e in entries {
             let expanded = vars.expand(e).map_err(|msg| anyhow::anyhow!("allowed_outbound_hosts entry `{e}`: {msg}"))?;
+            // An entry that is a template of an optional, unset variable (`{{ green_base_url }}`
+            // before a migration is configured) allows nothing rather than failing the load.
+            if expanded.trim().is_empty() && e.contains("{{") {
+                continue;
+            }
             rules.push(AllowedHost::parse(&expanded)?);
         }
         Ok(OutboundPolicy { rules })
@@ -126,6 +131,20 @@ mod tests {
     #[test]
     fn an_empty_list_allows_nothing() {
         assert!(!policy(&[]).allows("https", "example.com", None));
+    }
+
+    #[test]
+    fn a_template_of_an_empty_variable_allows_nothing() {
+        let mut vars = AppVariables::default();
+        vars.set("green_base_url", "");
+        let p = OutboundPolicy::new(&["{{ green_base_url }}".to_string()], &vars).unwrap();
+        assert!(!p.allows("http", "127.0.0.1", Some(80)));
+        vars.set("green_base_url", "http://127.0.0.1:4000/");
+        let p = OutboundPolicy::new(&["{{ green_base_url }}".to_string()], &vars).unwrap();
+        assert!(p.allows("http", "127.0.0.1", Some(4000)));
+        assert!(!p.allows("http", "127.0.0.1", Some(4001)));
+        // Only templates: a literal empty entry is still an error.
+        assert!(OutboundPolicy::new(&["".to_string()], &AppVariables::default()).is_err());
     }
 
     #[test]

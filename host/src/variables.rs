@@ -43,6 +43,11 @@ impl AppVariables {
         self.values.get(name).map(String::as_str)
     }
 
+    #[cfg(test)]
+    pub fn set(&mut self, name: &str, value: &str) {
+        self.values.insert(name.to_string(), value.to_string());
+    }
+
     /// Expand `{{ name }}` templates. Unknown or unset names are an error naming the variable.
     pub fn expand(&self, template: &str) -> Result<String, String> {
         let mut out = String::new();

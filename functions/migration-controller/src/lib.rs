@@ -1,8 +1,25 @@
-//! migration-controller: canary / blue-green traffic migration with automatic rollback (SPEC "The eleven functions").
+//! migration-controller: canary / blue-green traffic migration with automatic rollback
+//! (SPEC "migration-controller (admin)").
 //!
-//! Only `GET /functions/v1/migration-controller/health` is served so far; every other route answers 404
-//! problem+json until this function's endpoints are built.
+//! A migration run moves a share of the covered functions' requests from this deployment
+//! (blue) to the green one (`green_base_url`) along a step plan (5 → 25 → 50 → 100 by default).
+//! The forwarding itself is `shared::canary`, in every covered function's request pipeline;
+//! this function keeps the run: it starts it, judges each step's gates from the real metrics
+//! rows of both colours and green's health, advances after the bake time, and rolls back at
+//! once when a gate is breached. Every change is a transition row with who, why and figures.
+//!
+//! `/functions/v1/migration-controller` + `/initialize_migration`, `/status`, `/advance`,
+//! `/traffic-split`, `/execute_rollback`, `/evaluate`, `/route?key=`; or the guide's `POST` of
+//! `{"operation": NAME, ...}` to the bare path.
 
+mod gates;
+mod health;
+mod ops;
+mod routes;
+mod settings;
+mod store;
+
+use routes::Endpoint;
 use shared::{Context, Problem, Response};
 use spin_sdk::http::{IncomingRequest, ResponseOutparam};
 
@@ -14,5 +31,18 @@ async fn handle(req: IncomingRequest, out: ResponseOutparam) {
 }
 
 async fn route(ctx: &Context) -> Result<Response, Problem> {
-    Err(Problem::route_not_found(&ctx.request))
+    let (endpoint, body) = routes::resolve(&ctx.request)?;
+    let caller = ctx.admin()?;
+    let actor = if caller.is_service_role() { "service_role".to_string() } else { format!("user:{}", caller.user_id()) };
+    let db = ctx.db()?;
+    match endpoint {
+        Endpoint::Initialize => ops::initialize(ctx, db, &actor, &body).await,
+        Endpoint::Status => ops::status(ctx, db),
+        Endpoint::Advance => ops::advance(ctx, db, &actor, &body).await,
+        Endpoint::TrafficSplit => ops::traffic_split_view(ctx, db),
+        Endpoint::SetTrafficSplit => ops::set_traffic_split(ctx, db, &actor, &body),
+        Endpoint::Rollback => ops::rollback(ctx, db, &actor, &body),
+        Endpoint::Evaluate => ops::evaluate(ctx, db, &actor).await,
+        Endpoint::Route => ops::route(ctx, db, &body),
+    }
 }
