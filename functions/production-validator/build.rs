@@ -1,0 +1,136 @@
+//! Facts production-validator checks the running system against, taken from the repository
+//! at build time (the component has no filesystem):
+//! - the migration files (`migrations/NNNN_name.sql`: version, name, SHA-256 of the text);
+//! - the SECURITY DEFINER functions `authenticated` may call, read from the allow-list in
+//!   `tests/sql/rls_privileged_functions.sql` (one list, used by both);
+//! - from `spin.toml`: the components with their routes, and the variables the manifest
+//!   requires.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+fn main() {
+    let root = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap()).join("../..");
+    let migrations_dir = root.join("migrations");
+    let allow_list = root.join("tests/sql/rls_privileged_functions.sql");
+    let manifest = root.join("spin.toml");
+    println!("cargo:rerun-if-changed={}", migrations_dir.display());
+    println!("cargo:rerun-if-changed={}", allow_list.display());
+    println!("cargo:rerun-if-changed={}", manifest.display());
+
+    let mut out = String::new();
+    out.push_str("/// (version, name, SHA-256 hex) of every migration file, in version order.\n");
+    out.push_str("pub const MIGRATIONS: &[(&str, &str, &str)] = &[\n");
+    for (version, name, sha) in migrations(&migrations_dir) {
+        writeln!(out, "    ({version:?}, {name:?}, {sha:?}),").unwrap();
+    }
+    out.push_str("];\n\n");
+
+    out.push_str("/// SECURITY DEFINER functions deliberately executable by `authenticated`.\n");
+    out.push_str("pub const DEFINER_ALLOW_LIST: &[&str] = &[\n");
+    for f in definer_allow_list(&allow_list) {
+        writeln!(out, "    {f:?},").unwrap();
+    }
+    out.push_str("];\n\n");
+
+    let (components, required, chains) = manifest_facts(&manifest);
+    out.push_str("/// (component, route base) of every component in spin.toml.\n");
+    out.push_str("pub const COMPONENTS: &[(&str, &str)] = &[\n");
+    for (c, base) in components {
+        writeln!(out, "    ({c:?}, {base:?}),").unwrap();
+    }
+    out.push_str("];\n\n");
+    out.push_str("/// Variables spin.toml declares `required = true`.\n");
+    out.push_str("pub const MANIFEST_REQUIRED: &[&str] = &[\n");
+    for v in required {
+        writeln!(out, "    {v:?},").unwrap();
+    }
+    out.push_str("];\n\n");
+    out.push_str("/// (caller, callee): components that call another through `<callee>.spin.internal`.\n");
+    out.push_str("pub const CHAINS: &[(&str, &str)] = &[\n");
+    for (a, b) in chains {
+        writeln!(out, "    ({a:?}, {b:?}),").unwrap();
+    }
+    out.push_str("];\n");
+
+    let dest = PathBuf::from(std::env::var("OUT_DIR").unwrap()).join("built.rs");
+    std::fs::write(dest, out).unwrap();
+}
+
+fn migrations(dir: &Path) -> Vec<(String, String, String)> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(dir).expect("migrations/ is readable") {
+        let path = entry.unwrap().path();
+        let Some(file) = path.file_name().and_then(|f| f.to_str()) else { continue };
+        let Some((version, name)) = file.strip_suffix(".sql").and_then(|s| s.split_once('_')) else { continue };
+        if version.is_empty() || !version.chars().all(|c| c.is_ascii_digit()) {
+            continue;
+        }
+        let text = std::fs::read(&path).unwrap();
+        let sha: String = hmac_sha256::Hash::hash(&text).iter().map(|b| format!("{b:02x}")).collect();
+        found.push((version.to_string(), name.to_string(), sha));
+    }
+    found.sort();
+    found
+}
+
+/// The `'...'::regprocedure` literals of the `p.oid NOT IN (...)` clause of the check on
+/// `authenticated`.
+fn definer_allow_list(path: &Path) -> Vec<String> {
+    let sql = std::fs::read_to_string(path).expect("tests/sql/rls_privileged_functions.sql is readable");
+    let start = sql
+        .find("has_function_privilege('authenticated'")
+        .and_then(|i| sql[i..].find("NOT IN (").map(|j| i + j + "NOT IN (".len()))
+        .expect("the allow-list clause `has_function_privilege('authenticated' ... NOT IN (` is present");
+    let end = start + sql[start..].find(");").expect("the allow-list ends with `);`");
+    let list: Vec<String> = sql[start..end]
+        .split("::regprocedure")
+        .filter_map(|part| {
+            let open = part.rfind('\'')?;
+            let close = part[..open].rfind('\'')?;
+            Some(part[close + 1..open].to_string())
+        })
+        .collect();
+    assert!(!list.is_empty(), "the allow-list in {} is empty or unreadable", path.display());
+    list
+}
+
+type ManifestFacts = (Vec<(String, String)>, Vec<String>, Vec<(String, String)>);
+
+fn manifest_facts(path: &Path) -> ManifestFacts {
+    let text = std::fs::read_to_string(path).expect("spin.toml is readable");
+    let doc: toml::Table = text.parse().expect("spin.toml is valid TOML");
+    let mut components = Vec::new();
+    if let Some(triggers) = doc.get("trigger").and_then(|t| t.get("http")).and_then(|h| h.as_array()) {
+        for t in triggers {
+            let (Some(c), Some(route)) = (t.get("component").and_then(|v| v.as_str()), t.get("route").and_then(|v| v.as_str()))
+            else {
+                continue;
+            };
+            let base = route.trim_end_matches("/...").trim_end_matches('/').to_string();
+            components.push((c.to_string(), base));
+        }
+    }
+    let mut required = Vec::new();
+    if let Some(vars) = doc.get("variables").and_then(|v| v.as_table()) {
+        for (name, decl) in vars {
+            if decl.get("required").and_then(|r| r.as_bool()) == Some(true) {
+                required.push(name.clone());
+            }
+        }
+    }
+    // Named chains only: a wildcard (`http://*.spin.internal`) names no particular callee.
+    let mut chains = Vec::new();
+    if let Some(table) = doc.get("component").and_then(|c| c.as_table()) {
+        for (name, component) in table {
+            let hosts = component.get("allowed_outbound_hosts").and_then(|h| h.as_array());
+            for host in hosts.into_iter().flatten().filter_map(|h| h.as_str()) {
+                let callee = host.split("://").nth(1).and_then(|h| h.strip_suffix(".spin.internal"));
+                if let Some(callee) = callee.filter(|c| !c.contains('*')) {
+                    chains.push((name.clone(), callee.to_string()));
+                }
+            }
+        }
+    }
+    (components, required, chains)
+}
