@@ -6,7 +6,15 @@
 //! (webhooks, admin views, metrics) runs as `service_role`.
 
 use crate::http::Problem;
-use spin_sdk::pg4::{self, Connection, DbValue, ParameterValue};
+use spin_sdk::pg4::{self, DbValue, ParameterValue};
+
+// Natively compiled (bench/native): the same interface on tokio-postgres.
+#[cfg(feature = "native")]
+mod native;
+#[cfg(feature = "native")]
+use native::Connection;
+#[cfg(not(feature = "native"))]
+use spin_sdk::pg4::Connection;
 
 pub use spin_sdk::pg4::ParameterValue as Param;
 

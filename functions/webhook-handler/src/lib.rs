@@ -15,12 +15,16 @@ use std::time::Instant;
 
 const FUNCTION: &str = "webhook-handler";
 
-#[spin_sdk::http_component]
+// The component's export; natively (bench/native) `route` is served directly, and the export's
+// WIT symbol name would not link into a native library.
+#[cfg_attr(target_arch = "wasm32", spin_sdk::http_component)]
+#[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
 async fn handle(req: IncomingRequest, out: ResponseOutparam) {
     shared::service::serve(FUNCTION, env!("CARGO_PKG_VERSION"), req, out, route).await
 }
 
-async fn route(ctx: &Context) -> Result<Response, Problem> {
+/// The handler (public for bench/native, which serves it compiled natively).
+pub async fn route(ctx: &Context) -> Result<Response, Problem> {
     let req = &ctx.request;
     if !req.segments().is_empty() {
         return Err(Problem::route_not_found(req));

@@ -1,0 +1,482 @@
+//! `spin_sdk::pg4::Connection`'s interface on tokio-postgres, for the handlers compiled
+//! natively (feature `native`, used by bench/native only). It does what the edge host does
+//! for a component (host/src/postgres.rs, pool.rs): pooled clients, prepared statements cached
+//! per client, a bare `BEGIN` sent together with the statement that follows, the same value
+//! mapping. The native baseline thus does the same database work as the component in edge;
+//! only the isolation differs.
+//!
+//! Calls block the calling thread: handlers run on tokio's blocking pool (`spawn_blocking`).
+
+use bytes::{BufMut, BytesMut};
+use chrono::{Datelike, NaiveDate, NaiveDateTime, NaiveTime, Timelike};
+use spin_sdk::pg4::{Column, DbDataType, DbError, DbValue, Interval, ParameterValue, PgError, QueryError, RowSet};
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::error::Error as StdError;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+use tokio::runtime::Handle;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio_postgres::types::{to_sql_checked, FromSql, IsNull, Kind, ToSql, Type};
+use tokio_postgres::{Client, NoTls, Statement};
+
+/// Per database address, as in edge (`pool::DEFAULT_MAX_CONNECTIONS`).
+const MAX_CONNECTIONS: usize = 25;
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+const STATEMENT_CACHE: usize = 256;
+
+struct Pooled {
+    client: Client,
+    statements: HashMap<String, Statement>,
+}
+
+impl Pooled {
+    async fn prepare(&mut self, sql: &str) -> Result<Statement, PgError> {
+        if let Some(s) = self.statements.get(sql) {
+            return Ok(s.clone());
+        }
+        let stmt = self.client.prepare(sql).await.map_err(query_error)?;
+        if self.statements.len() >= STATEMENT_CACHE {
+            self.statements.clear();
+        }
+        self.statements.insert(sql.to_string(), stmt.clone());
+        Ok(stmt)
+    }
+}
+
+struct Pool {
+    config: tokio_postgres::Config,
+    idle: Mutex<Vec<Pooled>>,
+    permits: Arc<Semaphore>,
+}
+
+fn pool_for(url: &str) -> Result<Arc<Pool>, PgError> {
+    static POOLS: OnceLock<Mutex<HashMap<String, Arc<Pool>>>> = OnceLock::new();
+    let mut pools = POOLS.get_or_init(Default::default).lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(p) = pools.get(url) {
+        return Ok(p.clone());
+    }
+    let config = url.parse().map_err(|e| PgError::ConnectionFailed(format!("invalid connection string: {e}")))?;
+    let pool = Arc::new(Pool { config, idle: Mutex::new(Vec::new()), permits: Arc::new(Semaphore::new(MAX_CONNECTIONS)) });
+    pools.insert(url.to_string(), pool.clone());
+    Ok(pool)
+}
+
+struct State {
+    client: Option<Pooled>,
+    in_transaction: bool,
+    /// A `BEGIN` not sent yet: it goes out together with the next statement.
+    pending_begin: bool,
+}
+
+/// A pooled client lent to one request; back to the pool on drop (rolled back first if a
+/// transaction is still open; discarded if closed).
+pub struct Connection {
+    handle: Handle,
+    pool: Arc<Pool>,
+    state: RefCell<State>,
+    _permit: OwnedSemaphorePermit,
+}
+
+impl Connection {
+    pub fn open(url: &str) -> Result<Connection, PgError> {
+        let handle = Handle::try_current().map_err(|_| PgError::ConnectionFailed("no tokio runtime".into()))?;
+        let pool = pool_for(url)?;
+        let permit = handle
+            .block_on(tokio::time::timeout(ACQUIRE_TIMEOUT, pool.permits.clone().acquire_owned()))
+            .map_err(|_| PgError::ConnectionFailed("timed out waiting for a free database connection".into()))?
+            .map_err(|_| PgError::ConnectionFailed("the pool is closed".into()))?;
+        let idle = pool.idle.lock().unwrap_or_else(|e| e.into_inner()).pop();
+        let client = match idle.filter(|c| !c.client.is_closed()) {
+            Some(c) => c,
+            None => {
+                let (client, connection) = handle
+                    .block_on(tokio::time::timeout(CONNECT_TIMEOUT, pool.config.connect(NoTls)))
+                    .map_err(|_| PgError::ConnectionFailed("timed out connecting to the database".into()))?
+                    .map_err(|e| PgError::ConnectionFailed(e.to_string()))?;
+                handle.spawn(async move {
+                    let _ = connection.await;
+                });
+                Pooled { client, statements: HashMap::new() }
+            }
+        };
+        let state = RefCell::new(State { client: Some(client), in_transaction: false, pending_begin: false });
+        Ok(Connection { handle, pool, state, _permit: permit })
+    }
+
+    pub fn query(&self, statement: &str, params: &[ParameterValue]) -> Result<RowSet, PgError> {
+        let mut state = self.state.borrow_mut();
+        let Plan::Send { with_begin } = plan(&mut state, statement, !params.is_empty()) else {
+            return Ok(RowSet { columns: Vec::new(), rows: Vec::new() });
+        };
+        let params = to_params(params)?;
+        let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p.as_ref() as &(dyn ToSql + Sync)).collect();
+        let c = state.client.as_mut().expect("a connection holds a client until dropped");
+        self.handle.block_on(async {
+            let begin = if with_begin { Some(c.prepare("BEGIN").await?) } else { None };
+            let stmt = c.prepare(statement).await?;
+            let rows = match begin {
+                Some(b) => {
+                    let (began, rows) = tokio::join!(c.client.execute(&b, &[]), c.client.query(&stmt, &refs));
+                    began.map_err(query_error)?;
+                    rows.map_err(query_error)?
+                }
+                None => c.client.query(&stmt, &refs).await.map_err(query_error)?,
+            };
+            let columns: Vec<Column> = stmt
+                .columns()
+                .iter()
+                .map(|c| Column { name: c.name().to_string(), data_type: data_type(c.type_()) })
+                .collect();
+            let mut out = Vec::with_capacity(rows.len());
+            for row in &rows {
+                let mut values = Vec::with_capacity(columns.len());
+                for (i, col) in stmt.columns().iter().enumerate() {
+                    values.push(db_value(row, i, col.type_())?);
+                }
+                out.push(values);
+            }
+            Ok(RowSet { columns, rows: out })
+        })
+    }
+
+    pub fn execute(&self, statement: &str, params: &[ParameterValue]) -> Result<u64, PgError> {
+        let mut state = self.state.borrow_mut();
+        let Plan::Send { with_begin } = plan(&mut state, statement, !params.is_empty()) else { return Ok(0) };
+        let params = to_params(params)?;
+        let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p.as_ref() as &(dyn ToSql + Sync)).collect();
+        let c = state.client.as_mut().expect("a connection holds a client until dropped");
+        self.handle.block_on(async {
+            let begin = if with_begin { Some(c.prepare("BEGIN").await?) } else { None };
+            let stmt = c.prepare(statement).await?;
+            match begin {
+                Some(b) => {
+                    let (began, done) = tokio::join!(c.client.execute(&b, &[]), c.client.execute(&stmt, &refs));
+                    began.map_err(query_error)?;
+                    done.map_err(query_error)
+                }
+                None => c.client.execute(&stmt, &refs).await.map_err(query_error),
+            }
+        })
+    }
+}
+
+impl Drop for Connection {
+    fn drop(&mut self) {
+        let state = self.state.get_mut();
+        let Some(c) = state.client.take() else { return };
+        if state.in_transaction && !state.pending_begin && self.handle.block_on(c.client.batch_execute("ROLLBACK")).is_err() {
+            return;
+        }
+        if !c.client.is_closed() {
+            self.pool.idle.lock().unwrap_or_else(|e| e.into_inner()).push(c);
+        }
+    }
+}
+
+// ---- transactions (as host/src/postgres.rs) -------------------------------------------------
+
+fn note_transaction(state: &mut State, statement: &str) {
+    let head = statement.trim_start().split(|c: char| c.is_whitespace() || c == ';').next().unwrap_or("");
+    match head.to_ascii_uppercase().as_str() {
+        "BEGIN" | "START" => state.in_transaction = true,
+        "COMMIT" | "ROLLBACK" | "END" | "ABORT" => state.in_transaction = false,
+        _ => {}
+    }
+}
+
+fn is_bare(statement: &str, word: &str) -> bool {
+    statement.trim().trim_end_matches(';').trim().eq_ignore_ascii_case(word)
+}
+
+enum Plan {
+    Done,
+    Send { with_begin: bool },
+}
+
+fn plan(state: &mut State, statement: &str, has_params: bool) -> Plan {
+    if !has_params && !state.in_transaction && is_bare(statement, "BEGIN") {
+        state.in_transaction = true;
+        state.pending_begin = true;
+        return Plan::Done;
+    }
+    if state.pending_begin {
+        state.pending_begin = false;
+        if !has_params && (is_bare(statement, "COMMIT") || is_bare(statement, "ROLLBACK")) {
+            state.in_transaction = false;
+            return Plan::Done;
+        }
+        note_transaction(state, statement);
+        return Plan::Send { with_begin: true };
+    }
+    note_transaction(state, statement);
+    Plan::Send { with_begin: false }
+}
+
+fn query_error(e: tokio_postgres::Error) -> PgError {
+    if let Some(db) = e.as_db_error() {
+        let mut extras = Vec::new();
+        if let Some(c) = db.constraint() {
+            extras.push(("constraint".to_string(), c.to_string()));
+        }
+        if let Some(t) = db.table() {
+            extras.push(("table".to_string(), t.to_string()));
+        }
+        return PgError::QueryFailed(QueryError::DbError(DbError {
+            as_text: db.to_string(),
+            severity: db.severity().to_string(),
+            code: db.code().code().to_string(),
+            message: db.message().to_string(),
+            detail: db.detail().map(str::to_string),
+            extras,
+        }));
+    }
+    if e.is_closed() {
+        return PgError::ConnectionFailed(format!("database connection lost: {e}"));
+    }
+    let mut text = e.to_string();
+    if let Some(source) = e.source() {
+        text = format!("{text}: {source}");
+    }
+    PgError::QueryFailed(QueryError::Text(text))
+}
+
+// ---- parameters ---------------------------------------------------------------------------
+
+type Param = Box<dyn ToSql + Sync + Send>;
+
+fn to_params(params: &[ParameterValue]) -> Result<Vec<Param>, PgError> {
+    params.iter().cloned().map(to_param).collect()
+}
+
+fn bad(what: impl Into<String>) -> PgError {
+    PgError::BadParameter(what.into())
+}
+
+fn to_param(p: ParameterValue) -> Result<Param, PgError> {
+    Ok(match p {
+        ParameterValue::Boolean(v) => Box::new(v),
+        ParameterValue::Int8(v) => Box::new(v),
+        ParameterValue::Int16(v) => Box::new(v),
+        ParameterValue::Int32(v) => Box::new(v),
+        ParameterValue::Int64(v) => Box::new(v),
+        ParameterValue::Floating32(v) => Box::new(v),
+        ParameterValue::Floating64(v) => Box::new(v),
+        ParameterValue::Str(v) => Box::new(v),
+        ParameterValue::Binary(v) => Box::new(v),
+        ParameterValue::Date((y, m, d)) => {
+            Box::new(NaiveDate::from_ymd_opt(y, m.into(), d.into()).ok_or_else(|| bad(format!("invalid date {y}-{m}-{d}")))?)
+        }
+        ParameterValue::Time((h, mi, s, ns)) => {
+            Box::new(NaiveTime::from_hms_nano_opt(h.into(), mi.into(), s.into(), ns).ok_or_else(|| bad("invalid time"))?)
+        }
+        ParameterValue::Datetime((y, mo, d, h, mi, s, ns)) => {
+            let date = NaiveDate::from_ymd_opt(y, mo.into(), d.into());
+            let time = NaiveTime::from_hms_nano_opt(h.into(), mi.into(), s.into(), ns);
+            match (date, time) {
+                (Some(date), Some(time)) => Box::new(UtcDateTime(NaiveDateTime::new(date, time))),
+                _ => return Err(bad("invalid datetime")),
+            }
+        }
+        ParameterValue::Timestamp(v) => Box::new(v),
+        ParameterValue::Uuid(v) => Box::new(uuid::Uuid::parse_str(&v).map_err(|e| bad(format!("invalid uuid: {e}")))?),
+        ParameterValue::Jsonb(v) => Box::new(JsonBytes(v)),
+        ParameterValue::Decimal(v) => Box::new(parse_decimal(&v)?),
+        ParameterValue::ArrayInt32(v) => Box::new(v),
+        ParameterValue::ArrayInt64(v) => Box::new(v),
+        ParameterValue::ArrayStr(v) => Box::new(v),
+        ParameterValue::ArrayDecimal(v) => {
+            let parsed: Result<Vec<Option<rust_decimal::Decimal>>, PgError> =
+                v.iter().map(|d| d.as_deref().map(parse_decimal).transpose()).collect();
+            Box::new(parsed?)
+        }
+        ParameterValue::Interval(i) => Box::new(IntervalValue(i)),
+        ParameterValue::DbNull => Box::new(Null),
+        ParameterValue::RangeInt32(_) | ParameterValue::RangeInt64(_) | ParameterValue::RangeDecimal(_) => {
+            return Err(bad("range parameters are not supported"))
+        }
+    })
+}
+
+fn parse_decimal(s: &str) -> Result<rust_decimal::Decimal, PgError> {
+    s.parse().map_err(|e| bad(format!("invalid decimal `{s}`: {e}")))
+}
+
+#[derive(Debug)]
+struct Null;
+
+impl ToSql for Null {
+    fn to_sql(&self, _: &Type, _: &mut BytesMut) -> Result<IsNull, Box<dyn StdError + Sync + Send>> {
+        Ok(IsNull::Yes)
+    }
+    fn accepts(_: &Type) -> bool {
+        true
+    }
+    to_sql_checked!();
+}
+
+#[derive(Debug)]
+struct JsonBytes(Vec<u8>);
+
+impl ToSql for JsonBytes {
+    fn to_sql(&self, ty: &Type, out: &mut BytesMut) -> Result<IsNull, Box<dyn StdError + Sync + Send>> {
+        if *ty == Type::JSONB {
+            out.put_u8(1);
+        }
+        out.put_slice(&self.0);
+        Ok(IsNull::No)
+    }
+    fn accepts(ty: &Type) -> bool {
+        *ty == Type::JSONB || *ty == Type::JSON
+    }
+    to_sql_checked!();
+}
+
+#[derive(Debug)]
+struct UtcDateTime(NaiveDateTime);
+
+impl ToSql for UtcDateTime {
+    fn to_sql(&self, ty: &Type, out: &mut BytesMut) -> Result<IsNull, Box<dyn StdError + Sync + Send>> {
+        if *ty == Type::TIMESTAMPTZ {
+            self.0.and_utc().to_sql(ty, out)
+        } else {
+            self.0.to_sql(ty, out)
+        }
+    }
+    fn accepts(ty: &Type) -> bool {
+        *ty == Type::TIMESTAMP || *ty == Type::TIMESTAMPTZ
+    }
+    to_sql_checked!();
+}
+
+#[derive(Debug)]
+struct IntervalValue(Interval);
+
+impl ToSql for IntervalValue {
+    fn to_sql(&self, _: &Type, out: &mut BytesMut) -> Result<IsNull, Box<dyn StdError + Sync + Send>> {
+        out.put_i64(self.0.micros);
+        out.put_i32(self.0.days);
+        out.put_i32(self.0.months);
+        Ok(IsNull::No)
+    }
+    fn accepts(ty: &Type) -> bool {
+        *ty == Type::INTERVAL
+    }
+    to_sql_checked!();
+}
+
+impl<'a> FromSql<'a> for IntervalValue {
+    fn from_sql(_: &Type, raw: &'a [u8]) -> Result<Self, Box<dyn StdError + Sync + Send>> {
+        if raw.len() != 16 {
+            return Err("bad interval".into());
+        }
+        Ok(IntervalValue(Interval {
+            micros: i64::from_be_bytes(raw[0..8].try_into()?),
+            days: i32::from_be_bytes(raw[8..12].try_into()?),
+            months: i32::from_be_bytes(raw[12..16].try_into()?),
+        }))
+    }
+    fn accepts(ty: &Type) -> bool {
+        *ty == Type::INTERVAL
+    }
+}
+
+struct Raw(Vec<u8>);
+
+impl<'a> FromSql<'a> for Raw {
+    fn from_sql(_: &Type, raw: &'a [u8]) -> Result<Self, Box<dyn StdError + Sync + Send>> {
+        Ok(Raw(raw.to_vec()))
+    }
+    fn accepts(_: &Type) -> bool {
+        true
+    }
+}
+
+// ---- columns ------------------------------------------------------------------------------
+
+fn data_type(ty: &Type) -> DbDataType {
+    match *ty {
+        Type::BOOL => DbDataType::Boolean,
+        Type::CHAR => DbDataType::Int8,
+        Type::INT2 => DbDataType::Int16,
+        Type::INT4 => DbDataType::Int32,
+        Type::INT8 => DbDataType::Int64,
+        Type::FLOAT4 => DbDataType::Floating32,
+        Type::FLOAT8 => DbDataType::Floating64,
+        Type::TEXT | Type::VARCHAR | Type::BPCHAR | Type::NAME => DbDataType::Str,
+        Type::BYTEA => DbDataType::Binary,
+        Type::DATE => DbDataType::Date,
+        Type::TIME => DbDataType::Time,
+        Type::TIMESTAMP | Type::TIMESTAMPTZ => DbDataType::Datetime,
+        Type::UUID => DbDataType::Uuid,
+        Type::JSONB | Type::JSON => DbDataType::Jsonb,
+        Type::NUMERIC => DbDataType::Decimal,
+        Type::INT4_ARRAY => DbDataType::ArrayInt32,
+        Type::INT8_ARRAY => DbDataType::ArrayInt64,
+        Type::NUMERIC_ARRAY => DbDataType::ArrayDecimal,
+        Type::TEXT_ARRAY | Type::VARCHAR_ARRAY => DbDataType::ArrayStr,
+        Type::INTERVAL => DbDataType::Interval,
+        _ if matches!(ty.kind(), Kind::Enum(_)) => DbDataType::Str,
+        _ => DbDataType::Other(ty.name().to_string()),
+    }
+}
+
+fn conversion(e: tokio_postgres::Error) -> PgError {
+    PgError::ValueConversionFailed(e.to_string())
+}
+
+fn db_value(row: &tokio_postgres::Row, i: usize, ty: &Type) -> Result<DbValue, PgError> {
+    macro_rules! get {
+        ($t:ty, $variant:expr) => {
+            match row.try_get::<_, Option<$t>>(i).map_err(conversion)? {
+                Some(v) => $variant(v),
+                None => DbValue::DbNull,
+            }
+        };
+    }
+    Ok(match *ty {
+        Type::BOOL => get!(bool, DbValue::Boolean),
+        Type::CHAR => get!(i8, DbValue::Int8),
+        Type::INT2 => get!(i16, DbValue::Int16),
+        Type::INT4 => get!(i32, DbValue::Int32),
+        Type::INT8 => get!(i64, DbValue::Int64),
+        Type::FLOAT4 => get!(f32, DbValue::Floating32),
+        Type::FLOAT8 => get!(f64, DbValue::Floating64),
+        Type::TEXT | Type::VARCHAR | Type::BPCHAR | Type::NAME => get!(String, DbValue::Str),
+        Type::BYTEA => get!(Vec<u8>, DbValue::Binary),
+        Type::DATE => get!(NaiveDate, |d: NaiveDate| DbValue::Date((d.year(), d.month() as u8, d.day() as u8))),
+        Type::TIME => get!(NaiveTime, |t: NaiveTime| DbValue::Time((
+            t.hour() as u8,
+            t.minute() as u8,
+            t.second() as u8,
+            t.nanosecond()
+        ))),
+        Type::TIMESTAMP => get!(NaiveDateTime, datetime),
+        Type::TIMESTAMPTZ => get!(chrono::DateTime<chrono::Utc>, |d: chrono::DateTime<chrono::Utc>| datetime(d.naive_utc())),
+        Type::UUID => get!(uuid::Uuid, |u: uuid::Uuid| DbValue::Uuid(u.to_string())),
+        Type::JSONB | Type::JSON => {
+            get!(serde_json::Value, |v: serde_json::Value| DbValue::Jsonb(serde_json::to_vec(&v).unwrap_or_default()))
+        }
+        Type::NUMERIC => match row.try_get::<_, Option<rust_decimal::Decimal>>(i) {
+            Ok(Some(d)) => DbValue::Decimal(d.to_string()),
+            Ok(None) => DbValue::DbNull,
+            Err(_) => get!(Raw, |r: Raw| DbValue::Unsupported(r.0)),
+        },
+        Type::INT4_ARRAY => get!(Vec<Option<i32>>, DbValue::ArrayInt32),
+        Type::INT8_ARRAY => get!(Vec<Option<i64>>, DbValue::ArrayInt64),
+        Type::NUMERIC_ARRAY => get!(Vec<Option<rust_decimal::Decimal>>, |v: Vec<Option<rust_decimal::Decimal>>| {
+            DbValue::ArrayDecimal(v.into_iter().map(|d| d.map(|d| d.to_string())).collect())
+        }),
+        Type::TEXT_ARRAY | Type::VARCHAR_ARRAY => get!(Vec<Option<String>>, DbValue::ArrayStr),
+        Type::INTERVAL => get!(IntervalValue, |v: IntervalValue| DbValue::Interval(v.0)),
+        _ if matches!(ty.kind(), Kind::Enum(_)) => {
+            get!(Raw, |r: Raw| DbValue::Str(String::from_utf8_lossy(&r.0).into_owned()))
+        }
+        _ => get!(Raw, |r: Raw| DbValue::Unsupported(r.0)),
+    })
+}
+
+fn datetime(d: NaiveDateTime) -> DbValue {
+    DbValue::Datetime((d.year(), d.month() as u8, d.day() as u8, d.hour() as u8, d.minute() as u8, d.second() as u8, d.nanosecond()))
+}
