@@ -481,7 +481,15 @@ fn only_admins_validate_and_read_reports() {
     assert_problem(&host.post(BASE).bearer(&token("another-secret-of-enough-length-000000", SERVICE_SUB, "service_role")).json(&body).send(), 401, "invalid_signature");
     assert_eq!(reports_stored(&db), 0);
 
-    let report = validate_with(&host, &token(STRONG_SECRET, &admin, "authenticated"), "reliability");
+    // The call as often typed: `curl -d '{...}'` with curl's default form content type.
+    let r = host
+        .post(BASE)
+        .bearer(&token(STRONG_SECRET, &admin, "authenticated"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(br#"{"validation_type": "reliability"}"#.to_vec())
+        .send();
+    assert_eq!(r.status, 200, "{}", r.text());
+    let report = r.json()["data"].clone();
     assert_eq!(report["requested_by"], admin);
     assert_eq!(report["requested_role"], "authenticated");
     let r = host.get(&format!("{BASE}/reports")).bearer(&token(STRONG_SECRET, &admin, "authenticated")).send();

@@ -39,7 +39,7 @@ pub fn resolve(req: &Request) -> Result<Endpoint, Problem> {
 
 /// `{"validation_type": ...}`; an empty body means `comprehensive`.
 fn body(req: &Request) -> Result<ValidationType, Problem> {
-    let Some(body) = req.json_opt::<Map<String, Value>>()? else {
+    let Some(body) = json_body(req)? else {
         return Ok(ValidationType::Comprehensive);
     };
     let mut errors = Vec::new();
@@ -61,6 +61,20 @@ fn body(req: &Request) -> Result<ValidationType, Problem> {
             Err(Problem::validation(all))
         }
     }
+}
+
+/// The body as JSON. `curl -d '{...}'` without `-H 'Content-Type: application/json'` (as the
+/// validation call is often typed) labels it `application/x-www-form-urlencoded`; it is still
+/// the JSON the guide shows, so it is read as JSON. Any other non-JSON type is 415.
+fn json_body(req: &Request) -> Result<Option<Map<String, Value>>, Problem> {
+    let mime = req.header("content-type").unwrap_or("").split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    if mime.is_empty() || mime == "application/x-www-form-urlencoded" {
+        let mut as_json = req.clone();
+        as_json.headers.retain(|(k, _)| k != "content-type");
+        as_json.headers.push(("content-type".into(), "application/json".into()));
+        return as_json.json_opt();
+    }
+    req.json_opt()
 }
 
 fn list_query(req: &Request) -> Result<ListQuery, Problem> {
@@ -128,6 +142,12 @@ mod tests {
         let e = resolve(&req(Method::Post, "/validate", "", r#"{"validation_type": "security"}"#)).unwrap();
         assert_eq!(e, Endpoint::Validate(ValidationType::Only(Category::Security)));
         assert_eq!(resolve(&req(Method::Post, "", "", "")).unwrap(), Endpoint::Validate(ValidationType::Comprehensive));
+        // `curl -d` without a JSON content type.
+        let mut form = req(Method::Post, "", "", r#"{"validation_type":"reliability"}"#);
+        form.headers = vec![("content-type".into(), "application/x-www-form-urlencoded".into())];
+        assert_eq!(resolve(&form).unwrap(), Endpoint::Validate(ValidationType::Only(Category::Reliability)));
+        form.headers = vec![("content-type".into(), "text/plain".into())];
+        assert_eq!(resolve(&form).unwrap_err().status, 415);
         assert_eq!(
             resolve(&req(Method::Get, "/reports", "limit=5&validation_type=security", "")).unwrap(),
             Endpoint::Reports(ListQuery { limit: 5, offset: 0, validation_type: Some("security") })

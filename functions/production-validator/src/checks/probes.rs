@@ -280,3 +280,43 @@ pub async fn unsigned_webhooks() -> Check {
 fn random_key() -> Vec<u8> {
     (0..4).flat_map(|_| wasi::random::random::get_random_u64().to_le_bytes()).collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn answer(status: Option<u16>, ms: f64, function: &str) -> Answer {
+        let body = if status == Some(200) { json!({"status": "ok", "function": function}) } else { Value::Null };
+        Answer { status, code: None, body, ms }
+    }
+
+    fn health(cold_ms: f64, warm_ms: [f64; 3]) -> Health {
+        Health {
+            component: "quote-processor",
+            cold: answer(Some(200), cold_ms, "quote-processor"),
+            warm: warm_ms.iter().map(|ms| answer(Some(200), *ms, "quote-processor")).collect(),
+        }
+    }
+
+    #[test]
+    fn health_latency_against_the_cold_and_warm_budgets() {
+        assert_eq!(health_latency(&health(120.0, [5.0, 9.0, 7.0])).status, Status::Pass);
+        assert_eq!(health_latency(&health(450.0, [5.0, 9.0, 7.0])).status, Status::Warning);
+        assert_eq!(health_latency(&health(20.0, [150.0, 400.0, 250.0])).status, Status::Fail, "warm median 250 ms");
+        let c = health_latency(&health(20.0, [1.0, 2.0, 3.0]));
+        assert_eq!(c.evidence["warm_median_ms"], 2.0);
+    }
+
+    #[test]
+    fn a_wrong_or_missing_health_answer_fails_and_is_not_timed() {
+        let mut h = health(10.0, [1.0, 1.0, 1.0]);
+        assert_eq!(health_endpoint(&h).status, Status::Pass);
+        h.warm[1] = answer(Some(503), 1.0, "quote-processor");
+        assert_eq!(health_endpoint(&h).status, Status::Fail);
+        h.cold = answer(None, 5000.0, "quote-processor");
+        assert_eq!(health_latency(&h).status, Status::Skip);
+        let mut other = health(10.0, [1.0, 1.0, 1.0]);
+        other.cold.body = json!({"status": "ok", "function": "another-function"});
+        assert_eq!(health_endpoint(&other).status, Status::Fail, "the answer must name the function");
+    }
+}
