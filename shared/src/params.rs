@@ -1,10 +1,10 @@
-//! Request parameters: the query string, or the fields of a guide-style `{"operation": ...}`
+//! Request parameters of the admin views: the query string, or the fields of a guide-style `{"operation": ...}`
 //! body. Parsed strictly (a value that is not what the endpoint takes is a 400, never a
 //! silent default), with every field error reported at once.
 
 use serde_json::{Map, Value};
-use shared::http::percent_decode;
-use shared::{FieldError, Problem, Request};
+use crate::http::percent_decode;
+use crate::http::{FieldError, Problem, Request};
 use std::ops::RangeInclusive;
 
 /// Look-back window of the figures, in hours (default one day, at most 30 days).
@@ -141,9 +141,9 @@ impl Params {
     }
 }
 
-/// A dead-letter entry id from the path: a uuid, or a 400 naming the field `id`.
-pub fn entry_id(segment: &str) -> Result<String, Problem> {
-    if shared::auth::jwt::is_uuid(segment) {
+/// An id from the path (a dead-letter entry, an incident...): a uuid, or a 400 naming the field `id`.
+pub fn path_id(segment: &str) -> Result<String, Problem> {
+    if crate::auth::jwt::is_uuid(segment) {
         Ok(segment.to_ascii_lowercase())
     } else {
         Err(Problem::validation(vec![FieldError::new(
@@ -166,7 +166,7 @@ fn clip(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use shared::http::Method;
+    use crate::http::Method;
 
     fn req(query: &str) -> Request {
         Request {
@@ -233,9 +233,9 @@ mod tests {
     }
 
     #[test]
-    fn entry_ids_must_be_uuids() {
-        assert_eq!(entry_id("5F0C2B7E-5D41-4A8E-9B6F-1C2D3E4F5A6B").unwrap(), "5f0c2b7e-5d41-4a8e-9b6f-1c2d3e4f5a6b");
-        let p = entry_id("42").unwrap_err();
+    fn path_ids_must_be_uuids() {
+        assert_eq!(path_id("5F0C2B7E-5D41-4A8E-9B6F-1C2D3E4F5A6B").unwrap(), "5f0c2b7e-5d41-4a8e-9b6f-1c2d3e4f5a6b");
+        let p = path_id("42").unwrap_err();
         assert_eq!((p.status, p.errors[0].field.as_str()), (400, "id"));
     }
 }

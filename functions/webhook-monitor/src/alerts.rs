@@ -3,7 +3,7 @@
 //! A rule without data raises nothing and says so in `checks`.
 
 use crate::figures::{round2, Summary, TARGET_MS};
-use crate::params::Params;
+use shared::params::Params;
 use serde::Serialize;
 use serde_json::{json, Value};
 use shared::db::Db;

@@ -1,7 +1,7 @@
 //! `GET /audit-trail[?event_id=&signature_valid=&limit=100&offset=0]`: delivery attempts,
 //! newest first, with counts over everything the filter matches.
 
-use crate::params::Params;
+use shared::params::Params;
 use serde_json::{json, Value};
 use shared::db::{self, Db, DbError, Param};
 use shared::Problem;

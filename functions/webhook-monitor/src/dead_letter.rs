@@ -1,7 +1,7 @@
 //! The dead-letter queue: list, one entry with its payload, replay through webhook-handler's
 //! own code path (`shared::webhooks::process`), and manual resolution.
 
-use crate::params::{self, Params};
+use shared::params::{self, Params};
 use crate::reply;
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -80,7 +80,7 @@ pub fn list(db: &Db, mut params: Params) -> Result<Value, Problem> {
 
 /// `GET /dead-letter-queue/{id}`: the entry, its stored event and the event's current state.
 pub fn get(db: &Db, id: &str) -> Result<Value, Problem> {
-    let id = params::entry_id(id)?;
+    let id = params::path_id(id)?;
     let found = db.as_service(|db| -> Result<Option<Value>, DbError> {
         let rows = db.query(
             &format!(
@@ -115,7 +115,7 @@ pub fn get(db: &Db, id: &str) -> Result<Value, Problem> {
 /// as a delivery. 200 when it no longer fails (process resolves the entry), 409 with the new
 /// error when it fails again (process counts the failure).
 pub fn replay(ctx: &shared::Context, db: &Db, caller: &Caller, id: &str) -> Result<Response, Problem> {
-    let id = params::entry_id(id)?;
+    let id = params::path_id(id)?;
     let stored = db.as_service(|db| -> Result<Option<(String, bool)>, DbError> {
         let rows = db.query(
             "SELECT raw_body, resolved_at IS NOT NULL AS resolved FROM public.webhook_dead_letter_queue WHERE id = $1",
@@ -172,7 +172,7 @@ struct ResolveBody {
 /// `POST /dead-letter-queue/{id}/resolve` with an optional `{"note": "..."}`: resolved by
 /// hand (`manual`), by the calling admin.
 pub fn resolve(ctx: &shared::Context, db: &Db, caller: &Caller, id: &str) -> Result<Value, Problem> {
-    let id = params::entry_id(id)?;
+    let id = params::path_id(id)?;
     let body: ResolveBody = ctx.request.json_opt()?.unwrap_or_default();
     if let Some(note) = &body.note {
         if note.trim().is_empty() || note.chars().count() > 1000 {

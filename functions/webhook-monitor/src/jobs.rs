@@ -1,7 +1,7 @@
 //! `GET /batch-jobs[?status=&limit=50&offset=0]`: every user's batch jobs (the admin view),
 //! newest first, with progress = (processed + failed) / total.
 
-use crate::params::Params;
+use shared::params::Params;
 use serde_json::{json, Value};
 use shared::db::{self, Db, DbError, Param};
 use shared::Problem;

@@ -12,7 +12,6 @@ mod dead_letter;
 mod figures;
 mod jobs;
 mod overview;
-mod params;
 mod performance;
 mod reply;
 mod routes;

@@ -3,7 +3,7 @@
 //! and the stale backlog.
 
 use crate::figures::{rate, round2, Summary, TARGET_MS};
-use crate::params::Params;
+use shared::params::Params;
 use serde_json::{json, Value};
 use shared::db::{Db, DbError, Param};
 use shared::Problem;

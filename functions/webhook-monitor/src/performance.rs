@@ -2,7 +2,7 @@
 //! oldest first: events, failed, success rate, average and p95 (nearest-rank) processing time.
 
 use crate::figures::{rate, round2, TARGET_MS};
-use crate::params::Params;
+use shared::params::Params;
 use serde_json::{json, Value};
 use shared::db::{self, Db, DbError, Param};
 use shared::Problem;

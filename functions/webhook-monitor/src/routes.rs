@@ -2,7 +2,7 @@
 //! guide-style `POST` of `{"operation": NAME}` to the bare path. Unknown routes are 404 and
 //! wrong methods 405, decided before authentication (they reveal nothing but the SPEC).
 
-use crate::params::Params;
+use shared::params::Params;
 use serde_json::{Map, Value};
 use shared::http::Method;
 use shared::{FieldError, Problem, Request};

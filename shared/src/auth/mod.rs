@@ -58,7 +58,11 @@ pub fn authenticate(req: &Request) -> Result<Caller, Problem> {
 
 /// A signed-in user acting for themselves (role `authenticated`).
 pub fn require_user(req: &Request) -> Result<Caller, Problem> {
-    let caller = authenticate(req)?;
+    user_only(authenticate(req)?)
+}
+
+/// The verified `caller`, if it is a signed-in user acting for themselves.
+pub fn user_only(caller: Caller) -> Result<Caller, Problem> {
     match caller.claims.role.as_str() {
         "authenticated" => Ok(caller),
         "anon" => Err(Problem::forbidden("sign_in_required", "an anonymous token cannot use this endpoint; sign in")),
@@ -69,7 +73,11 @@ pub fn require_user(req: &Request) -> Result<Caller, Problem> {
 /// An administrator: the service-role token, or a user whose `user_roles` holds an active,
 /// unexpired `admin` row (the same `is_admin()` that RLS uses).
 pub fn require_admin(req: &Request, db: &Db) -> Result<Caller, Problem> {
-    let caller = authenticate(req)?;
+    admin_only(authenticate(req)?, db)
+}
+
+/// The verified `caller`, if it is an administrator.
+pub fn admin_only(caller: Caller, db: &Db) -> Result<Caller, Problem> {
     match caller.claims.role.as_str() {
         "service_role" => Ok(caller),
         "authenticated" => {

@@ -5,6 +5,7 @@ use super::spec::{Operation, PriceAdjustment};
 use crate::db::{self, Db, DbError, Param};
 use crate::money::Money;
 use crate::quote::{transition, QuoteStatus};
+use crate::security::internal;
 use crate::Context;
 use serde_json::{json, Value};
 use spin_sdk::http::{Method, Request, Response};
@@ -144,19 +145,24 @@ fn create_item(db: &Db, item: &Value) -> Result<Value, ItemError> {
 }
 
 const GENERATOR: &str = "http://quote-pdf-generator.spin.internal/functions/v1/quote-pdf-generator";
+const GENERATOR_PATH: &str = "/functions/v1/quote-pdf-generator";
 
 /// Render one quote's PDF through quote-pdf-generator (service chaining, as the same user
 /// with their token, exactly as quote-processor does). The document itself stays in
 /// `quote_documents`; the item keeps what identifies it (for the download).
 pub async fn pdf(ctx: &Context, quote_id: &str) -> Result<Value, ItemError> {
-    let request = Request::builder()
+    let mut builder = Request::builder();
+    builder
         .method(Method::Post)
         .uri(GENERATOR)
         .header("content-type", "application/json")
         .header("accept", "application/json")
-        .header("authorization", ctx.request.header("authorization").unwrap_or(""))
-        .body(json!({ "quote_id": quote_id }).to_string())
-        .build();
+        .header("authorization", ctx.request.header("authorization").unwrap_or(""));
+    // The job was screened when it was submitted: its renders do not use up the user's limit.
+    if let Some((name, value)) = internal::sign(internal::Purpose::Chain, GENERATOR_PATH) {
+        builder.header(name, value);
+    }
+    let request = builder.body(json!({ "quote_id": quote_id }).to_string()).build();
     let answer = match spin_sdk::http::send::<_, Response>(request).await {
         Ok(r) => r,
         Err(e) => {

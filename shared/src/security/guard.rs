@@ -1,0 +1,235 @@
+//! The middleware's two moments: [`screen`] before the handler (blocks, rate limit, threat
+//! detection) and [`after`] once the answer is known (refused credentials are incidents).
+//!
+//! Per request this costs one SQL statement (`security_gate`): the block list, the GCRA rate
+//! limit and the threat settings come back together, so changing `security_configuration`
+//! changes behaviour on the next request without a redeploy. Incidents cost a second
+//! statement (`security_record_incident`) only when something happened.
+//!
+//! When the gate cannot be read (database down), admin functions refuse the request (503,
+//! fail closed: an attacker must not get unlimited attempts at the operations functions by
+//! first overloading the database); user functions and webhooks go on (fail open: they need
+//! the database for their own work anyway and will answer 503 themselves if it is gone,
+//! while a brief limiter hiccup must not turn away paying users or Stripe's deliveries).
+
+use super::client::Client;
+use super::internal::{self, Purpose};
+use super::threats::{self, Detection, Enabled};
+use crate::db::{self, Db, Param};
+use crate::http::{problem_with, Problem, Request, Response};
+
+/// Functions only administrators call: they fail closed.
+pub const ADMIN_FUNCTIONS: &[&str] = &[
+    "webhook-monitor",
+    "migration-controller",
+    "production-validator",
+    "security-hardening",
+    "performance-optimizer",
+    "monitoring-alerting",
+];
+
+/// How a function is screened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Policy {
+    /// Refuse requests when the limiter's state cannot be read.
+    pub fail_closed: bool,
+    /// Inspect JSON bodies for injection. webhook-handler's bodies are Stripe's events, whose
+    /// authenticity the signature proves and whose strings are customer data we store, never
+    /// execute; blocking Stripe's address over a product named "Drop tables" would lose
+    /// billing events. Its query string is still inspected. security-hardening's
+    /// `threat-detection` analyses payloads an administrator submits on purpose.
+    pub inspect_body: bool,
+}
+
+pub fn policy(function: &str, sub_path: &str) -> Policy {
+    let analysed_on_purpose = function == "security-hardening" && sub_path.trim_matches('/') == "threat-detection";
+    Policy {
+        fail_closed: ADMIN_FUNCTIONS.contains(&function),
+        inspect_body: function != "webhook-handler" && !analysed_on_purpose,
+    }
+}
+
+/// Screen a request. `Err` is the answer to give instead of running the handler.
+pub fn screen(function: &str, req: &Request, client: &Client, db: Option<&Db>) -> Result<(), Response> {
+    let policy = policy(function, &req.sub_path);
+    let internal = internal::verify(req);
+    if internal == Some(Purpose::Chain) {
+        return Ok(());
+    }
+    let probe = internal == Some(Purpose::Probe);
+    let service = client.key == "service_role";
+
+    let gate = db.ok_or_else(|| Problem::unavailable("database_unavailable", "no database connection")).and_then(|db| {
+        let address_key = if service { None } else { client.address.as_ref().map(|a| format!("ip:{a}")) };
+        let rows = db.query(
+            "SELECT status, code, retry_after, threat_settings FROM public.security_gate($1, $2, $3)",
+            &[db::text(client.key.clone()), db::opt_text(address_key), Param::Boolean(!service && !probe)],
+        )?;
+        let row = rows.one()?;
+        Ok((row.i64("status")?, row.text("code")?, row.i64("retry_after")?, row.json("threat_settings")?))
+    });
+    let (status, code, retry_after, settings) = match gate {
+        Ok(g) => g,
+        Err(e) if policy.fail_closed => {
+            eprintln!("security gate unavailable, refusing ({function}): {}", e.code);
+            return Err(Response::problem(
+                &Problem::unavailable("security_unavailable", "the request could not be screened; retry shortly").retry_after(5),
+            ));
+        }
+        Err(e) => {
+            eprintln!("security gate unavailable, letting the request through ({function}): {}", e.code);
+            (0, None, 0, Some(serde_json::json!({"sqlInjectionDetection": true, "xssDetection": true, "commandInjectionDetection": true})))
+        }
+    };
+    match status {
+        0 => {}
+        429 => {
+            let retry = retry_after.clamp(1, 86_400) as u32;
+            // Only going over the limit is an incident (and starts the block); requests
+            // refused during the block do not extend it.
+            if let (Some(db), Some("rate_limited")) = (db, code.as_deref()) {
+                record(db, function, req, client, "rate_limit_exceeded", &[], serde_json::json!({"retry_after_s": retry}));
+            }
+            return Err(Response::problem(
+                &Problem::new(429, "rate_limited", "Too many requests")
+                    .detail(format!("the request rate limit was exceeded; retry in {retry} s"))
+                    .retry_after(retry),
+            ));
+        }
+        _ => {
+            let retry = retry_after.clamp(1, 86_400) as u32;
+            return Err(Response::problem(
+                &Problem::forbidden("client_blocked", "this client is blocked after a security incident").retry_after(retry),
+            ));
+        }
+    }
+
+    let enabled = enabled_from(settings.as_ref());
+    let detections = inspect(req, enabled, policy.inspect_body);
+    if detections.is_empty() {
+        return Ok(());
+    }
+    let rules: Vec<String> = detections.iter().map(|d| d.rule.to_string()).collect();
+    if !probe {
+        if let Some(db) = db {
+            let fields: Vec<&str> = detections.iter().map(|d| d.field.as_str()).collect();
+            record(db, function, req, client, "injection_attempt", &rules, serde_json::json!({"fields": fields}));
+        }
+    }
+    let problem = Problem::forbidden("threat_detected", "the request looks like an injection attempt and was refused");
+    let listed: Vec<_> = detections
+        .iter()
+        .map(|d| serde_json::json!({"kind": d.kind, "rule": d.rule, "field": d.field}))
+        .collect();
+    Err(problem_with(&problem, serde_json::json!({"detections": listed})))
+}
+
+/// After the handler: a refused credential (401, or 403 from an auth check) is an
+/// `unauthorized_access` incident, logged at most once a minute per client.
+pub fn after(function: &str, req: &Request, client: &Client, status: u16, db: Option<&Db>) {
+    if !(status == 401 || status == 403) || client.key == "service_role" {
+        return;
+    }
+    if internal::verify(req) == Some(Purpose::Probe) {
+        return;
+    }
+    if let Some(db) = db {
+        record(db, function, req, client, "unauthorized_access", &[], serde_json::json!({"status": status}));
+    }
+}
+
+/// Which detectors the settings turn on; a missing or non-boolean key means on.
+pub fn enabled_from(settings: Option<&serde_json::Value>) -> Enabled {
+    let on = |key: &str| settings.and_then(|s| s.get(key)).and_then(|v| v.as_bool()).unwrap_or(true);
+    Enabled {
+        sql_injection: on("sqlInjectionDetection"),
+        xss: on("xssDetection"),
+        command_injection: on("commandInjectionDetection"),
+    }
+}
+
+/// Threats in the query string and, when asked, in the JSON body's string values.
+pub fn inspect(req: &Request, enabled: Enabled, body: bool) -> Vec<Detection> {
+    if !(enabled.sql_injection || enabled.xss || enabled.command_injection) {
+        return Vec::new();
+    }
+    let mut found = threats::scan_query(&req.query, enabled);
+    if body && !req.body.is_empty() {
+        if let Ok(value) = serde_json::from_slice::<serde_json::Value>(&req.body) {
+            found.extend(threats::scan_json(&value, enabled));
+        }
+    }
+    found
+}
+
+fn record(db: &Db, function: &str, req: &Request, client: &Client, event: &str, rules: &[String], details: serde_json::Value) {
+    let result = db.query(
+        "SELECT auto_response FROM public.security_record_incident($1, $2, $3, $4::text::uuid, $5, $6, $7, $8, $9::text::jsonb)",
+        &[
+            db::text(event),
+            db::text(client.key.clone()),
+            db::opt_text(client.address.clone()),
+            db::opt_text(client.user_id.clone()),
+            db::text(function),
+            db::text(req.path.clone()),
+            db::opt_text(req.header("user-agent").map(str::to_string)),
+            Param::ArrayStr(rules.iter().map(|r| Some(r.clone())).collect()),
+            db::text(details.to_string()),
+        ],
+    );
+    if let Err(e) = result {
+        eprintln!("security incident not recorded ({event}): {e}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::http::Method;
+
+    fn req(query: &str, body: &str) -> Request {
+        Request {
+            method: Method::Post,
+            path: "/functions/v1/quote-processor".into(),
+            sub_path: String::new(),
+            query: query.into(),
+            headers: vec![("content-type".into(), "application/json".into())],
+            body: body.as_bytes().to_vec(),
+        }
+    }
+
+    #[test]
+    fn a_normal_quote_is_never_a_threat() {
+        let quote = r#"{"title": "O'Brien's kitchen: drop ceiling & select tiles",
+            "notes": "Please select the <b>best</b> option; we drop by at 3 < 4 pm. Tiles > 20 cm.",
+            "client_name": "D'Arcy & Sons", "line_items": [{"name": "Select grade oak", "description": "Drop-in sink; 1/2\" pipe | fittings", "quantity": 2}]}"#;
+        assert!(inspect(&req("status=draft&q=o'neil", quote), Enabled::ALL, true).is_empty());
+    }
+
+    #[test]
+    fn injections_in_query_and_body_are_found_with_rule_ids() {
+        let found = inspect(&req("q=1' OR '1'='1", r#"{"notes": "<script>alert(1)</script>"}"#), Enabled::ALL, true);
+        let fields: Vec<_> = found.iter().map(|d| d.field.as_str()).collect();
+        assert!(fields.contains(&"query.q") && fields.contains(&"body.notes"), "{found:?}");
+        assert!(found.iter().all(|d| d.rule.contains('.')));
+    }
+
+    #[test]
+    fn each_kind_can_be_switched_off_and_bodies_skipped() {
+        let r = req("", r#"{"notes": "<script>alert(1)</script>"}"#);
+        let off = enabled_from(Some(&serde_json::json!({"xssDetection": false})));
+        assert!(inspect(&r, off, true).is_empty());
+        assert!(inspect(&r, Enabled::ALL, false).is_empty());
+        assert!(!off.xss && off.sql_injection && off.command_injection);
+    }
+
+    #[test]
+    fn admin_functions_fail_closed_and_webhook_bodies_are_not_inspected() {
+        assert!(policy("security-hardening", "/").fail_closed);
+        assert!(!policy("quote-processor", "/").fail_closed);
+        assert!(!policy("webhook-handler", "").inspect_body);
+        assert!(policy("quote-processor", "/batch").inspect_body);
+        assert!(!policy("security-hardening", "/threat-detection").inspect_body);
+        assert!(policy("security-hardening", "/config").inspect_body);
+    }
+}
