@@ -91,6 +91,11 @@ impl Health {
         })
     }
 
+    /// Time spent on the probes (the check's own duration).
+    fn probing_ms(&self) -> f64 {
+        self.cold.ms + self.warm.iter().map(|a| a.ms).sum::<f64>()
+    }
+
     fn warm_median(&self) -> Option<f64> {
         let mut ms: Vec<f64> = self.warm.iter().filter(|a| a.status == Some(200)).map(|a| a.ms).collect();
         ms.sort_by(f64::total_cmp);
@@ -113,6 +118,18 @@ pub async fn health_all() -> Vec<Health> {
 }
 
 pub fn health_endpoint(h: &Health) -> Check {
+    let mut c = health_endpoint_verdict(h);
+    c.duration_ms = h.probing_ms();
+    c
+}
+
+pub fn health_latency(h: &Health) -> Check {
+    let mut c = health_latency_verdict(h);
+    c.duration_ms = h.probing_ms();
+    c
+}
+
+fn health_endpoint_verdict(h: &Health) -> Check {
     let p = start(Category::Functionality, "health_endpoint", Severity::High).subject(h.component);
     let answers: Vec<Value> = std::iter::once(&h.cold).chain(h.warm.iter()).map(Answer::to_json).collect();
     let evidence = json!({ "requests": answers.len(), "answers": answers });
@@ -133,7 +150,7 @@ pub fn health_endpoint(h: &Health) -> Check {
     }
 }
 
-pub fn health_latency(h: &Health) -> Check {
+fn health_latency_verdict(h: &Health) -> Check {
     let p = start(Category::Performance, "health_latency", Severity::Medium).subject(h.component);
     let warm = h.warm_median();
     let evidence = json!({
