@@ -92,6 +92,16 @@ pub fn problem(status: StatusCode, code: &str, detail: &str) -> Response<Body> {
     r
 }
 
+/// A request slot held by a running instance; returned when the instance ends (or is
+/// aborted at its time limit).
+struct SlotGuard(Arc<Server>);
+
+impl Drop for SlotGuard {
+    fn drop(&mut self) {
+        self.0.slots.add_permits(1);
+    }
+}
+
 impl Server {
     async fn handle(self: Arc<Self>, req: Request<Incoming>, client: SocketAddr) -> Response<Body> {
         self.metrics.requests.fetch_add(1, Ordering::Relaxed);
@@ -173,8 +183,10 @@ impl Server {
             Ok(Ok(p)) => p,
             _ => return problem(StatusCode::SERVICE_UNAVAILABLE, "overloaded", "the host is at capacity; retry shortly"),
         };
-        let response = self.run_component(component, req).await;
-        drop(permit);
+        // The slot goes with the instance: it is freed when the instance ends, not when the
+        // response head is out (a component may go on writing its body and its metrics row),
+        // so live instances never exceed the slots and the instance pool is never exhausted.
+        let response = self.run_component(component, req, permit).await;
         let status = response.status();
         if status.is_server_error() {
             self.metrics.responses_5xx.fetch_add(1, Ordering::Relaxed);
@@ -197,6 +209,7 @@ impl Server {
         &self,
         component: &crate::runtime::LoadedComponent,
         req: Request<WasiBody>,
+        slot: tokio::sync::SemaphorePermit<'_>,
     ) -> Response<Body> {
         let mut store = self.runtime.new_store(component);
         let (sender, receiver) = tokio::sync::oneshot::channel();
@@ -216,7 +229,16 @@ impl Server {
         let pre = component.pre.clone();
         let name = component.info.name.clone();
         let timeout = self.runtime.limits.request_timeout;
+        let server = self.runtime.shared.server.get().and_then(|w| w.upgrade());
+        let (slot_guard, _slot_here) = match server {
+            Some(server) => {
+                slot.forget();
+                (Some(SlotGuard(server)), None)
+            }
+            None => (None, Some(slot)),
+        };
         let task = tokio::spawn(async move {
+            let _slot = slot_guard;
             let proxy = pre.instantiate_async(&mut store).await?;
             proxy.wasi_http_incoming_handler().call_handle(&mut store, req, out).await
         });

@@ -109,6 +109,13 @@ impl TestDb {
         TestDb { name, url, admin_url }
     }
 
+    /// A database that already exists at `url` (on a test's own cluster, say); dropped with
+    /// the value like any other.
+    pub fn at(url: &str) -> TestDb {
+        let (base, name) = url.rsplit_once('/').expect("a database URL");
+        TestDb { name: name.to_string(), url: url.to_string(), admin_url: format!("{base}/postgres") }
+    }
+
     pub fn client(&self) -> postgres::Client {
         postgres::Client::connect(&self.url, postgres::NoTls).expect("connect to the test database")
     }

@@ -8,6 +8,7 @@ mod jwt_vectors;
 mod migrations;
 mod quote_pdf;
 mod quote_processor;
+mod reliability;
 mod rls;
 mod subscription_status;
 mod webhook_handler;
