@@ -24,7 +24,7 @@ const FUNCTION: &str = "batch-processor";
 
 #[spin_sdk::http_component]
 async fn handle(req: IncomingRequest, out: ResponseOutparam) {
-    shared::service::serve(FUNCTION, env!("CARGO_PKG_VERSION"), req, out, route).await
+    shared::service::serve_covered(FUNCTION, env!("CARGO_PKG_VERSION"), req, out, route).await
 }
 
 async fn route(ctx: &Context) -> Result<Response, Problem> {

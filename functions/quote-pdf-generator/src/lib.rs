@@ -17,7 +17,7 @@ const FUNCTION: &str = "quote-pdf-generator";
 
 #[spin_sdk::http_component]
 async fn handle(req: IncomingRequest, out: ResponseOutparam) {
-    shared::service::serve(FUNCTION, env!("CARGO_PKG_VERSION"), req, out, route).await
+    shared::service::serve_covered(FUNCTION, env!("CARGO_PKG_VERSION"), req, out, route).await
 }
 
 async fn route(ctx: &Context) -> Result<Response, Problem> {

@@ -20,7 +20,7 @@ const FUNCTION: &str = "subscription-status";
 #[cfg_attr(target_arch = "wasm32", spin_sdk::http_component)]
 #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
 async fn handle(req: IncomingRequest, out: ResponseOutparam) {
-    shared::service::serve(FUNCTION, env!("CARGO_PKG_VERSION"), req, out, route).await
+    shared::service::serve_covered(FUNCTION, env!("CARGO_PKG_VERSION"), req, out, route).await
 }
 
 /// The handler (public for bench/native, which serves it compiled natively).
