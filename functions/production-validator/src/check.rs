@@ -164,6 +164,17 @@ pub fn by_upper_bound(value: f64, pass_max: f64, warn_max: f64) -> Status {
     }
 }
 
+/// The median (the upper one of an even count) of a few measurements; `None` for none.
+pub fn median(values: &[f64]) -> Option<f64> {
+    // A handful of values: insertion sort, without pulling a general sort into the component.
+    let mut sorted: Vec<f64> = Vec::with_capacity(values.len());
+    for &v in values {
+        let at = sorted.iter().position(|&s| s > v).unwrap_or(sorted.len());
+        sorted.insert(at, v);
+    }
+    sorted.get(sorted.len() / 2).copied()
+}
+
 /// `v` rounded to `decimals` decimals, for messages (`180`, `0.05`, `12.3`).
 pub fn fixed(v: f64, decimals: u32) -> String {
     let scale = 10i64.pow(decimals);
@@ -181,6 +192,14 @@ pub fn fixed(v: f64, decimals: u32) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn median_of_a_few_measurements() {
+        assert_eq!(median(&[]), None);
+        assert_eq!(median(&[3.0, 1.0, 2.0]), Some(2.0));
+        assert_eq!(median(&[0.1, 0.06, 0.05, 0.11, 0.06]), Some(0.06));
+        assert_eq!(median(&[4.0, 1.0]), Some(4.0));
+    }
 
     #[test]
     fn fixed_rounds_to_the_given_decimals() {

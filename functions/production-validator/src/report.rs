@@ -102,14 +102,14 @@ pub fn score<'a>(checks: impl Iterator<Item = &'a Check>) -> Option<u32> {
 }
 
 fn recommendations(checks: &[Check]) -> Vec<Value> {
-    let rank = |s: Status| match s {
-        Status::Fail => 0,
-        Status::Warning => 1,
-        Status::Skip => 2,
-        Status::Pass => 3,
-    };
-    let mut open: Vec<&Check> = checks.iter().filter(|c| c.status != Status::Pass).collect();
-    open.sort_by_key(|c| (c.severity, rank(c.status)));
+    // Most severe first; within a severity failures, then warnings, then skips; otherwise in
+    // the order the checks ran.
+    let mut open: Vec<&Check> = Vec::new();
+    for severity in [Severity::Critical, Severity::High, Severity::Medium, Severity::Low] {
+        for status in [Status::Fail, Status::Warning, Status::Skip] {
+            open.extend(checks.iter().filter(|c| c.severity == severity && c.status == status));
+        }
+    }
     open.iter()
         .map(|c| {
             json!({

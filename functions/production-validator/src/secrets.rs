@@ -20,15 +20,22 @@ pub fn estimated_bits(s: &str) -> f64 {
     if chars.is_empty() {
         return 0.0;
     }
-    let mut counts = std::collections::BTreeMap::new();
+    // Secrets are short: a list is enough to count characters.
+    let mut counts: Vec<(char, usize)> = Vec::new();
     for c in &chars {
-        *counts.entry(*c).or_insert(0usize) += 1;
+        match counts.iter_mut().find(|(k, _)| k == c) {
+            Some((_, n)) => *n += 1,
+            None => counts.push((*c, 1)),
+        }
     }
     let n = chars.len() as f64;
-    let per_char: f64 = counts.values().map(|&k| {
-        let p = k as f64 / n;
-        -p * p.log2()
-    }).sum();
+    let per_char: f64 = counts
+        .iter()
+        .map(|&(_, k)| {
+            let p = k as f64 / n;
+            -p * p.log2()
+        })
+        .sum();
     per_char * n
 }
 

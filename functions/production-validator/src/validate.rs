@@ -16,7 +16,7 @@ use std::time::Instant;
 
 /// Run a catalog / table check as the service role, in a transaction of its own (a failing
 /// query cannot spoil the next check).
-fn as_service(db: &Db, check: impl Fn(&Db) -> Check) -> Check {
+fn as_service(db: &Db, check: fn(&Db) -> Check) -> Check {
     match db.as_service(|db| Ok::<Check, DbError>(check(db))) {
         Ok(c) => c,
         Err(_) => check(db),

@@ -1,7 +1,7 @@
 //! infrastructure / `database`: the database answers, and how fast (median of five round
 //! trips of `SELECT 1`): ≤ 20 ms pass, ≤ 100 ms warning, slower fail.
 
-use crate::check::{by_upper_bound, fixed, start, Category, Check, Severity, Status};
+use crate::check::{by_upper_bound, fixed, median, start, Category, Check, Severity, Status};
 use serde_json::json;
 use shared::db::Db;
 use std::time::Instant;
@@ -29,9 +29,7 @@ pub fn connectivity(db: &Db) -> Check {
         .query("SELECT current_setting('server_version') AS v", &[])
         .ok()
         .and_then(|r| r.first().and_then(|row| row.text("v").ok().flatten()));
-    let mut sorted = samples.clone();
-    sorted.sort_by(f64::total_cmp);
-    let median = sorted[sorted.len() / 2];
+    let median = median(&samples).unwrap_or(0.0);
     let status = by_upper_bound(median, PASS_MS, WARN_MS);
     p.done(
         status,

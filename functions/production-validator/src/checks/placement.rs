@@ -8,7 +8,6 @@ use crate::built::{CHAINS, COMPONENTS};
 use crate::check::{start, Category, Check, Severity, Status};
 use serde_json::{json, Value};
 use shared::db::Db;
-use std::collections::BTreeMap;
 
 const PLACEMENT_SQL: &str = "
 SELECT (SELECT coalesce(sum(weight), 0) = 1 FROM public.global_regions WHERE enabled) AS weights_add_up,
@@ -80,12 +79,17 @@ pub fn regional_configuration(db: &Db) -> Check {
     }
 }
 
-fn by_function(rows: &[Value]) -> BTreeMap<String, Vec<&Value>> {
-    let mut map: BTreeMap<String, Vec<&Value>> = BTreeMap::new();
+/// The rows grouped by function, in the order the query sorted them (by function).
+fn by_function(rows: &[Value]) -> Vec<(&str, Vec<&Value>)> {
+    let mut groups: Vec<(&str, Vec<&Value>)> = Vec::new();
     for r in rows {
-        map.entry(r["function"].as_str().unwrap_or("").to_string()).or_default().push(r);
+        let f = r["function"].as_str().unwrap_or("");
+        match groups.iter_mut().find(|(name, _)| *name == f) {
+            Some((_, rs)) => rs.push(r),
+            None => groups.push((f, vec![r])),
+        }
     }
-    map
+    groups
 }
 
 /// Placement rules over the joined placement rows (`function`, `region`, `tier`, `home_only`,
@@ -95,12 +99,12 @@ pub fn findings<'a>(rows: &[Value], components: impl Iterator<Item = &'a str>, c
     let components: Vec<&str> = components.collect();
     let mut out = Vec::new();
     for c in &components {
-        if !placed.contains_key(*c) {
+        if !placed.iter().any(|(f, _)| f == c) {
             out.push(format!("{c} is not placed in any region"));
         }
     }
     for (function, rows) in &placed {
-        if !components.contains(&function.as_str()) {
+        if !components.contains(function) {
             out.push(format!("{function} is placed but is not a component of this build"));
         }
         let mut tiers: Vec<&str> = rows.iter().filter_map(|r| r["tier"].as_str()).collect();
@@ -120,7 +124,11 @@ pub fn findings<'a>(rows: &[Value], components: impl Iterator<Item = &'a str>, c
     }
     for (caller, callee) in chains {
         let regions = |f: &str| -> Vec<&str> {
-            placed.get(f).map(|rs| rs.iter().filter_map(|r| r["region"].as_str()).collect()).unwrap_or_default()
+            placed
+                .iter()
+                .find(|(name, _)| *name == f)
+                .map(|(_, rs)| rs.iter().filter_map(|r| r["region"].as_str()).collect())
+                .unwrap_or_default()
         };
         let callee_regions = regions(callee);
         let missing: Vec<&str> = regions(caller).into_iter().filter(|r| !callee_regions.contains(r)).collect();
@@ -155,12 +163,13 @@ mod tests {
 
     #[test]
     fn each_rule_is_reported() {
+        // Sorted by function, as the query returns them.
         let rows = vec![
+            row("old-function", "us-east-1", "cold", true),
             row("quote-pdf-generator", "us-east-1", "warm", true),
             row("quote-processor", "eu-west-1", "warm", false),
             row("quote-processor", "us-east-1", "hot", true),
             row("webhook-monitor", "eu-west-1", "cold", false),
-            row("old-function", "us-east-1", "cold", true),
         ];
         let components = ["quote-pdf-generator", "quote-processor", "webhook-monitor", "batch-processor"];
         let f = findings(&rows, components.into_iter(), &[("quote-processor", "quote-pdf-generator")]);

@@ -12,7 +12,7 @@
 //!   with a random key, must get 400 from webhook-handler.
 
 use crate::built::COMPONENTS;
-use crate::check::{by_upper_bound, fixed, start, Category, Check, Severity, Status};
+use crate::check::{by_upper_bound, fixed, median, start, Category, Check, Severity, Status};
 use crate::tokens;
 use serde_json::{json, Value};
 use shared::security::internal::{self, Purpose};
@@ -97,9 +97,8 @@ impl Health {
     }
 
     fn warm_median(&self) -> Option<f64> {
-        let mut ms: Vec<f64> = self.warm.iter().filter(|a| a.status == Some(200)).map(|a| a.ms).collect();
-        ms.sort_by(f64::total_cmp);
-        ms.get(ms.len() / 2).copied()
+        let ms: Vec<f64> = self.warm.iter().filter(|a| a.status == Some(200)).map(|a| a.ms).collect();
+        median(&ms)
     }
 }
 
