@@ -55,7 +55,9 @@ INSERT INTO public.security_configuration (config_category, config_key, config_v
 -- A request is allowed when max(tat, now) + T - now <= burst * T, with T = 60 s / rate;
 -- allowing it moves tat to max(tat, now) + T. Equivalent to a token bucket of `burst`
 -- tokens refilled at `rate` per minute, with one row and no clean-up race.
-CREATE TABLE public.security_rate_limits (
+-- UNLOGGED: this is the hottest row of the system (every request of a client updates it) and
+-- losing it in a crash only gives clients a fresh allowance, so it writes no WAL.
+CREATE UNLOGGED TABLE public.security_rate_limits (
   client_key   text PRIMARY KEY,
   tat          timestamptz NOT NULL,
   allowed      bigint NOT NULL DEFAULT 0,
@@ -320,6 +322,9 @@ BEGIN
     RETURN;
   END IF;
   v_period := make_interval(secs => 60.0 / v_rate);
+  -- The statement is its own transaction (autocommit): its commit need not wait for a WAL
+  -- flush (the state is unlogged and disposable).
+  PERFORM set_config('synchronous_commit', 'off', true);
 
   -- The whole decision is this one statement: concurrent requests of one key queue on its row.
   INSERT INTO public.security_rate_limits AS r (client_key, tat, allowed, last_allowed)
