@@ -316,6 +316,14 @@ fn refusals_carry_their_reasons() {
     assert_eq!(d["rollback"]["automatic"], false);
     assert_eq!(d["rollback"]["traffic_at_rollback"], 10);
     assert_eq!(d["migration"]["finish_reason"], "Performance degradation detected");
+    // Every transition carries what it was decided on.
+    let s = ok_data(&blue.get(&format!("{BASE}/status")).bearer(&service()).send());
+    let actions: Vec<&str> = s["transitions"].as_array().unwrap().iter().rev().map(|t| t["action"].as_str().unwrap()).collect();
+    assert_eq!(actions, ["initialize", "traffic_split", "rollback"]);
+    assert_eq!(s["transitions"][2]["metrics"]["health_checks"].as_array().unwrap().len(), 5);
+    let split = &s["transitions"][1];
+    assert_eq!(split["metrics"]["last_evaluation"]["evaluation"]["gates"][0]["status"], "insufficient", "{split}");
+    assert_eq!(s["transitions"][0]["reason"], "Performance degradation detected");
     assert_problem(&call(&blue, json!({"operation": "advance"})), 409, "no_active_migration");
     assert_problem(&call(&blue, json!({"operation": "execute_rollback", "reason": "again"})), 409, "no_active_migration");
     assert_problem(&call(&blue, json!({"operation": "evaluate"})), 409, "no_active_migration");

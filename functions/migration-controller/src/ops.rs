@@ -37,7 +37,8 @@ pub async fn initialize(ctx: &Context, db: &Db, actor: &str, body: &Body) -> Res
         return Ok(problem_with(&problem, json!({ "health_checks": checks.iter().map(Check::to_json).collect::<Vec<_>>() })));
     }
     let (run, step) = db.as_service(|db| -> Result<(Run, Step), Problem> {
-        let id = store::insert_run(db, &settings, &green, actor)?;
+        let metrics = json!({ "health_checks": checks.iter().map(Check::to_json).collect::<Vec<_>>() });
+        let id = store::insert_run(db, &settings, &green, actor, &metrics)?;
         health::record(db, &id, &checks)?;
         let run = store::require_active(db, false)?;
         let step = store::require_step(db, &run)?;
@@ -261,10 +262,11 @@ pub fn set_traffic_split(ctx: &Context, db: &Db, actor: &str, body: &Body) -> Re
             return Err(Problem::new(409, "traffic_unchanged", "The traffic split is already that")
                 .detail(format!("green already receives {target} %")));
         }
+        let context = store::step_context(db, &run)?;
         store::end_step(db, &run.id, "traffic_split")?;
         store::set_percent(db, &run.id, target)?;
         store::start_step(db, &run.id, target)?;
-        store::transition(db, &run.id, "traffic_split", Some("active"), "active", Some(run.traffic_percent), target, actor, &why, None)?;
+        store::transition(db, &run.id, "traffic_split", Some("active"), "active", Some(run.traffic_percent), target, actor, &why, Some(&context))?;
         Ok(store::require_active(db, false)?)
     })?;
     ok(ctx, json!({ "migration": run.to_json(), "targetPercent": target }), "Traffic split updated")
@@ -279,7 +281,8 @@ pub fn rollback(ctx: &Context, db: &Db, actor: &str, body: &Body) -> Result<Resp
     }
     let run = db.as_service(|db| -> Result<Run, Problem> {
         let run = store::require_active(db, true)?;
-        store::roll_back(db, &run, actor, &why, false, None)?;
+        let context = store::step_context(db, &run)?;
+        store::roll_back(db, &run, actor, &why, false, Some(&context))?;
         Ok(store::latest(db)?.unwrap_or(run))
     })?;
     let rollback = db.as_service(|db| store::rollback_of(db, &run.id))?;

@@ -168,7 +168,8 @@ pub fn require_step(db: &Db, run: &Run) -> Result<Step, Problem> {
 
 /// Insert a new active run with its first step and transition. A concurrent or earlier active
 /// run makes this a 409 (the partial unique index decides, even under a race).
-pub fn insert_run(db: &Db, s: &Settings, green: &str, actor: &str) -> Result<String, Problem> {
+/// `metrics`: what the decision to start rested on (green's health checks).
+pub fn insert_run(db: &Db, s: &Settings, green: &str, actor: &str, metrics: &Value) -> Result<String, Problem> {
     let inserted = db.query(
         "INSERT INTO public.migration_runs (traffic_percent, step_plan, functions, green_base_url, bake_seconds, \
             min_samples, max_error_rate, error_rate_margin, max_p95_ratio, max_failed_health_checks, started_by) \
@@ -196,7 +197,7 @@ pub fn insert_run(db: &Db, s: &Settings, green: &str, actor: &str) -> Result<Str
         Err(e) => return Err(e.into()),
     };
     start_step(db, &id, s.target_percent)?;
-    transition(db, &id, "initialize", None, "active", None, s.target_percent, actor, &s.reason, None)?;
+    transition(db, &id, "initialize", None, "active", None, s.target_percent, actor, &s.reason, Some(metrics))?;
     Ok(id)
 }
 
@@ -333,6 +334,15 @@ pub fn rollback_of(db: &Db, run_id: &str) -> Result<Option<Value>, DbError> {
             }))
         })
         .transpose()
+}
+
+/// The figures an operator's decision rests on: the open step's latest evaluation, if any.
+pub fn step_context(db: &Db, run: &Run) -> Result<Value, DbError> {
+    let Some(step) = open_step(db, &run.id)? else { return Ok(Value::Null) };
+    Ok(json!({
+        "step": step.to_json(run),
+        "last_evaluation": last_evaluation(db, &step.id)?,
+    }))
 }
 
 /// The latest evaluation stored on the open step.
