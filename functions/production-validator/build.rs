@@ -4,7 +4,8 @@
 //! - the SECURITY DEFINER functions `authenticated` may call, read from the allow-list in
 //!   `tests/sql/rls_privileged_functions.sql` (one list, used by both);
 //! - from `spin.toml`: the components with their routes, and the variables the manifest
-//!   requires.
+//!   requires, the service chains, and the regional placement (`[application.tool.edge.regions.*]`,
+//!   `[component.X.tool.edge] regions / tier`).
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -44,6 +45,19 @@ fn main() {
     out.push_str("pub const MANIFEST_REQUIRED: &[&str] = &[\n");
     for v in required {
         writeln!(out, "    {v:?},").unwrap();
+    }
+    out.push_str("];\n\n");
+    let (regions, placement) = manifest_placement(&manifest);
+    out.push_str("/// spin.toml's regions: (region, priority, weight with three decimals).\n");
+    out.push_str("pub const MANIFEST_REGIONS: &[(&str, i64, &str)] = &[\n");
+    for (r, p, w) in regions {
+        writeln!(out, "    ({r:?}, {p}, {w:?}),").unwrap();
+    }
+    out.push_str("];\n\n");
+    out.push_str("/// spin.toml's placement: (component, regions, tier).\n");
+    out.push_str("pub const MANIFEST_PLACEMENT: &[(&str, &[&str], &str)] = &[\n");
+    for (c, rs, t) in placement {
+        writeln!(out, "    ({c:?}, &{rs:?}, {t:?}),").unwrap();
     }
     out.push_str("];\n\n");
     out.push_str("/// (caller, callee): components that call another through `<callee>.spin.internal`.\n");
@@ -133,4 +147,32 @@ fn manifest_facts(path: &Path) -> ManifestFacts {
         }
     }
     (components, required, chains)
+}
+
+type Placement = (Vec<(String, i64, String)>, Vec<(String, Vec<String>, String)>);
+
+/// Regions (weights printed with three decimals, as the database's numeric(4,3) prints them)
+/// and each component's regions and tier; empty where the manifest has none.
+fn manifest_placement(path: &Path) -> Placement {
+    let doc: toml::Table = std::fs::read_to_string(path).unwrap().parse().unwrap();
+    let edge = |t: &toml::Value| t.get("tool").and_then(|t| t.get("edge")).cloned();
+    let mut regions = Vec::new();
+    if let Some(table) = doc.get("application").and_then(edge).and_then(|e| e.get("regions").cloned()) {
+        for (name, r) in table.as_table().into_iter().flatten() {
+            let priority = r.get("priority").and_then(|p| p.as_integer()).unwrap_or(0);
+            let weight = r.get("weight").and_then(|w| w.as_float().or(w.as_integer().map(|i| i as f64))).unwrap_or(0.0);
+            regions.push((name.clone(), priority, format!("{weight:.3}")));
+        }
+    }
+    let mut placement = Vec::new();
+    for (name, component) in doc.get("component").and_then(|c| c.as_table()).into_iter().flatten() {
+        let Some(e) = edge(component) else { continue };
+        let (Some(rs), Some(tier)) = (e.get("regions").and_then(|r| r.as_array()), e.get("tier").and_then(|t| t.as_str())) else {
+            continue;
+        };
+        let mut rs: Vec<String> = rs.iter().filter_map(|r| r.as_str().map(str::to_string)).collect();
+        rs.sort();
+        placement.push((name.clone(), rs, tier.to_string()));
+    }
+    (regions, placement)
 }

@@ -214,6 +214,7 @@ fn a_production_like_system_passes_every_check_and_is_ready() {
     let placement = &check(&report, "regional_configuration", None)["evidence"];
     assert_eq!(placement["home_region"], json!(["us-east-1"]));
     assert_eq!(placement["placed_components"], 11);
+    assert_eq!(placement["compared_with_manifest"], true);
 
     // Stored: listed, and readable by id with the same checks.
     let id = report["report_id"].as_str().unwrap();
@@ -482,6 +483,12 @@ fn rate_limiting_off_a_webhook_backlog_and_a_broken_placement_fail() {
     assert!(findings.contains("weights add up to 1.250"), "{findings}");
     assert!(findings.contains("monitoring-alerting is not placed"), "{findings}");
     assert!(findings.contains("webhook-monitor is cold (home region only) but placed in eu-west-1"), "{findings}");
+    // And against the spin.toml this build was made with.
+    assert!(findings.contains("us-west-1: priority 7 weight 0.500 in global_regions, 7 / 0.250 in spin.toml"), "{findings}");
+    assert!(
+        findings.contains("webhook-monitor: eu-west-1, us-east-1 as cold in global_function_placement, us-east-1 as cold in spin.toml"),
+        "{findings}"
+    );
 
     // No setting at all: the middleware then limits nothing, and the check says so.
     db.exec("DELETE FROM security_configuration WHERE config_category = 'rate_limiting'");

@@ -2,9 +2,11 @@
 //! a deployable placement: the enabled regions' weights add up to 1, there is exactly one home
 //! region, every component of this build is placed (and nothing else), each with one tier,
 //! home-only tiers only in the home region, no placement in a disabled region, and a component
-//! that calls another (`<callee>.spin.internal`, from spin.toml) runs only where its callee runs.
+//! that calls another (`<callee>.spin.internal`, from spin.toml) runs only where its callee runs;
+//! and the regions (priority, weight) and each component's regions and tier are those of the
+//! spin.toml this build was made with (`tool.edge` tables; compared only when it has them).
 
-use crate::built::{CHAINS, COMPONENTS};
+use crate::built::{CHAINS, COMPONENTS, MANIFEST_PLACEMENT, MANIFEST_REGIONS};
 use crate::check::{start, Category, Check, Severity, Status};
 use serde_json::{json, Value};
 use shared::db::Db;
@@ -49,6 +51,12 @@ pub fn regional_configuration(db: &Db) -> Check {
     };
     let rows: Vec<Value> = placement.as_array().cloned().unwrap_or_default();
     let mut findings = findings(&rows, COMPONENTS.iter().map(|c| c.0), CHAINS);
+    findings.extend(differences_from_manifest(
+        regions.as_array().map(Vec::as_slice).unwrap_or(&[]),
+        &rows,
+        MANIFEST_REGIONS,
+        MANIFEST_PLACEMENT,
+    ));
     if !weights_ok {
         findings.insert(0, format!("the enabled regions' weights add up to {sum}, not 1"));
     }
@@ -61,6 +69,7 @@ pub fn regional_configuration(db: &Db) -> Check {
         "home_region": home,
         "weight_sum": sum,
         "placed_components": by_function(&rows).len(),
+        "compared_with_manifest": !MANIFEST_REGIONS.is_empty() || !MANIFEST_PLACEMENT.is_empty(),
         "findings": findings,
     });
     if findings.is_empty() {
@@ -139,6 +148,56 @@ pub fn findings<'a>(rows: &[Value], components: impl Iterator<Item = &'a str>, c
     out
 }
 
+/// Where the database's regional configuration differs from spin.toml's.
+pub fn differences_from_manifest(
+    regions: &[Value],
+    rows: &[Value],
+    manifest_regions: &[(&str, i64, &str)],
+    manifest_placement: &[(&str, &[&str], &str)],
+) -> Vec<String> {
+    let mut out = Vec::new();
+    for (name, priority, weight) in manifest_regions {
+        match regions.iter().find(|r| r["region"] == *name) {
+            None => out.push(format!("spin.toml's region {name} is not an enabled region in global_regions")),
+            Some(r) => {
+                if r["priority"].as_i64() != Some(*priority) || r["weight"].as_str() != Some(*weight) {
+                    out.push(format!(
+                        "{name}: priority {} weight {} in global_regions, {priority} / {weight} in spin.toml",
+                        r["priority"],
+                        r["weight"].as_str().unwrap_or("?")
+                    ));
+                }
+            }
+        }
+    }
+    if !manifest_regions.is_empty() {
+        for r in regions {
+            let name = r["region"].as_str().unwrap_or("");
+            if !manifest_regions.iter().any(|(m, _, _)| *m == name) {
+                out.push(format!("global_regions enables {name}, which spin.toml does not list"));
+            }
+        }
+    }
+    let placed = by_function(rows);
+    for (component, regions, tier) in manifest_placement {
+        let Some((_, rs)) = placed.iter().find(|(f, _)| f == component) else { continue };
+        let mut db_regions: Vec<&str> = rs.iter().filter_map(|r| r["region"].as_str()).collect();
+        db_regions.sort_unstable();
+        let mut want: Vec<&str> = regions.to_vec();
+        want.sort_unstable();
+        let tiers_match = rs.iter().all(|r| r["tier"] == *tier);
+        if db_regions != want || !tiers_match {
+            out.push(format!(
+                "{component}: {} as {} in global_function_placement, {} as {tier} in spin.toml",
+                db_regions.join(", "),
+                rs.first().and_then(|r| r["tier"].as_str()).unwrap_or("?"),
+                want.join(", ")
+            ));
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -183,5 +242,28 @@ mod tests {
                 "quote-processor calls quote-pdf-generator but quote-pdf-generator does not run in eu-west-1",
             ]
         );
+    }
+
+    #[test]
+    fn the_database_is_compared_with_the_manifest() {
+        let regions = vec![
+            json!({"region": "us-east-1", "priority": 8, "weight": "0.300"}),
+            json!({"region": "eu-west-1", "priority": 6, "weight": "0.250"}),
+            json!({"region": "sa-east-1", "priority": 1, "weight": "0.000"}),
+        ];
+        let rows = vec![row("webhook-monitor", "us-east-1", "cold", true), row("quote-processor", "us-east-1", "warm", true)];
+        let manifest_regions = [("us-east-1", 8, "0.300"), ("eu-west-1", 6, "0.200"), ("us-west-1", 7, "0.250")];
+        let placement: [(&str, &[&str], &str); 2] =
+            [("webhook-monitor", &["us-east-1"], "cold"), ("quote-processor", &["eu-west-1", "us-east-1"], "warm")];
+        assert_eq!(
+            differences_from_manifest(&regions, &rows, &manifest_regions, &placement),
+            vec![
+                "eu-west-1: priority 6 weight 0.250 in global_regions, 6 / 0.200 in spin.toml",
+                "spin.toml's region us-west-1 is not an enabled region in global_regions",
+                "global_regions enables sa-east-1, which spin.toml does not list",
+                "quote-processor: us-east-1 as warm in global_function_placement, eu-west-1, us-east-1 as warm in spin.toml",
+            ]
+        );
+        assert!(differences_from_manifest(&regions[..1], &rows[..1], &manifest_regions[..1], &placement[..1]).is_empty());
     }
 }
