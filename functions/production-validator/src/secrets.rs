@@ -41,7 +41,7 @@ pub fn estimated_bits(s: &str) -> f64 {
 
 /// The shortest piece `s` is a repetition of (its own length when it repeats nothing).
 fn period(s: &[u8]) -> usize {
-    (1..=s.len() / 2).find(|&p| s.len() % p == 0 && s.chunks(p).all(|c| c == &s[..p])).unwrap_or(s.len())
+    (1..=s.len() / 2).find(|&p| s.len().is_multiple_of(p) && s.chunks(p).all(|c| c == &s[..p])).unwrap_or(s.len())
 }
 
 /// What is wrong with a JWT secret; empty when it is strong.

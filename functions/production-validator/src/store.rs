@@ -161,7 +161,7 @@ pub fn list(db: &Db, q: &ListQuery) -> Result<Value, Problem> {
         )?;
         let total = db.query(
             "SELECT count(*) AS n FROM public.production_validation_reports r WHERE $1::text IS NULL OR r.validation_type = $1",
-            &[filter.clone()],
+            std::slice::from_ref(&filter),
         )?;
         let reports = rows.iter().map(|r| summary_of(&r)).collect::<Result<Vec<_>, _>>()?;
         Ok(json!({
