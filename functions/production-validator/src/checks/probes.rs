@@ -228,6 +228,9 @@ pub async fn forged_tokens(caller_authorization: &str) -> Check {
         probes.push(json!({ "token": "caller (control)", "path": path, "answer": control.to_json() }));
     }
     let evidence = json!({ "probes": probes, "not_refused": accepted, "control_failed": control_refused });
+    if probes.is_empty() {
+        return p.done(Status::Skip, "no endpoint to probe in this build", evidence, "");
+    }
     if !accepted.is_empty() {
         return p.done(
             Status::Fail,
