@@ -14,7 +14,8 @@ the median of each run's p50 / p99 reported):
   forwarded       blue with green_base_url at 50 %, the green user (blue → green → blue)
 
 Added latency: stays_on_blue - baseline (target <= 1 ms at p50); no_migration - baseline;
-forwarded - green_direct (the hop and blue's own work).
+forwarded - green_direct (the hop and blue's own work); each the median over rounds of the
+difference between a run and its reference run measured right beside it.
 
 usage: canary_latency.py EDGE OUT_JSON SECONDS ROUNDS   (SPIN_VARIABLE_* for the database set)
 """
@@ -114,16 +115,29 @@ try:
                                      headers={"Authorization": f"Bearer {service}", "Content-Type": "application/json"})
         return json.load(urllib.request.urlopen(req, timeout=30))
 
+    # Each measured run is paired with its reference run right beside it (order alternating), and
+    # the added latency is the median of the pairs' differences: the machine's load drifts
+    # between rounds, much less between two neighbouring runs.
     runs = {k: [] for k in ["baseline", "no_migration", "stays_on_blue", "green_direct", "forwarded"]}
-    for _ in range(rounds):
-        runs["baseline"].append(wrk(plain_base, blue_tok))
-        runs["no_migration"].append(wrk(canary_base, blue_tok))
+    pairs = {"no_migration": [], "stays_on_blue": [], "forwarded": []}
+
+    def pair(i, name, ref_name, run, ref):
+        if i % 2:
+            a = run()
+            b = ref()
+        else:
+            b = ref()
+            a = run()
+        runs[name].append(a)
+        runs[ref_name].append(b)
+        pairs[name].append(a["p50"] - b["p50"])
+
+    for i in range(rounds):
+        pair(i, "no_migration", "baseline", lambda: wrk(canary_base, blue_tok), lambda: wrk(plain_base, blue_tok))
     control({"operation": "initialize_migration", "target_traffic_percent": 50, "bake_time_seconds": 3600})
-    for _ in range(rounds):
-        runs["baseline"].append(wrk(plain_base, blue_tok))
-        runs["stays_on_blue"].append(wrk(canary_base, blue_tok))
-        runs["green_direct"].append(wrk(green_base, green_tok))
-        runs["forwarded"].append(wrk(canary_base, green_tok))
+    for i in range(rounds):
+        pair(i, "stays_on_blue", "baseline", lambda: wrk(canary_base, blue_tok), lambda: wrk(plain_base, blue_tok))
+        pair(i, "forwarded", "green_direct", lambda: wrk(canary_base, green_tok), lambda: wrk(green_base, green_tok))
     control({"operation": "execute_rollback", "reason": "benchmark finished"})
 finally:
     for p in (green, plain, canary):
@@ -136,10 +150,10 @@ summary = {name: {"p50_ms": round(statistics.median(r["p50"] for r in rs), 3),
                   "non_2xx": sum(r["non_2xx"] for r in rs), "rounds": len(rs)}
            for name, rs in runs.items()}
 added = {
-    "stays_on_blue_p50_ms": round(summary["stays_on_blue"]["p50_ms"] - summary["baseline"]["p50_ms"], 3),
-    "no_migration_p50_ms": round(summary["no_migration"]["p50_ms"] - summary["baseline"]["p50_ms"], 3),
-    "forwarded_vs_green_direct_p50_ms": round(summary["forwarded"]["p50_ms"] - summary["green_direct"]["p50_ms"], 3),
-    "forwarded_vs_baseline_p50_ms": round(summary["forwarded"]["p50_ms"] - summary["baseline"]["p50_ms"], 3),
+    "stays_on_blue_p50_ms": round(statistics.median(pairs["stays_on_blue"]), 3),
+    "no_migration_p50_ms": round(statistics.median(pairs["no_migration"]), 3),
+    "forwarded_vs_green_direct_p50_ms": round(statistics.median(pairs["forwarded"]), 3),
+    "pairs_p50_ms": {k: [round(v, 3) for v in vs] for k, vs in pairs.items()},
 }
 result = {"suite": "canary", "measured_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
           "load_average": open("/proc/loadavg").read().split()[:3],
@@ -150,4 +164,5 @@ json.dump(result, open(out_json, "w"), indent=2)
 print("| run | p50 | p99 | req/s | non-2xx |\n|---|---|---|---|---|")
 for name, r in summary.items():
     print(f"| {name} | {r['p50_ms']:.2f} ms | {r['p99_ms']:.2f} ms | {r['rps']:.0f} | {r['non_2xx']} |")
-print("\nadded latency at p50: " + ", ".join(f"{k} {v:+.2f} ms" for k, v in added.items()))
+print("\nadded latency at p50 (median of paired runs): "
+      + ", ".join(f"{k} {v:+.2f} ms" for k, v in added.items() if k != "pairs_p50_ms"))
