@@ -391,12 +391,14 @@ fn a_slow_function_and_a_failing_one_fail_their_checks_and_no_data_is_never_a_pa
     traffic(&db, "webhook-handler", 95, 200, 5.0);
     traffic(&db, "webhook-handler", 5, 500, 5.0);
     traffic(&db, "batch-processor", 5, 200, 5.0);
-    // Outside the window, and health checks: not counted.
+    // Outside the window, health checks and validation runs: not counted.
     db.exec(
         "INSERT INTO performance_metrics (function_name, route, method, status, duration_ms, created_at)
          SELECT 'webhook-monitor', '/functions/v1/webhook-monitor', 'GET', 500, 9000, now() - interval '2 hours' FROM generate_series(1, 50);
          INSERT INTO performance_metrics (function_name, route, method, status, duration_ms)
-         SELECT 'migration-controller', '/functions/v1/migration-controller/health', 'GET', 200, 1 FROM generate_series(1, 50);",
+         SELECT 'migration-controller', '/functions/v1/migration-controller/health', 'GET', 200, 1 FROM generate_series(1, 50);
+         INSERT INTO performance_metrics (function_name, route, method, status, duration_ms)
+         SELECT 'production-validator', '/functions/v1/production-validator', 'POST', 200, 5000 FROM generate_series(1, 50);",
     );
     let host = Host::start(production(&db));
     let perf = validate(&host, "performance");
@@ -419,7 +421,8 @@ fn a_slow_function_and_a_failing_one_fail_their_checks_and_no_data_is_never_a_pa
     // Too few requests: a warning; none (old rows and health checks do not count): a skip.
     assert_eq!(status_of(&perf, "p95_latency", Some("batch-processor")), "warning");
     assert_eq!(status_of(&rel, "error_rate", Some("batch-processor")), "warning");
-    for f in ["webhook-monitor", "migration-controller", "monitoring-alerting"] {
+    // (Validation runs themselves are not judged either.)
+    for f in ["webhook-monitor", "migration-controller", "monitoring-alerting", "production-validator"] {
         assert_eq!(status_of(&perf, "p95_latency", Some(f)), "skip", "{f}");
         let c = check(&rel, "error_rate", Some(f));
         assert_eq!((c["status"].as_str(), c["evidence"]["requests"].as_i64()), (Some("skip"), Some(0)), "{f}");
