@@ -97,7 +97,7 @@ pub fn comparisons(db: &Db, hours: i32, min_samples: i64) -> Result<Vec<(Compari
 }
 
 pub fn get(db: &Db, mut params: Params) -> Result<Value, Problem> {
-    let (range, hours) = params.time_range();
+    let (range, hours) = crate::params::time_range(&mut params);
     let min_samples = params.int("minSamples", DEFAULT_MIN_SAMPLES, 1..=1_000_000);
     params.finish()?;
     let rows = db.as_service(|db| comparisons(db, hours, min_samples))?;

@@ -9,7 +9,7 @@ use shared::db::{Db, DbError};
 use shared::Problem;
 
 pub fn get(db: &Db, mut params: Params) -> Result<Value, Problem> {
-    let (range, hours) = params.time_range();
+    let (range, hours) = crate::params::time_range(&mut params);
     params.finish()?;
     let window = db.as_service(|db| -> Result<_, DbError> { Window::load(db, hours, 0) })?;
     let functions: Vec<Value> = window

@@ -34,7 +34,7 @@ fn item(function: &str, category: &str, priority: &str, title: String, evidence:
 }
 
 pub fn get(db: &Db, mut params: Params) -> Result<Value, Problem> {
-    let (range, hours) = params.time_range();
+    let (range, hours) = crate::params::time_range(&mut params);
     let min_samples = params.int("minSamples", DEFAULT_MIN_SAMPLES, 1..=1_000_000);
     params.finish()?;
     let (window, compared, bench) = db.as_service(|db| -> Result<_, DbError> {
