@@ -248,6 +248,25 @@ fn recommendations_come_only_from_data() {
     assert_eq!(d["checked"]["functions_with_enough_requests"], json!(["quote-processor"]));
     assert_eq!(d["checked"]["latest_benchmark_run"], Value::Null);
 
+    // A benchmark run three hours ago where one read failed half the time: outside a 1 h
+    // window it says nothing; inside a 6 h window it is cited.
+    db.exec(
+        "INSERT INTO performance_benchmarks (run_id, function_name, probe, route, via, first_ms, first_status, samples,
+           succeeded, success_rate, avg_ms, p50_ms, p95_ms, p99_ms, min_ms, max_ms, latencies_ms, cold_target_ms,
+           warm_target_ms, first_within_target, repeated_within_target, requested_by, created_at)
+         VALUES ('7e57a11b-0000-4000-8000-000000000001', 'batch-processor', 'read', '/functions/v1/batch-processor/jobs',
+           'internal', 12, 200, 3, 2, 50.00, 5, 5, 6, 6, 4, 6, '{4,5,6}', 300, 100, true, true, 'service_role',
+           now() - interval '3 hours')",
+    );
+    assert_eq!(data(&host, "/recommendations?timeRange=1h")["recommendations"], json!([]));
+    let d = data(&host, "/recommendations?timeRange=6h");
+    assert_eq!(d["checked"]["latest_benchmark_run"], "7e57a11b-0000-4000-8000-000000000001");
+    let recs = d["recommendations"].as_array().unwrap();
+    assert_eq!(recs.len(), 1, "{recs:?}");
+    assert_eq!((recs[0]["function"].as_str(), recs[0]["category"].as_str()), (Some("batch-processor"), Some("benchmark")));
+    assert_eq!(recs[0]["evidence"]["success_rate"], 50.0);
+    db.exec("DELETE FROM performance_benchmarks");
+
     // webhook-monitor turns slow and failing in the last hour.
     let mut bad = ok_rows((1..=28).map(|i| 100.0 + f64::from(i) * 10.0));
     bad.extend([(400.0, 500), (450.0, 500)]);

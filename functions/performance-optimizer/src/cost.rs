@@ -7,6 +7,7 @@
 //! - invocations: count × price per million / 1,000,000;
 //! - compute: Σ duration (s) × memory (MiB / 1024 = GB) × price per GB-second;
 //! - bandwidth: Σ response bytes / 10⁹ (GB) × price per GB;
+//!
 //! each rounded to 6 decimals (a millionth of a dollar), the day's total their sum.
 //!
 //! Days are UTC. Every day of the window gets its row (0 on a day without requests); today's

@@ -6,7 +6,7 @@
 //! - `latency`: p95 above the warm target (100 ms); high when above the cold target (300 ms);
 //! - `errors`: 5xx rate above the guide's 0.1 %; high above 1 %;
 //! - `regression`: what `analyze` reports as a regression (high);
-//! - `benchmark`: in the latest run, a probe that did not always answer 2xx (high), a first
+//! - `benchmark`: in the latest run of the window, a probe that did not always answer 2xx (high), a first
 //!   call over 300 ms or a repeated p95 over 100 ms (medium).
 
 use crate::analyze::{comparisons, DEFAULT_MIN_SAMPLES};
@@ -15,7 +15,7 @@ use crate::figures::Window;
 use crate::params::Params;
 use crate::stats::round;
 use serde_json::{json, Value};
-use shared::db::{Db, DbError};
+use shared::db::{Db, DbError, Param};
 use shared::Problem;
 
 /// The guide's target: error rates below 0.1 %.
@@ -26,7 +26,9 @@ const LATEST_RUN_SQL: &str = "
 SELECT run_id::text AS run_id, function_name, probe, route, first_ms, p95_ms, success_rate::float8 AS success_rate,
        created_at
 FROM public.performance_benchmarks
-WHERE run_id = (SELECT run_id FROM public.performance_benchmarks ORDER BY created_at DESC, id DESC LIMIT 1)
+WHERE run_id = (SELECT run_id FROM public.performance_benchmarks
+                WHERE created_at >= now() - make_interval(hours => $1::int)
+                ORDER BY created_at DESC, id DESC LIMIT 1)
 ORDER BY function_name, probe";
 
 fn item(function: &str, category: &str, priority: &str, title: String, evidence: Value) -> Value {
@@ -38,7 +40,7 @@ pub fn get(db: &Db, mut params: Params) -> Result<Value, Problem> {
     let min_samples = params.int("minSamples", DEFAULT_MIN_SAMPLES, 1..=1_000_000);
     params.finish()?;
     let (window, compared, bench) = db.as_service(|db| -> Result<_, DbError> {
-        let bench = db.query(LATEST_RUN_SQL, &[])?;
+        let bench = db.query(LATEST_RUN_SQL, &[Param::Int32(hours)])?;
         Ok((Window::load(db, hours, 0)?, comparisons(db, hours, min_samples)?, bench))
     })?;
 
