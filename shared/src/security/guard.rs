@@ -204,6 +204,9 @@ mod tests {
             "notes": "Please select the <b>best</b> option; we drop by at 3 < 4 pm. Tiles > 20 cm.",
             "client_name": "D'Arcy & Sons", "line_items": [{"name": "Select grade oak", "description": "Drop-in sink; 1/2\" pipe | fittings", "quantity": 2}]}"#;
         assert!(inspect(&req("status=draft&q=o'neil", quote), Enabled::ALL, true).is_empty());
+        // URLs whose last segment is a command's name are still URLs.
+        let urls = "url=http://deeper.spin.internal/probe/deeper/echo&next=https://example.com/tools/curl";
+        assert!(inspect(&req(urls, "{}"), Enabled::ALL, true).is_empty());
     }
 
     #[test]

@@ -350,6 +350,11 @@ fn command_at_d(l: &[u8], raw: &[u8], i: usize, explicit: bool, lenient: bool, d
         .rposition(|&c| c == b'/' || c == b'\\')
         .map_or(0, |p| p + 1);
     let is_path = cut > 0;
+    // `http://host/a/echo` is a URL whose last segment happens to be a command's name, not a
+    // command run by its path.
+    if is_path && word.windows(3).any(|w| w == b"://") {
+        return false;
+    }
     let name = &word[cut..];
     let Some(cmd) = CMDS.iter().find(|c| c.name.as_bytes() == name) else {
         return false;
