@@ -731,14 +731,19 @@ fn edge_up_calls_evaluate_on_the_schedule_in_spin_toml() {
     assert!(manifest.contains("[[application.tool.edge.schedule]]\npath = \"/functions/v1/monitoring-alerting/evaluate\""));
     // The same manifest with the interval shortened to one second (beside spin.toml, so the
     // components' relative paths still resolve).
-    let fast = root().join(format!(".spin-schedule-test-{}.toml", std::process::id()));
-    std::fs::write(&fast, manifest.replace("every = \"60s\"", "every = \"1s\"")).unwrap();
-    let host = Host::start(HostConfig { manifest: fast.clone(), ..HostConfig::app(&db) });
+    struct Removed(std::path::PathBuf);
+    impl Drop for Removed {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_file(&self.0);
+        }
+    }
+    let fast = Removed(root().join(format!(".spin-schedule-test-{}.toml", std::process::id())));
+    std::fs::write(&fast.0, manifest.replace("every = \"60s\"", "every = \"1s\"")).unwrap();
+    let host = Host::start(HostConfig { manifest: fast.0.clone(), ..HostConfig::app(&db) });
     let fired = host.wait_for_output(
         |out| out.matches("[schedule] POST /functions/v1/monitoring-alerting/evaluate -> 200").count() >= 2,
         Duration::from_secs(20),
     );
-    let _ = std::fs::remove_file(&fast);
     assert!(fired, "{}", host.output());
     // The first call evaluated all eight seeded rules; later calls within a rule's evaluation
     // interval (at least a minute) leave it alone.

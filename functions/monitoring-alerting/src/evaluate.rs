@@ -201,7 +201,7 @@ fn apply(db: &Db, run_id: &str, rule: &Rule, started: Instant) -> Result<(Applie
         }
         Decision::Resolve { notify } => {
             let id = alert_id.clone().unwrap_or_default();
-            db.execute(
+            let resolved = db.execute(
                 "UPDATE public.alerts SET status = 'resolved', resolved_at = now(), resolved_by = 'evaluate',
                         auto_resolved = true, last_value = $2, last_evaluated_at = now(),
                         resolution_notes = $3
@@ -212,7 +212,10 @@ fn apply(db: &Db, run_id: &str, rule: &Rule, started: Instant) -> Result<(Applie
                     db::text(format!("condition cleared: {}", rule.describe(rule.value))),
                 ],
             )?;
-            if notify {
+            if resolved == 0 {
+                // Resolved meanwhile (by an admin or a concurrent evaluation): nothing to announce.
+                decision = Decision::Ok;
+            } else if notify {
                 let dedup = rule.open_dedup_key.clone().unwrap_or_default();
                 message = Some((rule.channels.clone(), rule.message(Event::Resolve, &id, &dedup)));
             }
