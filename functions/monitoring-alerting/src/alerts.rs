@@ -160,7 +160,14 @@ fn transition(db: &Db, caller: &Caller, req: &Request, action: AlertAction) -> R
     match updated {
         Ok(alert) => Ok(json!({ "alert": alert })),
         Err(None) => Err(Problem::not_found(format!("no alert {id}"))),
-        Err(Some(status)) => Err(Problem::new(409, "invalid_transition", "The alert cannot make that transition")
-            .detail(format!("alert {id} is {status}; it can be {:?} only from {from}", action).to_lowercase())),
+        Err(Some(status)) => {
+            let done = match action {
+                AlertAction::Acknowledge => "acknowledged only when active",
+                AlertAction::Resolve => "resolved only when open",
+                _ => "suppressed only when active or acknowledged",
+            };
+            Err(Problem::new(409, "invalid_transition", "The alert cannot make that transition")
+                .detail(format!("alert {id} is {status}; an alert can be {done}")))
+        }
     }
 }

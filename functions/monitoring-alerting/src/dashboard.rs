@@ -119,9 +119,9 @@ pub fn get(db: &Db, req: &Request) -> Result<Value, Problem> {
         let h = Param::Int32(w.hours);
         let b = Param::Int32(w.bucket_minutes);
         let now = db.query("SELECT now() AS now", &[])?.one()?.timestamp("now")?;
-        let total = figures(&db.query(WINDOW_SQL, &[h.clone()])?.one()?)?;
+        let total = figures(&db.query(WINDOW_SQL, std::slice::from_ref(&h))?.one()?)?;
         let mut per_function = Vec::new();
-        for r in db.query(PER_FUNCTION_SQL, &[h.clone()])?.iter() {
+        for r in db.query(PER_FUNCTION_SQL, std::slice::from_ref(&h))?.iter() {
             let mut f = figures(&r)?;
             f["function"] = json!(r.string("function_name")?);
             per_function.push(f);

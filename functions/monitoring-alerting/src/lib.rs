@@ -23,7 +23,7 @@ mod rules;
 mod security_incidents;
 mod test_notification;
 
-use routes::Endpoint;
+use routes::{Endpoint, Route};
 use shared::{Context, Problem, Response};
 use spin_sdk::http::{IncomingRequest, ResponseOutparam};
 
@@ -35,17 +35,16 @@ async fn handle(req: IncomingRequest, out: ResponseOutparam) {
 }
 
 async fn route(ctx: &Context) -> Result<Response, Problem> {
-    let endpoint = routes::resolve(&ctx.request)?;
-    if endpoint == Endpoint::Page {
+    let endpoint = match routes::resolve(&ctx.request)? {
         // The page holds no data: it asks for a token and fetches `dashboard` with it.
-        return Ok(page::html());
-    }
+        Route::Page => return Ok(page::html()),
+        Route::Admin(endpoint) => endpoint,
+    };
     let caller = ctx.admin()?;
     let db = ctx.db()?;
     let ok = |data, message| Ok(shared::http::envelope(ctx.function, &ctx.request_id, data, message));
     let req = &ctx.request;
     match endpoint {
-        Endpoint::Page => unreachable!("answered above"),
         Endpoint::Dashboard => ok(dashboard::get(db, req)?, "Monitoring dashboard"),
         Endpoint::Alerts(action) => ok(alerts::handle(db, &caller, req, action)?, "Alerts"),
         Endpoint::Rules(op) => rules::handle(ctx, db, &caller, op),

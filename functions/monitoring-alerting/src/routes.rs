@@ -24,10 +24,16 @@ pub enum RuleOp {
     Delete(String),
 }
 
+/// A request for the public page, or for an admin endpoint.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Route {
+    Page,
+    Admin(Endpoint),
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Endpoint {
     Dashboard,
-    Page,
     Alerts(AlertAction),
     Rules(RuleOp),
     Evaluate,
@@ -44,13 +50,23 @@ fn allow(ok: bool, endpoint: Endpoint, allowed: &[&str]) -> Result<Endpoint, Pro
     }
 }
 
-pub fn resolve(req: &Request) -> Result<Endpoint, Problem> {
+pub fn resolve(req: &Request) -> Result<Route, Problem> {
+    let segments = req.segments();
+    if segments == ["dashboard.html"] {
+        return match req.method {
+            Method::Get | Method::Head => Ok(Route::Page),
+            _ => Err(Problem::method_not_allowed(&["GET"])),
+        };
+    }
+    endpoint(req).map(Route::Admin)
+}
+
+fn endpoint(req: &Request) -> Result<Endpoint, Problem> {
     let get = matches!(req.method, Method::Get | Method::Head);
     let post = req.method == Method::Post;
     match req.segments().as_slice() {
         [] if post && !req.body.iter().all(u8::is_ascii_whitespace) => operation(req),
         [] | ["dashboard"] => allow(get || post, Endpoint::Dashboard, &["GET", "POST"]),
-        ["dashboard.html"] => allow(get, Endpoint::Page, &["GET"]),
         ["alerts"] => alert_action(req, None),
         ["alerts", id, action] if !id.is_empty() => alert_action(req, Some(action)),
         ["rules"] => match req.method {
@@ -144,13 +160,17 @@ mod tests {
     }
 
     fn endpoint(method: Method, sub_path: &str, query: &str) -> Result<Endpoint, Problem> {
-        resolve(&req(method, sub_path, query, ""))
+        match resolve(&req(method, sub_path, query, ""))? {
+            Route::Admin(e) => Ok(e),
+            Route::Page => panic!("the page is not an admin endpoint"),
+        }
     }
 
     #[test]
     fn paths_name_their_endpoints() {
         assert_eq!(endpoint(Method::Get, "", ""), Ok(Endpoint::Dashboard));
-        assert_eq!(endpoint(Method::Get, "/dashboard.html", ""), Ok(Endpoint::Page));
+        assert_eq!(resolve(&req(Method::Get, "/dashboard.html", "", "")), Ok(Route::Page));
+        assert_eq!(resolve(&req(Method::Post, "/dashboard.html", "", "")).unwrap_err().status, 405);
         assert_eq!(endpoint(Method::Get, "/alerts", ""), Ok(Endpoint::Alerts(AlertAction::List)));
         assert_eq!(endpoint(Method::Post, "/alerts", "action=resolve"), Ok(Endpoint::Alerts(AlertAction::Resolve)));
         assert_eq!(endpoint(Method::Post, "/alerts/abc/suppress", ""), Ok(Endpoint::Alerts(AlertAction::Suppress)));
@@ -171,7 +191,7 @@ mod tests {
 
     #[test]
     fn a_guide_style_body_names_an_operation() {
-        assert_eq!(resolve(&req(Method::Post, "", "", r#"{"operation":"evaluate"}"#)), Ok(Endpoint::Evaluate));
+        assert_eq!(resolve(&req(Method::Post, "", "", r#"{"operation":"evaluate"}"#)), Ok(Route::Admin(Endpoint::Evaluate)));
         assert_eq!(resolve(&req(Method::Post, "", "", r#"{"operation":"status"}"#)).unwrap_err().code, "route_not_found");
         assert_eq!(resolve(&req(Method::Post, "", "", r#"{"x":1}"#)).unwrap_err().code, "validation_failed");
     }

@@ -49,8 +49,8 @@ pub async fn run(db: &Db, req: &Request) -> Result<Value, Problem> {
         .as_service(|db| -> Result<String, DbError> {
             db.query("SELECT 'quotekit-test-' || gen_random_uuid() AS k", &[])?.one()?.string("k")
         })?;
-    let mut jobs: Vec<(&'static str, Message)> = channels.iter().map(|c| (*c, message(Event::Test, &dedup_key))).collect();
-    let mut deliveries = notify::deliver(std::mem::take(&mut jobs)).await;
+    let jobs: Vec<(&'static str, Message)> = channels.iter().map(|c| (*c, message(Event::Test, &dedup_key))).collect();
+    let mut deliveries = notify::deliver(jobs).await;
     let paged = deliveries.iter().any(|d| d.channel == "pagerduty" && d.status == "sent");
     if paged {
         let mut resolve = message(Event::Resolve, &dedup_key);
