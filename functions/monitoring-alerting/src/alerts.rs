@@ -3,7 +3,7 @@
 //! `POST /alerts?action=...` with `{"alertId": ...}`). Who made a transition is the caller,
 //! never a name from the body. An alert that is not in a state the transition leaves is a 409.
 
-use crate::params::clip;
+use crate::display::clip;
 use shared::params::Params;
 use crate::routes::AlertAction;
 use serde_json::{json, Map, Value};

@@ -5,7 +5,7 @@
 //! constant (deviation 0) any different value is one, reported without a z-score. Buckets with
 //! fewer than `min_requests` requests are left out (too few to say anything).
 
-use crate::params::round2;
+use crate::display::round2;
 use shared::params::Params;
 use serde::Serialize;
 use serde_json::{json, Value};

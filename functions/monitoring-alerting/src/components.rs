@@ -69,8 +69,8 @@ fn functions(db: &Db) -> Result<Component, DbError> {
             "status": status,
             "requests": requests,
             "errors": errors,
-            "error_rate": crate::params::round2(rate),
-            "p95_ms": crate::params::round2(p95),
+            "error_rate": crate::display::round2(rate),
+            "p95_ms": crate::display::round2(p95),
         }));
     }
     Ok(Component {
@@ -90,7 +90,7 @@ fn database(db: &Db) -> Component {
         Ok(_) if ms >= DATABASE_DEGRADED_MS => Status::Degraded,
         Ok(_) => Status::Ok,
     };
-    Component { name: "database", status, details: json!({ "query_ms": crate::params::round2(ms) }) }
+    Component { name: "database", status, details: json!({ "query_ms": crate::display::round2(ms) }) }
 }
 
 fn table_exists(db: &Db, name: &str) -> Result<bool, DbError> {
@@ -151,7 +151,7 @@ fn webhooks(db: &Db) -> Result<Component, DbError> {
         status,
         details: json!({
             "events_last_hour": events,
-            "success_rate": success.map(crate::params::round2),
+            "success_rate": success.map(crate::display::round2),
             "dead_letter_open": dlq,
             "stale_unprocessed": stale,
         }),

@@ -10,7 +10,7 @@
 
 use crate::alerts;
 use crate::components;
-use crate::params::round2;
+use crate::display::round2;
 use shared::params::Params;
 use serde_json::{json, Value};
 use shared::db::{Db, DbError, Param};

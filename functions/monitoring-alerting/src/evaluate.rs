@@ -6,7 +6,7 @@
 
 use crate::condition::{self, Decision, Open};
 use crate::notify::{self, Event, Message};
-use crate::params::round2;
+use crate::display::round2;
 use shared::params::Params;
 use crate::security_incidents;
 use serde_json::{json, Value};

@@ -16,7 +16,7 @@ mod evaluate;
 mod health;
 mod notify;
 mod page;
-mod params;
+mod display;
 mod prometheus;
 mod routes;
 mod rules;

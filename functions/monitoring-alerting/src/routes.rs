@@ -2,7 +2,7 @@
 //! before authentication (they reveal nothing but the SPEC). The bare path is the dashboard
 //! (`GET`, as the deployment guide calls it) or the operation a `{"operation": NAME}` body names.
 
-use crate::params;
+use crate::display;
 use serde_json::{Map, Value};
 use shared::http::Method;
 use shared::{FieldError, Problem, Request};
@@ -107,7 +107,7 @@ fn alert_action(req: &Request, path_action: Option<&str>) -> Result<Endpoint, Pr
             return Err(Problem::validation(vec![FieldError::new(
                 "action",
                 "invalid_value",
-                format!("action must be list, acknowledge, resolve or suppress, not `{}`", params::clip(other)),
+                format!("action must be list, acknowledge, resolve or suppress, not `{}`", display::clip(other)),
             )]))
         }
     };
@@ -130,7 +130,7 @@ fn operation(req: &Request) -> Result<Endpoint, Problem> {
         Some(other) => {
             return Err(Problem::new(404, "route_not_found", "No such endpoint").detail(format!(
                 "operation `{}` is not one of: dashboard, evaluate, anomaly_detection, notification_test",
-                params::clip(other)
+                display::clip(other)
             )))
         }
         None => {

@@ -3,7 +3,7 @@
 //! mirror a `performance_alerts` row are changed through that row, not here (409).
 
 use crate::condition::{CATEGORIES, CHANNELS, METRICS, OPERATORS, SEVERITIES};
-use crate::params::clip;
+use crate::display::clip;
 use crate::routes::RuleOp;
 use serde_json::{json, Map, Value};
 use shared::auth::Caller;

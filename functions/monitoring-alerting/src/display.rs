@@ -1,4 +1,4 @@
-//! Display helpers shared by the views (query parameters are parsed by `shared::params`).
+//! How figures and echoed input are shown (query parameters are parsed by `shared::params`).
 
 /// Input echoed in a message is cut short.
 pub fn clip(s: &str) -> String {
