@@ -328,7 +328,18 @@ fn summary(outcomes: &[Outcome], seconds: f64) -> String {
             us.last().copied().unwrap_or(0) as f64 / 1e3
         ));
     }
-    format!("{} requests in {seconds:.1} s ({:.0}/s)\n{}", outcomes.len(), outcomes.len() as f64 / seconds, lines.join("\n"))
+    // When the slow answers happened: start-up (connections opened, first instances) or all along.
+    let mut slow_by_second = vec![0usize; seconds.ceil() as usize + 1];
+    for o in outcomes.iter().filter(|o| o.micros > 1_000_000) {
+        let last = slow_by_second.len() - 1;
+        slow_by_second[(o.started.as_secs() as usize).min(last)] += 1;
+    }
+    format!(
+        "{} requests in {seconds:.1} s ({:.0}/s)\n{}\n  answers over 1 s, by the second they started in: {slow_by_second:?}",
+        outcomes.len(),
+        outcomes.len() as f64 / seconds,
+        lines.join("\n")
+    )
 }
 
 fn host_for(db: &TestDb) -> Host {
