@@ -1,12 +1,15 @@
-//! `edge build`: run each component's build command (as `spin build` does) and report the
-//! size of every `.wasm` against its budget (`[component.X.tool.edge] size_budget_kib`).
+//! `edge build`: run each component's build command (as `spin build` does), then check every
+//! `.wasm`: its size against its budget (`[component.X.tool.edge] size_budget_kib`) and its
+//! imports against the world in `wit/` and against what its manifest entry needs
+//! (crate::imports). Any failure makes the command fail, after the whole table is printed.
 
+use crate::imports::{component_imports, summary, violations, Needs, World};
 use crate::manifest::App;
 use anyhow::{bail, Context, Result};
 use std::path::Path;
 use std::process::Command;
 
-pub fn build(manifest: &Path, only: &[String]) -> Result<()> {
+pub fn build(manifest: &Path, only: &[String], check_only: bool) -> Result<()> {
     let app = App::load(manifest)?;
     let mut commands: Vec<(String, String, std::path::PathBuf)> = Vec::new();
     for (name, decl) in &app.manifest.component {
@@ -20,7 +23,7 @@ pub fn build(manifest: &Path, only: &[String]) -> Result<()> {
         };
         commands.push((name.clone(), b.command.clone(), dir));
     }
-    for (name, command, dir) in &commands {
+    for (name, command, dir) in commands.iter().filter(|_| !check_only) {
         println!("building {name}: {command}");
         let status = Command::new("sh")
             .arg("-c")
@@ -36,33 +39,45 @@ pub fn build(manifest: &Path, only: &[String]) -> Result<()> {
 }
 
 pub fn report_sizes(app: &App, only: &[String]) -> Result<()> {
-    println!("\n{:<24} {:>10} {:>10}  {}", "COMPONENT", "SIZE KiB", "BUDGET", "STATE");
-    let mut over = Vec::new();
+    let world = World::load(&app.dir.join("wit"))?;
+    println!("\n{:<24} {:>10} {:>10}  {:<27} {}", "COMPONENT", "SIZE KiB", "BUDGET", "IMPORTS", "STATE");
+    let mut failed = Vec::new();
+    let mut problems = Vec::new();
     for (name, decl) in &app.manifest.component {
         if !only.is_empty() && !only.contains(name) {
             continue;
         }
         let path = app.source_path(name)?;
-        let size = std::fs::metadata(&path).with_context(|| format!("{} was not built", path.display()))?.len();
-        let kib = size as f64 / 1024.0;
+        let bytes = std::fs::read(&path).with_context(|| format!("{} was not built", path.display()))?;
+        let kib = bytes.len() as f64 / 1024.0;
+        let imports = component_imports(&bytes).with_context(|| format!("{}", path.display()))?;
+        let wrong = violations(&imports, &world, Needs::of(app, decl));
         let budget = decl
             .tool
             .get("edge")
             .and_then(|t| t.get("size_budget_kib"))
             .and_then(|v| v.as_integer());
-        let state = match budget {
-            Some(b) if kib > b as f64 => {
-                over.push(name.clone());
-                "OVER BUDGET"
-            }
+        let mut state = match budget {
+            Some(b) if kib > b as f64 => "OVER BUDGET",
             Some(_) => "ok",
             None => "no budget",
-        };
+        }
+        .to_string();
+        if !wrong.is_empty() {
+            state = if state == "ok" { "IMPORTS".into() } else { format!("{state}, IMPORTS") };
+        }
+        if state != "ok" && state != "no budget" {
+            failed.push(name.clone());
+        }
+        problems.extend(wrong.into_iter().map(|w| format!("{name}: {w}")));
         let budget = budget.map(|b| b.to_string()).unwrap_or_else(|| "-".into());
-        println!("{name:<24} {kib:>10.1} {budget:>10}  {state}");
+        println!("{name:<24} {kib:>10.1} {budget:>10}  {:<27} {state}", summary(&imports));
     }
-    if !over.is_empty() {
-        bail!("over their size budget: {}", over.join(", "));
+    for p in &problems {
+        println!("  {p}");
+    }
+    if !failed.is_empty() {
+        bail!("over their size budget or importing more than they need: {}", failed.join(", "));
     }
     Ok(())
 }

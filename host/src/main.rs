@@ -3,21 +3,27 @@
 //! ```text
 //! edge up [--listen ADDR] [-f spin.toml] [--variable NAME=VALUE]...
 //! edge db migrate | status | reset [--db-url URL] [-f spin.toml]
-//! edge build [-f spin.toml] [--component NAME]...
+//! edge build [-f spin.toml] [--component NAME]... [--check]
+//! edge deploy [--plan] [--target spinkube --out DIR [--image REF] | --target spin] [--variable NAME=VALUE]...
 //! edge token --sub UUID [--role ROLE] [--email EMAIL] [--ttl SECONDS]
 //! ```
 
 mod bindings;
 mod builder;
 mod cli;
+mod deploy;
+mod imports;
 mod manifest;
 mod migrate;
 mod outbound;
+mod placement;
 mod pool;
 mod postgres;
 mod routes;
 mod runtime;
+mod schedule;
 mod server;
+mod spinkube;
 mod state;
 mod token;
 mod variables;
@@ -32,7 +38,9 @@ use std::time::{Duration, Instant};
 const USAGE: &str = "usage:
   edge up [--listen ADDR] [-f spin.toml] [--variable NAME=VALUE]... [--request-timeout-ms N]
   edge db migrate|status|reset [--db-url URL] [-f spin.toml] [--force]
-  edge build [-f spin.toml] [--component NAME]...
+  edge build [-f spin.toml] [--component NAME]... [--check]   (--check: the built files only)
+  edge deploy [-f spin.toml] [--plan] [--variable NAME=VALUE]...
+              [--target spinkube --out DIR [--image OCI-REF] [--namespace NS] | --target spin]
   edge token --sub UUID [--role authenticated|service_role|anon] [--email E] [--ttl SECONDS]
   edge bench-instantiate [-f spin.toml] [--component NAME] [--rounds N]";
 
@@ -74,8 +82,13 @@ fn run(argv: Vec<String>, started: Instant) -> Result<()> {
         "build" => {
             let manifest = manifest_path(&mut args);
             let only = args.values("--component");
+            let check_only = args.flag("--check");
             args.finish()?;
-            builder::build(&manifest, &only)
+            builder::build(&manifest, &only, check_only)
+        }
+        "deploy" => {
+            let manifest = manifest_path(&mut args);
+            deploy::command(args, manifest)
         }
         "token" => {
             let sub = args.value("--sub").context("edge token needs --sub UUID")?;
@@ -150,6 +163,9 @@ fn up(mut args: Args, started: Instant) -> Result<()> {
 
     let (app, shared) = load(&manifest, &overrides)?;
     let limits = limits_from(&app, timeout);
+    let schedules = schedule::from_settings(&app.edge_settings()).context("[application.tool.edge] schedule")?;
+    let jwt = |name: &str| shared.app_variables.get(name).filter(|v| !v.is_empty()).map(str::to_string);
+    let (schedule_secret, schedule_issuer) = (jwt("jwt_secret"), jwt("jwt_issuer"));
     let mut names: Vec<String> = app.manifest.component.keys().cloned().collect();
     if !only.is_empty() {
         names.retain(|n| only.contains(n));
@@ -190,6 +206,7 @@ fn up(mut args: Args, started: Instant) -> Result<()> {
             started,
         });
         let _ = server.runtime.shared.server.set(Arc::downgrade(&server));
+        schedule::start(schedules, addr, schedule_secret, schedule_issuer);
         tokio::select! {
             r = server::serve(server, listener) => r,
             _ = shutdown_signal() => {

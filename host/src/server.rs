@@ -106,7 +106,7 @@ impl Server {
     async fn handle(self: Arc<Self>, req: Request<Incoming>, client: SocketAddr) -> Response<Body> {
         self.metrics.requests.fetch_add(1, Ordering::Relaxed);
         let path = req.uri().path().to_string();
-        if let Some(r) = self.host_endpoint(&path) {
+        if let Some(r) = self.host_endpoint(&path, req.headers()) {
             return r;
         }
         let declared_len = req
@@ -288,12 +288,77 @@ impl Server {
     }
 
     /// The host's own endpoints, under Spin's reserved `/.well-known/` prefix.
-    fn host_endpoint(&self, path: &str) -> Option<Response<Body>> {
+    fn host_endpoint(&self, path: &str, headers: &http::HeaderMap) -> Option<Response<Body>> {
         match path {
             "/.well-known/edge/health" => Some(text(StatusCode::OK, "text/plain", "ok\n")),
             "/.well-known/edge/metrics" => Some(text(StatusCode::OK, "text/plain; version=0.0.4", self.prometheus())),
+            "/.well-known/edge/pool" => Some(self.pool_statistics(headers)),
             _ => None,
         }
+    }
+
+    /// `GET /.well-known/edge/pool`: the Postgres pool figures as JSON, for administrators
+    /// only (a service-role JWT signed with `jwt_secret`; performance-optimizer's `pool`).
+    fn pool_statistics(&self, headers: &http::HeaderMap) -> Response<Body> {
+        let vars = &self.runtime.shared.app_variables;
+        let Some(secret) = vars.get("jwt_secret").filter(|s| !s.is_empty()) else {
+            return problem(StatusCode::SERVICE_UNAVAILABLE, "not_configured", "jwt_secret is not set");
+        };
+        let token = headers
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")));
+        let Some(token) = token else {
+            return problem(StatusCode::UNAUTHORIZED, "missing_token", "send `Authorization: Bearer <service-role token>`");
+        };
+        let now = chrono::Utc::now().timestamp();
+        match crate::token::verify_service_role(token.trim(), secret, vars.get("jwt_issuer"), now) {
+            Ok(()) => {}
+            Err(crate::token::Refusal::Invalid(code)) => {
+                return problem(StatusCode::UNAUTHORIZED, code, "the token was refused");
+            }
+            Err(crate::token::Refusal::NotServiceRole) => {
+                return problem(StatusCode::FORBIDDEN, "admin_required", "pool statistics need the service-role token");
+            }
+        }
+        let pools: Vec<serde_json::Value> = self
+            .runtime
+            .shared
+            .pools
+            .all()
+            .into_iter()
+            .map(|(database, pool)| {
+                let st = &pool.stats;
+                let load = |c: &AtomicU64| c.load(Ordering::Relaxed);
+                let acquired = load(&st.acquired);
+                serde_json::json!({
+                    "database": database,
+                    "max_connections": pool.max(),
+                    "in_use": pool.in_use(),
+                    "idle": pool.idle_count(),
+                    "created": load(&st.created),
+                    "acquired": acquired,
+                    "reused": load(&st.reused),
+                    "waited": load(&st.waited),
+                    "timeouts": load(&st.timeouts),
+                    "connect_errors": load(&st.connect_errors),
+                    "discarded": load(&st.discarded),
+                    "rolled_back": load(&st.rolled_back),
+                    "acquire_microseconds_total": load(&st.acquire_micros_total),
+                    "acquire_avg_microseconds": (acquired > 0)
+                        .then(|| load(&st.acquire_micros_total) as f64 / acquired as f64),
+                })
+            })
+            .collect();
+        let body = serde_json::json!({
+            "host": "edge",
+            "uptime_seconds": self.started.elapsed().as_secs_f64(),
+            "acquire_timeout_ms": crate::pool::ACQUIRE_TIMEOUT.as_millis() as u64,
+            "pools": pools,
+        });
+        let mut r = text(StatusCode::OK, "application/json", body.to_string());
+        r.headers_mut().insert("cache-control", "no-store".parse().unwrap());
+        r
     }
 
     fn prometheus(&self) -> String {

@@ -9,6 +9,8 @@ pub struct RequestMetric<'a> {
     pub method: &'a str,
     pub status: u16,
     pub duration_ms: f64,
+    /// Length of the response body: the egress the cost report prices.
+    pub response_bytes: i64,
     pub user_id: Option<&'a str>,
     pub request_id: &'a str,
 }
@@ -35,15 +37,34 @@ fn looks_like_id(seg: &str) -> bool {
     uuid || number || stripe
 }
 
+/// Whether requests write their row: the `request_metrics` variable, `on` unless set to `off`.
+/// A benchmarking switch (scripts/bench `metrics_cost` measures a request with and without
+/// the row); production leaves it on, since monitoring, alerting and the cost report read the rows.
+pub fn enabled() -> bool {
+    crate::config::var("request_metrics").is_none_or(|v| v.trim() != "off")
+}
+
 /// Insert the row as the connection's own (service) login; a failure is logged, never raised:
 /// metrics must not turn a served request into an error.
 pub fn record(db: &Db, m: &RequestMetric<'_>) {
+    record_as(db, m, &crate::config::var_or("deployment_color", "blue"))
+}
+
+/// As [`record`], with the row's deployment colour given (see `canary`: `forwarded`).
+///
+/// The row commits asynchronously (`synchronous_commit = off` for this statement's own
+/// transaction only, set in the same round trip): waiting for the WAL flush of every metrics
+/// row cost more than half of the host's throughput (scripts/bench `metrics_cost`). A crash of
+/// the database may lose the last fraction of a second of rows, never corrupt anything; the
+/// application's own data keeps synchronous commits.
+pub fn record_as(db: &Db, m: &RequestMetric<'_>, colour: &str) {
     let region = crate::config::var_or("region", "local");
-    let colour = crate::config::var_or("deployment_color", "blue");
     let result = db.execute(
         "INSERT INTO public.performance_metrics \
-           (function_name, route, method, status, duration_ms, region, deployment_color, user_id, request_id) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+           (function_name, route, method, status, duration_ms, region, deployment_color, user_id, request_id, \
+            response_bytes) \
+         SELECT $1::text, $2::text, $3::text, $4::int, $5::float8, $6::text, $7::text, $8::uuid, $9::text, $10::int8 \
+         FROM (SELECT set_config('synchronous_commit', 'off', true)) AS async_commit",
         &[
             db::text(m.function),
             db::text(m.route.clone()),
@@ -54,6 +75,7 @@ pub fn record(db: &Db, m: &RequestMetric<'_>) {
             db::text(colour),
             m.user_id.map(db::uuid).unwrap_or(Param::DbNull),
             db::text(m.request_id),
+            Param::Int64(m.response_bytes),
         ],
     );
     if let Err(e) = result {

@@ -121,6 +121,19 @@ impl Params {
         }
     }
 
+    /// A finite number in `range`, `default` when absent.
+    pub fn number(&mut self, name: &str, default: f64, range: RangeInclusive<f64>) -> f64 {
+        let Some(raw) = self.raw(name).map(str::trim).map(str::to_string) else { return default };
+        match raw.parse::<f64>() {
+            Ok(n) if n.is_finite() && range.contains(&n) => n,
+            _ => {
+                let message = format!("{name} must be a number from {} to {}, not `{}`", range.start(), range.end(), clip(&raw));
+                self.error(name, "invalid_number", message);
+                default
+            }
+        }
+    }
+
     /// Non-empty text of at most `max` characters, or `None` when absent.
     pub fn text(&mut self, name: &str, max: usize) -> Option<String> {
         let raw = self.raw(name)?.to_string();
@@ -129,6 +142,37 @@ impl Params {
             return None;
         }
         Some(raw)
+    }
+
+    /// A non-negative decimal with at most `scale` decimals and 8 whole digits, kept as text
+    /// (prices and money go to SQL `numeric`, never through a float), or `None` when absent.
+    pub fn decimal(&mut self, name: &str, scale: usize) -> Option<String> {
+        let raw = self.raw(name)?.trim().to_string();
+        let (whole, frac) = raw.split_once('.').unwrap_or((&raw, ""));
+        let digits = |s: &str| s.chars().all(|c| c.is_ascii_digit());
+        let valid = !whole.is_empty()
+            && whole.len() <= 8
+            && digits(whole)
+            && digits(frac)
+            && frac.len() <= scale
+            && !(raw.contains('.') && frac.is_empty());
+        if !valid {
+            let message =
+                format!("{name} must be a non-negative decimal with at most {scale} decimals, not `{}`", clip(&raw));
+            self.error(name, "invalid_decimal", message);
+            return None;
+        }
+        Some(raw)
+    }
+
+    /// Every field not in `known` is an `unknown_field` error (a body must not carry settings
+    /// that would be silently ignored).
+    pub fn reject_unknown(&mut self, known: &[&str]) {
+        let unknown: Vec<String> =
+            self.fields.iter().map(|(k, _)| k.clone()).filter(|k| !known.contains(&k.as_str())).collect();
+        for k in unknown {
+            self.error(&k, "unknown_field", format!("`{}` is not a known field", clip(&k)));
+        }
     }
 
     /// `Ok` when every parameter was valid; otherwise one 400 listing them all.
@@ -214,6 +258,19 @@ mod tests {
     }
 
     #[test]
+    fn numbers_are_finite_and_in_range() {
+        let mut p = Params::from_query(&req("z=2.5"));
+        assert_eq!(p.number("z", 3.0, 1.0..=10.0), 2.5);
+        assert_eq!(p.number("absent", 3.0, 1.0..=10.0), 3.0);
+        assert!(p.finish().is_ok());
+        for bad in ["z=0.5", "z=NaN", "z=inf", "z=abc"] {
+            let mut p = Params::from_query(&req(bad));
+            p.number("z", 3.0, 1.0..=10.0);
+            assert_eq!(p.finish().unwrap_err().errors[0].code, "invalid_number", "{bad}");
+        }
+    }
+
+    #[test]
     fn hours_are_bounded_to_thirty_days() {
         let mut p = Params::from_query(&req("hours=720"));
         assert_eq!(p.hours(), 720);
@@ -237,5 +294,26 @@ mod tests {
         assert_eq!(path_id("5F0C2B7E-5D41-4A8E-9B6F-1C2D3E4F5A6B").unwrap(), "5f0c2b7e-5d41-4a8e-9b6f-1c2d3e4f5a6b");
         let p = path_id("42").unwrap_err();
         assert_eq!((p.status, p.errors[0].field.as_str()), (400, "id"));
+    }
+
+    #[test]
+    fn decimals_are_exact_text_with_bounded_scale() {
+        let mut p = Params::from_query(&req("a=2&b=0.0000166667&c=1.&d=1e3&e=0.1234567&f=-1&g=123456789"));
+        assert_eq!(p.decimal("a", 6).as_deref(), Some("2"));
+        assert_eq!(p.decimal("b", 10).as_deref(), Some("0.0000166667"));
+        for name in ["c", "d", "e", "f", "g"] {
+            assert_eq!(p.decimal(name, 6), None, "{name}");
+        }
+        let codes: Vec<String> = p.finish().unwrap_err().errors.iter().map(|e| e.code.clone()).collect();
+        assert_eq!(codes, vec!["invalid_decimal"; 5]);
+    }
+
+    #[test]
+    fn unknown_fields_are_named() {
+        let body: Map<String, Value> = serde_json::from_str(r#"{"price":"1","colour":"red"}"#).unwrap();
+        let mut p = Params::from_body(&body, &req(""));
+        p.reject_unknown(&["price"]);
+        let e = p.finish().unwrap_err();
+        assert_eq!((e.errors.len(), e.errors[0].field.as_str(), e.errors[0].code.as_str()), (1, "colour", "unknown_field"));
     }
 }

@@ -6,6 +6,7 @@ use crate::auth::{self, Caller};
 use crate::db::Db;
 use crate::http::{cors_headers, Method, Problem, Request, Response, DEFAULT_BODY_LIMIT};
 use crate::metrics;
+use crate::security::{client, client::Client, guard};
 use futures::StreamExt;
 use spin_sdk::http::{Fields, IncomingRequest, OutgoingResponse, ResponseOutparam};
 use std::cell::{OnceCell, RefCell};
@@ -18,11 +19,25 @@ pub struct Context {
     pub request_id: String,
     db: OnceCell<Db>,
     user_id: RefCell<Option<String>>,
+    /// The bearer token, verified once per request (the middleware and the handler share it).
+    caller: OnceCell<Result<Caller, Problem>>,
+    client: OnceCell<Client>,
+    /// Set when the canary forwarded the request to green (the metrics row says so).
+    pub(crate) forwarded: std::cell::Cell<bool>,
 }
 
 impl Context {
     pub fn new(function: &'static str, request: Request) -> Context {
-        Context { function, request, request_id: request_id(), db: OnceCell::new(), user_id: RefCell::new(None) }
+        Context {
+            function,
+            request,
+            request_id: request_id(),
+            db: OnceCell::new(),
+            user_id: RefCell::new(None),
+            caller: OnceCell::new(),
+            client: OnceCell::new(),
+            forwarded: std::cell::Cell::new(false),
+        }
     }
 
     /// The database connection, opened on first use and shared for the rest of the request.
@@ -34,25 +49,47 @@ impl Context {
         Ok(self.db.get().expect("set above"))
     }
 
+    /// The verified bearer token (401 when missing or invalid).
+    pub fn caller(&self) -> Result<Caller, Problem> {
+        self.caller.get_or_init(|| auth::authenticate(&self.request)).clone()
+    }
+
+    /// Who the request comes from (user, service role or address), for rate limits, blocks
+    /// and sticky canary assignment.
+    pub fn client(&self) -> &Client {
+        self.client.get_or_init(|| {
+            let proxies = crate::config::var_or("trusted_proxies", "");
+            client::identify_with(&self.request, &proxies, self.caller().ok())
+        })
+    }
+
     /// The signed-in user calling this endpoint (401 / 403 otherwise).
     pub fn user(&self) -> Result<Caller, Problem> {
-        let caller = auth::require_user(&self.request)?;
+        let caller = auth::user_only(self.caller()?)?;
         *self.user_id.borrow_mut() = Some(caller.user_id().to_string());
         Ok(caller)
     }
 
     /// An administrator (the service role, or a user with an active admin role).
     pub fn admin(&self) -> Result<Caller, Problem> {
-        let caller = auth::authenticate(&self.request)?;
+        let caller = self.caller()?;
         if !caller.is_service_role() {
             *self.user_id.borrow_mut() = Some(caller.user_id().to_string());
         }
-        auth::require_admin(&self.request, self.db()?)
+        auth::admin_only(caller, self.db()?)
     }
 }
 
+#[cfg(not(feature = "native"))]
 fn request_id() -> String {
     format!("{:016x}", wasi::random::random::get_random_u64())
+}
+
+/// Natively compiled (bench/native): std's per-process random keys, fresh for each id.
+#[cfg(feature = "native")]
+fn request_id() -> String {
+    use std::hash::{BuildHasher, Hasher};
+    format!("{:016x}", std::collections::hash_map::RandomState::new().build_hasher().finish())
 }
 
 fn method_of(m: spin_sdk::http::Method) -> Method {
@@ -122,6 +159,69 @@ pub async fn serve<H>(function: &'static str, version: &'static str, incoming: I
 where
     H: AsyncFn(&Context) -> Result<Response, Problem>,
 {
+    serve_with_health(function, version, incoming, out, None, handler).await
+}
+
+/// A function's own answer to the public `GET /health` (no authentication; it must reveal
+/// nothing internal). Without one, health is the generic `{"status":"ok",...}`.
+pub type HealthHandler = fn(&Context) -> Response;
+
+/// [`serve`] with `health` answering `GET /health` instead of the generic answer.
+pub async fn serve_with_health<H>(
+    function: &'static str,
+    version: &'static str,
+    incoming: IncomingRequest,
+    out: ResponseOutparam,
+    health: Option<HealthHandler>,
+    handler: H,
+) where
+    H: AsyncFn(&Context) -> Result<Response, Problem>,
+{
+    pipeline::<Local, H>(function, version, incoming, out, health, handler).await
+}
+
+/// [`serve`] for a function whose traffic a migration may move to the green deployment: the
+/// canary middleware runs right after the request is read (see `canary`). Only the functions
+/// served this way link the forwarding, and so import outgoing HTTP.
+pub async fn serve_covered<H>(function: &'static str, version: &'static str, incoming: IncomingRequest, out: ResponseOutparam, handler: H)
+where
+    H: AsyncFn(&Context) -> Result<Response, Problem>,
+{
+    pipeline::<Canary, H>(function, version, incoming, out, None, handler).await
+}
+
+/// Whether a pipeline forwards a migration's green share. A type rather than a flag, so that a
+/// function served without it does not link the forwarding (nor import outgoing HTTP) at all.
+trait Forwarding {
+    async fn forward(ctx: &Context) -> Option<Response>;
+}
+
+struct Local;
+
+impl Forwarding for Local {
+    async fn forward(_: &Context) -> Option<Response> {
+        None
+    }
+}
+
+struct Canary;
+
+impl Forwarding for Canary {
+    async fn forward(ctx: &Context) -> Option<Response> {
+        crate::canary::forward(ctx).await
+    }
+}
+
+async fn pipeline<F: Forwarding, H>(
+    function: &'static str,
+    version: &'static str,
+    incoming: IncomingRequest,
+    out: ResponseOutparam,
+    health: Option<HealthHandler>,
+    handler: H,
+) where
+    H: AsyncFn(&Context) -> Result<Response, Problem>,
+{
     let started = Instant::now();
     let origin = incoming
         .headers()
@@ -134,7 +234,12 @@ where
         Err(problem) => (None, Response::problem(&problem)),
         Ok(request) => {
             let ctx = Context::new(function, request);
-            let response = dispatch(&ctx, version, &handler).await;
+            // A migration's green share goes to the green deployment (see `canary`).
+            let forwarded = F::forward(&ctx).await;
+            let response = match forwarded {
+                Some(forwarded) => forwarded,
+                None => dispatch(&ctx, version, health, &handler).await,
+            };
             (Some(ctx), response)
         }
     };
@@ -143,12 +248,19 @@ where
     if let Some(ctx) = &ctx {
         response.headers.push(("x-request-id".into(), ctx.request_id.clone()));
     }
+    if !response.headers.iter().any(|(k, _)| k == crate::canary::COLOUR_HEADER) {
+        response.headers.push((crate::canary::COLOUR_HEADER.into(), crate::canary::colour()));
+    }
     let status = response.status;
+    let response_bytes = response.body.len() as i64;
     write_response(out, response).await;
 
     // After the answer is on its way: the metrics row.
     let duration_ms = started.elapsed().as_secs_f64() * 1000.0;
     let Some(ctx) = ctx else { return };
+    if !metrics::enabled() {
+        return;
+    }
     let db = match ctx.db.get() {
         Some(db) => Some(db),
         None => Db::connect().ok().and_then(|db| {
@@ -158,7 +270,7 @@ where
     };
     if let Some(db) = db {
         let user_id = ctx.user_id.borrow().clone();
-        metrics::record(
+        metrics::record_as(
             db,
             &metrics::RequestMetric {
                 function,
@@ -166,14 +278,16 @@ where
                 method: ctx.request.method.as_str(),
                 status,
                 duration_ms,
+                response_bytes,
                 user_id: user_id.as_deref(),
                 request_id: &ctx.request_id,
             },
+            &crate::canary::row_colour(&ctx),
         );
     }
 }
 
-async fn dispatch<H>(ctx: &Context, version: &str, handler: &H) -> Response
+async fn dispatch<H>(ctx: &Context, version: &str, health: Option<HealthHandler>, handler: &H) -> Response
 where
     H: AsyncFn(&Context) -> Result<Response, Problem>,
 {
@@ -183,16 +297,75 @@ where
     }
     if req.segments() == ["health"] {
         return match req.method {
-            Method::Get | Method::Head => Response::ok(&serde_json::json!({
-                "status": "ok",
-                "function": ctx.function,
-                "version": version,
-            })),
+            Method::Get | Method::Head => match health {
+                Some(answer) => answer(ctx),
+                None => Response::ok(&serde_json::json!({
+                    "status": "ok",
+                    "function": ctx.function,
+                    "version": version,
+                })),
+            },
             _ => Response::problem(&Problem::method_not_allowed(&["GET", "HEAD"])),
         };
     }
-    match handler(ctx).await {
+    // The security middleware: blocks, rate limit, threat detection (one SQL statement).
+    let screened = crate::config::var_or("security_middleware", "on") != "off";
+    if screened {
+        if let Err(refusal) = guard::screen(ctx.function, req, ctx.client(), ctx.db().ok()) {
+            return refusal;
+        }
+    }
+    let response = match handler(ctx).await {
         Ok(r) => r,
         Err(p) => Response::problem(&p),
+    };
+    if screened {
+        guard::after(ctx.function, req, ctx.client(), response.status, ctx.db.get());
     }
+    response
+}
+
+/// The same pipeline for a request already read, natively compiled (bench/native: the
+/// handlers without Wasm, the baseline of `scripts/bench compare`). `send` gets the response
+/// before the metrics row is written, as the component's response is on its way first.
+#[cfg(feature = "native")]
+pub async fn serve_native<H>(function: &'static str, version: &'static str, request: Request, send: impl FnOnce(Response), handler: H)
+where
+    H: AsyncFn(&Context) -> Result<Response, Problem>,
+{
+    let started = Instant::now();
+    let origin = request.header("origin").map(str::to_string);
+    let allowed = crate::config::var_or("cors_origins", "*");
+    let ctx = Context::new(function, request);
+    // No canary forwarding: it goes out through Spin's outbound HTTP, and the benchmark has no
+    // green deployment (`forward` answers None before any work when none is configured).
+    let mut response = dispatch(&ctx, version, None, &handler).await;
+    response.headers.retain(|(k, _)| !k.starts_with("access-control-"));
+    response.headers.extend(cors_headers(origin.as_deref(), &allowed));
+    response.headers.push(("x-request-id".into(), ctx.request_id.clone()));
+    response.headers.push((crate::canary::COLOUR_HEADER.into(), crate::canary::colour()));
+    let status = response.status;
+    let response_bytes = response.body.len() as i64;
+    send(response);
+
+    if !metrics::enabled() {
+        return;
+    }
+    let duration_ms = started.elapsed().as_secs_f64() * 1000.0;
+    let Ok(db) = ctx.db() else { return };
+    let user_id = ctx.user_id.borrow().clone();
+    metrics::record_as(
+        db,
+        &metrics::RequestMetric {
+            function,
+            route: metrics::route_pattern(function, &ctx.request.sub_path),
+            method: ctx.request.method.as_str(),
+            status,
+            duration_ms,
+            response_bytes,
+            user_id: user_id.as_deref(),
+            request_id: &ctx.request_id,
+        },
+        &crate::canary::row_colour(&ctx),
+    );
 }
