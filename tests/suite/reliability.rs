@@ -636,3 +636,55 @@ fn an_email_provider_that_hangs_slows_only_the_requests_that_email() {
     let attempts: i64 = db.client().query_one("SELECT count(*) FROM quote_email_attempts", &[]).unwrap().get(0);
     assert_eq!(attempts, 4, "every attempt is recorded");
 }
+
+#[test]
+fn a_slack_webhook_that_hangs_slows_only_the_notification_request() {
+    let db = TestDb::new();
+    let user = db.user("reader@example.test");
+    db.subscribe(&user, Plan::unlimited());
+    raise_rate_limit(&db);
+    let (port, accepted) = black_hole();
+    let slack = format!("http://127.0.0.1:{port}");
+    let host = Host::start(
+        HostConfig::app(&db)
+            .var("slack_webhook_url", &format!("{slack}/services/T0/B0/hang"))
+            .var("slack_webhook_origin", &slack),
+    );
+    let service = Jwt::token("00000000-0000-4000-8000-000000000000", "service_role");
+    let url = host.url("/functions/v1/monitoring-alerting/notification-test");
+    let notifying = std::thread::spawn(move || {
+        let at = Instant::now();
+        let r = e2e::Req::new("POST", &url)
+            .bearer(&service)
+            .json(&json!({"channel": "slack"}))
+            .timeout(Duration::from_secs(90))
+            .send();
+        (r, at.elapsed())
+    });
+    let started = Instant::now();
+    while accepted.load(Ordering::Relaxed) < 1 && started.elapsed() < Duration::from_secs(20) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(accepted.load(Ordering::Relaxed) >= 1, "Slack was never called");
+
+    let token = Jwt::user(&user);
+    let mut slowest = Duration::ZERO;
+    let until = Instant::now() + Duration::from_secs(4);
+    let mut served = 0;
+    while Instant::now() < until {
+        let at = Instant::now();
+        let r = host.get("/functions/v1/subscription-status").bearer(&token).send();
+        assert_eq!(r.status, 200, "{}", r.text());
+        slowest = slowest.max(at.elapsed());
+        served += 1;
+    }
+    eprintln!("{served} plan checks while Slack hung, slowest {:.1} ms", slowest.as_secs_f64() * 1e3);
+    assert!(slowest < Duration::from_secs(1), "unrelated requests slowed to {slowest:?}");
+
+    // The notification request itself ends by the host's time limit at the latest, with an
+    // answer (never a hang, never a bare 500).
+    let (r, took) = notifying.join().unwrap();
+    eprintln!("notification-test against a hanging Slack: {} after {:.1} s: {}", r.status, took.as_secs_f64(), r.text());
+    assert!(took < Duration::from_secs(35), "the notification request took {took:?}");
+    assert!(r.status == 200 || r.status == 504, "{} {}", r.status, r.text());
+}
