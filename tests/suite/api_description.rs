@@ -5,7 +5,7 @@
 //! - every route served is documented: each function's routing code (`src/lib.rs` and
 //!   `src/routes.rs`, where the functions keep their routing tables) is read for the path
 //!   words it matches on, and each word is tried with every method at the function's root and
-//!   below each documented path. Whatever is not `route_not_found` must match a documented
+//!   below each documented path and each prefix of one. Whatever is not `route_not_found` must match a documented
 //!   path (segments written with `_` where the description has `-` count as the same), and
 //!   with that method unless the answer is 405. A route added without documenting it fails.
 
@@ -171,8 +171,17 @@ fn every_served_route_is_documented() {
     let functions: BTreeSet<String> = docs.keys().map(|p| function_of(p).to_string()).collect();
     for f in &functions {
         let root = format!("{PREFIX}{f}");
-        let bases: BTreeSet<String> =
-            std::iter::once(root.clone()).chain(docs.keys().filter(|p| p.starts_with(&format!("{root}/"))).map(|p| concrete(p))).collect();
+        // The root, every documented path and every prefix of one (`/alerts/{id}` of
+        // `/alerts/{id}/resolve`).
+        let mut bases: BTreeSet<String> = BTreeSet::from([root.clone()]);
+        for p in docs.keys().filter(|p| p.starts_with(&format!("{root}/"))) {
+            let p = concrete(p);
+            let mut prefix = p.as_str();
+            while prefix.len() > root.len() {
+                bases.insert(prefix.to_string());
+                prefix = &prefix[..prefix.rfind('/').unwrap()];
+            }
+        }
         for word in route_words(f) {
             for base in &bases {
                 let path = format!("{base}/{word}");
