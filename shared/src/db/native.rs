@@ -5,7 +5,9 @@
 //! mapping. The native baseline thus does the same database work as the component in edge;
 //! only the isolation differs.
 //!
-//! Calls block the calling thread: handlers run on tokio's blocking pool (`spawn_blocking`).
+//! Calls block the calling thread (handlers run on tokio's blocking pool): each pooled client
+//! has its own single-threaded runtime, driven by the thread that uses it, so a query's I/O
+//! happens on that thread, as a synchronous client's would, without a hand-off per statement.
 
 use bytes::{BufMut, BytesMut};
 use chrono::{Datelike, NaiveDate, NaiveDateTime, NaiveTime, Timelike};
@@ -13,12 +15,13 @@ use spin_sdk::pg4::{Column, DbDataType, DbError, DbValue, Interval, ParameterVal
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::error::Error as StdError;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::pin::Pin;
+use std::sync::{Arc, Condvar, Mutex, OnceLock};
 use std::time::Duration;
-use tokio::runtime::Handle;
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::runtime::Runtime;
+use tokio_postgres::tls::NoTlsStream;
 use tokio_postgres::types::{to_sql_checked, FromSql, IsNull, Kind, ToSql, Type};
-use tokio_postgres::{Client, NoTls, Statement};
+use tokio_postgres::{Client, NoTls, Socket, Statement};
 
 /// Per database address, as in edge (`pool::DEFAULT_MAX_CONNECTIONS`).
 const MAX_CONNECTIONS: usize = 25;
@@ -27,28 +30,84 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 const STATEMENT_CACHE: usize = 256;
 
 struct Pooled {
+    runtime: Runtime,
     client: Client,
+    connection: Pin<Box<tokio_postgres::Connection<Socket, NoTlsStream>>>,
     statements: HashMap<String, Statement>,
+    closed: bool,
 }
 
 impl Pooled {
-    async fn prepare(&mut self, sql: &str) -> Result<Statement, PgError> {
-        if let Some(s) = self.statements.get(sql) {
-            return Ok(s.clone());
-        }
-        let stmt = self.client.prepare(sql).await.map_err(query_error)?;
-        if self.statements.len() >= STATEMENT_CACHE {
-            self.statements.clear();
-        }
-        self.statements.insert(sql.to_string(), stmt.clone());
-        Ok(stmt)
+    fn connect(config: &tokio_postgres::Config) -> Result<Pooled, PgError> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| PgError::ConnectionFailed(format!("no runtime for the connection: {e}")))?;
+        let (client, connection) = runtime
+            .block_on(async { tokio::time::timeout(CONNECT_TIMEOUT, config.connect(NoTls)).await })
+            .map_err(|_| PgError::ConnectionFailed("timed out connecting to the database".into()))?
+            .map_err(|e| PgError::ConnectionFailed(e.to_string()))?;
+        Ok(Pooled { runtime, client, connection: Box::pin(connection), statements: HashMap::new(), closed: false })
     }
+
+    /// Run `work` with the client while driving the connection's I/O on this thread.
+    fn run<T>(&mut self, work: impl AsyncFnOnce(&Client, &mut HashMap<String, Statement>) -> Result<T, PgError>) -> Result<T, PgError> {
+        let Pooled { runtime, client, connection, statements, closed } = self;
+        let work = work(client, statements);
+        runtime.block_on(async {
+            tokio::select! {
+                biased;
+                done = work => done,
+                ended = connection.as_mut() => {
+                    *closed = true;
+                    Err(PgError::ConnectionFailed(match ended {
+                        Ok(()) => "database connection closed".to_string(),
+                        Err(e) => format!("database connection lost: {e}"),
+                    }))
+                }
+            }
+        })
+    }
+}
+
+async fn prepare(client: &Client, cache: &mut HashMap<String, Statement>, sql: &str) -> Result<Statement, PgError> {
+    if let Some(s) = cache.get(sql) {
+        return Ok(s.clone());
+    }
+    let stmt = client.prepare(sql).await.map_err(query_error)?;
+    if cache.len() >= STATEMENT_CACHE {
+        cache.clear();
+    }
+    cache.insert(sql.to_string(), stmt.clone());
+    Ok(stmt)
 }
 
 struct Pool {
     config: tokio_postgres::Config,
     idle: Mutex<Vec<Pooled>>,
-    permits: Arc<Semaphore>,
+    /// Clients lent out; at most MAX_CONNECTIONS.
+    lent: Mutex<usize>,
+    returned: Condvar,
+}
+
+impl Pool {
+    fn acquire(&self) -> Result<(), PgError> {
+        let lent = self.lent.lock().unwrap_or_else(|e| e.into_inner());
+        let (mut lent, wait) = self
+            .returned
+            .wait_timeout_while(lent, ACQUIRE_TIMEOUT, |n| *n >= MAX_CONNECTIONS)
+            .unwrap_or_else(|e| e.into_inner());
+        if wait.timed_out() && *lent >= MAX_CONNECTIONS {
+            return Err(PgError::ConnectionFailed("timed out waiting for a free database connection".into()));
+        }
+        *lent += 1;
+        Ok(())
+    }
+
+    fn release(&self) {
+        *self.lent.lock().unwrap_or_else(|e| e.into_inner()) -= 1;
+        self.returned.notify_one();
+    }
 }
 
 fn pool_for(url: &str) -> Result<Arc<Pool>, PgError> {
@@ -58,7 +117,7 @@ fn pool_for(url: &str) -> Result<Arc<Pool>, PgError> {
         return Ok(p.clone());
     }
     let config = url.parse().map_err(|e| PgError::ConnectionFailed(format!("invalid connection string: {e}")))?;
-    let pool = Arc::new(Pool { config, idle: Mutex::new(Vec::new()), permits: Arc::new(Semaphore::new(MAX_CONNECTIONS)) });
+    let pool = Arc::new(Pool { config, idle: Mutex::new(Vec::new()), lent: Mutex::new(0), returned: Condvar::new() });
     pools.insert(url.to_string(), pool.clone());
     Ok(pool)
 }
@@ -73,36 +132,27 @@ struct State {
 /// A pooled client lent to one request; back to the pool on drop (rolled back first if a
 /// transaction is still open; discarded if closed).
 pub struct Connection {
-    handle: Handle,
     pool: Arc<Pool>,
     state: RefCell<State>,
-    _permit: OwnedSemaphorePermit,
 }
 
 impl Connection {
     pub fn open(url: &str) -> Result<Connection, PgError> {
-        let handle = Handle::try_current().map_err(|_| PgError::ConnectionFailed("no tokio runtime".into()))?;
         let pool = pool_for(url)?;
-        let permit = handle
-            .block_on(tokio::time::timeout(ACQUIRE_TIMEOUT, pool.permits.clone().acquire_owned()))
-            .map_err(|_| PgError::ConnectionFailed("timed out waiting for a free database connection".into()))?
-            .map_err(|_| PgError::ConnectionFailed("the pool is closed".into()))?;
+        pool.acquire()?;
         let idle = pool.idle.lock().unwrap_or_else(|e| e.into_inner()).pop();
-        let client = match idle.filter(|c| !c.client.is_closed()) {
+        let client = match idle.filter(|c| !c.closed && !c.client.is_closed()) {
             Some(c) => c,
-            None => {
-                let (client, connection) = handle
-                    .block_on(tokio::time::timeout(CONNECT_TIMEOUT, pool.config.connect(NoTls)))
-                    .map_err(|_| PgError::ConnectionFailed("timed out connecting to the database".into()))?
-                    .map_err(|e| PgError::ConnectionFailed(e.to_string()))?;
-                handle.spawn(async move {
-                    let _ = connection.await;
-                });
-                Pooled { client, statements: HashMap::new() }
-            }
+            None => match Pooled::connect(&pool.config) {
+                Ok(c) => c,
+                Err(e) => {
+                    pool.release();
+                    return Err(e);
+                }
+            },
         };
         let state = RefCell::new(State { client: Some(client), in_transaction: false, pending_begin: false });
-        Ok(Connection { handle, pool, state, _permit: permit })
+        Ok(Connection { pool, state })
     }
 
     pub fn query(&self, statement: &str, params: &[ParameterValue]) -> Result<RowSet, PgError> {
@@ -113,16 +163,16 @@ impl Connection {
         let params = to_params(params)?;
         let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p.as_ref() as &(dyn ToSql + Sync)).collect();
         let c = state.client.as_mut().expect("a connection holds a client until dropped");
-        self.handle.block_on(async {
-            let begin = if with_begin { Some(c.prepare("BEGIN").await?) } else { None };
-            let stmt = c.prepare(statement).await?;
+        c.run(async |client, cache| {
+            let begin = if with_begin { Some(prepare(client, cache, "BEGIN").await?) } else { None };
+            let stmt = prepare(client, cache, statement).await?;
             let rows = match begin {
                 Some(b) => {
-                    let (began, rows) = tokio::join!(c.client.execute(&b, &[]), c.client.query(&stmt, &refs));
+                    let (began, rows) = tokio::join!(client.execute(&b, &[]), client.query(&stmt, &refs));
                     began.map_err(query_error)?;
                     rows.map_err(query_error)?
                 }
-                None => c.client.query(&stmt, &refs).await.map_err(query_error)?,
+                None => client.query(&stmt, &refs).await.map_err(query_error)?,
             };
             let columns: Vec<Column> = stmt
                 .columns()
@@ -147,16 +197,16 @@ impl Connection {
         let params = to_params(params)?;
         let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p.as_ref() as &(dyn ToSql + Sync)).collect();
         let c = state.client.as_mut().expect("a connection holds a client until dropped");
-        self.handle.block_on(async {
-            let begin = if with_begin { Some(c.prepare("BEGIN").await?) } else { None };
-            let stmt = c.prepare(statement).await?;
+        c.run(async |client, cache| {
+            let begin = if with_begin { Some(prepare(client, cache, "BEGIN").await?) } else { None };
+            let stmt = prepare(client, cache, statement).await?;
             match begin {
                 Some(b) => {
-                    let (began, done) = tokio::join!(c.client.execute(&b, &[]), c.client.execute(&stmt, &refs));
+                    let (began, done) = tokio::join!(client.execute(&b, &[]), client.execute(&stmt, &refs));
                     began.map_err(query_error)?;
                     done.map_err(query_error)
                 }
-                None => c.client.execute(&stmt, &refs).await.map_err(query_error),
+                None => client.execute(&stmt, &refs).await.map_err(query_error),
             }
         })
     }
@@ -165,13 +215,14 @@ impl Connection {
 impl Drop for Connection {
     fn drop(&mut self) {
         let state = self.state.get_mut();
-        let Some(c) = state.client.take() else { return };
-        if state.in_transaction && !state.pending_begin && self.handle.block_on(c.client.batch_execute("ROLLBACK")).is_err() {
-            return;
+        if let Some(mut c) = state.client.take() {
+            let clean = !(state.in_transaction && !state.pending_begin)
+                || c.run(async |client, _| client.batch_execute("ROLLBACK").await.map_err(query_error)).is_ok();
+            if clean && !c.closed && !c.client.is_closed() {
+                self.pool.idle.lock().unwrap_or_else(|e| e.into_inner()).push(c);
+            }
         }
-        if !c.client.is_closed() {
-            self.pool.idle.lock().unwrap_or_else(|e| e.into_inner()).push(c);
-        }
+        self.pool.release();
     }
 }
 
