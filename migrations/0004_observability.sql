@@ -243,7 +243,9 @@ CREATE INDEX notification_deliveries_created_idx ON public.notification_deliveri
 
 -- A rule's figure over its window: (samples, value). The value is NULL when there are no
 -- samples. Request figures come from performance_metrics: error_rate is the share of 5xx
--- answers in %, percentiles are nearest-rank (percentile_disc). Runs with the caller's rights.
+-- answers in %, percentiles are nearest-rank (percentile_disc). Rows of requests a blue host
+-- forwarded to green during a migration (`forwarded`) are left out: green's own row counts them.
+-- Runs with the caller's rights.
 CREATE FUNCTION public.alert_metric_value(p_metric text, p_window_minutes integer, p_function text DEFAULT NULL)
 RETURNS TABLE (samples bigint, value double precision)
   -- Exactly one row: without ROWS 1 the planner expects 1000 per rule, and a query over 50
@@ -260,7 +262,8 @@ BEGIN
                                            WHEN 'p95_response_time' THEN 0.95 ELSE 0.99 END)
                WITHIN GROUP (ORDER BY m.duration_ms)
       FROM public.performance_metrics m
-      WHERE m.created_at >= v_since AND (p_function IS NULL OR m.function_name = p_function);
+      WHERE m.created_at >= v_since AND (p_function IS NULL OR m.function_name = p_function)
+        AND m.deployment_color <> 'forwarded';
   ELSIF p_metric IN ('error_rate', 'avg_response_time', 'request_count') THEN
     RETURN QUERY
       SELECT count(*),
@@ -270,13 +273,14 @@ BEGIN
                ELSE count(*)::double precision
              END
       FROM public.performance_metrics m
-      WHERE m.created_at >= v_since AND (p_function IS NULL OR m.function_name = p_function);
+      WHERE m.created_at >= v_since AND (p_function IS NULL OR m.function_name = p_function)
+        AND m.deployment_color <> 'forwarded';
   ELSIF p_metric = 'security_incidents_count' THEN
     IF to_regclass('public.security_incidents') IS NULL THEN
       RETURN QUERY SELECT 0::bigint, NULL::double precision;
     ELSE
       RETURN QUERY EXECUTE
-        'SELECT 1::bigint, count(*)::double precision FROM public.security_incidents WHERE created_at >= $1'
+        'SELECT 1::bigint, count(*)::double precision FROM public.security_incidents WHERE created_at >= $1 AND client_key IS NOT NULL'
         USING v_since;
     END IF;
   ELSIF p_metric = 'connection_pool_utilization' THEN
@@ -482,6 +486,7 @@ BEGIN
   FROM public.performance_metrics m
   WHERE m.created_at >= now() - make_interval(days => p_days)
     AND (p_user_id IS NULL OR m.user_id = p_user_id)
+    AND m.deployment_color <> 'forwarded'
   GROUP BY m.function_name
   ORDER BY m.function_name;
 END $$;

@@ -71,7 +71,7 @@ pub fn get(db: &Db, req: &Request) -> Result<Value, Problem> {
                     date_bin(make_interval(mins => $2::int), created_at, timestamptz '2000-01-01 00:00:00+00') AS bucket,
                     count(*) AS requests, avg(duration_ms) AS avg_ms,
                     (100.0 * count(*) FILTER (WHERE status >= 500) / count(*))::float8 AS error_rate
-             FROM public.performance_metrics WHERE created_at >= now() - make_interval(hours => $1::int)
+             FROM public.performance_metrics WHERE created_at >= now() - make_interval(hours => $1::int) AND deployment_color <> 'forwarded'
              GROUP BY 1, 2 HAVING count(*) >= $3 ORDER BY 1, 2",
             &[Param::Int32(hours), Param::Int32(bucket), Param::Int64(min_requests)],
         )

@@ -51,7 +51,7 @@ fn functions(db: &Db) -> Result<Component, DbError> {
         "SELECT function_name, count(*) AS requests, count(*) FILTER (WHERE status >= 500) AS errors,
                 percentile_disc(0.95) WITHIN GROUP (ORDER BY duration_ms) AS p95
          FROM public.performance_metrics
-         WHERE created_at >= now() - make_interval(mins => $1::int)
+         WHERE created_at >= now() - make_interval(mins => $1::int) AND deployment_color <> 'forwarded'
          GROUP BY function_name ORDER BY function_name",
         &[shared::db::Param::Int32(FUNCTION_WINDOW_MINUTES)],
     )?;

@@ -22,7 +22,7 @@ SELECT count(*) AS requests, count(*) FILTER (WHERE status >= 500) AS errors,
        percentile_disc(0.5) WITHIN GROUP (ORDER BY duration_ms) AS p50_ms,
        percentile_disc(0.95) WITHIN GROUP (ORDER BY duration_ms) AS p95_ms,
        percentile_disc(0.99) WITHIN GROUP (ORDER BY duration_ms) AS p99_ms
-FROM public.performance_metrics WHERE created_at >= now() - make_interval(hours => $1::int)";
+FROM public.performance_metrics WHERE created_at >= now() - make_interval(hours => $1::int) AND deployment_color <> 'forwarded'";
 
 const PER_FUNCTION_SQL: &str = "
 SELECT function_name, count(*) AS requests, count(*) FILTER (WHERE status >= 500) AS errors,
@@ -30,7 +30,7 @@ SELECT function_name, count(*) AS requests, count(*) FILTER (WHERE status >= 500
        percentile_disc(0.5) WITHIN GROUP (ORDER BY duration_ms) AS p50_ms,
        percentile_disc(0.95) WITHIN GROUP (ORDER BY duration_ms) AS p95_ms,
        percentile_disc(0.99) WITHIN GROUP (ORDER BY duration_ms) AS p99_ms
-FROM public.performance_metrics WHERE created_at >= now() - make_interval(hours => $1::int)
+FROM public.performance_metrics WHERE created_at >= now() - make_interval(hours => $1::int) AND deployment_color <> 'forwarded'
 GROUP BY function_name ORDER BY function_name";
 
 const SERIES_SQL: &str = "
@@ -38,13 +38,13 @@ SELECT date_bin(make_interval(mins => $2::int), created_at, timestamptz '2000-01
        count(*) AS requests, count(*) FILTER (WHERE status >= 500) AS errors,
        percentile_disc(0.5) WITHIN GROUP (ORDER BY duration_ms) AS p50_ms,
        percentile_disc(0.95) WITHIN GROUP (ORDER BY duration_ms) AS p95_ms
-FROM public.performance_metrics WHERE created_at >= now() - make_interval(hours => $1::int)
+FROM public.performance_metrics WHERE created_at >= now() - make_interval(hours => $1::int) AND deployment_color <> 'forwarded'
 GROUP BY 1 ORDER BY 1";
 
 const BY_FUNCTION_SQL: &str = "
 SELECT date_bin(make_interval(mins => $2::int), created_at, timestamptz '2000-01-01 00:00:00+00') AS bucket,
        function_name, count(*) AS requests
-FROM public.performance_metrics WHERE created_at >= now() - make_interval(hours => $1::int)
+FROM public.performance_metrics WHERE created_at >= now() - make_interval(hours => $1::int) AND deployment_color <> 'forwarded'
 GROUP BY 1, 2 ORDER BY 1, 2";
 
 const SUBSCRIPTIONS_SQL: &str = "

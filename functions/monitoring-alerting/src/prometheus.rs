@@ -45,7 +45,7 @@ pub fn render(db: &Db) -> Result<String, DbError> {
                     percentile_disc(0.5) WITHIN GROUP (ORDER BY duration_ms) AS p50,
                     percentile_disc(0.95) WITHIN GROUP (ORDER BY duration_ms) AS p95,
                     percentile_disc(0.99) WITHIN GROUP (ORDER BY duration_ms) AS p99
-             FROM public.performance_metrics WHERE created_at >= now() - interval '5 minutes'
+             FROM public.performance_metrics WHERE created_at >= now() - interval '5 minutes' AND deployment_color <> 'forwarded'
              GROUP BY function_name ORDER BY function_name",
             &[],
         )?;

@@ -40,6 +40,7 @@ SELECT m.function_name,
 FROM public.performance_metrics m
 WHERE m.created_at >= now() - make_interval(hours => $1::int + $2::int)
   AND m.created_at < now() - make_interval(hours => $2::int)
+  AND m.deployment_color <> 'forwarded'
 GROUP BY GROUPING SETS ((m.function_name), ())
 ORDER BY m.function_name NULLS LAST";
 

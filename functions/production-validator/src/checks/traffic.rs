@@ -45,6 +45,7 @@ SELECT m.function_name,
        max(m.duration_ms) AS max_ms
 FROM public.performance_metrics m
 WHERE m.created_at >= now() - interval '1 hour'
+  AND m.deployment_color <> 'forwarded'
   AND m.method <> 'OPTIONS' AND m.route NOT LIKE '%/health'
   -- Validations themselves (dozens of probes each) are not what the admin target is about.
   AND NOT (m.function_name = 'production-validator' AND m.method = 'POST')
