@@ -111,6 +111,12 @@ impl From<DbError> for Problem {
                 Problem::new(400, "invalid_reference", "A referenced record does not exist")
                     .detail("a referenced record (for example client_id) does not exist or is not yours")
             }
+            // Text PostgreSQL cannot store (a NUL character, invalid UTF-8) can only have come
+            // from the caller: bad input, not a server fault.
+            DbError::Query { code: Some(code), .. } if code == "22021" || code == "22P05" => {
+                Problem::new(400, "invalid_text", "The request contains text that cannot be stored")
+                    .detail("text values must be valid UTF-8 without NUL characters")
+            }
             DbError::Query { code: Some(code), .. } if code == "42501" => {
                 eprintln!("permission denied: {e}");
                 Problem::forbidden("permission_denied", "you may not access this resource")

@@ -697,3 +697,19 @@ fn a_slack_webhook_that_hangs_slows_only_the_notification_request() {
     assert!(took < Duration::from_secs(35), "the notification request took {took:?}");
     assert!(r.status == 200 || r.status == 504, "{} {}", r.status, r.text());
 }
+
+#[test]
+fn text_postgresql_cannot_store_is_a_400_not_a_500() {
+    // Found by schemathesis: a NUL character in a query parameter reached PostgreSQL, which
+    // refuses it (22021), and the answer was a 500.
+    let db = TestDb::new();
+    let user = db.user("nul@example.test");
+    raise_rate_limit(&db);
+    let host = host_for(&db);
+    let r = host.get("/functions/v1/quote-processor?q=a%00b").bearer(&Jwt::user(&user)).send();
+    assert_eq!(r.status, 400, "{}", r.text());
+    assert_eq!(r.json()["code"], "invalid_text");
+    let service = Jwt::token("00000000-0000-4000-8000-000000000000", "service_role");
+    let r = e2e::Req::new("DELETE", &host.url("/functions/v1/monitoring-alerting/rules?ruleId=%C2%80%00")).bearer(&service).send();
+    assert!(r.status < 500, "{} {}", r.status, r.text());
+}
