@@ -11,7 +11,8 @@ Workloads (wrk, after a warm-up):
                        one transaction recording, applying and marking each event
 
 Each (server, workload) pair runs in a fresh server process, so its peak RSS (VmHWM) is that
-workload's. PostgreSQL is shared and measured apart (PSS of its processes under load).
+workload's; the runs repeat in rounds (COMPARE_ROUNDS, 3) with the order rotated, and each
+server's figures are its median round. PostgreSQL is shared and measured apart (PSS of its processes under load).
 Environment: EDGE, NATIVE, DENO (binaries), DB (url), PG_PORT, PG_DIR, WORKDIR. Writes
 bench/results/compare.json and prints the README table.
 """
@@ -19,7 +20,8 @@ import datetime, json, os, re, signal, socket, statistics, subprocess, sys, time
 
 EDGE, NATIVE, DENO = (os.path.abspath(os.environ[k]) for k in ("EDGE", "NATIVE", "DENO"))
 DB, PG_PORT, WORK = os.environ["DB"], os.environ["PG_PORT"], os.environ["WORKDIR"]
-DURATION = int(os.environ.get("COMPARE_SECONDS", "15"))
+DURATION = int(os.environ.get("COMPARE_SECONDS", "10"))
+ROUNDS = int(os.environ.get("COMPARE_ROUNDS", "3"))
 WARMUP = 3
 STATUS_CONNECTIONS, WEBHOOK_CONNECTIONS = 50, 16
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -48,7 +50,10 @@ ENV = dict(os.environ, SPIN_VARIABLE_DB_URL=DB, SPIN_VARIABLE_DB_HOST=f"127.0.0.
 
 def command(server, port):
     if server == "edge":
-        return [EDGE, "up", "--listen", f"127.0.0.1:{port}"], ROOT, ENV
+        # The two components only, as the other two serve only these endpoints (and edge's
+        # schedule, which calls monitoring-alerting, does no work during the measurement).
+        return [EDGE, "up", "--listen", f"127.0.0.1:{port}", "--component-id", "subscription-status",
+                "--component-id", "webhook-handler"], ROOT, ENV
     if server == "native":
         return [NATIVE, "--listen", f"127.0.0.1:{port}"], ROOT, ENV
     return [DENO, "run", "--allow-net", "--allow-env", "--allow-read", "main.ts"], PEERS, dict(ENV, PORT=str(port))
@@ -195,7 +200,7 @@ token = subprocess.run([EDGE, "token", "--sub", user, "--email", "compare@exampl
                        env=ENV, capture_output=True, text=True, check=True).stdout.strip()
 
 SERVERS = ["edge", "native", "deno"]
-EVENTS_PER_RUN = 90000
+EVENTS_PER_RUN = 25000
 next_event = 0
 
 
@@ -219,7 +224,7 @@ def answer(base):
 
 results = {"suite": "compare", "measured_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
            "machine": {"cores": os.cpu_count(), "load_average_before": load()},
-           "settings": {"seconds": DURATION, "warmup_seconds": WARMUP, "subscription_status_connections": STATUS_CONNECTIONS,
+           "settings": {"rounds": ROUNDS, "seconds": DURATION, "warmup_seconds": WARMUP, "subscription_status_connections": STATUS_CONNECTIONS,
                         "webhook_connections": WEBHOOK_CONNECTIONS, "database_pool": 25, "wrk_threads": 2},
            "servers": {}}
 
@@ -236,37 +241,71 @@ if not results["same_subscription_status_answer"]:
     print(json.dumps(answers, indent=1), file=sys.stderr)
     sys.exit("the servers do not give the same subscription-status answer")
 
-for name in SERVERS:
-    r = {}
-    print(f"== {name}", file=sys.stderr)
-    # subscription-status
+def run_status(name):
     s = Server(name)
     try:
-        r["idle_rss_mib"] = round(s.status("VmRSS"), 1)
+        idle = round(s.status("VmRSS"), 1)
         hdr = ["-H", f"Authorization: Bearer {token}", f"{s.base}/functions/v1/subscription-status"]
         wrk(["-t2", f"-c{STATUS_CONNECTIONS}", f"-d{WARMUP}s", "--latency"] + hdr)
-        r["subscription_status"] = measured(s, ["-t2", f"-c{STATUS_CONNECTIONS}", f"-d{DURATION}s", "--latency"] + hdr)
-        r["subscription_status"]["peak_rss_mib"] = round(s.status("VmHWM"), 1)
-        r["subscription_status"]["postgres_pss_mib"] = postgres_pss_mib()
+        r = measured(s, ["-t2", f"-c{STATUS_CONNECTIONS}", f"-d{DURATION}s", "--latency"] + hdr)
+        r["idle_rss_mib"] = idle
+        r["peak_rss_mib"] = round(s.status("VmHWM"), 1)
+        r["postgres_pss_mib"] = postgres_pss_mib()
+        r["load_average"] = load()
+        return r
     finally:
         s.stop()
-    # webhook-handler
-    warm, run = events(20000), events(EVENTS_PER_RUN)
+
+
+def run_webhooks(name):
+    warm, run = events(5000), events(EVENTS_PER_RUN)
     before = psql("SELECT count(*) FROM stripe_webhook_events WHERE outcome = 'applied'")
     s = Server(name)
     try:
         url = f"{s.base}/functions/v1/webhook-handler"
         lua = os.path.join(ROOT, "bench", "replay.lua")
         wrk(["-t2", f"-c{WEBHOOK_CONNECTIONS}", f"-d{WARMUP}s", "--latency", "-s", lua, url], env=dict(os.environ, REQUESTS=warm, THREADS="2"))
-        r["webhook_handler"] = measured(s, ["-t2", f"-c{WEBHOOK_CONNECTIONS}", f"-d{DURATION}s", "--latency", "-s", lua, url],
-                                        env=dict(os.environ, REQUESTS=run, THREADS="2"))
-        r["webhook_handler"]["peak_rss_mib"] = round(s.status("VmHWM"), 1)
-        r["webhook_handler"]["postgres_pss_mib"] = postgres_pss_mib()
+        r = measured(s, ["-t2", f"-c{WEBHOOK_CONNECTIONS}", f"-d{DURATION}s", "--latency", "-s", lua, url],
+                     env=dict(os.environ, REQUESTS=run, THREADS="2"))
+        r["peak_rss_mib"] = round(s.status("VmHWM"), 1)
+        r["postgres_pss_mib"] = postgres_pss_mib()
+        r["load_average"] = load()
     finally:
         s.stop()
     after = psql("SELECT count(*) FROM stripe_webhook_events WHERE outcome = 'applied'")
-    r["webhook_handler"]["events_applied"] = int(after) - int(before)
+    r["events_applied"] = int(after) - int(before)
+    return r
+
+
+# Rounds with the order rotated, so a burst of load elsewhere on the machine does not fall on
+# one server only; each server's figures are its median round (by throughput).
+rounds = {name: {"subscription_status": [], "webhook_handler": []} for name in SERVERS}
+for i in range(ROUNDS):
+    order = SERVERS[i % 3:] + SERVERS[:i % 3]
+    for name in order:
+        print(f"== round {i + 1}: {name}", file=sys.stderr)
+        rounds[name]["subscription_status"].append(run_status(name))
+    for name in order:
+        rounds[name]["webhook_handler"].append(run_webhooks(name))
+
+
+def median_round(runs):
+    ranked = sorted(runs, key=lambda r: r["rps"])
+    m = dict(ranked[len(ranked) // 2])
+    m["rps_rounds"] = [r["rps"] for r in runs]
+    m["p99_ms_rounds"] = [r["p99_ms"] for r in runs]
+    m["peak_rss_mib"] = max(r["peak_rss_mib"] for r in runs)
+    m["server_cpu_ms_per_request"] = statistics.median(r["server_cpu_ms_per_request"] for r in runs)
+    m["postgres_cpu_ms_per_request"] = statistics.median(r["postgres_cpu_ms_per_request"] for r in runs)
+    m["non_2xx"] = sum(r["non_2xx"] for r in runs)
+    return m
+
+
+for name in SERVERS:
+    r = {w: median_round(rounds[name][w]) for w in ("subscription_status", "webhook_handler")}
+    r["webhook_handler"]["events_applied"] = sum(x["events_applied"] for x in rounds[name]["webhook_handler"])
     r["peak_rss_mib"] = max(r["subscription_status"]["peak_rss_mib"], r["webhook_handler"]["peak_rss_mib"])
+    r["rounds"] = rounds[name]
     results["servers"][name] = r
 results["duplicate_deliveries"] = int(psql("SELECT coalesce(sum(deliveries - 1), 0) FROM stripe_webhook_events"))
 
