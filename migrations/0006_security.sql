@@ -208,12 +208,14 @@ CREATE INDEX security_scan_reports_created_idx ON public.security_scan_reports (
 -- 5. The middleware's two statements
 -- ---------------------------------------------------------------------------------------------
 
--- A setting's value, or the given default when the row is missing or disabled.
+-- A setting's value, or the given default when the row is missing or disabled. (PL/pgSQL so
+-- that its plan is cached: a SQL function that is not inlined is planned again on every call.)
 CREATE FUNCTION public.security_setting(p_category text, p_key text, p_default jsonb) RETURNS jsonb
-  LANGUAGE sql STABLE AS $$
-  SELECT coalesce((SELECT config_value FROM public.security_configuration
-                    WHERE config_category = p_category AND config_key = p_key AND enabled), p_default)
-$$;
+  LANGUAGE plpgsql STABLE AS $$
+BEGIN
+  RETURN coalesce((SELECT config_value FROM public.security_configuration
+                    WHERE config_category = p_category AND config_key = p_key AND enabled), p_default);
+END $$;
 
 -- Record an incident (at most one row per key, type and minute; at most 600 new rows a minute
 -- in all, so a flood of distinct keys cannot grow the table without bound) and apply the
@@ -292,14 +294,20 @@ CREATE FUNCTION public.security_gate(p_client_key text, p_address_key text, p_ra
 RETURNS TABLE (status integer, code text, retry_after integer, threat_settings jsonb, rate_limit jsonb)
   LANGUAGE plpgsql AS $$
 DECLARE
-  v_limits  jsonb := public.security_setting('rate_limiting', 'global_settings', NULL);
-  v_threats jsonb := public.security_setting('threat_detection', 'global_settings', '{}');
+  v_limits  jsonb;
+  v_threats jsonb;
   v_block   record;
   v_rate    numeric;
   v_burst   numeric;
   v_period  interval;
   v_row     record;
 BEGIN
+  -- Both settings in one query (this function runs on every request).
+  SELECT max(config_value::text) FILTER (WHERE config_category = 'rate_limiting')::jsonb,
+         coalesce(max(config_value::text) FILTER (WHERE config_category = 'threat_detection')::jsonb, '{}')
+    INTO v_limits, v_threats
+    FROM public.security_configuration
+   WHERE config_key = 'global_settings' AND enabled AND config_category IN ('rate_limiting', 'threat_detection');
   SELECT b.reason, b.expires_at INTO v_block
     FROM public.security_blocks b
    WHERE b.client_key IN (p_client_key, p_address_key)
