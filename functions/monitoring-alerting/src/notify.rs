@@ -5,7 +5,10 @@
 //! slow or failing channel never holds back the others. A failure that may pass (no answer,
 //! 408, 429, 5xx) is retried within the same request after 250 ms and again after 500 ms
 //! (three attempts in all); other failures (a 4xx: the request or its configuration is wrong)
-//! are not retried. Every delivery is returned with its outcome, to be stored.
+//! are not retried. Retries stop once the delivery has taken [`RETRY_BUDGET`]: an endpoint that
+//! hangs until the host's outbound timeout (15 s to the first byte) gets one attempt, so the
+//! request still ends inside the host's 30 s limit and the failure is recorded. Every delivery
+//! is returned with its outcome, to be stored.
 
 use serde_json::{json, Value};
 use shared::config;
@@ -14,6 +17,8 @@ use std::time::{Duration, Instant};
 
 pub const MAX_ATTEMPTS: i32 = 3;
 const BACKOFF: [Duration; 2] = [Duration::from_millis(250), Duration::from_millis(500)];
+/// No new attempt starts after this much time in `deliver` (see the module comment).
+const RETRY_BUDGET: Duration = Duration::from_secs(10);
 const MAX_ERROR_CHARS: usize = 300;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -255,11 +260,15 @@ pub async fn deliver(jobs: Vec<(&'static str, Message)>) -> Vec<Delivery> {
         }
         deliveries.push(d);
     }
+    let begun = Instant::now();
     for round in 0..MAX_ATTEMPTS as usize {
         if pending.is_empty() {
             break;
         }
         if round > 0 {
+            if begun.elapsed() + BACKOFF[round - 1] > RETRY_BUDGET {
+                break;
+            }
             std::thread::sleep(BACKOFF[round - 1]);
         }
         let started = Instant::now();
