@@ -1,8 +1,6 @@
 //! Facts production-validator checks the running system against, taken from the repository
 //! at build time (the component has no filesystem):
 //! - the migration files (`migrations/NNNN_name.sql`: version, name, SHA-256 of the text);
-//! - the SECURITY DEFINER functions `authenticated` may call, read from the allow-list in
-//!   `tests/sql/rls_privileged_functions.sql` (one list, used by both);
 //! - from `spin.toml`: the components with their routes, and the variables the manifest
 //!   requires, the service chains, and the regional placement (`[application.tool.edge.regions.*]`,
 //!   `[component.X.tool.edge] regions / tier`).
@@ -13,10 +11,8 @@ use std::path::{Path, PathBuf};
 fn main() {
     let root = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap()).join("../..");
     let migrations_dir = root.join("migrations");
-    let allow_list = root.join("tests/sql/rls_privileged_functions.sql");
     let manifest = root.join("spin.toml");
     println!("cargo:rerun-if-changed={}", migrations_dir.display());
-    println!("cargo:rerun-if-changed={}", allow_list.display());
     println!("cargo:rerun-if-changed={}", manifest.display());
 
     let mut out = String::new();
@@ -24,13 +20,6 @@ fn main() {
     out.push_str("pub const MIGRATIONS: &[(&str, &str, &str)] = &[\n");
     for (version, name, sha) in migrations(&migrations_dir) {
         writeln!(out, "    ({version:?}, {name:?}, {sha:?}),").unwrap();
-    }
-    out.push_str("];\n\n");
-
-    out.push_str("/// SECURITY DEFINER functions deliberately executable by `authenticated`.\n");
-    out.push_str("pub const DEFINER_ALLOW_LIST: &[&str] = &[\n");
-    for f in definer_allow_list(&allow_list) {
-        writeln!(out, "    {f:?},").unwrap();
     }
     out.push_str("];\n\n");
 
@@ -86,27 +75,6 @@ fn migrations(dir: &Path) -> Vec<(String, String, String)> {
     }
     found.sort();
     found
-}
-
-/// The `'...'::regprocedure` literals of the `p.oid NOT IN (...)` clause of the check on
-/// `authenticated`.
-fn definer_allow_list(path: &Path) -> Vec<String> {
-    let sql = std::fs::read_to_string(path).expect("tests/sql/rls_privileged_functions.sql is readable");
-    let start = sql
-        .find("has_function_privilege('authenticated'")
-        .and_then(|i| sql[i..].find("NOT IN (").map(|j| i + j + "NOT IN (".len()))
-        .expect("the allow-list clause `has_function_privilege('authenticated' ... NOT IN (` is present");
-    let end = start + sql[start..].find(");").expect("the allow-list ends with `);`");
-    let list: Vec<String> = sql[start..end]
-        .split("::regprocedure")
-        .filter_map(|part| {
-            let open = part.rfind('\'')?;
-            let close = part[..open].rfind('\'')?;
-            Some(part[close + 1..open].to_string())
-        })
-        .collect();
-    assert!(!list.is_empty(), "the allow-list in {} is empty or unreadable", path.display());
-    list
 }
 
 type ManifestFacts = (Vec<(String, String)>, Vec<String>, Vec<(String, String)>);

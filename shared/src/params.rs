@@ -185,6 +185,31 @@ impl Params {
     }
 }
 
+/// The deployment guide's form of calling a sub-operation: `POST {"operation": NAME, ...}` to
+/// a function's bare path. Returns which of `names` it names (`_` and `-` are the same) and
+/// the body's other fields, its parameters; a 400 without a name, a 404 for an unknown one,
+/// each listing the names in the guide's spelling.
+pub fn operation<'a>(req: &Request, names: &[&'a str]) -> Result<(&'a str, Map<String, Value>), Problem> {
+    let mut body: Map<String, Value> = req.json()?;
+    let listed = || names.iter().map(|n| n.replace('-', "_")).collect::<Vec<_>>().join(", ");
+    let name = match body.remove("operation") {
+        Some(Value::String(s)) => s,
+        _ => {
+            return Err(Problem::validation(vec![FieldError::new(
+                "operation",
+                "required",
+                format!("operation must name one of: {}", listed()),
+            )]))
+        }
+    };
+    let wanted = name.replace('-', "_");
+    match names.iter().find(|n| n.replace('-', "_") == wanted) {
+        Some(n) => Ok((n, body)),
+        None => Err(Problem::new(404, "route_not_found", "No such endpoint")
+            .detail(format!("operation `{}` is not one of: {}", clip(&name), listed()))),
+    }
+}
+
 /// An id from the path (a dead-letter entry, an incident...): a uuid, or a 400 naming the field `id`.
 pub fn path_id(segment: &str) -> Result<String, Problem> {
     if crate::auth::jwt::is_uuid(segment) {

@@ -197,8 +197,8 @@ fn a_production_like_system_passes_every_check_and_is_ready() {
     let definers = &check(&report, "privileged_functions", None)["evidence"];
     assert_eq!(
         definers["allow_list"],
-        json!(["public.is_admin()", "public.next_quote_number(integer)", "public.my_webhook_backlog(integer)"]),
-        "the allow-list compiled in from tests/sql/rls_privileged_functions.sql"
+        json!(["is_admin()", "next_quote_number(integer)", "my_webhook_backlog(integer)"]),
+        "shared::security::USER_CALLABLE_DEFINERS (a unit test holds it equal to tests/sql/rls_privileged_functions.sql)"
     );
     let tokens = &check(&report, "forged_tokens", None)["evidence"]["probes"];
     let forged: Vec<&Value> = tokens.as_array().unwrap().iter().filter(|p| p["token"] != "caller (control)").collect();

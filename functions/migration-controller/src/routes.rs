@@ -5,7 +5,7 @@
 
 use serde_json::{Map, Value};
 use shared::http::{percent_decode, Method};
-use shared::{FieldError, Problem, Request};
+use shared::{Problem, Request};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Endpoint {
@@ -75,29 +75,11 @@ fn find(name: &str) -> Option<&'static (&'static str, Option<Endpoint>, Option<E
 
 /// `POST {"operation": NAME, ...}` to the bare path: the other fields are the parameters.
 fn by_operation(req: &Request) -> Result<(Endpoint, Body), Problem> {
-    let mut body: Body = req.json()?;
-    let name = match body.remove("operation") {
-        Some(Value::String(s)) => s,
-        _ => {
-            return Err(Problem::validation(vec![FieldError::new(
-                "operation",
-                "required",
-                format!("operation must name one of: {}", names()),
-            )]))
-        }
-    };
-    match find(&name).and_then(|(_, _, post)| *post) {
-        Some(e) => Ok((e, body)),
-        None => Err(Problem::new(404, "route_not_found", "No such endpoint").detail(format!(
-            "operation `{}` is not one of: {}",
-            name.chars().take(60).collect::<String>(),
-            names()
-        ))),
-    }
-}
-
-fn names() -> String {
-    OPERATIONS.iter().map(|(n, _, _)| n.replace('-', "_")).collect::<Vec<_>>().join(", ")
+    // Every operation has a POST form, so every name may be posted.
+    let names: Vec<&str> = OPERATIONS.iter().map(|(n, _, _)| *n).collect();
+    let (name, body) = shared::params::operation(req, &names)?;
+    let post = find(name).and_then(|(_, _, post)| *post).expect("every operation can be posted");
+    Ok((post, body))
 }
 
 /// The decoded query string as string fields (the first occurrence of a name wins).

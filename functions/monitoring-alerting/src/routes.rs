@@ -3,7 +3,7 @@
 //! (`GET`, as the deployment guide calls it) or the operation a `{"operation": NAME}` body names.
 
 use crate::display;
-use serde_json::{Map, Value};
+
 use shared::http::Method;
 use shared::{FieldError, Problem, Request};
 
@@ -120,28 +120,15 @@ fn alert_action(req: &Request, path_action: Option<&str>) -> Result<Endpoint, Pr
 
 /// `POST {"operation": NAME}` to the bare path.
 fn operation(req: &Request) -> Result<Endpoint, Problem> {
-    let body: Map<String, Value> = req.json()?;
-    let name = body.get("operation").and_then(Value::as_str).map(|s| s.replace('_', "-"));
-    let endpoint = match name.as_deref() {
-        Some("dashboard") => Endpoint::Dashboard,
-        Some("evaluate") => Endpoint::Evaluate,
-        Some("anomaly-detection") => Endpoint::Anomalies,
-        Some("notification-test") => Endpoint::NotificationTest,
-        Some(other) => {
-            return Err(Problem::new(404, "route_not_found", "No such endpoint").detail(format!(
-                "operation `{}` is not one of: dashboard, evaluate, anomaly_detection, notification_test",
-                display::clip(other)
-            )))
-        }
-        None => {
-            return Err(Problem::validation(vec![FieldError::new(
-                "operation",
-                "required",
-                "operation must name one of: dashboard, evaluate, anomaly_detection, notification_test",
-            )]))
-        }
-    };
-    Ok(endpoint)
+    const OPERATIONS: [(&str, Endpoint); 4] = [
+        ("dashboard", Endpoint::Dashboard),
+        ("evaluate", Endpoint::Evaluate),
+        ("anomaly-detection", Endpoint::Anomalies),
+        ("notification-test", Endpoint::NotificationTest),
+    ];
+    let names: Vec<&str> = OPERATIONS.iter().map(|(n, _)| *n).collect();
+    let (name, _) = shared::params::operation(req, &names)?;
+    Ok(OPERATIONS.iter().find(|(n, _)| *n == name).map(|(_, e)| e.clone()).expect("a listed name"))
 }
 
 #[cfg(test)]

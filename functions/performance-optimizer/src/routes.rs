@@ -6,7 +6,7 @@
 use crate::params::Params;
 use serde_json::{Map, Value};
 use shared::http::Method;
-use shared::{FieldError, Problem, Request};
+use shared::{Problem, Request};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Endpoint {
@@ -72,29 +72,10 @@ pub fn resolve(req: &Request) -> Result<(Endpoint, Params), Problem> {
 
 /// `POST {"operation": NAME, ...}`: the other fields are that operation's parameters.
 fn operation(req: &Request) -> Result<(Endpoint, Params), Problem> {
-    let body: Map<String, Value> = req.json()?;
-    let name = match body.get("operation") {
-        Some(Value::String(s)) => normalise(s),
-        _ => {
-            return Err(Problem::validation(vec![FieldError::new(
-                "operation",
-                "required",
-                format!("operation must name one of: {}", names()),
-            )]))
-        }
-    };
-    match OPERATIONS.iter().find(|(n, _, _)| *n == name) {
-        Some((_, e, _)) => Ok((*e, Params::from_body(&body, req))),
-        None => Err(Problem::new(404, "route_not_found", "No such endpoint").detail(format!(
-            "operation `{}` is not one of: {}",
-            name.chars().take(60).collect::<String>(),
-            names()
-        ))),
-    }
-}
-
-fn names() -> String {
-    OPERATIONS.iter().map(|(n, _, _)| n.replace('-', "_")).collect::<Vec<_>>().join(", ")
+    let names: Vec<&str> = OPERATIONS.iter().map(|(n, _, _)| *n).collect();
+    let (name, body) = shared::params::operation(req, &names)?;
+    let endpoint = OPERATIONS.iter().find(|(n, _, _)| *n == name).map(|(_, e, _)| *e).expect("a listed name");
+    Ok((endpoint, Params::from_body(&body, req)))
 }
 
 #[cfg(test)]

@@ -3,9 +3,8 @@
 //! wrong methods 405, decided before authentication.
 
 use shared::params::Params;
-use serde_json::{Map, Value};
 use shared::http::Method;
-use shared::{FieldError, Problem, Request};
+use shared::{Problem, Request};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Endpoint {
@@ -80,24 +79,8 @@ pub fn resolve(req: &Request) -> Result<(Endpoint, Params), Problem> {
 
 /// `POST {"operation": NAME, ...}`: the other fields are that operation's parameters.
 fn operation(req: &Request) -> Result<(Endpoint, Params), Problem> {
-    let body: Map<String, Value> = req.json()?;
-    let names = || OPERATIONS.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", ");
-    let name = match body.get("operation") {
-        Some(Value::String(s)) => s.replace('-', "_"),
-        _ => {
-            return Err(Problem::validation(vec![FieldError::new(
-                "operation",
-                "required",
-                format!("operation must name one of: {}", names()),
-            )]))
-        }
-    };
-    match OPERATIONS.iter().find(|(n, _)| *n == name) {
-        Some((_, e)) => Ok((e.clone(), Params::from_body(&body, req))),
-        None => Err(Problem::new(404, "route_not_found", "No such endpoint").detail(format!(
-            "operation `{}` is not one of: {}",
-            name.chars().take(60).collect::<String>(),
-            names()
-        ))),
-    }
+    let names: Vec<&str> = OPERATIONS.iter().map(|(n, _)| *n).collect();
+    let (name, body) = shared::params::operation(req, &names)?;
+    let endpoint = OPERATIONS.iter().find(|(n, _)| *n == name).map(|(_, e)| e.clone()).expect("a listed name");
+    Ok((endpoint, Params::from_body(&body, req)))
 }

@@ -13,6 +13,7 @@ use serde::Serialize;
 use serde_json::{json, Value};
 use shared::db::{self, Db};
 use shared::params::{self, Params};
+use shared::security::catalog;
 use shared::{config, Context, Problem};
 use std::time::Instant;
 
@@ -186,47 +187,30 @@ fn configuration_checks(db: &Db) -> Result<Vec<Finding>, Problem> {
     let mut out = Vec::new();
 
     let started = Instant::now();
-    let rows = db.query(
-        "SELECT c.relname AS table_name, c.relrowsecurity AS rls, \
-                (SELECT count(*) FROM pg_policy p WHERE p.polrelid = c.oid) AS policies \
-           FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
-          WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p') \
-            AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass \
-                              AND d.objid = c.oid AND d.deptype = 'e') \
-          ORDER BY 1",
-        &[],
-    )?;
-    let mut without_rls = Vec::new();
-    let mut without_policies = Vec::new();
-    for row in rows.iter() {
-        let name = row.string("table_name")?;
-        if !row.flag("rls")? {
-            without_rls.push(name);
-        } else if row.i64("policies")? == 0 {
-            without_policies.push(name);
-        }
-    }
-    let tables = rows.len();
+    let tables = catalog::tables(db)?;
+    // A table without RLS is reported by the first check only.
+    let without_policies: Vec<&String> =
+        tables.without_policies.iter().filter(|t| !tables.without_rls.contains(t)).collect();
     let what = "Row Level Security is enabled on every table in schema public";
     out.push(
-        if tables == 0 {
+        if tables.count == 0 {
             Finding::new("authorization", "rls_enabled", Status::Warning, Severity::Critical, what)
                 .evidence(json!({"tables": 0}))
                 .recommend("no tables found in schema public: are the migrations applied?")
-        } else if without_rls.is_empty() {
-            Finding::new("authorization", "rls_enabled", Status::Pass, Severity::Critical, what).evidence(json!({"tables": tables}))
+        } else if tables.without_rls.is_empty() {
+            Finding::new("authorization", "rls_enabled", Status::Pass, Severity::Critical, what).evidence(json!({"tables": tables.count}))
         } else {
             Finding::new("authorization", "rls_enabled", Status::Fail, Severity::Critical, what)
-                .evidence(json!({"tables": tables, "without_rls": without_rls}))
+                .evidence(json!({"tables": tables.count, "without_rls": tables.without_rls}))
                 .recommend("ALTER TABLE ... ENABLE ROW LEVEL SECURITY and add policies")
         }
         .timed(started),
     );
     let what = "every table with RLS has at least one policy";
     out.push(
-        if tables > 0 && without_policies.is_empty() {
-            Finding::new("authorization", "rls_policies", Status::Pass, Severity::Medium, what).evidence(json!({"tables": tables}))
-        } else if tables == 0 {
+        if tables.count > 0 && without_policies.is_empty() {
+            Finding::new("authorization", "rls_policies", Status::Pass, Severity::Medium, what).evidence(json!({"tables": tables.count}))
+        } else if tables.count == 0 {
             Finding::new("authorization", "rls_policies", Status::Skip, Severity::Medium, what).evidence(json!({"tables": 0}))
         } else {
             Finding::new("authorization", "rls_policies", Status::Fail, Severity::Medium, what)
@@ -237,38 +221,18 @@ fn configuration_checks(db: &Db) -> Result<Vec<Finding>, Problem> {
     );
 
     let started = Instant::now();
-    let rows = db.query(
-        "SELECT p.oid::regprocedure::text AS function, \
-                has_function_privilege('anon', p.oid, 'EXECUTE') AS anon, \
-                has_function_privilege('authenticated', p.oid, 'EXECUTE') AS authenticated \
-           FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace \
-          WHERE n.nspname = 'public' AND p.prosecdef \
-            AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_proc'::regclass \
-                              AND d.objid = p.oid AND d.deptype = 'e') \
-          ORDER BY 1",
-        &[],
-    )?;
-    let mut by_anon = Vec::new();
-    let mut by_users = Vec::new();
-    for row in rows.iter() {
-        let f = row.string("function")?;
-        if row.flag("anon")? {
-            by_anon.push(f.clone());
-        }
-        if row.flag("authenticated")? && !shared::security::USER_CALLABLE_DEFINERS.contains(&f.as_str()) {
-            by_users.push(f);
-        }
-    }
+    let definers = catalog::definers(db)?;
     let what = "no privileged (SECURITY DEFINER) function is executable by anon or authenticated";
     out.push(
-        if by_anon.is_empty() && by_users.is_empty() {
+        if definers.executable_by_anon.is_empty() && definers.executable_by_authenticated.is_empty() {
             Finding::new("authorization", "privileged_functions", Status::Pass, Severity::Critical, what).evidence(json!({
-                "security_definer_functions": rows.len(),
+                "security_definer_functions": definers.count,
                 "callable_by_users_on_purpose": shared::security::USER_CALLABLE_DEFINERS,
             }))
         } else {
             Finding::new("authorization", "privileged_functions", Status::Fail, Severity::Critical, what)
-                .evidence(json!({"executable_by_anon": by_anon, "executable_by_authenticated": by_users}))
+                .evidence(json!({"executable_by_anon": definers.executable_by_anon,
+                                 "executable_by_authenticated": definers.executable_by_authenticated}))
                 .recommend("REVOKE EXECUTE ... FROM PUBLIC, anon, authenticated; GRANT it to service_role")
         }
         .timed(started),
