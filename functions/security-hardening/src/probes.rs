@@ -7,7 +7,7 @@
 
 use crate::scan::{Finding, Severity, Status};
 use serde_json::{json, Value};
-use shared::auth::jwt::{b64url_encode, mint_hs256};
+use shared::auth::jwt::{b64url_encode, mint_hs256, mint_hs256_with_header};
 use shared::config;
 use shared::security::internal::{self, Purpose};
 use spin_sdk::http::{Method, Request, Response};
@@ -70,17 +70,6 @@ fn unsigned(header: &Value, claims: &Value) -> String {
     format!("{}.{}.", b64url_encode(header.to_string().as_bytes()), b64url_encode(claims.to_string().as_bytes()))
 }
 
-/// HS256 signed with `key`, with an arbitrary header (for key-confusion tokens).
-fn hs256_with_header(header: &Value, claims: &Value, key: &[u8]) -> String {
-    let signing_input = format!(
-        "{}.{}",
-        b64url_encode(header.to_string().as_bytes()),
-        b64url_encode(claims.to_string().as_bytes())
-    );
-    let tag = hmac_sha256::HMAC::mac(signing_input.as_bytes(), key);
-    format!("{signing_input}.{}", b64url_encode(&tag))
-}
-
 /// The public keys of the JWKS, each as the JSON text a naive verifier would use as an HMAC key.
 fn public_key_material() -> Option<(String, String)> {
     let jwks: Value = serde_json::from_str(&config::var("jwks")?).ok()?;
@@ -108,7 +97,7 @@ pub async fn forged_tokens() -> Vec<Finding> {
         Some((kid, material)) => cases.push((
             "jwt_key_confusion",
             "an HS256 token whose HMAC key is the JWKS public key (RS/ES → HS confusion)",
-            Some(hs256_with_header(&json!({"alg": "HS256", "typ": "JWT", "kid": kid}), &claims("authenticated", 3600), material.as_bytes())),
+            Some(mint_hs256_with_header(&json!({"alg": "HS256", "typ": "JWT", "kid": kid}), &claims("authenticated", 3600), material.as_bytes())),
         )),
         None => cases.push(("jwt_key_confusion", "HS256 signed with the JWKS public key", None)),
     }

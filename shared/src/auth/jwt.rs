@@ -692,13 +692,19 @@ fn ct_eq(a: &[u8], b: &[u8]) -> bool {
 // ---------------------------------------------------------------------------------------------
 
 /// Mints an HS256 token: header `{"alg":"HS256","typ":"JWT"}`, payload `claims` as given.
-/// For tests and dev tooling; production tokens are issued by Supabase Auth.
+/// For tests, dev tooling and our own probes; production tokens are issued by Supabase Auth.
 pub fn mint_hs256(claims: &serde_json::Value, secret: &str) -> String {
+    mint_hs256_with_header(&serde_json::json!({"alg": "HS256", "typ": "JWT"}), claims, secret.as_bytes())
+}
+
+/// As [`mint_hs256`] with any header and key bytes (the security scan's key-confusion probe
+/// signs with a public key and names its `kid`).
+pub fn mint_hs256_with_header(header: &serde_json::Value, claims: &serde_json::Value, key: &[u8]) -> String {
     let payload = serde_json::to_vec(claims).unwrap_or_else(|_| b"null".to_vec());
-    let mut token = b64url_encode(br#"{"alg":"HS256","typ":"JWT"}"#);
+    let mut token = b64url_encode(header.to_string().as_bytes());
     token.push('.');
     token.push_str(&b64url_encode(&payload));
-    let tag = HS256Key::from_bytes(secret.as_bytes()).authentication_tag(token.as_bytes());
+    let tag = HS256Key::from_bytes(key).authentication_tag(token.as_bytes());
     token.push('.');
     token.push_str(&b64url_encode(&tag));
     token

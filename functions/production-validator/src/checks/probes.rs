@@ -200,10 +200,10 @@ pub async fn forged_tokens(caller_authorization: &str) -> Check {
     let issuer = shared::config::var("jwt_issuer");
     let mut forged: Vec<(&str, String)> = vec![
         ("alg_none", tokens::unsigned(&tokens::claims(now, now + 600, issuer.as_deref()))),
-        ("wrong_key", tokens::hs256(&tokens::claims(now, now + 600, issuer.as_deref()), &random_key())),
+        ("wrong_key", shared::auth::jwt::mint_hs256(&tokens::claims(now, now + 600, issuer.as_deref()), &random_secret())),
     ];
     if let Some(secret) = shared::config::var("jwt_secret") {
-        forged.push(("expired", tokens::hs256(&tokens::claims(now - 7200, now - 3600, issuer.as_deref()), secret.as_bytes())));
+        forged.push(("expired", shared::auth::jwt::mint_hs256(&tokens::claims(now - 7200, now - 3600, issuer.as_deref()), &secret)));
     }
     let mut probes = Vec::new();
     let mut refused = 0;
@@ -267,7 +267,7 @@ pub async fn unsigned_webhooks() -> Check {
         "data": { "object": { "id": "cus_validation_probe", "object": "customer" } },
     })
     .to_string();
-    let wrong = tokens::stripe_signature(now, &body, &random_key());
+    let wrong = shared::stripe::sign(body.as_bytes(), &random_secret(), now);
     let unsigned = call(Method::Post, &url, &[("content-type", "application/json")], Some(body.clone())).await;
     let badly_signed =
         call(Method::Post, &url, &[("content-type", "application/json"), ("stripe-signature", &wrong)], Some(body)).await;
@@ -296,8 +296,9 @@ pub async fn unsigned_webhooks() -> Check {
     )
 }
 
-fn random_key() -> Vec<u8> {
-    (0..4).flat_map(|_| wasi::random::random::get_random_u64().to_le_bytes()).collect()
+/// A key nobody configured: 32 random bytes in hex.
+fn random_secret() -> String {
+    (0..4).map(|_| format!("{:016x}", wasi::random::random::get_random_u64())).collect()
 }
 
 #[cfg(test)]
