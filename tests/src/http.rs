@@ -93,7 +93,9 @@ impl Req {
     }
 }
 
-fn read_response(r: &mut impl BufRead) -> std::io::Result<HttpResponse> {
+/// Read one response (status line, headers, body by length or chunks): also from a kept-alive
+/// connection, which the load tests reuse.
+pub fn read_response(r: &mut impl BufRead) -> std::io::Result<HttpResponse> {
     let mut line = String::new();
     r.read_line(&mut line)?;
     let status: u16 = line

@@ -6,9 +6,10 @@
 //! override either). A crash of the host in the middle of a batch job is covered by
 //! `batch_processor::a_job_survives_a_crash_of_the_host`.
 
+use e2e::http::{read_response, HttpResponse as Answer};
 use e2e::{Host, HostConfig, Jwt, Plan, TestDb};
 use serde_json::{json, Value};
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufReader, Write};
 use std::net::TcpStream;
 use std::path::PathBuf;
 use std::process::Command;
@@ -35,19 +36,9 @@ struct Conn {
     timeout: Duration,
 }
 
-struct Answer {
-    status: u16,
-    headers: Vec<(String, String)>,
-    body: Vec<u8>,
-}
-
-impl Answer {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
-    }
-    fn code(&self) -> String {
-        serde_json::from_slice::<Value>(&self.body).ok().and_then(|v| v["code"].as_str().map(str::to_string)).unwrap_or_default()
-    }
+/// The problem `code` of an answer, empty when it has none.
+fn code(a: &Answer) -> String {
+    serde_json::from_slice::<Value>(&a.body).ok().and_then(|v| v["code"].as_str().map(str::to_string)).unwrap_or_default()
 }
 
 impl Conn {
@@ -85,7 +76,7 @@ impl Conn {
             let mut out = head.into_bytes();
             out.extend_from_slice(body);
             r.get_mut().write_all(&out)?;
-            read_answer(r)
+            read_response(r)
         })();
         match &result {
             Ok(a) if a.header("connection").is_some_and(|c| c.eq_ignore_ascii_case("close")) => self.stream = None,
@@ -94,50 +85,6 @@ impl Conn {
         }
         result
     }
-}
-
-fn read_answer(r: &mut BufReader<TcpStream>) -> std::io::Result<Answer> {
-    let mut line = String::new();
-    if r.read_line(&mut line)? == 0 {
-        return Err(std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "connection closed"));
-    }
-    let status: u16 = line
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .ok_or_else(|| std::io::Error::other(format!("bad status line {line:?}")))?;
-    let mut headers = Vec::new();
-    loop {
-        let mut h = String::new();
-        r.read_line(&mut h)?;
-        let h = h.trim_end();
-        if h.is_empty() {
-            break;
-        }
-        if let Some((k, v)) = h.split_once(':') {
-            headers.push((k.trim().to_ascii_lowercase(), v.trim().to_string()));
-        }
-    }
-    let get = |n: &str| headers.iter().find(|(k, _)| k == n).map(|(_, v)| v.clone());
-    let mut body = Vec::new();
-    if get("transfer-encoding").is_some_and(|t| t.eq_ignore_ascii_case("chunked")) {
-        loop {
-            let mut size = String::new();
-            r.read_line(&mut size)?;
-            let n = usize::from_str_radix(size.trim().split(';').next().unwrap_or("0"), 16).map_err(std::io::Error::other)?;
-            let mut chunk = vec![0; n + 2];
-            r.read_exact(&mut chunk)?;
-            if n == 0 {
-                break;
-            }
-            body.extend_from_slice(&chunk[..n]);
-        }
-    } else {
-        let n = get("content-length").and_then(|v| v.parse().ok()).unwrap_or(0);
-        body.resize(n, 0);
-        r.read_exact(&mut body)?;
-    }
-    Ok(Answer { status, headers, body })
 }
 
 // ---- the workload ----------------------------------------------------------------------
@@ -296,7 +243,7 @@ fn drive(base: &str, load: &Arc<Load>, connections: usize, seconds: u64, on_tick
                 let (result, event) = load.request(&mut conn, op, n, None);
                 let micros = at.elapsed().as_micros() as u64;
                 let (status, code, retry_after) = match &result {
-                    Ok(a) => (a.status, if a.status >= 300 { a.code() } else { String::new() }, a.header("retry-after").is_some()),
+                    Ok(a) => (a.status, if a.status >= 300 { code(&a) } else { String::new() }, a.header("retry-after").is_some()),
                     Err(e) => (0, e.to_string(), false),
                 };
                 // The payload is kept only where it may be delivered again.
