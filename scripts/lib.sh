@@ -75,10 +75,13 @@ CONF
   fi
 }
 
+# pg_stop DIR: stop the cluster in DIR, if there is one (whether or not this shell started it).
 pg_stop() {
   local dir="$1" run=()
+  [ -f "$dir/data/PG_VERSION" ] || return 0
+  ensure_postgres
   [ "$(id -u)" -eq 0 ] && run=(runuser -u postgres --)
-  [ -f "$dir/data/PG_VERSION" ] && "${run[@]}" "$PG_BIN/pg_ctl" -D "$dir/data" -m fast stop >/dev/null 2>&1 || true
+  "${run[@]}" "$PG_BIN/pg_ctl" -D "$dir/data" -m fast stop >/dev/null 2>&1 || true
 }
 
 build_components() {

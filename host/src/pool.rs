@@ -211,7 +211,17 @@ impl Pools {
     }
 }
 
-/// A connection string with its password removed, for logs and metrics.
+/// How a pool is named where anyone may read it (`/.well-known/edge/metrics`): the database
+/// name and a fingerprint of its address, so that pools can be told apart without saying
+/// where the database is or as whom the host connects. `redacted` comes from [`redact`].
+pub fn public_label(redacted: &str) -> (String, String) {
+    use sha2::{Digest, Sha256};
+    let database = redacted.rsplit('/').next().unwrap_or("").to_string();
+    let fingerprint = Sha256::digest(redacted.as_bytes())[..4].iter().map(|b| format!("{b:02x}")).collect();
+    (database, fingerprint)
+}
+
+/// A connection string with its password removed, for logs and the administrators' figures.
 pub fn redact(address: &str) -> String {
     match tokio_postgres::Config::from_str_lossy(address) {
         Some(c) => {
@@ -239,5 +249,23 @@ trait FromStrLossy {
 impl FromStrLossy for tokio_postgres::Config {
     fn from_str_lossy(s: &str) -> Option<tokio_postgres::Config> {
         s.parse().ok()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_public_label_names_the_database_only() {
+        let redacted = redact("postgres://app:s3cret@db.internal:6543/quotekit");
+        assert_eq!(redacted, "postgres://app@db.internal:6543/quotekit");
+        let (database, fingerprint) = public_label(&redacted);
+        assert_eq!(database, "quotekit");
+        assert_eq!(fingerprint.len(), 8);
+        assert!(!fingerprint.contains("app") && !fingerprint.contains("db.internal"));
+        // Two addresses of one database name stay apart.
+        let (_, other) = public_label(&redact("postgres://app@db-2.internal:6543/quotekit"));
+        assert_ne!(fingerprint, other);
     }
 }

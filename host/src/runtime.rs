@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use wasmtime::component::{Component, Linker, ResourceTable};
-use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store, StoreLimitsBuilder};
+use wasmtime::{Config, Enabled, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store, StoreLimitsBuilder};
 use wasmtime_wasi::WasiCtx;
 use wasmtime_wasi_http::p2::bindings::ProxyPre;
 use wasmtime_wasi_http::WasiHttpCtx;
@@ -54,6 +54,12 @@ pub struct Runtime {
     pub limits: Limits,
 }
 
+/// How much of a linear memory a recycled slot keeps resident (see `engine`). With
+/// PAGEMAP_SCAN: the pages a request of a hot component dirties, with room to spare. Without
+/// it: the first bytes only, as they are memset whether they were used or not.
+const KEEP_RESIDENT_SCANNED: usize = 2 << 20;
+const KEEP_RESIDENT_FIRST: usize = 256 << 10;
+
 pub fn engine(limits: &Limits) -> Result<Engine> {
     let mut config = Config::new();
     config.wasm_component_model(true);
@@ -67,9 +73,15 @@ pub fn engine(limits: &Limits) -> Result<Engine> {
     pool.max_memory_size(limits.memory_bytes);
     pool.max_memories_per_component(4);
     pool.max_core_instances_per_component(20);
-    // Reset a slot's first pages with memset instead of returning them to the kernel: the
-    // madvise + TLB shootdown per request costs more than the instance itself.
-    pool.linear_memory_keep_resident(256 << 10);
+    // Reset a slot's pages with memset instead of returning them to the kernel: the madvise,
+    // TLB shootdown and page faults per request cost more than the instance itself. With
+    // PAGEMAP_SCAN (Linux 6.7+) only the pages the instance dirtied are reset, wherever they
+    // are. That matters because a Rust component's stack sits below its data at 1 MiB: "the
+    // first N bytes" are the untouched bottom of the stack. Measured (subscription-status,
+    // 50 connections): 10 page faults per request to none, host CPU -10 %, peak RSS -17 MiB.
+    let scanned = PoolingAllocationConfig::is_pagemap_scan_available();
+    pool.pagemap_scan(if scanned { Enabled::Yes } else { Enabled::No });
+    pool.linear_memory_keep_resident(if scanned { KEEP_RESIDENT_SCANNED } else { KEEP_RESIDENT_FIRST });
     pool.table_keep_resident(64 << 10);
     pool.async_stack_keep_resident(256 << 10);
     config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));

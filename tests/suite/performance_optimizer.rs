@@ -573,6 +573,22 @@ fn pool_statistics_where_the_host_exposes_them() {
     assert!(p["acquired"].as_i64().unwrap() >= 1);
     assert!(p["created"].as_i64().unwrap() >= 1);
     assert!(!p["database"].as_str().unwrap().contains("password"));
+
+    // The public Prometheus figures tell pools apart without saying where the database is
+    // or as whom the host connects (that is for the service role, above).
+    let metrics = e2e::Req::new("GET", &format!("{base}/.well-known/edge/metrics")).send();
+    assert_eq!(metrics.status, 200);
+    let text = metrics.text();
+    let acquired = text.lines().find(|l| l.starts_with("edge_pg_pool{") && l.contains("figure=\"acquired\"")).expect(&text);
+    let address = p["database"].as_str().unwrap();
+    let (user_and_host, dbname) = address.trim_start_matches("postgres://").rsplit_once('/').unwrap();
+    assert!(acquired.contains(&format!("database=\"{dbname}\"")), "{acquired}");
+    // (The port is left out: its digits may well occur in a counter.)
+    let (user, host_and_port) = user_and_host.split_once('@').unwrap();
+    let db_host = host_and_port.rsplit_once(':').map_or(host_and_port, |(h, _)| h);
+    for secret in [user, db_host] {
+        assert!(!text.contains(secret), "`{secret}` of {address} is in the public metrics:\n{text}");
+    }
     assert_eq!(
         p["utilisation_percent"].as_f64().unwrap(),
         (100.0 * p["in_use"].as_f64().unwrap() / 25.0 * 10.0).round() / 10.0

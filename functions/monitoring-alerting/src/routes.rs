@@ -98,6 +98,8 @@ fn endpoint(req: &Request) -> Result<Endpoint, Problem> {
 fn alert_action(req: &Request, path_action: Option<&str>) -> Result<Endpoint, Problem> {
     let named = path_action.map(str::to_string).or_else(|| req.query_param("action"));
     let action = match named.as_deref() {
+        // Listing is `GET /alerts`; there is no list of one alert.
+        Some("list") if path_action.is_some() => return Err(Problem::route_not_found(req)),
         None | Some("list") => AlertAction::List,
         Some("acknowledge") => AlertAction::Acknowledge,
         Some("resolve") => AlertAction::Resolve,
