@@ -129,7 +129,9 @@ fn load(manifest: &PathBuf, overrides: &[(String, String)]) -> Result<(manifest:
         env.insert(variables::env_key(k), v.clone());
     }
     let app_variables = variables::AppVariables::resolve(&app.manifest, &app.dir, &env)?;
-    let shared = Arc::new(state::Shared { app_variables, pools: pool::Pools::default(), server: Default::default() });
+    let pool_size = app.edge_settings().get("pg_pool_size").and_then(|v| v.as_integer()).filter(|v| *v > 0);
+    let pools = pool::Pools::new(pool_size.map_or(pool::DEFAULT_MAX_CONNECTIONS, |n| n as usize));
+    let shared = Arc::new(state::Shared { app_variables, pools, server: Default::default() });
     Ok((app, shared))
 }
 
@@ -182,7 +184,7 @@ fn up(mut args: Args, started: Instant) -> Result<()> {
             }
         }
         let router = routes::Router::new(route_list);
-        let listener = tokio::net::TcpListener::bind(&listen).await.with_context(|| format!("cannot listen on {listen}"))?;
+        let listener = server::bind(&listen).await.with_context(|| format!("cannot listen on {listen}"))?;
         let addr = listener.local_addr()?;
         let compiled = runtime.components.values().filter(|c| c.origin == "compiled").count();
         println!(

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_postgres::{Client, NoTls, Statement};
 
-/// Largest number of connections per database address.
+/// Connections per database address unless `pg_pool_size` says otherwise.
 pub const DEFAULT_MAX_CONNECTIONS: usize = 25;
 /// How long a request waits for a free connection before the open fails.
 pub const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
@@ -195,15 +195,20 @@ impl Pool {
 }
 
 /// Pools by connection string, created on first use.
-#[derive(Default)]
 pub struct Pools {
     pools: Mutex<HashMap<String, Arc<Pool>>>,
+    /// Connections per database address (`pg_pool_size` in `[application.tool.edge]`).
+    max_connections: usize,
 }
 
 impl Pools {
+    pub fn new(max_connections: usize) -> Pools {
+        Pools { pools: Mutex::new(HashMap::new()), max_connections: max_connections.max(1) }
+    }
+
     pub fn get_or_create(&self, address: &str, config: tokio_postgres::Config) -> Arc<Pool> {
         let mut pools = self.pools.lock().unwrap();
-        pools.entry(address.to_string()).or_insert_with(|| Pool::new(config, DEFAULT_MAX_CONNECTIONS)).clone()
+        pools.entry(address.to_string()).or_insert_with(|| Pool::new(config, self.max_connections)).clone()
     }
 
     pub fn all(&self) -> Vec<(String, Arc<Pool>)> {

@@ -296,11 +296,19 @@ fn summary(outcomes: &[Outcome], seconds: f64) -> String {
         let last = slow_by_second.len() - 1;
         slow_by_second[(o.started.as_secs() as usize).min(last)] += 1;
     }
+    let mut slowest: Vec<&Outcome> = outcomes.iter().collect();
+    slowest.sort_unstable_by_key(|o| std::cmp::Reverse(o.micros));
+    let slowest: Vec<String> = slowest
+        .iter()
+        .take(5)
+        .map(|o| format!("{:?} started at {:.2} s took {:.0} ms", o.op, o.started.as_secs_f64(), o.micros as f64 / 1e3))
+        .collect();
     format!(
-        "{} requests in {seconds:.1} s ({:.0}/s)\n{}\n  answers over 1 s, by the second they started in: {slow_by_second:?}",
+        "{} requests in {seconds:.1} s ({:.0}/s)\n{}\n  answers over 1 s, by the second they started in: {slow_by_second:?}\n  slowest: {}",
         outcomes.len(),
         outcomes.len() as f64 / seconds,
-        lines.join("\n")
+        lines.join("\n"),
+        slowest.join("; ")
     )
 }
 
