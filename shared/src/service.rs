@@ -7,6 +7,7 @@ use crate::db::Db;
 use crate::http::{cors_headers, Method, Problem, Request, Response, DEFAULT_BODY_LIMIT};
 use crate::metrics;
 use crate::security::{client, client::Client, guard};
+pub use crate::security::guard::Callers;
 use futures::StreamExt;
 use spin_sdk::http::{Fields, IncomingRequest, OutgoingResponse, ResponseOutparam};
 use std::cell::{OnceCell, RefCell};
@@ -154,40 +155,63 @@ async fn write_response(out: ResponseOutparam, response: Response) {
     }
 }
 
-/// Serve one request of `function` with `handler`.
-pub async fn serve<H>(function: &'static str, version: &'static str, incoming: IncomingRequest, out: ResponseOutparam, handler: H)
-where
-    H: AsyncFn(&Context) -> Result<Response, Problem>,
-{
-    serve_with_health(function, version, incoming, out, None, handler).await
+/// A function as the pipeline sees it, declared once at the top of the function's `lib.rs`:
+///
+/// ```ignore
+/// const FUNCTION: Function = Function::new("webhook-monitor", env!("CARGO_PKG_VERSION"), Callers::Administrators);
+/// ```
+pub struct Function {
+    pub name: &'static str,
+    pub version: &'static str,
+    /// Who calls it: how the security middleware screens its requests follows from this.
+    pub callers: Callers,
+    /// Its own answer to the public `GET /health`; without one, the generic answer.
+    pub health: Option<HealthHandler>,
+    /// Endpoints (sub-paths) that analyse payloads submitted on purpose, so whose JSON bodies
+    /// the middleware does not screen for injection.
+    pub analyses_payloads: &'static [&'static str],
+}
+
+impl Function {
+    pub const fn new(name: &'static str, version: &'static str, callers: Callers) -> Function {
+        Function { name, version, callers, health: None, analyses_payloads: &[] }
+    }
+
+    /// With its own answer to `GET /health`.
+    pub const fn health(self, answer: HealthHandler) -> Function {
+        Function { health: Some(answer), ..self }
+    }
+
+    /// With endpoints whose bodies are analysed on purpose (see [`Function::analyses_payloads`]).
+    pub const fn analysing(self, endpoints: &'static [&'static str]) -> Function {
+        Function { analyses_payloads: endpoints, ..self }
+    }
+
+    fn policy(&self, sub_path: &str) -> guard::Policy {
+        guard::Policy::for_request(self.callers, self.analyses_payloads, sub_path)
+    }
 }
 
 /// A function's own answer to the public `GET /health` (no authentication; it must reveal
-/// nothing internal). Without one, health is the generic `{"status":"ok",...}`.
+/// nothing internal).
 pub type HealthHandler = fn(&Context) -> Response;
 
-/// [`serve`] with `health` answering `GET /health` instead of the generic answer.
-pub async fn serve_with_health<H>(
-    function: &'static str,
-    version: &'static str,
-    incoming: IncomingRequest,
-    out: ResponseOutparam,
-    health: Option<HealthHandler>,
-    handler: H,
-) where
+/// Serve one request of `function` with `handler`.
+pub async fn serve<H>(function: &'static Function, incoming: IncomingRequest, out: ResponseOutparam, handler: H)
+where
     H: AsyncFn(&Context) -> Result<Response, Problem>,
 {
-    pipeline::<Local, H>(function, version, incoming, out, health, handler).await
+    pipeline::<Local, H>(function, incoming, out, handler).await
 }
 
 /// [`serve`] for a function whose traffic a migration may move to the green deployment: the
 /// canary middleware runs right after the request is read (see `canary`). Only the functions
 /// served this way link the forwarding, and so import outgoing HTTP.
-pub async fn serve_covered<H>(function: &'static str, version: &'static str, incoming: IncomingRequest, out: ResponseOutparam, handler: H)
+pub async fn serve_covered<H>(function: &'static Function, incoming: IncomingRequest, out: ResponseOutparam, handler: H)
 where
     H: AsyncFn(&Context) -> Result<Response, Problem>,
 {
-    pipeline::<Canary, H>(function, version, incoming, out, None, handler).await
+    pipeline::<Canary, H>(function, incoming, out, handler).await
 }
 
 /// Whether a pipeline forwards a migration's green share. A type rather than a flag, so that a
@@ -212,14 +236,8 @@ impl Forwarding for Canary {
     }
 }
 
-async fn pipeline<F: Forwarding, H>(
-    function: &'static str,
-    version: &'static str,
-    incoming: IncomingRequest,
-    out: ResponseOutparam,
-    health: Option<HealthHandler>,
-    handler: H,
-) where
+async fn pipeline<F: Forwarding, H>(function: &'static Function, incoming: IncomingRequest, out: ResponseOutparam, handler: H)
+where
     H: AsyncFn(&Context) -> Result<Response, Problem>,
 {
     let started = Instant::now();
@@ -230,15 +248,15 @@ async fn pipeline<F: Forwarding, H>(
         .map(|v| String::from_utf8_lossy(v).into_owned());
     let allowed = crate::config::var_or("cors_origins", "*");
 
-    let (ctx, mut response) = match read_request(function, incoming, DEFAULT_BODY_LIMIT).await {
+    let (ctx, mut response) = match read_request(function.name, incoming, DEFAULT_BODY_LIMIT).await {
         Err(problem) => (None, Response::problem(&problem)),
         Ok(request) => {
-            let ctx = Context::new(function, request);
+            let ctx = Context::new(function.name, request);
             // A migration's green share goes to the green deployment (see `canary`).
             let forwarded = F::forward(&ctx).await;
             let response = match forwarded {
                 Some(forwarded) => forwarded,
-                None => dispatch(&ctx, version, health, &handler).await,
+                None => dispatch(&ctx, function, &handler).await,
             };
             (Some(ctx), response)
         }
@@ -273,8 +291,8 @@ async fn pipeline<F: Forwarding, H>(
         metrics::record_as(
             db,
             &metrics::RequestMetric {
-                function,
-                route: metrics::route_pattern(function, &ctx.request.sub_path),
+                function: function.name,
+                route: metrics::route_pattern(function.name, &ctx.request.sub_path),
                 method: ctx.request.method.as_str(),
                 status,
                 duration_ms,
@@ -287,7 +305,7 @@ async fn pipeline<F: Forwarding, H>(
     }
 }
 
-async fn dispatch<H>(ctx: &Context, version: &str, health: Option<HealthHandler>, handler: &H) -> Response
+async fn dispatch<H>(ctx: &Context, function: &Function, handler: &H) -> Response
 where
     H: AsyncFn(&Context) -> Result<Response, Problem>,
 {
@@ -297,12 +315,12 @@ where
     }
     if req.segments() == ["health"] {
         return match req.method {
-            Method::Get | Method::Head => match health {
+            Method::Get | Method::Head => match function.health {
                 Some(answer) => answer(ctx),
                 None => Response::ok(&serde_json::json!({
                     "status": "ok",
-                    "function": ctx.function,
-                    "version": version,
+                    "function": function.name,
+                    "version": function.version,
                 })),
             },
             _ => Response::problem(&Problem::method_not_allowed(&["GET", "HEAD"])),
@@ -311,7 +329,7 @@ where
     // The security middleware: blocks, rate limit, threat detection (one SQL statement).
     let screened = crate::config::var_or("security_middleware", "on") != "off";
     if screened {
-        if let Err(refusal) = guard::screen(ctx.function, req, ctx.client(), ctx.db().ok()) {
+        if let Err(refusal) = guard::screen(function.name, function.policy(&req.sub_path), req, ctx.client(), ctx.db().ok()) {
             return refusal;
         }
     }
@@ -320,7 +338,7 @@ where
         Err(p) => Response::problem(&p),
     };
     if screened {
-        guard::after(ctx.function, req, ctx.client(), response.status, ctx.db.get());
+        guard::after(function.name, req, ctx.client(), response.status, ctx.db.get());
     }
     response
 }
@@ -329,17 +347,17 @@ where
 /// handlers without Wasm, the baseline of `scripts/bench compare`). `send` gets the response
 /// before the metrics row is written, as the component's response is on its way first.
 #[cfg(feature = "native")]
-pub async fn serve_native<H>(function: &'static str, version: &'static str, request: Request, send: impl FnOnce(Response), handler: H)
+pub async fn serve_native<H>(function: &'static Function, request: Request, send: impl FnOnce(Response), handler: H)
 where
     H: AsyncFn(&Context) -> Result<Response, Problem>,
 {
     let started = Instant::now();
     let origin = request.header("origin").map(str::to_string);
     let allowed = crate::config::var_or("cors_origins", "*");
-    let ctx = Context::new(function, request);
+    let ctx = Context::new(function.name, request);
     // No canary forwarding: it goes out through Spin's outbound HTTP, and the benchmark has no
     // green deployment (`forward` answers None before any work when none is configured).
-    let mut response = dispatch(&ctx, version, None, &handler).await;
+    let mut response = dispatch(&ctx, function, &handler).await;
     response.headers.retain(|(k, _)| !k.starts_with("access-control-"));
     response.headers.extend(cors_headers(origin.as_deref(), &allowed));
     response.headers.push(("x-request-id".into(), ctx.request_id.clone()));
@@ -357,8 +375,8 @@ where
     metrics::record_as(
         db,
         &metrics::RequestMetric {
-            function,
-            route: metrics::route_pattern(function, &ctx.request.sub_path),
+            function: function.name,
+            route: metrics::route_pattern(function.name, &ctx.request.sub_path),
             method: ctx.request.method.as_str(),
             status,
             duration_ms,

@@ -13,13 +13,12 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use shared::http::{Method, DEFAULT_BODY_LIMIT};
+use shared::service::Function;
 use shared::{Problem, Request, Response};
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
-
-const VERSION: &str = env!("CARGO_PKG_VERSION");
 
 fn main() {
     let mut args = std::env::args().skip(1);
@@ -83,9 +82,9 @@ async fn handle(req: hyper::Request<Incoming>, client: SocketAddr) -> hyper::Res
         Some(i) => (&below[..i], below[i..].to_string()),
         None => (below, String::new()),
     };
-    let function: &'static str = match function {
-        "subscription-status" => "subscription-status",
-        "webhook-handler" => "webhook-handler",
+    let function: &'static Function = match function {
+        "subscription-status" => &subscription_status::FUNCTION,
+        "webhook-handler" => &webhook_handler::FUNCTION,
         _ => return answer(Response::problem(&Problem::new(404, "route_not_found", "No such function"))),
     };
     let body = match Limited::new(body, DEFAULT_BODY_LIMIT).collect().await {
@@ -122,11 +121,9 @@ async fn handle(req: hyper::Request<Incoming>, client: SocketAddr) -> hyper::Res
     };
     tokio::task::spawn_blocking(move || {
         futures::executor::block_on(async move {
-            match function {
-                "subscription-status" => {
-                    shared::service::serve_native(function, VERSION, request, send, subscription_status::route).await
-                }
-                _ => shared::service::serve_native(function, VERSION, request, send, webhook_handler::route).await,
+            match function.name {
+                "subscription-status" => shared::service::serve_native(function, request, send, subscription_status::route).await,
+                _ => shared::service::serve_native(function, request, send, webhook_handler::route).await,
             }
         })
     });

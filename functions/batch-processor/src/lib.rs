@@ -17,14 +17,15 @@
 
 use shared::batch::{export, jobs};
 use shared::http::Method;
+use shared::service::{Callers, Function};
 use shared::{Context, Problem, Response};
 use spin_sdk::http::{IncomingRequest, ResponseOutparam};
 
-const FUNCTION: &str = "batch-processor";
+const FUNCTION: Function = Function::new("batch-processor", env!("CARGO_PKG_VERSION"), Callers::Users);
 
 #[spin_sdk::http_component]
 async fn handle(req: IncomingRequest, out: ResponseOutparam) {
-    shared::service::serve_covered(FUNCTION, env!("CARGO_PKG_VERSION"), req, out, route).await
+    shared::service::serve_covered(&FUNCTION, req, out, route).await
 }
 
 async fn route(ctx: &Context) -> Result<Response, Problem> {

@@ -24,14 +24,16 @@ mod security_incidents;
 mod test_notification;
 
 use routes::{Endpoint, Route};
+use shared::service::{Callers, Function};
 use shared::{Context, Problem, Response};
 use spin_sdk::http::{IncomingRequest, ResponseOutparam};
 
-const FUNCTION: &str = "monitoring-alerting";
+const FUNCTION: Function = Function::new("monitoring-alerting", env!("CARGO_PKG_VERSION"), Callers::Administrators)
+    .health(health::answer);
 
 #[spin_sdk::http_component]
 async fn handle(req: IncomingRequest, out: ResponseOutparam) {
-    shared::service::serve_with_health(FUNCTION, env!("CARGO_PKG_VERSION"), req, out, Some(health::answer), route).await
+    shared::service::serve(&FUNCTION, req, out, route).await
 }
 
 async fn route(ctx: &Context) -> Result<Response, Problem> {

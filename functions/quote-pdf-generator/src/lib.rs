@@ -10,14 +10,15 @@ mod request;
 mod store;
 
 use shared::http::Method;
+use shared::service::{Callers, Function};
 use shared::{Context, Problem, Response};
 use spin_sdk::http::{IncomingRequest, ResponseOutparam};
 
-const FUNCTION: &str = "quote-pdf-generator";
+const FUNCTION: Function = Function::new("quote-pdf-generator", env!("CARGO_PKG_VERSION"), Callers::Users);
 
 #[spin_sdk::http_component]
 async fn handle(req: IncomingRequest, out: ResponseOutparam) {
-    shared::service::serve_covered(FUNCTION, env!("CARGO_PKG_VERSION"), req, out, route).await
+    shared::service::serve_covered(&FUNCTION, req, out, route).await
 }
 
 async fn route(ctx: &Context) -> Result<Response, Problem> {

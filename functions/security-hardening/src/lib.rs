@@ -25,14 +25,17 @@ mod threats;
 
 use routes::Endpoint;
 use serde_json::json;
+use shared::service::{Callers, Function};
 use shared::{Context, Problem, Response};
 use spin_sdk::http::{IncomingRequest, ResponseOutparam};
 
-const FUNCTION: &str = "security-hardening";
+const FUNCTION: Function = Function::new("security-hardening", env!("CARGO_PKG_VERSION"), Callers::Administrators)
+    // Its threat analysis takes attack payloads on purpose: they are its input, not an attack.
+    .analysing(&["threat-detection"]);
 
 #[spin_sdk::http_component]
 async fn handle(req: IncomingRequest, out: ResponseOutparam) {
-    shared::service::serve(FUNCTION, env!("CARGO_PKG_VERSION"), req, out, route).await
+    shared::service::serve(&FUNCTION, req, out, route).await
 }
 
 /// The administrator acting, as recorded in the audit log.
@@ -50,7 +53,7 @@ async fn route(ctx: &Context) -> Result<Response, Problem> {
         Actor { user_id: Some(caller.user_id().to_string()), name: format!("user:{}", caller.user_id()) }
     };
     let db = ctx.db()?;
-    let ok = |data, message| Ok(shared::http::envelope(FUNCTION, &ctx.request_id, data, message));
+    let ok = |data, message| Ok(shared::http::envelope(FUNCTION.name, &ctx.request_id, data, message));
     match endpoint {
         Endpoint::Overview => ok(overview(db)?, "Security overview"),
         Endpoint::Scan => ok(scan::run(ctx, db, &actor).await?, "Security scan completed"),

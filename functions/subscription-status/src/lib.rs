@@ -10,17 +10,18 @@ use serde_json::json;
 use shared::db::{self, Db};
 use shared::http::Method;
 use shared::plans::{remaining, Entitlements, Usage};
+use shared::service::{Callers, Function};
 use shared::{Context, Problem, Response};
 use spin_sdk::http::{IncomingRequest, ResponseOutparam};
 
-const FUNCTION: &str = "subscription-status";
+pub const FUNCTION: Function = Function::new("subscription-status", env!("CARGO_PKG_VERSION"), Callers::Users);
 
 // The component's export; natively (bench/native) `route` is served directly, and the export's
 // WIT symbol name would not link into a native library.
 #[cfg_attr(target_arch = "wasm32", spin_sdk::http_component)]
 #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
 async fn handle(req: IncomingRequest, out: ResponseOutparam) {
-    shared::service::serve_covered(FUNCTION, env!("CARGO_PKG_VERSION"), req, out, route).await
+    shared::service::serve_covered(&FUNCTION, req, out, route).await
 }
 
 /// The handler (public for bench/native, which serves it compiled natively).
@@ -129,5 +130,5 @@ fn status(ctx: &Context) -> Result<Response, Problem> {
             data["unprocessed_webhook_events"] = latest;
         }
     }
-    Ok(shared::http::envelope(FUNCTION, &ctx.request_id, data, "Subscription status retrieved successfully"))
+    Ok(shared::http::envelope(FUNCTION.name, &ctx.request_id, data, "Subscription status retrieved successfully"))
 }

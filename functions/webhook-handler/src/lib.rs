@@ -8,19 +8,20 @@
 
 use serde_json::json;
 use shared::http::Method;
+use shared::service::{Callers, Function};
 use shared::webhooks::{self, Event, Kind, Source};
 use shared::{config, stripe, Context, Problem, Response};
 use spin_sdk::http::{IncomingRequest, ResponseOutparam};
 use std::time::Instant;
 
-const FUNCTION: &str = "webhook-handler";
+pub const FUNCTION: Function = Function::new("webhook-handler", env!("CARGO_PKG_VERSION"), Callers::Stripe);
 
 // The component's export; natively (bench/native) `route` is served directly, and the export's
 // WIT symbol name would not link into a native library.
 #[cfg_attr(target_arch = "wasm32", spin_sdk::http_component)]
 #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
 async fn handle(req: IncomingRequest, out: ResponseOutparam) {
-    shared::service::serve_covered(FUNCTION, env!("CARGO_PKG_VERSION"), req, out, route).await
+    shared::service::serve_covered(&FUNCTION, req, out, route).await
 }
 
 /// The handler (public for bench/native, which serves it compiled natively).

@@ -17,14 +17,15 @@ mod reply;
 mod routes;
 
 use routes::Endpoint;
+use shared::service::{Callers, Function};
 use shared::{Context, Problem, Response};
 use spin_sdk::http::{IncomingRequest, ResponseOutparam};
 
-const FUNCTION: &str = "webhook-monitor";
+const FUNCTION: Function = Function::new("webhook-monitor", env!("CARGO_PKG_VERSION"), Callers::Administrators);
 
 #[spin_sdk::http_component]
 async fn handle(req: IncomingRequest, out: ResponseOutparam) {
-    shared::service::serve(FUNCTION, env!("CARGO_PKG_VERSION"), req, out, route).await
+    shared::service::serve(&FUNCTION, req, out, route).await
 }
 
 async fn route(ctx: &Context) -> Result<Response, Problem> {

@@ -18,40 +18,43 @@ use super::threats::{self, Detection, Enabled};
 use crate::db::{self, Db, Param};
 use crate::http::{problem_with, Problem, Request, Response};
 
-/// Functions only administrators call: they fail closed.
-pub const ADMIN_FUNCTIONS: &[&str] = &[
-    "webhook-monitor",
-    "migration-controller",
-    "production-validator",
-    "security-hardening",
-    "performance-optimizer",
-    "monitoring-alerting",
-];
+/// Who calls a function; its screening follows from that (see [`Policy::for_request`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Callers {
+    /// Signed-in users (and the service role).
+    Users,
+    /// Administrators only (the service role): the operations functions.
+    Administrators,
+    /// Stripe, delivering signed webhook events.
+    Stripe,
+}
 
-/// How a function is screened.
+/// How one request is screened.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Policy {
-    /// Refuse requests when the limiter's state cannot be read.
+    /// Refuse requests when the limiter's state cannot be read: administrators' functions.
     pub fail_closed: bool,
-    /// Inspect JSON bodies for injection. webhook-handler's bodies are Stripe's events, whose
-    /// authenticity the signature proves and whose strings are customer data we store, never
-    /// execute; blocking Stripe's address over a product named "Drop tables" would lose
-    /// billing events. Its query string is still inspected. security-hardening's
-    /// `threat-detection` analyses payloads an administrator submits on purpose.
+    /// Inspect JSON bodies for injection. Stripe's bodies are not: their authenticity the
+    /// signature proves, and their strings are customer data we store, never execute;
+    /// blocking Stripe's address over a product named "Drop tables" would lose billing
+    /// events. Their query string is still inspected. Nor are the bodies of an endpoint that
+    /// analyses payloads submitted on purpose (`analysed`).
     pub inspect_body: bool,
 }
 
-pub fn policy(function: &str, sub_path: &str) -> Policy {
-    let analysed_on_purpose = function == "security-hardening" && sub_path.trim_matches('/') == "threat-detection";
-    Policy {
-        fail_closed: ADMIN_FUNCTIONS.contains(&function),
-        inspect_body: function != "webhook-handler" && !analysed_on_purpose,
+impl Policy {
+    /// The policy for a request to `sub_path` of a function called by `callers`, whose
+    /// endpoints in `analysed` (sub-paths without slashes) take attack payloads on purpose.
+    pub fn for_request(callers: Callers, analysed: &[&str], sub_path: &str) -> Policy {
+        Policy {
+            fail_closed: callers == Callers::Administrators,
+            inspect_body: callers != Callers::Stripe && !analysed.contains(&sub_path.trim_matches('/')),
+        }
     }
 }
 
 /// Screen a request. `Err` is the answer to give instead of running the handler.
-pub fn screen(function: &str, req: &Request, client: &Client, db: Option<&Db>) -> Result<(), Response> {
-    let policy = policy(function, &req.sub_path);
+pub fn screen(function: &str, policy: Policy, req: &Request, client: &Client, db: Option<&Db>) -> Result<(), Response> {
     let internal = internal::verify(req);
     if internal == Some(Purpose::Chain) {
         return Ok(());
@@ -228,11 +231,15 @@ mod tests {
 
     #[test]
     fn admin_functions_fail_closed_and_webhook_bodies_are_not_inspected() {
-        assert!(policy("security-hardening", "/").fail_closed);
-        assert!(!policy("quote-processor", "/").fail_closed);
-        assert!(!policy("webhook-handler", "").inspect_body);
-        assert!(policy("quote-processor", "/batch").inspect_body);
-        assert!(!policy("security-hardening", "/threat-detection").inspect_body);
-        assert!(policy("security-hardening", "/config").inspect_body);
+        let policy = Policy::for_request;
+        assert!(policy(Callers::Administrators, &[], "/").fail_closed);
+        assert!(!policy(Callers::Users, &[], "/").fail_closed);
+        assert!(!policy(Callers::Stripe, &[], "").fail_closed);
+        assert!(!policy(Callers::Stripe, &[], "").inspect_body);
+        assert!(policy(Callers::Users, &[], "/batch").inspect_body);
+        let analysed = &["threat-detection"];
+        assert!(!policy(Callers::Administrators, analysed, "/threat-detection").inspect_body);
+        assert!(!policy(Callers::Administrators, analysed, "/threat-detection/").inspect_body);
+        assert!(policy(Callers::Administrators, analysed, "/config").inspect_body);
     }
 }

@@ -6,12 +6,15 @@
 //! `/pg?url=` (opens a Postgres connection).
 
 use serde_json::json;
+use shared::service::{Callers, Function};
 use shared::{Context, Problem, Response};
 use spin_sdk::http::{IncomingRequest, ResponseOutparam};
 
+const FUNCTION: Function = Function::new("probe", "test", Callers::Users);
+
 #[spin_sdk::http_component]
 async fn handle(req: IncomingRequest, out: ResponseOutparam) {
-    shared::service::serve("probe", "test", req, out, route).await
+    shared::service::serve(&FUNCTION, req, out, route).await
 }
 
 async fn route(ctx: &Context) -> Result<Response, Problem> {
