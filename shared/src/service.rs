@@ -287,22 +287,27 @@ where
         }),
     };
     if let Some(db) = db {
-        let user_id = ctx.user_id.borrow().clone();
-        metrics::record_as(
-            db,
-            &metrics::RequestMetric {
-                function: function.name,
-                route: metrics::route_pattern(function.name, &ctx.request.sub_path),
-                method: ctx.request.method.as_str(),
-                status,
-                duration_ms,
-                response_bytes,
-                user_id: user_id.as_deref(),
-                request_id: &ctx.request_id,
-            },
-            &crate::canary::row_colour(&ctx),
-        );
+        record_metric(db, function, &ctx, status, duration_ms, response_bytes);
     }
+}
+
+/// The request's `performance_metrics` row, written once the answer is on its way.
+fn record_metric(db: &Db, function: &Function, ctx: &Context, status: u16, duration_ms: f64, response_bytes: i64) {
+    let user_id = ctx.user_id.borrow().clone();
+    metrics::record_as(
+        db,
+        &metrics::RequestMetric {
+            function: function.name,
+            route: metrics::route_pattern(function.name, &ctx.request.sub_path),
+            method: ctx.request.method.as_str(),
+            status,
+            duration_ms,
+            response_bytes,
+            user_id: user_id.as_deref(),
+            request_id: &ctx.request_id,
+        },
+        &crate::canary::row_colour(ctx),
+    );
 }
 
 async fn dispatch<H>(ctx: &Context, function: &Function, handler: &H) -> Response
@@ -370,20 +375,7 @@ where
         return;
     }
     let duration_ms = started.elapsed().as_secs_f64() * 1000.0;
-    let Ok(db) = ctx.db() else { return };
-    let user_id = ctx.user_id.borrow().clone();
-    metrics::record_as(
-        db,
-        &metrics::RequestMetric {
-            function: function.name,
-            route: metrics::route_pattern(function.name, &ctx.request.sub_path),
-            method: ctx.request.method.as_str(),
-            status,
-            duration_ms,
-            response_bytes,
-            user_id: user_id.as_deref(),
-            request_id: &ctx.request_id,
-        },
-        &crate::canary::row_colour(&ctx),
-    );
+    if let Ok(db) = ctx.db() {
+        record_metric(db, function, &ctx, status, duration_ms, response_bytes);
+    }
 }

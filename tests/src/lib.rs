@@ -19,6 +19,21 @@ use std::time::{Duration, Instant};
 pub use http::{HttpResponse, Req};
 
 /// The workspace root.
+/// The application's functions, in spin.toml's order (`deployment` checks that they match).
+pub const FUNCTIONS: [&str; 11] = [
+    "subscription-status",
+    "quote-processor",
+    "quote-pdf-generator",
+    "webhook-handler",
+    "batch-processor",
+    "webhook-monitor",
+    "migration-controller",
+    "production-validator",
+    "security-hardening",
+    "performance-optimizer",
+    "monitoring-alerting",
+];
+
 pub fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("tests/ has a parent").to_path_buf()
 }

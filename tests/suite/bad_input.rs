@@ -1,21 +1,7 @@
 //! Bad input gets a clear 4xx problem+json, never a 500: malformed JSON, oversized bodies,
 //! wrong content types, unknown routes and methods, bad tokens.
 
-use e2e::{probe_wasm, Host, HostConfig, Jwt, TempDir, TestDb};
-
-const FUNCTIONS: [&str; 11] = [
-    "subscription-status",
-    "quote-processor",
-    "quote-pdf-generator",
-    "webhook-handler",
-    "batch-processor",
-    "webhook-monitor",
-    "migration-controller",
-    "production-validator",
-    "security-hardening",
-    "performance-optimizer",
-    "monitoring-alerting",
-];
+use e2e::{probe_wasm, FUNCTIONS, Host, HostConfig, Jwt, TempDir, TestDb};
 
 fn assert_problem(r: &e2e::HttpResponse, status: u16, code: &str) {
     assert_eq!(r.status, status, "{}", r.text());

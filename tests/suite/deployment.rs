@@ -49,6 +49,18 @@ fn spin_toml() -> toml::Table {
     std::fs::read_to_string(root().join("spin.toml")).unwrap().parse().expect("spin.toml is TOML")
 }
 
+/// The suites' list of functions is spin.toml's, in its order.
+#[test]
+fn the_suites_list_of_functions_is_the_manifests() {
+    let text = std::fs::read_to_string(root().join("spin.toml")).unwrap();
+    let declared: Vec<&str> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("[component.")?.strip_suffix(']'))
+        .filter(|name| !name.contains('.'))
+        .collect();
+    assert_eq!(declared, e2e::FUNCTIONS);
+}
+
 fn placement() -> Placement {
     let m = spin_toml();
     let mut regions: Vec<(String, i64, f64)> = m["application"]["tool"]["edge"]["regions"]

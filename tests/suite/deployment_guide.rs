@@ -3,26 +3,12 @@
 //! HTTP calls are made with the bodies it shows. Each step must give a real result, and the
 //! configuration statements must change what the functions do.
 
-use e2e::{edge_bin, root, Host, HostConfig, HttpResponse, Jwt, TestDb};
+use e2e::{edge_bin, root, FUNCTIONS, Host, HostConfig, HttpResponse, Jwt, TestDb};
 use serde_json::{json, Value};
 use std::collections::BTreeSet;
 use std::process::Command;
 
 const SERVICE_SUB: &str = "00000000-0000-4000-8000-0000000000aa";
-
-const FUNCTIONS: [&str; 11] = [
-    "subscription-status",
-    "quote-processor",
-    "quote-pdf-generator",
-    "webhook-handler",
-    "batch-processor",
-    "webhook-monitor",
-    "migration-controller",
-    "production-validator",
-    "security-hardening",
-    "performance-optimizer",
-    "monitoring-alerting",
-];
 
 fn edge(args: &[&str]) -> (bool, String) {
     let out = Command::new(edge_bin()).args(args).current_dir(root()).output().expect("run edge");

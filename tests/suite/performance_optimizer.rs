@@ -4,25 +4,11 @@
 //! `benchmark_all_functions` against the real host (every function, rows stored), the host's
 //! pool endpoint, the `request_metrics` switch, admin-only access and bad input.
 
-use e2e::{Host, HostConfig, HttpResponse, Jwt, TestDb};
+use e2e::{FUNCTIONS, Host, HostConfig, HttpResponse, Jwt, TestDb};
 use serde_json::{json, Value};
 
 const BASE: &str = "/functions/v1/performance-optimizer";
 const SERVICE_SUB: &str = "00000000-0000-4000-8000-000000000001";
-
-const FUNCTIONS: [&str; 11] = [
-    "subscription-status",
-    "quote-processor",
-    "quote-pdf-generator",
-    "webhook-handler",
-    "batch-processor",
-    "webhook-monitor",
-    "migration-controller",
-    "production-validator",
-    "security-hardening",
-    "performance-optimizer",
-    "monitoring-alerting",
-];
 
 fn service() -> String {
     Jwt::token(SERVICE_SUB, "service_role")

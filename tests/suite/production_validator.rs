@@ -5,7 +5,7 @@
 //! and the matching check fails with the evidence. Also: each validation_type's checks, no
 //! data is never a pass, admins only, bad input, stored reports.
 
-use e2e::{sign, Host, HostConfig, HttpResponse, Jwt, Plan, TestDb};
+use e2e::{sign, FUNCTIONS, Host, HostConfig, HttpResponse, Jwt, Plan, TestDb};
 use serde_json::{json, Value};
 use std::collections::BTreeSet;
 
@@ -14,20 +14,6 @@ const SERVICE_SUB: &str = "00000000-0000-4000-8000-000000000001";
 /// A strong HS256 secret (32 random bytes, base64), as production should have.
 const STRONG_SECRET: &str = "kP3v9Qx2LmZr7TaW5yNc1HbJ8uEoFd6sGi4Vt0RqXeY=";
 const WHSEC: &str = "whsec_UnKKs2RxdEThhiw5qHGSRQ1ht0efbCQ1";
-
-const FUNCTIONS: [&str; 11] = [
-    "subscription-status",
-    "quote-processor",
-    "quote-pdf-generator",
-    "webhook-handler",
-    "batch-processor",
-    "webhook-monitor",
-    "migration-controller",
-    "production-validator",
-    "security-hardening",
-    "performance-optimizer",
-    "monitoring-alerting",
-];
 
 /// Checks run once (not per function), by category.
 const SINGLE_CHECKS: [(&str, &[&str]); 5] = [
