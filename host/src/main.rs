@@ -11,9 +11,12 @@
 mod bindings;
 mod builder;
 mod cli;
+mod connections;
+mod cpu;
 mod deploy;
 mod imports;
 mod manifest;
+mod memory;
 mod migrate;
 mod outbound;
 mod placement;
@@ -23,6 +26,7 @@ mod routes;
 mod runtime;
 mod schedule;
 mod server;
+mod settings;
 mod spinkube;
 mod state;
 mod token;
@@ -33,7 +37,7 @@ use cli::Args;
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 const USAGE: &str = "usage:
   edge up [--listen ADDR] [-f spin.toml] [--variable NAME=VALUE]... [--request-timeout-ms N]
@@ -122,33 +126,17 @@ fn manifest_path(args: &mut Args) -> PathBuf {
     args.value("-f").or_else(|| args.value("--from")).map(PathBuf::from).unwrap_or_else(|| PathBuf::from("spin.toml"))
 }
 
-fn load(manifest: &PathBuf, overrides: &[(String, String)]) -> Result<(manifest::App, Arc<state::Shared>)> {
+fn load(manifest: &PathBuf, overrides: &[(String, String)]) -> Result<(manifest::App, settings::EdgeSettings, Arc<state::Shared>)> {
     let app = manifest::App::load(manifest)?;
+    let settings = settings::EdgeSettings::from_table(&app.edge_settings())?;
     let mut env: HashMap<String, String> = std::env::vars().collect();
     for (k, v) in overrides {
         env.insert(variables::env_key(k), v.clone());
     }
     let app_variables = variables::AppVariables::resolve(&app.manifest, &app.dir, &env)?;
-    let pool_size = app.edge_settings().get("pg_pool_size").and_then(|v| v.as_integer()).filter(|v| *v > 0);
-    let pools = pool::Pools::new(pool_size.map_or(pool::DEFAULT_MAX_CONNECTIONS, |n| n as usize));
-    let shared = Arc::new(state::Shared { app_variables, pools, server: Default::default() });
-    Ok((app, shared))
-}
-
-fn limits_from(app: &manifest::App, timeout_override: Option<u64>) -> runtime::Limits {
-    let settings = app.edge_settings();
-    let mut limits = runtime::Limits::default();
-    let int = |k: &str| settings.get(k).and_then(|v| v.as_integer()).filter(|v| *v > 0);
-    if let Some(ms) = timeout_override.map(|v| v as i64).or_else(|| int("request_timeout_ms")) {
-        limits.request_timeout = Duration::from_millis(ms as u64);
-    }
-    if let Some(mib) = int("memory_limit_mib") {
-        limits.memory_bytes = (mib as usize) << 20;
-    }
-    if let Some(n) = int("max_concurrent_requests") {
-        limits.max_concurrent = n as usize;
-    }
-    limits
+    let pools = pool::Pools::new(settings.pg_pool_size.filter(|n| *n > 0).unwrap_or(pool::DEFAULT_MAX_CONNECTIONS));
+    let shared = Arc::new(state::Shared { app_variables, pools });
+    Ok((app, settings, shared))
 }
 
 fn up(mut args: Args, started: Instant) -> Result<()> {
@@ -163,9 +151,13 @@ fn up(mut args: Args, started: Instant) -> Result<()> {
     let timeout: Option<u64> = args.value("--request-timeout-ms").map(|v| v.parse()).transpose()?;
     args.finish()?;
 
-    let (app, shared) = load(&manifest, &overrides)?;
-    let limits = limits_from(&app, timeout);
-    let schedules = schedule::from_settings(&app.edge_settings()).context("[application.tool.edge] schedule")?;
+    let (app, settings, shared) = load(&manifest, &overrides)?;
+    let limits = settings.limits(timeout);
+    let descriptors = connections::raise_descriptor_limit();
+    let mut connection_limits = settings.connection_limits();
+    // Room for the database pool, outbound calls, logs and the compiled-code cache.
+    connection_limits.fit_descriptors(descriptors, 256 + pool::DEFAULT_MAX_CONNECTIONS as u64 * 2);
+    let schedules = schedule::from_settings(settings.schedule.as_ref()).context("[application.tool.edge] schedule")?;
     let jwt = |name: &str| shared.app_variables.get(name).filter(|v| !v.is_empty()).map(str::to_string);
     let (schedule_secret, schedule_issuer) = (jwt("jwt_secret"), jwt("jwt_issuer"));
     let mut names: Vec<String> = app.manifest.component.keys().cloned().collect();
@@ -200,14 +192,21 @@ fn up(mut args: Args, started: Instant) -> Result<()> {
         for r in shown {
             println!("  {}: http://{addr}{}{}", r.component, r.base, if r.wildcard { " (wildcard)" } else { "" });
         }
-        let server = Arc::new(server::Server {
-            slots: tokio::sync::Semaphore::new(limits.max_concurrent),
-            runtime,
-            router,
-            metrics: Default::default(),
-            started,
-        });
-        let _ = server.runtime.shared.server.set(Arc::downgrade(&server));
+        println!(
+            "Limits: {} requests at once ({} per address), {} s each, {} MiB per instance, {} MiB for all; \
+             {} connections ({} per address, {} descriptors); heavy requests compute on {} of {} cores",
+            limits.max_concurrent,
+            limits.max_concurrent_per_address,
+            limits.request_timeout.as_secs_f64(),
+            limits.memory_bytes >> 20,
+            limits.memory_budget_bytes >> 20,
+            connection_limits.max_total,
+            connection_limits.max_per_address,
+            descriptors,
+            runtime.lane.size(),
+            std::thread::available_parallelism().map_or(1, |n| n.get()),
+        );
+        let server = server::Server::new(runtime, router, connections::Connections::new(connection_limits), started);
         schedule::start(schedules, addr, schedule_secret, schedule_issuer);
         tokio::select! {
             r = server::serve(server, listener) => r,
@@ -229,8 +228,8 @@ async fn shutdown_signal() {
 }
 
 fn bench_instantiate(manifest: &PathBuf, name: &str, rounds: usize) -> Result<()> {
-    let (app, shared) = load(manifest, &[])?;
-    let limits = limits_from(&app, None);
+    let (app, settings, shared) = load(manifest, &[])?;
+    let limits = settings.limits(None);
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     rt.block_on(async {
         let runtime = runtime::Runtime::new(&app, shared, limits, &[name.to_string()])?;

@@ -1,7 +1,9 @@
 //! The engine: compiled components (cached on disk), pre-instantiation, and one fresh,
 //! limited instance per request.
 
+use crate::cpu::{HeavyLane, Meter};
 use crate::manifest::App;
+use crate::memory::{MemoryBudget, MemoryLimiter};
 use crate::outbound::OutboundPolicy;
 use crate::state::{ComponentInfo, OutboundHooks, RequestState, Shared};
 use crate::variables::ComponentVariables;
@@ -13,7 +15,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use wasmtime::component::{Component, Linker, ResourceTable};
-use wasmtime::{Config, Enabled, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store, StoreLimitsBuilder};
+use wasmtime::{Config, Enabled, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store};
 use wasmtime_wasi::WasiCtx;
 use wasmtime_wasi_http::p2::bindings::ProxyPre;
 use wasmtime_wasi_http::WasiHttpCtx;
@@ -25,18 +27,31 @@ pub struct Limits {
     pub memory_bytes: usize,
     /// Wall-clock time one request may take (guest CPU and waiting alike).
     pub request_timeout: Duration,
-    /// Instances alive at once; further requests wait for a slot.
+    /// Linear memory all live instances may hold together (see `memory`).
+    pub memory_budget_bytes: usize,
+    /// Instances serving clients at once; further requests wait for a slot. Calls between
+    /// components have as many slots again of their own, so a request never waits for a slot
+    /// its own caller holds.
     pub max_concurrent: usize,
+    /// Instances serving one client address at once.
+    pub max_concurrent_per_address: usize,
 }
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits { memory_bytes: 128 << 20, request_timeout: Duration::from_secs(30), max_concurrent: 200 }
+        Limits {
+            memory_bytes: 128 << 20,
+            memory_budget_bytes: 2 << 30,
+            request_timeout: Duration::from_secs(30),
+            max_concurrent: 200,
+            max_concurrent_per_address: 150,
+        }
     }
 }
 
-/// How often the epoch advances; the resolution of the wall-time limit for guest code.
-pub const EPOCH_TICK: Duration = Duration::from_millis(10);
+/// How often the epoch advances: the time slice of busy guest code, and the resolution of
+/// its time limit.
+pub const EPOCH_TICK: Duration = Duration::from_millis(5);
 
 pub struct LoadedComponent {
     pub pre: ProxyPre<RequestState>,
@@ -52,6 +67,8 @@ pub struct Runtime {
     pub components: HashMap<String, LoadedComponent>,
     pub shared: Arc<Shared>,
     pub limits: Limits,
+    pub memory: Arc<MemoryBudget>,
+    pub lane: HeavyLane,
 }
 
 /// How much of a linear memory a recycled slot keeps resident (see `engine`). With
@@ -65,7 +82,8 @@ pub fn engine(limits: &Limits) -> Result<Engine> {
     config.wasm_component_model(true);
     config.epoch_interruption(true);
     let mut pool = PoolingAllocationConfig::default();
-    let slots = (limits.max_concurrent + 16) as u32;
+    // Client slots, as many again for calls between components, and a few spare.
+    let slots = (2 * limits.max_concurrent + 16) as u32;
     pool.total_component_instances(slots);
     pool.total_core_instances(slots * 8);
     pool.total_memories(slots * 2);
@@ -187,11 +205,18 @@ impl Runtime {
             };
             components.insert(name, LoadedComponent { pre, info, origin, logs });
         }
-        Ok(Runtime { engine, components, shared, limits })
+        let memory = MemoryBudget::new(limits.memory_budget_bytes);
+        Ok(Runtime { engine, components, shared, limits, memory, lane: HeavyLane::for_this_machine() })
     }
 
-    /// A fresh store for one request of `component`.
-    pub fn new_store(&self, component: &LoadedComponent) -> Store<RequestState> {
+    /// A fresh store for one request of `component`, due by `deadline`; `server` serves its
+    /// calls to other components.
+    pub fn new_store(
+        &self,
+        component: &LoadedComponent,
+        deadline: Instant,
+        server: Option<Arc<crate::server::Server>>,
+    ) -> Store<RequestState> {
         let mut wasi = WasiCtx::builder();
         match &component.logs {
             Some((out, err)) => {
@@ -206,16 +231,24 @@ impl Runtime {
             table: ResourceTable::new(),
             wasi: wasi.build(),
             http: WasiHttpCtx::new(),
-            hooks: OutboundHooks { component: component.info.clone(), shared: self.shared.clone() },
-            limits: StoreLimitsBuilder::new().memory_size(self.limits.memory_bytes).instances(64).build(),
+            hooks: OutboundHooks { component: component.info.clone(), server, deadline },
+            memory: MemoryLimiter::new(self.limits.memory_bytes, self.memory.clone()),
+            deadline,
+            cpu: Meter::new(self.lane.clone()),
             component: component.info.clone(),
             shared: self.shared.clone(),
         };
         let mut store = Store::new(&self.engine, state);
-        store.limiter(|s| &mut s.limits);
-        let ticks = (self.limits.request_timeout.as_millis() / EPOCH_TICK.as_millis()).max(1) as u64;
-        store.set_epoch_deadline(ticks);
-        store.epoch_deadline_trap();
+        store.limiter(|s| &mut s.memory);
+        // At every tick: past the deadline the instance traps; otherwise it yields (see `cpu`).
+        store.set_epoch_deadline(1);
+        store.epoch_deadline_callback(|store| {
+            let state = store.data();
+            if Instant::now() >= state.deadline {
+                return Err(wasmtime::Trap::Interrupt.into());
+            }
+            Ok(state.cpu.on_tick())
+        });
         store
     }
 }
@@ -226,7 +259,7 @@ pub async fn measure_instantiation(runtime: &Runtime, name: &str, rounds: usize)
     let mut out = Vec::with_capacity(rounds);
     for _ in 0..rounds {
         let started = Instant::now();
-        let mut store = runtime.new_store(component);
+        let mut store = runtime.new_store(component, Instant::now() + runtime.limits.request_timeout, None);
         let _proxy = component.pre.instantiate_async(&mut store).await?;
         out.push(started.elapsed());
     }

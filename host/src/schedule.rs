@@ -36,8 +36,8 @@ pub fn parse_duration(text: &str) -> Result<Duration> {
 }
 
 /// The schedules of `[application.tool.edge]`.
-pub fn from_settings(settings: &toml::Table) -> Result<Vec<Schedule>> {
-    let Some(list) = settings.get("schedule") else { return Ok(Vec::new()) };
+pub fn from_settings(list: Option<&toml::Value>) -> Result<Vec<Schedule>> {
+    let Some(list) = list else { return Ok(Vec::new()) };
     let list = list.as_array().context("[application.tool.edge] schedule must be an array of tables")?;
     list.iter()
         .map(|entry| {
@@ -143,14 +143,14 @@ every = "2m"
 "#,
         )
         .unwrap();
-        let s = from_settings(&settings).unwrap();
+        let s = from_settings(settings.get("schedule")).unwrap();
         assert_eq!(s.len(), 2);
         assert_eq!((s[0].method.as_str(), s[0].every), ("POST", Duration::from_secs(60)));
         assert_eq!((s[1].method.as_str(), s[1].path.as_str()), ("GET", "/x"));
         let bad: toml::Table = toml::from_str("[[schedule]]\npath = \"x\"\nevery = \"1s\"").unwrap();
-        assert!(from_settings(&bad).is_err());
+        assert!(from_settings(bad.get("schedule")).is_err());
         let unknown: toml::Table = toml::from_str("[[schedule]]\npath = \"/x\"\nevery = \"1s\"\ncron = \"*\"").unwrap();
-        assert!(from_settings(&unknown).is_err());
-        assert!(from_settings(&toml::Table::new()).unwrap().is_empty());
+        assert!(from_settings(unknown.get("schedule")).is_err());
+        assert!(from_settings(None).unwrap().is_empty());
     }
 }

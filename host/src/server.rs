@@ -1,29 +1,40 @@
-//! The HTTP front: Spin routing, `spin-*` headers, one instance per request, host metrics.
+//! The HTTP front: connections, Spin routing, `spin-*` headers, one instance per request,
+//! host metrics.
+//!
+//! A request goes: admitted connection (see `connections`) → head → body read whole (with
+//! its time limit, minimum rate and the host's budget for bodies) → route → a slot (per client
+//! address and in all; calls between components have slots of their own) → a fresh instance
+//! that must end by the request's deadline, its answer body included.
 
+use crate::connections::{Admitted, BusyGuard, Connections, Guarded};
+use crate::memory::OutOfMemory;
 use crate::routes::Router;
 use crate::runtime::Runtime;
 use anyhow::Result;
-use bytes::Bytes;
-use http_body_util::{combinators::UnsyncBoxBody, BodyExt, Full, Limited};
-use hyper::body::Incoming;
+use bytes::{Bytes, BytesMut};
+use http_body_util::{combinators::UnsyncBoxBody, BodyExt, Full};
+use hyper::body::{Body as _, Frame, Incoming, SizeHint};
 use hyper::server::conn::http1;
 use hyper::{Request, Response, StatusCode};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use std::collections::HashMap;
 use std::convert::Infallible;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
+use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
-use std::time::Instant;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+use tokio::io::AsyncWriteExt;
 use tokio::net::TcpListener;
-use tokio::sync::Semaphore;
-use wasmtime_wasi_http::io::TokioIo;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use wasmtime_wasi_http::p2::bindings::http::types::Scheme;
 use wasmtime_wasi_http::WasiBody;
 
 type Body = UnsyncBoxBody<Bytes, anyhow::Error>;
 
-/// Largest request body the host passes to a component at all; components apply their
-/// own, smaller limits.
-pub const MAX_BODY_BYTES: u64 = 16 << 20;
+/// The longest a request waits for a free slot before it is answered 503.
+const SLOT_WAIT: Duration = Duration::from_secs(10);
 
 #[derive(Default)]
 pub struct HostMetrics {
@@ -32,15 +43,85 @@ pub struct HostMetrics {
     pub not_found: AtomicU64,
     pub traps: AtomicU64,
     pub timeouts: AtomicU64,
+    pub out_of_memory: AtomicU64,
+    pub refused_per_address: AtomicU64,
     pub request_micros_total: AtomicU64,
 }
 
 pub struct Server {
     pub runtime: Runtime,
     pub router: Router,
-    pub slots: Semaphore,
+    /// Instances serving clients.
+    slots: Arc<Semaphore>,
+    /// Instances serving calls between components: a chained call never waits for a slot its
+    /// own caller holds.
+    chained_slots: Arc<Semaphore>,
+    addresses: Arc<AddressSlots>,
+    /// Request bodies held in memory, in KiB.
+    body_budget: Arc<Semaphore>,
+    pub connections: Arc<Connections>,
     pub metrics: HostMetrics,
     pub started: Instant,
+}
+
+/// Instances serving each client address: at most `max` at once, the others wait their turn
+/// behind the address's own running requests. One address can thus never take every slot
+/// from the others, while many clients behind one proxy or NAT are queued, not refused.
+struct AddressSlots {
+    max: usize,
+    open: Mutex<HashMap<IpAddr, AddressEntry>>,
+}
+
+struct AddressEntry {
+    permits: Arc<Semaphore>,
+    /// Requests holding or waiting for one of the permits; the entry goes when none are left.
+    users: usize,
+}
+
+/// A request's claim on its address's slots, held or waited for.
+struct AddressSlot {
+    slots: Arc<AddressSlots>,
+    address: IpAddr,
+    _permit: Option<OwnedSemaphorePermit>,
+}
+
+impl AddressSlots {
+    async fn take(self: &Arc<Self>, address: IpAddr, wait: Duration) -> Option<AddressSlot> {
+        let permits = {
+            let mut open = self.open.lock().unwrap();
+            let entry = open
+                .entry(address)
+                .or_insert_with(|| AddressEntry { permits: Arc::new(Semaphore::new(self.max)), users: 0 });
+            entry.users += 1;
+            entry.permits.clone()
+        };
+        let mut slot = AddressSlot { slots: self.clone(), address, _permit: None };
+        match tokio::time::timeout(wait, permits.acquire_owned()).await {
+            Ok(Ok(permit)) => {
+                slot._permit = Some(permit);
+                Some(slot)
+            }
+            _ => None,
+        }
+    }
+}
+
+impl Drop for AddressSlot {
+    fn drop(&mut self) {
+        let mut open = self.slots.open.lock().unwrap();
+        if let Some(entry) = open.get_mut(&self.address) {
+            entry.users -= 1;
+            if entry.users == 0 {
+                open.remove(&self.address);
+            }
+        }
+    }
+}
+
+/// What an instance holds while it runs: its slot (and its address's), freed when it ends.
+struct Slot {
+    _permit: OwnedSemaphorePermit,
+    _address: Option<AddressSlot>,
 }
 
 /// Connections the kernel may hold for us before we accept them.
@@ -61,26 +142,38 @@ pub async fn bind(address: &str) -> Result<TcpListener> {
     Ok(socket.listen(ACCEPT_BACKLOG)?)
 }
 
+/// The answer to a connection refused at the connection caps, written without reading.
+const AT_CAPACITY: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/problem+json\r\n\
+retry-after: 1\r\nconnection: close\r\ncontent-length: 128\r\n\r\n\
+{\"type\":\"about:blank\",\"title\":\"Service Unavailable\",\"status\":503,\"code\":\"overloaded\",\"detail\":\"too many open connections\"}";
+
 pub async fn serve(server: Arc<Server>, listener: TcpListener) -> Result<()> {
+    let mut http = http1::Builder::new();
+    http.timer(TokioTimer::new())
+        .keep_alive(true)
+        // Also the idle limit of a kept-alive connection: the timer runs while waiting for a head.
+        .header_read_timeout(server.connections.limits.header_timeout)
+        .max_buf_size(64 << 10);
     loop {
-        let (stream, client) = match listener.accept().await {
+        let (mut stream, client) = match listener.accept().await {
             Ok(pair) => pair,
             Err(e) => {
                 // Out of file descriptors and the like: back off instead of spinning.
                 eprintln!("edge: accept failed: {e}");
-                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                tokio::time::sleep(Duration::from_millis(50)).await;
                 continue;
             }
         };
         let _ = stream.set_nodelay(true);
-        let server = server.clone();
-        tokio::spawn(async move {
-            let service = hyper::service::service_fn(move |req| {
-                let server = server.clone();
-                async move { Ok::<_, Infallible>(server.handle(req, client).await) }
+        let Some(admitted) = server.connections.admit(client.ip()) else {
+            tokio::spawn(async move {
+                let _ = tokio::time::timeout(Duration::from_secs(1), stream.write_all(AT_CAPACITY)).await;
             });
-            let _ = http1::Builder::new().keep_alive(true).serve_connection(TokioIo::new(stream), service).await;
-        });
+            continue;
+        };
+        let server = server.clone();
+        let http = http.clone();
+        tokio::spawn(async move { server.serve_connection(http, stream, client, admitted).await });
     }
 }
 
@@ -104,56 +197,209 @@ pub fn problem(status: StatusCode, code: &str, detail: &str) -> Response<Body> {
     let mut r = text(status, "application/problem+json", body.to_string());
     let h = r.headers_mut();
     h.insert("access-control-allow-origin", "*".parse().unwrap());
-    if status == StatusCode::SERVICE_UNAVAILABLE || status == StatusCode::GATEWAY_TIMEOUT {
+    if matches!(status.as_u16(), 429 | 503 | 504) {
         h.insert("retry-after", "1".parse().unwrap());
     }
     r
 }
 
-/// A request slot held by a running instance; returned when the instance ends (or is
-/// aborted at its time limit).
-struct SlotGuard(Arc<Server>);
+/// A problem answer after which the connection closes (the rest of the request is not read).
+fn problem_closing(status: StatusCode, code: &str, detail: &str) -> Response<Body> {
+    let mut r = problem(status, code, detail);
+    r.headers_mut().insert("connection", "close".parse().unwrap());
+    r
+}
 
-impl Drop for SlotGuard {
-    fn drop(&mut self) {
-        self.0.slots.add_permits(1);
+/// A response body that keeps `held` (the connection's busy mark) until it is written or
+/// dropped.
+struct Holding<B, H> {
+    inner: B,
+    _held: H,
+}
+
+impl<B: hyper::body::Body + Unpin, H: Unpin> hyper::body::Body for Holding<B, H> {
+    type Data = B::Data;
+    type Error = B::Error;
+
+    fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<B::Data>, B::Error>>> {
+        Pin::new(&mut self.inner).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
     }
 }
 
+/// How an instance ended without answering normally.
+enum Ended {
+    Failed(wasmtime::Error),
+    TimedOut,
+}
+
 impl Server {
-    async fn handle(self: Arc<Self>, req: Request<Incoming>, client: SocketAddr) -> Response<Body> {
+    pub fn new(runtime: Runtime, router: Router, connections: Arc<Connections>, started: Instant) -> Arc<Server> {
+        let limits = &runtime.limits;
+        let body_budget_kib = (connections.limits.body_budget_bytes >> 10).max(1) as usize;
+        Arc::new(Server {
+            slots: Arc::new(Semaphore::new(limits.max_concurrent)),
+            chained_slots: Arc::new(Semaphore::new(limits.max_concurrent)),
+            addresses: Arc::new(AddressSlots { max: limits.max_concurrent_per_address, open: Default::default() }),
+            body_budget: Arc::new(Semaphore::new(body_budget_kib)),
+            connections,
+            runtime,
+            router,
+            metrics: Default::default(),
+            started,
+        })
+    }
+
+    async fn serve_connection(self: Arc<Self>, http: http1::Builder, stream: tokio::net::TcpStream, client: SocketAddr, admitted: Admitted) {
+        let connection = admitted.connection.clone();
+        let io = TokioIo::new(Guarded::new(stream, self.connections.clone()));
+        let server = self.clone();
+        let this = connection.clone();
+        let service = hyper::service::service_fn(move |req| {
+            let server = server.clone();
+            let busy = this.busy();
+            async move { Ok::<_, Infallible>(server.handle(req, client, busy).await) }
+        });
+        tokio::select! {
+            _ = http.serve_connection(io, service) => {}
+            _ = connection.evicted() => self.connections.note_eviction(),
+        }
+        drop(admitted);
+    }
+
+    async fn handle(self: &Arc<Self>, req: Request<Incoming>, client: SocketAddr, busy: BusyGuard) -> Response<Body> {
+        let response = self.answer(req, client).await;
+        let (parts, body) = response.into_parts();
+        Response::from_parts(parts, Holding { inner: body, _held: busy }.boxed_unsync())
+    }
+
+    async fn answer(self: &Arc<Self>, req: Request<Incoming>, client: SocketAddr) -> Response<Body> {
         self.metrics.requests.fetch_add(1, Ordering::Relaxed);
+        let deadline = Instant::now() + self.runtime.limits.request_timeout;
         let path = req.uri().path().to_string();
         if let Some(r) = self.host_endpoint(&path, req.headers()) {
             return r;
         }
-        let declared_len = req
-            .headers()
-            .get("content-length")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse::<u64>().ok());
-        if declared_len.is_some_and(|n| n > MAX_BODY_BYTES) {
-            return problem(
+        let (parts, body) = req.into_parts();
+        let (body, _budget) = match self.read_body(body, &parts.headers).await {
+            Ok(read) => read,
+            Err(refusal) => return refusal,
+        };
+        let body: WasiBody = Full::new(body).map_err(|e: Infallible| match e {}).boxed_unsync();
+        self.dispatch(Request::from_parts(parts, body), Some(client), None, deadline).await
+    }
+
+    /// Read a request body whole before the request takes a slot: within `body_timeout`,
+    /// never slower than `min_body_rate` after its first second, at most `max_body_bytes`, and
+    /// within the host's budget for bodies held at once (the permit comes back with it).
+    async fn read_body(
+        &self,
+        mut body: Incoming,
+        headers: &http::HeaderMap,
+    ) -> Result<(Bytes, Option<OwnedSemaphorePermit>), Response<Body>> {
+        let limits = &self.connections.limits;
+        let declared = headers.get("content-length").and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
+        let too_large = || {
+            problem_closing(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "payload_too_large",
-                &format!("request bodies are limited to {MAX_BODY_BYTES} bytes"),
-            );
+                &format!("request bodies are limited to {} bytes", limits.max_body_bytes),
+            )
+        };
+        if declared.is_some_and(|n| n > limits.max_body_bytes) {
+            return Err(too_large());
         }
-        let (parts, body) = req.into_parts();
-        let body = Limited::new(body, MAX_BODY_BYTES as usize)
-            .map_err(|_| wasmtime_wasi_http::Error::HttpRequestBodySize(Some(MAX_BODY_BYTES)))
-            .boxed_unsync();
-        self.dispatch(Request::from_parts(parts, body), &client.to_string(), None).await
+        if body.is_end_stream() {
+            return Ok((Bytes::new(), None));
+        }
+        let mut held: Option<OwnedSemaphorePermit> = None;
+        let reserve = |bytes: u64, held: &mut Option<OwnedSemaphorePermit>| -> bool {
+            let want = bytes.div_ceil(1024) as u32;
+            let have = held.as_ref().map_or(0, |p| p.num_permits() as u32);
+            if want <= have {
+                return true;
+            }
+            match self.body_budget.clone().try_acquire_many_owned(want - have) {
+                Ok(more) => {
+                    match held {
+                        Some(p) => p.merge(more),
+                        None => *held = Some(more),
+                    }
+                    true
+                }
+                Err(_) => false,
+            }
+        };
+        let busy = || problem_closing(StatusCode::SERVICE_UNAVAILABLE, "overloaded", "the host is reading too many request bodies; retry shortly");
+        if let Some(n) = declared {
+            if !reserve(n, &mut held) {
+                return Err(busy());
+            }
+        }
+        let started = tokio::time::Instant::now();
+        let grace = Duration::from_secs(1);
+        let mut buf = BytesMut::with_capacity(declared.unwrap_or(0) as usize);
+        loop {
+            // The next bytes are due when the body would fall below the minimum rate, and in
+            // any case before the body's own time limit.
+            let by_rate = grace + Duration::from_secs_f64(buf.len() as f64 / limits.min_body_rate as f64);
+            let due = started + by_rate.min(limits.body_timeout);
+            let frame = match tokio::time::timeout_at(due, body.frame()).await {
+                Ok(Some(Ok(frame))) => frame,
+                Ok(None) => break,
+                Ok(Some(Err(_))) => {
+                    return Err(problem_closing(StatusCode::BAD_REQUEST, "body_unreadable", "the request body could not be read"))
+                }
+                Err(_) => {
+                    self.connections.stats.slow_bodies.fetch_add(1, Ordering::Relaxed);
+                    return Err(problem_closing(
+                        StatusCode::REQUEST_TIMEOUT,
+                        "body_too_slow",
+                        &format!(
+                            "the request body must arrive within {} s and at {} bytes per second or faster",
+                            limits.body_timeout.as_secs(),
+                            limits.min_body_rate
+                        ),
+                    ));
+                }
+            };
+            if let Ok(data) = frame.into_data() {
+                let total = buf.len() as u64 + data.len() as u64;
+                if total > limits.max_body_bytes {
+                    return Err(too_large());
+                }
+                if !reserve(total, &mut held) {
+                    return Err(busy());
+                }
+                buf.extend_from_slice(&data);
+            }
+        }
+        Ok((buf.freeze(), held))
     }
 
     /// A request from one component to another (`http://<component>.spin.internal/...`,
-    /// Spin's service chaining): routed in-process, never over the network.
-    pub async fn dispatch_internal(&self, component: &str, req: Request<WasiBody>) -> Response<Body> {
-        self.dispatch(req, "127.0.0.1:0", Some(component)).await
+    /// Spin's service chaining): routed in-process, never over the network, due by its
+    /// caller's deadline.
+    pub async fn dispatch_internal(self: &Arc<Self>, component: &str, req: Request<WasiBody>, deadline: Instant) -> Response<Body> {
+        self.dispatch(req, None, Some(component), deadline).await
     }
 
     /// Route a request (to `only` when given), set Spin's headers, and run the component.
-    async fn dispatch(&self, req: Request<WasiBody>, client: &str, only: Option<&str>) -> Response<Body> {
+    /// `client` is `None` for calls between components.
+    async fn dispatch(
+        self: &Arc<Self>,
+        req: Request<WasiBody>,
+        client: Option<SocketAddr>,
+        only: Option<&str>,
+        deadline: Instant,
+    ) -> Response<Body> {
         let started = Instant::now();
         let path = req.uri().path().to_string();
         let method = req.method().clone();
@@ -191,20 +437,17 @@ impl Server {
         set(&mut parts.headers, "spin-raw-component-route", &route.raw);
         set(&mut parts.headers, "spin-component-route", &route.base);
         set(&mut parts.headers, "spin-base-path", "/");
-        set(&mut parts.headers, "spin-client-addr", client);
+        set(&mut parts.headers, "spin-client-addr", &client.map_or("127.0.0.1:0".to_string(), |c| c.to_string()));
         if let Ok(uri) = full_url.parse() {
             parts.uri = uri;
         }
         let req = Request::from_parts(parts, body);
 
-        let permit = match tokio::time::timeout(self.runtime.limits.request_timeout, self.slots.acquire()).await {
-            Ok(Ok(p)) => p,
-            _ => return problem(StatusCode::SERVICE_UNAVAILABLE, "overloaded", "the host is at capacity; retry shortly"),
+        let slot = match self.take_slot(client).await {
+            Ok(slot) => slot,
+            Err(refusal) => return refusal,
         };
-        // The slot goes with the instance: it is freed when the instance ends, not when the
-        // response head is out (a component may go on writing its body and its metrics row),
-        // so live instances never exceed the slots and the instance pool is never exhausted.
-        let response = self.run_component(component, req, permit).await;
+        let response = self.run_component(component, req, slot, deadline).await;
         let status = response.status();
         if status.is_server_error() {
             self.metrics.responses_5xx.fetch_add(1, Ordering::Relaxed);
@@ -223,13 +466,43 @@ impl Server {
         response
     }
 
+    /// A slot for one instance: one of its client address's first, then one of all; each
+    /// waited for, together up to `SLOT_WAIT`.
+    async fn take_slot(&self, client: Option<SocketAddr>) -> Result<Slot, Response<Body>> {
+        let waited = Instant::now();
+        let at_capacity = || problem(StatusCode::SERVICE_UNAVAILABLE, "overloaded", "the host is at capacity; retry shortly");
+        let (slots, address) = match client {
+            Some(client) => match self.addresses.take(client.ip(), SLOT_WAIT).await {
+                Some(a) => (&self.slots, Some(a)),
+                None => {
+                    self.metrics.refused_per_address.fetch_add(1, Ordering::Relaxed);
+                    return Err(problem(
+                        StatusCode::TOO_MANY_REQUESTS,
+                        "too_many_concurrent_requests",
+                        &format!("at most {} requests of one client address run at once; retry shortly", self.addresses.max),
+                    ));
+                }
+            },
+            None => (&self.chained_slots, None),
+        };
+        let wait = SLOT_WAIT.saturating_sub(waited.elapsed());
+        match tokio::time::timeout(wait, slots.clone().acquire_owned()).await {
+            Ok(Ok(permit)) => Ok(Slot { _permit: permit, _address: address }),
+            _ => Err(at_capacity()),
+        }
+    }
+
+    /// Run one instance for `req`. It must end by `deadline`, writing of its answer included;
+    /// past it, it is stopped wherever it is (a trap at its next tick while computing, dropped
+    /// while waiting), and everything it held (slot, memory, database connection) is freed.
     async fn run_component(
-        &self,
+        self: &Arc<Self>,
         component: &crate::runtime::LoadedComponent,
         req: Request<WasiBody>,
-        slot: tokio::sync::SemaphorePermit<'_>,
+        slot: Slot,
+        deadline: Instant,
     ) -> Response<Body> {
-        let mut store = self.runtime.new_store(component);
+        let mut store = self.runtime.new_store(component, deadline, Some(self.clone()));
         let (sender, receiver) = tokio::sync::oneshot::channel();
         let prepared = (|| -> anyhow::Result<_> {
             use wasmtime_wasi_http::WasiHttpView;
@@ -246,62 +519,81 @@ impl Server {
         };
         let pre = component.pre.clone();
         let name = component.info.name.clone();
-        let timeout = self.runtime.limits.request_timeout;
-        let server = self.runtime.shared.server.get().and_then(|w| w.upgrade());
-        let (slot_guard, _slot_here) = match server {
-            Some(server) => {
-                slot.forget();
-                (Some(SlotGuard(server)), None)
-            }
-            None => (None, Some(slot)),
-        };
-        let task = tokio::spawn(async move {
-            let _slot = slot_guard;
-            let proxy = pre.instantiate_async(&mut store).await?;
-            proxy.wasi_http_incoming_handler().call_handle(&mut store, req, out).await
-        });
+        let meter = store.data().cpu.clone();
+        let tokio_deadline = tokio::time::Instant::from_std(deadline);
+        let task = tokio::spawn(crate::cpu::Metered::new(
+            async move {
+                let _slot = slot;
+                let run = async {
+                    let proxy = pre.instantiate_async(&mut store).await?;
+                    proxy.wasi_http_incoming_handler().call_handle(&mut store, req, out).await
+                };
+                match tokio::time::timeout_at(tokio_deadline, run).await {
+                    Ok(Ok(())) => Ok(()),
+                    Ok(Err(e)) => Err(Ended::Failed(e)),
+                    Err(_) => Err(Ended::TimedOut),
+                }
+            },
+            meter,
+        ));
 
-        match tokio::time::timeout(timeout, receiver).await {
+        match tokio::time::timeout_at(tokio_deadline, receiver).await {
             Ok(Ok(Ok(resp))) => resp.map(|b| b.map_err(anyhow::Error::from).boxed_unsync()),
             Ok(Ok(Err(code))) => {
                 eprintln!("[{name}] component answered with an error code: {code:?}");
                 problem(StatusCode::INTERNAL_SERVER_ERROR, "component_error", "the function failed to answer")
             }
             Ok(Err(_)) => {
-                // The component ended (or trapped) without answering.
-                let outcome = task.await;
-                let detail = match outcome {
-                    Ok(Ok(())) => "the function ended without answering".to_string(),
-                    Ok(Err(e)) => {
-                        self.metrics.traps.fetch_add(1, Ordering::Relaxed);
-                        let timed_out = matches!(e.downcast_ref::<wasmtime::Trap>(), Some(wasmtime::Trap::Interrupt));
-                        eprintln!("[{name}] trapped: {e:#}");
-                        if timed_out {
-                            self.metrics.timeouts.fetch_add(1, Ordering::Relaxed);
-                            return problem(
-                                StatusCode::GATEWAY_TIMEOUT,
-                                "function_timeout",
-                                &format!("the function exceeded its {} ms time limit", timeout.as_millis()),
-                            );
-                        }
-                        "the function failed".to_string()
-                    }
+                // The component ended (or trapped, or ran out of time) without answering.
+                match task.await {
+                    Ok(Ok(())) => problem(StatusCode::INTERNAL_SERVER_ERROR, "function_failed", "the function ended without answering"),
+                    Ok(Err(ended)) => self.failure(&name, ended),
                     Err(e) => {
                         eprintln!("[{name}] task failed: {e}");
-                        "the function failed".to_string()
+                        problem(StatusCode::INTERNAL_SERVER_ERROR, "function_failed", "the function failed")
                     }
-                };
-                problem(StatusCode::INTERNAL_SERVER_ERROR, "function_failed", &detail)
+                }
             }
             Err(_) => {
-                self.metrics.timeouts.fetch_add(1, Ordering::Relaxed);
                 task.abort();
+                self.failure(&name, Ended::TimedOut)
+            }
+        }
+    }
+
+    /// The answer for an instance that ended without answering.
+    fn failure(&self, name: &str, ended: Ended) -> Response<Body> {
+        let timed_out = || {
+            self.metrics.timeouts.fetch_add(1, Ordering::Relaxed);
+            problem(
+                StatusCode::GATEWAY_TIMEOUT,
+                "function_timeout",
+                &format!("the function exceeded its {} ms time limit", self.runtime.limits.request_timeout.as_millis()),
+            )
+        };
+        let e = match ended {
+            Ended::TimedOut => return timed_out(),
+            Ended::Failed(e) => e,
+        };
+        self.metrics.traps.fetch_add(1, Ordering::Relaxed);
+        eprintln!("[{name}] trapped: {e:#}");
+        if matches!(e.downcast_ref::<wasmtime::Trap>(), Some(wasmtime::Trap::Interrupt)) {
+            return timed_out();
+        }
+        match e.downcast_ref::<OutOfMemory>() {
+            Some(OutOfMemory::Budget) => {
+                self.metrics.out_of_memory.fetch_add(1, Ordering::Relaxed);
+                problem(StatusCode::SERVICE_UNAVAILABLE, "memory_busy", "the host's memory is in use by other requests; retry shortly")
+            }
+            Some(OutOfMemory::Instance) => {
+                self.metrics.out_of_memory.fetch_add(1, Ordering::Relaxed);
                 problem(
-                    StatusCode::GATEWAY_TIMEOUT,
-                    "function_timeout",
-                    &format!("the function exceeded its {} ms time limit", timeout.as_millis()),
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "function_out_of_memory",
+                    &format!("the function exceeded its {} MiB memory limit", self.runtime.limits.memory_bytes >> 20),
                 )
             }
+            None => problem(StatusCode::INTERNAL_SERVER_ERROR, "function_failed", "the function failed"),
         }
     }
 
@@ -396,6 +688,30 @@ impl Server {
             "time spent serving component requests",
             m.request_micros_total.load(Ordering::Relaxed),
         );
+        counter("edge_out_of_memory_total", "instances stopped at a memory limit", m.out_of_memory.load(Ordering::Relaxed));
+        counter(
+            "edge_refused_per_address_total",
+            "requests refused because their address had too many running",
+            m.refused_per_address.load(Ordering::Relaxed),
+        );
+        let c = &self.connections.stats;
+        counter("edge_connections_accepted_total", "connections admitted", c.accepted.load(Ordering::Relaxed));
+        counter("edge_connections_refused_total", "connections refused at the connection caps", c.refused.load(Ordering::Relaxed));
+        counter("edge_connections_evicted_total", "idle connections closed to make room", c.evicted.load(Ordering::Relaxed));
+        counter("edge_write_timeouts_total", "connections closed because the client took nothing", c.write_timeouts.load(Ordering::Relaxed));
+        counter("edge_slow_bodies_total", "request bodies refused as too slow", c.slow_bodies.load(Ordering::Relaxed));
+        let mut gauge = |name: &str, help: &str, v: u64| {
+            let _ = writeln!(s, "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {v}");
+        };
+        gauge("edge_connections_open", "connections open", self.connections.open_count() as u64);
+        gauge(
+            "edge_instances_running",
+            "instances running for clients",
+            (self.runtime.limits.max_concurrent - self.slots.available_permits()) as u64,
+        );
+        gauge("edge_heavy_lane_in_use", "heavy requests computing", self.runtime.lane.in_use() as u64);
+        gauge("edge_instance_memory_bytes", "linear memory held by instances", self.runtime.memory.used() as u64);
+        gauge("edge_instance_memory_budget_bytes", "linear memory instances may hold together", self.runtime.memory.limit() as u64);
         let _ = writeln!(s, "# HELP edge_uptime_seconds seconds since start\n# TYPE edge_uptime_seconds gauge");
         let _ = writeln!(s, "edge_uptime_seconds {:.3}", self.started.elapsed().as_secs_f64());
         let _ = writeln!(s, "# HELP edge_pg_pool connection pool figures per database\n# TYPE edge_pg_pool gauge");
@@ -420,5 +736,39 @@ impl Server {
             }
         }
         s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn an_address_past_its_share_waits_while_others_go_ahead() {
+        let slots = Arc::new(AddressSlots { max: 2, open: Default::default() });
+        let (a, b): (IpAddr, IpAddr) = ("10.0.0.1".parse().unwrap(), "10.0.0.2".parse().unwrap());
+        let first = slots.take(a, Duration::from_secs(1)).await.unwrap();
+        let _second = slots.take(a, Duration::from_secs(1)).await.unwrap();
+        assert!(slots.take(a, Duration::from_millis(50)).await.is_none(), "the third waits, then gives up");
+        assert!(slots.take(b, Duration::from_millis(50)).await.is_some(), "another address is not held up");
+        let waiting = tokio::spawn({
+            let slots = slots.clone();
+            async move { slots.take(a, Duration::from_secs(5)).await.is_some() }
+        });
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        drop(first);
+        assert!(waiting.await.unwrap(), "a freed slot goes to the one waiting");
+    }
+
+    #[tokio::test]
+    async fn an_address_with_nothing_running_is_forgotten() {
+        let slots = Arc::new(AddressSlots { max: 2, open: Default::default() });
+        let a: IpAddr = "10.0.0.1".parse().unwrap();
+        let slot = slots.take(a, Duration::from_secs(1)).await.unwrap();
+        assert_eq!(slots.open.lock().unwrap().len(), 1);
+        drop(slot);
+        assert!(slots.open.lock().unwrap().is_empty());
+        assert!(slots.take(a, Duration::from_millis(1)).await.is_some());
+        assert!(slots.open.lock().unwrap().is_empty(), "a slot dropped at once leaves nothing behind");
     }
 }

@@ -2,12 +2,14 @@
 
 use crate::bindings::fermyon::spin::variables::{self, Error as VariableError};
 use crate::outbound::OutboundPolicy;
+use crate::cpu::Meter;
+use crate::memory::MemoryLimiter;
 use crate::pool::Pools;
 use crate::variables::{AppVariables, ComponentVariables};
 use std::future::Future;
 use std::sync::Arc;
+use std::time::Instant;
 use wasmtime::component::ResourceTable;
-use wasmtime::StoreLimits;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 use wasmtime_wasi_http::{WasiBody, WasiHttpCtx, WasiHttpCtxView, WasiHttpHooks, WasiHttpView};
 
@@ -22,8 +24,6 @@ pub struct ComponentInfo {
 pub struct Shared {
     pub app_variables: AppVariables,
     pub pools: Pools,
-    /// The server, for requests between components (set once it exists).
-    pub server: std::sync::OnceLock<std::sync::Weak<crate::server::Server>>,
 }
 
 /// The data of one request's store.
@@ -32,7 +32,11 @@ pub struct RequestState {
     pub wasi: WasiCtx,
     pub http: WasiHttpCtx,
     pub hooks: OutboundHooks,
-    pub limits: StoreLimits,
+    pub memory: MemoryLimiter,
+    /// When the request's time is up: the instance traps at its next tick after this.
+    pub deadline: Instant,
+    /// Its computing time and place in the heavy lane (see `cpu`).
+    pub cpu: Arc<Meter>,
     pub component: Arc<ComponentInfo>,
     pub shared: Arc<Shared>,
 }
@@ -68,7 +72,10 @@ impl variables::Host for RequestState {
 /// anything else with the default client.
 pub struct OutboundHooks {
     pub component: Arc<ComponentInfo>,
-    pub shared: Arc<Shared>,
+    /// The server, for requests between components; none outside a server (benchmarks).
+    pub server: Option<Arc<crate::server::Server>>,
+    /// The request's deadline, which its calls to other components inherit.
+    pub deadline: Instant,
 }
 
 type SendFuture = Box<
@@ -101,11 +108,12 @@ impl WasiHttpHooks for OutboundHooks {
         }
         if let Some(target) = host.strip_suffix(".spin.internal") {
             let target = target.to_string();
-            let server = self.shared.server.get().and_then(|w| w.upgrade());
+            let server = self.server.clone();
+            let deadline = self.deadline;
             return Box::new(async move {
                 use http_body_util::BodyExt;
                 let server = server.ok_or(wasmtime_wasi_http::Error::DestinationUnavailable)?;
-                let response = server.dispatch_internal(&target, request).await;
+                let response = server.dispatch_internal(&target, request, deadline).await;
                 let response =
                     response.map(|b| b.map_err(|_| wasmtime_wasi_http::Error::HttpResponseIncomplete).boxed_unsync());
                 Ok((

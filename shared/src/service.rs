@@ -145,8 +145,14 @@ async fn read_request(function: &str, incoming: IncomingRequest, limit: usize) -
 }
 
 async fn write_response(out: ResponseOutparam, response: Response) {
-    let headers: Vec<(String, Vec<u8>)> =
+    let mut headers: Vec<(String, Vec<u8>)> =
         response.headers.iter().map(|(k, v)| (k.clone(), v.as_bytes().to_vec())).collect();
+    // The length up front: a client can tell a complete answer from one cut short (an
+    // instance stopped at its time limit while writing).
+    let bodiless = matches!(response.status, 100..=199 | 204 | 304);
+    if !bodiless && !headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("content-length")) {
+        headers.push(("content-length".into(), response.body.len().to_string().into_bytes()));
+    }
     let fields = Fields::from_list(&headers).unwrap_or_else(|_| Fields::new());
     let outgoing = OutgoingResponse::new(fields);
     let _ = outgoing.set_status_code(response.status);
@@ -248,7 +254,7 @@ where
         .map(|v| String::from_utf8_lossy(v).into_owned());
     let allowed = crate::config::var_or("cors_origins", "*");
 
-    let (ctx, mut response) = match read_request(function.name, incoming, DEFAULT_BODY_LIMIT).await {
+    let (mut ctx, mut response) = match read_request(function.name, incoming, DEFAULT_BODY_LIMIT).await {
         Err(problem) => (None, Response::problem(&problem)),
         Ok(request) => {
             let ctx = Context::new(function.name, request);
@@ -271,23 +277,19 @@ where
     }
     let status = response.status;
     let response_bytes = response.body.len() as i64;
+    // The database connection goes back to the pool before the answer is written: a client
+    // that reads slowly, or never, must not hold one of the pool's connections.
+    drop(ctx.as_mut().and_then(|ctx| ctx.db.take()));
     write_response(out, response).await;
 
-    // After the answer is on its way: the metrics row.
+    // After the answer is on its way: the metrics row, on a connection taken again.
     let duration_ms = started.elapsed().as_secs_f64() * 1000.0;
     let Some(ctx) = ctx else { return };
     if !metrics::enabled() {
         return;
     }
-    let db = match ctx.db.get() {
-        Some(db) => Some(db),
-        None => Db::connect().ok().and_then(|db| {
-            let _ = ctx.db.set(db);
-            ctx.db.get()
-        }),
-    };
-    if let Some(db) = db {
-        record_metric(db, function, &ctx, status, duration_ms, response_bytes);
+    if let Ok(db) = Db::connect() {
+        record_metric(&db, function, &ctx, status, duration_ms, response_bytes);
     }
 }
 
