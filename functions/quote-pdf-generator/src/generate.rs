@@ -83,6 +83,14 @@ fn plan_upgrade(ent: &Entitlements, feature: &str, to: &str) -> Problem {
         .detail(format!("your plan ({}) does not include `{feature}`; upgrade your plan to {to}", ent.plan_name))
 }
 
+/// Text one request may render, in bytes: rendering time and memory follow it (a quote of
+/// 200 items with 2,000-character descriptions holds about 450 KB and takes about 0.8 s and
+/// 9 MB to render), so a request stays well inside the host's time and memory limits. Larger
+/// sets go in several requests, or in a batch-processor `generate_pdfs` job.
+pub const MAX_BATCH_TEXT_BYTES: u64 = 2_000_000;
+/// Requests of one user rendering at once; more answer 429 until one ends.
+pub const RENDERS_PER_USER: u32 = 2;
+
 /// Every requested quote's document, in request order, inside the caller's transaction.
 fn documents(db: &Db, caller: &Caller, req: &GenerateRequest) -> Result<Vec<Outcome>, Problem> {
     db.as_user(&caller.claims_json, |db| {
@@ -92,6 +100,14 @@ fn documents(db: &Db, caller: &Caller, req: &GenerateRequest) -> Result<Vec<Outc
         }
         if req.send_email && !ent.features.email_quotes {
             return Err(plan_upgrade(&ent, "email_quotes", "email quotes"));
+        }
+        if req.ids().len() > 1 {
+            check_batch_size(&store::weights(db, req.ids())?)?;
+        }
+        if !store::take_render_slot(db, caller.user_id(), RENDERS_PER_USER)? {
+            return Err(Problem::new(429, "renders_in_progress", "Too many documents in progress")
+                .detail(format!("{RENDERS_PER_USER} of your PDF requests are already running; retry when one ends"))
+                .retry_after(5));
         }
         let mut stored = store::load(db, req.ids(), ent.features.custom_branding)?;
         let mut outcomes = Vec::with_capacity(req.ids().len());
@@ -104,6 +120,32 @@ fn documents(db: &Db, caller: &Caller, req: &GenerateRequest) -> Result<Vec<Outc
         }
         Ok(outcomes)
     })
+}
+
+/// A batch whose quotes hold more text than one request renders is refused whole (413), with
+/// how many of them would fit.
+fn check_batch_size(weights: &[(String, u64)]) -> Result<(), Problem> {
+    let total: u64 = weights.iter().map(|(_, w)| w).sum();
+    if total <= MAX_BATCH_TEXT_BYTES {
+        return Ok(());
+    }
+    let mut fit = 0;
+    let mut sum = 0;
+    for (_, w) in weights {
+        sum += w;
+        if sum > MAX_BATCH_TEXT_BYTES {
+            break;
+        }
+        fit += 1;
+    }
+    let mb = |b: u64| b as f64 / 1e6;
+    Err(Problem::new(413, "batch_too_large", "Too much to render in one request").detail(format!(
+        "these {} quotes hold {:.1} MB of text and one request renders at most {:.1} MB; ask for fewer at once \
+         (the first {fit} fit), or create a batch-processor generate_pdfs job",
+        weights.len(),
+        mb(total),
+        mb(MAX_BATCH_TEXT_BYTES)
+    )))
 }
 
 /// The cached document of `quote`, or a fresh one (then cached). `Err` only for the database.
@@ -252,6 +294,15 @@ mod tests {
         let q = |n: &str| StoredQuote::for_tests(n, "A", None, None, Money::ZERO);
         assert_eq!(filename(&q("Q-2026-0001")), "quote-Q-2026-0001.pdf");
         assert_eq!(filename(&q("Q/../\"x\r\n")), "quote-Q_____x__.pdf");
+    }
+
+    #[test]
+    fn a_batch_over_the_text_budget_is_refused_with_what_fits() {
+        let w = |n: u64| ("q".to_string(), n);
+        assert!(check_batch_size(&[w(900_000), w(900_000)]).is_ok());
+        let p = check_batch_size(&[w(900_000), w(900_000), w(900_000)]).unwrap_err();
+        assert_eq!((p.status, p.code.as_str()), (413, "batch_too_large"));
+        assert!(p.detail.unwrap().contains("the first 2 fit"));
     }
 
     #[test]

@@ -88,6 +88,32 @@ LEFT JOIN LATERAL (
 ) d ON true
 WHERE q.id = ANY($1::text[]::uuid[])";
 
+/// How much a document of each of the caller's quotes among `ids` weighs before it is
+/// loaded: the bytes of its text (line items, notes, client block), which rendering time and
+/// memory follow. Run it in the caller's transaction.
+pub fn weights(db: &Db, ids: &[String]) -> Result<Vec<(String, u64)>, DbError> {
+    let rows = db.query(
+        "SELECT q.id::text AS id,
+                (octet_length(q.line_items::text) + coalesce(octet_length(q.notes), 0)
+                 + coalesce(octet_length(q.client_address), 0) + octet_length(q.client_name))::int8 AS weight
+         FROM public.quotes q WHERE q.id = ANY($1::text[]::uuid[])",
+        &[Param::ArrayStr(ids.iter().map(|id| Some(id.clone())).collect())],
+    )?;
+    rows.iter().map(|r| Ok((r.string("id")?, r.int("weight")?.unwrap_or(0) as u64))).collect()
+}
+
+/// One of the caller's few render slots, held until the transaction ends; `false` when every
+/// slot is taken by the caller's other requests.
+pub fn take_render_slot(db: &Db, user_id: &str, slots: u32) -> Result<bool, DbError> {
+    // Tried in order; the first free slot is taken and the scan stops there.
+    let rows = db.query(
+        "SELECT s FROM generate_series(0, $2 - 1) s
+         WHERE pg_try_advisory_xact_lock(hashtext('quote-pdf-render:' || $1), s) LIMIT 1",
+        &[db::text(user_id), Param::Int32(slots as i32)],
+    )?;
+    Ok(!rows.is_empty())
+}
+
 /// The caller's quotes among `ids` (others' and unknown ids are simply absent). Run it in
 /// the caller's transaction.
 pub fn load(db: &Db, ids: &[String], custom_branding: bool) -> Result<Vec<StoredQuote>, DbError> {
