@@ -235,7 +235,7 @@ fn filename(quote: &StoredQuote) -> String {
 }
 
 fn wants_json(ctx: &Context) -> bool {
-    ctx.request.header("accept").is_some_and(|a| a.to_ascii_lowercase().contains("application/json"))
+    ctx.request.list_header("accept").is_some_and(|a| a.to_ascii_lowercase().contains("application/json"))
 }
 
 fn hex(bytes: &[u8]) -> String {
