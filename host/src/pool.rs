@@ -216,14 +216,36 @@ impl Pools {
     }
 }
 
-/// How a pool is named where anyone may read it (`/.well-known/edge/metrics`): the database
-/// name and a fingerprint of its address, so that pools can be told apart without saying
-/// where the database is or as whom the host connects. `redacted` comes from [`redact`].
+/// How a pool is named where anyone may read it (`/.well-known/edge/metrics`): no database
+/// name (returned empty; Prometheus reads an empty label as no label) and a label that tells
+/// the pools of this process apart and says nothing else. The label is an HMAC of the address
+/// under a key drawn at random when the process starts: a plain hash of
+/// `postgres://USER@HOST:PORT/DB` can be recovered by hashing likely addresses (a few hundred
+/// guesses for a default setup), a keyed one cannot. It stays the same while the process
+/// runs and changes with a restart, as the counters themselves do. Where the database is
+/// stays in the service-role figures (`/.well-known/edge/pool`). `redacted` comes from
+/// [`redact`].
 pub fn public_label(redacted: &str) -> (String, String) {
-    use sha2::{Digest, Sha256};
-    let database = redacted.rsplit('/').next().unwrap_or("").to_string();
-    let fingerprint = Sha256::digest(redacted.as_bytes())[..4].iter().map(|b| format!("{b:02x}")).collect();
-    (database, fingerprint)
+    use hmac::{Hmac, Mac};
+    static KEY: std::sync::OnceLock<[u8; 32]> = std::sync::OnceLock::new();
+    let key = KEY.get_or_init(process_key);
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(key).expect("HMAC takes a key of any length");
+    mac.update(redacted.as_bytes());
+    let label = mac.finalize().into_bytes()[..4].iter().map(|b| format!("{b:02x}")).collect();
+    (String::new(), label)
+}
+
+/// 32 random bytes from the operating system (std's hasher keys are drawn from it), for
+/// [`public_label`]'s key. Nothing is stored; a new process draws a new key.
+fn process_key() -> [u8; 32] {
+    use std::hash::{BuildHasher, Hasher};
+    let mut key = [0u8; 32];
+    for (i, chunk) in key.chunks_mut(8).enumerate() {
+        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+        h.write_usize(i);
+        chunk.copy_from_slice(&h.finish().to_le_bytes());
+    }
+    key
 }
 
 /// A connection string with its password removed, for logs and the administrators' figures.
@@ -262,15 +284,22 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_public_label_names_the_database_only() {
+    fn the_public_label_reveals_nothing_guessable() {
         let redacted = redact("postgres://app:s3cret@db.internal:6543/quotekit");
         assert_eq!(redacted, "postgres://app@db.internal:6543/quotekit");
-        let (database, fingerprint) = public_label(&redacted);
-        assert_eq!(database, "quotekit");
-        assert_eq!(fingerprint.len(), 8);
-        assert!(!fingerprint.contains("app") && !fingerprint.contains("db.internal"));
-        // Two addresses of one database name stay apart.
+        let (database, label) = public_label(&redacted);
+        assert_eq!(database, "", "no database name in public");
+        assert_eq!(label.len(), 8);
+        assert!(label.bytes().all(|b| b.is_ascii_hexdigit()));
+        // Not the unkeyed fingerprint, which anyone can compute from a guessed address.
+        use sha2::{Digest, Sha256};
+        let unkeyed: String = Sha256::digest(redacted.as_bytes())[..4].iter().map(|b| format!("{b:02x}")).collect();
+        assert_ne!(label, unkeyed);
+        // Stable within the process; two addresses of one database name stay apart.
+        assert_eq!(public_label(&redacted).1, label);
         let (_, other) = public_label(&redact("postgres://app@db-2.internal:6543/quotekit"));
-        assert_ne!(fingerprint, other);
+        assert_ne!(label, other);
+        // Another process (another key) labels the same address differently.
+        assert_ne!(process_key(), process_key());
     }
 }
