@@ -9,6 +9,8 @@
 --   3. Entitlements end with the subscription's period (plus a grace for late renewals).
 --   4. Unprocessed webhook events tell their customer a classified reason, never the
 --      database's text (which stays with the administrators).
+--   5. Quote emails: a daily cap per user (plan_limits.max_emails_per_day), claimed atomically
+--      before anything is sent.
 --
 -- 0001-0007 are applied on existing deployments and are never edited: what changes here is
 -- replaced here (CREATE OR REPLACE, or DROP and CREATE where a signature changes).
@@ -262,3 +264,75 @@ COMMENT ON FUNCTION public.my_webhook_backlog(integer) IS
   'Unprocessed webhook events of the caller''s own Stripe customer (count + latest, with a classified reason).';
 REVOKE ALL ON FUNCTION public.my_webhook_backlog(integer) FROM PUBLIC, anon, authenticated;
 GRANT EXECUTE ON FUNCTION public.my_webhook_backlog(integer) TO authenticated, service_role;
+-- ---------------------------------------------------------------------------------------------
+-- 5. Quote emails: a daily cap per user
+-- ---------------------------------------------------------------------------------------------
+-- Quote emails go out from the platform's own address, so each user may send at most their
+-- plan's max_emails_per_day a UTC day (-1: no cap). quote-pdf-generator claims the emails of
+-- a request in the request's transaction before sending any: either all of them fit under the
+-- cap and are counted, or none is sent (429). An attempt counts whether or not the provider
+-- then delivers it (a timed-out send may well have gone out).
+
+ALTER TABLE public.plan_limits
+  ADD COLUMN max_emails_per_day integer NOT NULL DEFAULT 50 CHECK (max_emails_per_day >= -1);
+
+CREATE TABLE public.quote_email_daily_usage (
+  user_id    uuid NOT NULL REFERENCES auth.users (id) ON DELETE CASCADE,
+  day        date NOT NULL,                   -- UTC
+  emails     integer NOT NULL DEFAULT 0 CHECK (emails >= 0),
+  updated_at timestamptz NOT NULL DEFAULT now(),
+  PRIMARY KEY (user_id, day)
+);
+ALTER TABLE public.quote_email_daily_usage ENABLE ROW LEVEL SECURITY;
+CREATE POLICY quote_email_daily_usage_select_own ON public.quote_email_daily_usage
+  FOR SELECT TO authenticated USING (user_id = (SELECT auth.uid()));
+CREATE POLICY quote_email_daily_usage_service_all ON public.quote_email_daily_usage
+  FOR ALL TO service_role USING (true) WITH CHECK (true);
+REVOKE ALL ON TABLE public.quote_email_daily_usage FROM PUBLIC, anon, authenticated;
+GRANT SELECT ON TABLE public.quote_email_daily_usage TO authenticated;
+GRANT ALL ON TABLE public.quote_email_daily_usage TO service_role;
+
+-- Count p_count emails of the caller (auth.uid()) today if they fit under the cap. The day's
+-- row is locked, so concurrent requests of one user take turns and the cap holds exactly.
+-- Users may call it (it only ever adds to their own count); they cannot lower the count.
+CREATE FUNCTION public.claim_quote_emails(p_count integer)
+RETURNS TABLE (granted boolean, sent_today integer, daily_limit integer, resets_at timestamptz)
+  LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = public, pg_temp
+AS $$
+DECLARE
+  v_user  uuid := auth.uid();
+  v_day   date := (now() AT TIME ZONE 'UTC')::date;
+  v_reset timestamptz := ((now() AT TIME ZONE 'UTC')::date + 1)::timestamp AT TIME ZONE 'UTC';
+  v_limit integer;
+  v_sent  integer;
+BEGIN
+  IF v_user IS NULL THEN
+    RAISE EXCEPTION 'claim_quote_emails needs a signed-in user' USING ERRCODE = 'insufficient_privilege';
+  END IF;
+  IF p_count IS NULL OR p_count < 1 THEN
+    RAISE EXCEPTION 'p_count must be a positive integer, got %', coalesce(p_count::text, 'NULL')
+      USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  SELECT coalesce(own.max_emails_per_day, fallback.max_emails_per_day, 50) INTO v_limit
+  FROM public.entitlements_of(v_user) e
+  LEFT JOIN public.plan_limits own  ON own.plan_key = e.plan_key
+  LEFT JOIN public.plan_limits fallback ON fallback.plan_key = 'free';
+
+  INSERT INTO public.quote_email_daily_usage (user_id, day) VALUES (v_user, v_day)
+  ON CONFLICT (user_id, day) DO NOTHING;
+  SELECT u.emails INTO v_sent FROM public.quote_email_daily_usage u
+  WHERE u.user_id = v_user AND u.day = v_day
+  FOR UPDATE;
+
+  IF v_limit <> -1 AND v_sent + p_count > v_limit THEN
+    RETURN QUERY SELECT false, v_sent, v_limit, v_reset;
+    RETURN;
+  END IF;
+  UPDATE public.quote_email_daily_usage u SET emails = u.emails + p_count, updated_at = now()
+  WHERE u.user_id = v_user AND u.day = v_day
+  RETURNING u.emails INTO v_sent;
+  RETURN QUERY SELECT true, v_sent, v_limit, v_reset;
+END
+$$;
+REVOKE ALL ON FUNCTION public.claim_quote_emails(integer) FROM PUBLIC, anon;
+GRANT EXECUTE ON FUNCTION public.claim_quote_emails(integer) TO authenticated, service_role;
