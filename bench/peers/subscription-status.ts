@@ -11,7 +11,7 @@ LEFT JOIN public.stripe_customers c ON c.user_id = $1 AND NOT c.deleted
 LEFT JOIN LATERAL (
   SELECT max(w.total) AS backlog_total,
          jsonb_agg(jsonb_build_object('id', w.stripe_event_id, 'type', w.event_type,
-                                      'received_at', w.received_at, 'error', w.error_message)
+                                      'received_at', w.received_at, 'reason', w.reason)
                    ORDER BY w.received_at DESC) FILTER (WHERE w.stripe_event_id IS NOT NULL) AS backlog
   FROM public.my_webhook_backlog(5) w
 ) b ON $2 AND c.stripe_customer_id IS NOT NULL`;

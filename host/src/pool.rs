@@ -216,14 +216,31 @@ impl Pools {
     }
 }
 
-/// How a pool is named where anyone may read it (`/.well-known/edge/metrics`): the database
-/// name and a fingerprint of its address, so that pools can be told apart without saying
-/// where the database is or as whom the host connects. `redacted` comes from [`redact`].
-pub fn public_label(redacted: &str) -> (String, String) {
-    use sha2::{Digest, Sha256};
-    let database = redacted.rsplit('/').next().unwrap_or("").to_string();
-    let fingerprint = Sha256::digest(redacted.as_bytes())[..4].iter().map(|b| format!("{b:02x}")).collect();
-    (database, fingerprint)
+/// How a pool is named where anyone may read it (`/.well-known/edge/metrics`): a label that
+/// tells the pools of this process apart and says nothing else (not even the database name). The label is an HMAC of the address
+/// under a key drawn at random when the process starts: a plain hash of
+/// `postgres://USER@HOST:PORT/DB` can be recovered by hashing likely addresses (a few hundred
+/// guesses for a default setup), a keyed one cannot. It stays the same while the process
+/// runs and changes with a restart, as the counters themselves do. Where the database is
+/// stays in the service-role figures (`/.well-known/edge/pool`). `redacted` comes from
+/// [`redact`].
+pub fn public_label(redacted: &str) -> String {
+    use hmac::{Hmac, Mac};
+    static KEY: std::sync::OnceLock<[u8; 32]> = std::sync::OnceLock::new();
+    let key = KEY.get_or_init(process_key);
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(key).expect("HMAC takes a key of any length");
+    mac.update(redacted.as_bytes());
+    mac.finalize().into_bytes()[..4].iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// 32 random bytes from the operating system, for [`public_label`]'s key. Nothing is stored;
+/// a new process draws a new key.
+fn process_key() -> [u8; 32] {
+    let mut key = [0u8; 32];
+    // SAFETY: getrandom writes at most `key.len()` bytes into `key`.
+    let n = unsafe { libc::getrandom(key.as_mut_ptr().cast(), key.len(), 0) };
+    assert_eq!(n, key.len() as isize, "the operating system gives random bytes");
+    key
 }
 
 /// A connection string with its password removed, for logs and the administrators' figures.
@@ -262,15 +279,21 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_public_label_names_the_database_only() {
+    fn the_public_label_reveals_nothing_guessable() {
         let redacted = redact("postgres://app:s3cret@db.internal:6543/quotekit");
         assert_eq!(redacted, "postgres://app@db.internal:6543/quotekit");
-        let (database, fingerprint) = public_label(&redacted);
-        assert_eq!(database, "quotekit");
-        assert_eq!(fingerprint.len(), 8);
-        assert!(!fingerprint.contains("app") && !fingerprint.contains("db.internal"));
-        // Two addresses of one database name stay apart.
-        let (_, other) = public_label(&redact("postgres://app@db-2.internal:6543/quotekit"));
-        assert_ne!(fingerprint, other);
+        let label = public_label(&redacted);
+        assert_eq!(label.len(), 8);
+        assert!(label.bytes().all(|b| b.is_ascii_hexdigit()));
+        // Not the unkeyed fingerprint, which anyone can compute from a guessed address.
+        use sha2::{Digest, Sha256};
+        let unkeyed: String = Sha256::digest(redacted.as_bytes())[..4].iter().map(|b| format!("{b:02x}")).collect();
+        assert_ne!(label, unkeyed);
+        // Stable within the process; two addresses of one database name stay apart.
+        assert_eq!(public_label(&redacted), label);
+        let other = public_label(&redact("postgres://app@db-2.internal:6543/quotekit"));
+        assert_ne!(label, other);
+        // Another process (another key) labels the same address differently.
+        assert_ne!(process_key(), process_key());
     }
 }

@@ -716,7 +716,7 @@ impl Server {
         let _ = writeln!(s, "edge_uptime_seconds {:.3}", self.started.elapsed().as_secs_f64());
         let _ = writeln!(s, "# HELP edge_pg_pool connection pool figures per database\n# TYPE edge_pg_pool gauge");
         for (addr, pool) in self.runtime.shared.pools.all() {
-            let (database, fingerprint) = crate::pool::public_label(&addr);
+            let label = crate::pool::public_label(&addr);
             let st = &pool.stats;
             for (k, v) in [
                 ("max", pool.max() as u64),
@@ -732,7 +732,7 @@ impl Server {
                 ("rolled_back", st.rolled_back.load(Ordering::Relaxed)),
                 ("acquire_microseconds_total", st.acquire_micros_total.load(Ordering::Relaxed)),
             ] {
-                let _ = writeln!(s, "edge_pg_pool{{database=\"{database}\",pool=\"{fingerprint}\",figure=\"{k}\"}} {v}");
+                let _ = writeln!(s, "edge_pg_pool{{pool=\"{label}\",figure=\"{k}\"}} {v}");
             }
         }
         s

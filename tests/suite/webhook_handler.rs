@@ -347,3 +347,155 @@ fn a_rotated_secret_and_several_v1_values_are_accepted() {
     let old = e2e::sign::stripe_signature(body, "whsec_old_one", now - 301);
     assert_eq!(post(&host, body.to_vec(), &old).json()["code"], "signature_expired");
 }
+
+// ---------------------------------------------------------------------------------------------
+// Customer links: the first link wins
+// ---------------------------------------------------------------------------------------------
+
+static EVENT_SEQ: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+
+/// A Stripe event of `kind` about `object`, each one created a second after the last.
+fn event(kind: &str, object: Value) -> Vec<u8> {
+    let n = EVENT_SEQ.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    serde_json::json!({
+        "id": format!("evt_link_{}_{n}", std::process::id()), "object": "event", "type": kind,
+        "created": e2e::sign::now_unix() + n as i64, "livemode": false, "data": {"object": object},
+    })
+    .to_string()
+    .into_bytes()
+}
+
+fn checkout(customer: &str, client_reference_id: Option<&str>, email: &str) -> Value {
+    serde_json::json!({
+        "id": format!("cs_test_{customer}"), "object": "checkout.session", "mode": "subscription",
+        "customer": customer, "client_reference_id": client_reference_id, "customer_email": email,
+        "customer_details": {"email": email}, "metadata": {},
+    })
+}
+
+fn subscription(id: &str, customer: &str, status: &str, metadata: Value) -> Value {
+    let now = e2e::sign::now_unix();
+    serde_json::json!({
+        "id": id, "object": "subscription", "customer": customer, "status": status, "metadata": metadata,
+        "cancel_at_period_end": false, "created": now - 60, "current_period_start": now - 60,
+        "current_period_end": now + 30 * 86400,
+        "items": {"data": [{"quantity": 1, "price": {"id": "price_pro_link", "object": "price", "product": "prod_pro_link",
+            "currency": "usd", "unit_amount": 4900, "type": "recurring", "recurring": {"interval": "month"}}}]},
+    })
+}
+
+fn applied(r: &HttpResponse) -> String {
+    assert_eq!(r.status, 200, "{}", r.text());
+    r.json()["outcome"].as_str().unwrap().to_string()
+}
+
+fn plan_of(host: &Host, user: &str) -> Value {
+    let r = host.get("/functions/v1/subscription-status").bearer(&e2e::Jwt::user(user)).send();
+    assert_eq!(r.status, 200, "{}", r.text());
+    r.json()["data"]["plan"].clone()
+}
+
+#[test]
+fn a_later_checkout_naming_a_linked_user_cannot_take_over_their_billing() {
+    let db = TestDb::new();
+    let alice = db.user("alice@example.test");
+    db.exec(&format!("UPDATE auth.users SET email_confirmed_at = now() WHERE id = '{alice}'"));
+    let mallory = db.user("mallory@example.test");
+    db.exec(
+        "INSERT INTO stripe_products (id, name) VALUES ('prod_pro_link', 'Pro');
+         INSERT INTO plan_limits (plan_key, name, max_quotes, max_clients, pdf_export) VALUES ('prod_pro_link', 'Pro', 100, 50, true);",
+    );
+    let host = start(&db);
+    // Alice subscribes: her checkout links cus_alice, her subscription follows.
+    assert_eq!(applied(&post_signed(&host, &event("checkout.session.completed", checkout("cus_alice", Some(&alice), "alice@example.test")))), "applied");
+    let sub = subscription("sub_alice", "cus_alice", "active", serde_json::json!({}));
+    assert_eq!(applied(&post_signed(&host, &event("customer.subscription.created", sub))), "applied");
+    assert_eq!(plan_of(&host, &alice)["key"], "prod_pro_link");
+
+    // The attack: Mallory pays through a payment link whose URL carries Alice's id, another
+    // checkout carries her email (in other letters' case), and a subscription of Mallory's
+    // customer claims her in its metadata.
+    let by_id = post_signed(&host, &event("checkout.session.completed", checkout("cus_mallory", Some(&alice), "mallory@example.test")));
+    assert_eq!(applied(&by_id), "ignored", "acknowledged, not failed: {}", by_id.text());
+    let by_email = post_signed(&host, &event("checkout.session.completed", checkout("cus_mallory_2", None, "ALICE@Example.test")));
+    assert_eq!(applied(&by_email), "ignored", "{}", by_email.text());
+    let claim = subscription("sub_mallory", "cus_mallory", "active", serde_json::json!({"supabase_user_id": alice}));
+    assert_eq!(applied(&post_signed(&host, &event("customer.subscription.created", claim))), "ignored");
+    // The unclaimed subscription of an unlinked customer waits for a link, as always.
+    let unlinked = subscription("sub_mallory_2", "cus_mallory_2", "trialing", serde_json::json!({}));
+    assert_eq!(post_signed(&host, &event("customer.subscription.created", unlinked)).status, 500);
+
+    let mut c = db.client();
+    let links: Vec<(String, String)> = c
+        .query("SELECT user_id::text, stripe_customer_id FROM stripe_customers ORDER BY 2", &[])
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+    assert_eq!(links, vec![(alice.clone(), "cus_alice".to_string())], "the first link stays, and only it");
+    let conflicts: Vec<(String, String, Option<String>)> = c
+        .query(
+            "SELECT matched_by, claimed_customer_id, linked_customer_id FROM stripe_link_conflicts
+             WHERE claimed_user_id = $1::text::uuid ORDER BY created_at, matched_by",
+            &[&alice],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2)))
+        .collect();
+    assert_eq!(
+        conflicts,
+        vec![
+            ("client_reference_id".to_string(), "cus_mallory".to_string(), Some("cus_alice".to_string())),
+            ("email".to_string(), "cus_mallory_2".to_string(), Some("cus_alice".to_string())),
+            ("metadata".to_string(), "cus_mallory".to_string(), Some("cus_alice".to_string())),
+        ]
+    );
+    let subs: Vec<(String, String)> = c
+        .query("SELECT stripe_subscription_id, user_id::text FROM subscriptions ORDER BY 1", &[])
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+    assert_eq!(subs, vec![("sub_alice".to_string(), alice.clone())], "nothing of Mallory's is Alice's");
+    assert_eq!(plan_of(&host, &mallory)["key"], "free");
+
+    // Alice cancels: her own customer's event still finds her, and her plan ends.
+    let mut ended = subscription("sub_alice", "cus_alice", "canceled", serde_json::json!({}));
+    ended["ended_at"] = serde_json::json!(e2e::sign::now_unix());
+    assert_eq!(applied(&post_signed(&host, &event("customer.subscription.deleted", ended))), "applied");
+    let plan = plan_of(&host, &alice);
+    assert_eq!((plan["key"].as_str(), plan["entitled"].as_bool()), (Some("free"), Some(false)), "{plan}");
+    let dead: i64 = c.query_one("SELECT count(*) FROM webhook_dead_letter_queue WHERE resolved_at IS NULL", &[]).unwrap().get(0);
+    assert_eq!(dead, 1, "only the unlinked customer's subscription waits");
+}
+
+#[test]
+fn a_checkout_links_by_email_only_to_one_confirmed_address() {
+    let db = TestDb::new();
+    let user = db.user("owner@example.test");
+    let host = start(&db);
+    let body = event("checkout.session.completed", checkout("cus_by_email", None, "Owner@Example.test"));
+    // Not confirmed: anyone could have typed the address. Refused (Stripe retries), not linked.
+    let r = post_signed(&host, &body);
+    assert_eq!((r.status, r.json()["code"].as_str()), (500, Some("webhook_handler_failed")), "{}", r.text());
+    let reason: String = db
+        .client()
+        .query_one("SELECT failure_reason FROM stripe_webhook_events WHERE NOT processed", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(reason, "customer_not_linked");
+    assert_eq!(db.client().query("SELECT 1 FROM stripe_customers", &[]).unwrap().len(), 0);
+    // Confirmed and unique: Stripe's retry links it.
+    db.exec(&format!("UPDATE auth.users SET email_confirmed_at = now() WHERE id = '{user}'"));
+    assert_eq!(applied(&post_signed(&host, &body)), "applied");
+    let linked: String = db.client().query_one("SELECT user_id::text FROM stripe_customers WHERE stripe_customer_id = 'cus_by_email'", &[]).unwrap().get(0);
+    assert_eq!(linked, user);
+    // Two users with the address (in any case), both confirmed: no one is linked.
+    let a = db.user("twin@example.test");
+    let b = db.user("TWIN@example.test");
+    db.exec(&format!("UPDATE auth.users SET email_confirmed_at = now() WHERE id IN ('{a}', '{b}')"));
+    let r = post_signed(&host, &event("checkout.session.completed", checkout("cus_twin", None, "twin@example.test")));
+    assert_eq!(r.status, 500, "{}", r.text());
+    assert_eq!(db.client().query("SELECT 1 FROM stripe_customers WHERE stripe_customer_id = 'cus_twin'", &[]).unwrap().len(), 0);
+}

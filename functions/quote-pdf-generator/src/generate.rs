@@ -5,6 +5,8 @@
 //!    `pdf_export` (and `email_quotes` to email), else 402 `plan_upgrade_required`; the quotes
 //!    and company settings are read; each document comes from the cache or is rendered and
 //!    cached. Unknown and other users' ids are 404.
+//!    The emails the request would send are claimed against the caller's daily cap in the
+//!    same transaction; over it, 429 `email_limit_reached` and nothing is kept or sent.
 //! 3. One `pdf_exports` usage per document served, cached or not.
 //! 4. Emails go out after the documents are safe; each attempt is recorded, and a failed one
 //!    is reported beside the document, never instead of it.
@@ -118,6 +120,13 @@ fn documents(db: &Db, caller: &Caller, req: &GenerateRequest) -> Result<Vec<Outc
             };
             outcomes.push(outcome);
         }
+        let emails = outcomes.iter().filter(|o| matches!(o, Ok(Document { email: Some(_), .. }))).count();
+        if emails > 0 {
+            let claim = store::claim_emails(db, emails)?;
+            if !claim.granted {
+                return Err(email_limit_reached(&claim, emails));
+            }
+        }
         Ok(outcomes)
     })
 }
@@ -146,6 +155,17 @@ fn check_batch_size(weights: &[(String, u64)]) -> Result<(), Problem> {
         mb(total),
         mb(MAX_BATCH_TEXT_BYTES)
     )))
+}
+
+/// 429: the request's emails do not fit under the caller's daily cap (nothing was kept).
+fn email_limit_reached(claim: &store::EmailClaim, emails: usize) -> Problem {
+    Problem::new(429, "email_limit_reached", "Daily email limit reached")
+        .detail(format!(
+            "your plan sends at most {} quote emails a day; {} were sent today and this request would send {emails}; \
+             the count starts again at 00:00 UTC",
+            claim.daily_limit, claim.sent_today
+        ))
+        .retry_after(claim.retry_after_s)
 }
 
 /// The cached document of `quote`, or a fresh one (then cached). `Err` only for the database.
@@ -224,14 +244,18 @@ async fn send_emails(db: &Db, caller: &Caller, outcomes: &[Outcome]) -> Vec<Opti
 
 fn email_json(email: &(Email, email::Outcome)) -> Value {
     let (e, outcome) = email;
-    match outcome {
+    let mut v = match outcome {
         email::Outcome::Sent { id, http_status } => json!({
             "status": "sent", "to": e.to, "subject": e.subject, "provider_id": id, "http_status": http_status,
         }),
         email::Outcome::Failed { error, http_status } => json!({
             "status": "failed", "to": e.to, "subject": e.subject, "error": error, "http_status": http_status,
         }),
+    };
+    if !e.warnings.is_empty() {
+        v["warnings"] = json!(e.warnings);
     }
+    v
 }
 
 fn document_json(doc: &Document, email: Option<&(Email, email::Outcome)>) -> Value {
@@ -277,7 +301,7 @@ fn filename(quote: &StoredQuote) -> String {
 }
 
 fn wants_json(ctx: &Context) -> bool {
-    ctx.request.header("accept").is_some_and(|a| a.to_ascii_lowercase().contains("application/json"))
+    ctx.request.list_header("accept").is_some_and(|a| a.to_ascii_lowercase().contains("application/json"))
 }
 
 fn hex(bytes: &[u8]) -> String {

@@ -5,8 +5,14 @@
 //! {"quote_id": "<uuid>"}                                   // one document
 //! {"quote_ids": ["<uuid>", ...]}                           // 1..=25 distinct ids, JSON answer
 //! {"quote_id": "<uuid>", "send_email": true,
-//!  "email": {"to": "a@b.example", "subject": "...", "message": "..."}}   // email optional
+//!  "email": {"message": "..."}}                            // a note inside the fixed email
 //! ```
+//!
+//! The email's recipient is the quote's own `client_email` and its subject is fixed
+//! ([`crate::email`]): the platform sends from its own address, so the caller chooses neither.
+//! The original request shape is still read: `email.to` is accepted only when it is the
+//! quote's client email (checked per quote, [`crate::email::compose`]), `email.subject` is
+//! ignored with a warning in the answer.
 
 use serde_json::{Map, Value};
 use shared::auth::jwt::is_uuid;
@@ -16,7 +22,8 @@ use shared::FieldError;
 /// Most quotes one request may render.
 pub const MAX_BATCH: usize = 25;
 pub const MAX_SUBJECT_CHARS: usize = 200;
-pub const MAX_MESSAGE_CHARS: usize = 10_000;
+/// The caller's note inside a quote email: a few lines, not a letter of its own.
+pub const MAX_MESSAGE_CHARS: usize = 1_000;
 const MAX_EMAIL_CHARS: usize = 254;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -29,11 +36,11 @@ pub enum Target {
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct EmailOptions {
-    /// Overrides the quote's client email.
+    /// Accepted only when it is the quote's client email (the original clients send it).
     pub to: Option<String>,
-    /// Overrides the default subject ("Quote Q-YYYY-NNNN from <company>").
+    /// No longer honoured: the subject is fixed. Kept to warn about it.
     pub subject: Option<String>,
-    /// Replaces the default message.
+    /// The caller's note, shown as plain text inside the fixed message.
     pub message: Option<String>,
 }
 
@@ -277,9 +284,10 @@ mod tests {
         assert_eq!(r.email.message.as_deref(), Some("Hi\nthere"));
         assert_eq!(
             pairs(
-                json!({"quote_id": ID, "send_email": true, "email": {"subject": "a\nb", "message": "x".repeat(10_001)}})
+                json!({"quote_id": ID, "send_email": true, "email": {"subject": "a\nb", "message": "x".repeat(1_001)}})
             ),
             [p("email.message", "too_long"), p("email.subject", "invalid_characters")]
         );
+        assert!(parse(&json!({"quote_id": ID, "send_email": true, "email": {"message": "x".repeat(1_000)}})).is_ok());
     }
 }

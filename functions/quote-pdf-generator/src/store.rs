@@ -253,6 +253,36 @@ pub fn count_exports(db: &Db, user_id: &str, documents: usize) -> Result<(), DbE
     })
 }
 
+/// The answer of `claim_quote_emails` (0008): whether the emails fit under the caller's daily
+/// cap (and are now counted), and the day's figures either way.
+pub struct EmailClaim {
+    pub granted: bool,
+    pub sent_today: i64,
+    /// `-1`: no cap.
+    pub daily_limit: i64,
+    /// Seconds until the count starts again (00:00 UTC).
+    pub retry_after_s: u32,
+}
+
+/// Counts `emails` more of the caller's quote emails today if they fit under their plan's
+/// daily cap; otherwise counts nothing. Run it in the caller's transaction, before sending:
+/// the day's row stays locked to the end of it, so concurrent requests of one user queue.
+pub fn claim_emails(db: &Db, emails: usize) -> Result<EmailClaim, DbError> {
+    let rows = db.query(
+        "SELECT granted, sent_today::int8 AS sent_today, daily_limit::int8 AS daily_limit,
+                greatest(1, ceil(extract(epoch FROM resets_at - now())))::int4 AS retry_after_s
+         FROM public.claim_quote_emails($1)",
+        &[Param::Int32(emails.min(i32::MAX as usize) as i32)],
+    )?;
+    let r = rows.one()?;
+    Ok(EmailClaim {
+        granted: r.flag("granted")?,
+        sent_today: r.i64("sent_today")?,
+        daily_limit: r.i64("daily_limit")?,
+        retry_after_s: r.int("retry_after_s")?.unwrap_or(1).max(1) as u32,
+    })
+}
+
 /// One email attempt, sent or not.
 pub struct Attempt<'a> {
     pub quote_id: &'a str,

