@@ -19,15 +19,18 @@
 //!   URLs, IPs, quotes, `$`…), command substitution, shellshock, SSI, PHP code execution,
 //!   sensitive system paths.
 //!
-//! Work is bounded: only the first [`MAX_INPUT`] bytes of a value are inspected, every pass
-//! is a forward scan (no backtracking), and JSON is walked iteratively.
+//! Every value is inspected whole, so every detector takes time linear in its input with a
+//! small constant, whatever the input: each pass reads forward, and what a pass would ask
+//! again at every separator, quote or `<` (is there a `*/` further on, what does the rest of
+//! this argument look like) is read once and remembered. [`work`] counts the steps, and the
+//! tests hold them to a constant per byte on adversarial inputs. JSON is walked iteratively.
 
 mod cmd;
 mod normalize;
+mod search;
 mod sql;
+pub mod work;
 mod xss;
-
-pub use normalize::MAX_INPUT;
 
 use serde::Serialize;
 
@@ -155,6 +158,7 @@ fn scan_into(field: &str, value: &str, enabled: Enabled, out: &mut Vec<Detection
 }
 
 fn percent_decode_query(s: &str) -> String {
+    work::add(s.len() + 1);
     let b = s.as_bytes();
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
@@ -177,38 +181,54 @@ fn percent_decode_query(s: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
+/// At most `max` bytes of `s`, cut at a character boundary.
+fn truncate(s: &str, max: usize) -> &str {
+    if s.len() <= max {
+        return s;
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
+}
+
 /// Scan a raw query string (`a=1&b=2`, optionally with a leading `?`): every value,
 /// percent-decoded (`+` as space), reported as `query.<name>`.
 pub fn scan_query(query: &str, enabled: Enabled) -> Vec<Detection> {
     let query = query.strip_prefix('?').unwrap_or(query);
     let mut out = Vec::new();
     for part in query.split('&') {
+        work::add(part.len() + 1);
         if part.is_empty() || out.len() >= MAX_DETECTIONS {
             continue;
         }
         let (name, value) = part.split_once('=').unwrap_or((part, ""));
-        let name = percent_decode_query(normalize::truncate(name, 256));
-        let value = percent_decode_query(normalize::truncate(value, MAX_INPUT * 3));
+        // The name only labels the field.
+        let name = percent_decode_query(truncate(name, 256));
+        let value = percent_decode_query(value);
         scan_into(&format!("query.{name}"), &value, enabled, &mut out);
     }
     out.truncate(MAX_DETECTIONS);
     out
 }
 
-fn child_key(parent: &str, key: &str) -> String {
-    if parent.len() > MAX_PATH {
-        return parent.to_string();
-    }
+/// Appends the segment that names `key` in an object to a field path
+/// (`body.notes`, `body.custom["a b"]`).
+fn push_key(path: &mut String, key: &str) {
     let plain = !key.is_empty()
         && key.len() <= 64
         && key
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
     if plain {
-        format!("{parent}.{key}")
+        path.push('.');
+        path.push_str(key);
     } else {
         let k: String = key.chars().take(32).collect();
-        format!("{parent}[{}]", serde_json::Value::String(k))
+        path.push('[');
+        path.push_str(&serde_json::Value::String(k).to_string());
+        path.push(']');
     }
 }
 
@@ -216,39 +236,80 @@ fn child_key(parent: &str, key: &str) -> String {
 /// depth is fine); fields are `body`, `body.notes`, `body.line_items[2].name`.
 pub fn scan_json(value: &serde_json::Value, enabled: Enabled) -> Vec<Detection> {
     use serde_json::Value;
+    use std::fmt::Write;
+    /// A container being walked, and the length of its own path.
+    enum Open<'a> {
+        Array(std::iter::Enumerate<std::slice::Iter<'a, Value>>, usize),
+        Object(serde_json::map::Iter<'a>, usize),
+    }
     let mut out = Vec::new();
-    let mut stack: Vec<(String, &Value)> = vec![("body".to_string(), value)];
-    while let Some((path, v)) = stack.pop() {
-        if out.len() >= MAX_DETECTIONS {
-            break;
+    // One path, extended on the way down and cut back on the way up (a path per pending
+    // value would copy up to MAX_PATH bytes for every element of a long array). Past
+    // MAX_PATH, children keep their parent's path.
+    let mut path = String::from("body");
+    let mut open: Vec<Open> = Vec::new();
+    let mut next = Some(value);
+    loop {
+        if let Some(v) = next.take() {
+            work::add(1);
+            if out.len() >= MAX_DETECTIONS {
+                break;
+            }
+            match v {
+                Value::String(s) => scan_into(&path, s, enabled, &mut out),
+                Value::Array(items) => open.push(Open::Array(items.iter().enumerate(), path.len())),
+                Value::Object(map) => {
+                    // Keys first, as fields of their own.
+                    let base = path.len();
+                    for k in map.keys() {
+                        if base <= MAX_PATH {
+                            push_key(&mut path, k);
+                        }
+                        work::add(path.len() - base + 1);
+                        scan_into(&path, k, enabled, &mut out);
+                        path.truncate(base);
+                    }
+                    open.push(Open::Object(map.iter(), base));
+                }
+                _ => {}
+            }
         }
-        match v {
-            Value::String(s) => scan_into(&path, s, enabled, &mut out),
-            Value::Array(items) => {
-                for (i, item) in items.iter().enumerate().rev() {
-                    let p = if path.len() > MAX_PATH {
-                        path.clone()
-                    } else {
-                        format!("{path}[{i}]")
-                    };
-                    stack.push((p, item));
+        let Some(container) = open.last_mut() else {
+            break;
+        };
+        let base = match container {
+            Open::Array(_, base) | Open::Object(_, base) => *base,
+        };
+        path.truncate(base);
+        let child = match container {
+            Open::Array(items, _) => items.next().map(|(i, item)| {
+                if base <= MAX_PATH {
+                    let _ = write!(path, "[{i}]");
                 }
-            }
-            Value::Object(map) => {
-                let base = stack.len();
-                for (k, item) in map {
-                    let p = child_key(&path, k);
-                    scan_into(&p, k, enabled, &mut out);
-                    stack.push((p, item));
+                item
+            }),
+            Open::Object(entries, _) => entries.next().map(|(k, item)| {
+                if base <= MAX_PATH {
+                    push_key(&mut path, k);
                 }
-                stack[base..].reverse();
+                item
+            }),
+        };
+        match child {
+            Some(item) => {
+                work::add(path.len() - base + 1);
+                next = Some(item);
             }
-            _ => {}
+            None => {
+                open.pop();
+            }
         }
     }
     out.truncate(MAX_DETECTIONS);
     out
 }
 
+#[cfg(test)]
+mod linear_tests;
 #[cfg(test)]
 mod tests;

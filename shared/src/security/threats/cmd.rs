@@ -1,7 +1,8 @@
 //! OS command injection: shell separators followed by a command whose arguments look like a
 //! command line, command substitution, shellshock, SSI, PHP code execution, sensitive paths.
 
-use super::sql::find;
+use super::search::{find, Needles};
+use super::work;
 
 /// How a command's arguments must look for it to count.
 #[derive(Clone, Copy, PartialEq)]
@@ -182,7 +183,7 @@ const CMDS: &[Cmd] = &[
     c("nbtstat", A::Arg, false, true),
 ];
 
-const PATHS: &[&str] = &[
+const PATHS: Needles<22> = Needles::new([
     "/etc/passwd",
     "/etc/shadow",
     "/etc/group",
@@ -205,9 +206,9 @@ const PATHS: &[&str] = &[
     "cmd.exe",
     "powershell.exe",
     "system32",
-];
+]);
 
-const EXEC_FNS: &[&str] = &[
+const EXEC_FNS: Needles<10> = Needles::new([
     "system",
     "exec",
     "passthru",
@@ -218,7 +219,8 @@ const EXEC_FNS: &[&str] = &[
     "assert",
     "eval",
     "runtime.getruntime",
-];
+]);
+const PHP: Needles<2> = Needles::new(["<?php", "<?="]);
 
 fn sep(c: u8) -> bool {
     matches!(c, b';' | b'|' | b'&' | b'\n' | b'\r' | b'`' | b'^')
@@ -229,9 +231,11 @@ fn cmd_byte(c: u8) -> bool {
 }
 
 fn skip_ws(s: &[u8], mut i: usize) -> usize {
+    let from = i;
     while i < s.len() && matches!(s[i], b' ' | b'\t' | b'+') {
         i += 1;
     }
+    work::add(i - from + 1);
     i
 }
 
@@ -239,41 +243,105 @@ const NETWORK: &[&str] = &[
     "ping", "nslookup", "nc", "ncat", "netcat", "telnet", "curl", "wget", "ftp", "tftp",
 ];
 
-/// `evil.example.com`
-fn host_like(a: &[u8]) -> bool {
-    let Some(dot) = a.iter().rposition(|&c| c == b'.') else {
-        return false;
-    };
-    let tld = &a[dot + 1..];
-    dot > 0
-        && tld.len() >= 2
-        && tld.iter().all(|c| c.is_ascii_alphabetic())
-        && a.iter()
-            .all(|&c| c.is_ascii_alphanumeric() || c == b'.' || c == b'-')
+/// Ends a command's argument (except as its first byte: `)` or a quote may start one).
+fn ends_arg(c: u8) -> bool {
+    matches!(c, b' ' | b'\t' | b'+' | b')' | b'\'' | b'"') || sep(c)
 }
 
-/// `... > /tmp/x` / `... >> out.php` before the next separator.
-fn redirect(rest: &[u8]) -> bool {
-    let end = rest.iter().position(|&c| sep(c)).unwrap_or(rest.len());
-    let r = &rest[..end];
-    match r.iter().position(|&c| c == b'>') {
-        Some(p) => {
-            let mut k = p + 1;
-            while k < r.len() && matches!(r[k], b'>' | b' ' | b'&') {
-                k += 1;
+/// Ends the target of a redirection (`> /tmp/x`).
+fn ends_target(c: u8) -> bool {
+    c == b' ' || sep(c)
+}
+
+/// What `arg_like` and `host_like` ask about an argument, for every argument that ends where
+/// this run ends: `start..end` holds no byte that ends an argument (but perhaps the first).
+/// Arguments that share their end (`$(cat{$(cat{…`, one `$(` after another with no space
+/// between) are answered from one read of the run instead of a read each.
+#[derive(Clone, Copy)]
+struct Run {
+    start: usize,
+    end: usize,
+    last_slash: Option<usize>,
+    last_percent: Option<usize>,
+    /// The last four dots, the latest first: enough to tell "exactly three" (an IPv4 address).
+    last_dots: [Option<usize>; 4],
+    /// The last byte that cannot be part of a host name (letters, digits, `.`, `-`).
+    last_not_host: Option<usize>,
+    /// The last byte that is not a letter.
+    last_not_letter: Option<usize>,
+    /// The last byte that is not a digit.
+    last_not_digit: Option<usize>,
+}
+
+impl Run {
+    fn read(l: &[u8], start: usize, ends: fn(u8) -> bool) -> Run {
+        let mut run = Run {
+            start,
+            end: start,
+            last_slash: None,
+            last_percent: None,
+            last_dots: [None; 4],
+            last_not_host: None,
+            last_not_letter: None,
+            last_not_digit: None,
+        };
+        let mut i = start;
+        while i < l.len() && (i == start || !ends(l[i])) {
+            let c = l[i];
+            match c {
+                b'/' => run.last_slash = Some(i),
+                b'%' => run.last_percent = Some(i),
+                b'.' => {
+                    let [d1, d2, d3, _] = run.last_dots;
+                    run.last_dots = [Some(i), d1, d2, d3];
+                }
+                _ => {}
             }
-            let e = r[k..]
-                .iter()
-                .position(|&c| c == b' ')
-                .map_or(r.len(), |x| k + x);
-            arg_like(&r[k..e])
+            if !(c.is_ascii_alphanumeric() || c == b'.' || c == b'-') {
+                run.last_not_host = Some(i);
+            }
+            if !c.is_ascii_alphabetic() {
+                run.last_not_letter = Some(i);
+            }
+            if !c.is_ascii_digit() {
+                run.last_not_digit = Some(i);
+            }
+            i += 1;
         }
-        None => false,
+        work::add(i - start + 1);
+        run.end = i;
+        run
+    }
+
+    /// Dots in `start..end`; 4 means four or more.
+    fn dots_from(&self, start: usize) -> usize {
+        self.last_dots
+            .iter()
+            .filter(|d| d.is_some_and(|d| d >= start))
+            .count()
+    }
+
+    fn last_dot_from(&self, start: usize) -> Option<usize> {
+        self.last_dots[0].filter(|&d| d >= start)
     }
 }
 
-/// Does an argument look like part of a command line?
-fn arg_like(a: &[u8]) -> bool {
+/// `evil.example.com`: the argument `l[start..run.end]`.
+fn host_like(l: &[u8], start: usize, run: &Run) -> bool {
+    let Some(dot) = run.last_dot_from(start) else {
+        return false;
+    };
+    let tld = &l[dot + 1..run.end];
+    dot > start
+        && tld.len() >= 2
+        // nothing but letters after the last dot
+        && run.last_not_letter == Some(dot)
+        && run.last_not_host.is_none_or(|p| p < start)
+}
+
+/// Does the argument `l[start..run.end]` look like part of a command line?
+fn arg_like(l: &[u8], start: usize, run: &Run) -> bool {
+    let a = &l[start..run.end];
     let Some(&f) = a.first() else { return false };
     match f {
         b'-' => a.get(1).is_some_and(|c| c.is_ascii_alphanumeric()),
@@ -281,7 +349,7 @@ fn arg_like(a: &[u8]) -> bool {
         b'.' => a
             .get(1)
             .is_some_and(|&c| c == b'/' || c == b'.' || c == b'\\'),
-        b'%' => a[1..].contains(&b'%'),
+        b'%' => run.last_percent.is_some_and(|p| p > start),
         _ => {
             if a.len() >= 2 && a[0].is_ascii_alphabetic() && a[1] == b':' {
                 return true; // c:\ , c:
@@ -289,14 +357,14 @@ fn arg_like(a: &[u8]) -> bool {
             if a.starts_with(b"http://") || a.starts_with(b"https://") || a.starts_with(b"ftp://") {
                 return true;
             }
-            if a.iter().filter(|&&c| c == b'.').count() == 3 && a[0].is_ascii_digit() {
+            if run.dots_from(start) == 3 && a[0].is_ascii_digit() {
                 return true; // IPv4
             }
-            if a == b"localhost" || a.contains(&b'/') {
+            if a == b"localhost" || run.last_slash.is_some_and(|p| p >= start) {
                 return true;
             }
-            if let Some(dot) = a.iter().rposition(|&c| c == b'.') {
-                let ext = &a[dot + 1..];
+            if let Some(dot) = run.last_dot_from(start) {
+                let ext = &l[dot + 1..run.end];
                 const EXT: &[&str] = &[
                     "php", "txt", "sh", "py", "pl", "exe", "ini", "conf", "log", "bat", "ps1",
                     "jsp", "asp", "aspx", "js", "cfg", "cgi", "rb", "db", "sql", "xml", "bak",
@@ -308,89 +376,187 @@ fn arg_like(a: &[u8]) -> bool {
     }
 }
 
-/// A command at `i` (in `l`, lower-cased; `raw` keeps case). `explicit`: after a separator.
-fn command_at(l: &[u8], raw: &[u8], i: usize, explicit: bool) -> bool {
-    command_at_d(l, raw, i, explicit, false, 0)
+/// The input (lower-cased, and as sent) and what has been read of it so far. The questions
+/// come front to back (command after command), so each remembered answer serves every later
+/// question it covers and the input is read a bounded number of times in all.
+struct Shell<'a> {
+    lower: &'a [u8],
+    raw: &'a [u8],
+    /// The last argument run read.
+    args: Option<Run>,
+    /// The last redirection-target run read.
+    targets: Option<Run>,
+    /// `(from, at)`: the first `>` or separator at or after `from` is at `at` (or there is
+    /// none and `at` is the end).
+    redirect_or_sep: Option<(usize, usize)>,
+    /// `(at, start)`: the target of the `>` at `at` starts at `start`.
+    target_start: Option<(usize, usize)>,
 }
 
-/// `lenient`: the context already says "shell" (the input starts with a separator, or the
-/// command sits inside backticks): any arguments will do.
-fn command_at_d(l: &[u8], raw: &[u8], i: usize, explicit: bool, lenient: bool, depth: u8) -> bool {
-    let mut j = i;
-    while j < l.len() && cmd_byte(l[j]) {
-        j += 1;
+impl<'a> Shell<'a> {
+    fn new(lower: &'a [u8], raw: &'a [u8]) -> Self {
+        Shell {
+            lower,
+            raw,
+            args: None,
+            targets: None,
+            redirect_or_sep: None,
+            target_start: None,
+        }
     }
-    if j == i || j - i > 64 {
-        return false;
+
+    /// The argument that starts at `start`: the run it belongs to.
+    fn arg_run(&mut self, start: usize) -> Run {
+        match self.args {
+            Some(run) if run.start <= start && start < run.end => run,
+            _ => {
+                let run = Run::read(self.lower, start, ends_arg);
+                self.args = Some(run);
+                run
+            }
+        }
     }
-    // What follows the command word must end it.
-    if let Some(&n) = l.get(j) {
-        if !(matches!(
-            n,
-            b' ' | b'\t' | b'+' | b')' | b'\'' | b'"' | b'>' | b'<' | b'{' | b'$'
-        ) || sep(n))
-        {
+
+    /// `... > /tmp/x` / `... >> out.php` between `from` and the next separator.
+    fn redirect(&mut self, from: usize) -> bool {
+        let l = self.lower;
+        let at = match self.redirect_or_sep {
+            Some((f, at)) if f <= from && from <= at => at,
+            _ => {
+                let at = l[from..]
+                    .iter()
+                    .position(|&c| c == b'>' || sep(c))
+                    .map_or(l.len(), |p| from + p);
+                work::add(at - from + 1);
+                self.redirect_or_sep = Some((from, at));
+                at
+            }
+        };
+        if l.get(at) != Some(&b'>') {
             return false;
         }
-    }
-    let word = &l[i..j];
-    // Wrappers: `busybox nc ...`, `sudo cat ...`, `nohup sh ...`
-    if depth == 0
-        && matches!(
-            word,
-            b"busybox" | b"sudo" | b"nohup" | b"exec" | b"xargs" | b"time"
-        )
-        && explicit
-        && command_at_d(l, raw, skip_ws(l, j), true, lenient, 1)
-    {
-        return true;
-    }
-    let cut = word
-        .iter()
-        .rposition(|&c| c == b'/' || c == b'\\')
-        .map_or(0, |p| p + 1);
-    let is_path = cut > 0;
-    // `http://host/a/echo` is a URL whose last segment happens to be a command's name, not a
-    // command run by its path.
-    if is_path && word.windows(3).any(|w| w == b"://") {
-        return false;
-    }
-    let name = &word[cut..];
-    let Some(cmd) = CMDS.iter().find(|c| c.name.as_bytes() == name) else {
-        return false;
-    };
-    if cmd.unix && raw[i + cut..j] != *name {
-        return false;
-    }
-    if is_path && (word.starts_with(b"/") || word.contains(&b'/')) {
-        return true;
-    }
-    if !explicit && !cmd.distinct {
-        return false;
-    }
-    let a0 = skip_ws(l, j);
-    let mut a1 = a0;
-    while a1 < l.len()
-        && !matches!(l[a1], b' ' | b'\t' | b'+')
-        && !(a1 > a0 && (sep(l[a1]) || matches!(l[a1], b')' | b'\'' | b'"')))
-    {
-        a1 += 1;
-    }
-    let arg = &l[a0..a1];
-    let ends = |k: usize| {
-        let k = skip_ws(l, k);
-        k >= l.len() || sep(l[k]) || matches!(l[k], b'\'' | b'"' | b')')
-    };
-    if lenient {
-        return true;
-    }
-    match cmd.a {
-        A::Bare => (explicit && ends(j)) || arg_like(arg),
-        A::Arg => {
-            arg_like(arg) || (NETWORK.contains(&cmd.name) && host_like(arg)) || redirect(&l[a0..])
+        let start = match self.target_start {
+            Some((a, start)) if a == at => start,
+            _ => {
+                let mut k = at + 1;
+                while k < l.len() && matches!(l[k], b'>' | b' ') {
+                    k += 1;
+                }
+                work::add(k - at);
+                self.target_start = Some((at, k));
+                k
+            }
+        };
+        if start >= l.len() || sep(l[start]) {
+            return false;
         }
-        A::Num => explicit && !arg.is_empty() && arg.iter().all(|c| c.is_ascii_digit()) && ends(a1),
-        A::Sub(subs) => subs.iter().any(|s| s.as_bytes() == arg),
+        let run = match self.targets {
+            Some(run) if run.start <= start && start < run.end => run,
+            _ => {
+                let run = Run::read(l, start, ends_target);
+                self.targets = Some(run);
+                run
+            }
+        };
+        arg_like(l, start, &run)
+    }
+
+    /// A command at `i`. `explicit`: after a separator. `lenient`: the context already says
+    /// "shell" (the input starts with a separator, or the command sits inside backticks): any
+    /// arguments will do.
+    fn command_at(&mut self, i: usize, explicit: bool, lenient: bool) -> bool {
+        self.command_at_depth(i, explicit, lenient, 0)
+    }
+
+    fn command_at_depth(&mut self, i: usize, explicit: bool, lenient: bool, depth: u8) -> bool {
+        let l = self.lower;
+        // The command word, at most 64 bytes.
+        let mut j = i;
+        while j < l.len() && j - i <= 64 && cmd_byte(l[j]) {
+            j += 1;
+        }
+        work::add(j - i + 1);
+        if j == i || j - i > 64 {
+            return false;
+        }
+        // What follows the command word must end it.
+        if let Some(&n) = l.get(j) {
+            if !(matches!(
+                n,
+                b' ' | b'\t' | b'+' | b')' | b'\'' | b'"' | b'>' | b'<' | b'{' | b'$'
+            ) || sep(n))
+            {
+                return false;
+            }
+        }
+        // Wrappers: `busybox nc ...`, `sudo cat ...`, `nohup sh ...`. The wrapper itself is
+        // tried first (either order gives the same answer) so that the input is read front
+        // to back.
+        let wraps = depth == 0
+            && explicit
+            && matches!(
+                &l[i..j],
+                b"busybox" | b"sudo" | b"nohup" | b"exec" | b"xargs" | b"time"
+            );
+        self.known_command(i, j, explicit, lenient)
+            || (wraps && self.command_at_depth(skip_ws(l, j), true, lenient, 1))
+    }
+
+    /// The word `i..j` names a command whose arguments fit.
+    fn known_command(&mut self, i: usize, j: usize, explicit: bool, lenient: bool) -> bool {
+        let l = self.lower;
+        let word = &l[i..j];
+        let cut = word
+            .iter()
+            .rposition(|&c| c == b'/' || c == b'\\')
+            .map_or(0, |p| p + 1);
+        let is_path = cut > 0;
+        // `http://host/a/echo` is a URL whose last segment happens to be a command's name, not a
+        // command run by its path.
+        if is_path && word.windows(3).any(|w| w == b"://") {
+            return false;
+        }
+        let name = &word[cut..];
+        let Some(cmd) = CMDS.iter().find(|c| c.name.as_bytes() == name) else {
+            return false;
+        };
+        if cmd.unix && self.raw[i + cut..j] != *name {
+            return false;
+        }
+        if is_path && (word.starts_with(b"/") || word.contains(&b'/')) {
+            return true;
+        }
+        if !explicit && !cmd.distinct {
+            return false;
+        }
+        if lenient {
+            return true;
+        }
+        let a0 = skip_ws(l, j);
+        let ends = |k: usize| {
+            let k = skip_ws(l, k);
+            k >= l.len() || sep(l[k]) || matches!(l[k], b'\'' | b'"' | b')')
+        };
+        match cmd.a {
+            A::Bare => (explicit && ends(j)) || arg_like(l, a0, &self.arg_run(a0)),
+            A::Arg => {
+                let run = self.arg_run(a0);
+                arg_like(l, a0, &run)
+                    || (NETWORK.contains(&cmd.name) && host_like(l, a0, &run))
+                    || self.redirect(a0)
+            }
+            A::Num => {
+                let run = self.arg_run(a0);
+                explicit
+                    && a0 < run.end
+                    && run.last_not_digit.is_none_or(|p| p < a0)
+                    && ends(run.end)
+            }
+            A::Sub(subs) => {
+                let run = self.arg_run(a0);
+                subs.iter().any(|s| s.as_bytes() == &l[a0..run.end])
+            }
+        }
     }
 }
 
@@ -403,6 +569,7 @@ pub(crate) fn scan(raw: &str) -> Option<(&'static str, usize)> {
         .copied()
         .filter(|c| !c.is_ascii_whitespace())
         .collect();
+    work::add(2 * l.len());
     if let Some(p) = find(&compact, b"(){:;}") {
         return Some(("cmdi.shellshock", p.min(l.len())));
     }
@@ -417,30 +584,23 @@ pub(crate) fn scan(raw: &str) -> Option<(&'static str, usize)> {
             return Some(("cmdi.ssi", p));
         }
     }
-    for pat in [&b"<?php"[..], b"<?="] {
-        if let Some(p) = find(l, pat) {
-            return Some(("cmdi.php_code", p));
-        }
+    if let Some((_, p)) = PHP.first(l, |_, _| true) {
+        return Some(("cmdi.php_code", p));
     }
     // Code execution: system('...'), exec("..."), passthru($x); template ${...(...)}
-    for f in EXEC_FNS {
-        let n = f.as_bytes();
-        let mut i = 0;
-        while let Some(p) = find(&l[i..], n) {
-            let at = i + p;
-            i = at + 1;
-            if at > 0 && (l[at - 1].is_ascii_alphanumeric() || l[at - 1] == b'_') {
-                continue;
-            }
-            let k = skip_ws(l, at + n.len());
-            if l.get(k) != Some(&b'(') {
-                continue;
-            }
-            let k = skip_ws(l, k + 1);
-            if matches!(l.get(k), Some(b'\'' | b'"' | b'$' | b'`')) {
-                return Some(("cmdi.code_exec", at));
-            }
+    let exec_call = |f: usize, at: usize| {
+        if at > 0 && (l[at - 1].is_ascii_alphanumeric() || l[at - 1] == b'_') {
+            return false;
         }
+        let k = skip_ws(l, at + EXEC_FNS.get(f).len());
+        if l.get(k) != Some(&b'(') {
+            return false;
+        }
+        let k = skip_ws(l, k + 1);
+        matches!(l.get(k), Some(b'\'' | b'"' | b'$' | b'`'))
+    };
+    if let Some((_, at)) = EXEC_FNS.first(l, exec_call) {
+        return Some(("cmdi.code_exec", at));
     }
     let mut i = 0;
     while let Some(p) = find(&l[i..], b"${") {
@@ -454,12 +614,22 @@ pub(crate) fn scan(raw: &str) -> Option<(&'static str, usize)> {
         while k < l.len() && (l[k].is_ascii_alphanumeric() || l[k] == b'_') {
             k += 1;
         }
+        work::add(k - st);
         if k > st && l.get(k) == Some(&b'(') {
             return Some(("cmdi.template_exec", at));
         }
     }
     // Separators (and the start) followed by a command.
+    let mut shell = Shell::new(l, r);
     let n = l.len();
+    // What `lenient` asks at every separator, read once: how far the input is nothing but
+    // separators, quotes and spaces, and where its last backtick is.
+    let lead = l
+        .iter()
+        .take_while(|&&c| matches!(c, b' ' | b'\'' | b'"' | b';' | b'|' | b'&' | b'\n' | b'\r'))
+        .count();
+    let last_backtick = l.iter().rposition(|&c| c == b'`');
+    work::add(lead + n + 1);
     let mut i = 0;
     let mut prev_sep = true; // start of input
     let mut explicit = false;
@@ -479,25 +649,26 @@ pub(crate) fn scan(raw: &str) -> Option<(&'static str, usize)> {
                         while e < n && (l[e].is_ascii_alphanumeric() || l[e] == b'_') {
                             e += 1;
                         }
+                        work::add(e - k);
                         if e == n || sep(l[e]) || l[e] == b' ' {
                             return Some(("cmdi.variable_exec", k));
                         }
                     }
                     Some(b'(') => {
                         let k2 = skip_ws(l, k + 2);
-                        if l.get(k2) == Some(&b'`') || command_at(l, r, k2, true) {
+                        if l.get(k2) == Some(&b'`') || shell.command_at(k2, true, false) {
                             return Some(("cmdi.substitution", k));
                         }
                     }
                     _ => {}
                 }
             }
+            // Everything before the separator is separators, quotes and spaces, or a backtick
+            // closes this one.
             let lenient = explicit
-                && ((quote_sub && l[k..].contains(&b'`'))
-                    || l[..i.saturating_sub(1)].iter().all(|&c| {
-                        matches!(c, b' ' | b'\'' | b'"' | b';' | b'|' | b'&' | b'\n' | b'\r')
-                    }));
-            if command_at_d(l, r, k, explicit || quote_sub, lenient, 0) {
+                && ((quote_sub && last_backtick.is_some_and(|b| b >= k))
+                    || i.saturating_sub(1) <= lead);
+            if shell.command_at(k, explicit || quote_sub, lenient) {
                 return Some((
                     if quote_sub {
                         "cmdi.substitution"
@@ -524,25 +695,22 @@ pub(crate) fn scan(raw: &str) -> Option<(&'static str, usize)> {
         i = at + 1;
         if matches!(l.get(at + 1), Some(b'\'' | b'"' | b'(')) {
             let k = skip_ws(l, at + 2);
-            if command_at(l, r, k, true) {
+            if shell.command_at(k, true, false) {
                 return Some(("cmdi.substitution", at));
             }
         }
     }
-    for p in PATHS {
-        let pb = p.as_bytes();
-        let mut i = 0;
-        while let Some(q) = find(&l[i..], pb) {
-            let at = i + q;
-            i = at + 1;
-            if pb[0] == b'/' && at > 0 && (l[at - 1].is_ascii_alphanumeric() || l[at - 1] == b'.') {
-                // part of a URL path (example.com/bin/...), unless it is `usr/bin/...`
-                if !(l[..at].ends_with(b"usr") || l[..at].ends_with(b"local")) {
-                    continue;
-                }
-            }
-            return Some(("cmdi.sensitive_path", at));
+    let sensitive = |p: usize, at: usize| {
+        if PATHS.get(p)[0] == b'/'
+            && at > 0
+            && (l[at - 1].is_ascii_alphanumeric() || l[at - 1] == b'.')
+        {
+            // part of a URL path (example.com/bin/...), unless it is `usr/bin/...`
+            return l[..at].ends_with(b"usr") || l[..at].ends_with(b"local");
         }
-    }
-    None
+        true
+    };
+    PATHS
+        .first(l, sensitive)
+        .map(|(_, at)| ("cmdi.sensitive_path", at))
 }

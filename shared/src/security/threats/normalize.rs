@@ -1,11 +1,12 @@
-//! Input normalisation: bounded, linear-time decoding of the encodings attackers use to
-//! hide payloads (percent, `%uXXXX`, HTML entities, `\xNN` / `\uNNNN` / `\n` escapes).
+//! Input normalisation: linear-time decoding of the encodings attackers use to hide payloads
+//! (percent, `%uXXXX`, HTML entities, `\xNN` / `\uNNNN` / `\n` escapes).
 
+use super::work;
 use std::borrow::Cow;
 
-/// Only the first 64 KiB of a value are inspected.
-pub const MAX_INPUT: usize = 64 * 1024;
-/// Decoding passes (double / triple encoding).
+/// Decoding passes (double / triple encoding). Each pass reads its input once and never
+/// lengthens it (every escape is at least as long as what it decodes to), so the whole is at
+/// most three reads of the value.
 const ROUNDS: usize = 3;
 
 pub(crate) struct Normalized {
@@ -15,25 +16,17 @@ pub(crate) struct Normalized {
     pub lower: String,
 }
 
-pub(crate) fn truncate(s: &str, max: usize) -> &str {
-    if s.len() <= max {
-        return s;
-    }
-    let mut end = max;
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    &s[..end]
-}
-
 pub(crate) fn normalize(input: &str) -> Normalized {
-    let mut s: Cow<str> = Cow::Borrowed(truncate(input, MAX_INPUT));
+    let mut s: Cow<str> = Cow::Borrowed(input);
     for _ in 0..ROUNDS {
+        work::add(s.len());
         match decode_once(s.as_bytes()) {
             Some(v) => s = Cow::Owned(String::from_utf8_lossy(&v).into_owned()),
             None => break,
         }
     }
+    // `raw` and `lower`: one read each.
+    work::add(2 * s.len());
     let mut raw = String::with_capacity(s.len());
     for c in s.chars() {
         let c = match c {

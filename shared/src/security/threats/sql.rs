@@ -1,6 +1,9 @@
 //! SQL injection: a small SQL lexer over the normalised input and structural rules on the
 //! token stream (no keyword lists of whole payloads).
 
+use super::search::Next;
+use super::work;
+
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum T {
     Word,
@@ -28,8 +31,6 @@ struct Tok {
     sp: bool,
 }
 
-const MAX_TOKENS: usize = 16 * 1024;
-
 fn is_word_byte(c: u8) -> bool {
     c.is_ascii_alphanumeric() || c == b'_' || c == b'$' || c >= 0x80
 }
@@ -40,9 +41,12 @@ fn lex(s: &[u8]) -> Vec<Tok> {
     // `-- -`, `#`, `--+`, quotes after it) when its body starts there. O(n) once.
     let tail = s.len() - s.iter().rev().take_while(|&&c| trivial_byte(c)).count();
     let trivial_body = |from: usize| from >= tail;
+    // The `*/` after a `/*`: remembered for every `/*` before it (an unterminated `/* /* /*`
+    // used to be read to its end once per `/*`).
+    let mut comment_end = Next::new(s, b"*/");
     let mut i = 0;
     let mut sp = false;
-    while i < s.len() && v.len() < MAX_TOKENS {
+    while i < s.len() {
         let c = s[i];
         let start = i;
         let t = match c {
@@ -61,9 +65,9 @@ fn lex(s: &[u8]) -> Vec<Tok> {
                     sp = true;
                     continue;
                 }
-                match find(&s[i + 2..], b"*/") {
-                    Some(p) => {
-                        i += 2 + p + 2;
+                match comment_end.at_or_after(i + 2) {
+                    Some(end) => {
+                        i = end + 2;
                         sp = true;
                         continue;
                     }
@@ -157,6 +161,8 @@ fn lex(s: &[u8]) -> Vec<Tok> {
         });
         sp = false;
     }
+    // The trailing comment-ish run, then each byte once (a token or a skipped space).
+    work::add(s.len() - tail + 1 + s.len());
     v
 }
 
@@ -165,27 +171,6 @@ fn trivial_byte(c: u8) -> bool {
         c,
         b' ' | b'-' | b'+' | b'#' | b'*' | b'/' | b'"' | b'\'' | b';'
     )
-}
-
-pub(crate) fn find(h: &[u8], n: &[u8]) -> Option<usize> {
-    if n.is_empty() || h.len() < n.len() {
-        return None;
-    }
-    let first = n[0];
-    let mut i = 0;
-    while i + n.len() <= h.len() {
-        match h[i..h.len() - n.len() + 1].iter().position(|&c| c == first) {
-            Some(p) => {
-                i += p;
-                if &h[i..i + n.len()] == n {
-                    return Some(i);
-                }
-                i += 1;
-            }
-            None => return None,
-        }
-    }
-    None
 }
 
 struct Ctx<'a> {
@@ -291,9 +276,11 @@ impl Ctx<'_> {
         self.ty(i) == Some(T::Word) && self.ty(i + 1) == Some(T::LParen)
     }
     fn skip(&self, mut i: usize, ty: T) -> usize {
+        let from = i;
         while self.ty(i) == Some(ty) {
             i += 1;
         }
+        work::add(i - from + 1);
         i
     }
     /// A literal starting at `i`: end index.
@@ -466,6 +453,7 @@ impl Ctx<'_> {
             while self.ty(j) == Some(T::Num) && self.ty(j + 1) == Some(T::Comma) {
                 j += 2;
             }
+            work::add(j - i);
             let prev = i.checked_sub(1).and_then(|p| self.ty(p));
             matches!(prev, Some(T::Quote(_) | T::RParen))
                 || (j..(j + 2).min(self.t.len() + 1)).any(|x| self.is_comment(x))
@@ -489,6 +477,7 @@ impl Ctx<'_> {
                 t: body,
             };
             let mut words = 0;
+            work::add(c.t.len());
             let only_sql = (0..c.t.len()).all(|j| match c.ty(j) {
                 Some(T::Word) => {
                     words += 1;
@@ -509,6 +498,10 @@ impl Ctx<'_> {
         {
             return Some(("sqli.quote_break", 0));
         }
+        // Each token once; what each rule reads around it is bounded (a few tokens, at most
+        // 24 ahead or 16 behind) except runs of brackets and `order by` lists, counted where
+        // they are read.
+        work::add(n);
         for i in 0..n {
             let tok = self.t[i];
             match tok.t {

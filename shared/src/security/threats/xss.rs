@@ -1,7 +1,8 @@
 //! Cross-site scripting: HTML tag / attribute structure, script-capable URL schemes, CSS
 //! expressions and JavaScript sinks, on the normalised input.
 
-use super::sql::find;
+use super::search::{find, Needles, Next};
+use super::work;
 
 const TAGS: &[&str] = &[
     "script",
@@ -38,7 +39,7 @@ const TAGS: &[&str] = &[
     "noscript",
     "foreignobject",
 ];
-const SCHEMES: &[&str] = &[
+const SCHEMES: Needles<9> = Needles::new([
     "javascript:",
     "vbscript:",
     "livescript:",
@@ -48,8 +49,9 @@ const SCHEMES: &[&str] = &[
     "data:application/",
     "data:text/xml",
     "data:text/javascript",
-];
-const SINKS: &[&str] = &[
+]);
+/// JavaScript sinks: calls (`alert(1)`, ``confirm`1` ``), then properties (`document.cookie`).
+const SINKS: Needles<22> = Needles::new([
     "alert",
     "prompt",
     "confirm",
@@ -65,8 +67,6 @@ const SINKS: &[&str] = &[
     "unescape",
     "constructor",
     "importscripts",
-];
-const SINK_PROPS: &[&str] = &[
     "document.cookie",
     "document.domain",
     "document.location",
@@ -74,7 +74,15 @@ const SINK_PROPS: &[&str] = &[
     "location.href",
     ".innerhtml",
     "location.hash",
-];
+]);
+/// `SINKS` before this one are calls, from it on properties.
+const SINK_CALLS: usize = 15;
+const CSS: Needles<4> = Needles::new([
+    "expression(",
+    "-moz-binding",
+    "behavior:url(",
+    "behaviour:url(",
+]);
 
 fn name_byte(c: u8) -> bool {
     c.is_ascii_alphanumeric() || c == b'-' || c == b':' || c == b'_'
@@ -93,16 +101,20 @@ fn tag_at(s: &[u8], i: usize) -> Option<(usize, usize)> {
     while j < s.len() && name_byte(s[j]) {
         j += 1;
     }
+    work::add(j - i);
     Some((st, j))
 }
 
 pub(crate) fn scan(lower: &str) -> Option<(&'static str, usize)> {
     let s = lower.as_bytes();
     let mut any_tag = false;
-    // Tags.
+    // Tags. Tag names end before the next `<`, so each tag's name ends after the previous
+    // one's: the next `xmlns` is remembered, not searched for again from every tag.
+    let mut xmlns = Next::new(s, b"xmlns");
     let mut i = 0;
     while let Some(p) = s[i..].iter().position(|&c| c == b'<') {
         let at = i + p;
+        work::add(p + 1);
         i = at + 1;
         let Some((st, en)) = tag_at(s, at) else {
             if matches!(s.get(at + 1), Some(b'!' | b'?')) {
@@ -122,32 +134,29 @@ pub(crate) fn scan(lower: &str) -> Option<(&'static str, usize)> {
         if TAGS.iter().any(|t| t.as_bytes() == name) {
             return Some(("xss.dangerous_tag", at));
         }
-        if name.contains(&b':') || find(&s[en..(en + 200).min(s.len())], b"xmlns").is_some() {
+        // An `xmlns` within the 200 bytes after the name.
+        if name.contains(&b':') || xmlns.at_or_after(en).is_some_and(|x| x + 5 <= en + 200) {
             return Some(("xss.namespace_tag", at));
         }
     }
+    work::add(s.len() - i);
     // Compact form: whitespace removed (`jav ascript:`), and CSS comments removed.
     let compact: Vec<u8> = s.iter().copied().filter(|&c| c != b' ').collect();
-    for sc in SCHEMES {
-        if let Some(p) = find(&compact, sc.as_bytes()) {
-            return Some(("xss.script_uri", p.min(s.len())));
-        }
+    work::add(s.len());
+    if let Some((_, p)) = SCHEMES.first(&compact, |_, _| true) {
+        return Some(("xss.script_uri", p.min(s.len())));
     }
     let css = strip_c_comments(&compact);
-    for pat in [
-        &b"expression("[..],
-        b"-moz-binding",
-        b"behavior:url(",
-        b"behaviour:url(",
-    ] {
-        if let Some(p) = find(&css, pat) {
-            return Some(("xss.css_expression", p.min(s.len())));
-        }
+    if let Some((_, p)) = CSS.first(&css, |_, _| true) {
+        return Some(("xss.css_expression", p.min(s.len())));
     }
     if any_tag && find(&css, b"style=").is_some() && find(&css, b"url(").is_some() {
         return Some(("xss.css_expression", 0));
     }
-    // Event-handler attributes: `on<event>=`.
+    // Event-handler attributes: `on<event>=`. Each one's value starts after the previous
+    // one's, so the next `(` and backtick are remembered rather than looked for in every value.
+    let mut paren = Next::new(s, b"(");
+    let mut backtick = Next::new(s, b"`");
     let mut i = 0;
     while let Some(p) = find(&s[i..], b"on") {
         let at = i + p;
@@ -163,50 +172,47 @@ pub(crate) fn scan(lower: &str) -> Option<(&'static str, usize)> {
         while j < s.len() && s[j].is_ascii_alphabetic() {
             j += 1;
         }
+        work::add(j - at);
         if j - at < 5 || j - at > 30 {
             continue;
         }
+        let name_end = j;
         while s.get(j) == Some(&b' ') {
             j += 1;
         }
+        work::add(j - name_end);
         if s.get(j) != Some(&b'=') {
             continue;
         }
-        let val = &s[j + 1..(j + 60).min(s.len())];
+        // A `(` or backtick in the value's first 59 bytes.
+        let val_end = (j + 60).min(s.len());
+        let call_in_value = |next: &mut Next| next.at_or_after(j + 1).is_some_and(|p| p < val_end);
         if any_tag
             || matches!(before, b'"' | b'\'' | b'`')
-            || val.iter().any(|&c| matches!(c, b'(' | b'`'))
+            || call_in_value(&mut paren)
+            || call_in_value(&mut backtick)
         {
             return Some(("xss.event_handler", at));
         }
     }
     // JavaScript sinks: `alert(1)`, ``confirm`1` ``, `document.cookie`.
-    for (list, call) in [(SINKS, true), (SINK_PROPS, false)] {
-        for name in list {
-            let n = name.as_bytes();
-            let mut i = 0;
-            while let Some(p) = find(&s[i..], n) {
-                let at = i + p;
-                i = at + 1;
-                let ok_before = at == 0
-                    || n[0] == b'.'
-                    || !{
-                        let c = s[at - 1];
-                        c.is_ascii_alphanumeric() || c == b'_' || c == b'$'
-                    };
-                let next = s.get(at + n.len()).copied();
-                let ok_after = if call {
-                    matches!(next, Some(b'(' | b'`'))
-                } else {
-                    !next.is_some_and(|c| c.is_ascii_alphanumeric())
-                };
-                if ok_before && ok_after {
-                    return Some(("xss.js_sink", at));
-                }
-            }
-        }
-    }
-    None
+    let sink = |i: usize, at: usize| {
+        let n = SINKS.get(i);
+        let ok_before = at == 0
+            || n[0] == b'.'
+            || !{
+                let c = s[at - 1];
+                c.is_ascii_alphanumeric() || c == b'_' || c == b'$'
+            };
+        let next = s.get(at + n.len()).copied();
+        let ok_after = if i < SINK_CALLS {
+            matches!(next, Some(b'(' | b'`'))
+        } else {
+            !next.is_some_and(|c| c.is_ascii_alphanumeric())
+        };
+        ok_before && ok_after
+    };
+    SINKS.first(s, sink).map(|(_, at)| ("xss.js_sink", at))
 }
 
 fn strip_c_comments(s: &[u8]) -> Vec<u8> {
@@ -214,6 +220,7 @@ fn strip_c_comments(s: &[u8]) -> Vec<u8> {
     let mut i = 0;
     while i < s.len() {
         if s[i] == b'/' && s.get(i + 1) == Some(&b'*') {
+            // Reads up to the comment's end, which the loop then continues from.
             match find(&s[i + 2..], b"*/") {
                 Some(p) => i += p + 4,
                 None => break,
@@ -223,5 +230,6 @@ fn strip_c_comments(s: &[u8]) -> Vec<u8> {
         out.push(s[i]);
         i += 1;
     }
+    work::add(out.len());
     out
 }
