@@ -1,8 +1,10 @@
 //! Threat-detector throughput: scans the concatenated fixture lines (each line as one value)
-//! and a 1 MB benign-looking text (in 64 KiB values) repeatedly for ~2 s each; prints one
-//! JSON line with MB/s. Run: `cargo run --release -p shared --example threat_throughput`.
+//! and a 1 MB benign-looking text (in 64 KiB values) repeatedly for ~2 s each, then the worst
+//! cases (1 MiB values of one separator, quote or bracket, and a 1 MB JSON body of such
+//! strings) for ~1 s each; prints one JSON line with MB/s.
+//! Run: `cargo run --release -p shared --example threat_throughput`.
 
-use shared::security::threats::{scan_value, Enabled};
+use shared::security::threats::{scan_json, scan_value, Enabled};
 use std::time::{Duration, Instant};
 
 const DIR: &str = concat!(
@@ -10,17 +12,41 @@ const DIR: &str = concat!(
     "/../../shared/fixtures/threats/"
 );
 
+/// Scans `values` over and over for `budget` (at least once): (MB/s, detections in one round).
 fn run(values: &[String], budget: Duration) -> (f64, usize) {
     let bytes: usize = values.iter().map(String::len).sum();
     let start = Instant::now();
-    let (mut total, mut hits) = (0usize, 0usize);
-    while start.elapsed() < budget {
-        for v in values {
-            hits += scan_value("f", v, Enabled::ALL).len();
-        }
+    let mut total = 0usize;
+    let mut hits;
+    loop {
+        hits = values
+            .iter()
+            .map(|v| scan_value("f", v, Enabled::ALL).len())
+            .sum();
         total += bytes;
+        if start.elapsed() >= budget {
+            break;
+        }
     }
     (total as f64 / 1e6 / start.elapsed().as_secs_f64(), hits)
+}
+
+/// One adversarial case as a JSON object: milliseconds per scan and MB/s.
+fn adversarial(name: &str, bytes: usize, mut scan: impl FnMut() -> usize) -> String {
+    let start = Instant::now();
+    let mut scans = 0u32;
+    let mut hits = 0;
+    while scans == 0 || start.elapsed() < Duration::from_secs(1) {
+        hits = scan();
+        scans += 1;
+    }
+    let secs = start.elapsed().as_secs_f64() / f64::from(scans);
+    format!(
+        "{{\"input\":{},\"bytes\":{bytes},\"ms_per_scan\":{:.2},\"mb_per_s\":{:.2},\"detections\":{hits}}}",
+        serde_json::Value::String(name.into()),
+        secs * 1e3,
+        bytes as f64 / 1e6 / secs,
+    )
 }
 
 fn main() {
@@ -49,8 +75,39 @@ fn main() {
 
     let (fix_mbs, _) = run(&lines, Duration::from_secs(2));
     let (text_mbs, text_hits) = run(&chunks, Duration::from_secs(2));
+
+    // The worst cases: one value made of a single separator, quote or bracket (each used to
+    // start a rescan of the rest of the input), and the body that froze the server (issue 15).
+    let mut cases = Vec::new();
+    let mut worst = f64::INFINITY;
+    for (name, unit) in [
+        ("1 MiB of ';'", ";"),
+        ("1 MiB of \"'\"", "'"),
+        ("1 MiB of '<'", "<"),
+        ("64 KiB of ';'", ";"),
+    ] {
+        let size = if name.starts_with("64") {
+            64 << 10
+        } else {
+            1 << 20
+        };
+        let value = unit.repeat(size);
+        let case = adversarial(name, size, || scan_value("f", &value, Enabled::ALL).len());
+        cases.push(case);
+    }
+    let body = serde_json::to_vec(&vec![";".repeat(65536); 15]).unwrap();
+    let parsed: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    cases.push(adversarial(
+        "JSON body [\";\" x 65536] x 15",
+        body.len(),
+        || scan_json(&parsed, Enabled::ALL).len(),
+    ));
+    for case in &cases {
+        let v: serde_json::Value = serde_json::from_str(case).unwrap();
+        worst = worst.min(v["mb_per_s"].as_f64().unwrap_or(f64::INFINITY));
+    }
     println!(
-        "{{\"bench\":\"threat_throughput\",\"fixture_lines\":{},\"fixture_bytes\":{},\"fixtures_mb_per_s\":{:.2},\"benign_text_bytes\":{},\"benign_text_mb_per_s\":{:.2},\"benign_text_detections\":{}}}",
-        lines.len(), fixture_bytes, fix_mbs, text.len(), text_mbs, text_hits
+        "{{\"bench\":\"threat_throughput\",\"fixture_lines\":{},\"fixture_bytes\":{},\"fixtures_mb_per_s\":{:.2},\"benign_text_bytes\":{},\"benign_text_mb_per_s\":{:.2},\"benign_text_detections\":{},\"worst_case_mb_per_s\":{:.2},\"adversarial\":[{}]}}",
+        lines.len(), fixture_bytes, fix_mbs, text.len(), text_mbs, text_hits, worst, cases.join(",")
     );
 }
