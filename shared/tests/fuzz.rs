@@ -5,14 +5,15 @@
 //! parsers, and checked for more than "no panic": each target has properties that must hold.
 //!
 //! `FUZZ_ITERS` sets the executions per target (default 20,000, a few seconds in all);
-//! `RELIABILITY_LONG=1` runs 1,000,000 per target. `FUZZ_SEED` changes the seed.
+//! `RELIABILITY_LONG=1` runs 1,000,000 per target. `FUZZ_SEED` changes the seed. The threat
+//! detector's work target reads inputs of up to 1 MiB, so it runs a hundredth of that.
 
 use serde_json::{json, Value};
 use shared::auth::jwt::{self, b64url_decode, JwtConfig};
 use shared::http::{Method, Request};
 use shared::money::{Money, Quantity, Rate, Totals};
 use shared::quote::{validate, validate_update, QuoteInput, QuoteUpdateInput};
-use shared::security::threats::{self, Enabled, RULES};
+use shared::security::threats::{self, work, Enabled, RULES};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 fn iterations() -> u64 {
@@ -118,8 +119,11 @@ fn mutate(rng: &mut Rng, input: &[u8]) -> Vec<u8> {
 
 /// Runs `body` `iterations()` times with its own seeded generator; a panic is reported with
 /// the iteration's seed so it can be replayed with FUZZ_SEED / FUZZ_ITERS=1.
-fn run(target: &str, mut body: impl FnMut(&mut Rng) -> Result<(), String>) -> u64 {
-    let n = iterations();
+fn run(target: &str, body: impl FnMut(&mut Rng) -> Result<(), String>) -> u64 {
+    run_n(target, iterations(), body)
+}
+
+fn run_n(target: &str, n: u64, mut body: impl FnMut(&mut Rng) -> Result<(), String>) -> u64 {
     let seed = base_seed();
     let mut failures = Vec::new();
     for i in 0..n {
@@ -533,4 +537,92 @@ fn threat_detector() {
         }
         Ok(())
     });
+}
+
+// ---- Threat detector: work --------------------------------------------------------------
+
+/// What the detectors react to: separators, quotes, brackets, comment markers, entities,
+/// escapes, keywords, and pieces of the shapes that used to make them read the input again.
+const THREAT_ATOMS: &[&str] = &[
+    ";", "|", "&", "\n", "\r", "`", "^", "$(", "$'", "${", "'", "\"", "(", ")", "<", ">", "{", "}", "--", "/*", "*/",
+    "#", "<!--", "<!--#", "&amp;", "&#x41;", "&#65;", "&#", "&", "%25", "%u0041", "%", "\\x41", "\\u0041", "\\\\",
+    "\\", " ", "+", "\t", "select ", "union ", "from ", "or 1=1 ", "order by 1,", "-- ", "<script", "<a", "on", " onx=",
+    "xmlns", "cat", "cat ", "cat{", "sudo+", "sleep 1", "net user", "x.php", "1.2.3.4", "a.b.com", "/", ".", "=", "a", "1",
+    "javascript:", "alert(", "system(", "/etc/passwd", "é",
+];
+
+/// An adversarial value of about `len` bytes, and the name of the generator that made it.
+fn adversarial_value(rng: &mut Rng, len: usize) -> (&'static str, String) {
+    let atom = |rng: &mut Rng| *rng.pick(THREAT_ATOMS);
+    let repeat = |unit: &str, len: usize| unit.repeat((len / unit.len()).max(1));
+    match rng.below(5) {
+        0 => ("run", repeat(atom(rng), len)),
+        1 => {
+            let unit: String = (0..2 + rng.below(3)).map(|_| atom(rng)).collect();
+            ("alternation", repeat(&unit, len))
+        }
+        2 => {
+            let mut v = repeat(atom(rng), len).into_bytes();
+            for _ in 0..1 + rng.below(8) {
+                v = mutate(rng, &v);
+            }
+            ("mutated run", String::from_utf8_lossy(&v).into_owned())
+        }
+        3 => {
+            let mut v = String::new();
+            while v.len() < len {
+                v.push_str(atom(rng));
+            }
+            ("atoms", v)
+        }
+        _ => {
+            let attack = *rng.pick(&["; cat /etc/passwd", "' or 1=1 --", "<script>alert(1)</script>", "$(id)"]);
+            let pad = repeat(atom(rng), len.saturating_sub(attack.len()));
+            ("padding then attack", pad + attack)
+        }
+    }
+}
+
+/// Every value the detectors can meet costs at most the bound in `work` (a constant per byte),
+/// whatever its shape: the worst input found is printed.
+#[test]
+fn threat_detector_work_is_linear() {
+    let mut worst = (0.0, String::new());
+    let n = (iterations() / 100).max(1);
+    run_n("threat_work", n, |rng| {
+        // Sizes on a log scale: nine in ten from 16 B to 8 KiB, the rest from 16 KiB to 1 MiB.
+        let len = if rng.chance(10) { 1 << (14 + rng.below(7)) } else { 16 << rng.below(10) };
+        let (generator, value) = adversarial_value(rng, len);
+        let (found, steps) = work::measure(|| threats::scan_value("body.notes", &value, Enabled::ALL));
+        let describe = || {
+            let prefix: String = value.chars().take(40).collect();
+            format!("{generator}, {} bytes, {prefix:?}...: {steps} steps", value.len())
+        };
+        if !work::within_bound(steps, value.len()) {
+            return Err(format!("over the bound ({} a byte): {}", work::STEPS_PER_BYTE, describe()));
+        }
+        if found.len() > 3 {
+            return Err(format!("{} detections for one value", found.len()));
+        }
+        let per_byte = steps as f64 / value.len().max(1) as f64;
+        if value.len() >= 1024 && per_byte > worst.0 {
+            worst = (per_byte, describe());
+        }
+        // The same value as a query parameter and inside a JSON body.
+        if rng.chance(10) {
+            let query = format!("q={}", value.replace('&', "%26"));
+            let (_, steps) = work::measure(|| threats::scan_query(&query, Enabled::ALL));
+            if !work::within_bound(steps, query.len()) {
+                return Err(format!("query over the bound: {}", describe()));
+            }
+            let body = json!({"notes": value, "items": [value.as_str(), {value.as_str(): 1}]});
+            let bytes = body.to_string().len();
+            let (_, steps) = work::measure(|| threats::scan_json(&body, Enabled::ALL));
+            if !work::within_bound(steps, bytes) {
+                return Err(format!("JSON body over the bound: {}", describe()));
+            }
+        }
+        Ok(())
+    });
+    eprintln!("fuzz threat_work: worst {:.1} steps a byte (bound {}): {}", worst.0, work::STEPS_PER_BYTE, worst.1);
 }
