@@ -5,7 +5,7 @@ use super::search::Next;
 use super::work;
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
-enum T {
+enum Kind {
     Word,
     Num,
     Quote(u8),
@@ -23,20 +23,20 @@ enum T {
 }
 
 #[derive(Clone, Copy, Debug)]
-struct Tok {
-    t: T,
-    s: usize,
-    e: usize,
+struct Token {
+    kind: Kind,
+    start: usize,
+    end: usize,
     /// Whitespace (or an inline comment) before the token.
-    sp: bool,
+    space_before: bool,
 }
 
 fn is_word_byte(c: u8) -> bool {
     c.is_ascii_alphanumeric() || c == b'_' || c == b'$' || c >= 0x80
 }
 
-fn lex(s: &[u8]) -> Vec<Tok> {
-    let mut v: Vec<Tok> = Vec::new();
+fn lex(s: &[u8]) -> Vec<Token> {
+    let mut tokens = Vec::new();
     // Start of the trailing run of comment-ish bytes: a comment is "trivial" (nothing but
     // `-- -`, `#`, `--+`, quotes after it) when its body starts there. O(n) once.
     let tail = s.len() - s.iter().rev().take_while(|&&c| trivial_byte(c)).count();
@@ -45,13 +45,13 @@ fn lex(s: &[u8]) -> Vec<Tok> {
     // used to be read to its end once per `/*`).
     let mut comment_end = Next::new(s, b"*/");
     let mut i = 0;
-    let mut sp = false;
+    let mut space = false;
     while i < s.len() {
         let c = s[i];
         let start = i;
-        let t = match c {
+        let kind = match c {
             b' ' => {
-                sp = true;
+                space = true;
                 i += 1;
                 continue;
             }
@@ -62,25 +62,25 @@ fn lex(s: &[u8]) -> Vec<Tok> {
                     while i < s.len() && s[i].is_ascii_digit() {
                         i += 1;
                     }
-                    sp = true;
+                    space = true;
                     continue;
                 }
                 match comment_end.at_or_after(i + 2) {
                     Some(end) => {
                         i = end + 2;
-                        sp = true;
+                        space = true;
                         continue;
                     }
                     None => {
                         let trivial = trivial_body(i + 2);
                         i += 2;
-                        T::Comment { trivial }
+                        Kind::Comment { trivial }
                     }
                 }
             }
             b'*' if s.get(i + 1) == Some(&b'/') => {
                 i += 2;
-                sp = true;
+                space = true;
                 continue;
             }
             // Comments do not hide what follows: the quote context is unknown, so a `#` or
@@ -88,56 +88,56 @@ fn lex(s: &[u8]) -> Vec<Tok> {
             b'-' if s.get(i + 1) == Some(&b'-') => {
                 let trivial = trivial_body(i + 2);
                 i += 2;
-                T::Comment { trivial }
+                Kind::Comment { trivial }
             }
             b'#' => {
                 let trivial = trivial_body(i + 1);
                 i += 1;
-                T::Comment { trivial }
+                Kind::Comment { trivial }
             }
             b'\'' | b'"' | b'`' => {
                 i += 1;
-                T::Quote(c)
+                Kind::Quote(c)
             }
             b'(' => {
                 i += 1;
-                T::LParen
+                Kind::LParen
             }
             b')' => {
                 i += 1;
-                T::RParen
+                Kind::RParen
             }
             b',' => {
                 i += 1;
-                T::Comma
+                Kind::Comma
             }
             b';' => {
                 i += 1;
-                T::Semi
+                Kind::Semi
             }
             b'.' if !s.get(i + 1).is_some_and(|c| c.is_ascii_digit()) => {
                 i += 1;
-                T::Dot
+                Kind::Dot
             }
             b'@' if s.get(i + 1).is_some_and(|&c| c == b'@' || is_word_byte(c)) => {
                 i += 1;
                 while i < s.len() && (s[i] == b'@' || is_word_byte(s[i])) {
                     i += 1;
                 }
-                T::Var
+                Kind::Var
             }
             b'0'..=b'9' | b'.' => {
                 i += 1;
                 while i < s.len() && (s[i].is_ascii_alphanumeric() || s[i] == b'.') {
                     i += 1;
                 }
-                T::Num
+                Kind::Num
             }
             c if is_word_byte(c) => {
                 while i < s.len() && is_word_byte(s[i]) {
                     i += 1;
                 }
-                T::Word
+                Kind::Word
             }
             _ => {
                 i += 1;
@@ -150,20 +150,20 @@ fn lex(s: &[u8]) -> Vec<Tok> {
                 {
                     i += 1;
                 }
-                T::Op
+                Kind::Op
             }
         };
-        v.push(Tok {
-            t,
-            s: start,
-            e: i,
-            sp,
+        tokens.push(Token {
+            kind,
+            start,
+            end: i,
+            space_before: space,
         });
-        sp = false;
+        space = false;
     }
     // The trailing comment-ish run, then each byte once (a token or a skipped space).
     work::add(s.len() - tail + 1 + s.len());
-    v
+    tokens
 }
 
 fn trivial_byte(c: u8) -> bool {
@@ -173,9 +173,10 @@ fn trivial_byte(c: u8) -> bool {
     )
 }
 
-struct Ctx<'a> {
-    s: &'a [u8],
-    t: Vec<Tok>,
+/// The input and its tokens, which the rules read.
+struct Tokens<'a> {
+    input: &'a [u8],
+    list: Vec<Token>,
 }
 
 const STRONG: &[&str] = &[
@@ -239,15 +240,17 @@ const BOOL: &[&str] = &[
     "or", "and", "xor", "div", "mod", "like", "rlike", "regexp", "having", "not",
 ];
 
-impl Ctx<'_> {
-    fn txt(&self, i: usize) -> &[u8] {
-        self.t.get(i).map_or(&[][..], |t| &self.s[t.s..t.e])
+impl Tokens<'_> {
+    fn text(&self, i: usize) -> &[u8] {
+        self.list
+            .get(i)
+            .map_or(&[][..], |t| &self.input[t.start..t.end])
     }
-    fn ty(&self, i: usize) -> Option<T> {
-        self.t.get(i).map(|t| t.t)
+    fn kind(&self, i: usize) -> Option<Kind> {
+        self.list.get(i).map(|t| t.kind)
     }
     fn word(&self, i: usize) -> Option<&[u8]> {
-        (self.ty(i) == Some(T::Word)).then(|| self.txt(i))
+        (self.kind(i) == Some(Kind::Word)).then(|| self.text(i))
     }
     fn kw(&self, i: usize, w: &str) -> bool {
         self.word(i) == Some(w.as_bytes())
@@ -257,7 +260,7 @@ impl Ctx<'_> {
             .is_some_and(|x| ws.iter().any(|w| w.as_bytes() == x))
     }
     fn op(&self, i: usize) -> Option<&[u8]> {
-        (self.ty(i) == Some(T::Op)).then(|| self.txt(i))
+        (self.kind(i) == Some(Kind::Op)).then(|| self.text(i))
     }
     fn is_cmp(&self, i: usize) -> bool {
         if let Some(o) = self.op(i) {
@@ -269,15 +272,15 @@ impl Ctx<'_> {
         )
     }
     fn is_comment(&self, i: usize) -> bool {
-        matches!(self.ty(i), Some(T::Comment { .. }))
+        matches!(self.kind(i), Some(Kind::Comment { .. }))
     }
     /// A call `name(` (space allowed).
     fn is_call(&self, i: usize) -> bool {
-        self.ty(i) == Some(T::Word) && self.ty(i + 1) == Some(T::LParen)
+        self.kind(i) == Some(Kind::Word) && self.kind(i + 1) == Some(Kind::LParen)
     }
-    fn skip(&self, mut i: usize, ty: T) -> usize {
+    fn skip(&self, mut i: usize, kind: Kind) -> usize {
         let from = i;
-        while self.ty(i) == Some(ty) {
+        while self.kind(i) == Some(kind) {
             i += 1;
         }
         work::add(i - from + 1);
@@ -285,18 +288,18 @@ impl Ctx<'_> {
     }
     /// A literal starting at `i`: end index.
     fn literal(&self, i: usize) -> Option<usize> {
-        match self.ty(i)? {
-            T::Num | T::Var => Some(i + 1),
-            T::Word if self.kw_in(i, &["null", "true", "false"]) => Some(i + 1),
-            T::Op if self.txt(i) == b"-" && self.ty(i + 1) == Some(T::Num) => Some(i + 2),
-            T::Quote(q) => {
-                for j in i + 1..(i + 8).min(self.t.len()) {
-                    if self.ty(j) == Some(T::Quote(q)) {
+        match self.kind(i)? {
+            Kind::Num | Kind::Var => Some(i + 1),
+            Kind::Word if self.kw_in(i, &["null", "true", "false"]) => Some(i + 1),
+            Kind::Op if self.text(i) == b"-" && self.kind(i + 1) == Some(Kind::Num) => Some(i + 2),
+            Kind::Quote(q) => {
+                for j in i + 1..(i + 8).min(self.list.len()) {
+                    if self.kind(j) == Some(Kind::Quote(q)) {
                         return Some(j + 1);
                     }
                 }
                 // unterminated (the application's own quote closes it)
-                (self.t.len() - i <= 4).then_some(self.t.len())
+                (self.list.len() - i <= 4).then_some(self.list.len())
             }
             _ => None,
         }
@@ -324,26 +327,31 @@ impl Ctx<'_> {
             b"delete" => self.kw(i + 1, "from"),
             b"update" => self.kw(i + 2, "set"),
             b"exec" | b"execute" => {
-                self.ty(i + 1) == Some(T::LParen)
-                    || self.ty(i + 1) == Some(T::Var)
+                self.kind(i + 1) == Some(Kind::LParen)
+                    || self.kind(i + 1) == Some(Kind::Var)
                     || self.word(i + 1).is_some_and(|x| {
                         x.starts_with(b"xp_") || x.starts_with(b"sp_") || x.starts_with(b"master")
                     })
             }
-            b"declare" | b"set" => self.ty(i + 1) == Some(T::Var),
-            b"shutdown" => matches!(self.ty(i + 1), None | Some(T::Semi | T::Comment { .. })),
+            b"declare" | b"set" => self.kind(i + 1) == Some(Kind::Var),
+            b"shutdown" => matches!(
+                self.kind(i + 1),
+                None | Some(Kind::Semi | Kind::Comment { .. })
+            ),
             b"waitfor" => self.kw_in(i + 1, &["delay", "time"]),
-            b"if" => self.kw_in(i + 1, &["exists", "not"]) || self.ty(i + 1) == Some(T::LParen),
+            b"if" => {
+                self.kw_in(i + 1, &["exists", "not"]) || self.kind(i + 1) == Some(Kind::LParen)
+            }
             b"select" => {
-                matches!(self.ty(i + 1), Some(T::LParen | T::Var))
+                matches!(self.kind(i + 1), Some(Kind::LParen | Kind::Var))
                     || (self.literal(i + 1).is_some_and(|e| {
                         // a number or a closed string, then `,` / `;` / comment / end / from
-                        (self.ty(i + 1) == Some(T::Num)
-                            || matches!(self.ty(e - 1), Some(T::Quote(_))) && e - 1 > i + 1)
-                            && (e == self.t.len()
+                        (self.kind(i + 1) == Some(Kind::Num)
+                            || matches!(self.kind(e - 1), Some(Kind::Quote(_))) && e - 1 > i + 1)
+                            && (e == self.list.len()
                                 || matches!(
-                                    self.ty(e),
-                                    Some(T::Comma | T::Semi | T::Comment { .. })
+                                    self.kind(e),
+                                    Some(Kind::Comma | Kind::Semi | Kind::Comment { .. })
                                 )
                                 || self.kw(e, "from"))
                     }))
@@ -364,7 +372,7 @@ impl Ctx<'_> {
         if self.kw_in(j, &["all", "distinct"]) {
             j += 1;
         }
-        j = self.skip(j, T::LParen);
+        j = self.skip(j, Kind::LParen);
         self.word(j).is_some_and(|w| w.starts_with(b"select"))
     }
 
@@ -372,20 +380,22 @@ impl Ctx<'_> {
         if !self.kw(i, "select") {
             return false;
         }
-        let end = (i + 24).min(self.t.len());
+        let end = (i + 24).min(self.list.len());
         let Some(f) = (i + 1..end).find(|&j| self.kw(j, "from")) else {
             return false;
         };
-        if (i + 1..f).any(|j| self.ty(j) == Some(T::Semi)) {
+        if (i + 1..f).any(|j| self.kind(j) == Some(Kind::Semi)) {
             return false;
         }
         let col = (i + 1..f).any(|j| {
-            matches!(self.ty(j), Some(T::Var | T::Quote(_)))
+            matches!(self.kind(j), Some(Kind::Var | Kind::Quote(_)))
                 || self.op(j).is_some_and(|o| o == b"*" || o == b"||")
-                || (self.ty(j) == Some(T::LParen) && j > i + 1 && self.ty(j - 1) == Some(T::Word))
+                || (self.kind(j) == Some(Kind::LParen)
+                    && j > i + 1
+                    && self.kind(j - 1) == Some(Kind::Word))
         });
-        let tab = self.ty(f + 1) == Some(T::Word)
-            && (self.ty(f + 2) == Some(T::Dot)
+        let tab = self.kind(f + 1) == Some(Kind::Word)
+            && (self.kind(f + 2) == Some(Kind::Dot)
                 || self.kw_in(f + 1, &["dual", "information_schema"])
                 || self.kw_in(
                     f + 2,
@@ -401,44 +411,44 @@ impl Ctx<'_> {
                     ],
                 )
                 || matches!(
-                    self.ty(f + 2),
-                    Some(T::Semi | T::Comment { .. } | T::RParen)
+                    self.kind(f + 2),
+                    Some(Kind::Semi | Kind::Comment { .. } | Kind::RParen)
                 ));
-        tab || (col && matches!(self.ty(f + 1), Some(T::Word | T::LParen)))
+        tab || (col && matches!(self.kind(f + 1), Some(Kind::Word | Kind::LParen)))
     }
 
     /// An operand after a boolean operator that only SQL would put there.
     fn sql_operand(&self, k: usize, q: u8) -> bool {
-        match self.ty(k) {
-            Some(T::Num) => {
+        match self.kind(k) {
+            Some(Kind::Num) => {
                 let n = k + 1;
                 self.is_cmp(n)
                     || matches!(
-                        self.ty(n),
-                        None | Some(T::LParen | T::Comment { .. } | T::Semi)
+                        self.kind(n),
+                        None | Some(Kind::LParen | Kind::Comment { .. } | Kind::Semi)
                     )
             }
-            Some(T::LParen | T::Var) => true,
-            Some(T::Word) => {
+            Some(Kind::LParen | Kind::Var) => true,
+            Some(Kind::Word) => {
                 self.kw_in(
                     k,
                     &["null", "true", "false", "sleep", "benchmark", "exists"],
-                ) || (self.is_call(k) && !self.t[k + 1].sp)
+                ) || (self.is_call(k) && !self.list[k + 1].space_before)
                     || self.is_cmp(k + 1)
             }
-            Some(T::Quote(q2)) => {
-                if q2 != q && k + 1 == self.t.len() {
+            Some(Kind::Quote(q2)) => {
+                if q2 != q && k + 1 == self.list.len() {
                     return true;
                 }
                 // `' and '1`: a short string left open for the application's quote.
                 if q2 == q
-                    && k + 2 == self.t.len()
-                    && (self.ty(k + 1) == Some(T::Num)
+                    && k + 2 == self.list.len()
+                    && (self.kind(k + 1) == Some(Kind::Num)
                         || self.word(k + 1).is_some_and(|w| w.len() <= 2))
                 {
                     return true;
                 }
-                (k + 1..(k + 7).min(self.t.len())).any(|j| self.is_cmp(j))
+                (k + 1..(k + 7).min(self.list.len())).any(|j| self.is_cmp(j))
             }
             _ => false,
         }
@@ -447,43 +457,42 @@ impl Ctx<'_> {
     fn order_by(&self, i: usize) -> bool {
         self.kw_in(i, &["order", "group"]) && self.kw(i + 1, "by") && {
             let mut j = i + 2;
-            if self.ty(j) != Some(T::Num) {
+            if self.kind(j) != Some(Kind::Num) {
                 return false;
             }
-            while self.ty(j) == Some(T::Num) && self.ty(j + 1) == Some(T::Comma) {
+            while self.kind(j) == Some(Kind::Num) && self.kind(j + 1) == Some(Kind::Comma) {
                 j += 2;
             }
             work::add(j - i);
-            let prev = i.checked_sub(1).and_then(|p| self.ty(p));
-            matches!(prev, Some(T::Quote(_) | T::RParen))
-                || (j..(j + 2).min(self.t.len() + 1)).any(|x| self.is_comment(x))
+            let prev = i.checked_sub(1).and_then(|p| self.kind(p));
+            matches!(prev, Some(Kind::Quote(_) | Kind::RParen))
+                || (j..(j + 2).min(self.list.len() + 1)).any(|x| self.is_comment(x))
         }
     }
 
     fn run(&self) -> Option<(&'static str, usize)> {
-        let n = self.t.len();
+        let n = self.list.len();
         // Input that is (or starts with) a SQL comment.
-        if self.s.starts_with(b"/*") || self.s.starts_with(b" /*") {
+        if self.input.starts_with(b"/*") || self.input.starts_with(b" /*") {
             return Some(("sqli.comment", 0));
         }
         if n == 0 {
             return None;
         }
-        let at = |i: usize| self.t[i.min(n - 1)].s;
-        if let (Some(T::Comment { .. }), true) = (self.ty(0), self.s.starts_with(b"--")) {
-            let body = lex(&self.s[2..]);
-            let c = Ctx {
-                s: &self.s[2..],
-                t: body,
+        let at = |i: usize| self.list[i.min(n - 1)].start;
+        if let (Some(Kind::Comment { .. }), true) = (self.kind(0), self.input.starts_with(b"--")) {
+            let c = Tokens {
+                input: &self.input[2..],
+                list: lex(&self.input[2..]),
             };
             let mut words = 0;
-            work::add(c.t.len());
-            let only_sql = (0..c.t.len()).all(|j| match c.ty(j) {
-                Some(T::Word) => {
+            work::add(c.list.len());
+            let only_sql = (0..c.list.len()).all(|j| match c.kind(j) {
+                Some(Kind::Word) => {
                     words += 1;
                     c.kw_in(j, BOOL) || c.kw_in(j, &["union", "select", "true", "false", "null"])
                 }
-                Some(T::Comment { .. } | T::Op | T::Num | T::Quote(_)) => true,
+                Some(Kind::Comment { .. } | Kind::Op | Kind::Num | Kind::Quote(_)) => true,
                 _ => false,
             });
             if only_sql && words > 0 {
@@ -492,9 +501,9 @@ impl Ctx<'_> {
         }
         // `'-'`, `'||'`: the whole input is an operator between quotes.
         if n == 3
-            && self.ty(0) == Some(T::Quote(b'\''))
-            && self.ty(1) == Some(T::Op)
-            && self.ty(2) == Some(T::Quote(b'\''))
+            && self.kind(0) == Some(Kind::Quote(b'\''))
+            && self.kind(1) == Some(Kind::Op)
+            && self.kind(2) == Some(Kind::Quote(b'\''))
         {
             return Some(("sqli.quote_break", 0));
         }
@@ -503,10 +512,9 @@ impl Ctx<'_> {
         // they are read.
         work::add(n);
         for i in 0..n {
-            let tok = self.t[i];
-            match tok.t {
-                T::Word => {
-                    let w = self.txt(i);
+            match self.list[i].kind {
+                Kind::Word => {
+                    let w = self.text(i);
                     if self.union_select(i) {
                         return Some(("sqli.union_select", at(i)));
                     }
@@ -517,7 +525,7 @@ impl Ctx<'_> {
                         return Some(("sqli.schema_probe", at(i)));
                     }
                     if (w.starts_with(b"dbms_") || w.starts_with(b"utl_"))
-                        && self.ty(i + 1) == Some(T::Dot)
+                        && self.kind(i + 1) == Some(Kind::Dot)
                     {
                         return Some(("sqli.schema_probe", at(i)));
                     }
@@ -547,18 +555,21 @@ impl Ctx<'_> {
                             "db_name",
                             "user_name",
                         ],
-                    ) && self.ty(i + 1) == Some(T::LParen)
-                        && self.ty(i + 2) == Some(T::RParen)
+                    ) && self.kind(i + 1) == Some(Kind::LParen)
+                        && self.kind(i + 2) == Some(Kind::RParen)
                         && (i == 0
-                            || matches!(self.ty(i - 1), Some(T::Comma | T::LParen | T::Op))
+                            || matches!(
+                                self.kind(i - 1),
+                                Some(Kind::Comma | Kind::LParen | Kind::Op)
+                            )
                             || self.kw_in(i - 1, &["and", "or", "xor", "select", "union", "not"]))
                     {
                         return Some(("sqli.fingerprint_function", at(i)));
                     }
                     if self.kw_in(i, &["char", "chr", "nchar"])
-                        && self.ty(i + 1) == Some(T::LParen)
-                        && self.ty(i + 2) == Some(T::Num)
-                        && self.ty(i + 3) == Some(T::RParen)
+                        && self.kind(i + 1) == Some(Kind::LParen)
+                        && self.kind(i + 2) == Some(Kind::Num)
+                        && self.kind(i + 3) == Some(Kind::RParen)
                         && matches!(self.op(i + 4), Some(b"+" | b"||"))
                     {
                         return Some(("sqli.fingerprint_function", at(i)));
@@ -568,13 +579,19 @@ impl Ctx<'_> {
                     }
                     if self.kw_in(i, &["and", "or", "xor", "having"])
                         && i > 0
-                        && matches!(self.ty(i - 1), Some(T::Num | T::Quote(_) | T::RParen))
+                        && matches!(
+                            self.kind(i - 1),
+                            Some(Kind::Num | Kind::Quote(_) | Kind::RParen)
+                        )
                         && ((self.kw_in(i + 1, &["true", "false", "null"])
-                            && matches!(self.ty(i + 2), None | Some(T::Comment { .. } | T::Semi)))
-                            || (self.ty(i + 1) == Some(T::Num)
+                            && matches!(
+                                self.kind(i + 2),
+                                None | Some(Kind::Comment { .. } | Kind::Semi)
+                            ))
+                            || (self.kind(i + 1) == Some(Kind::Num)
                                 && matches!(
-                                    self.ty(i + 2),
-                                    Some(T::Comment { trivial: true } | T::Semi)
+                                    self.kind(i + 2),
+                                    Some(Kind::Comment { trivial: true } | Kind::Semi)
                                 )))
                     {
                         return Some(("sqli.tautology", at(i)));
@@ -586,25 +603,29 @@ impl Ctx<'_> {
                         return Some(("sqli.tautology", at(i)));
                     }
                 }
-                T::Num
+                Kind::Num
                     if i == 0
-                        || matches!(self.ty(i - 1), Some(T::Quote(_) | T::RParen | T::Op)) =>
+                        || matches!(
+                            self.kind(i - 1),
+                            Some(Kind::Quote(_) | Kind::RParen | Kind::Op)
+                        ) =>
                 {
                     // `1 rlike 1`, `1 is null`, `1 div 0`: a number then a SQL-only operator.
                     let k = if self.kw(i + 2, "not") { i + 3 } else { i + 2 };
                     if (self.kw_in(i + 1, &["rlike", "regexp", "sounds", "div", "xor"])
-                        && (self.literal(i + 2).is_some() || self.ty(i + 2) == Some(T::LParen)))
+                        && (self.literal(i + 2).is_some()
+                            || self.kind(i + 2) == Some(Kind::LParen)))
                         || (self.kw(i + 1, "is")
                             && self.kw_in(k, &["null", "true", "false", "unknown"]))
                     {
                         return Some(("sqli.tautology", at(i)));
                     }
                 }
-                T::Op if matches!(self.txt(i), b"||" | b"&&") && self.tautology(i) => {
+                Kind::Op if matches!(self.text(i), b"||" | b"&&") && self.tautology(i) => {
                     return Some(("sqli.tautology", at(i)));
                 }
-                T::Var => {
-                    let v = self.txt(i);
+                Kind::Var => {
+                    let v = self.text(i);
                     if v.starts_with(b"@@")
                         || matches!(
                             v,
@@ -615,13 +636,15 @@ impl Ctx<'_> {
                         return Some(("sqli.system_variable", at(i)));
                     }
                 }
-                T::Semi if self.statement(i + 1) => {
+                Kind::Semi if self.statement(i + 1) => {
                     return Some(("sqli.stacked_query", at(i)));
                 }
-                T::LParen
+                Kind::LParen
                     if self.kw(i + 1, "select")
-                        && (matches!(self.ty(i + 2), Some(T::LParen | T::Var | T::Quote(_)))
-                            || self.op(i + 2) == Some(b"*")
+                        && (matches!(
+                            self.kind(i + 2),
+                            Some(Kind::LParen | Kind::Var | Kind::Quote(_))
+                        ) || self.op(i + 2) == Some(b"*")
                             || self.is_call(i + 2)
                             || self.select_num(i + 2)
                             || (i > 0
@@ -630,17 +653,19 @@ impl Ctx<'_> {
                 {
                     return Some(("sqli.subquery", at(i)));
                 }
-                T::Quote(q) if q != b'`' && self.quote_break(i, q) => {
+                Kind::Quote(q) if q != b'`' && self.quote_break(i, q) => {
                     return Some(("sqli.quote_break", at(i)));
                 }
-                T::Comment { trivial: true } if i >= 2 => {
+                Kind::Comment { trivial: true } if i >= 2 => {
                     // `( BINARY ( 1) ) --`: an expression closed and the rest commented out.
                     let w = i.saturating_sub(16);
-                    if matches!(self.ty(i - 1), Some(T::RParen | T::Num | T::Quote(_)))
-                        && (w..i).any(|j| self.kw_in(j, STRONG))
+                    if matches!(
+                        self.kind(i - 1),
+                        Some(Kind::RParen | Kind::Num | Kind::Quote(_))
+                    ) && (w..i).any(|j| self.kw_in(j, STRONG))
                         && (w..i).any(|j| {
-                            matches!(self.ty(j), Some(T::LParen | T::Quote(_)))
-                                || (self.is_cmp(j) && self.ty(j) == Some(T::Op))
+                            matches!(self.kind(j), Some(Kind::LParen | Kind::Quote(_)))
+                                || (self.is_cmp(j) && self.kind(j) == Some(Kind::Op))
                         })
                     {
                         return Some(("sqli.comment_truncation", at(i)));
@@ -654,13 +679,13 @@ impl Ctx<'_> {
 
     /// `(select 1)=1`, `(select 1,2`, `in (select 1)`: a numeric sub-select.
     fn select_num(&self, j: usize) -> bool {
-        if self.ty(j) != Some(T::Num) {
+        if self.kind(j) != Some(Kind::Num) {
             return false;
         }
         let i = j - 2; // the `(`
-        self.ty(j + 1) == Some(T::Comma)
+        self.kind(j + 1) == Some(Kind::Comma)
             || self.kw(j + 1, "from")
-            || (self.ty(j + 1) == Some(T::RParen)
+            || (self.kind(j + 1) == Some(Kind::RParen)
                 && (self.is_cmp(j + 2)
                     || (i > 0 && self.kw_in(i - 1, &["in", "exists", "and", "or"]))))
     }
@@ -669,13 +694,14 @@ impl Ctx<'_> {
         match self.word(i) {
             Some(b"sleep") => {
                 let j = i + 1;
-                self.ty(j) == Some(T::LParen)
-                    && (matches!(self.ty(j + 1), Some(T::Var | T::LParen))
+                self.kind(j) == Some(Kind::LParen)
+                    && (matches!(self.kind(j + 1), Some(Kind::Var | Kind::LParen))
                         || self.is_call(j + 1)
-                        || (self.ty(j + 1) == Some(T::Num) && self.ty(j + 2) == Some(T::RParen)))
+                        || (self.kind(j + 1) == Some(Kind::Num)
+                            && self.kind(j + 2) == Some(Kind::RParen)))
             }
             Some(b"benchmark" | b"pg_sleep" | b"randomblob" | b"sys_sleep") => {
-                self.ty(i + 1) == Some(T::LParen)
+                self.kind(i + 1) == Some(Kind::LParen)
             }
             Some(b"waitfor") => self.kw_in(i + 1, &["delay", "time"]),
             _ => false,
@@ -689,45 +715,48 @@ impl Ctx<'_> {
         if !is_bool {
             return false;
         }
-        let j = self.skip(i + 1, T::LParen);
+        let j = self.skip(i + 1, Kind::LParen);
         let Some(l) = self.literal(j) else {
             return false;
         };
-        let l = self.skip(l, T::RParen);
+        let l = self.skip(l, Kind::RParen);
         if !self.is_cmp(l) {
             return false;
         }
-        let r = self.skip(l + 1, T::LParen);
+        let r = self.skip(l + 1, Kind::LParen);
         self.literal(r).is_some()
-            || (self.word(r).is_some() && self.ty(j) != Some(T::Num) && self.ty(j) != Some(T::Var))
+            || (self.word(r).is_some()
+                && self.kind(j) != Some(Kind::Num)
+                && self.kind(j) != Some(Kind::Var))
     }
 
     /// A quote that closes the application's string, followed by SQL.
     fn quote_break(&self, i: usize, q: u8) -> bool {
-        let j = self.skip(i + 1, T::RParen);
-        match self.ty(j) {
-            Some(T::Semi) => self.statement(j + 1),
-            Some(T::Comment { trivial }) => trivial,
-            Some(T::Word) => {
+        let j = self.skip(i + 1, Kind::RParen);
+        match self.kind(j) {
+            Some(Kind::Semi) => self.statement(j + 1),
+            Some(Kind::Comment { trivial }) => trivial,
+            Some(Kind::Word) => {
                 if self.kw_in(j, BOOL) {
                     return self.sql_operand(j + 1, q);
                 }
                 if self.kw_in(j, &["order", "group"]) && self.kw(j + 1, "by") {
-                    return self.ty(j + 2) == Some(T::Num) || self.is_call(j + 2);
+                    return self.kind(j + 2) == Some(Kind::Num) || self.is_call(j + 2);
                 }
                 self.statement(j)
                     || (self.kw_in(j, &["limit", "procedure", "into"])
-                        && self.ty(j + 1) != Some(T::Word))
+                        && self.kind(j + 1) != Some(Kind::Word))
             }
-            Some(T::Op) => match self.txt(j) {
-                b"+" | b"||" if q == b'\'' && self.ty(j + 1) == Some(T::Quote(q)) => true,
+            Some(Kind::Op) => match self.text(j) {
+                b"+" | b"||" if q == b'\'' && self.kind(j + 1) == Some(Kind::Quote(q)) => true,
                 b"||" | b"&&" | b"*" | b"|" | b"^" | b"&" => self.sql_operand(j + 1, q),
                 b"+" | b"-" => {
-                    self.ty(j + 1) == Some(T::LParen) || (self.is_call(j + 1) && !self.t[j + 2].sp)
+                    self.kind(j + 1) == Some(Kind::LParen)
+                        || (self.is_call(j + 1) && !self.list[j + 2].space_before)
                 }
                 o if self.is_cmp(j) && o != b"<" && o != b">" => self
                     .literal(j + 1)
-                    .is_some_and(|e| matches!(self.ty(e), Some(T::Comment { trivial: true }))),
+                    .is_some_and(|e| matches!(self.kind(e), Some(Kind::Comment { trivial: true }))),
                 _ => false,
             },
             _ => false,
@@ -737,6 +766,9 @@ impl Ctx<'_> {
 
 pub(crate) fn scan(lower: &str) -> Option<(&'static str, usize)> {
     let s = lower.as_bytes();
-    let ctx = Ctx { s, t: lex(s) };
-    ctx.run()
+    let tokens = Tokens {
+        input: s,
+        list: lex(s),
+    };
+    tokens.run()
 }
