@@ -235,7 +235,10 @@ fn skip_ws(s: &[u8], mut i: usize) -> usize {
     while i < s.len() && matches!(s[i], b' ' | b'\t' | b'+') {
         i += 1;
     }
-    work::add(i - from + 1);
+    // The call itself is a part of its caller's step (it runs at most a few times a step).
+    if i > from {
+        work::add(i - from);
+    }
     i
 }
 
@@ -475,7 +478,9 @@ impl<'a> Shell<'a> {
         while j < l.len() && j - i <= 64 && cmd_byte(l[j]) {
             j += 1;
         }
-        work::add(j - i + 1);
+        if j > i {
+            work::add(j - i);
+        }
         if j == i || j - i > 64 {
             return false;
         }

@@ -55,7 +55,7 @@ impl<'a> Next<'a> {
 
     pub(crate) fn at_or_after(&mut self, pos: usize) -> Option<usize> {
         if let Some((from, found)) = self.last {
-            if from <= pos && found.map_or(true, |f| f >= pos) {
+            if from <= pos && found.is_none_or(|f| f >= pos) {
                 return found;
             }
         }

@@ -1,5 +1,5 @@
 //! The detectors' work, counted, so that tests can prove inspection is linear in its input
-//! without timing anything (`tests.rs`, the fuzz target in `tests/fuzz.rs`).
+//! without timing anything (`linear_tests.rs`, the fuzz target in `tests/fuzz.rs`).
 //!
 //! A step is one iteration of a loop whose length depends on the input: a byte examined, a
 //! token visited, a JSON node walked. What costs a bounded amount per step (a lookup in one
