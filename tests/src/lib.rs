@@ -305,6 +305,59 @@ pub fn probe_wasm() -> PathBuf {
     root().join("target/wasm32-wasip2/release/probe.wasm")
 }
 
+/// A manifest in `dir` with the probe mounted three ways (`/probe/...`, `/probe/deeper/...`
+/// as `deeper`, `/exact` as `exact`), the given outbound hosts, and `extra` lines added to
+/// `[application.tool.edge]` (1.5 s time limit and 64 MiB per instance unless overridden).
+pub fn probe_manifest(dir: &TempDir, allowed: &[String], extra: &str) -> PathBuf {
+    let wasm = probe_wasm();
+    assert!(wasm.exists(), "{} is built by scripts/test", wasm.display());
+    let allowed = allowed.iter().map(|a| format!("\"{a}\"")).collect::<Vec<_>>().join(", ");
+    let mut settings = vec!["request_timeout_ms = 1500".to_string(), "memory_limit_mib = 64".to_string()];
+    for line in extra.lines().filter(|l| !l.trim().is_empty()) {
+        let key = line.split('=').next().unwrap_or("").trim();
+        settings.retain(|s| !s.starts_with(&format!("{key} ")));
+        settings.push(line.trim().to_string());
+    }
+    let text = format!(
+        r#"spin_manifest_version = 2
+[application]
+name = "probe"
+[application.tool.edge]
+{settings}
+[variables]
+greeting = {{ default = "hello" }}
+secret_thing = {{ required = true, secret = true }}
+db_url = {{ default = "" }}
+jwt_secret = {{ default = "" }}
+[[trigger.http]]
+route = "/probe/..."
+component = "probe"
+[[trigger.http]]
+route = "/probe/deeper/..."
+component = "deeper"
+[[trigger.http]]
+route = "/exact"
+component = "exact"
+[component.probe]
+source = "{w}"
+allowed_outbound_hosts = [{allowed}]
+[component.probe.variables]
+greeting = "{{{{ greeting }}}}, world"
+secret_thing = "{{{{ secret_thing }}}}"
+db_url = "{{{{ db_url }}}}"
+[component.deeper]
+source = "{w}"
+[component.exact]
+source = "{w}"
+"#,
+        settings = settings.join("\n"),
+        w = wasm.display()
+    );
+    let path = dir.0.join("spin.toml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
 /// A temporary directory, removed on drop.
 pub struct TempDir(pub PathBuf);
 

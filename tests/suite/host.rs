@@ -2,52 +2,11 @@
 //! headers, variables, `allowed_outbound_hosts`, per-request limits, the compiled cache.
 
 use e2e::http::Recorder;
-use e2e::{probe_wasm, Host, HostConfig, TempDir, TestDb};
+use e2e::{probe_manifest, Host, HostConfig, TempDir, TestDb};
 use std::time::{Duration, Instant};
 
-/// A manifest with the probe mounted three ways, and the given outbound hosts.
 fn manifest(dir: &TempDir, allowed: &[String], extra: &str) -> std::path::PathBuf {
-    let wasm = probe_wasm();
-    assert!(wasm.exists(), "{} is built by scripts/test", wasm.display());
-    let allowed = allowed.iter().map(|a| format!("\"{a}\"")).collect::<Vec<_>>().join(", ");
-    let text = format!(
-        r#"spin_manifest_version = 2
-[application]
-name = "probe"
-[application.tool.edge]
-request_timeout_ms = 1500
-memory_limit_mib = 64
-{extra}
-[variables]
-greeting = {{ default = "hello" }}
-secret_thing = {{ required = true, secret = true }}
-db_url = {{ default = "" }}
-[[trigger.http]]
-route = "/probe/..."
-component = "probe"
-[[trigger.http]]
-route = "/probe/deeper/..."
-component = "deeper"
-[[trigger.http]]
-route = "/exact"
-component = "exact"
-[component.probe]
-source = "{w}"
-allowed_outbound_hosts = [{allowed}]
-[component.probe.variables]
-greeting = "{{{{ greeting }}}}, world"
-secret_thing = "{{{{ secret_thing }}}}"
-db_url = "{{{{ db_url }}}}"
-[component.deeper]
-source = "{w}"
-[component.exact]
-source = "{w}"
-"#,
-        w = wasm.display()
-    );
-    let path = dir.0.join("spin.toml");
-    std::fs::write(&path, text).unwrap();
-    path
+    probe_manifest(dir, allowed, extra)
 }
 
 fn start(dir: &TempDir, allowed: &[String]) -> Host {

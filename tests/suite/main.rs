@@ -7,6 +7,7 @@ mod batch_processor;
 mod deployment;
 mod deployment_guide;
 mod host;
+mod hostile;
 mod jwt_vectors;
 mod migration_controller;
 mod migrations;

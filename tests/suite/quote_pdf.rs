@@ -513,6 +513,61 @@ fn a_batch_answers_each_quote_and_lists_the_missing_ones() {
     assert_eq!(scalar(&db, &format!("SELECT pdf_exports_count::bigint FROM user_usage WHERE user_id = '{user}'")), 2);
 }
 
+/// A quote of 200 items with descriptions of 1,995 characters: about 420 KB of text.
+fn large_quote(db: &TestDb, user: &str, seq: i32) -> String {
+    let description = "Supply and fit, including all fixings and making good. ".repeat(35);
+    let lines = (0..200).map(|k| line(&format!("Item {k}"), &description, 1 + k % 5, 1999)).collect();
+    insert_quote(db, user, &spec(seq, lines)).0
+}
+
+#[test]
+fn a_batch_holding_too_much_text_is_refused_whole_saying_what_fits() {
+    let db = TestDb::new();
+    let user = db.user("heavy@example.test");
+    plan(&db, &user, false, false);
+    let ids: Vec<String> = (1..=6).map(|seq| large_quote(&db, &user, seq)).collect();
+    let host = Host::start(HostConfig::app(&db));
+    let r = json_doc(&host, &user, &json!({"quote_ids": ids}));
+    assert_eq!((r.status, r.json()["code"].as_str()), (413, Some("batch_too_large")), "{}", r.text());
+    let detail = r.json()["detail"].as_str().unwrap().to_string();
+    assert!(detail.contains("the first 4 fit") && detail.contains("generate_pdfs"), "{detail}");
+    assert_eq!(scalar(&db, "SELECT count(*) FROM quote_documents"), 0, "nothing rendered");
+    // What the answer says fits does fit.
+    let r = json_doc(&host, &user, &json!({"quote_ids": ids[..4]}));
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["succeeded"], 4);
+}
+
+#[test]
+fn a_user_renders_at_most_two_large_requests_at_once() {
+    let db = TestDb::new();
+    let user = db.user("eager@example.test");
+    plan(&db, &user, false, false);
+    let ids: Vec<String> = (1..=6).map(|seq| large_quote(&db, &user, seq)).collect();
+    let host = Host::start(HostConfig::app(&db));
+    let token = Jwt::user(&user);
+    let running: Vec<_> = ids
+        .iter()
+        .map(|id| {
+            let req = host.post(PATH).bearer(&token).header("accept", "application/json").json(&json!({"quote_id": id}));
+            std::thread::spawn(move || req.send())
+        })
+        .collect();
+    // An ordinary quote of the same user is never held back meanwhile.
+    let (small, _) = insert_quote(&db, &user, &spec(7, vec![line("Small", "", 1, 100)]));
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    assert_eq!(json_doc(&host, &user, &json!({"quote_id": small})).status, 200);
+    let answers: Vec<HttpResponse> = running.into_iter().map(|t| t.join().unwrap()).collect();
+    let refused: Vec<&HttpResponse> = answers.iter().filter(|r| r.status == 429).collect();
+    let served = answers.iter().filter(|r| r.status == 200).count();
+    assert_eq!(served + refused.len(), 6, "{:?}", answers.iter().map(|r| r.status).collect::<Vec<_>>());
+    assert!(served >= 2 && !refused.is_empty(), "served {served}, refused {}", refused.len());
+    for r in refused {
+        assert_eq!(r.json()["code"], "renders_in_progress");
+        assert!(r.header("retry-after").is_some());
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // The document cache
 // ---------------------------------------------------------------------------------------------

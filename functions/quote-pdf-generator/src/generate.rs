@@ -90,8 +90,11 @@ fn plan_upgrade(ent: &Entitlements, feature: &str, to: &str) -> Problem {
 /// 9 MB to render), so a request stays well inside the host's time and memory limits. Larger
 /// sets go in several requests, or in a batch-processor `generate_pdfs` job.
 pub const MAX_BATCH_TEXT_BYTES: u64 = 2_000_000;
-/// Requests of one user rendering at once; more answer 429 until one ends.
+/// Heavy requests (more than [`HEAVY_RENDER_BYTES`] of text) of one user rendering at once;
+/// more answer 429 until one ends. Ordinary documents are never held back.
 pub const RENDERS_PER_USER: u32 = 2;
+/// Text from which a request counts as heavy: a few dozen times a typical quote's.
+pub const HEAVY_RENDER_BYTES: u64 = 200_000;
 
 /// Every requested quote's document, in request order, inside the caller's transaction.
 fn documents(db: &Db, caller: &Caller, req: &GenerateRequest) -> Result<Vec<Outcome>, Problem> {
@@ -103,12 +106,12 @@ fn documents(db: &Db, caller: &Caller, req: &GenerateRequest) -> Result<Vec<Outc
         if req.send_email && !ent.features.email_quotes {
             return Err(plan_upgrade(&ent, "email_quotes", "email quotes"));
         }
-        if req.ids().len() > 1 {
-            check_batch_size(&store::weights(db, req.ids())?)?;
-        }
-        if !store::take_render_slot(db, caller.user_id(), RENDERS_PER_USER)? {
+        let weights = store::weights(db, req.ids())?;
+        check_batch_size(&weights)?;
+        let heavy = weights.iter().map(|(_, w)| w).sum::<u64>() > HEAVY_RENDER_BYTES;
+        if heavy && !store::take_render_slot(db, caller.user_id(), RENDERS_PER_USER)? {
             return Err(Problem::new(429, "renders_in_progress", "Too many documents in progress")
-                .detail(format!("{RENDERS_PER_USER} of your PDF requests are already running; retry when one ends"))
+                .detail(format!("{RENDERS_PER_USER} of your large PDF requests are already running; retry when one ends"))
                 .retry_after(5));
         }
         let mut stored = store::load(db, req.ids(), ent.features.custom_branding)?;

@@ -2,8 +2,9 @@
 //!
 //! Routes (below its mount point): `/echo` (method, path, headers, body length),
 //! `/json` (parses a JSON body through the shared pipeline), `/var?name=`, `/loop`
-//! (never ends), `/alloc` (grows memory without bound), `/fetch?url=` (outbound HTTP),
-//! `/pg?url=` (opens a Postgres connection).
+//! (never ends), `/alloc` (grows memory without bound), `/big?kib=` (an answer of that
+//! size; with `&db=1` after a query on the request's database connection, `db_url`),
+//! `/fetch?url=` (outbound HTTP), `/pg?url=` (opens a Postgres connection).
 
 use serde_json::json;
 use shared::service::{Callers, Function};
@@ -51,6 +52,13 @@ async fn route(ctx: &Context) -> Result<Response, Problem> {
                 hog.push(vec![1u8; 8 << 20]);
                 std::hint::black_box(&hog);
             }
+        }
+        "big" => {
+            let kib: usize = req.query_param("kib").and_then(|k| k.parse().ok()).unwrap_or(1024);
+            if req.query_param("db").as_deref() == Some("1") {
+                ctx.db()?.query("SELECT 1::int4 AS one", &[])?;
+            }
+            Ok(Response::bytes(200, "application/octet-stream", vec![b'x'; kib << 10]))
         }
         "fetch" => {
             let url = req.query_param("url").unwrap_or_default();
