@@ -176,7 +176,7 @@ fn trivial_byte(c: u8) -> bool {
 /// The input and its tokens, which the rules read.
 struct Tokens<'a> {
     input: &'a [u8],
-    list: Vec<Token>,
+    list: &'a [Token],
 }
 
 const STRONG: &[&str] = &[
@@ -481,9 +481,11 @@ impl Tokens<'_> {
         }
         let at = |i: usize| self.list[i.min(n - 1)].start;
         if let (Some(Kind::Comment { .. }), true) = (self.kind(0), self.input.starts_with(b"--")) {
+            // What follows the `--`: lexing starts afresh after a comment, so these are the
+            // tokens the rest of the input would lex to on its own.
             let c = Tokens {
-                input: &self.input[2..],
-                list: lex(&self.input[2..]),
+                input: self.input,
+                list: &self.list[1..],
             };
             let mut words = 0;
             work::add(c.list.len());
@@ -766,9 +768,10 @@ impl Tokens<'_> {
 
 pub(crate) fn scan(lower: &str) -> Option<(&'static str, usize)> {
     let s = lower.as_bytes();
+    let list = lex(s);
     let tokens = Tokens {
         input: s,
-        list: lex(s),
+        list: &list,
     };
     tokens.run()
 }
