@@ -140,7 +140,7 @@ const CMDS: &[Cmd] = &[
     c("tree", A::Arg, false, false),
     c("who", A::Arg, true, false),
     c("w", A::Arg, true, false),
-    c("last", A::Arg, true, false),
+    c("last", A::Bare, true, false),
     c("crontab", A::Arg, true, true),
     c("df", A::Arg, true, false),
     c("mount", A::Arg, true, false),
@@ -179,6 +179,8 @@ const CMDS: &[Cmd] = &[
     c("attrib", A::Arg, false, true),
     c("icacls", A::Arg, false, true),
     c("quser", A::Bare, false, true),
+    c("chdir", A::Bare, false, true),
+    c("sysinfo", A::Bare, false, true),
     c("qwinsta", A::Bare, false, true),
     c("nbtstat", A::Arg, false, true),
 ];
@@ -221,6 +223,7 @@ const EXEC_FNS: Needles<10> = Needles::new([
     "runtime.getruntime",
 ]);
 const PHP: Needles<2> = Needles::new(["<?php", "<?="]);
+const PHP_PROBES: Needles<2> = Needles::new(["phpinfo", "phpversion"]);
 
 fn sep(c: u8) -> bool {
     matches!(c, b';' | b'|' | b'&' | b'\n' | b'\r' | b'`' | b'^')
@@ -589,6 +592,13 @@ pub(crate) fn scan(raw: &str) -> Option<(&'static str, usize)> {
             return Some(("cmdi.ssi", p));
         }
     }
+    // `phpinfo()`, `;phpversion();`: PHP's own probes, called
+    if let Some((_, p)) = PHP_PROBES.first(l, |i, at| {
+        (at == 0 || !l[at - 1].is_ascii_alphanumeric())
+            && l.get(at + PHP_PROBES.get(i).len()) == Some(&b'(')
+    }) {
+        return Some(("cmdi.php_code", p));
+    }
     if let Some((_, p)) = PHP.first(l, |_, _| true) {
         return Some(("cmdi.php_code", p));
     }
@@ -635,9 +645,17 @@ pub(crate) fn scan(raw: &str) -> Option<(&'static str, usize)> {
         .count();
     let last_backtick = l.iter().rposition(|&c| c == b'`');
     work::add(lead + n + 1);
+    // `<whoami`, `<ls -la /tmp`: an input that starts by redirecting into a command reads
+    // as one that starts with a separator.
+    let first = l.iter().position(|&c| c != b' ').unwrap_or(n);
+    work::add(first + 1);
     let mut i = 0;
     let mut prev_sep = true; // start of input
     let mut explicit = false;
+    if l.get(first) == Some(&b'<') && l.get(first + 1).is_some_and(u8::is_ascii_alphabetic) {
+        i = first + 1;
+        explicit = true;
+    }
     let mut quote_sub = false;
     while i <= n {
         if prev_sep {
@@ -688,10 +706,13 @@ pub(crate) fn scan(raw: &str) -> Option<(&'static str, usize)> {
             break;
         }
         let c = l[i];
-        prev_sep = sep(c);
+        // `\nid`, `\r\nwhoami`: a newline written as an escape (normalising keeps `\n` before a
+        // letter, for Windows paths such as `C:\new`), read as the separator it stands for.
+        let escaped_newline = c == b'\\' && matches!(l.get(i + 1), Some(b'n' | b'r'));
+        prev_sep = sep(c) || escaped_newline;
         explicit = prev_sep;
         quote_sub = c == b'`';
-        i += 1;
+        i += if escaped_newline { 2 } else { 1 };
     }
     // ANSI-C / locale quoting with a command inside: CMD=$'pwd', $"ls -la"
     let mut i = 0;
