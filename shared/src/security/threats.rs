@@ -96,6 +96,8 @@ pub const RULES: &[&str] = &[
     "xss.css_expression",
     "xss.event_handler",
     "xss.js_sink",
+    "xss.tag_attribute",
+    "xss.markup_declaration",
     "cmdi.shellshock",
     "cmdi.ssi",
     "cmdi.php_code",

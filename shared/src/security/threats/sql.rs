@@ -634,6 +634,11 @@ impl Tokens<'_> {
             let attribute = self.word(k - 2).is_some() && self.op(k - 1) == Some(b"=");
             return ends_in_operator && !spaced && (compares || sql_word) && !attribute;
         }
+        // After a space a quote more likely opens a quotation (`of 'Visual This++' and`):
+        // only operators may stand between it and the next (`A '>>' B`).
+        if !glued && (i + 1..k).any(|j| self.kind(j) == Some(Kind::Word)) {
+            return false;
+        }
         // The whole input is `' <operators> '`.
         let whole = i == 0 && k == n - 1;
         ends_in_operator && (symbolic || sql_word || whole)
