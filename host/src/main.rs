@@ -135,7 +135,8 @@ fn load(manifest: &PathBuf, overrides: &[(String, String)]) -> Result<(manifest:
     }
     let app_variables = variables::AppVariables::resolve(&app.manifest, &app.dir, &env)?;
     let pools = pool::Pools::new(settings.pg_pool_size.filter(|n| *n > 0).unwrap_or(pool::DEFAULT_MAX_CONNECTIONS));
-    let shared = Arc::new(state::Shared { app_variables, pools });
+    let spin_compat = std::env::var("EDGE_SPIN_COMPAT").is_ok_and(|v| v == "1");
+    let shared = Arc::new(state::Shared { app_variables, pools, spin_compat });
     Ok((app, settings, shared))
 }
 

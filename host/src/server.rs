@@ -391,6 +391,12 @@ impl Server {
         self.dispatch(req, None, Some(component), deadline).await
     }
 
+    /// A request of a component to the application's own origin (`http://self.alt/...`, or a
+    /// URL without a host: Spin's self requests): routed like a client's, in-process.
+    pub async fn dispatch_self(self: &Arc<Self>, req: Request<WasiBody>, deadline: Instant) -> Response<Body> {
+        self.dispatch(req, None, None, deadline).await
+    }
+
     /// Route a request (to `only` when given), set Spin's headers, and run the component.
     /// `client` is `None` for calls between components.
     async fn dispatch(
@@ -431,13 +437,19 @@ impl Server {
                 h.insert(k, v);
             }
         };
+        // A call through service chaining is matched as Spin matches it: as if against `/...`,
+        // so the whole path is the path-info and the component route is empty.
+        let (path_info, matched_route, component_route) = match only {
+            Some(_) => (path.clone(), "/...".to_string(), String::new()),
+            None => (path_info, route.raw.clone(), route.base.clone()),
+        };
         set(&mut parts.headers, "spin-full-url", &full_url);
         set(&mut parts.headers, "spin-path-info", &path_info);
-        set(&mut parts.headers, "spin-matched-route", &route.raw);
-        set(&mut parts.headers, "spin-raw-component-route", &route.raw);
-        set(&mut parts.headers, "spin-component-route", &route.base);
+        set(&mut parts.headers, "spin-matched-route", &matched_route);
+        set(&mut parts.headers, "spin-raw-component-route", &matched_route);
+        set(&mut parts.headers, "spin-component-route", &component_route);
         set(&mut parts.headers, "spin-base-path", "/");
-        set(&mut parts.headers, "spin-client-addr", &client.map_or("127.0.0.1:0".to_string(), |c| c.to_string()));
+        set(&mut parts.headers, "spin-client-addr", &client.map_or("0.0.0.0:0".to_string(), |c| c.to_string()));
         if let Ok(uri) = full_url.parse() {
             parts.uri = uri;
         }

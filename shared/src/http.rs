@@ -34,6 +34,11 @@ impl Method {
     }
 }
 
+/// Headers set by the host (Spin's `spin-*` request headers).
+pub fn is_host_header(name: &str) -> bool {
+    name.len() > 5 && name[..5].eq_ignore_ascii_case("spin-")
+}
+
 /// An incoming request, read completely (within the body limit).
 #[derive(Debug, Clone)]
 pub struct Request {
@@ -51,8 +56,18 @@ pub struct Request {
 impl Request {
     /// The first line of a header: for fields that occur once (`Authorization`,
     /// `Content-Type`). A list field may arrive in several lines; read it with [`Request::list_header`].
+    ///
+    /// The `spin-*` headers (`spin-client-addr`, `spin-path-info`, ...) are what the host says
+    /// about the request, and for them the *last* line is read: Spin hands a component the
+    /// client's own headers first and appends its values after them, so an earlier line may
+    /// have been written by the client.
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+        let mut lines = self.headers.iter().filter(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str());
+        if is_host_header(name) {
+            lines.last()
+        } else {
+            lines.next()
+        }
     }
 
     /// Every line of a header, in the order received.
@@ -356,6 +371,29 @@ mod tests {
             headers: ct.map(|c| vec![("content-type".to_string(), c.to_string())]).unwrap_or_default(),
             body: body.as_bytes().to_vec(),
         }
+    }
+
+    #[test]
+    fn a_client_copy_of_a_spin_header_is_never_read() {
+        // As Spin delivers them: the client's lines first, the host's appended after.
+        let mut r = req(None, "");
+        for forged in ["spin-client-addr", "spin-path-info", "spin-full-url", "spin-matched-route", "SPIN-BASE-PATH"] {
+            r.headers.push((forged.to_ascii_lowercase(), "forged".into()));
+        }
+        r.headers.push(("spin-client-addr".into(), "10.0.0.7:51234".into()));
+        r.headers.push(("spin-path-info".into(), "/jobs".into()));
+        r.headers.push(("spin-full-url".into(), "http://h/functions/v1/x/jobs".into()));
+        r.headers.push(("spin-matched-route".into(), "/functions/v1/x/...".into()));
+        r.headers.push(("spin-base-path".into(), "/".into()));
+        assert_eq!(r.header("spin-client-addr"), Some("10.0.0.7:51234"));
+        assert_eq!(r.header("Spin-Path-Info"), Some("/jobs"));
+        assert_eq!(r.header("spin-full-url"), Some("http://h/functions/v1/x/jobs"));
+        assert_eq!(r.header("spin-matched-route"), Some("/functions/v1/x/..."));
+        assert_eq!(r.header("spin-base-path"), Some("/"));
+        // Other headers keep their first line.
+        r.headers.push(("authorization".into(), "Bearer first".into()));
+        r.headers.push(("authorization".into(), "Bearer second".into()));
+        assert_eq!(r.header("authorization"), Some("Bearer first"));
     }
 
     #[test]

@@ -122,9 +122,7 @@ async fn read_request(function: &str, incoming: IncomingRequest, limit: usize) -
         None => (path_and_query.clone(), String::new()),
     };
     let header = |name: &str| headers.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
-    let sub_path = header("spin-path-info").unwrap_or_else(|| {
-        path.strip_prefix(&format!("/functions/v1/{function}")).unwrap_or(&path).to_string()
-    });
+    let sub_path = sub_path(function, &path, &headers);
     let too_large = || {
         Problem::new(413, "payload_too_large", "The request body is too large")
             .detail(format!("bodies are limited to {limit} bytes"))
@@ -142,6 +140,22 @@ async fn read_request(function: &str, incoming: IncomingRequest, limit: usize) -
         body.extend_from_slice(&chunk);
     }
     Ok(Request { method, path, sub_path, query, headers, body })
+}
+
+/// The path below the function's own route (`/functions/v1/<function>`): `/123` of
+/// `/functions/v1/quote-processor/123`, empty at the root. Under the function's own route it is
+/// taken from the path itself: Spin matches a call from another function (service chaining) as
+/// if against `/...`, so its `spin-path-info` is the whole path there. Mounted at any other
+/// route, the host's `spin-path-info` says it (its last line, see `Request::header`).
+fn sub_path(function: &str, path: &str, headers: &[(String, String)]) -> String {
+    let own_route = format!("/functions/v1/{function}");
+    match path.strip_prefix(&own_route) {
+        Some(rest) if rest.is_empty() || rest.starts_with('/') => rest.to_string(),
+        _ => match headers.iter().rev().find(|(k, _)| k == "spin-path-info") {
+            Some((_, info)) => info.clone(),
+            None => path.to_string(),
+        },
+    }
 }
 
 async fn write_response(out: ResponseOutparam, response: Response) {
@@ -379,5 +393,29 @@ where
     let duration_ms = started.elapsed().as_secs_f64() * 1000.0;
     if let Ok(db) = ctx.db() {
         record_metric(db, function, &ctx, status, duration_ms, response_bytes);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::sub_path;
+
+    fn h(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    fn the_sub_path_is_below_the_functions_own_route_however_the_host_matched_it() {
+        // A client's request, matched against the function's route.
+        let routed = h(&[("spin-path-info", "/123")]);
+        assert_eq!(sub_path("quote-processor", "/functions/v1/quote-processor/123", &routed), "/123");
+        // A call from another function through Spin's service chaining (matched as `/...`).
+        let chained = h(&[("spin-path-info", "/functions/v1/quote-pdf-generator")]);
+        assert_eq!(sub_path("quote-pdf-generator", "/functions/v1/quote-pdf-generator", &chained), "");
+        // Not a prefix by accident.
+        assert_eq!(sub_path("quote", "/functions/v1/quote-processor", &h(&[("spin-path-info", "/x")])), "/x");
+        // Mounted elsewhere: the host's path-info, its own (last) line.
+        let elsewhere = h(&[("spin-path-info", "/forged"), ("spin-path-info", "/jobs/7")]);
+        assert_eq!(sub_path("batch-processor", "/api/batch/jobs/7", &elsewhere), "/jobs/7");
     }
 }

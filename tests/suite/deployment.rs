@@ -582,21 +582,36 @@ fn deploying_with_spin_runs_spin_deploy_with_the_variables() {
     std::fs::write(&script, format!("#!/bin/sh\nprintf '%s\\n' \"$@\" > '{}'\nexit ${{FAKE_SPIN_EXIT:-0}}\n", record.display())).unwrap();
     std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
     let manifest = root().join("spin.toml");
+    let cloud = TempDir::new("spin-cloud");
     let path = bin.0.to_str().unwrap();
     let env = [("PATH", path), ("SPIN_VARIABLE_JWT_ISSUER", "https://issuer.example.com")];
     let run = edge(
-        &["deploy", "--target", "spin", "-f", manifest.to_str().unwrap(), "--variable", "db_host=db.example.com:5432", "--variable", "db_url=postgres://u:p@db.example.com:5432/app"],
+        &["deploy", "--target", "spin", "-f", manifest.to_str().unwrap(), "--out", cloud.0.to_str().unwrap(),
+          "--variable", "db_host=db.example.com:5432", "--variable", "db_url=postgres://u:p@db.example.com:5432/app"],
         &env,
         true,
     );
     assert!(run.ok, "{}{}", run.stdout, run.stderr);
+    // What is deployed is the application without local service chaining, which Fermyon
+    // Cloud refuses: the functions call each other through the application's own origin.
+    let written = cloud.0.join("spin.toml");
+    let text = std::fs::read_to_string(&written).unwrap();
+    assert!(!text.contains(".spin.internal"), "{text}");
+    let doc: toml::Table = toml::from_str(&text).unwrap();
+    assert_eq!(doc["variables"]["service_chaining"]["default"].as_str(), Some("self"));
+    let hosts = |c: &str| doc["component"][c]["allowed_outbound_hosts"].as_array().unwrap().clone();
+    for chaining in ["quote-processor", "batch-processor", "production-validator", "security-hardening", "performance-optimizer"] {
+        assert!(hosts(chaining).contains(&toml::Value::String("http://self".into())), "{chaining}");
+    }
+    let source = doc["component"]["quote-processor"]["source"].as_str().unwrap();
+    assert!(std::path::Path::new(source).is_absolute() && source.ends_with("quote_processor.wasm"), "{source}");
     let args: Vec<String> = std::fs::read_to_string(&record).unwrap().lines().map(String::from).collect();
     assert_eq!(
         args,
         [
             "deploy",
             "--from",
-            manifest.to_str().unwrap(),
+            written.to_str().unwrap(),
             "--variable",
             "db_host=db.example.com:5432",
             "--variable",
@@ -610,7 +625,7 @@ fn deploying_with_spin_runs_spin_deploy_with_the_variables() {
 
     // spin's failure is edge's failure.
     let env = [("PATH", path), ("FAKE_SPIN_EXIT", "3")];
-    let run = edge(&["deploy", "--target", "spin"], &env, true);
+    let run = edge(&["deploy", "--target", "spin", "--out", cloud.0.to_str().unwrap()], &env, true);
     assert!(!run.ok);
     assert!(run.stderr.contains("spin deploy failed"), "{}", run.stderr);
 }

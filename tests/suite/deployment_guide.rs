@@ -96,7 +96,7 @@ OR table_name LIKE '%global_%';",
     // Phase 2: every function deployed (`supabase functions deploy` → `edge up`) and answering:
     // the live (blue) deployment, and the green one a zero-downtime migration moves traffic to.
     let green = Host::start(HostConfig::app(&db).var("deployment_color", "green").var("green_base_url", "http://127.0.0.1:9"));
-    let host = Host::start(HostConfig::app(&db).var("deployment_color", "blue").var("green_base_url", &green.base));
+    let host = Host::start(HostConfig::app(&db).var("deployment_color", "blue").var("green_base_url", &green.base).var("green_origin", &green.base));
     let service = Jwt::token(SERVICE_SUB, "service_role");
     for f in FUNCTIONS {
         let r = host.get(&format!("/functions/v1/{f}/health")).send();

@@ -19,6 +19,7 @@ mod quote_processor;
 mod reliability;
 mod rls;
 mod security;
+mod spin;
 mod subscription_status;
 mod webhook_handler;
 mod webhook_monitor;

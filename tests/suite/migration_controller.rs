@@ -47,7 +47,7 @@ fn green_host(db: &TestDb) -> Host {
 }
 
 fn blue_host(db: &TestDb, green: &Host) -> Host {
-    Host::start(HostConfig::app(db).var("deployment_color", "blue").var("green_base_url", &green.base))
+    Host::start(HostConfig::app(db).var("deployment_color", "blue").var("green_base_url", &green.base).var("green_origin", &green.base))
 }
 
 fn call(host: &Host, body: Value) -> HttpResponse {

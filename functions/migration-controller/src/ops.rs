@@ -16,11 +16,29 @@ fn ok(ctx: &Context, data: Value, message: &str) -> Result<Response, Problem> {
     Ok(envelope(ctx.function, &ctx.request_id, data, message))
 }
 
+/// The green deployment, when it is configured and reachable by the covered functions: their
+/// `allowed_outbound_hosts` name green by `green_origin`, so that must be green_base_url's origin.
 fn green_base_url() -> Result<String, Problem> {
-    shared::config::var("green_base_url").ok_or_else(|| {
+    let green = shared::config::var("green_base_url").ok_or_else(|| {
         Problem::new(409, "green_not_configured", "No green deployment is configured")
             .detail("set the green_base_url variable to the green deployment's origin (scheme://host:port)")
-    })
+    })?;
+    let origin = origin_of(&green);
+    if shared::config::var_or("green_origin", "").trim_end_matches('/') != origin {
+        return Err(Problem::new(409, "green_origin_mismatch", "green_origin does not match green_base_url").detail(
+            format!("set the green_origin variable to {origin}: the covered functions may only reach green at that origin"),
+        ));
+    }
+    Ok(green)
+}
+
+/// `scheme://host[:port]` of a URL.
+fn origin_of(url: &str) -> &str {
+    let after_scheme = url.find("://").map_or(0, |i| i + 3);
+    match url[after_scheme..].find('/') {
+        Some(i) => &url[..after_scheme + i],
+        None => url,
+    }
 }
 
 /// `initialize_migration`: validate, check green answers its health checks, store the run.

@@ -144,7 +144,6 @@ fn create_item(db: &Db, item: &Value) -> Result<Value, ItemError> {
     Ok(json!({ "id": rows.one()?.string("id")? }))
 }
 
-const GENERATOR: &str = "http://quote-pdf-generator.spin.internal/functions/v1/quote-pdf-generator";
 const GENERATOR_PATH: &str = "/functions/v1/quote-pdf-generator";
 
 /// Render one quote's PDF through quote-pdf-generator (service chaining, as the same user
@@ -154,7 +153,7 @@ pub async fn pdf(ctx: &Context, quote_id: &str) -> Result<Value, ItemError> {
     let mut builder = Request::builder();
     builder
         .method(Method::Post)
-        .uri(GENERATOR)
+        .uri(crate::chain::url("quote-pdf-generator", GENERATOR_PATH))
         .header("content-type", "application/json")
         .header("accept", "application/json")
         .header("authorization", ctx.request.header("authorization").unwrap_or(""));
