@@ -12,6 +12,25 @@ use spin_sdk::pg4::{self, DbValue, ParameterValue};
 mod shape;
 mod time;
 
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_database_error_reported_as_text_keeps_its_sqlstate() {
+        // As released Spin words an error raised while rows stream back.
+        let text = r#"Error::QueryFailed(QueryError::DbError(DbError { as-text: "Error { kind: Db, cause: Some(DbError { severity: \"ERROR\", code: SqlState(Other(\"QK402\")), message: \"quote limit reached: 5 of 5 this month\", constraint: None }) }", severity: "ERROR", code: "QK402", message: "quote limit reached: 5 of 5 this month", detail: Some("limit=5 used=5"), extras: [("routine", "exec_stmt_raise"), ("constraint", "quotes_user_fk")] }))"#;
+        let e = DbError::from(pg4::PgError::QueryFailed(pg4::QueryError::Text(text.into())));
+        assert_eq!(e.sqlstate(), Some("QK402"));
+        assert_eq!(e.constraint(), Some("quotes_user_fk"));
+        assert_eq!(Problem::from(e).status, 402);
+        let restart = r#"DbError { as-text: "x", severity: "FATAL", code: "57P01", message: "terminating connection", extras: [] }"#;
+        assert!(matches!(DbError::from(pg4::PgError::QueryFailed(pg4::QueryError::Text(restart.into()))), DbError::Unavailable(_)));
+        let plain = DbError::from(pg4::PgError::QueryFailed(pg4::QueryError::Text("something else".into())));
+        assert_eq!(plain.sqlstate(), None);
+    }
+}
+
 // Natively compiled (bench/native): the same interface on tokio-postgres.
 #[cfg(feature = "native")]
 mod native;
@@ -64,6 +83,36 @@ impl std::fmt::Display for DbError {
     }
 }
 
+/// The SQLSTATE, message and constraint of a database error that reached us as text. Released
+/// Spin (4.0.2) reports an error raised while a query's rows stream back (a trigger's
+/// exception, a violated constraint in `INSERT … RETURNING`) as the debug text of the
+/// structured error: `…DbError { as-text: "…", severity: "ERROR", code: "QK402", message: "…",
+/// …, extras: [("constraint", "…"), …] }`. Read back, the caller still gets the right answer
+/// (402 for the quota, 400 for a bad reference, 503 to retry) rather than a 500.
+fn reported_db_error(text: &str) -> Option<(String, String, Option<String>)> {
+    // The first unescaped `code: "` is the error's own: inside `as-text` quotes are escaped.
+    let quoted_after = |key: &str| -> Option<String> {
+        let start = text.find(key)? + key.len();
+        let mut value = String::new();
+        let mut chars = text[start..].chars();
+        while let Some(c) = chars.next() {
+            match c {
+                '\\' => value.push(chars.next()?),
+                '"' => return Some(value),
+                c => value.push(c),
+            }
+        }
+        None
+    };
+    let code = quoted_after("code: \"")?;
+    if code.len() != 5 || !code.bytes().all(|b| b.is_ascii_alphanumeric()) {
+        return None;
+    }
+    let message = quoted_after("message: \"").unwrap_or_default();
+    let constraint = quoted_after("(\"constraint\", \"");
+    Some((code, message, constraint))
+}
+
 /// SQLSTATEs meaning "the database went away or is restarting": retryable, not a bug.
 fn is_unavailable_state(code: &str) -> bool {
     matches!(code, "57P01" | "57P02" | "57P03" | "53300" | "08000" | "08001" | "08003" | "08004" | "08006")
@@ -82,9 +131,12 @@ impl From<pg4::PgError> for DbError {
             }
             pg4::PgError::QueryFailed(pg4::QueryError::Text(m)) => {
                 if m.contains("connection closed") || m.contains("connection lost") {
-                    DbError::Unavailable(m)
-                } else {
-                    DbError::Query { code: None, message: m, constraint: None }
+                    return DbError::Unavailable(m);
+                }
+                match reported_db_error(&m) {
+                    Some((code, message, _)) if is_unavailable_state(&code) => DbError::Unavailable(message),
+                    Some((code, message, constraint)) => DbError::Query { code: Some(code), message, constraint },
+                    None => DbError::Query { code: None, message: m, constraint: None },
                 }
             }
             pg4::PgError::BadParameter(m) => DbError::Query { code: None, message: format!("bad parameter: {m}"), constraint: None },
