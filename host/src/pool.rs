@@ -58,8 +58,17 @@ pub struct Pool {
     config: tokio_postgres::Config,
     idle: Mutex<Vec<PooledClient>>,
     permits: Arc<Semaphore>,
+    /// Connections requests from clients may hold together: the rest is kept for calls between
+    /// components, so a chained call never waits for a connection its own caller holds (a
+    /// quote created with its PDF holds one while quote-pdf-generator needs another).
+    client_permits: Arc<Semaphore>,
     max: usize,
     pub stats: PoolStats,
+}
+
+/// Connections of a pool kept for calls between components: a fifth, at least one.
+pub fn reserved_for_chaining(max: usize) -> usize {
+    (max / 5).max(1).min(max.saturating_sub(1))
 }
 
 /// A client on loan to one request; goes back to the pool on drop.
@@ -67,6 +76,8 @@ pub struct Lease {
     client: Option<PooledClient>,
     pool: Arc<Pool>,
     permit: Option<OwnedSemaphorePermit>,
+    /// A client request's share, held with the connection.
+    client_permit: Option<OwnedSemaphorePermit>,
     /// Set while the component has a transaction open on this client.
     pub in_transaction: bool,
     /// A `BEGIN` not sent yet: it goes out together with the next statement.
@@ -83,6 +94,7 @@ impl Drop for Lease {
     fn drop(&mut self) {
         let Some(client) = self.client.take() else { return };
         let permit = self.permit.take();
+        let client_permit = self.client_permit.take();
         let pool = self.pool.clone();
         if client.client.is_closed() {
             pool.stats.discarded.fetch_add(1, Ordering::Relaxed);
@@ -99,12 +111,14 @@ impl Drop for Lease {
                         pool.stats.discarded.fetch_add(1, Ordering::Relaxed);
                     }
                     drop(permit);
+                    drop(client_permit);
                 });
             }
             return;
         }
         pool.idle.lock().unwrap().push(client);
         drop(permit);
+        drop(client_permit);
     }
 }
 
@@ -120,26 +134,19 @@ impl Pool {
             config,
             idle: Mutex::new(Vec::new()),
             permits: Arc::new(Semaphore::new(max)),
+            client_permits: Arc::new(Semaphore::new(max - reserved_for_chaining(max))),
             max,
             stats: PoolStats::default(),
         })
     }
 
-    pub async fn acquire(self: &Arc<Self>) -> Result<Lease, AcquireError> {
+    /// A connection for a request; `chained` for a call from another component, which may
+    /// also use the connections kept for such calls.
+    pub async fn acquire(self: &Arc<Self>, chained: bool) -> Result<Lease, AcquireError> {
         let started = Instant::now();
-        let permit = match self.permits.clone().try_acquire_owned() {
-            Ok(p) => p,
-            Err(_) => {
-                self.stats.waited.fetch_add(1, Ordering::Relaxed);
-                match tokio::time::timeout(ACQUIRE_TIMEOUT, self.permits.clone().acquire_owned()).await {
-                    Ok(Ok(p)) => p,
-                    _ => {
-                        self.stats.timeouts.fetch_add(1, Ordering::Relaxed);
-                        return Err(AcquireError::Timeout);
-                    }
-                }
-            }
-        };
+        let deadline = tokio::time::Instant::now() + ACQUIRE_TIMEOUT;
+        let client_permit = if chained { None } else { Some(self.wait_for(&self.client_permits, deadline).await?) };
+        let permit = self.wait_for(&self.permits, deadline).await?;
         let reused = loop {
             let candidate = self.idle.lock().unwrap().pop();
             match candidate {
@@ -158,7 +165,29 @@ impl Pool {
         };
         self.stats.acquired.fetch_add(1, Ordering::Relaxed);
         self.stats.acquire_micros_total.fetch_add(started.elapsed().as_micros() as u64, Ordering::Relaxed);
-        Ok(Lease { client: Some(client), pool: self.clone(), permit: Some(permit), in_transaction: false, pending_begin: false })
+        Ok(Lease {
+            client: Some(client),
+            pool: self.clone(),
+            permit: Some(permit),
+            client_permit,
+            in_transaction: false,
+            pending_begin: false,
+        })
+    }
+
+    /// A permit of `permits`, waited for until `deadline`.
+    async fn wait_for(&self, permits: &Arc<Semaphore>, deadline: tokio::time::Instant) -> Result<OwnedSemaphorePermit, AcquireError> {
+        if let Ok(p) = permits.clone().try_acquire_owned() {
+            return Ok(p);
+        }
+        self.stats.waited.fetch_add(1, Ordering::Relaxed);
+        match tokio::time::timeout_at(deadline, permits.clone().acquire_owned()).await {
+            Ok(Ok(p)) => Ok(p),
+            _ => {
+                self.stats.timeouts.fetch_add(1, Ordering::Relaxed);
+                Err(AcquireError::Timeout)
+            }
+        }
     }
 
     async fn connect(&self) -> Result<PooledClient, AcquireError> {

@@ -44,7 +44,7 @@ impl pg::HostConnection for RequestState {
             }
         }
         let pool = self.shared.pools.get_or_create(&address, config);
-        match pool.acquire().await {
+        match pool.acquire(self.chained).await {
             Ok(lease) => Ok(Ok(self.table.push(Connection { lease })?)),
             Err(AcquireError::Timeout) => {
                 Ok(Err(PgError::ConnectionFailed("timed out waiting for a free database connection".into())))

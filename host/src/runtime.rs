@@ -216,6 +216,7 @@ impl Runtime {
         component: &LoadedComponent,
         deadline: Instant,
         server: Option<Arc<crate::server::Server>>,
+        chained: bool,
     ) -> Store<RequestState> {
         let mut wasi = WasiCtx::builder();
         match &component.logs {
@@ -233,6 +234,7 @@ impl Runtime {
             http: WasiHttpCtx::new(),
             hooks: OutboundHooks { component: component.info.clone(), server, deadline },
             memory: MemoryLimiter::new(self.limits.memory_bytes, self.memory.clone()),
+            chained,
             deadline,
             cpu: Meter::new(self.lane.clone()),
             component: component.info.clone(),
@@ -259,7 +261,7 @@ pub async fn measure_instantiation(runtime: &Runtime, name: &str, rounds: usize)
     let mut out = Vec::with_capacity(rounds);
     for _ in 0..rounds {
         let started = Instant::now();
-        let mut store = runtime.new_store(component, Instant::now() + runtime.limits.request_timeout, None);
+        let mut store = runtime.new_store(component, Instant::now() + runtime.limits.request_timeout, None, false);
         let _proxy = component.pre.instantiate_async(&mut store).await?;
         out.push(started.elapsed());
     }

@@ -459,7 +459,7 @@ impl Server {
             Ok(slot) => slot,
             Err(refusal) => return refusal,
         };
-        let response = self.run_component(component, req, slot, deadline).await;
+        let response = self.run_component(component, req, slot, deadline, client.is_none()).await;
         let status = response.status();
         if status.is_server_error() {
             self.metrics.responses_5xx.fetch_add(1, Ordering::Relaxed);
@@ -513,8 +513,9 @@ impl Server {
         req: Request<WasiBody>,
         slot: Slot,
         deadline: Instant,
+        chained: bool,
     ) -> Response<Body> {
-        let mut store = self.runtime.new_store(component, deadline, Some(self.clone()));
+        let mut store = self.runtime.new_store(component, deadline, Some(self.clone()), chained);
         let (sender, receiver) = tokio::sync::oneshot::channel();
         let prepared = (|| -> anyhow::Result<_> {
             use wasmtime_wasi_http::WasiHttpView;
@@ -656,6 +657,7 @@ impl Server {
                 serde_json::json!({
                     "database": database,
                     "max_connections": pool.max(),
+                    "reserved_for_chaining": crate::pool::reserved_for_chaining(pool.max()),
                     "in_use": pool.in_use(),
                     "idle": pool.idle_count(),
                     "created": load(&st.created),

@@ -35,6 +35,9 @@ pub struct RequestState {
     pub http: WasiHttpCtx,
     pub hooks: OutboundHooks,
     pub memory: MemoryLimiter,
+    /// The request is a call from another component (it may use the database connections
+    /// kept for such calls).
+    pub chained: bool,
     /// When the request's time is up: the instance traps at its next tick after this.
     pub deadline: Instant,
     /// Its computing time and place in the heavy lane (see `cpu`).

@@ -11,6 +11,7 @@ pub use crate::security::guard::Callers;
 use futures::StreamExt;
 use spin_sdk::http::{Fields, IncomingRequest, OutgoingResponse, ResponseOutparam};
 use std::cell::{OnceCell, RefCell};
+use std::rc::Rc;
 use std::time::Instant;
 
 /// Everything a handler may use for one request.
@@ -18,7 +19,8 @@ pub struct Context {
     pub function: &'static str,
     pub request: Request,
     pub request_id: String,
-    db: OnceCell<Db>,
+    /// The request's database connection, once opened; given back by [`Context::release_db`].
+    db: RefCell<Option<Rc<Db>>>,
     user_id: RefCell<Option<String>>,
     /// The bearer token, verified once per request (the middleware and the handler share it).
     caller: OnceCell<Result<Caller, Problem>>,
@@ -33,7 +35,7 @@ impl Context {
             function,
             request,
             request_id: request_id(),
-            db: OnceCell::new(),
+            db: RefCell::new(None),
             user_id: RefCell::new(None),
             caller: OnceCell::new(),
             client: OnceCell::new(),
@@ -42,12 +44,22 @@ impl Context {
     }
 
     /// The database connection, opened on first use and shared for the rest of the request.
-    pub fn db(&self) -> Result<&Db, Problem> {
-        if self.db.get().is_none() {
-            let db = Db::connect()?;
-            let _ = self.db.set(db);
+    pub fn db(&self) -> Result<Rc<Db>, Problem> {
+        if let Some(db) = self.db.borrow().as_ref() {
+            return Ok(db.clone());
         }
-        Ok(self.db.get().expect("set above"))
+        let db = Rc::new(Db::connect()?);
+        *self.db.borrow_mut() = Some(db.clone());
+        Ok(db)
+    }
+
+    /// Give the database connection back to the pool before waiting on something slow: above
+    /// all a call to another of our functions, which needs a connection of its own. A request
+    /// must never wait for a connection it holds itself; where connections are pooled (25 by
+    /// default in edge, 64 in Spin) enough such waits at once would deadlock. The next
+    /// [`Context::db`] takes one again. (Taking effect once no caller keeps a `db()` handle.)
+    pub fn release_db(&self) {
+        self.db.borrow_mut().take();
     }
 
     /// The verified bearer token (401 when missing or invalid).
@@ -77,7 +89,7 @@ impl Context {
         if !caller.is_service_role() {
             *self.user_id.borrow_mut() = Some(caller.user_id().to_string());
         }
-        auth::admin_only(caller, self.db()?)
+        auth::admin_only(caller, &*self.db()?)
     }
 }
 
@@ -268,7 +280,7 @@ where
         .map(|v| String::from_utf8_lossy(v).into_owned());
     let allowed = crate::config::var_or("cors_origins", "*");
 
-    let (mut ctx, mut response) = match read_request(function.name, incoming, DEFAULT_BODY_LIMIT).await {
+    let (ctx, mut response) = match read_request(function.name, incoming, DEFAULT_BODY_LIMIT).await {
         Err(problem) => (None, Response::problem(&problem)),
         Ok(request) => {
             let ctx = Context::new(function.name, request);
@@ -293,7 +305,9 @@ where
     let response_bytes = response.body.len() as i64;
     // The database connection goes back to the pool before the answer is written: a client
     // that reads slowly, or never, must not hold one of the pool's connections.
-    drop(ctx.as_mut().and_then(|ctx| ctx.db.take()));
+    if let Some(ctx) = &ctx {
+        ctx.release_db();
+    }
     write_response(out, response).await;
 
     // After the answer is on its way: the metrics row, on a connection taken again.
@@ -350,7 +364,7 @@ where
     // The security middleware: blocks, rate limit, threat detection (one SQL statement).
     let screened = crate::config::var_or("security_middleware", "on") != "off";
     if screened {
-        if let Err(refusal) = guard::screen(function.name, function.policy(&req.sub_path), req, ctx.client(), ctx.db().ok()) {
+        if let Err(refusal) = guard::screen(function.name, function.policy(&req.sub_path), req, ctx.client(), ctx.db().ok().as_deref()) {
             return refusal;
         }
     }
@@ -359,7 +373,7 @@ where
         Err(p) => Response::problem(&p),
     };
     if screened {
-        guard::after(function.name, req, ctx.client(), response.status, ctx.db.get());
+        guard::after(function.name, req, ctx.client(), response.status, ctx.db.borrow().as_deref());
     }
     response
 }
@@ -392,7 +406,7 @@ where
     }
     let duration_ms = started.elapsed().as_secs_f64() * 1000.0;
     if let Ok(db) = ctx.db() {
-        record_metric(db, function, &ctx, status, duration_ms, response_bytes);
+        record_metric(&db, function, &ctx, status, duration_ms, response_bytes);
     }
 }
 

@@ -35,7 +35,7 @@ async fn route(ctx: &Context) -> Result<Response, Problem> {
     let (endpoint, body) = routes::resolve(&ctx.request)?;
     let caller = ctx.admin()?;
     let actor = if caller.is_service_role() { "service_role".to_string() } else { format!("user:{}", caller.user_id()) };
-    let db = ctx.db()?;
+    let db = &*ctx.db()?;
     match endpoint {
         Endpoint::Initialize => ops::initialize(ctx, db, &actor, &body).await,
         Endpoint::Status => ops::status(ctx, db),

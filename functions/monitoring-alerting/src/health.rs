@@ -8,7 +8,7 @@ use shared::{Context, Response};
 
 pub fn answer(ctx: &Context) -> Response {
     let components = match ctx.db() {
-        Ok(db) => components::all(db),
+        Ok(db) => components::all(&db),
         Err(_) => Vec::new(),
     };
     let overall = if components.is_empty() { Status::Down } else { components::overall(&components) };

@@ -43,7 +43,7 @@ async fn route(ctx: &Context) -> Result<Response, Problem> {
         Route::Admin(endpoint) => endpoint,
     };
     let caller = ctx.admin()?;
-    let db = ctx.db()?;
+    let db = &*ctx.db()?;
     let ok = |data, message| Ok(shared::http::envelope(ctx.function, &ctx.request_id, data, message));
     let req = &ctx.request;
     match endpoint {

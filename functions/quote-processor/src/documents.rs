@@ -15,6 +15,9 @@ pub async fn run(ctx: &Context, quote_id: &str, ops: Operations) -> Option<Value
     if !ops.generate_pdf && !ops.send_email {
         return None;
     }
+    // The quote is committed; its connection goes back before quote-pdf-generator, which
+    // needs one of its own, is called (see `Context::release_db`).
+    ctx.release_db();
     let body = json!({ "quote_id": quote_id, "send_email": ops.send_email });
     let mut builder = Request::builder();
     builder

@@ -52,7 +52,7 @@ async fn route(ctx: &Context) -> Result<Response, Problem> {
     } else {
         Actor { user_id: Some(caller.user_id().to_string()), name: format!("user:{}", caller.user_id()) }
     };
-    let db = ctx.db()?;
+    let db = &*ctx.db()?;
     let ok = |data, message| Ok(shared::http::envelope(FUNCTION.name, &ctx.request_id, data, message));
     match endpoint {
         Endpoint::Overview => ok(overview(db)?, "Security overview"),

@@ -40,7 +40,7 @@ fn rejected(ctx: &Context, started: Instant, code: &str, message: &str) -> Probl
     // At most a few audit rows a minute, however many bad requests arrive.
     if let Ok(db) = ctx.db() {
         let ms = started.elapsed().as_secs_f64() * 1000.0;
-        webhooks::audit_rejected(db, code, 400, ms, ctx.request.header("spin-client-addr"));
+        webhooks::audit_rejected(&db, code, 400, ms, ctx.request.header("spin-client-addr"));
     }
     Problem::new(400, code, "Webhook rejected").detail(message)
 }
@@ -63,7 +63,8 @@ fn receive(ctx: &Context) -> Result<Response, Problem> {
     }
     let raw = std::str::from_utf8(&req.body).map_err(|_| rejected(ctx, started, "invalid_event", "the body is not UTF-8"))?;
     let event = Event::parse(raw).map_err(|why| rejected(ctx, started, "invalid_event", &why))?;
-    let outcome = webhooks::process(ctx.db()?, raw, &event, Source::Stripe, req.header("spin-client-addr"))?;
+    let db = ctx.db()?;
+    let outcome = webhooks::process(&db, raw, &event, Source::Stripe, req.header("spin-client-addr"))?;
     if outcome.kind == Kind::Failed {
         return Err(Problem::new(500, "webhook_handler_failed", "The event could not be applied").detail(format!(
             "event {} ({}) was rolled back and queued for retry; Stripe will deliver it again",

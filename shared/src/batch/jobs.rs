@@ -38,7 +38,7 @@ pub async fn submit(ctx: &Context, caller: &Caller, spec: &JobSpec) -> Result<Re
             )));
     }
     if created == Created::Replay {
-        let mut view = view(db, caller, &job_id, false)?;
+        let mut view = view(&db, caller, &job_id, false)?;
         view["idempotent_replay"] = json!(true);
         return Ok(Response::ok(&view));
     }
@@ -47,7 +47,7 @@ pub async fn submit(ctx: &Context, caller: &Caller, spec: &JobSpec) -> Result<Re
         // Every chunk it takes (normally one); a parallel `run` may take part of it.
         worker::run_for(ctx, caller, &job_id, worker::BUDGET * 5).await?;
     }
-    let view = view(db, caller, &job_id, small)?;
+    let view = view(&db, caller, &job_id, small)?;
     let status = if view["status"] == "pending" || view["status"] == "running" { 202 } else { 200 };
     Ok(Response::json(status, &view).header("location", format!("{BASE}/jobs/{job_id}")))
 }
@@ -198,7 +198,7 @@ pub fn get(ctx: &Context, id: &str) -> Result<Response, Problem> {
     let caller = ctx.user()?;
     let id = job_id(id)?;
     let with_items = matches!(ctx.request.query_param("items").as_deref(), Some("true" | "1"));
-    Ok(Response::ok(&view(ctx.db()?, &caller, &id, with_items)?))
+    Ok(Response::ok(&view(&*ctx.db()?, &caller, &id, with_items)?))
 }
 
 /// GET /jobs[?status=&limit=&offset=]: the caller's jobs, newest first.
@@ -263,7 +263,7 @@ pub async fn run(ctx: &Context, id: &str) -> Result<Response, Problem> {
     let caller = ctx.user()?;
     let id = job_id(id)?;
     let done = worker::run_for(ctx, &caller, &id, worker::BUDGET).await?;
-    let mut view = view(ctx.db()?, &caller, &id, false)?;
+    let mut view = view(&*ctx.db()?, &caller, &id, false)?;
     view["processed_this_run"] = json!(done);
     Ok(Response::ok(&view))
 }
@@ -301,5 +301,5 @@ pub fn cancel(ctx: &Context, id: &str) -> Result<Response, Problem> {
         )?;
         Ok(())
     })?;
-    Ok(Response::ok(&view(db, &caller, &id, false)?))
+    Ok(Response::ok(&view(&db, &caller, &id, false)?))
 }

@@ -3,6 +3,11 @@
 //! work as the user (a savepoint per item, so one failure does not undo the others), mark the
 //! items and the job's counters as the service role, commit. A crash rolls the whole chunk
 //! back: its items are still pending and the next `run` does them, once.
+//!
+//! A `generate_pdfs` chunk keeps its connection while quote-pdf-generator renders its items
+//! (the claimed rows' locks are what keep other workers off them); each render is a call
+//! between components, which takes its connection from those the host keeps for such calls
+//! (edge keeps a fifth of its pool), so it never waits for the one its worker holds.
 
 use super::ops::{self, ItemError};
 use super::spec::Operation;
@@ -38,7 +43,7 @@ pub async fn run_for(ctx: &Context, caller: &Caller, job_id: &str, budget: Durat
 
 /// One chunk of the caller's job; 404 when the job is not theirs.
 pub async fn chunk(ctx: &Context, caller: &Caller, job_id: &str) -> Result<Chunk, Problem> {
-    let db = ctx.db()?;
+    let db = &*ctx.db()?;
     let tx = Tx::begin(db)?;
     let rows = db.query(
         "SELECT operation, options, status FROM public.batch_jobs WHERE id = $1 AND user_id = $2",
