@@ -1,6 +1,6 @@
 //! `edge deploy`: the placement plan, SpinKube manifests, or `spin deploy` (Fermyon Cloud).
 
-use crate::cli::Args;
+use crate::cli::{AppArgs, Deploy, Target};
 use crate::manifest::App;
 use crate::placement::{Placement, Tier};
 use crate::spinkube;
@@ -9,28 +9,18 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-pub fn command(mut args: Args, manifest: PathBuf) -> Result<()> {
-    let plan = args.flag("--plan");
-    let target = args.value("--target");
-    let out = args.value("--out").map(PathBuf::from);
-    let image = args.value("--image");
-    let namespace = args.value("--namespace");
-    let mut variables = BTreeMap::new();
-    for kv in args.values("--variable") {
-        let (k, v) = kv.split_once('=').context("--variable takes NAME=VALUE")?;
-        variables.insert(k.to_string(), v.to_string());
-    }
-    args.finish()?;
-
+pub fn command(d: Deploy) -> Result<()> {
+    let Deploy { app: AppArgs { manifest }, plan, target, out, image, namespace, variables } = d;
+    let variables: BTreeMap<String, String> = variables.into_iter().collect();
     let app = App::load(&manifest)?;
     let placement = Placement::from_app(&app)?;
     if plan {
         print!("{}", plan_table(&placement));
     }
-    match target.as_deref() {
+    match target {
         None if plan => Ok(()),
         None => bail!("edge deploy needs --plan or --target spinkube|spin"),
-        Some("spinkube") => {
+        Some(Target::Spinkube) => {
             let out = out.context("--target spinkube needs --out DIR")?;
             let version = app.manifest.application.version.clone().unwrap_or_else(|| "latest".into());
             let opts = spinkube::Options {
@@ -46,7 +36,7 @@ pub fn command(mut args: Args, manifest: PathBuf) -> Result<()> {
             println!("next: spin registry push {}; then kubectl apply -k {} (see {}/README.md)", opts.image, out.display(), out.display());
             Ok(())
         }
-        Some("spin") => {
+        Some(Target::Spin) => {
             if image.is_some() || namespace.is_some() {
                 bail!("--image and --namespace belong to --target spinkube");
             }
@@ -58,7 +48,6 @@ pub fn command(mut args: Args, manifest: PathBuf) -> Result<()> {
             }
             spin_deploy(&app, &written, &variables)
         }
-        Some(other) => bail!("unknown deployment target `{other}` (spinkube or spin)"),
     }
 }
 

@@ -219,6 +219,9 @@ impl Runtime {
         chained: bool,
     ) -> Store<RequestState> {
         let mut wasi = WasiCtx::builder();
+        for (k, v) in &self.shared.env {
+            wasi.env(k, v);
+        }
         match &component.logs {
             Some((out, err)) => {
                 wasi.stdout(out.clone());

@@ -26,6 +26,8 @@ pub struct Shared {
     pub pools: Pools,
     /// Fail queries whose results released Spin could not return (`EDGE_SPIN_COMPAT=1`).
     pub spin_compat: bool,
+    /// Environment variables every component sees (`edge up -e KEY=VALUE`).
+    pub env: Vec<(String, String)>,
 }
 
 /// The data of one request's store.
