@@ -15,6 +15,8 @@ enum A {
     Num,
     /// Needs one of its known sub-commands: `net user`.
     Sub(&'static [&'static str]),
+    /// Like `Bare`, and also with one of its usual arguments: `ps aux`.
+    BareOr(&'static [&'static str]),
 }
 
 struct Cmd {
@@ -65,7 +67,7 @@ const CMDS: &[Cmd] = &[
     c("tasklist", A::Bare, false, true),
     c("hostname", A::Bare, true, false),
     c("dir", A::Bare, false, false),
-    c("ps", A::Bare, true, false),
+    c("ps", A::BareOr(&["aux", "ax", "ef", "-ef", "-aux", "faux"]), true, false),
     c("env", A::Bare, true, false),
     c("printenv", A::Bare, true, true),
     c("uptime", A::Bare, true, false),
@@ -113,7 +115,15 @@ const CMDS: &[Cmd] = &[
     c("cmd.exe", A::Bare, false, true),
     c("certutil", A::Arg, false, true),
     c("bitsadmin", A::Arg, false, true),
-    c("wmic", A::Arg, false, true),
+    c(
+        "wmic",
+        A::Sub(&[
+            "process", "os", "useraccount", "service", "qfe", "startup", "computersystem",
+            "product", "nicconfig", "share", "logicaldisk", "group",
+        ]),
+        false,
+        true,
+    ),
     c("kill", A::Arg, true, false),
     c("echo", A::Arg, false, false),
     c("sudo", A::Arg, true, true),
@@ -246,12 +256,13 @@ fn skip_ws(s: &[u8], mut i: usize) -> usize {
 }
 
 const NETWORK: &[&str] = &[
-    "ping", "nslookup", "nc", "ncat", "netcat", "telnet", "curl", "wget", "ftp", "tftp",
+    "ping", "nslookup", "nc", "ncat", "netcat", "telnet", "curl", "wget", "ftp", "tftp", "dig",
 ];
 
 /// Ends a command's argument (except as its first byte: `)` or a quote may start one).
 fn ends_arg(c: u8) -> bool {
-    matches!(c, b' ' | b'\t' | b'+' | b')' | b'\'' | b'"') || sep(c)
+    // `#` starts a shell comment: `; net view#`
+    matches!(c, b' ' | b'\t' | b'+' | b')' | b'\'' | b'"' | b'#') || sep(c)
 }
 
 /// Ends the target of a redirection (`> /tmp/x`).
@@ -390,6 +401,8 @@ struct Shell<'a> {
     raw: &'a [u8],
     /// The last argument run read.
     args: Option<Run>,
+    /// The last second-argument run read.
+    second_args: Option<Run>,
     /// The last redirection-target run read.
     targets: Option<Run>,
     /// `(from, at)`: the first `>` or separator at or after `from` is at `at` (or there is
@@ -405,6 +418,7 @@ impl<'a> Shell<'a> {
             lower,
             raw,
             args: None,
+            second_args: None,
             targets: None,
             redirect_or_sep: None,
             target_start: None,
@@ -421,6 +435,27 @@ impl<'a> Shell<'a> {
                 run
             }
         }
+    }
+
+    /// The argument after `first` looks like part of a command line (`chmod 777 /tmp/x`).
+    fn second_arg_like(&mut self, first: &Run) -> bool {
+        let l = self.lower;
+        if first.end == first.start {
+            return false;
+        }
+        let a1 = skip_ws(l, first.end);
+        if a1 >= l.len() || a1 == first.end || sep(l[a1]) {
+            return false;
+        }
+        let run = match self.second_args {
+            Some(run) if run.start <= a1 && a1 < run.end => run,
+            _ => {
+                let run = Run::read(l, a1, ends_arg);
+                self.second_args = Some(run);
+                run
+            }
+        };
+        arg_like(l, a1, &run)
     }
 
     /// `... > /tmp/x` / `... >> out.php` between `from` and the next separator.
@@ -487,11 +522,15 @@ impl<'a> Shell<'a> {
         if j == i || j - i > 64 {
             return false;
         }
+        // `;/???/??t /???/p??s??`: a program named by a path of shell wildcards.
+        if explicit && l[i] == b'/' && matches!(l.get(j), Some(b'?' | b'*')) {
+            return true;
+        }
         // What follows the command word must end it.
         if let Some(&n) = l.get(j) {
             if !(matches!(
                 n,
-                b' ' | b'\t' | b'+' | b')' | b'\'' | b'"' | b'>' | b'<' | b'{' | b'$'
+                b' ' | b'\t' | b'+' | b')' | b'\'' | b'"' | b'>' | b'<' | b'{' | b'$' | b'#'
             ) || sep(n))
             {
                 return false;
@@ -531,7 +570,14 @@ impl<'a> Shell<'a> {
         if cmd.unix && self.raw[i + cut..j] != *name {
             return false;
         }
-        if is_path && (word.starts_with(b"/") || word.contains(&b'/')) {
+        // Run by its path: absolute, relative to here or home, or in a `bin` directory
+        // (`/bin/cat`, `./x`, `usr/bin/id`); `mulch/tree` is two words.
+        let program_path = word.starts_with(b"/")
+            || word.starts_with(b"./")
+            || word.starts_with(b"../")
+            || word.starts_with(b"~/")
+            || word.windows(4).any(|w| w == b"bin/" || w == b"bin\\");
+        if is_path && program_path && word.contains(&b'/') {
             return true;
         }
         if !explicit && !cmd.distinct {
@@ -543,7 +589,7 @@ impl<'a> Shell<'a> {
         let a0 = skip_ws(l, j);
         let ends = |k: usize| {
             let k = skip_ws(l, k);
-            k >= l.len() || sep(l[k]) || matches!(l[k], b'\'' | b'"' | b')')
+            k >= l.len() || sep(l[k]) || matches!(l[k], b'\'' | b'"' | b')' | b'#')
         };
         match cmd.a {
             A::Bare => (explicit && ends(j)) || arg_like(l, a0, &self.arg_run(a0)),
@@ -551,6 +597,7 @@ impl<'a> Shell<'a> {
                 let run = self.arg_run(a0);
                 arg_like(l, a0, &run)
                     || (NETWORK.contains(&cmd.name) && host_like(l, a0, &run))
+                    || self.second_arg_like(&run)
                     || self.redirect(a0)
             }
             A::Num => {
@@ -564,14 +611,45 @@ impl<'a> Shell<'a> {
                 let run = self.arg_run(a0);
                 subs.iter().any(|s| s.as_bytes() == &l[a0..run.end])
             }
+            A::BareOr(args) => {
+                let run = self.arg_run(a0);
+                (explicit && ends(j))
+                    || arg_like(l, a0, &run)
+                    || (explicit && args.iter().any(|s| s.as_bytes() == &l[a0..run.end]))
+            }
         }
     }
 }
 
+/// `cat${IFS}/etc/passwd`, `net$IFS$9view`: the shell's field separator spelled as a
+/// variable is blanked out (same length, so positions in both copies still agree).
+fn blank_field_separators(lower: &mut [u8], raw: &mut [u8]) {
+    let mut i = 0;
+    while i < lower.len() {
+        let rest = &lower[i..];
+        let len = if rest.starts_with(b"${ifs}") || rest.starts_with(b"$ifs$9") {
+            6
+        } else if rest.starts_with(b"$ifs") {
+            4
+        } else {
+            0
+        };
+        if len == 0 {
+            i += 1;
+            continue;
+        }
+        lower[i..i + len].fill(b' ');
+        raw[i..i + len].fill(b' ');
+        i += len;
+    }
+    work::add(lower.len() + 1);
+}
+
 pub(crate) fn scan(raw: &str) -> Option<(&'static str, usize)> {
-    let r = raw.as_bytes();
-    let l = raw.to_ascii_lowercase();
-    let l = l.as_bytes();
+    let mut r = raw.as_bytes().to_vec();
+    let mut l = raw.to_ascii_lowercase().into_bytes();
+    blank_field_separators(&mut l, &mut r);
+    let (r, l) = (&r[..], &l[..]);
     let compact: Vec<u8> = l
         .iter()
         .copied()

@@ -55,6 +55,13 @@ fn lex(s: &[u8]) -> Vec<Token> {
                 i += 1;
                 continue;
             }
+            // `union+select`, `'+or+1=1`: a `+` next to a keyword stands for the space a URL
+            // encodes as `+` (`1+1` and `char(65)+char(66)` stay additions).
+            b'+' if plus_is_space(s, i) => {
+                space = true;
+                i += 1;
+                continue;
+            }
             b'/' if s.get(i + 1) == Some(&b'*') => {
                 if s.get(i + 2) == Some(&b'!') {
                     // MySQL executable comment: keep its content.
@@ -193,6 +200,29 @@ fn number_end(s: &[u8], start: usize) -> usize {
     i
 }
 
+fn plus_is_space(s: &[u8], i: usize) -> bool {
+    let before = if i == 0 { b' ' } else { s[i - 1] };
+    let after = s.get(i + 1).copied().unwrap_or(b' ');
+    let letter = |c: u8| c.is_ascii_alphabetic();
+    // `')+or+`: after a bracket only before a keyword (`char(65)+char(66)` adds)
+    let keyword_after = || {
+        let w: Vec<u8> = s[i + 1..]
+            .iter()
+            .take(9)
+            .take_while(|c| c.is_ascii_alphabetic())
+            .copied()
+            .collect();
+        [&b"or"[..], b"and", b"xor", b"union", b"order", b"group", b"limit", b"having", b"procedure", b"into"]
+            .contains(&&w[..])
+    };
+    (letter(after)
+        && (letter(before)
+            || before.is_ascii_digit()
+            || matches!(before, b'\'' | b'"' | b' ')
+            || (before == b')' && keyword_after())))
+        || (letter(before) && (after.is_ascii_digit() || matches!(after, b'\'' | b'"' | b'(' | b' ')))
+}
+
 fn trivial_byte(c: u8) -> bool {
     matches!(
         c,
@@ -321,6 +351,11 @@ impl Tokens<'_> {
             &["like", "rlike", "regexp", "is", "between", "in", "sounds"],
         )
     }
+    /// `||`, `&&` (also as the end of a run of operators: `+||`).
+    fn is_bool_op(&self, i: usize) -> bool {
+        self.op(i)
+            .is_some_and(|o| o.ends_with(b"||") || o.ends_with(b"&&"))
+    }
     fn is_comment(&self, i: usize) -> bool {
         matches!(self.kind(i), Some(Kind::Comment { .. }))
     }
@@ -386,7 +421,8 @@ impl Tokens<'_> {
             b"while" => self.literal(i + 1).is_some_and(|e| self.is_cmp(e)),
             b"update" => self.kw(i + 2, "set"),
             b"exec" | b"execute" => {
-                self.kind(i + 1) == Some(Kind::LParen)
+                // `exec(...)`, not the mention `exec()`
+                (self.kind(i + 1) == Some(Kind::LParen) && self.kind(i + 2) != Some(Kind::RParen))
                     || self.kind(i + 1) == Some(Kind::Var)
                     || self.word(i + 1).is_some_and(|x| {
                         x.starts_with(b"xp_") || x.starts_with(b"sp_") || x.starts_with(b"master")
@@ -398,8 +434,11 @@ impl Tokens<'_> {
                 None | Some(Kind::Semi | Kind::Comment { .. })
             ),
             b"waitfor" => self.kw_in(i + 1, &["delay", "time"]),
+            // `if exists`, `if not exists`, `if(` (not the English "if not")
             b"if" => {
-                self.kw_in(i + 1, &["exists", "not"]) || self.kind(i + 1) == Some(Kind::LParen)
+                self.kw(i + 1, "exists")
+                    || (self.kw(i + 1, "not") && self.kw(i + 2, "exists"))
+                    || self.kind(i + 1) == Some(Kind::LParen)
             }
             b"select" => {
                 matches!(self.kind(i + 1), Some(Kind::LParen | Kind::Var))
@@ -516,10 +555,11 @@ impl Tokens<'_> {
                 {
                     return true;
                 }
-                // a comparison soon after (not a URL's next `&name=value`)
+                // a comparison soon after (not a URL's next `&name=value`; after a double quote,
+                // a symbol: `"in" and "not in" test` is a sentence)
                 (k + 1..(k + 7).min(self.list.len()))
                     .take_while(|&j| !(self.op(j) == Some(b"&") && self.query_pair(j)))
-                    .any(|j| self.is_cmp(j))
+                    .any(|j| self.is_cmp(j) && (q != b'"' || q2 != q || self.op(j).is_some()))
             }
             _ => false,
         }
@@ -535,7 +575,16 @@ impl Tokens<'_> {
     }
 
     /// `name(...)` at `i`, its `(` attached and its `)` within 16 tokens: the token after.
-    fn call_end(&self, i: usize) -> Option<usize> {
+    fn call_end(&self, mut i: usize) -> Option<usize> {
+        // `ctxsys.drithsx.sn(...)`: a function named with its schema
+        for _ in 0..2 {
+            if self.kind(i) == Some(Kind::Word)
+                && self.kind(i + 1) == Some(Kind::Dot)
+                && self.kind(i + 2) == Some(Kind::Word)
+            {
+                i += 2;
+            }
+        }
         if self.kind(i) != Some(Kind::Word)
             || self.kind(i + 1) != Some(Kind::LParen)
             || self.list[i + 1].space_before
@@ -581,6 +630,7 @@ impl Tokens<'_> {
             end = Some(e);
             match self.op(e) {
                 Some(b"+" | b"-" | b"*" | b"/" | b"%") => j = e + 1,
+                _ if self.kw_in(e, &["div", "mod"]) => j = e + 1,
                 _ => break,
             }
         }
@@ -615,8 +665,12 @@ impl Tokens<'_> {
         for j in i + 1..=k {
             spaced |= self.list[j].space_before;
             match self.kind(j) {
-                // `"a": "b"` is JSON, not SQL
-                Some(Kind::Op) if self.text(j) == b":" => return false,
+                // `"a": "b"` is JSON and `c['red'] += 1` a program, not SQL
+                Some(Kind::Op)
+                    if matches!(self.text(j)[0], b':' | b'[' | b']' | b'{' | b'}') =>
+                {
+                    return false
+                }
                 Some(Kind::Op) => {
                     symbolic = true;
                     compares |= self.is_cmp(j) || self.text(j).starts_with(b"!");
@@ -702,9 +756,28 @@ impl Tokens<'_> {
             let prev = i.checked_sub(1).and_then(|p| self.kind(p));
             matches!(prev, Some(Kind::Quote(_) | Kind::RParen))
                 || (j..(j + 2).min(self.list.len() + 1)).any(|x| self.is_comment(x))
-                // `-1 order by 1,2,3`: a number, then a column list to the end
-                || (prev == Some(Kind::Num) && j + 1 == self.list.len())
+                || (self.kind(j + 1) == Some(Kind::Semi) && self.is_comment(j + 2))
+                // `-1 order by 1,2,3`, `group by 1,9`: a column list to the end
+                || (matches!(prev, None | Some(Kind::Num)) && j + 1 == self.list.len())
         }
+    }
+
+    /// `1 limit 1 offset 5--`, `' limit 1,1#`: paging the application's query from outside.
+    fn limit_probe(&self, i: usize) -> bool {
+        if !self.kw(i, "limit") || self.kind(i + 1) != Some(Kind::Num) {
+            return false;
+        }
+        let mut j = i + 2;
+        let paged = (self.kind(j) == Some(Kind::Comma) || self.kw(j, "offset"))
+            && self.kind(j + 1) == Some(Kind::Num);
+        if paged {
+            j += 2;
+        }
+        let prev = i.checked_sub(1).and_then(|p| self.kind(p));
+        let commented = self.is_comment(j)
+            || (self.kind(j) == Some(Kind::Semi) && self.is_comment(j + 1));
+        matches!(prev, None | Some(Kind::Num | Kind::Quote(_) | Kind::RParen))
+            && (commented || (paged && j == self.list.len()))
     }
 
     fn run(&self) -> Option<(&'static str, usize)> {
@@ -835,22 +908,27 @@ impl Tokens<'_> {
                                 self.kind(i - 1),
                                 Some(Kind::Num | Kind::Quote(_) | Kind::RParen)
                             ))
-                        && ((self.kw_in(i + 1, &["true", "false", "null"])
-                            && matches!(
-                                self.kind(i + 2),
-                                None | Some(Kind::Comment { .. } | Kind::Semi)
-                            ))
-                            || self.operand(i + 1).is_some_and(|(e, _)| {
-                                // `or 1 --`, `or ((1 or 1)))--`, `( 1 or @a ) --`
-                                matches!(
-                                    self.kind(self.skip(e, Kind::RParen)),
-                                    Some(Kind::Comment { trivial: true } | Kind::Semi)
+                        && ({
+                            // `or true`, `or not false`
+                            let v = if self.kw(i + 1, "not") { i + 2 } else { i + 1 };
+                            self.kw_in(v, &["true", "false", "null"])
+                                && matches!(
+                                    self.kind(v + 1),
+                                    None | Some(Kind::Comment { .. } | Kind::Semi)
                                 )
-                            }))
+                        }
+                            || (!matches!(self.kind(i + 1), Some(Kind::Quote(_)))
+                                && self.operand(i + 1).is_some_and(|(e, _)| {
+                                // `or 1 --`, `or ((1 or 1)))--`, `( 1 or @a ) --`
+                                let after = self.kind(self.skip(e, Kind::RParen));
+                                matches!(after, Some(Kind::Comment { trivial: true } | Kind::Semi))
+                                    // `) or isnull(null)`: a call needs no comment after it
+                                    || (after.is_none() && self.call_end(self.skip(i + 1, Kind::LParen)).is_some())
+                            })))
                     {
                         return Some(("sqli.tautology", at(i)));
                     }
-                    if self.order_by(i) {
+                    if self.order_by(i) || self.limit_probe(i) {
                         return Some(("sqli.order_by_probe", at(i)));
                     }
                     if self.tautology(i) {
@@ -883,7 +961,7 @@ impl Tokens<'_> {
                         return Some(("sqli.tautology", at(i)));
                     }
                 }
-                Kind::Op if matches!(self.text(i), b"||" | b"&&") && self.tautology(i) => {
+                Kind::Op if self.is_bool_op(i) && self.tautology(i) => {
                     return Some(("sqli.tautology", at(i)));
                 }
                 Kind::Var => {
@@ -999,7 +1077,7 @@ impl Tokens<'_> {
     /// `or 1=1`, `and 'a'='a`, `|| 2>1`: boolean operator then literal-compare-literal.
     fn tautology(&self, i: usize) -> bool {
         let is_bool = self.kw_in(i, &["or", "and", "xor", "not", "having", "where", "when"])
-            || matches!(self.op(i), Some(b"||" | b"&&"));
+            || self.is_bool_op(i);
         if !is_bool {
             return false;
         }
@@ -1016,6 +1094,11 @@ impl Tokens<'_> {
         let Some((l, left_call)) = self.operand(i + 1) else {
             return false;
         };
+        // `or 4821 is not null`
+        if self.kw(l, "is") {
+            let k = if self.kw(l + 1, "not") { l + 2 } else { l + 1 };
+            return self.kw_in(k, &["null", "true", "false", "unknown"]);
+        }
         // `1 and 1 not like 0`
         let l = if self.kw(l, "not") { l + 1 } else { l };
         if !self.is_cmp(l) {
@@ -1025,14 +1108,21 @@ impl Tokens<'_> {
             return true;
         }
         let r = self.skip(l + 1, Kind::LParen);
+        // `and "a"=a`; not `"except*" in the same`, where `in` is English
+        let double_quoted = self.kind(self.skip(i + 1, Kind::LParen)) == Some(Kind::Quote(b'"'));
         self.word(r).is_some()
             && !left_call
+            && !(double_quoted && self.op(l).is_none())
             && self.kind(j) != Some(Kind::Num)
             && self.kind(j) != Some(Kind::Var)
     }
 
     /// A quote that closes the application's string, followed by SQL.
     fn quote_break(&self, i: usize, q: u8) -> bool {
+        // A double quote after a space opens a quotation (`is defined as "-(x+1)"`).
+        if q == b'"' && i > 0 && self.list[i].space_before {
+            return false;
+        }
         let j = self.skip(i + 1, Kind::RParen);
         match self.kind(j) {
             Some(Kind::Semi) => self.statement(j + 1),

@@ -272,7 +272,9 @@ pub(crate) fn scan(lower: &str) -> Option<(&'static str, usize)> {
         return Some(("xss.script_uri", p.min(s.len())));
     }
     let css = strip_c_comments(&compact);
-    if let Some((_, p)) = CSS.first(&css, |_, _| true) {
+    // `width:expression(`, not a sentence's "the expression (x)"
+    let css_value = |_, at: usize| at == 0 || !css[at - 1].is_ascii_alphanumeric();
+    if let Some((_, p)) = CSS.first(&css, css_value) {
         return Some(("xss.css_expression", p.min(s.len())));
     }
     if any_tag && find(&css, b"style=").is_some() && find(&css, b"url(").is_some() {
@@ -331,8 +333,11 @@ pub(crate) fn scan(lower: &str) -> Option<(&'static str, usize)> {
                 c.is_ascii_alphanumeric() || c == b'_' || c == b'$'
             };
         let next = s.get(at + n.len()).copied();
+        // `eval()` with nothing to run is a mention (a manual's "the eval() function"), while
+        // `alert()` and `prompt()` still open a dialog.
+        let runs_nothing = i >= 3 && s.get(at + n.len() + 1) == Some(&b')');
         let ok_after = if i < SINK_CALLS {
-            matches!(next, Some(b'(' | b'`'))
+            matches!(next, Some(b'(' | b'`')) && !runs_nothing
         } else {
             !next.is_some_and(|c| c.is_ascii_alphanumeric())
         };
