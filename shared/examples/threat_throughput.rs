@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 const DIR: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
-    "/../../shared/fixtures/threats/"
+    "/../tests/fixtures/threats/"
 );
 
 fn run(values: &[String], budget: Duration) -> (f64, usize) {

@@ -1,11 +1,11 @@
 //! Detection / false-positive rates of the threat detector on the labelled sample sets in
-//! `/shared/fixtures/threats/` (see its README). Targets: ≥ 95 % per attack set, ≤ 1 % FP.
+//! `tests/fixtures/threats/` (see its README). Targets: ≥ 95 % per attack set, ≤ 1 % FP.
 
 use shared::security::threats::{scan_value, Enabled, ThreatKind};
 
 const DIR: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
-    "/../../shared/fixtures/threats/"
+    "/../tests/fixtures/threats/"
 );
 
 /// `THREAT_FIXTURES_DIR` overrides the directory (e.g. to run the same check on a held-out set).

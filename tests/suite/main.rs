@@ -6,6 +6,7 @@ mod bad_input;
 mod batch_processor;
 mod deployment;
 mod deployment_guide;
+mod fixtures;
 mod host;
 mod jwt_vectors;
 mod migration_controller;
