@@ -4,6 +4,7 @@
 mod api_description;
 mod bad_input;
 mod batch_processor;
+mod ci;
 mod deployment;
 mod deployment_guide;
 mod fixtures;
