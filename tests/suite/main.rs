@@ -7,6 +7,7 @@ mod batch_processor;
 mod ci;
 mod deployment;
 mod deployment_guide;
+mod dev_seed;
 mod fixtures;
 mod host;
 mod jwt_vectors;
