@@ -7,6 +7,7 @@
 //! - `EDGE_BIN`: the `edge` binary (default `target/host/edge`)
 
 pub mod http;
+pub mod schema;
 pub mod sign;
 
 use std::io::{BufRead, BufReader};
