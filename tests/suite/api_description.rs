@@ -562,3 +562,50 @@ fn every_operation_answers_as_its_schema_says() {
     assert!(t.wrong.is_empty(), "answers outside openapi.yaml:\n{}", t.wrong.join("\n"));
     assert!(missing.is_empty(), "operations the tour did not get a success from: {missing:?}");
 }
+
+#[test]
+fn every_success_response_has_a_schema() {
+    let doc = description_json();
+    let (mut operations, mut responses) = (0, 0);
+    let mut bare = Vec::new();
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            operations += 1;
+            let id = op["operationId"].as_str().unwrap_or("?");
+            let mut any = false;
+            for (status, response) in op["responses"].as_object().unwrap() {
+                if !status.starts_with('2') {
+                    continue;
+                }
+                any = true;
+                responses += 1;
+                if status == "204" && response.get("content").is_none() {
+                    continue;
+                }
+                for (media, content) in response["content"].as_object().unwrap_or(&serde_json::Map::new()) {
+                    let schema = &content["schema"];
+                    let untyped = schema.is_null()
+                        || schema.as_object().is_some_and(|s| s.is_empty())
+                        || (media.ends_with("json") && schema.get("$ref").is_none() && schema.get("allOf").is_none() && schema.get("anyOf").is_none());
+                    if untyped {
+                        bare.push(format!("{id} ({} {path}) {status} {media}: {schema}", method.to_ascii_uppercase()));
+                    }
+                }
+            }
+            assert!(any, "{id} lists no success response");
+        }
+    }
+    let schemas = doc["components"]["schemas"].as_object().unwrap().len();
+    eprintln!("{operations} operations, {responses} success responses, {schemas} component schemas");
+    assert!(bare.is_empty(), "success responses without a named schema:\n{}", bare.join("\n"));
+}
+
+#[test]
+fn openapi_spec_validator_finds_nothing() {
+    let validator = std::env::var("OPENAPI_SPEC_VALIDATOR")
+        .expect("OPENAPI_SPEC_VALIDATOR is not set: run the tests with scripts/test, which installs openapi-spec-validator");
+    let out = std::process::Command::new(&validator).arg("openapi.yaml").current_dir(e2e::root()).output().expect("run openapi-spec-validator");
+    let said = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "openapi-spec-validator openapi.yaml:\n{said}");
+    assert!(said.contains("OK"), "{said}");
+}
