@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 const DIR: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
-    "/../../shared/fixtures/threats/"
+    "/../tests/fixtures/threats/"
 );
 
 const CORPORA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/corpora/");

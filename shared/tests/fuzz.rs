@@ -194,10 +194,13 @@ fn stripe_signature_header_parser() {
 // ---- JWT ----------------------------------------------------------------------------------
 
 fn jwt_config() -> (JwtConfig, String) {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/fixtures/jwt/tokens.json");
-    let fixture: Value = serde_json::from_str(&std::fs::read_to_string(path).expect("JWT fixture")).unwrap();
+    let read = |name: &str| {
+        let path = format!("{}/../tests/fixtures/jwt/{name}", env!("CARGO_MANIFEST_DIR"));
+        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("JWT fixture {path} missing: {e}"))
+    };
+    let fixture: Value = serde_json::from_str(&read("tokens.json")).unwrap();
     let v = &fixture["validation"];
-    let jwks = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/fixtures/jwt/jwks.json")).unwrap();
+    let jwks = read("jwks.json");
     let secret = v["hs256_secret"].as_str().unwrap().to_string();
     let cfg = JwtConfig::new(Some(&secret), Some(&jwks), v["issuer"].as_str(), "authenticated").expect("config");
     (cfg, secret)

@@ -1,12 +1,12 @@
 //! Detection / false-positive rates of the threat detector on labelled sets: the shared
-//! samples in `/shared/fixtures/threats/` (see its README) and the larger corpora in
+//! samples in `tests/fixtures/threats/` (see its README) and the larger corpora in
 //! `tests/corpora/` (see theirs). Targets: ≥ 95 % of each attack set, ≤ 1 % of ordinary text.
 
 use shared::security::threats::{scan_value, Enabled, ThreatKind};
 
 const DIR: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
-    "/../../shared/fixtures/threats/"
+    "/../tests/fixtures/threats/"
 );
 const CORPORA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/corpora/");
 

@@ -10,6 +10,7 @@
 //!   are skipped there ([`edge_only`])
 
 pub mod http;
+pub mod schema;
 pub mod sign;
 
 use std::io::{BufRead, BufReader};
@@ -41,14 +42,39 @@ pub fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("tests/ has a parent").to_path_buf()
 }
 
-/// `../shared/fixtures/...` beside the workspace.
+/// `tests/fixtures/...`: the external test vectors, kept in the repository (see its README).
 pub fn fixture(rel: &str) -> PathBuf {
-    root().join("..").join("shared").join("fixtures").join(rel)
+    root().join("tests").join("fixtures").join(rel)
+}
+
+/// Material kept beside the checkout rather than in it (`../shared/<rel>`: the reference
+/// documents and the upstream copy of the fixtures), or `None` when it is not there, after
+/// saying so: a test that needs it skips with that message instead of failing a lone clone.
+pub fn beside_checkout(rel: &str, test: &str, what_is_skipped: &str) -> Option<PathBuf> {
+    let path = root().join("..").join("shared").join(rel);
+    if path.exists() {
+        return Some(path);
+    }
+    skip(test, &format!("{what_is_skipped}: {} is not beside the checkout", path.display()));
+    None
+}
+
+/// Says on the real stderr (not captured by the test harness, so it shows in every run) that
+/// `test` skipped something, and why.
+pub fn skip(test: &str, why: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "SKIPPED in {test}: {why}");
+}
+
+/// A fixture's bytes; a missing file names its path.
+pub fn fixture_bytes(rel: &str) -> Vec<u8> {
+    let path = fixture(rel);
+    std::fs::read(&path).unwrap_or_else(|e| panic!("fixture {} is missing or unreadable: {e}", path.display()))
 }
 
 pub fn fixture_json(rel: &str) -> serde_json::Value {
     let path = fixture(rel);
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("fixture {} is missing: {e}", path.display()));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("fixture {} is missing or unreadable: {e}", path.display()));
     serde_json::from_str(&text).expect("fixture is JSON")
 }
 
@@ -71,7 +97,7 @@ impl Jwt {
         fixture_json("jwt/tokens.json")["validation"]["issuer"].as_str().unwrap().to_string()
     }
     pub fn jwks() -> String {
-        std::fs::read_to_string(fixture("jwt/jwks.json")).expect("jwks fixture")
+        String::from_utf8(fixture_bytes("jwt/jwks.json")).expect("jwks.json is UTF-8")
     }
     /// A valid user token for `sub`.
     pub fn user(sub: &str) -> String {

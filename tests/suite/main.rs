@@ -4,8 +4,11 @@
 mod api_description;
 mod bad_input;
 mod batch_processor;
+mod ci;
 mod deployment;
 mod deployment_guide;
+mod dev_seed;
+mod fixtures;
 mod host;
 mod hostile;
 mod jwt_vectors;

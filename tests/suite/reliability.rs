@@ -162,7 +162,7 @@ impl Load {
         }
         raise_rate_limit(db);
         let customer_event: Value =
-            serde_json::from_slice(&std::fs::read(e2e::fixture("stripe/events/03_customer.created.json")).unwrap()).unwrap();
+            serde_json::from_slice(&e2e::fixture_bytes("stripe/events/03_customer.created.json")).unwrap();
         Load {
             users: created,
             customer_event,

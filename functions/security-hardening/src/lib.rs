@@ -31,7 +31,7 @@ use spin_sdk::http::{IncomingRequest, ResponseOutparam};
 
 const FUNCTION: Function = Function::new("security-hardening", env!("CARGO_PKG_VERSION"), Callers::Administrators)
     // Its threat analysis takes attack payloads on purpose: they are its input, not an attack.
-    .analysing(&["threat-detection"]);
+    .analysing(&["threat-detection", "threat_detection"]);
 
 #[spin_sdk::http_component]
 async fn handle(req: IncomingRequest, out: ResponseOutparam) {
