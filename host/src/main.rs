@@ -6,6 +6,7 @@
 //! edge build [-f spin.toml] [--component NAME]... [--check]
 //! edge deploy [--plan] [--target spinkube --out DIR [--image REF] | --target spin] [--variable NAME=VALUE]...
 //! edge token --sub UUID [--role ROLE] [--email EMAIL] [--ttl SECONDS]
+//! edge token --key service_role|anon [--ref PROJECT_REF] [--ttl SECONDS]
 //! ```
 
 mod bindings;
@@ -46,6 +47,7 @@ const USAGE: &str = "usage:
   edge deploy [-f spin.toml] [--plan] [--variable NAME=VALUE]...
               [--target spinkube --out DIR [--image OCI-REF] [--namespace NS] | --target spin]
   edge token --sub UUID [--role authenticated|service_role|anon] [--email E] [--ttl SECONDS]
+  edge token --key service_role|anon [--ref PROJECT_REF] [--ttl SECONDS]
   edge bench-instantiate [-f spin.toml] [--component NAME] [--rounds N]";
 
 fn main() {
@@ -95,7 +97,9 @@ fn run(argv: Vec<String>, started: Instant) -> Result<()> {
             deploy::command(args, manifest)
         }
         "token" => {
-            let sub = args.value("--sub").context("edge token needs --sub UUID")?;
+            let key = args.value("--key");
+            let project_ref = args.value("--ref").unwrap_or_else(|| "local".into());
+            let sub = args.value("--sub");
             let role = args.value("--role").unwrap_or_else(|| "authenticated".into());
             let email = args.value("--email");
             let ttl: i64 = args.value("--ttl").map(|v| v.parse()).transpose()?.unwrap_or(3600);
@@ -104,7 +108,15 @@ fn run(argv: Vec<String>, started: Instant) -> Result<()> {
             let secret = migrate::resolve_variable("jwt_secret", &manifest)?
                 .context("jwt_secret is not set (SPIN_VARIABLE_JWT_SECRET or .env)")?;
             let issuer = migrate::resolve_variable("jwt_issuer", &manifest)?.filter(|i| !i.is_empty());
-            println!("{}", token::mint(&secret, &sub, &role, email.as_deref(), issuer.as_deref(), ttl));
+            match (key, sub) {
+                // A project API key in Supabase's shape (`--key service_role` is the guide's $SERVICE_ROLE_KEY).
+                (Some(key), None) if key == "service_role" || key == "anon" => {
+                    println!("{}", token::mint_project_key(&secret, &key, &project_ref, ttl))
+                }
+                (Some(key), None) => bail!("--key is service_role or anon, not `{key}`"),
+                (None, Some(sub)) => println!("{}", token::mint(&secret, &sub, &role, email.as_deref(), issuer.as_deref(), ttl)),
+                _ => bail!("edge token needs --sub UUID (a user token) or --key service_role|anon (a project API key)"),
+            }
             Ok(())
         }
         "bench-instantiate" => {
