@@ -9,6 +9,7 @@
 //! edge token --key service_role|anon [--ref PROJECT_REF] [--ttl SECONDS]
 //! ```
 
+mod adopt;
 mod bindings;
 mod builder;
 mod cli;

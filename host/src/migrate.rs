@@ -106,8 +106,13 @@ pub async fn migrate(db_url: &str, dir: &Path) -> Result<()> {
     let mut client = connect(db_url).await?;
     // One migrator at a time per database.
     client.execute("SELECT pg_advisory_lock(4242001)", &[]).await?;
-    let done = applied(&client).await?;
+    let mut done = applied(&client).await?;
     let mut count = 0;
+    // A deployment of the original system: adopted in place, in one transaction.
+    if crate::adopt::found(&client).await? {
+        count += crate::adopt::adopt(&mut client, &migrations, &done).await?;
+        done = applied(&client).await?;
+    }
     for m in &migrations {
         if done.contains(&m.version) {
             continue;
@@ -133,7 +138,6 @@ pub async fn status(db_url: &str, dir: &Path) -> Result<()> {
     let migrations = list(dir)?;
     let client = connect(db_url).await?;
     let recorded = history(&client).await?;
-    let done: Vec<String> = recorded.iter().map(|(v, _)| v.clone()).collect();
     println!("{:<10} {:<40} {}", "VERSION", "NAME", "STATE");
     for m in &migrations {
         let state = match recorded.iter().find(|(v, _)| v == &m.version) {
@@ -145,12 +149,36 @@ pub async fn status(db_url: &str, dir: &Path) -> Result<()> {
         };
         println!("{:<10} {:<40} {state}", m.version, m.name);
     }
-    for v in &done {
+    let adopted = crate::adopt::report(&client).await?;
+    for (v, name) in &recorded_names(&client).await? {
         if !migrations.iter().any(|m| &m.version == v) {
-            println!("{v:<10} {:<40} applied, but no file in {}", "?", dir.display());
+            if !adopted.is_empty() && is_original_version(v) {
+                println!(
+                    "{v:<10} {:<40} applied before adoption (the original schema; its objects are in {})",
+                    name.as_deref().unwrap_or("?"),
+                    crate::adopt::KEPT_IN
+                );
+            } else {
+                println!("{v:<10} {:<40} applied, but no file in {}", name.as_deref().unwrap_or("?"), dir.display());
+            }
         }
     }
+    let name_of = |v: &str| migrations.iter().find(|m| m.version == v).map(|m| m.name.clone());
+    for line in crate::adopt::describe(&adopted, name_of) {
+        println!("{line}");
+    }
     Ok(())
+}
+
+/// Recorded versions with their names.
+async fn recorded_names(client: &Client) -> Result<Vec<(String, Option<String>)>> {
+    let rows = client.query("SELECT version, name FROM supabase_migrations.schema_migrations ORDER BY version", &[]).await?;
+    Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+}
+
+/// A Supabase CLI version (a 14-digit timestamp), as the original's migrations carry.
+fn is_original_version(v: &str) -> bool {
+    v.len() == 14 && v.bytes().all(|b| b.is_ascii_digit())
 }
 
 /// Drop and recreate the database, then migrate. Only for local databases unless forced.
