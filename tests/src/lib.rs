@@ -7,6 +7,7 @@
 //! - `EDGE_BIN`: the `edge` binary (default `target/host/edge`)
 
 pub mod http;
+pub mod original;
 pub mod sign;
 
 use std::io::{BufRead, BufReader};
@@ -105,6 +106,11 @@ impl Plan {
 }
 
 static DB_SEQ: AtomicU32 = AtomicU32::new(0);
+
+/// A number unique in this test process (database and directory names).
+pub fn next_seq() -> u32 {
+    DB_SEQ.fetch_add(1, Ordering::SeqCst)
+}
 
 /// A fresh database cloned from the migrated template; dropped with the value.
 pub struct TestDb {

@@ -1,6 +1,7 @@
 //! End-to-end suites: the real `.wasm` components in the real `edge` host against a real
 //! PostgreSQL, one fresh database per test. Run them with `scripts/test`.
 
+mod adoption;
 mod api_description;
 mod bad_input;
 mod batch_processor;
