@@ -6,7 +6,7 @@ use crate::manifest::App;
 use crate::variables::{env_key, read_dotenv};
 use anyhow::{bail, Context, Result};
 use std::path::{Path, PathBuf};
-use tokio_postgres::{Client, NoTls};
+use tokio_postgres::Client;
 
 /// One migration file.
 #[derive(Debug, Clone)]
@@ -64,8 +64,12 @@ pub fn resolve_db_url(flag: Option<String>, manifest: &Path) -> Result<String> {
 }
 
 async fn connect(db_url: &str) -> Result<Client> {
-    let (client, connection) =
-        tokio_postgres::connect(db_url, NoTls).await.with_context(|| format!("cannot connect to {}", crate::pool::redact(db_url)))?;
+    let target = pgtls::Target::parse(db_url)?;
+    let (client, connection) = target
+        .connect()
+        .await
+        .map_err(anyhow::Error::msg)
+        .with_context(|| format!("cannot connect to {}", crate::pool::redact(db_url)))?;
     tokio::spawn(async move {
         if let Err(e) = connection.await {
             eprintln!("edge: database connection ended: {e}");
@@ -183,7 +187,8 @@ fn is_original_version(v: &str) -> bool {
 
 /// Drop and recreate the database, then migrate. Only for local databases unless forced.
 pub async fn reset(db_url: &str, dir: &Path, force: bool) -> Result<()> {
-    let config: tokio_postgres::Config = db_url.parse()?;
+    let target = pgtls::Target::parse(db_url)?;
+    let config = &target.config;
     let local = config.get_hosts().iter().all(|h| match h {
         tokio_postgres::config::Host::Tcp(h) => h == "localhost" || h.starts_with("127.") || h == "::1",
         #[cfg(unix)]
@@ -193,9 +198,9 @@ pub async fn reset(db_url: &str, dir: &Path, force: bool) -> Result<()> {
         bail!("refusing to reset a non-local database; pass --force if you mean it");
     }
     let dbname = config.get_dbname().context("the database URL names no database")?.to_string();
-    let mut admin = config.clone();
-    admin.dbname("postgres");
-    let (client, connection) = admin.connect(NoTls).await?;
+    let mut admin = target.clone();
+    admin.config.dbname("postgres");
+    let (client, connection) = admin.connect().await.map_err(anyhow::Error::msg)?;
     tokio::spawn(connection);
     let quoted = format!("\"{}\"", dbname.replace('"', "\"\""));
     // Separately: neither statement may run inside the implicit transaction of a batch.

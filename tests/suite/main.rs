@@ -13,6 +13,7 @@ mod migration_controller;
 mod migrations;
 mod monitoring_alerting;
 mod performance_optimizer;
+mod postgres_tls;
 mod production_validator;
 mod quote_pdf;
 mod quote_processor;
