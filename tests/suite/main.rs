@@ -20,6 +20,7 @@ mod quote_processor;
 mod reliability;
 mod rls;
 mod security;
+mod signing_keys;
 mod subscription_status;
 mod webhook_handler;
 mod webhook_monitor;
