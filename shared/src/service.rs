@@ -360,10 +360,11 @@ where
             return refusal;
         }
     }
-    let response = match handler(ctx).await {
+    let mut response = match handler(ctx).await {
         Ok(r) => r,
         Err(p) => Response::problem(&p),
     };
+    crate::http::mark_success(&mut response);
     if screened {
         guard::after(function.name, req, ctx.client(), response.status, ctx.db.get());
     }
