@@ -277,6 +277,14 @@ impl Host {
         Req::new("POST", &self.url(path))
     }
 
+    pub fn put(&self, path: &str) -> Req {
+        Req::new("PUT", &self.url(path))
+    }
+
+    pub fn delete(&self, path: &str) -> Req {
+        Req::new("DELETE", &self.url(path))
+    }
+
     pub fn output(&self) -> String {
         self.output.lock().unwrap().join("\n")
     }

@@ -10,6 +10,9 @@ fn assert_problem(r: &e2e::HttpResponse, status: u16, code: &str) {
     assert_eq!(v["code"], code, "{v}");
     assert_eq!(v["status"], status);
     assert!(v["title"].is_string() && v["type"].is_string());
+    // The original API's members, which its callers read from every answer.
+    assert_eq!(v["success"], false, "{v}");
+    assert!(v["error"].as_str().is_some_and(|e| !e.is_empty()), "{v}");
     assert_eq!(r.header("access-control-allow-origin"), Some("*"), "CORS on errors too");
 }
 

@@ -12,6 +12,7 @@ mod jwt_vectors;
 mod migration_controller;
 mod migrations;
 mod monitoring_alerting;
+mod original_callers;
 mod performance_optimizer;
 mod postgres_tls;
 mod production_validator;
