@@ -152,6 +152,7 @@ pub struct Deploy {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Role {
     Authenticated,
+    #[value(name = "service_role", alias = "service-role")]
     ServiceRole,
     Anon,
 }
@@ -166,13 +167,27 @@ impl Role {
     }
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ProjectKey {
+    #[value(name = "service_role", alias = "service-role")]
+    ServiceRole,
+    Anon,
+}
+
 #[derive(Debug, Args)]
 pub struct Token {
     #[command(flatten)]
     pub app: AppArgs,
-    /// The user's id (a UUID).
-    #[arg(long, value_parser = parse_uuid)]
-    pub sub: String,
+    /// The user's id (a UUID): a user's access token.
+    #[arg(long, value_parser = parse_uuid, required_unless_present = "key", conflicts_with_all = ["key", "project_ref"])]
+    pub sub: Option<String>,
+    /// A project API key in Supabase's shape instead (iss "supabase", ref, role; no sub, no aud):
+    /// `--key service_role` is the guide's SERVICE_ROLE_KEY.
+    #[arg(long, value_enum, conflicts_with_all = ["role", "email"])]
+    pub key: Option<ProjectKey>,
+    /// The project ref a project API key names.
+    #[arg(long = "ref", id = "project_ref", default_value = "local", value_name = "PROJECT_REF")]
+    pub project_ref: String,
     #[arg(long, value_enum, default_value_t = Role::Authenticated)]
     pub role: Role,
     /// The user's email.
@@ -272,7 +287,19 @@ mod tests {
         else {
             panic!()
         };
-        assert_eq!((t.sub.as_str(), t.role), ("3f9c2b7e-5d41-4a8e-9b6f-1c2d3e4f5a6b", Role::ServiceRole));
+        assert_eq!((t.sub.as_deref(), t.role), (Some("3f9c2b7e-5d41-4a8e-9b6f-1c2d3e4f5a6b"), Role::ServiceRole));
+    }
+
+    #[test]
+    fn a_token_is_a_user_token_or_a_project_key_never_both() {
+        assert!(parse(&["token"]).is_err(), "neither --sub nor --key");
+        assert!(parse(&["token", "--key", "service_role", "--sub", "3f9c2b7e-5d41-4a8e-9b6f-1c2d3e4f5a6b"]).is_err());
+        assert!(parse(&["token", "--key", "admin"]).is_err());
+        assert!(parse(&["token", "--key", "anon", "--email", "a@b.example"]).is_err(), "a project key has no email");
+        let Command::Token(t) = parse(&["token", "--key", "service_role", "--ref", "abcd"]).unwrap().command else {
+            panic!()
+        };
+        assert_eq!((t.key, t.sub, t.project_ref.as_str()), (Some(ProjectKey::ServiceRole), None, "abcd"));
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! `edge`: run this Spin application without Spin. `edge --help` and `edge <command> --help`
 //! say what each command takes (see cli.rs).
 
+mod adopt;
 mod bindings;
 mod builder;
 mod cli;
@@ -63,7 +64,16 @@ fn run(cli: Cli, started: Instant) -> Result<()> {
             let secret = migrate::resolve_variable("jwt_secret", &t.app.manifest)?
                 .context("jwt_secret is not set (SPIN_VARIABLE_JWT_SECRET or .env)")?;
             let issuer = migrate::resolve_variable("jwt_issuer", &t.app.manifest)?.filter(|i| !i.is_empty());
-            println!("{}", token::mint(&secret, &t.sub, t.role.as_str(), t.email.as_deref(), issuer.as_deref(), t.ttl));
+            match (t.key, t.sub) {
+                (Some(key), _) => {
+                    let role = if key == cli::ProjectKey::ServiceRole { "service_role" } else { "anon" };
+                    println!("{}", token::mint_project_key(&secret, role, &t.project_ref, t.ttl))
+                }
+                (None, Some(sub)) => {
+                    println!("{}", token::mint(&secret, &sub, t.role.as_str(), t.email.as_deref(), issuer.as_deref(), t.ttl))
+                }
+                (None, None) => anyhow::bail!("edge token needs --sub UUID (a user token) or --key service_role|anon"),
+            }
             Ok(())
         }
         Command::BenchInstantiate { app, component, rounds } => bench_instantiate(&app.manifest, &component, rounds),

@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
-use tokio_postgres::{Client, NoTls, Statement};
+use tokio_postgres::{Client, Statement};
 
 /// Connections per database address unless `pg_pool_size` says otherwise.
 pub const DEFAULT_MAX_CONNECTIONS: usize = 25;
@@ -55,7 +55,8 @@ pub struct PoolStats {
 }
 
 pub struct Pool {
-    config: tokio_postgres::Config,
+    /// Where and how to connect: tokio-postgres's settings and the TLS ones (`pgtls`).
+    target: pgtls::Target,
     idle: Mutex<Vec<PooledClient>>,
     permits: Arc<Semaphore>,
     /// Connections requests from clients may hold together: the rest is kept for calls between
@@ -129,9 +130,9 @@ pub enum AcquireError {
 }
 
 impl Pool {
-    pub fn new(config: tokio_postgres::Config, max: usize) -> Arc<Pool> {
+    pub fn new(target: pgtls::Target, max: usize) -> Arc<Pool> {
         Arc::new(Pool {
-            config,
+            target,
             idle: Mutex::new(Vec::new()),
             permits: Arc::new(Semaphore::new(max)),
             client_permits: Arc::new(Semaphore::new(max - reserved_for_chaining(max))),
@@ -191,12 +192,12 @@ impl Pool {
     }
 
     async fn connect(&self) -> Result<PooledClient, AcquireError> {
-        let connecting = self.config.connect(NoTls);
+        let connecting = self.target.connect();
         let (client, connection) = match tokio::time::timeout(CONNECT_TIMEOUT, connecting).await {
             Ok(Ok(pair)) => pair,
-            Ok(Err(e)) => {
+            Ok(Err(why)) => {
                 self.stats.connect_errors.fetch_add(1, Ordering::Relaxed);
-                return Err(AcquireError::Connect(e.to_string()));
+                return Err(AcquireError::Connect(why));
             }
             Err(_) => {
                 self.stats.connect_errors.fetch_add(1, Ordering::Relaxed);
@@ -235,9 +236,9 @@ impl Pools {
         Pools { pools: Mutex::new(HashMap::new()), max_connections: max_connections.max(1) }
     }
 
-    pub fn get_or_create(&self, address: &str, config: tokio_postgres::Config) -> Arc<Pool> {
+    pub fn get_or_create(&self, address: &str, target: pgtls::Target) -> Arc<Pool> {
         let mut pools = self.pools.lock().unwrap();
-        pools.entry(address.to_string()).or_insert_with(|| Pool::new(config, self.max_connections)).clone()
+        pools.entry(address.to_string()).or_insert_with(|| Pool::new(target, self.max_connections)).clone()
     }
 
     pub fn all(&self) -> Vec<(String, Arc<Pool>)> {
@@ -272,34 +273,26 @@ fn process_key() -> [u8; 32] {
     key
 }
 
-/// A connection string with its password removed, for logs and the administrators' figures.
+/// A connection string with its password removed, for logs and the administrators' figures
+/// (its `sslmode` kept: whether the pool's connections are encrypted and checked).
 pub fn redact(address: &str) -> String {
-    match tokio_postgres::Config::from_str_lossy(address) {
-        Some(c) => {
+    match pgtls::settings(address) {
+        Ok((c, sslmode)) => {
             let host = c.get_hosts().first().map(|h| match h {
                 tokio_postgres::config::Host::Tcp(h) => h.clone(),
                 #[cfg(unix)]
                 tokio_postgres::config::Host::Unix(p) => p.display().to_string(),
             });
             format!(
-                "postgres://{}@{}:{}/{}",
+                "postgres://{}@{}:{}/{}{}",
                 c.get_user().unwrap_or(""),
                 host.unwrap_or_default(),
                 c.get_ports().first().copied().unwrap_or(5432),
-                c.get_dbname().unwrap_or("")
+                c.get_dbname().unwrap_or(""),
+                if sslmode == pgtls::SslMode::Prefer { String::new() } else { format!("?sslmode={}", sslmode.as_str()) }
             )
         }
-        None => "postgres://(unparsable)".to_string(),
-    }
-}
-
-trait FromStrLossy {
-    fn from_str_lossy(s: &str) -> Option<tokio_postgres::Config>;
-}
-
-impl FromStrLossy for tokio_postgres::Config {
-    fn from_str_lossy(s: &str) -> Option<tokio_postgres::Config> {
-        s.parse().ok()
+        Err(_) => "postgres://(unparsable)".to_string(),
     }
 }
 
@@ -311,6 +304,10 @@ mod tests {
     fn the_public_label_reveals_nothing_guessable() {
         let redacted = redact("postgres://app:s3cret@db.internal:6543/quotekit");
         assert_eq!(redacted, "postgres://app@db.internal:6543/quotekit");
+        assert_eq!(
+            redact("postgres://app:s3cret@db.internal:6543/quotekit?sslmode=verify-full&sslrootcert=/etc/ca.pem"),
+            "postgres://app@db.internal:6543/quotekit?sslmode=verify-full"
+        );
         let label = public_label(&redacted);
         assert_eq!(label.len(), 8);
         assert!(label.bytes().all(|b| b.is_ascii_hexdigit()));

@@ -25,12 +25,12 @@ impl pg::Host for RequestState {}
 
 impl pg::HostConnection for RequestState {
     async fn open(&mut self, address: String) -> wasmtime::Result<Result<Resource<Connection>, PgError>> {
-        let config: tokio_postgres::Config = match address.parse() {
-            Ok(c) => c,
-            Err(e) => return Ok(Err(PgError::ConnectionFailed(format!("invalid connection string: {e}")))),
+        let target = match pgtls::Target::parse(&address) {
+            Ok(t) => t,
+            Err(e) => return Ok(Err(PgError::ConnectionFailed(e.to_string()))),
         };
-        let port = config.get_ports().first().copied().unwrap_or(5432);
-        for host in config.get_hosts() {
+        let port = target.config.get_ports().first().copied().unwrap_or(5432);
+        for host in target.config.get_hosts() {
             let name = match host {
                 tokio_postgres::config::Host::Tcp(h) => h.clone(),
                 #[cfg(unix)]
@@ -43,7 +43,7 @@ impl pg::HostConnection for RequestState {
                 ))));
             }
         }
-        let pool = self.shared.pools.get_or_create(&address, config);
+        let pool = self.shared.pools.get_or_create(&address, target);
         match pool.acquire(self.chained).await {
             Ok(lease) => Ok(Ok(self.table.push(Connection { lease })?)),
             Err(AcquireError::Timeout) => {

@@ -144,8 +144,8 @@ pub async fn bind(address: &str) -> Result<TcpListener> {
 
 /// The answer to a connection refused at the connection caps, written without reading.
 const AT_CAPACITY: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/problem+json\r\n\
-retry-after: 1\r\nconnection: close\r\ncontent-length: 128\r\n\r\n\
-{\"type\":\"about:blank\",\"title\":\"Service Unavailable\",\"status\":503,\"code\":\"overloaded\",\"detail\":\"too many open connections\"}";
+retry-after: 1\r\nconnection: close\r\ncontent-length: 195\r\n\r\n\
+{\"type\":\"about:blank\",\"title\":\"Service Unavailable\",\"status\":503,\"code\":\"overloaded\",\"detail\":\"too many open connections\",\"success\":false,\"error\":\"Service Unavailable: too many open connections\"}";
 
 pub async fn serve(server: Arc<Server>, listener: TcpListener) -> Result<()> {
     let mut http = http1::Builder::new();
@@ -193,6 +193,9 @@ pub fn problem(status: StatusCode, code: &str, detail: &str) -> Response<Body> {
         "status": status.as_u16(),
         "detail": detail,
         "code": code,
+        // What the original API's callers read from every answer (as the components answer).
+        "success": false,
+        "error": format!("{}: {detail}", status.canonical_reason().unwrap_or("Error")),
     });
     let mut r = text(status, "application/problem+json", body.to_string());
     let h = r.headers_mut();

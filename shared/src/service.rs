@@ -24,6 +24,8 @@ pub struct Context {
     user_id: RefCell<Option<String>>,
     /// The bearer token, verified once per request (the middleware and the handler share it).
     caller: OnceCell<Result<Caller, Problem>>,
+    /// Keys fetched from `jwks_url` for this request's token, when it needed them.
+    fetched_jwks: OnceCell<Option<String>>,
     client: OnceCell<Client>,
     /// Set when the canary forwarded the request to green (the metrics row says so).
     pub(crate) forwarded: std::cell::Cell<bool>,
@@ -38,6 +40,7 @@ impl Context {
             db: RefCell::new(None),
             user_id: RefCell::new(None),
             caller: OnceCell::new(),
+            fetched_jwks: OnceCell::new(),
             client: OnceCell::new(),
             forwarded: std::cell::Cell::new(false),
         }
@@ -64,7 +67,23 @@ impl Context {
 
     /// The verified bearer token (401 when missing or invalid).
     pub fn caller(&self) -> Result<Caller, Problem> {
-        self.caller.get_or_init(|| auth::authenticate(&self.request)).clone()
+        self.caller
+            .get_or_init(|| auth::authenticate_with(&self.request, self.fetched_jwks.get().and_then(|d| d.as_deref())))
+            .clone()
+    }
+
+    /// Before anything verifies the token: when it is an ES256/RS256 token whose `kid` the
+    /// configured `jwks` lacks and `jwks_url` is set, the keys published there (cached in the
+    /// database; see `auth::jwks`).
+    async fn fetch_signing_keys(&self) {
+        let Some(url) = crate::config::var("jwks_url") else { return };
+        let Some((alg, kid)) = auth::bearer(&self.request).ok().and_then(auth::jwks::asymmetric_key_of) else { return };
+        if auth::jwt_config(None).is_ok_and(|c| c.has_key(&alg, &kid)) {
+            return;
+        }
+        let Ok(db) = self.db() else { return };
+        let document = auth::jwks::document_for(db, &url, &alg, &kid).await;
+        let _ = self.fetched_jwks.set(document);
     }
 
     /// Who the request comes from (user, service role or address), for rate limits, blocks
@@ -284,6 +303,7 @@ where
         Err(problem) => (None, Response::problem(&problem)),
         Ok(request) => {
             let ctx = Context::new(function.name, request);
+            ctx.fetch_signing_keys().await;
             // A migration's green share goes to the green deployment (see `canary`).
             let forwarded = F::forward(&ctx).await;
             let response = match forwarded {
@@ -368,10 +388,11 @@ where
             return refusal;
         }
     }
-    let response = match handler(ctx).await {
+    let mut response = match handler(ctx).await {
         Ok(r) => r,
         Err(p) => Response::problem(&p),
     };
+    crate::http::mark_success(&mut response);
     if screened {
         guard::after(function.name, req, ctx.client(), response.status, ctx.db.borrow().as_deref());
     }

@@ -186,17 +186,22 @@ pub struct Recorded {
 pub struct Recorder {
     pub port: u16,
     pub requests: Arc<Mutex<Vec<Recorded>>>,
+    /// What it answers from now on: status and body.
+    answer: Arc<Mutex<(u16, String)>>,
 }
 
 impl Recorder {
-    pub fn start(status: u16, body: &'static str) -> Recorder {
+    pub fn start(status: u16, body: &str) -> Recorder {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
         let requests = Arc::new(Mutex::new(Vec::new()));
+        let answer = Arc::new(Mutex::new((status, body.to_string())));
         let log = requests.clone();
+        let answers = answer.clone();
         std::thread::spawn(move || {
             for stream in listener.incoming().flatten() {
                 let log = log.clone();
+                let answers = answers.clone();
                 std::thread::spawn(move || {
                     let mut r = BufReader::new(stream.try_clone().unwrap());
                     let mut line = String::new();
@@ -228,6 +233,7 @@ impl Recorder {
                     let mut received = vec![0; len];
                     let _ = r.read_exact(&mut received);
                     log.lock().unwrap().push(Recorded { method, path, headers, body: received });
+                    let (status, body) = answers.lock().unwrap().clone();
                     let mut s = stream;
                     let _ = write!(
                         s,
@@ -237,7 +243,12 @@ impl Recorder {
                 });
             }
         });
-        Recorder { port, requests }
+        Recorder { port, requests, answer }
+    }
+
+    /// Answer `status` with `body` from now on.
+    pub fn answer(&self, status: u16, body: &str) {
+        *self.answer.lock().unwrap() = (status, body.to_string());
     }
 
     pub fn received(&self) -> Vec<Recorded> {

@@ -11,6 +11,7 @@
 
 pub mod http;
 pub mod schema;
+pub mod original;
 pub mod sign;
 
 use std::io::{BufRead, BufReader};
@@ -134,6 +135,11 @@ impl Plan {
 }
 
 static DB_SEQ: AtomicU32 = AtomicU32::new(0);
+
+/// A number unique in this test process (database and directory names).
+pub fn next_seq() -> u32 {
+    DB_SEQ.fetch_add(1, Ordering::SeqCst)
+}
 
 /// A fresh database cloned from the migrated template; dropped with the value.
 pub struct TestDb {
@@ -361,6 +367,14 @@ impl Host {
 
     pub fn post(&self, path: &str) -> Req {
         Req::new("POST", &self.url(path))
+    }
+
+    pub fn put(&self, path: &str) -> Req {
+        Req::new("PUT", &self.url(path))
+    }
+
+    pub fn delete(&self, path: &str) -> Req {
+        Req::new("DELETE", &self.url(path))
     }
 
     pub fn output(&self) -> String {

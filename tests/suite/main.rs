@@ -1,6 +1,7 @@
 //! End-to-end suites: the real `.wasm` components in the real `edge` host against a real
 //! PostgreSQL, one fresh database per test. Run them with `scripts/test`.
 
+mod adoption;
 mod api_description;
 mod bad_input;
 mod batch_processor;
@@ -15,7 +16,9 @@ mod jwt_vectors;
 mod migration_controller;
 mod migrations;
 mod monitoring_alerting;
+mod original_callers;
 mod performance_optimizer;
+mod postgres_tls;
 mod production_validator;
 mod quote_pdf;
 mod quote_processor;
@@ -23,6 +26,7 @@ mod reliability;
 mod rls;
 mod security;
 mod spin;
+mod signing_keys;
 mod subscription_status;
 mod webhook_handler;
 mod webhook_monitor;

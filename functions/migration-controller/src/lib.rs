@@ -10,7 +10,10 @@
 //!
 //! `/functions/v1/migration-controller` + `/initialize_migration`, `/status`, `/advance`,
 //! `/traffic-split`, `/execute_rollback`, `/evaluate`, `/route?key=`; or the guide's `POST` of
-//! `{"operation": NAME, ...}` to the bare path.
+//! `{"operation": NAME, ...}` to the bare path. The original's names are answered too:
+//! `/start` (`initialize_migration`; `enabledFunctions` are the covered functions),
+//! `/rollback`, `/health-check` (green's health answers now) and `/feature-flags` (nothing to
+//! switch: answered as not performed).
 
 mod gates;
 mod health;
@@ -45,5 +48,13 @@ async fn route(ctx: &Context) -> Result<Response, Problem> {
         Endpoint::Rollback => ops::rollback(ctx, db, &actor, &body),
         Endpoint::Evaluate => ops::evaluate(ctx, db, &actor).await,
         Endpoint::Route => ops::route(ctx, db, &body),
+        Endpoint::HealthCheck => ops::health_check(ctx, db).await,
+        Endpoint::FeatureFlags => Ok(shared::http::not_performed(
+            ctx.function,
+            &ctx.request_id,
+            "feature-flags",
+            "traffic moves per deployment colour (green_base_url) and per caller; no feature flags switch anything",
+            Some("/functions/v1/migration-controller/traffic-split"),
+        )),
     }
 }

@@ -76,6 +76,35 @@ pub async fn initialize(ctx: &Context, db: &Db, actor: &str, body: &Body) -> Res
     Ok(reply)
 }
 
+/// `health-check` (the original's): green's health answers for the functions the active run
+/// covers (else every coverable one), now, recorded with the run when one is active. Nothing
+/// moves; `overall` is `healthy` when every check passed.
+pub async fn health_check(ctx: &Context, db: &Db) -> Result<Response, Problem> {
+    let green = green_base_url()?;
+    let run = db.as_service(|db| store::active(db, false))?;
+    let functions: Vec<String> = match &run {
+        Some(r) => r.functions.clone(),
+        None => shared::canary::COVERABLE.iter().map(|s| s.to_string()).collect(),
+    };
+    let checks = health::probe(&green, &functions).await;
+    if let Some(r) = &run {
+        db.as_service(|db| health::record(db, &r.id, &checks))?;
+    }
+    let passed = checks.iter().filter(|c| c.ok).count();
+    Ok(envelope(
+        ctx.function,
+        &ctx.request_id,
+        json!({
+            "overall": if passed == checks.len() { "healthy" } else if passed * 10 >= checks.len() * 7 { "degraded" } else { "unhealthy" },
+            "healthy": passed,
+            "total": checks.len(),
+            "migration_id": run.as_ref().map(|r| r.id.clone()),
+            "health_checks": checks.iter().map(Check::to_json).collect::<Vec<_>>(),
+        }),
+        "Green health checked",
+    ))
+}
+
 /// `status`: the active run (else the latest), its step, evaluation, transitions and checks.
 pub fn status(ctx: &Context, db: &Db) -> Result<Response, Problem> {
     let data = db.as_service(|db| -> Result<Value, Problem> {

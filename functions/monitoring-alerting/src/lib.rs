@@ -54,5 +54,10 @@ async fn route(ctx: &Context) -> Result<Response, Problem> {
         Endpoint::Metrics => Ok(prometheus::get(db)?),
         Endpoint::Anomalies => ok(anomaly::get(db, req)?, "Anomaly detection"),
         Endpoint::NotificationTest => ok(test_notification::run(db, req).await?, "Test notifications sent"),
+        Endpoint::ExternalAlert => {
+            let mut r = ok(alerts::external(db, &caller, req, &ctx.request_id)?, "Alert recorded")?;
+            r.status = 201;
+            Ok(r)
+        }
     }
 }

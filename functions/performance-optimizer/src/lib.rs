@@ -56,5 +56,16 @@ async fn route(ctx: &Context) -> Result<Response, Problem> {
             ok(cost::update(db, who, params)?, "Cost unit prices updated")
         }
         Endpoint::Pool => ok(pool::get().await?, "Connection pool"),
+        Endpoint::NotPerformed(operation) => Ok(shared::http::not_performed(
+            ctx.function,
+            &ctx.request_id,
+            operation,
+            "an instance lives for one request and compiled components are cached by the host: there is nothing \
+             to warm, preload, free or tune in-process",
+            Some(match operation {
+                "optimize" => "/functions/v1/performance-optimizer/recommendations",
+                _ => "/functions/v1/performance-optimizer/benchmark_all_functions",
+            }),
+        )),
     }
 }
