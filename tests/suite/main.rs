@@ -18,6 +18,7 @@ mod quote_pdf;
 mod quote_processor;
 mod reliability;
 mod rls;
+mod scheduled_work;
 mod security;
 mod spin;
 mod subscription_status;

@@ -18,10 +18,11 @@ pub enum Endpoint {
     CostSettings,
     UpdateCostSettings,
     Pool,
+    Retention,
 }
 
 /// Operations by name, with the methods their path form takes.
-const OPERATIONS: [(&str, Endpoint, &[&str]); 6] = [
+const OPERATIONS: [(&str, Endpoint, &[&str]); 7] = [
     ("benchmark-all-functions", Endpoint::BenchmarkAll, &["POST"]),
     ("metrics", Endpoint::Metrics, &["GET"]),
     ("analyze", Endpoint::Analyze, &["GET"]),
@@ -29,6 +30,8 @@ const OPERATIONS: [(&str, Endpoint, &[&str]); 6] = [
     // Computing the report stores the daily rows it computed (an idempotent upsert).
     ("cost-report", Endpoint::CostReport, &["GET", "POST"]),
     ("pool", Endpoint::Pool, &["GET"]),
+    // Scheduled daily: roll up and delete performance_metrics past the retention.
+    ("retention", Endpoint::Retention, &["POST"]),
 ];
 
 fn normalise(name: &str) -> String {
