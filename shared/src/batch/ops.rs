@@ -6,7 +6,6 @@ use crate::db::{self, Db, DbError, Param};
 use crate::money::Money;
 use crate::quote::{transition, QuoteStatus};
 use crate::security::internal;
-use crate::Context;
 use serde_json::{json, Value};
 use spin_sdk::http::{Method, Request, Response};
 
