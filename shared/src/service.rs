@@ -1,5 +1,5 @@
 //! The request pipeline every function runs through:
-//! read (with a body limit) → CORS preflight / health → handler → CORS → response → metrics.
+//! read (with a body limit) → CORS preflight / health / ready → handler → CORS → response → metrics.
 //! A handler only sees a [`Context`] and returns a response or a [`Problem`].
 
 use crate::auth::{self, Caller};
@@ -82,7 +82,7 @@ impl Context {
             return;
         }
         let Ok(db) = self.db() else { return };
-        let document = auth::jwks::document_for(db, &url, &alg, &kid).await;
+        let document = auth::jwks::document_for(&db, &url, &alg, &kid).await;
         let _ = self.fetched_jwks.set(document);
     }
 
@@ -381,6 +381,12 @@ where
             _ => Response::problem(&Problem::method_not_allowed(&["GET", "HEAD"])),
         };
     }
+    if req.segments() == ["ready"] {
+        return match req.method {
+            Method::Get | Method::Head => readiness(ctx, function),
+            _ => Response::problem(&Problem::method_not_allowed(&["GET", "HEAD"])),
+        };
+    }
     // The security middleware: blocks, rate limit, threat detection (one SQL statement).
     let screened = crate::config::var_or("security_middleware", "on") != "off";
     if screened {
@@ -397,6 +403,25 @@ where
         guard::after(function.name, req, ctx.client(), response.status, ctx.db.borrow().as_deref());
     }
     response
+}
+
+/// `GET /ready`: readiness, for a Kubernetes readiness probe and load balancers. The instance
+/// can serve when it can reach its database: one shaped `SELECT 1`. `/health` is liveness (the
+/// process and the component answer) and never looks further: a database outage must take
+/// instances out of rotation, not get them restarted.
+fn readiness(ctx: &Context, function: &Function) -> Response {
+    let reachable = ctx.db().ok().is_some_and(|db| db.query("SELECT 1 AS one", &[]).is_ok_and(|rows| rows.len() == 1));
+    if reachable {
+        Response::ok(&serde_json::json!({
+            "status": "ready",
+            "function": function.name,
+            "version": function.version,
+        }))
+    } else {
+        Response::problem(
+            &Problem::unavailable("not_ready", "the database cannot be reached; this instance cannot serve yet").retry_after(5),
+        )
+    }
 }
 
 /// The same pipeline for a request already read, natively compiled (bench/native: the

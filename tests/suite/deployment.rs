@@ -3,7 +3,7 @@
 //! (validated against SpinKube's own CRD schemas) and `spin deploy` for Fermyon Cloud.
 
 use e2e::{edge_bin, probe_wasm, root, TempDir, TestDb};
-use serde_json::Value;
+use serde_json::{json, Value};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -727,4 +727,121 @@ fn every_built_component_fits_its_budget_and_imports_only_what_it_needs() {
     assert!(run.ok, "{}{}", run.stdout, run.stderr);
     let rows = run.stdout.lines().filter(|l| l.ends_with(" ok")).count();
     assert_eq!(rows, placement().components.len(), "{}", run.stdout);
+}
+
+/// The part of Kubernetes' batch/v1 CronJob schema the generated CronJobs use, in the
+/// structural form `validate` reads (field names, types, required fields and enums as in the
+/// Kubernetes API reference; a field not listed here is an error, as with strict validation).
+fn cron_job_schema() -> Value {
+    let obj = |props: Value, required: &[&str]| json!({"type": "object", "properties": props, "required": required});
+    let labels = json!({"type": "object", "additionalProperties": {"type": "string"}});
+    let container = obj(
+        json!({
+            "name": {"type": "string", "pattern": "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", "maxLength": 63},
+            "image": {"type": "string"},
+            "args": {"type": "array", "items": {"type": "string"}},
+            "env": {"type": "array", "items": obj(json!({
+                "name": {"type": "string"},
+                "valueFrom": obj(json!({"secretKeyRef": obj(json!({"name": {"type": "string"}, "key": {"type": "string"},
+                                                                   "optional": {"type": "boolean"}}), &["key"])}), &[]),
+            }), &["name"])},
+        }),
+        &["name"],
+    );
+    let pod_spec = obj(
+        json!({
+            "restartPolicy": {"type": "string", "enum": ["Always", "OnFailure", "Never"]},
+            "containers": {"type": "array", "minItems": 1, "items": container},
+        }),
+        &["containers"],
+    );
+    let job_spec = obj(
+        json!({
+            "backoffLimit": {"type": "integer", "format": "int32", "minimum": 0},
+            "activeDeadlineSeconds": {"type": "integer", "minimum": 1},
+            "template": obj(json!({"metadata": obj(json!({"labels": labels}), &[]), "spec": pod_spec}), &[]),
+        }),
+        &["template"],
+    );
+    obj(
+        json!({
+            "apiVersion": {"type": "string", "enum": ["batch/v1"]},
+            "kind": {"type": "string", "enum": ["CronJob"]},
+            "metadata": obj(json!({"name": {"type": "string", "maxLength": 52}, "labels": labels}), &["name"]),
+            "spec": obj(json!({
+                // Five fields (minute hour day-of-month month day-of-week).
+                "schedule": {"type": "string", "pattern": "^(\\S+ ){4}\\S+$"},
+                "timeZone": {"type": "string"},
+                "concurrencyPolicy": {"type": "string", "enum": ["Allow", "Forbid", "Replace"]},
+                "startingDeadlineSeconds": {"type": "integer", "minimum": 0},
+                "successfulJobsHistoryLimit": {"type": "integer", "format": "int32", "minimum": 0},
+                "failedJobsHistoryLimit": {"type": "integer", "format": "int32", "minimum": 0},
+                "jobTemplate": obj(json!({"spec": job_spec}), &[]),
+            }), &["schedule", "jobTemplate"]),
+        }),
+        &["apiVersion", "kind", "metadata", "spec"],
+    )
+}
+
+#[test]
+fn spinkube_runs_the_schedule_as_cronjobs_that_call_a_spinapp_serving_the_path() {
+    let p = placement();
+    let out = TempDir::new("spinkube-schedule");
+    let run = spinkube(&out.0, &[]);
+    assert!(run.ok, "{}{}", run.stdout, run.stderr);
+    let home = &p.regions[0].0;
+    let objects = all_objects(&out.0);
+    let jobs: Vec<&(PathBuf, Value)> = objects.iter().filter(|(_, o)| o["kind"] == "CronJob").collect();
+    // Declared once, in spin.toml: every schedule entry is one CronJob, in the home region only.
+    let manifest = spin_toml();
+    let entries = manifest["application"]["tool"]["edge"]["schedule"].as_array().unwrap();
+    assert_eq!(jobs.len(), entries.len());
+    let schema = cron_job_schema();
+    for (path, job) in &jobs {
+        assert!(path.ends_with(format!("{home}/schedule.yaml")), "{}", path.display());
+        let errs = schema_errors(&schema, job);
+        assert!(errs.is_empty(), "{}: {errs:#?}", path.display());
+        let container = &job["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0];
+        let args: Vec<&str> = container["args"].as_array().unwrap().iter().map(|a| a.as_str().unwrap()).collect();
+        let url = *args.last().unwrap();
+        // http://<SpinApp>.<namespace>.svc.cluster.local/functions/v1/<component>/...: the
+        // operator's Service of a SpinApp that serves that component in the home region.
+        let rest = url.strip_prefix("http://").unwrap();
+        let (host, path_q) = rest.split_once('/').unwrap();
+        let service = host.strip_suffix(".quotekit.svc.cluster.local").unwrap_or_else(|| panic!("{url}"));
+        let component = path_q.strip_prefix("functions/v1/").unwrap().split(['/', '?']).next().unwrap();
+        let app = objects
+            .iter()
+            .find(|(_, o)| o["kind"] == "SpinApp" && o["metadata"]["name"] == service)
+            .unwrap_or_else(|| panic!("{url} calls {service}, which the files do not define"));
+        assert!(app.0.parent() == path.parent(), "the SpinApp is in the same region");
+        assert!(app.1["spec"]["components"].as_array().unwrap().iter().any(|c| c == component), "{service} serves {component}");
+        let entry = entries.iter().find(|e| url.ends_with(e["path"].as_str().unwrap())).expect("a spin.toml entry");
+        assert!(args.windows(2).any(|w| w == ["-X", entry["method"].as_str().unwrap()]), "{args:?}");
+        assert!(args.contains(&"Authorization: Bearer $(SERVICE_ROLE_KEY)"));
+        let secret = &container["env"][0]["valueFrom"]["secretKeyRef"];
+        assert_eq!((secret["name"].as_str(), secret["key"].as_str()), (Some("quotekit-secrets"), Some("service_role_key")));
+        assert_eq!(job["spec"]["concurrencyPolicy"], "Forbid");
+    }
+    let schedule_of = |needle: &str| -> String {
+        let job = jobs.iter().find(|(_, o)| o["metadata"]["name"].as_str().unwrap().contains(needle)).unwrap();
+        job.1["spec"]["schedule"].as_str().unwrap().to_string()
+    };
+    assert_eq!(schedule_of("batch-processor-jobs-advance"), "* * * * *");
+    assert_eq!(schedule_of("migration-controller-evaluate"), "* * * * *");
+    assert_eq!(schedule_of("cost-report"), "0 0 * * *");
+    assert_eq!(schedule_of("retention"), "0 0 * * *");
+    let kustomization = documents(&out.0.join(home).join("kustomization.yaml")).remove(0);
+    assert!(kustomization["resources"].as_array().unwrap().iter().any(|r| r == "schedule.yaml"));
+    // Probes: liveness /health and readiness /ready of a component each SpinApp serves.
+    for (_, app) in objects.iter().filter(|(_, o)| o["kind"] == "SpinApp") {
+        let checks = &app["spec"]["checks"];
+        let live = checks["liveness"]["httpGet"]["path"].as_str().unwrap();
+        let ready = checks["readiness"]["httpGet"]["path"].as_str().unwrap();
+        let component = live.strip_prefix("/functions/v1/").unwrap().strip_suffix("/health").unwrap();
+        assert_eq!(ready, format!("/functions/v1/{component}/ready"));
+        assert!(app["spec"]["components"].as_array().unwrap().iter().any(|c| c == component));
+    }
+    let notes = std::fs::read_to_string(out.0.join("README.md")).unwrap();
+    assert!(notes.contains("--from-literal=service_role_key="), "{notes}");
 }

@@ -24,6 +24,7 @@ mod quote_pdf;
 mod quote_processor;
 mod reliability;
 mod rls;
+mod scheduled_work;
 mod security;
 mod spin;
 mod signing_keys;

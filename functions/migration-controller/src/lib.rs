@@ -46,7 +46,7 @@ async fn route(ctx: &Context) -> Result<Response, Problem> {
         Endpoint::TrafficSplit => ops::traffic_split_view(ctx, db),
         Endpoint::SetTrafficSplit => ops::set_traffic_split(ctx, db, &actor, &body),
         Endpoint::Rollback => ops::rollback(ctx, db, &actor, &body),
-        Endpoint::Evaluate => ops::evaluate(ctx, db, &actor).await,
+        Endpoint::Evaluate => ops::evaluate(ctx, db, &actor, &body).await,
         Endpoint::Route => ops::route(ctx, db, &body),
         Endpoint::HealthCheck => ops::health_check(ctx, db).await,
         Endpoint::FeatureFlags => Ok(shared::http::not_performed(

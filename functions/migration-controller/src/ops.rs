@@ -171,8 +171,25 @@ async fn evaluate_active(db: &Db, actor: &str) -> Result<Evaluation, Problem> {
     })
 }
 
-/// `evaluate`: judge the step now (a scheduler calls this every interval; `advance` does too).
-pub async fn evaluate(ctx: &Context, db: &Db, actor: &str) -> Result<Response, Problem> {
+/// `evaluate`: judge the step now (`advance` does too). The schedule in spin.toml calls
+/// `evaluate?if_active=true` every minute: with no active run that is a 200 saying so, not a
+/// 409, so an idle minute is not a failed job.
+pub async fn evaluate(ctx: &Context, db: &Db, actor: &str, body: &Body) -> Result<Response, Problem> {
+    let if_active = match body.get("if_active") {
+        None | Some(Value::Null) | Some(Value::Bool(false)) => false,
+        Some(Value::Bool(true)) => true,
+        Some(Value::String(s)) if s == "true" || s == "false" => s == "true",
+        Some(_) => {
+            return Err(Problem::validation(vec![FieldError::new(
+                "if_active",
+                "invalid_boolean",
+                "if_active must be true or false",
+            )]))
+        }
+    };
+    if if_active && db.as_service(|db| store::active(db, false))?.is_none() {
+        return ok(ctx, json!({ "active": false, "action": "none" }), "No migration is active");
+    }
     let e = evaluate_active(db, actor).await?;
     let run = db.as_service(|db| store::latest(db))?.unwrap_or(e.run);
     let action = if e.rolled_back.is_some() { "rolled_back" } else { "none" };

@@ -4,7 +4,7 @@
 //! `/functions/v1/monitoring-alerting` + `/dashboard` (also the bare path), `/dashboard.html`,
 //! `/alerts` (list, acknowledge, resolve, suppress), `/rules[/{rule_id}]` (CRUD), `/evaluate`,
 //! `/metrics` (Prometheus text), `/anomaly-detection`, `/notification-test`, and the public
-//! `/health`. Every figure comes from real rows; admin work runs as the service role after the
+//! `/health` (liveness) and `/ready` (readiness) every function answers. Every figure comes from real rows; admin work runs as the service role after the
 //! caller has been checked to be an admin.
 
 mod alerts;
@@ -14,7 +14,6 @@ mod condition;
 mod dashboard;
 mod display;
 mod evaluate;
-mod health;
 mod notify;
 mod page;
 mod prometheus;
@@ -28,8 +27,9 @@ use shared::service::{Callers, Function};
 use shared::{Context, Problem, Response};
 use spin_sdk::http::{IncomingRequest, ResponseOutparam};
 
-const FUNCTION: Function = Function::new("monitoring-alerting", env!("CARGO_PKG_VERSION"), Callers::Administrators)
-    .health(health::answer);
+// `/health` is liveness, as every function's; component health and business figures are the
+// dashboard's (admins only), never the public probe's.
+const FUNCTION: Function = Function::new("monitoring-alerting", env!("CARGO_PKG_VERSION"), Callers::Administrators);
 
 #[spin_sdk::http_component]
 async fn handle(req: IncomingRequest, out: ResponseOutparam) {

@@ -5,7 +5,8 @@
 //! one request. Admin only; reads and writes run as the service role.
 //!
 //! `/functions/v1/performance-optimizer` + `POST /benchmark_all_functions`, `/metrics`,
-//! `/analyze`, `/recommendations`, `/cost_report`, `GET|PUT /cost_report/settings`, `/pool`;
+//! `/analyze`, `/recommendations`, `/cost_report`, `GET|PUT /cost_report/settings`, `/pool`,
+//! `POST /retention` (scheduled daily);
 //! the bare path takes the guide's `POST {"operation": NAME, ...}`.
 
 mod analyze;
@@ -18,6 +19,7 @@ mod params;
 mod pool;
 mod recommendations;
 mod reply;
+mod retention;
 mod routes;
 mod stats;
 
@@ -67,5 +69,6 @@ async fn route(ctx: &Context) -> Result<Response, Problem> {
                 _ => "/functions/v1/performance-optimizer/benchmark_all_functions",
             }),
         )),
+        Endpoint::Retention => ok(retention::run(db, params)?, "Request metrics rolled up"),
     }
 }

@@ -20,6 +20,7 @@ pub enum Endpoint {
     Pool,
     /// An operation of the original with nothing real to do here (`shared::http::not_performed`).
     NotPerformed(&'static str),
+    Retention,
 }
 
 /// Operations by name, with the methods their path form takes. The last six are the
@@ -27,7 +28,7 @@ pub enum Endpoint {
 /// function's cold and warm start), `connection-optimization` is the pool's figures, and
 /// warming, freeing memory or "optimising" inside an instance that lives for one request has
 /// nothing to do.
-const OPERATIONS: [(&str, Endpoint, &[&str]); 12] = [
+const OPERATIONS: [(&str, Endpoint, &[&str]); 13] = [
     ("benchmark-all-functions", Endpoint::BenchmarkAll, &["POST"]),
     ("metrics", Endpoint::Metrics, &["GET"]),
     ("analyze", Endpoint::Analyze, &["GET"]),
@@ -35,6 +36,8 @@ const OPERATIONS: [(&str, Endpoint, &[&str]); 12] = [
     // Computing the report stores the daily rows it computed (an idempotent upsert).
     ("cost-report", Endpoint::CostReport, &["GET", "POST"]),
     ("pool", Endpoint::Pool, &["GET"]),
+    // Scheduled daily: roll up and delete performance_metrics past the retention.
+    ("retention", Endpoint::Retention, &["POST"]),
     ("benchmark", Endpoint::BenchmarkAll, &["POST"]),
     ("cold-start-optimization", Endpoint::BenchmarkAll, &["POST"]),
     ("connection-optimization", Endpoint::Pool, &["GET", "POST"]),

@@ -79,6 +79,29 @@ pub fn authenticate_with(req: &Request, fetched_jwks: Option<&str>) -> Result<Ca
     Ok(Caller { claims, claims_json })
 }
 
+/// Work the system does for `user_id` when no request of theirs is open (a scheduled batch
+/// job): a token of that user, signed with `jwt_secret` and valid for `ttl_s` seconds, and the
+/// caller it verifies as. The token goes wherever the user's own would (a chained PDF render),
+/// so RLS and every check see the owner, never the service role.
+pub fn act_for(user_id: &str, ttl_s: i64) -> Result<(Caller, String), Problem> {
+    let secret = config::var("jwt_secret")
+        .ok_or_else(|| Problem::unavailable("not_configured", "jwt_secret is not set, so no token can be minted"))?;
+    let now = now_unix();
+    let mut claims = serde_json::json!({
+        "sub": user_id, "role": "authenticated", "aud": "authenticated", "iat": now, "exp": now + ttl_s,
+    });
+    if let Some(iss) = config::var("jwt_issuer") {
+        claims["iss"] = iss.into();
+    }
+    let token = jwt::mint_hs256(&claims, &secret);
+    let verified = jwt::verify(&token, &jwt_config(None)?, now).map_err(|r| {
+        eprintln!("a minted token did not verify: {}", r.code());
+        Problem::internal()
+    })?;
+    let claims_json = verified.raw.to_string();
+    Ok((Caller { claims: verified, claims_json }, token))
+}
+
 /// A signed-in user acting for themselves (role `authenticated`).
 pub fn require_user(req: &Request) -> Result<Caller, Problem> {
     user_only(authenticate(req)?)

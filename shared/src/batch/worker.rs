@@ -28,12 +28,13 @@ pub enum Chunk {
     Idle,
 }
 
-/// Claim and process chunks until nothing is left or the budget is spent.
-pub async fn run_for(ctx: &Context, caller: &Caller, job_id: &str, budget: Duration) -> Result<usize, Problem> {
+/// Claim and process chunks until nothing is left or the budget is spent. `authorization` is
+/// the owner's `Authorization` header, for the calls an item makes on their behalf (PDFs).
+pub async fn run_for(ctx: &Context, caller: &Caller, authorization: &str, job_id: &str, budget: Duration) -> Result<usize, Problem> {
     let started = Instant::now();
     let mut done = 0;
     while started.elapsed() < budget {
-        match chunk(ctx, caller, job_id).await? {
+        match chunk(ctx, caller, authorization, job_id).await? {
             Chunk::Worked(n) => done += n,
             Chunk::Idle => break,
         }
@@ -42,7 +43,7 @@ pub async fn run_for(ctx: &Context, caller: &Caller, job_id: &str, budget: Durat
 }
 
 /// One chunk of the caller's job; 404 when the job is not theirs.
-pub async fn chunk(ctx: &Context, caller: &Caller, job_id: &str) -> Result<Chunk, Problem> {
+pub async fn chunk(ctx: &Context, caller: &Caller, authorization: &str, job_id: &str) -> Result<Chunk, Problem> {
     let db = &*ctx.db()?;
     let tx = Tx::begin(db)?;
     let rows = db.query(
@@ -92,7 +93,7 @@ pub async fn chunk(ctx: &Context, caller: &Caller, job_id: &str) -> Result<Chunk
     for (position, item) in &items {
         db.execute("SAVEPOINT item", &[])?;
         let result = match operation {
-            Operation::GeneratePdfs => ops::pdf(ctx, item.as_str().unwrap_or_default()).await,
+            Operation::GeneratePdfs => ops::pdf(authorization, item.as_str().unwrap_or_default()).await,
             _ => ops::run(db, operation, &options, item),
         };
         match result {
