@@ -53,8 +53,8 @@ pub struct AppArgs {
 pub struct Up {
     #[command(flatten)]
     pub app: AppArgs,
-    /// Address to listen on.
-    #[arg(long, default_value = "127.0.0.1:3000", value_name = "ADDRESS")]
+    /// Address to listen on (given twice, the last wins: a wrapper's default can be overridden).
+    #[arg(long, default_value = "127.0.0.1:3000", value_name = "ADDRESS", overrides_with = "listen")]
     pub listen: String,
     /// An application variable, NAME=VALUE or NAME=@FILE (overrides SPIN_VARIABLE_<NAME> and .env).
     #[arg(long = "variable", value_name = "NAME=VALUE", value_parser = parse_variable)]

@@ -193,7 +193,7 @@ BEGIN
   PERFORM pg_temp.ok('usage counters unchanged',
     (SELECT quotes_count = 5 FROM public.user_usage WHERE user_id = 'aaaaaaaa-0000-4000-8000-00000000000a'));
   PERFORM pg_temp.ok('plan_limits unchanged',
-    (SELECT count(*) = 1 FROM public.plan_limits)
+    (SELECT count(*) = 2 FROM public.plan_limits)
     AND (SELECT max_quotes = 5 AND max_clients = 3 AND NOT bulk_operations FROM public.plan_limits WHERE plan_key = 'free'));
   PERFORM pg_temp.ok('stripe_customers unchanged',
     (SELECT stripe_customer_id = 'cus_test_alice' FROM public.stripe_customers

@@ -81,11 +81,11 @@ INSERT INTO public.stripe_prices (id, stripe_product_id, currency, unit_amount, 
   ('price_test_pro_month', 'prod_test_pro', 'usd', 1900, 'recurring', 'month'),
   ('price_test_premium_month', 'prod_test_premium', 'usd', 4900, 'recurring', 'month');
 
--- Seed state of plan_limits: exactly the free plan.
+-- Seed state of plan_limits: the free plan and the operator's paid_default (0009).
 DO $$
 BEGIN
-  PERFORM pg_temp.ok('plan_limits is seeded with exactly the free plan (5 quotes, 3 clients, no features)',
-    (SELECT count(*) = 1 FROM public.plan_limits)
+  PERFORM pg_temp.ok('plan_limits is seeded with the free plan (5 quotes, 3 clients, no features) and paid_default',
+    (SELECT array_agg(plan_key ORDER BY plan_key) = ARRAY['free', 'paid_default'] FROM public.plan_limits)
     AND (SELECT name = 'Free' AND max_quotes = 5 AND max_clients = 3
                 AND NOT (pdf_export OR email_quotes OR custom_branding OR analytics OR api_access OR bulk_operations)
            FROM public.plan_limits WHERE plan_key = 'free'));

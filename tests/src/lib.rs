@@ -44,6 +44,14 @@ pub fn root() -> PathBuf {
 }
 
 /// `tests/fixtures/...`: the external test vectors, kept in the repository (see its README).
+/// How many migration files `migrations/` holds (what a migrate of an empty database applies).
+pub fn migration_count() -> usize {
+    std::fs::read_dir(root().join("migrations"))
+        .expect("migrations/")
+        .filter(|e| e.as_ref().is_ok_and(|e| e.file_name().to_string_lossy().ends_with(".sql")))
+        .count()
+}
+
 pub fn fixture(rel: &str) -> PathBuf {
     root().join("tests").join("fixtures").join(rel)
 }

@@ -88,7 +88,7 @@ fn host() -> (TestDb, Host) {
            IF to_regclass('public.security_configuration') IS NOT NULL THEN
              UPDATE public.security_configuration
                 SET config_value = '{\"requestsPerMinute\": 10000000, \"burstLimit\": 10000000, \"blockDuration\": 1}'
-              WHERE config_category = 'rate_limiting' AND config_key = 'global_settings';
+              WHERE config_category = 'rate_limiting' AND config_key IN ('global_settings', 'failed_webhook_signatures');
            END IF;
          END $$;",
     );
@@ -346,7 +346,7 @@ fn every_operation_answers_as_its_schema_says() {
     db.exec(
         "UPDATE public.security_configuration
             SET config_value = '{\"requestsPerMinute\": 10000000, \"burstLimit\": 10000000, \"blockDuration\": 1}'
-          WHERE config_category = 'rate_limiting' AND config_key = 'global_settings';
+          WHERE config_category = 'rate_limiting' AND config_key IN ('global_settings', 'failed_webhook_signatures');
          INSERT INTO webhook_dead_letter_queue (stripe_event_id, event_type, raw_body, last_error)
            VALUES ('evt_tour_dlq_1', 'product.created', '{\"id\":\"evt_tour_dlq_1\",\"object\":\"event\",\"type\":\"product.created\",\"created\":1700000000,\"data\":{\"object\":{\"id\":\"prod_tour_dlq\",\"object\":\"product\",\"name\":\"Tour\",\"active\":true,\"metadata\":{}}}}', 'handler failed'),
                   ('evt_tour_dlq_2', 'invoice.paid', '{}', 'handler failed');
@@ -358,7 +358,7 @@ fn every_operation_answers_as_its_schema_says() {
     );
     let green = e2e::Host::start(HostConfig::app(&db).var("deployment_color", "green").var("green_base_url", "http://127.0.0.1:9"));
     let host = e2e::Host::start(
-        HostConfig::app(&db).var("deployment_color", "blue").var("green_base_url", &green.base).var("stripe_webhook_secrets", WHSEC),
+        HostConfig::app(&db).var("deployment_color", "blue").var("green_base_url", &green.base).var("green_origin", &green.base).var("stripe_webhook_secrets", WHSEC),
     );
     let user = Jwt::user("de300000-0000-4000-8000-000000000001");
     let admin = Jwt::token("00000000-0000-4000-8000-0000000000aa", "service_role");
@@ -367,6 +367,7 @@ fn every_operation_answers_as_its_schema_says() {
 
     for f in e2e::FUNCTIONS {
         t.call(&format!("{}_get_health", f.replace('-', "_")), &[], "", None, "");
+        t.call(&format!("{}_get_ready", f.replace('-', "_")), &[], "", None, "");
     }
 
     // subscription-status, quote-processor
@@ -419,6 +420,7 @@ fn every_operation_answers_as_its_schema_says() {
     t.call("batch_processor_post_jobs_id_cancel", &[&big2_id], "", None, &user);
     t.call("batch_processor_get_jobs_id_download", &[&export_id], "format=csv", None, &user);
     t.call("batch_processor_get_jobs_id_download", &[&export_id], "format=json", None, &user);
+    t.call("batch_processor_post_jobs_advance", &[], "", None, &admin);
 
     // webhook-monitor
     for op in ["webhook_monitor_get", "webhook_monitor_get_overview", "webhook_monitor_get_performance", "webhook_monitor_get_dead_letter_queue",
@@ -463,6 +465,13 @@ fn every_operation_answers_as_its_schema_says() {
     t.call("migration_controller_post_execute_rollback", &[], "", Some(json!({"reason": "tour"})), &admin);
     t.call("migration_controller_post_initialize", &[], "", Some(fast), &admin);
     t.call("migration_controller_post_rollback", &[], "", Some(json!({"reason": "tour"})), &admin);
+    // The original API's names.
+    t.call("migration_controller_get_health_check", &[], "", None, &admin);
+    t.call("migration_controller_post_health_check", &[], "", None, &admin);
+    t.call("migration_controller_get_feature_flags", &[], "", None, &admin);
+    t.call("migration_controller_post_feature_flags", &[], "", Some(json!({"flags": {"new_pdf": true}})), &admin);
+    t.call("migration_controller_post_start", &[], "", Some(json!({"enabledFunctions": ["subscription-status"], "featureFlags": {}})), &admin);
+    t.call("migration_controller_post_rollback", &[], "", Some(json!({"reason": "tour"})), &admin);
 
     // production-validator
     let report = t.call("production_validator_post", &[], "", Some(json!({"validation_type": "functionality"})), &admin);
@@ -503,6 +512,13 @@ fn every_operation_answers_as_its_schema_says() {
     t.call("security_hardening_delete_blocks_key", &["ip:203.0.113.7"], "", None, &admin);
     t.call("security_hardening_get_audit_log", &[], "", None, &admin);
     t.call("security_hardening_get_audit_log_underscored", &[], "", None, &admin);
+    // The original API's names.
+    t.call("security_hardening_get_security_config", &[], "", None, &admin);
+    t.call("security_hardening_put_security_config", &[], "", None, &admin);
+    t.call("security_hardening_post_security_config", &[], "", Some(json!({"category": "rate_limiting", "value": {"requestsPerMinute": 1000000}})), &admin);
+    for op in ["security_hardening_post_compliance_check", "security_hardening_post_vulnerability_assessment", "security_hardening_post_penetration_test"] {
+        t.call(op, &[], "", None, &admin);
+    }
 
     // performance-optimizer
     t.call("performance_optimizer_post", &[], "", Some(json!({"operation": "metrics"})), &admin);
@@ -516,6 +532,16 @@ fn every_operation_answers_as_its_schema_says() {
     let _ = settings;
     t.call("performance_optimizer_put_cost_report_settings", &[], "", Some(json!({"baseline_monthly_low": "250.00", "baseline_monthly_high": 900})), &admin);
     t.call("performance_optimizer_patch_cost_report_settings", &[], "", Some(json!({"memory_mb": 128})), &admin);
+    t.call("performance_optimizer_post_retention", &[], "", None, &admin);
+    // The original API's names.
+    t.call("performance_optimizer_post_benchmark", &[], "", Some(json!({"iterations": 1, "duration": 10, "concurrency": 2})), &admin);
+    t.call("performance_optimizer_post_cold_start_optimization", &[], "", Some(json!({"iterations": 1})), &admin);
+    t.call("performance_optimizer_get_connection_optimization", &[], "", None, &admin);
+    t.call("performance_optimizer_post_connection_optimization", &[], "", None, &admin);
+    for op in ["performance_optimizer_get_warm_up", "performance_optimizer_post_warm_up", "performance_optimizer_get_memory_optimization",
+               "performance_optimizer_post_memory_optimization", "performance_optimizer_post_optimize"] {
+        t.call(op, &[], "", None, &admin);
+    }
 
     // monitoring-alerting
     t.call("monitoring_alerting_get", &[], "", None, &admin);
@@ -553,6 +579,7 @@ fn every_operation_answers_as_its_schema_says() {
     t.call("monitoring_alerting_get_anomaly_detection", &[], "", None, &admin);
     t.call("monitoring_alerting_post_anomaly_detection", &[], "", None, &admin);
     t.call("monitoring_alerting_post_notification_test", &[], "", Some(json!({"channel": "all"})), &admin);
+    t.call("monitoring_alerting_post_webhook", &[], "", Some(json!({"severity": "warning", "title": "Queue depth", "message": "12 jobs waiting", "metricValue": 12})), &admin);
 
     if let Ok(path) = std::env::var("API_ANSWERS_DUMP") {
         std::fs::write(&path, serde_json::to_string_pretty(&t.dump).unwrap()).unwrap();

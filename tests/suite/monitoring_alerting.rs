@@ -611,6 +611,7 @@ fn rules_are_validated_created_updated_and_deleted() {
     let db = TestDb::new();
     let host = Host::start(HostConfig::app(&db));
     let s = service();
+    let seeded = scalar(&db, "SELECT count(*) FROM alert_rules");
     let bad = host
         .post(&url("/rules"))
         .bearer(&s)
@@ -620,7 +621,7 @@ fn rules_are_validated_created_updated_and_deleted() {
     let v = assert_problem(&bad, 400, "validation_failed");
     let fields: Vec<&str> = v["errors"].as_array().unwrap().iter().map(|e| e["field"].as_str().unwrap()).collect();
     assert_eq!(fields, vec!["colour", "name", "severity", "metric", "window_minutes", "notification_channels"]);
-    assert_eq!(scalar(&db, "SELECT count(*) FROM alert_rules"), 8, "nothing stored");
+    assert_eq!(scalar(&db, "SELECT count(*) FROM alert_rules"), seeded, "nothing stored");
 
     let created = host
         .post(&url("/rules"))

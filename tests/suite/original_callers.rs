@@ -132,7 +132,7 @@ fn the_originals_operation_paths_are_answered() {
          WHERE config_category = 'rate_limiting' AND config_key = 'global_settings'",
     );
     let green = Host::start(HostConfig::app(&db).var("deployment_color", "green").var("green_base_url", "http://127.0.0.1:9"));
-    let host = Host::start(HostConfig::app(&db).var("deployment_color", "blue").var("green_base_url", &green.base));
+    let host = Host::start(HostConfig::app(&db).var("deployment_color", "blue").var("green_base_url", &green.base).var("green_origin", &green.base));
     let key = service_role_key();
     let post = |path: &str, body: Value| host.post(&format!("/functions/v1/{path}")).bearer(&key).json(&body).send();
     let get = |path: &str| host.get(&format!("/functions/v1/{path}")).bearer(&key).send();

@@ -17,7 +17,7 @@ pub fn summary(db: &Db, window_minutes: i64) -> Result<Value, DbError> {
                 count(DISTINCT client_key) AS clients, count(DISTINCT function_name) AS functions
          FROM public.security_incidents
          WHERE auto_response = 'alert_admin' AND client_key IS NOT NULL
-           AND last_seen_at >= now() - make_interval(mins => $1::int)
+           AND last_seen_at >= now() - make_interval(mins => $1::int8::int)
          GROUP BY event_type, threat_level ORDER BY occurrences DESC, event_type",
         &[db::int(window_minutes)],
     )?;
@@ -40,7 +40,7 @@ pub fn told(db: &Db, window_minutes: i64) -> Result<(), DbError> {
     db.execute(
         "UPDATE public.security_incidents SET admin_notified_at = now()
          WHERE auto_response = 'alert_admin' AND admin_notified_at IS NULL AND client_key IS NOT NULL
-           AND last_seen_at >= now() - make_interval(mins => $1::int)",
+           AND last_seen_at >= now() - make_interval(mins => $1::int8::int)",
         &[db::int(window_minutes)],
     )?;
     Ok(())

@@ -21,7 +21,7 @@ pub fn run(db: &Db, mut params: Params) -> Result<Value, Problem> {
     params.finish()?;
     let r = db.as_service(|db| -> Result<Value, DbError> {
         let rows = db.query(
-            "SELECT days, rows_rolled_up, rows_deleted, first_day, last_day FROM public.performance_metrics_roll_up($1::int, $2::int)",
+            "SELECT days, rows_rolled_up, rows_deleted, first_day, last_day FROM public.performance_metrics_roll_up($1::int8::int, $2::int8::int)",
             &[db::int(keep), db::int(max_days)],
         )?;
         let r = rows.one()?;
@@ -30,8 +30,8 @@ pub fn run(db: &Db, mut params: Params) -> Result<Value, Problem> {
             "days_rolled_up": r.i64("days")?,
             "rows_rolled_up": r.i64("rows_rolled_up")?,
             "rows_deleted": r.i64("rows_deleted")?,
-            "first_day": r.timestamp("first_day")?,
-            "last_day": r.timestamp("last_day")?,
+            "first_day": r.text("first_day")?,
+            "last_day": r.text("last_day")?,
         }))
     })?;
     Ok(r)
