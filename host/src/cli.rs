@@ -6,7 +6,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 
 #[derive(Debug, Parser)]
-#[command(name = "edge", version, about = "Runs this Spin application without Spin: serve, migrate, build, deploy.")]
+#[command(name = "edge", version, propagate_version = true, about = "Runs this Spin application without Spin: serve, migrate, build, deploy.")]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -253,6 +253,19 @@ mod tests {
     #[test]
     fn the_command_line_is_well_formed() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn every_command_answers_help_and_version() {
+        for command in [&["up"][..], &["db", "migrate"], &["db", "status"], &["db", "reset"], &["build"], &["deploy"], &["token"], &["bench-instantiate"]] {
+            for (flag, kind) in [("--help", clap::error::ErrorKind::DisplayHelp), ("--version", clap::error::ErrorKind::DisplayVersion)] {
+                let mut argv = command.to_vec();
+                argv.push(flag);
+                let answer = parse(&argv).expect_err("help and version end the parse");
+                assert_eq!(answer.kind(), kind, "edge {} {flag}", command.join(" "));
+                assert_eq!(answer.exit_code(), 0, "edge {} {flag} exits 0", command.join(" "));
+            }
+        }
     }
 
     #[test]
