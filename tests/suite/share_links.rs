@@ -303,3 +303,32 @@ fn quotes_past_valid_until_expire_on_the_schedule_and_their_links_stop_working()
     assert_eq!(host.post(&format!("{PATH}/expire")).bearer(&token).send().status, 403);
     assert_eq!(host.post(&format!("{PATH}/expire")).send().status, 401);
 }
+
+#[test]
+fn a_browser_renders_the_shared_page_without_running_anything_from_the_quote() {
+    let Some(chromium) = ["chromium", "chromium-browser"]
+        .into_iter()
+        .find(|c| std::process::Command::new(c).arg("--version").output().is_ok_and(|o| o.status.success()))
+    else {
+        return e2e::skip("a_browser_renders_the_shared_page", "chromium is not installed");
+    };
+    let db = TestDb::new();
+    let user = owner(&db, "owner4@greenleaf.example");
+    let host = Host::start(HostConfig::app(&db));
+    let token = Jwt::user(&user);
+    let id = new_quote(&host, &token);
+    // Markup that would change the page's title if it ever ran.
+    db.exec(&format!(
+        "UPDATE quotes SET client_name = '<img src=x onerror=\"document.title=''pwned''\">',
+                           notes = '<script>document.title=''pwned''</script>' WHERE id = '{id}'"
+    ));
+    let path = link(&host, &token, &id);
+    let flags = ["--headless", "--no-sandbox", "--disable-gpu", "--virtual-time-budget=5000", "--window-size=390,844"];
+    let out = std::process::Command::new(chromium).args(flags).arg("--dump-dom").arg(host.url(&path)).output().unwrap();
+    let dom = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(dom.contains("Hedge trimming"), "page did not render:\n{dom}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(!dom.contains("pwned</title>"), "{dom}");
+    assert!(!dom.contains("<img") && !dom.contains("<script"), "{dom}");
+    assert!(dom.contains("&lt;img src=x onerror="), "{dom}");
+    assert_eq!(dom.matches("<form").count(), 2, "{dom}");
+}
