@@ -4,8 +4,6 @@
 //! A provider that fails or cannot be reached is an [`Outcome`], never an error: what the
 //! email reports has already happened and is stored.
 
-use serde_json::json;
-
 /// Longest provider error kept (it is stored beside what the email was about).
 const MAX_ERROR_CHARS: usize = 300;
 
@@ -25,7 +23,7 @@ pub async fn send_text(to: &str, subject: &str, text: &str) -> Outcome {
     };
     let base = crate::config::var_or("resend_api_base", "https://api.resend.com");
     let from = crate::config::var_or("email_from", "QuoteKit <quotes@example.com>");
-    let body = json!({ "from": from, "to": [to], "subject": subject, "text": text }).to_string();
+    let body = serde_json::json!({ "from": from, "to": [to], "subject": subject, "text": text }).to_string();
     let request = Request::builder()
         .method(Method::Post)
         .uri(format!("{}/emails", base.trim_end_matches('/')))

@@ -332,3 +332,57 @@ fn a_browser_renders_the_shared_page_without_running_anything_from_the_quote() {
     assert!(dom.contains("&lt;img src=x onerror="), "{dom}");
     assert_eq!(dom.matches("<form").count(), 2, "{dom}");
 }
+
+#[test]
+fn the_history_names_batch_changes_and_outlives_a_deleted_quote() {
+    let db = TestDb::new();
+    let user = db.user("historian@greenleaf.example");
+    db.subscribe(&user, Plan { bulk_operations: true, ..Plan::unlimited() });
+    let host = Host::start(HostConfig::app(&db));
+    let token = Jwt::user(&user);
+    let id = new_quote(&host, &token);
+    let patch = e2e::Req::new("PATCH", &host.url(&format!("{PATH}/{id}"))).bearer(&token).json(&json!({"notes": "Gate code 1234"})).send();
+    assert_eq!(patch.status, 200, "{}", patch.text());
+    let r = host
+        .post(&format!("{PATH}/batch"))
+        .bearer(&token)
+        .json(&json!({"operation": "status_update", "quote_ids": [id], "options": {"status": "sent"}}))
+        .send();
+    assert_eq!(r.status, 200, "{}", r.text());
+    let r = host.post(&format!("{PATH}/batch")).bearer(&token).json(&json!({"operation": "bulk_delete", "quote_ids": [id]})).send();
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(host.get(&format!("{PATH}/{id}")).bearer(&token).send().status, 404);
+
+    let h = host.get(&format!("{PATH}/{id}/history")).bearer(&token).send();
+    assert_eq!(h.status, 200, "{}", h.text());
+    let entries = h.json()["entries"].as_array().unwrap().clone();
+    let summary: Vec<(&str, &str)> = entries.iter().map(|e| (e["action"].as_str().unwrap(), e["path"].as_str().unwrap())).collect();
+    assert_eq!(summary, vec![("created", "api"), ("updated", "api"), ("updated", "batch"), ("deleted", "batch")], "{entries:?}");
+    assert_eq!(entries[1]["changes"]["notes"], json!({"from": "Access through the side gate", "to": "Gate code 1234"}));
+    assert!(entries[1]["changes"].get("updated_at").is_none(), "the bookkeeping column is not a change");
+    assert_eq!(entries[2]["changes"]["status"], json!({"from": "draft", "to": "sent"}));
+    assert!(entries.iter().all(|e| e["changed_by"] == user.as_str() && e["changed_at"].is_string()));
+    // Someone else's quote has no history they can read; a malformed id is a 400.
+    assert_eq!(host.get(&format!("{PATH}/{id}/history")).bearer(&Jwt::user(&db.user("nosy@example.test"))).send().status, 404);
+    assert_eq!(host.get(&format!("{PATH}/not-a-uuid/history")).bearer(&token).send().status, 400);
+    assert_eq!(host.get(&format!("{PATH}/{id}/history")).send().status, 401);
+}
+
+#[test]
+fn each_link_has_its_own_rate_budget() {
+    let db = TestDb::new();
+    let user = owner(&db, "busy-owner@greenleaf.example");
+    db.exec("UPDATE security_configuration SET config_value = '{\"requestsPerMinute\": 1, \"burstLimit\": 2}'
+              WHERE config_category = 'rate_limiting' AND config_key = 'share_links'");
+    let host = Host::start(HostConfig::app(&db));
+    let token = Jwt::user(&user);
+    let first = link(&host, &token, &new_quote(&host, &token));
+    let second = link(&host, &token, &new_quote(&host, &token));
+    assert_eq!(host.get(&first).send().status, 200);
+    assert_eq!(host.get(&first).send().status, 200);
+    let r = host.get(&first).send();
+    assert_eq!((r.status, r.json()["code"].clone()), (429, json!("rate_limited")), "{}", r.text());
+    assert!(r.header("retry-after").is_some());
+    // Another link from the same address still opens.
+    assert_eq!(host.get(&second).send().status, 200);
+}
