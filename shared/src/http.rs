@@ -395,7 +395,7 @@ pub fn cors_headers(origin: Option<&str>, allowed: &str) -> Vec<(String, String)
         (
             "access-control-expose-headers".to_string(),
             "retry-after, x-request-id, location, content-disposition, x-quote-id, x-document-sha256, \
-             x-document-cached, x-email-status"
+             x-document-cached, x-email-status, idempotent-replayed"
                 .to_string(),
         ),
         ("access-control-max-age".to_string(), "86400".to_string()),

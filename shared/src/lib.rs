@@ -5,6 +5,7 @@ pub mod auth;
 pub mod chain;
 pub mod config;
 pub mod db;
+pub mod email;
 pub mod http;
 pub mod params;
 pub mod metrics;

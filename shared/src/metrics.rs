@@ -23,6 +23,9 @@ pub fn route_pattern(function: &str, sub_path: &str) -> String {
         out.push('/');
         if looks_like_id(seg) {
             out.push_str(":id");
+        } else if crate::security::capability::is_token(seg) {
+            // A share link's secret: the metrics table must not become a list of working links.
+            out.push_str(":token");
         } else {
             out.push_str(&seg.chars().take(64).collect::<String>());
         }
@@ -96,5 +99,10 @@ mod tests {
         );
         assert_eq!(route_pattern("batch-processor", "/jobs/42/run"), "/functions/v1/batch-processor/jobs/:id/run");
         assert_eq!(route_pattern("webhook-monitor", "/overview"), "/functions/v1/webhook-monitor/overview");
+        let token = "AbC-_0123456789abcdefghijklmnopqrstuvwxyzAB";
+        assert_eq!(
+            route_pattern("quote-processor", &format!("/shared/{token}/accept")),
+            "/functions/v1/quote-processor/shared/:token/accept"
+        );
     }
 }

@@ -1,8 +1,9 @@
 //! The security middleware every function runs through (SPEC "Security middleware"): who the
 //! client is ([`client`]), blocks, rate limiting and threat detection ([`guard`], with the
 //! detector in [`threats`]), the database's own guarantees ([`catalog`]), and the signature of calls between our own functions
-//! ([`internal`]).
+//! ([`internal`]), and capability tokens ([`capability`]).
 
+pub mod capability;
 pub mod catalog;
 pub mod client;
 pub mod guard;

@@ -392,6 +392,21 @@ fn every_operation_answers_as_its_schema_says() {
     t.call("quote_processor_post_from_template_id", &[&tpl], "", Some(json!({"client_name": "From template"})), &user);
     t.call("quote_processor_post_batch", &[], "", Some(json!({"operation": "bulk_export", "quote_ids": [q1]})), &user);
     t.call("quote_processor_delete_id", &[&q2], "", None, &user);
+    // Idempotent creates, share links (the client's side without a token), history, expiry.
+    t.call_with("quote_processor_post", &[], "", Some(new_quote.clone()), &user, &[("idempotency-key", "tour-create-1")]);
+    let link = t.call("quote_processor_post_id_share", &[&q1], "", Some(json!({"expires_in_days": 7})), &user);
+    let (token, link_id) = (id_of(&link, &["/token"]), id_of(&link, &["/id"]));
+    t.call("quote_processor_get_shared_token", &[&token], "", None, "");
+    t.call("quote_processor_get_shared_token_pdf", &[&token], "", None, "");
+    t.call("quote_processor_post_shared_token_accept", &[&token], "", Some(json!({"name": "Tour Client"})), "");
+    t.call("quote_processor_delete_id_share_link_id", &[&q1, &link_id], "", None, &user);
+    t.call("quote_processor_delete_id_share", &[&q1], "", None, &user);
+    let declined = t.call("quote_processor_post", &[], "", Some(new_quote.clone()), &user);
+    let q3 = id_of(&declined, &["/id", "/data/id"]);
+    let link = t.call("quote_processor_post_id_share", &[&q3], "", None, &user);
+    t.call("quote_processor_post_shared_token_decline", &[&id_of(&link, &["/token"])], "", Some(json!({"name": "Tour Client", "comment": "Not now"})), "");
+    t.call("quote_processor_get_id_history", &[&q1], "", None, &user);
+    t.call("quote_processor_post_expire", &[], "", None, &admin);
 
     // quote-pdf-generator
     t.call_with("quote_pdf_generator_post", &[], "", Some(json!({"quote_id": quote})), &user, &[("accept", "application/json")]);

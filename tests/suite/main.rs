@@ -26,6 +26,7 @@ mod reliability;
 mod rls;
 mod scheduled_work;
 mod security;
+mod share_links;
 mod spin;
 mod signing_keys;
 mod subscription_status;

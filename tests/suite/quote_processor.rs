@@ -391,3 +391,90 @@ fn turning_templates_into_quotes_counts_against_the_quota_and_stops_at_it() {
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(count("SELECT quotes_count::int8 FROM user_usage"), 5);
 }
+
+// ---------------------------------------------------------------------------------------------
+// Idempotency-Key
+// ---------------------------------------------------------------------------------------------
+
+fn create_with_key(host: &Host, token: &str, key: &str, body: &Value) -> HttpResponse {
+    host.post(PATH).bearer(token).header("idempotency-key", key).json(body).send()
+}
+
+fn quotes(db: &TestDb) -> i64 {
+    db.client().query_one("SELECT count(*) FROM quotes", &[]).unwrap().get(0)
+}
+
+#[test]
+fn an_idempotency_key_creates_one_quote_and_answers_every_retry_the_same() {
+    let db = TestDb::new();
+    let user = db.user("retry@example.test");
+    unlimited_plan(&db, &user);
+    let host = Host::start(HostConfig::app(&db));
+    let token = Jwt::user(&user);
+
+    let first = create_with_key(&host, &token, "order-7f3a", &sample());
+    assert_eq!(first.status, 201, "{}", first.text());
+    assert_eq!(first.header("idempotent-replayed"), None);
+    // The same body in another layout is the same request.
+    let layout = serde_json::to_string_pretty(&sample()).unwrap().into_bytes();
+    let again = host.post(PATH).bearer(&token).header("idempotency-key", "order-7f3a")
+        .header("content-type", "application/json").body(layout).send();
+    assert_eq!(again.status, 201, "{}", again.text());
+    assert_eq!(again.header("idempotent-replayed"), Some("true"));
+    assert_eq!(again.json()["id"], first.json()["id"]);
+    assert_eq!(again.json()["quote_number"], first.json()["quote_number"]);
+    assert_eq!(quotes(&db), 1);
+
+    // Another body under the same key: refused, nothing stored.
+    let mut other = sample();
+    other["client_name"] = json!("Someone else");
+    let r = create_with_key(&host, &token, "order-7f3a", &other);
+    assert_eq!(r.status, 422, "{}", r.text());
+    assert_eq!(r.header("content-type"), Some("application/problem+json"));
+    assert_eq!(r.json()["code"], "idempotency_key_reused");
+    assert_eq!(quotes(&db), 1);
+
+    // Keys that are not 1-255 visible ASCII characters: 400, nothing stored.
+    for bad in ["two words", &"k".repeat(256)] {
+        let r = create_with_key(&host, &token, bad, &sample());
+        assert_eq!(r.status, 400, "{bad}: {}", r.text());
+        assert_eq!(r.json()["errors"][0]["code"], "invalid_idempotency_key");
+    }
+    assert_eq!(quotes(&db), 1);
+
+    // Concurrent retries of a new key: one quote, one answer.
+    let ids: Vec<String> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..8)
+            .map(|_| {
+                scope.spawn(|| {
+                    let r = create_with_key(&host, &token, "order-8b1c", &sample());
+                    assert_eq!(r.status, 201, "{}", r.text());
+                    r.json()["id"].as_str().unwrap().to_string()
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    assert!(ids.iter().all(|id| *id == ids[0]), "{ids:?}");
+    assert_eq!(quotes(&db), 2);
+
+    // A key is one user's: another user's key of the same name makes their own quote.
+    let other_user = db.user("other-retry@example.test");
+    let theirs = create_with_key(&host, &Jwt::user(&other_user), "order-7f3a", &other);
+    assert_eq!(theirs.status, 201, "{}", theirs.text());
+    assert_ne!(theirs.json()["id"], first.json()["id"]);
+    assert_eq!(quotes(&db), 3);
+
+    // Keys are kept 24 hours: an older one names nothing, and the retry creates afresh.
+    db.exec("UPDATE quote_idempotency_keys SET created_at = now() - interval '25 hours' WHERE idempotency_key = 'order-7f3a'");
+    let later = create_with_key(&host, &token, "order-7f3a", &other);
+    assert_eq!(later.status, 201, "{}", later.text());
+    assert_eq!(later.header("idempotent-replayed"), None);
+    assert_ne!(later.json()["id"], first.json()["id"]);
+    assert_eq!(quotes(&db), 4);
+
+    // Without a key, creates are as before: each one a quote.
+    assert_eq!(create(&host, &token, &sample()).status, 201);
+    assert_eq!(create(&host, &token, &sample()).status, 201);
+    assert_eq!(quotes(&db), 6);
+}

@@ -1,18 +1,36 @@
 //! Creating quotes: from a request body, as a copy of another quote, or from a template.
 
-use crate::store;
+use crate::{idempotency, store};
 use shared::quote::{self, QuoteFields, QuoteInput};
 use shared::{Context, Problem, Response};
 
 /// Create a quote; `operations.generate_pdf` / `send_email` then go to quote-pdf-generator.
+/// With an `Idempotency-Key`, a retry answers as the first request did (see [`idempotency`]).
 pub async fn create(ctx: &Context) -> Result<Response, Problem> {
     let caller = ctx.user()?;
+    let key = idempotency::key(&ctx.request)?;
     let input: QuoteInput = ctx.request.json()?;
     let original = input.is_original_form();
     let valid = quote::validate(&input).map_err(Problem::validation)?;
-    let mut created = ctx.db()?.as_user(&caller.claims_json, |db| {
-        store::insert(db, caller.user_id(), &valid.quote, &valid.totals)
+    let fingerprint = idempotency::fingerprint(&ctx.request.body);
+    let user_id = caller.user_id().to_string();
+    let outcome = ctx.db()?.as_user(&caller.claims_json, |db| {
+        if let Some(key) = &key {
+            if let Some(earlier) = idempotency::claim(db, &user_id, key, &fingerprint)? {
+                return Ok(Err(earlier));
+            }
+        }
+        let created = store::insert(db, &user_id, &valid.quote, &valid.totals)?;
+        if let Some(key) = &key {
+            idempotency::record(db, &user_id, key, created["id"].as_str().unwrap_or_default(), 201, &created)?;
+        }
+        Ok::<_, Problem>(Ok(created))
     })?;
+    // A replay gives the first answer again; its operations (PDF, email) are not run twice.
+    let mut created = match outcome {
+        Ok(created) => created,
+        Err(earlier) => return Ok(if original { crate::with_quote_member(earlier) } else { earlier }),
+    };
     let id = created["id"].as_str().unwrap_or_default().to_string();
     if let Some(document) = crate::documents::run(ctx, &id, valid.operations).await {
         created["document"] = document;

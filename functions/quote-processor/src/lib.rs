@@ -12,6 +12,13 @@
 //! POST   /functions/v1/quote-processor/{id}/duplicate       a new draft copy
 //! POST   /functions/v1/quote-processor/from-template/{id}   a new quote from a template
 //! POST   /functions/v1/quote-processor/batch                status_update | bulk_delete | bulk_export (batch-processor's engine)
+//! POST   /functions/v1/quote-processor/{id}/share           a share link (owner; see `share`)
+//! DELETE /functions/v1/quote-processor/{id}/share[/{link}]  revoke the quote's links (or one)
+//! GET    /functions/v1/quote-processor/shared/{token}       the shared quote's page (no authentication)
+//! GET    /functions/v1/quote-processor/shared/{token}/pdf   its PDF (no authentication)
+//! POST   /functions/v1/quote-processor/shared/{token}/accept|decline   the client's decision
+//! GET    /functions/v1/quote-processor/{id}/history         every change of the quote (owner)
+//! POST   /functions/v1/quote-processor/expire               the schedule: sent quotes past valid_until expire
 //! PUT    /functions/v1/quote-processor                      the original's update, {quote_id, updates}
 //! DELETE /functions/v1/quote-processor?id=...               the original's delete (200 {"success": true, ...})
 //! ```
@@ -22,11 +29,16 @@
 mod batch;
 mod create;
 mod documents;
+mod history;
+mod idempotency;
+mod page;
 mod read;
+mod share;
 mod store;
 mod update;
 
 use shared::http::Method;
+use shared::quote::QuoteStatus;
 use shared::service::{Callers, Function};
 use shared::{Context, Problem, Response};
 use spin_sdk::http::{IncomingRequest, ResponseOutparam};
@@ -59,6 +71,15 @@ async fn route(ctx: &Context) -> Result<Response, Problem> {
         },
         (Method::Delete, [id]) => update::delete(ctx, id),
         (Method::Post, ["batch"]) => batch::batch(ctx).await,
+        (Method::Post, ["expire"]) => history::expire(ctx),
+        (Method::Get, ["shared", token]) => share::view(ctx, token),
+        (Method::Get, ["shared", token, "pdf"]) => share::pdf(ctx, token).await,
+        (Method::Post, ["shared", token, "accept"]) => share::decide(ctx, token, QuoteStatus::Accepted).await,
+        (Method::Post, ["shared", token, "decline"]) => share::decide(ctx, token, QuoteStatus::Declined).await,
+        (Method::Post, [id, "share"]) => share::create(ctx, id),
+        (Method::Delete, [id, "share"]) => share::revoke(ctx, id, None),
+        (Method::Delete, [id, "share", link]) => share::revoke(ctx, id, Some(link)),
+        (Method::Get, [id, "history"]) => history::history(ctx, id),
         (Method::Post, [id, "duplicate"]) => create::duplicate(ctx, id),
         (Method::Post, ["from-template", id]) => create::from_template(ctx, id),
         (_, []) => Err(Problem::method_not_allowed(&["GET", "POST", "PUT", "PATCH", "DELETE"])),

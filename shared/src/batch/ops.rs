@@ -71,6 +71,8 @@ fn update_quote_status(db: &Db, id: &str, options: &Value) -> Result<Value, Item
     let from = QuoteStatus::parse(&row.string("status")?).ok_or_else(|| failed("the stored status is unknown"))?;
     transition(from, to).map_err(|e| failed(format!("illegal_transition: {e}")))?;
     if from != to {
+        // The quote's history names the path of the change (migration 0015).
+        db.execute("SELECT set_config('quotekit.change_path', 'batch', true)", &[])?;
         db.execute(
             "UPDATE public.quotes SET status = $2::text::public.quote_status,
                  sent_at = CASE WHEN $2 = 'sent' THEN now() ELSE sent_at END,
@@ -84,6 +86,7 @@ fn update_quote_status(db: &Db, id: &str, options: &Value) -> Result<Value, Item
 }
 
 fn delete_quote(db: &Db, id: &str) -> Result<Value, ItemError> {
+    db.execute("SELECT set_config('quotekit.change_path', 'batch', true)", &[])?;
     let rows = db.query("DELETE FROM public.quotes WHERE id = $1 RETURNING quote_number", &[db::uuid(id)])?;
     let Some(row) = rows.first() else {
         return Err(not_found("quote", id));

@@ -1,0 +1,95 @@
+//! Plain-text email through Resend's HTTP API, for notices the platform sends to its own
+//! users (a client accepted or declined a shared quote): `POST {resend_api_base}/emails`,
+//! `Authorization: Bearer {resend_api_key}`, `{from: email_from, to: [recipient], subject, text}`.
+//! A provider that fails or cannot be reached is an [`Outcome`], never an error: what the
+//! email reports has already happened and is stored.
+
+/// Longest provider error kept (it is stored beside what the email was about).
+const MAX_ERROR_CHARS: usize = 300;
+
+/// What happened to one email.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    Sent { id: Option<String> },
+    Failed { error: String },
+}
+
+/// Sends a plain-text email to `to`.
+#[cfg(not(feature = "native"))]
+pub async fn send_text(to: &str, subject: &str, text: &str) -> Outcome {
+    use spin_sdk::http::{Method, Request, Response};
+    let Some(key) = crate::config::var("resend_api_key") else {
+        return Outcome::Failed { error: "email is not configured (resend_api_key is empty)".into() };
+    };
+    let base = crate::config::var_or("resend_api_base", "https://api.resend.com");
+    let from = crate::config::var_or("email_from", "QuoteKit <quotes@example.com>");
+    let body = serde_json::json!({ "from": from, "to": [to], "subject": subject, "text": text }).to_string();
+    let request = Request::builder()
+        .method(Method::Post)
+        .uri(format!("{}/emails", base.trim_end_matches('/')))
+        .header("authorization", format!("Bearer {key}"))
+        .header("content-type", "application/json")
+        .header("accept", "application/json")
+        .header("content-length", body.len().to_string())
+        .body(body)
+        .build();
+    match spin_sdk::http::send::<_, Response>(request).await {
+        Err(e) => Outcome::Failed { error: short(&format!("the email provider could not be reached: {e}")) },
+        Ok(response) => outcome(*response.status(), response.body()),
+    }
+}
+
+/// The provider's answer as an outcome: 2xx is sent (with Resend's message `id`), anything
+/// else failed with the provider's own message.
+pub fn outcome(status: u16, body: &[u8]) -> Outcome {
+    let parsed: Option<serde_json::Value> = serde_json::from_slice(body).ok();
+    if (200..300).contains(&status) {
+        return Outcome::Sent { id: parsed.as_ref().and_then(|v| v["id"].as_str()).map(str::to_string) };
+    }
+    let message = parsed
+        .as_ref()
+        .and_then(|v| v["message"].as_str().or_else(|| v["error"].as_str()).map(str::to_string))
+        .unwrap_or_else(|| String::from_utf8_lossy(body).into_owned());
+    let error = match message.trim() {
+        "" => format!("the email provider answered {status}"),
+        m => format!("the email provider answered {status}: {m}"),
+    };
+    Outcome::Failed { error: short(&error) }
+}
+
+/// Text for a single line (a subject): control characters, line breaks included, become
+/// spaces, so nothing a user typed can add a header or a line.
+pub fn one_line(s: &str) -> String {
+    let spaced: String = s.chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
+    spaced.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+fn short(s: &str) -> String {
+    let clean = one_line(s);
+    match clean.char_indices().nth(MAX_ERROR_CHARS) {
+        Some((i, _)) => format!("{}…", &clean[..i]),
+        None => clean,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn provider_answers_become_outcomes() {
+        assert_eq!(outcome(200, br#"{"id":"email_1"}"#), Outcome::Sent { id: Some("email_1".into()) });
+        assert_eq!(
+            outcome(422, br#"{"message":"Invalid `to` field"}"#),
+            Outcome::Failed { error: "the email provider answered 422: Invalid `to` field".into() }
+        );
+        assert_eq!(outcome(500, b""), Outcome::Failed { error: "the email provider answered 500".into() });
+        let Outcome::Failed { error } = outcome(502, "x".repeat(1000).as_bytes()) else { panic!() };
+        assert!(error.chars().count() <= MAX_ERROR_CHARS + 1);
+    }
+
+    #[test]
+    fn a_subject_stays_one_line() {
+        assert_eq!(one_line("Ada\r\nBcc: x@y.example\t "), "Ada Bcc: x@y.example");
+    }
+}
