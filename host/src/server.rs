@@ -766,11 +766,6 @@ impl Server {
         counter("edge_not_found_total", "requests matching no route", m.not_found.load(Ordering::Relaxed));
         counter("edge_traps_total", "component instances that trapped", m.traps.load(Ordering::Relaxed));
         counter("edge_timeouts_total", "requests stopped at their time limit", m.timeouts.load(Ordering::Relaxed));
-        counter(
-            "edge_request_microseconds_total",
-            "time spent serving component requests",
-            m.request_micros_total.load(Ordering::Relaxed),
-        );
         counter("edge_out_of_memory_total", "instances stopped at a memory limit", m.out_of_memory.load(Ordering::Relaxed));
         counter(
             "edge_refused_per_address_total",
@@ -801,6 +796,9 @@ impl Server {
         gauge("edge_heavy_lane_in_use", "heavy requests computing", self.runtime.lane.in_use() as u64);
         gauge("edge_instance_memory_bytes", "linear memory held by instances", self.runtime.memory.used() as u64);
         gauge("edge_instance_memory_budget_bytes", "linear memory instances may hold together", self.runtime.memory.limit() as u64);
+        // In seconds, as Prometheus' base unit (promtool refuses microseconds).
+        let _ = writeln!(s, "# HELP edge_request_seconds_total time spent serving component requests\n# TYPE edge_request_seconds_total counter");
+        let _ = writeln!(s, "edge_request_seconds_total {:.6}", m.request_micros_total.load(Ordering::Relaxed) as f64 / 1e6);
         let _ = writeln!(s, "# HELP edge_uptime_seconds seconds since start\n# TYPE edge_uptime_seconds gauge");
         let _ = writeln!(s, "edge_uptime_seconds {:.3}", self.started.elapsed().as_secs_f64());
         let _ = writeln!(s, "# HELP edge_pg_pool connection pool figures per database\n# TYPE edge_pg_pool gauge");
