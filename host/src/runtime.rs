@@ -136,7 +136,7 @@ pub fn load_component(engine: &Engine, wasm_path: &Path, cache_dir: &Path) -> Re
         // only this host writes.
         match unsafe { Component::deserialize_file(engine, &cached) } {
             Ok(c) => return Ok((c, "cache")),
-            Err(e) => eprintln!("edge: ignoring unusable cache entry {}: {e}", cached.display()),
+            Err(e) => crate::logs::warn("edge", None, &format!("ignoring unusable cache entry {}: {e}", cached.display())),
         }
     }
     let component = Component::new(engine, &bytes).map_err(anyhow::Error::from).with_context(|| format!("cannot compile {}", wasm_path.display()))?;

@@ -491,7 +491,10 @@ impl Server {
         // The component sees the request's id, and this request's span as its parent.
         set(&mut parts.headers, "x-request-id", &scope.request_id);
         set(&mut parts.headers, "traceparent", &scope.traceparent());
-        parts.headers.remove("tracestate");
+        // A new trace (no valid traceparent came) has no vendor state: W3C says drop it.
+        if scope.parent_span_id.is_none() {
+            parts.headers.remove("tracestate");
+        }
         if let Ok(uri) = full_url.parse() {
             parts.uri = uri;
         }

@@ -86,9 +86,11 @@ fn observability_spans_of_requests_and_chained_calls_and_metrics_reach_an_otlp_r
         .post("/functions/v1/quote-processor")
         .bearer(&Jwt::user(&user))
         .header("traceparent", &format!("00-{TRACE_ID}-{PARENT_SPAN}-01"))
+        .header("x-request-id", "quote-with-pdf-1")
         .json(&quote)
         .send();
     assert_eq!(r.status, 201, "{}", r.text());
+    assert_eq!(r.header("x-request-id"), Some("quote-with-pdf-1"));
     assert_eq!(r.json()["document"]["status"], "generated", "the PDF was made by the chained call");
     // A request without traceparent starts a trace of its own.
     let plain = host.get("/functions/v1/subscription-status").send();
@@ -115,6 +117,25 @@ fn observability_spans_of_requests_and_chained_calls_and_metrics_reach_an_otlp_r
     assert_eq!(child["kind"], 3, "SPAN_KIND_CLIENT");
     assert_eq!(attr(&child, "edge.call").as_deref(), Some("service chaining"));
     assert_eq!(attr(&child, "http.response.status_code").as_deref(), Some("200"));
+    assert_eq!(attr(&child, "edge.request_id").as_deref(), Some("quote-with-pdf-1"));
+    // Both functions' metrics rows carry the client's request id too.
+    let rows: Vec<(String, String)> = wait_until("both metrics rows", Duration::from_secs(10), || {
+        let rows: Vec<(String, String)> = db
+            .client()
+            .query("SELECT function_name, coalesce(request_id, '') FROM performance_metrics WHERE function_name IN ('quote-processor', 'quote-pdf-generator') ORDER BY function_name", &[])
+            .unwrap()
+            .iter()
+            .map(|r| (r.get(0), r.get(1)))
+            .collect();
+        (rows.len() == 2).then_some(rows)
+    });
+    assert_eq!(
+        rows,
+        vec![
+            ("quote-pdf-generator".to_string(), "quote-with-pdf-1".to_string()),
+            ("quote-processor".to_string(), "quote-with-pdf-1".to_string())
+        ]
+    );
     let nanos = |s: &Value, k: &str| -> u128 { s[k].as_str().expect("times are strings").parse().expect("digits") };
     assert!(nanos(&child, "startTimeUnixNano") >= nanos(&server, "startTimeUnixNano"));
     assert!(nanos(&child, "endTimeUnixNano") <= nanos(&server, "endTimeUnixNano"), "the child ends within its parent");
