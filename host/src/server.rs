@@ -452,12 +452,12 @@ impl Server {
             None => self.router.route(&path),
             Some(name) => self.router.route_to(name, &path),
         };
-        let Some(component) = matched.as_ref().and_then(|m| self.runtime.components.get(&m.route.component)) else {
+        let found = matched.and_then(|m| Some((self.runtime.components.get(&m.route.component)?, m)));
+        let Some((component, matched)) = found else {
             self.metrics.not_found.fetch_add(1, Ordering::Relaxed);
             self.figures.record(HOST, &method, 404, None);
             return problem(StatusCode::NOT_FOUND, "route_not_found", &format!("no function serves {path}"));
         };
-        let matched = matched.expect("a component was found for the route");
         let route = matched.route.clone();
         let path_info = matched.path_info;
 
