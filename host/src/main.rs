@@ -8,10 +8,13 @@ mod cli;
 mod connections;
 mod cpu;
 mod deploy;
+mod figures;
 mod imports;
+mod logs;
 mod manifest;
 mod memory;
 mod migrate;
+mod otlp;
 mod outbound;
 mod placement;
 mod pool;
@@ -24,6 +27,7 @@ mod settings;
 mod spinkube;
 mod state;
 mod token;
+mod trace;
 mod variables;
 
 use anyhow::{Context, Result};
@@ -108,6 +112,7 @@ fn up(up: cli::Up, started: Instant) -> Result<()> {
     let overrides = up.variables;
     let only = up.components;
     let timeout = up.request_timeout_ms;
+    logs::set_format(up.log_format);
     let (app, settings, shared) = load(&manifest, &overrides, up.env)?;
     let limits = settings.limits(timeout);
     let descriptors = connections::raise_descriptor_limit();
@@ -139,20 +144,21 @@ fn up(up: cli::Up, started: Instant) -> Result<()> {
         let listener = server::bind(&listen).await.with_context(|| format!("cannot listen on {listen}"))?;
         let addr = listener.local_addr()?;
         let compiled = runtime.components.values().filter(|c| c.origin == "compiled").count();
-        println!(
+        logs::banner(&format!(
             "edge: {} components ready in {} ms ({} from cache, {} compiled)",
             runtime.components.len(),
             started.elapsed().as_millis(),
             runtime.components.len() - compiled,
             compiled
-        );
-        println!("Serving http://{addr}\nAvailable Routes:");
+        ));
+        logs::banner(&format!("Serving http://{addr}"));
+        logs::banner("Available Routes:");
         let mut shown: Vec<_> = router.routes().iter().collect();
         shown.sort_by(|a, b| a.component.cmp(&b.component));
         for r in shown {
-            println!("  {}: http://{addr}{}{}", r.component, r.base, if r.wildcard { " (wildcard)" } else { "" });
+            logs::banner(&format!("  {}: http://{addr}{}{}", r.component, r.base, if r.wildcard { " (wildcard)" } else { "" }));
         }
-        println!(
+        logs::banner(&format!(
             "Limits: {} requests at once ({} per address), {} s each, {} MiB per instance, {} MiB for all; \
              {} connections ({} per address, {} descriptors); heavy requests compute on {} of {} cores",
             limits.max_concurrent,
@@ -165,13 +171,20 @@ fn up(up: cli::Up, started: Instant) -> Result<()> {
             descriptors,
             runtime.lane.size(),
             std::thread::available_parallelism().map_or(1, |n| n.get()),
-        );
-        let server = server::Server::new(runtime, router, connections::Connections::new(connection_limits), started);
+        ));
+        let figures = Arc::new(figures::RequestFigures::default());
+        let exporter = otlp::Config::from_env(|k| std::env::var(k).ok(), &app.manifest.application.name).map(|config| {
+            let to: Vec<String> = [&config.traces, &config.metrics].iter().filter_map(|u| u.as_ref().map(|u| u.to_string())).collect();
+            logs::banner(&format!("OTLP: exporting to {}", to.join(" and ")));
+            otlp::Exporter::start(config, figures.clone())
+        });
+        let server =
+            server::Server::new(runtime, router, connections::Connections::new(connection_limits), started, figures, exporter);
         schedule::start(schedules, addr, schedule_secret, schedule_issuer);
         tokio::select! {
             r = server::serve(server, listener) => r,
             _ = shutdown_signal() => {
-                println!("edge: shutting down");
+                logs::banner("edge: shutting down");
                 Ok(())
             }
         }

@@ -2,10 +2,12 @@
 //! limited instance per request.
 
 use crate::cpu::{HeavyLane, Meter};
+use crate::logs::ComponentStderr;
 use crate::manifest::App;
 use crate::memory::{MemoryBudget, MemoryLimiter};
 use crate::outbound::OutboundPolicy;
 use crate::state::{ComponentInfo, OutboundHooks, RequestState, Shared};
+use crate::trace::RequestScope;
 use crate::variables::ComponentVariables;
 use anyhow::{Context, Result};
 use sha2::{Digest, Sha256};
@@ -57,7 +59,8 @@ pub struct LoadedComponent {
     pub pre: ProxyPre<RequestState>,
     pub info: Arc<ComponentInfo>,
     /// The component's stdout and stderr, `.edge/logs/<name>_{stdout,stderr}.txt`, opened once.
-    logs: Option<(wasmtime_wasi::cli::OutputFile, wasmtime_wasi::cli::OutputFile)>,
+    /// Its stderr is also shown in the console (see `logs`).
+    logs: Option<(wasmtime_wasi::cli::OutputFile, Arc<std::fs::File>)>,
     /// Where the compiled code came from: "cache" or "compiled".
     pub origin: &'static str,
 }
@@ -133,7 +136,7 @@ pub fn load_component(engine: &Engine, wasm_path: &Path, cache_dir: &Path) -> Re
         // only this host writes.
         match unsafe { Component::deserialize_file(engine, &cached) } {
             Ok(c) => return Ok((c, "cache")),
-            Err(e) => eprintln!("edge: ignoring unusable cache entry {}: {e}", cached.display()),
+            Err(e) => crate::logs::warn("edge", None, &format!("ignoring unusable cache entry {}: {e}", cached.display())),
         }
     }
     let component = Component::new(engine, &bytes).map_err(anyhow::Error::from).with_context(|| format!("cannot compile {}", wasm_path.display()))?;
@@ -197,10 +200,9 @@ impl Runtime {
                     .create(true)
                     .append(true)
                     .open(log_dir.join(format!("{name}_{suffix}.txt")))
-                    .map(wasmtime_wasi::cli::OutputFile::new)
             };
             let logs = match (open("stdout"), open("stderr")) {
-                (Ok(o), Ok(e)) => Some((o, e)),
+                (Ok(o), Ok(e)) => Some((wasmtime_wasi::cli::OutputFile::new(o), Arc::new(e))),
                 _ => None,
             };
             components.insert(name, LoadedComponent { pre, info, origin, logs });
@@ -210,32 +212,35 @@ impl Runtime {
     }
 
     /// A fresh store for one request of `component`, due by `deadline`; `server` serves its
-    /// calls to other components.
+    /// calls to other components; `scope` names the request in logs and traces.
     pub fn new_store(
         &self,
         component: &LoadedComponent,
         deadline: Instant,
         server: Option<Arc<crate::server::Server>>,
         chained: bool,
+        scope: Arc<RequestScope>,
     ) -> Store<RequestState> {
         let mut wasi = WasiCtx::builder();
         for (k, v) in &self.shared.env {
             wasi.env(k, v);
         }
-        match &component.logs {
+        let stderr_file = match &component.logs {
             Some((out, err)) => {
                 wasi.stdout(out.clone());
-                wasi.stderr(err.clone());
+                Some(err.clone())
             }
             None => {
-                wasi.inherit_stdout().inherit_stderr();
+                wasi.inherit_stdout();
+                None
             }
-        }
+        };
+        wasi.stderr(ComponentStderr::new(stderr_file, &component.info.name, scope.clone()));
         let state = RequestState {
             table: ResourceTable::new(),
             wasi: wasi.build(),
             http: WasiHttpCtx::new(),
-            hooks: OutboundHooks { component: component.info.clone(), server, deadline },
+            hooks: OutboundHooks { component: component.info.clone(), server, deadline, scope },
             memory: MemoryLimiter::new(self.limits.memory_bytes, self.memory.clone()),
             chained,
             deadline,
@@ -264,7 +269,8 @@ pub async fn measure_instantiation(runtime: &Runtime, name: &str, rounds: usize)
     let mut out = Vec::with_capacity(rounds);
     for _ in 0..rounds {
         let started = Instant::now();
-        let mut store = runtime.new_store(component, Instant::now() + runtime.limits.request_timeout, None, false);
+        let scope = Arc::new(RequestScope::inbound(&http::HeaderMap::new()));
+        let mut store = runtime.new_store(component, Instant::now() + runtime.limits.request_timeout, None, false, scope);
         let _proxy = component.pre.instantiate_async(&mut store).await?;
         out.push(started.elapsed());
     }

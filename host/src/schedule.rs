@@ -118,11 +118,11 @@ pub fn start(schedules: Vec<Schedule>, addr: SocketAddr, secret: Option<String>,
         return;
     }
     let Some(secret) = secret else {
-        eprintln!("edge: schedules not started: jwt_secret is not set");
+        crate::logs::warn("edge", None, "schedules not started: jwt_secret is not set");
         return;
     };
     for s in schedules {
-        println!("edge: schedule {} {} every {:?}", s.method, s.path, s.every);
+        crate::logs::banner(&format!("edge: schedule {} {} every {:?}", s.method, s.path, s.every));
         let (secret, issuer) = (secret.clone(), issuer.clone());
         tokio::spawn(async move {
             let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + s.every, s.every);
@@ -134,13 +134,12 @@ pub fn start(schedules: Vec<Schedule>, addr: SocketAddr, secret: Option<String>,
                 let token = crate::token::mint(&secret, "00000000-0000-0000-0000-000000000000", "service_role", None, issuer.as_deref(), ttl);
                 let started = Instant::now();
                 match call(addr, &s, &token).await {
-                    Ok(status) => println!(
-                        "[schedule] {} {} -> {status} ({:.2} ms)",
-                        s.method,
-                        s.path,
-                        started.elapsed().as_secs_f64() * 1e3
+                    Ok(status) => crate::logs::info(
+                        "schedule",
+                        None,
+                        &format!("{} {} -> {status} ({:.2} ms)", s.method, s.path, started.elapsed().as_secs_f64() * 1e3),
                     ),
-                    Err(e) => eprintln!("[schedule] {} {} failed: {e:#}", s.method, s.path),
+                    Err(e) => crate::logs::error("schedule", None, &format!("{} {} failed: {e:#}", s.method, s.path)),
                 }
             }
         });

@@ -7,6 +7,10 @@
 //! that must end by the request's deadline, its answer body included.
 
 use crate::connections::{Admitted, BusyGuard, Connections, Guarded};
+use crate::figures::{RequestFigures, HOST};
+use crate::logs;
+use crate::otlp::{Attr, Exporter, Kind, Span};
+use crate::trace::RequestScope;
 use crate::memory::OutOfMemory;
 use crate::routes::Router;
 use crate::runtime::Runtime;
@@ -61,6 +65,10 @@ pub struct Server {
     body_budget: Arc<Semaphore>,
     pub connections: Arc<Connections>,
     pub metrics: HostMetrics,
+    /// Answers by component, method and status class, and their latency.
+    pub figures: Arc<RequestFigures>,
+    /// Spans go there when an OTLP endpoint is set.
+    pub exporter: Option<Exporter>,
     pub started: Instant,
 }
 
@@ -159,7 +167,7 @@ pub async fn serve(server: Arc<Server>, listener: TcpListener) -> Result<()> {
             Ok(pair) => pair,
             Err(e) => {
                 // Out of file descriptors and the like: back off instead of spinning.
-                eprintln!("edge: accept failed: {e}");
+                logs::error("edge", None, &format!("accept failed: {e}"));
                 tokio::time::sleep(Duration::from_millis(50)).await;
                 continue;
             }
@@ -244,7 +252,14 @@ enum Ended {
 }
 
 impl Server {
-    pub fn new(runtime: Runtime, router: Router, connections: Arc<Connections>, started: Instant) -> Arc<Server> {
+    pub fn new(
+        runtime: Runtime,
+        router: Router,
+        connections: Arc<Connections>,
+        started: Instant,
+        figures: Arc<RequestFigures>,
+        exporter: Option<Exporter>,
+    ) -> Arc<Server> {
         let limits = &runtime.limits;
         let body_budget_kib = (connections.limits.body_budget_bytes >> 10).max(1) as usize;
         Arc::new(Server {
@@ -256,6 +271,8 @@ impl Server {
             runtime,
             router,
             metrics: Default::default(),
+            figures,
+            exporter,
             started,
         })
     }
@@ -277,26 +294,36 @@ impl Server {
         drop(admitted);
     }
 
+    /// Every answer carries the request's id: the client's `X-Request-Id` when sane, else one
+    /// made here.
     async fn handle(self: &Arc<Self>, req: Request<Incoming>, client: SocketAddr, busy: BusyGuard) -> Response<Body> {
-        let response = self.answer(req, client).await;
-        let (parts, body) = response.into_parts();
+        let scope = Arc::new(RequestScope::inbound(req.headers()));
+        let response = self.answer(req, client, &scope).await;
+        let (mut parts, body) = response.into_parts();
+        if let Ok(id) = scope.request_id.parse() {
+            parts.headers.insert("x-request-id", id);
+        }
         Response::from_parts(parts, Holding { inner: body, _held: busy }.boxed_unsync())
     }
 
-    async fn answer(self: &Arc<Self>, req: Request<Incoming>, client: SocketAddr) -> Response<Body> {
+    async fn answer(self: &Arc<Self>, req: Request<Incoming>, client: SocketAddr, scope: &Arc<RequestScope>) -> Response<Body> {
         self.metrics.requests.fetch_add(1, Ordering::Relaxed);
         let deadline = Instant::now() + self.runtime.limits.request_timeout;
         let path = req.uri().path().to_string();
         if let Some(r) = self.host_endpoint(&path, req.headers()) {
+            self.figures.record(HOST, req.method(), r.status().as_u16(), None);
             return r;
         }
         let (parts, body) = req.into_parts();
         let (body, _budget) = match self.read_body(body, &parts.headers).await {
             Ok(read) => read,
-            Err(refusal) => return refusal,
+            Err(refusal) => {
+                self.figures.record(HOST, &parts.method, refusal.status().as_u16(), None);
+                return refusal;
+            }
         };
         let body: WasiBody = Full::new(body).map_err(|e: Infallible| match e {}).boxed_unsync();
-        self.dispatch(Request::from_parts(parts, body), Some(client), None, deadline).await
+        self.dispatch(Request::from_parts(parts, body), Some(client), None, deadline, scope.clone()).await
     }
 
     /// Read a request body whole before the request takes a slot: within `body_timeout`,
@@ -390,41 +417,49 @@ impl Server {
     /// A request from one component to another (`http://<component>.spin.internal/...`,
     /// Spin's service chaining): routed in-process, never over the network, due by its
     /// caller's deadline.
-    pub async fn dispatch_internal(self: &Arc<Self>, component: &str, req: Request<WasiBody>, deadline: Instant) -> Response<Body> {
-        self.dispatch(req, None, Some(component), deadline).await
+    pub async fn dispatch_internal(
+        self: &Arc<Self>,
+        component: &str,
+        req: Request<WasiBody>,
+        deadline: Instant,
+        scope: Arc<RequestScope>,
+    ) -> Response<Body> {
+        self.dispatch(req, None, Some(component), deadline, scope).await
     }
 
     /// A request of a component to the application's own origin (`http://self.alt/...`, or a
     /// URL without a host: Spin's self requests): routed like a client's, in-process.
-    pub async fn dispatch_self(self: &Arc<Self>, req: Request<WasiBody>, deadline: Instant) -> Response<Body> {
-        self.dispatch(req, None, None, deadline).await
+    pub async fn dispatch_self(self: &Arc<Self>, req: Request<WasiBody>, deadline: Instant, scope: Arc<RequestScope>) -> Response<Body> {
+        self.dispatch(req, None, None, deadline, scope).await
     }
 
     /// Route a request (to `only` when given), set Spin's headers, and run the component.
-    /// `client` is `None` for calls between components.
+    /// `client` is `None` for calls between components; `scope` is the request's ids (for a
+    /// call between components, a child of its caller's).
     async fn dispatch(
         self: &Arc<Self>,
         req: Request<WasiBody>,
         client: Option<SocketAddr>,
         only: Option<&str>,
         deadline: Instant,
+        scope: Arc<RequestScope>,
     ) -> Response<Body> {
         let started = Instant::now();
+        let wall_started = std::time::SystemTime::now();
         let path = req.uri().path().to_string();
         let method = req.method().clone();
         let matched = match only {
             None => self.router.route(&path),
             Some(name) => self.router.route_to(name, &path),
         };
-        let Some(matched) = matched else {
+        let found = matched.and_then(|m| Some((self.runtime.components.get(&m.route.component)?, m)));
+        let Some((component, matched)) = found else {
             self.metrics.not_found.fetch_add(1, Ordering::Relaxed);
+            self.figures.record(HOST, &method, 404, None);
             return problem(StatusCode::NOT_FOUND, "route_not_found", &format!("no function serves {path}"));
         };
         let route = matched.route.clone();
         let path_info = matched.path_info;
-        let Some(component) = self.runtime.components.get(&route.component) else {
-            return problem(StatusCode::NOT_FOUND, "route_not_found", &format!("no function serves {path}"));
-        };
 
         let (mut parts, body) = req.into_parts();
         // Clients must not be able to forge what the host asserts.
@@ -453,30 +488,63 @@ impl Server {
         set(&mut parts.headers, "spin-component-route", &component_route);
         set(&mut parts.headers, "spin-base-path", "/");
         set(&mut parts.headers, "spin-client-addr", &client.map_or("0.0.0.0:0".to_string(), |c| c.to_string()));
+        // The component sees the request's id, and this request's span as its parent.
+        set(&mut parts.headers, "x-request-id", &scope.request_id);
+        set(&mut parts.headers, "traceparent", &scope.traceparent());
+        // A new trace (no valid traceparent came) has no vendor state: W3C says drop it.
+        if scope.parent_span_id.is_none() {
+            parts.headers.remove("tracestate");
+        }
         if let Ok(uri) = full_url.parse() {
             parts.uri = uri;
         }
         let req = Request::from_parts(parts, body);
 
-        let slot = match self.take_slot(client).await {
-            Ok(slot) => slot,
-            Err(refusal) => return refusal,
+        let response = match self.take_slot(client).await {
+            Ok(slot) => self.run_component(component, req, slot, deadline, client.is_none(), &scope).await,
+            Err(refusal) => refusal,
         };
-        let response = self.run_component(component, req, slot, deadline, client.is_none()).await;
         let status = response.status();
         if status.is_server_error() {
             self.metrics.responses_5xx.fetch_add(1, Ordering::Relaxed);
         }
         let elapsed = started.elapsed();
         self.metrics.request_micros_total.fetch_add(elapsed.as_micros() as u64, Ordering::Relaxed);
-        println!(
-            "[{}] {} {} -> {} ({:.2} ms){}",
-            route.component,
-            method,
-            path,
-            status.as_u16(),
-            elapsed.as_secs_f64() * 1e3,
-            if only.is_some() { " internal" } else { "" }
+        self.figures.record(&route.component, &method, status.as_u16(), Some(elapsed));
+        if let Some(exporter) = &self.exporter {
+            let mut attributes = vec![
+                ("http.request.method", Attr::Str(method.to_string())),
+                ("url.path", Attr::Str(path.clone())),
+                ("http.route", Attr::Str(route.raw.clone())),
+                ("http.response.status_code", Attr::Int(status.as_u16().into())),
+                ("edge.component", Attr::Str(route.component.clone())),
+                ("edge.request_id", Attr::Str(scope.request_id.clone())),
+            ];
+            if client.is_none() {
+                let how = if only.is_some() { "service chaining" } else { "self request" };
+                attributes.push(("edge.call", Attr::Str(how.to_string())));
+            }
+            exporter.record(Span {
+                scope: (*scope).clone(),
+                kind: if client.is_some() { Kind::Server } else { Kind::Client },
+                name: format!("{method} {}", route.raw),
+                start: wall_started,
+                end: wall_started + elapsed,
+                attributes,
+                error: status.is_server_error(),
+            });
+        }
+        logs::info(
+            &route.component,
+            Some(&scope),
+            &format!(
+                "{} {} -> {} ({:.2} ms){}",
+                method,
+                path,
+                status.as_u16(),
+                elapsed.as_secs_f64() * 1e3,
+                if only.is_some() { " internal" } else { "" }
+            ),
         );
         response
     }
@@ -517,8 +585,9 @@ impl Server {
         slot: Slot,
         deadline: Instant,
         chained: bool,
+        scope: &Arc<RequestScope>,
     ) -> Response<Body> {
-        let mut store = self.runtime.new_store(component, deadline, Some(self.clone()), chained);
+        let mut store = self.runtime.new_store(component, deadline, Some(self.clone()), chained, scope.clone());
         let (sender, receiver) = tokio::sync::oneshot::channel();
         let prepared = (|| -> anyhow::Result<_> {
             use wasmtime_wasi_http::WasiHttpView;
@@ -529,7 +598,7 @@ impl Server {
         let (req, out) = match prepared {
             Ok(p) => p,
             Err(e) => {
-                eprintln!("[{}] cannot prepare request: {e:#}", component.info.name);
+                logs::error(&component.info.name, Some(scope), &format!("cannot prepare request: {e:#}"));
                 return problem(StatusCode::BAD_REQUEST, "bad_request", "the request could not be read");
             }
         };
@@ -556,29 +625,29 @@ impl Server {
         match tokio::time::timeout_at(tokio_deadline, receiver).await {
             Ok(Ok(Ok(resp))) => resp.map(|b| b.map_err(anyhow::Error::from).boxed_unsync()),
             Ok(Ok(Err(code))) => {
-                eprintln!("[{name}] component answered with an error code: {code:?}");
+                logs::error(&name, Some(scope), &format!("component answered with an error code: {code:?}"));
                 problem(StatusCode::INTERNAL_SERVER_ERROR, "component_error", "the function failed to answer")
             }
             Ok(Err(_)) => {
                 // The component ended (or trapped, or ran out of time) without answering.
                 match task.await {
                     Ok(Ok(())) => problem(StatusCode::INTERNAL_SERVER_ERROR, "function_failed", "the function ended without answering"),
-                    Ok(Err(ended)) => self.failure(&name, ended),
+                    Ok(Err(ended)) => self.failure(&name, ended, scope),
                     Err(e) => {
-                        eprintln!("[{name}] task failed: {e}");
+                        logs::error(&name, Some(scope), &format!("task failed: {e}"));
                         problem(StatusCode::INTERNAL_SERVER_ERROR, "function_failed", "the function failed")
                     }
                 }
             }
             Err(_) => {
                 task.abort();
-                self.failure(&name, Ended::TimedOut)
+                self.failure(&name, Ended::TimedOut, scope)
             }
         }
     }
 
     /// The answer for an instance that ended without answering.
-    fn failure(&self, name: &str, ended: Ended) -> Response<Body> {
+    fn failure(&self, name: &str, ended: Ended, scope: &RequestScope) -> Response<Body> {
         let timed_out = || {
             self.metrics.timeouts.fetch_add(1, Ordering::Relaxed);
             problem(
@@ -592,7 +661,7 @@ impl Server {
             Ended::Failed(e) => e,
         };
         self.metrics.traps.fetch_add(1, Ordering::Relaxed);
-        eprintln!("[{name}] trapped: {e:#}");
+        logs::error(name, Some(scope), &format!("trapped: {e:#}"));
         if matches!(e.downcast_ref::<wasmtime::Trap>(), Some(wasmtime::Trap::Interrupt)) {
             return timed_out();
         }
@@ -695,22 +764,23 @@ impl Server {
         let mut counter = |name: &str, help: &str, v: u64| {
             let _ = writeln!(s, "# HELP {name} {help}\n# TYPE {name} counter\n{name} {v}");
         };
-        counter("edge_requests_total", "HTTP requests received", m.requests.load(Ordering::Relaxed));
+        counter("edge_requests_received_total", "HTTP requests received", m.requests.load(Ordering::Relaxed));
         counter("edge_responses_5xx_total", "responses with a 5xx status", m.responses_5xx.load(Ordering::Relaxed));
         counter("edge_not_found_total", "requests matching no route", m.not_found.load(Ordering::Relaxed));
         counter("edge_traps_total", "component instances that trapped", m.traps.load(Ordering::Relaxed));
         counter("edge_timeouts_total", "requests stopped at their time limit", m.timeouts.load(Ordering::Relaxed));
-        counter(
-            "edge_request_microseconds_total",
-            "time spent serving component requests",
-            m.request_micros_total.load(Ordering::Relaxed),
-        );
         counter("edge_out_of_memory_total", "instances stopped at a memory limit", m.out_of_memory.load(Ordering::Relaxed));
         counter(
             "edge_refused_per_address_total",
             "requests refused because their address had too many running",
             m.refused_per_address.load(Ordering::Relaxed),
         );
+        if let Some(exporter) = &self.exporter {
+            let x = &exporter.stats;
+            counter("edge_otlp_spans_exported_total", "spans the OTLP collector took", x.spans_exported.load(Ordering::Relaxed));
+            counter("edge_otlp_spans_dropped_total", "spans dropped because the export queue was full", x.spans_dropped.load(Ordering::Relaxed));
+            counter("edge_otlp_exports_failed_total", "OTLP posts that failed", x.posts_failed.load(Ordering::Relaxed));
+        }
         let c = &self.connections.stats;
         counter("edge_connections_accepted_total", "connections admitted", c.accepted.load(Ordering::Relaxed));
         counter("edge_connections_refused_total", "connections refused at the connection caps", c.refused.load(Ordering::Relaxed));
@@ -729,6 +799,9 @@ impl Server {
         gauge("edge_heavy_lane_in_use", "heavy requests computing", self.runtime.lane.in_use() as u64);
         gauge("edge_instance_memory_bytes", "linear memory held by instances", self.runtime.memory.used() as u64);
         gauge("edge_instance_memory_budget_bytes", "linear memory instances may hold together", self.runtime.memory.limit() as u64);
+        // In seconds, as Prometheus' base unit (promtool refuses microseconds).
+        let _ = writeln!(s, "# HELP edge_request_seconds_total time spent serving component requests\n# TYPE edge_request_seconds_total counter");
+        let _ = writeln!(s, "edge_request_seconds_total {:.6}", m.request_micros_total.load(Ordering::Relaxed) as f64 / 1e6);
         let _ = writeln!(s, "# HELP edge_uptime_seconds seconds since start\n# TYPE edge_uptime_seconds gauge");
         let _ = writeln!(s, "edge_uptime_seconds {:.3}", self.started.elapsed().as_secs_f64());
         let _ = writeln!(s, "# HELP edge_pg_pool connection pool figures per database\n# TYPE edge_pg_pool gauge");
@@ -752,6 +825,7 @@ impl Server {
                 let _ = writeln!(s, "edge_pg_pool{{pool=\"{label}\",figure=\"{k}\"}} {v}");
             }
         }
+        self.figures.prometheus(&mut s);
         s
     }
 }

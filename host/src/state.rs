@@ -50,7 +50,7 @@ pub struct RequestState {
 
 impl RequestState {
     pub fn log(&self, message: &str) {
-        eprintln!("[{}] {message}", self.component.name);
+        crate::logs::warn(&self.component.name, Some(&self.hooks.scope), message);
     }
 }
 
@@ -83,6 +83,8 @@ pub struct OutboundHooks {
     pub server: Option<Arc<crate::server::Server>>,
     /// The request's deadline, which its calls to other components inherit.
     pub deadline: Instant,
+    /// The request's ids: its calls to other components are its children in the trace.
+    pub scope: Arc<crate::trace::RequestScope>,
 }
 
 type SendFuture = Box<
@@ -110,15 +112,20 @@ impl WasiHttpHooks for OutboundHooks {
         // by `http://self` (or a wildcard) and served in-process, routed like a client's.
         if host.is_empty() || host == "self.alt" {
             if !self.component.outbound.allows(if scheme == "https" { "https" } else { "http" }, "self", None) {
-                eprintln!("[{}] outbound request to self refused: add http://self to allowed_outbound_hosts", self.component.name);
+                crate::logs::warn(
+                    &self.component.name,
+                    Some(&self.scope),
+                    "outbound request to self refused: add http://self to allowed_outbound_hosts",
+                );
                 return Box::new(async { Err(wasmtime_wasi_http::Error::HttpRequestDenied) });
             }
             let server = self.server.clone();
             let deadline = self.deadline;
+            let scope = Arc::new(self.scope.child());
             return Box::new(async move {
                 use http_body_util::BodyExt;
                 let server = server.ok_or(wasmtime_wasi_http::Error::DestinationUnavailable)?;
-                let response = server.dispatch_self(request, deadline).await;
+                let response = server.dispatch_self(request, deadline, scope).await;
                 let response =
                     response.map(|b| b.map_err(|_| wasmtime_wasi_http::Error::HttpResponseIncomplete).boxed_unsync());
                 Ok((
@@ -128,10 +135,13 @@ impl WasiHttpHooks for OutboundHooks {
             });
         }
         if !self.component.outbound.allows(&scheme, &host, port) {
-            eprintln!(
-                "[{}] outbound {scheme}://{host}{} refused: not in allowed_outbound_hosts",
-                self.component.name,
-                port.map(|p| format!(":{p}")).unwrap_or_default()
+            crate::logs::warn(
+                &self.component.name,
+                Some(&self.scope),
+                &format!(
+                    "outbound {scheme}://{host}{} refused: not in allowed_outbound_hosts",
+                    port.map(|p| format!(":{p}")).unwrap_or_default()
+                ),
             );
             return Box::new(async { Err(wasmtime_wasi_http::Error::HttpRequestDenied) });
         }
@@ -139,10 +149,11 @@ impl WasiHttpHooks for OutboundHooks {
             let target = target.to_string();
             let server = self.server.clone();
             let deadline = self.deadline;
+            let scope = Arc::new(self.scope.child());
             return Box::new(async move {
                 use http_body_util::BodyExt;
                 let server = server.ok_or(wasmtime_wasi_http::Error::DestinationUnavailable)?;
-                let response = server.dispatch_internal(&target, request, deadline).await;
+                let response = server.dispatch_internal(&target, request, deadline, scope).await;
                 let response =
                     response.map(|b| b.map_err(|_| wasmtime_wasi_http::Error::HttpResponseIncomplete).boxed_unsync());
                 Ok((

@@ -33,10 +33,11 @@ pub struct Context {
 
 impl Context {
     pub fn new(function: &'static str, request: Request) -> Context {
+        let request_id = request_id_of(&request.headers).unwrap_or_else(request_id);
         Context {
             function,
             request,
-            request_id: request_id(),
+            request_id,
             db: RefCell::new(None),
             user_id: RefCell::new(None),
             caller: OnceCell::new(),
@@ -110,6 +111,14 @@ impl Context {
         }
         auth::admin_only(caller, &*self.db()?)
     }
+}
+
+/// The id the request arrived with (`X-Request-Id`: edge passes on a client's sane id or its
+/// own), so the answer, the host's log lines, the metrics row and the audit rows all name the
+/// same request; `None` when there is none or it is not 1 to 128 visible ASCII characters.
+fn request_id_of(headers: &[(String, String)]) -> Option<String> {
+    let id = headers.iter().find(|(k, _)| k.eq_ignore_ascii_case("x-request-id")).map(|(_, v)| v.trim())?;
+    (!id.is_empty() && id.len() <= 128 && id.bytes().all(|b| b.is_ascii_graphic())).then(|| id.to_string())
 }
 
 #[cfg(not(feature = "native"))]
@@ -458,7 +467,19 @@ where
 
 #[cfg(test)]
 mod tests {
-    use super::sub_path;
+    use super::{request_id_of, sub_path};
+
+    #[test]
+    fn the_request_id_it_arrived_with_is_kept_when_sane() {
+        let id = |v: &str| request_id_of(&[("X-Request-Id".to_string(), v.to_string())]);
+        assert_eq!(id("order-7731.retry:2").as_deref(), Some("order-7731.retry:2"));
+        assert_eq!(id(&"a".repeat(128)).map(|s| s.len()), Some(128));
+        assert_eq!(id(&"a".repeat(129)), None);
+        assert_eq!(id("two words"), None);
+        assert_eq!(id(""), None);
+        assert_eq!(id("naïve"), None);
+        assert_eq!(request_id_of(&[]), None);
+    }
 
     fn h(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
         pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()

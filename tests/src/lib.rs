@@ -271,12 +271,24 @@ pub struct HostConfig {
     pub manifest: PathBuf,
     pub vars: Vec<(String, String)>,
     pub args: Vec<String>,
+    /// Environment variables of the host process itself (`OTEL_*`, say).
+    pub env: Vec<(String, String)>,
 }
 
 impl HostConfig {
     /// The application's own `spin.toml` against `db`.
     pub fn app(db: &TestDb) -> HostConfig {
-        HostConfig { manifest: root().join("spin.toml"), vars: base_vars(db), args: Vec::new() }
+        HostConfig { manifest: root().join("spin.toml"), vars: base_vars(db), args: Vec::new(), env: Vec::new() }
+    }
+
+    pub fn env(mut self, k: &str, v: &str) -> HostConfig {
+        self.env.push((k.to_string(), v.to_string()));
+        self
+    }
+
+    pub fn arg(mut self, a: &str) -> HostConfig {
+        self.args.push(a.to_string());
+        self
     }
 
     pub fn var(mut self, k: &str, v: &str) -> HostConfig {
@@ -329,9 +341,12 @@ impl Host {
         let program = cmd.get_program().to_string_lossy().into_owned();
         // Only what the test sets: no SPIN_VARIABLE_* leaking in from the caller's shell.
         for (k, _) in std::env::vars() {
-            if k.starts_with("SPIN_VARIABLE_") {
+            if k.starts_with("SPIN_VARIABLE_") || k.starts_with("OTEL_") {
                 cmd.env_remove(k);
             }
+        }
+        for (k, v) in &cfg.env {
+            cmd.env(k, v);
         }
         for (k, v) in &cfg.vars {
             cmd.env(format!("SPIN_VARIABLE_{}", k.to_ascii_uppercase()), v);
@@ -348,7 +363,14 @@ impl Host {
             let tx = tx.clone();
             std::thread::spawn(move || {
                 for line in BufReader::new(stream).lines().map_while(Result::ok) {
-                    if let Some(addr) = line.strip_prefix("Serving ") {
+                    // `Serving http://...`, or the same as the message of a JSON line
+                    // (`--log-format json`).
+                    let json_msg = line
+                        .starts_with('{')
+                        .then(|| serde_json::from_str::<serde_json::Value>(&line).ok())
+                        .flatten()
+                        .and_then(|v| v["msg"].as_str().map(str::to_string));
+                    if let Some(addr) = json_msg.as_deref().unwrap_or(&line).strip_prefix("Serving ") {
                         let _ = tx.send(addr.trim().to_string());
                     }
                     output.lock().unwrap().push(line);

@@ -104,7 +104,7 @@ db_url = "{{{{ db_url }}}}"
 #[test]
 fn json_bodies_are_checked_before_any_handler_runs() {
     let dir = TempDir::new("badjson");
-    let host = Host::start(HostConfig { manifest: probe_app(&dir), vars: vec![], args: vec![] });
+    let host = Host::start(HostConfig { manifest: probe_app(&dir), vars: vec![], args: vec![], env: vec![] });
     let url = "/probe/json";
     assert_problem(&host.post(url).header("content-type", "application/json").body(b"{\"a\": ".to_vec()).send(), 400, "malformed_json");
     assert_problem(&host.post(url).header("content-type", "application/json").body(b"   ".to_vec()).send(), 400, "empty_body");
@@ -120,7 +120,7 @@ fn json_bodies_are_checked_before_any_handler_runs() {
 #[test]
 fn a_body_over_the_host_limit_is_refused_by_the_host() {
     let dir = TempDir::new("hugebody");
-    let host = Host::start(HostConfig { manifest: probe_app(&dir), vars: vec![], args: vec![] });
+    let host = Host::start(HostConfig { manifest: probe_app(&dir), vars: vec![], args: vec![], env: vec![] });
     let r = host.post("/probe/json").header("content-type", "application/json").header("content-length", "20000000").send();
     assert_problem(&r, 413, "payload_too_large");
 }

@@ -14,6 +14,7 @@ fn start(dir: &TempDir, allowed: &[String]) -> Host {
         manifest: manifest(dir, allowed, ""),
         vars: vec![("secret_thing".into(), "s3cr3t".into())],
         args: vec![],
+        env: vec![],
     })
 }
 
@@ -69,6 +70,7 @@ fn variables_resolve_from_environment_dotenv_and_defaults() {
         manifest: manifest(&dir, &[], ""),
         vars: vec![("secret_thing".into(), "x".into()), ("greeting".into(), "from-env".into())],
         args: vec![],
+        env: vec![],
     });
     assert_eq!(host.get("/probe/var?name=greeting").send().json()["value"], "from-env, world");
     drop(host);

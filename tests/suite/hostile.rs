@@ -13,6 +13,7 @@ fn probe_host(dir: &TempDir, settings: &str) -> Host {
         manifest: probe_manifest(dir, &[], settings),
         vars: vec![("secret_thing".into(), "s3cr3t".into())],
         args: vec![],
+        env: vec![],
     })
 }
 
@@ -181,6 +182,7 @@ fn an_answer_never_read_holds_no_database_connection() {
         manifest: probe_manifest(&dir, &[format!("postgres://{}", db.host_port())], "memory_limit_mib = 128\nrequest_timeout_ms = 30000"),
         vars: vec![("secret_thing".into(), "s3cr3t".into()), ("db_url".into(), db.url.clone()), ("jwt_secret".into(), Jwt::secret())],
         args: vec![],
+        env: vec![],
     });
     // The request queries its database, then answers 48 MiB that nobody reads.
     let s = socket_that_never_reads(&host, "/probe/big?kib=49152&db=1");

@@ -16,6 +16,7 @@ mod jwt_vectors;
 mod migration_controller;
 mod migrations;
 mod monitoring_alerting;
+mod observability;
 mod original_callers;
 mod performance_optimizer;
 mod postgres_tls;

@@ -29,6 +29,12 @@ async fn route(ctx: &Context) -> Result<Response, Problem> {
             "headers": req.headers.iter().map(|(k, v)| json!([k, v])).collect::<Vec<_>>(),
             "body_len": req.body.len(),
         }))),
+        // Two lines on stderr and a third without its newline (the host shows them line by line).
+        "stderr" => {
+            eprintln!("probe stderr: first line\nprobe stderr: second line");
+            eprint!("probe stderr: unterminated");
+            Ok(Response::ok(&json!({ "written": 3 })))
+        }
         "json" => {
             let v: serde_json::Value = req.json()?;
             Ok(Response::ok(&json!({ "received": v })))
