@@ -298,6 +298,16 @@ impl HostConfig {
     }
 }
 
+/// The `[variables]` of a manifest that have a default, with it.
+fn manifest_defaults(manifest: &Path) -> Vec<(String, String)> {
+    let Ok(text) = std::fs::read_to_string(manifest) else { return Vec::new() };
+    let Ok(doc) = text.parse::<toml::Table>() else { return Vec::new() };
+    let Some(vars) = doc.get("variables").and_then(|v| v.as_table()) else { return Vec::new() };
+    vars.iter()
+        .filter_map(|(name, decl)| Some((name.clone(), decl.get("default")?.as_str()?.to_string())))
+        .collect()
+}
+
 pub fn base_vars(db: &TestDb) -> Vec<(String, String)> {
     vec![
         ("db_url".into(), db.url.clone()),
@@ -347,6 +357,13 @@ impl Host {
         }
         for (k, v) in &cfg.env {
             cmd.env(k, v);
+        }
+        // Nor from a `.env` beside the manifest (what `scripts/dev` writes): every variable the
+        // test leaves alone is given its manifest default, which the environment puts first.
+        for (k, v) in manifest_defaults(&cfg.manifest) {
+            if !cfg.vars.iter().any(|(name, _)| *name == k) {
+                cmd.env(format!("SPIN_VARIABLE_{}", k.to_ascii_uppercase()), v);
+            }
         }
         for (k, v) in &cfg.vars {
             cmd.env(format!("SPIN_VARIABLE_{}", k.to_ascii_uppercase()), v);

@@ -8,7 +8,6 @@ use serde_json::{json, Value};
 use std::collections::BTreeSet;
 use std::process::Command;
 
-const SERVICE_SUB: &str = "00000000-0000-4000-8000-0000000000aa";
 
 fn edge(args: &[&str]) -> (bool, String) {
     let out = Command::new(edge_bin()).args(args).current_dir(root()).output().expect("run edge");
@@ -98,7 +97,8 @@ OR table_name LIKE '%global_%';",
     // the live (blue) deployment, and the green one a zero-downtime migration moves traffic to.
     let green = Host::start(HostConfig::app(&db).var("deployment_color", "green").var("green_base_url", "http://127.0.0.1:9"));
     let host = Host::start(HostConfig::app(&db).var("deployment_color", "blue").var("green_base_url", &green.base).var("green_origin", &green.base));
-    let service = Jwt::token(SERVICE_SUB, "service_role");
+    // The guide's $SERVICE_ROLE_KEY in the shape Supabase gives it (no sub, no aud).
+    let service = crate::signing_keys::project_key("service_role");
     for f in FUNCTIONS {
         let r = host.get(&format!("/functions/v1/{f}/health")).send();
         assert_eq!(r.status, 200, "{f} health: {}", r.text());
