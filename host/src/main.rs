@@ -11,10 +11,13 @@
 mod bindings;
 mod builder;
 mod cli;
+mod componentize;
 mod connections;
 mod cpu;
 mod deploy;
+mod files;
 mod imports;
+mod key_value;
 mod manifest;
 mod memory;
 mod migrate;
@@ -28,6 +31,7 @@ mod schedule;
 mod server;
 mod settings;
 mod spinkube;
+mod sqlite;
 mod state;
 mod token;
 mod variables;
@@ -127,7 +131,7 @@ fn manifest_path(args: &mut Args) -> PathBuf {
 }
 
 fn load(manifest: &PathBuf, overrides: &[(String, String)]) -> Result<(manifest::App, settings::EdgeSettings, Arc<state::Shared>)> {
-    let app = manifest::App::load(manifest)?;
+    let app = manifest::App::load_to_run(manifest)?;
     let settings = settings::EdgeSettings::from_table(&app.edge_settings())?;
     let mut env: HashMap<String, String> = std::env::vars().collect();
     for (k, v) in overrides {
@@ -135,7 +139,13 @@ fn load(manifest: &PathBuf, overrides: &[(String, String)]) -> Result<(manifest:
     }
     let app_variables = variables::AppVariables::resolve(&app.manifest, &app.dir, &env)?;
     let pools = pool::Pools::new(settings.pg_pool_size.filter(|n| *n > 0).unwrap_or(pool::DEFAULT_MAX_CONNECTIONS));
-    let shared = Arc::new(state::Shared { app_variables, pools });
+    let state_dir = app.state_dir();
+    let shared = Arc::new(state::Shared {
+        app_variables,
+        pools,
+        key_value: key_value::Stores::new(state_dir.join("key_value.db")),
+        sqlite: sqlite::Databases::new(state_dir.join("sqlite_db.db")),
+    });
     Ok((app, settings, shared))
 }
 
@@ -167,15 +177,10 @@ fn up(mut args: Args, started: Instant) -> Result<()> {
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     rt.block_on(async move {
         let runtime = runtime::Runtime::new(&app, shared, limits.clone(), &names)?;
-        let mut route_list = Vec::new();
-        for t in &app.manifest.trigger.http {
-            if let manifest::RouteDecl::Path(p) = &t.route {
-                if names.contains(&t.component) {
-                    route_list.push(routes::Route::parse(p, &t.component));
-                }
-            }
+        let (router, notes) = app.router(&names)?;
+        for note in notes {
+            eprintln!("edge: note: {note}");
         }
-        let router = routes::Router::new(route_list);
         let listener = server::bind(&listen).await.with_context(|| format!("cannot listen on {listen}"))?;
         let addr = listener.local_addr()?;
         let compiled = runtime.components.values().filter(|c| c.origin == "compiled").count();

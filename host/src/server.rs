@@ -403,16 +403,17 @@ impl Server {
         let started = Instant::now();
         let path = req.uri().path().to_string();
         let method = req.method().clone();
+        // A request from another component reaches its component as if mounted at `/...`,
+        // as in Spin: the whole path is its path info.
         let matched = match only {
             None => self.router.route(&path),
-            Some(name) => self.router.route_to(name, &path),
+            Some(name) => Some(Router::chained(name, &path)),
         };
         let Some(matched) = matched else {
             self.metrics.not_found.fetch_add(1, Ordering::Relaxed);
             return problem(StatusCode::NOT_FOUND, "route_not_found", &format!("no function serves {path}"));
         };
         let route = matched.route.clone();
-        let path_info = matched.path_info;
         let Some(component) = self.runtime.components.get(&route.component) else {
             return problem(StatusCode::NOT_FOUND, "route_not_found", &format!("no function serves {path}"));
         };
@@ -423,21 +424,31 @@ impl Server {
         for k in forged {
             parts.headers.remove(k);
         }
+        if only.is_some() && parts.headers.get("host").and_then(|h| h.to_str().ok()).is_some_and(|h| h.contains(".spin.internal")) {
+            parts.headers.remove("host");
+        }
         let host = parts.headers.get("host").and_then(|h| h.to_str().ok()).unwrap_or("localhost").to_string();
         let path_and_query = parts.uri.path_and_query().map(|p| p.as_str().to_string()).unwrap_or(path.clone());
         let full_url = format!("http://{host}{path_and_query}");
-        let set = |h: &mut http::HeaderMap, k: &'static str, v: &str| {
-            if let Ok(v) = v.parse() {
-                h.insert(k, v);
+        // The client's address; a request from another component has none (Spin's 0.0.0.0:0).
+        let client_addr = client.map_or("0.0.0.0:0".to_string(), |c| c.to_string());
+        let mut spin_headers: Vec<(String, &str)> = vec![
+            ("spin-path-info".into(), &matched.path_info),
+            ("spin-full-url".into(), &full_url),
+            ("spin-matched-route".into(), &route.matched),
+            ("spin-base-path".into(), "/"),
+            ("spin-raw-component-route".into(), &route.raw),
+            ("spin-component-route".into(), route.component_route()),
+            ("spin-client-addr".into(), &client_addr),
+        ];
+        for (name, value) in &matched.named {
+            spin_headers.push((format!("spin-path-match-{}", name.to_ascii_lowercase().replace('_', "-")), value));
+        }
+        for (name, value) in spin_headers {
+            if let (Ok(name), Ok(value)) = (http::HeaderName::try_from(name), http::HeaderValue::try_from(value)) {
+                parts.headers.insert(name, value);
             }
-        };
-        set(&mut parts.headers, "spin-full-url", &full_url);
-        set(&mut parts.headers, "spin-path-info", &path_info);
-        set(&mut parts.headers, "spin-matched-route", &route.raw);
-        set(&mut parts.headers, "spin-raw-component-route", &route.raw);
-        set(&mut parts.headers, "spin-component-route", &route.base);
-        set(&mut parts.headers, "spin-base-path", "/");
-        set(&mut parts.headers, "spin-client-addr", &client.map_or("127.0.0.1:0".to_string(), |c| c.to_string()));
+        }
         if let Ok(uri) = full_url.parse() {
             parts.uri = uri;
         }

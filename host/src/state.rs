@@ -18,12 +18,18 @@ pub struct ComponentInfo {
     pub name: String,
     pub outbound: OutboundPolicy,
     pub variables: ComponentVariables,
+    /// `key_value_stores` and `sqlite_databases`: the labels it may open.
+    pub key_value_stores: Vec<String>,
+    pub sqlite_databases: Vec<String>,
 }
 
 /// State shared by all requests.
 pub struct Shared {
     pub app_variables: AppVariables,
     pub pools: Pools,
+    /// The embedded `default` key-value store and SQLite database (in the state folder).
+    pub key_value: crate::key_value::Stores,
+    pub sqlite: crate::sqlite::Databases,
 }
 
 /// The data of one request's store.

@@ -4,11 +4,13 @@
 mod api_description;
 mod bad_input;
 mod batch_processor;
+mod conformance;
 mod deployment;
 mod deployment_guide;
 mod host;
 mod hostile;
 mod jwt_vectors;
+mod manifest_rules;
 mod migration_controller;
 mod migrations;
 mod monitoring_alerting;
