@@ -102,7 +102,8 @@ subprocess.run(["psql", "-X", "-q", os.environ["SPIN_VARIABLE_DB_URL"], "-c",
 
 green, green_base = start({"SPIN_VARIABLE_DEPLOYMENT_COLOR": "green"})
 plain, plain_base = start({"SPIN_VARIABLE_DEPLOYMENT_COLOR": "blue"})
-canary, canary_base = start({"SPIN_VARIABLE_DEPLOYMENT_COLOR": "blue", "SPIN_VARIABLE_GREEN_BASE_URL": green_base})
+canary, canary_base = start({"SPIN_VARIABLE_DEPLOYMENT_COLOR": "blue", "SPIN_VARIABLE_GREEN_BASE_URL": green_base,
+                              "SPIN_VARIABLE_GREEN_ORIGIN": green_base})
 try:
     users = [str(uuid.uuid4()) for _ in range(200)]
     blue_user = next(u for u in users if bucket(f"user:{u}") >= 50)

@@ -97,3 +97,17 @@ build_host() {
   (cd "$ROOT" && cargo build --profile host -p edge -p e2e)
   EDGE="$ROOT/target/host/edge"
 }
+
+# venv_install DIR PKG==VERSION...: a virtualenv at DIR (created if needed) holding exactly these
+# pinned PyPI packages; returns non-zero, having said why, when pip cannot install them.
+venv_install() {
+  local venv="$1"; shift
+  local installed missing=()
+  installed="$("$venv/bin/pip" freeze 2>/dev/null || true)"
+  for pkg in "$@"; do grep -qix "$pkg" <<<"$installed" || missing+=("$pkg"); done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  command -v python3 >/dev/null || apt_install python3
+  [ -x "$venv/bin/pip" ] || python3 -m venv "$venv" 2>/dev/null || { apt_install python3-venv && python3 -m venv "$venv"; } || return 1
+  log "installing ${missing[*]} (PyPI, in ${venv#"$ROOT"/})"
+  "$venv/bin/pip" install -q --disable-pip-version-check "${missing[@]}"
+}

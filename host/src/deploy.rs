@@ -1,6 +1,6 @@
 //! `edge deploy`: the placement plan, SpinKube manifests, or `spin deploy` (Fermyon Cloud).
 
-use crate::cli::Args;
+use crate::cli::{AppArgs, Deploy, Target};
 use crate::manifest::App;
 use crate::placement::{Placement, Tier};
 use crate::spinkube;
@@ -9,28 +9,18 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-pub fn command(mut args: Args, manifest: PathBuf) -> Result<()> {
-    let plan = args.flag("--plan");
-    let target = args.value("--target");
-    let out = args.value("--out").map(PathBuf::from);
-    let image = args.value("--image");
-    let namespace = args.value("--namespace");
-    let mut variables = BTreeMap::new();
-    for kv in args.values("--variable") {
-        let (k, v) = kv.split_once('=').context("--variable takes NAME=VALUE")?;
-        variables.insert(k.to_string(), v.to_string());
-    }
-    args.finish()?;
-
+pub fn command(d: Deploy) -> Result<()> {
+    let Deploy { app: AppArgs { manifest }, plan, target, out, image, namespace, variables } = d;
+    let variables: BTreeMap<String, String> = variables.into_iter().collect();
     let app = App::load(&manifest)?;
     let placement = Placement::from_app(&app)?;
     if plan {
         print!("{}", plan_table(&placement));
     }
-    match target.as_deref() {
+    match target {
         None if plan => Ok(()),
         None => bail!("edge deploy needs --plan or --target spinkube|spin"),
-        Some("spinkube") => {
+        Some(Target::Spinkube) => {
             let out = out.context("--target spinkube needs --out DIR")?;
             let version = app.manifest.application.version.clone().unwrap_or_else(|| "latest".into());
             let opts = spinkube::Options {
@@ -46,13 +36,18 @@ pub fn command(mut args: Args, manifest: PathBuf) -> Result<()> {
             println!("next: spin registry push {}; then kubectl apply -k {} (see {}/README.md)", opts.image, out.display(), out.display());
             Ok(())
         }
-        Some("spin") => {
-            if out.is_some() || image.is_some() || namespace.is_some() {
-                bail!("--out, --image and --namespace belong to --target spinkube");
+        Some(Target::Spin) => {
+            if image.is_some() || namespace.is_some() {
+                bail!("--image and --namespace belong to --target spinkube");
             }
-            spin_deploy(&app, &manifest, &variables)
+            let cloud = out.unwrap_or_else(|| app.dir.join(".edge").join("spin-cloud"));
+            let written = write_cloud_manifest(&manifest, &cloud)?;
+            println!("wrote {} (no local service chaining: calls between functions go to the application's own origin)", written.display());
+            if plan {
+                return Ok(());
+            }
+            spin_deploy(&app, &written, &variables)
         }
-        Some(other) => bail!("unknown deployment target `{other}` (spinkube or spin)"),
     }
 }
 
@@ -88,7 +83,56 @@ pub fn plan_table(placement: &Placement) -> String {
     s
 }
 
-/// `spin deploy --from spin.toml --variable NAME=VALUE...` with the variables given on the
+/// The application as Fermyon Cloud takes it, written to `dir/spin.toml`: Cloud has no local
+/// service chaining (it refuses any `*.spin.internal` outbound host), so those hosts give way
+/// to `http://self`, and `service_chaining` defaults to `self` (see `shared::chain`).
+/// Component sources are made absolute, the written file living elsewhere.
+pub fn write_cloud_manifest(manifest: &Path, dir: &Path) -> Result<PathBuf> {
+    let text = std::fs::read_to_string(manifest).with_context(|| format!("cannot read {}", manifest.display()))?;
+    let mut doc: toml::Table = toml::from_str(&text).with_context(|| format!("{} is not TOML", manifest.display()))?;
+    let base = manifest.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new(".")).canonicalize()?;
+    if let Some(toml::Value::Table(vars)) = doc.get_mut("variables") {
+        if let Some(toml::Value::Table(decl)) = vars.get_mut("service_chaining") {
+            decl.insert("default".into(), toml::Value::String("self".into()));
+        }
+    }
+    if let Some(toml::Value::Table(components)) = doc.get_mut("component") {
+        for (_, component) in components.iter_mut() {
+            let toml::Value::Table(component) = component else { continue };
+            if let Some(toml::Value::Array(hosts)) = component.get_mut("allowed_outbound_hosts") {
+                let before = hosts.len();
+                hosts.retain(|h| !h.as_str().is_some_and(is_service_chaining_host));
+                let self_host = toml::Value::String("http://self".into());
+                if hosts.len() < before && !hosts.contains(&self_host) {
+                    hosts.push(self_host);
+                }
+            }
+            if let Some(toml::Value::String(source)) = component.get_mut("source") {
+                if Path::new(source.as_str()).is_relative() {
+                    *source = base.join(&*source).display().to_string();
+                }
+            }
+        }
+    }
+    std::fs::create_dir_all(dir)?;
+    let path = dir.join("spin.toml");
+    let header = format!(
+        "# Written by `edge deploy --target spin` from {}: for Fermyon Cloud, which has no local\n\
+         # service chaining. Edit that file, not this one.\n",
+        manifest.display()
+    );
+    std::fs::write(&path, header + &toml::to_string(&doc)?)?;
+    Ok(path)
+}
+
+/// `http://name.spin.internal`, `http://*.spin.internal` (any scheme or port).
+fn is_service_chaining_host(entry: &str) -> bool {
+    let authority = entry.split_once("://").map_or(entry, |(_, rest)| rest);
+    let host = authority.rsplit_once(':').map_or(authority, |(h, _)| h);
+    host == "spin.internal" || host.ends_with(".spin.internal")
+}
+
+/// `spin deploy --from <manifest> --variable NAME=VALUE...` with the variables given on the
 /// command line and those set as SPIN_VARIABLE_* in the environment.
 fn spin_deploy(app: &App, manifest: &Path, given: &BTreeMap<String, String>) -> Result<()> {
     let mut variables = BTreeMap::new();

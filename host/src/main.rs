@@ -1,13 +1,7 @@
-//! `edge`: run this Spin application without Spin.
-//!
-//! ```text
-//! edge up [--listen ADDR] [-f spin.toml] [--variable NAME=VALUE]...
-//! edge db migrate | status | reset [--db-url URL] [-f spin.toml]
-//! edge build [-f spin.toml] [--component NAME]... [--check]
-//! edge deploy [--plan] [--target spinkube --out DIR [--image REF] | --target spin] [--variable NAME=VALUE]...
-//! edge token --sub UUID [--role ROLE] [--email EMAIL] [--ttl SECONDS]
-//! ```
+//! `edge`: run this Spin application without Spin. `edge --help` and `edge <command> --help`
+//! say what each command takes (see cli.rs).
 
+mod adopt;
 mod bindings;
 mod builder;
 mod cli;
@@ -36,101 +30,65 @@ mod state;
 mod token;
 mod variables;
 
-use anyhow::{bail, Context, Result};
-use cli::Args;
+use anyhow::{Context, Result};
+use clap::Parser;
+use cli::{Cli, Command, DbAction};
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 
-const USAGE: &str = "usage:
-  edge up [--listen ADDR] [-f spin.toml] [--variable NAME=VALUE]... [--request-timeout-ms N]
-  edge db migrate|status|reset [--db-url URL] [-f spin.toml] [--force]
-  edge build [-f spin.toml] [--component NAME]... [--check]   (--check: the built files only)
-  edge deploy [-f spin.toml] [--plan] [--variable NAME=VALUE]...
-              [--target spinkube --out DIR [--image OCI-REF] [--namespace NS] | --target spin]
-  edge token --sub UUID [--role authenticated|service_role|anon] [--email E] [--ttl SECONDS]
-  edge bench-instantiate [-f spin.toml] [--component NAME] [--rounds N]";
-
 fn main() {
     let started = Instant::now();
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    if let Err(e) = run(args, started) {
+    let cli = Cli::parse();
+    if let Err(e) = run(cli, started) {
         eprintln!("edge: {e:#}");
         std::process::exit(1);
     }
 }
 
-fn run(argv: Vec<String>, started: Instant) -> Result<()> {
-    let mut args = Args::new(argv);
-    let Some(command) = args.command() else {
-        println!("{USAGE}");
-        return Ok(());
-    };
-    match command.as_str() {
-        "up" => up(args, started),
-        "db" => {
-            let sub = args.command().context("edge db needs migrate, status or reset")?;
-            let manifest = manifest_path(&mut args);
-            let db_url = args.value("--db-url");
-            let force = args.flag("--force");
-            args.finish()?;
-            let db_url = migrate::resolve_db_url(db_url, &manifest)?;
-            let dir = manifest.parent().map(|p| p.to_path_buf()).unwrap_or_default().join("migrations");
+fn run(cli: Cli, started: Instant) -> Result<()> {
+    match cli.command {
+        Command::Up(up) => self::up(up, started),
+        Command::Db { action, target } => {
+            let db_url = migrate::resolve_db_url(target.db_url, &target.manifest)?;
+            let dir = target.manifest.parent().map(|p| p.to_path_buf()).unwrap_or_default().join("migrations");
             let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
             rt.block_on(async {
-                match sub.as_str() {
-                    "migrate" => migrate::migrate(&db_url, &dir).await,
-                    "status" => migrate::status(&db_url, &dir).await,
-                    "reset" => migrate::reset(&db_url, &dir, force).await,
-                    other => bail!("unknown `edge db {other}`\n{USAGE}"),
+                match action {
+                    DbAction::Migrate => migrate::migrate(&db_url, &dir).await,
+                    DbAction::Status => migrate::status(&db_url, &dir).await,
+                    DbAction::Reset { force } => migrate::reset(&db_url, &dir, force).await,
                 }
             })
         }
-        "build" => {
-            let manifest = manifest_path(&mut args);
-            let only = args.values("--component");
-            let check_only = args.flag("--check");
-            args.finish()?;
-            builder::build(&manifest, &only, check_only)
-        }
-        "deploy" => {
-            let manifest = manifest_path(&mut args);
-            deploy::command(args, manifest)
-        }
-        "token" => {
-            let sub = args.value("--sub").context("edge token needs --sub UUID")?;
-            let role = args.value("--role").unwrap_or_else(|| "authenticated".into());
-            let email = args.value("--email");
-            let ttl: i64 = args.value("--ttl").map(|v| v.parse()).transpose()?.unwrap_or(3600);
-            let manifest = manifest_path(&mut args);
-            args.finish()?;
-            let secret = migrate::resolve_variable("jwt_secret", &manifest)?
+        Command::Build(b) => builder::build(&b.app.manifest, &b.components, b.check),
+        Command::Deploy(d) => deploy::command(d),
+        Command::Token(t) => {
+            let secret = migrate::resolve_variable("jwt_secret", &t.app.manifest)?
                 .context("jwt_secret is not set (SPIN_VARIABLE_JWT_SECRET or .env)")?;
-            let issuer = migrate::resolve_variable("jwt_issuer", &manifest)?.filter(|i| !i.is_empty());
-            println!("{}", token::mint(&secret, &sub, &role, email.as_deref(), issuer.as_deref(), ttl));
+            let issuer = migrate::resolve_variable("jwt_issuer", &t.app.manifest)?.filter(|i| !i.is_empty());
+            match (t.key, t.sub) {
+                (Some(key), _) => {
+                    let role = if key == cli::ProjectKey::ServiceRole { "service_role" } else { "anon" };
+                    println!("{}", token::mint_project_key(&secret, role, &t.project_ref, t.ttl))
+                }
+                (None, Some(sub)) => {
+                    println!("{}", token::mint(&secret, &sub, t.role.as_str(), t.email.as_deref(), issuer.as_deref(), t.ttl))
+                }
+                (None, None) => anyhow::bail!("edge token needs --sub UUID (a user token) or --key service_role|anon"),
+            }
             Ok(())
         }
-        "bench-instantiate" => {
-            let manifest = manifest_path(&mut args);
-            let name = args.value("--component").unwrap_or_else(|| "subscription-status".into());
-            let rounds: usize = args.value("--rounds").map(|v| v.parse()).transpose()?.unwrap_or(2000);
-            args.finish()?;
-            bench_instantiate(&manifest, &name, rounds)
-        }
-        "help" | "--help" | "-h" => {
-            println!("{USAGE}");
-            Ok(())
-        }
-        other => bail!("unknown command `{other}`\n{USAGE}"),
+        Command::BenchInstantiate { app, component, rounds } => bench_instantiate(&app.manifest, &component, rounds),
     }
 }
 
-fn manifest_path(args: &mut Args) -> PathBuf {
-    args.value("-f").or_else(|| args.value("--from")).map(PathBuf::from).unwrap_or_else(|| PathBuf::from("spin.toml"))
-}
-
-fn load(manifest: &PathBuf, overrides: &[(String, String)]) -> Result<(manifest::App, settings::EdgeSettings, Arc<state::Shared>)> {
+fn load(
+    manifest: &PathBuf,
+    overrides: &[(String, String)],
+    component_env: Vec<(String, String)>,
+) -> Result<(manifest::App, settings::EdgeSettings, Arc<state::Shared>)> {
     let app = manifest::App::load_to_run(manifest)?;
     let settings = settings::EdgeSettings::from_table(&app.edge_settings())?;
     let mut env: HashMap<String, String> = std::env::vars().collect();
@@ -138,30 +96,31 @@ fn load(manifest: &PathBuf, overrides: &[(String, String)]) -> Result<(manifest:
         env.insert(variables::env_key(k), v.clone());
     }
     let app_variables = variables::AppVariables::resolve(&app.manifest, &app.dir, &env)?;
+    let env = component_env;
     let pools = pool::Pools::new(settings.pg_pool_size.filter(|n| *n > 0).unwrap_or(pool::DEFAULT_MAX_CONNECTIONS));
+    let spin_compat = std::env::var("EDGE_SPIN_COMPAT").is_ok_and(|v| v == "1");
     let state_dir = app.state_dir();
     let shared = Arc::new(state::Shared {
         app_variables,
         pools,
+        spin_compat,
+        env,
         key_value: key_value::Stores::new(state_dir.join("key_value.db")),
         sqlite: sqlite::Databases::new(state_dir.join("sqlite_db.db")),
     });
     Ok((app, settings, shared))
 }
 
-fn up(mut args: Args, started: Instant) -> Result<()> {
-    let manifest = manifest_path(&mut args);
-    let listen = args.value("--listen").unwrap_or_else(|| "127.0.0.1:3000".into());
-    let overrides: Vec<(String, String)> = args
-        .values("--variable")
-        .into_iter()
-        .map(|kv| kv.split_once('=').map(|(k, v)| (k.to_string(), v.to_string())).context("--variable takes NAME=VALUE"))
-        .collect::<Result<_>>()?;
-    let only = args.values("--component-id");
-    let timeout: Option<u64> = args.value("--request-timeout-ms").map(|v| v.parse()).transpose()?;
-    args.finish()?;
-
-    let (app, settings, shared) = load(&manifest, &overrides)?;
+fn up(up: cli::Up, started: Instant) -> Result<()> {
+    let manifest = up.app.manifest;
+    if up.build {
+        builder::build(&manifest, &up.components, false)?;
+    }
+    let listen = up.listen;
+    let overrides = up.variables;
+    let only = up.components;
+    let timeout = up.request_timeout_ms;
+    let (app, settings, shared) = load(&manifest, &overrides, up.env)?;
     let limits = settings.limits(timeout);
     let descriptors = connections::raise_descriptor_limit();
     let mut connection_limits = settings.connection_limits();
@@ -171,6 +130,9 @@ fn up(mut args: Args, started: Instant) -> Result<()> {
     let jwt = |name: &str| shared.app_variables.get(name).filter(|v| !v.is_empty()).map(str::to_string);
     let (schedule_secret, schedule_issuer) = (jwt("jwt_secret"), jwt("jwt_issuer"));
     let mut names: Vec<String> = app.manifest.component.keys().cloned().collect();
+    if let Some(unknown) = only.iter().find(|n| !names.contains(n)) {
+        anyhow::bail!("--component-id {unknown}: the manifest has no such component (it has {})", names.join(", "));
+    }
     if !only.is_empty() {
         names.retain(|n| only.contains(n));
     }
@@ -233,7 +195,7 @@ async fn shutdown_signal() {
 }
 
 fn bench_instantiate(manifest: &PathBuf, name: &str, rounds: usize) -> Result<()> {
-    let (app, settings, shared) = load(manifest, &[])?;
+    let (app, settings, shared) = load(manifest, &[], Vec::new())?;
     let limits = settings.limits(None);
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     rt.block_on(async {

@@ -457,7 +457,8 @@ impl App {
         for (name, c) in &m.component {
             for template in c.variables.values() {
                 let t = Template::parse(template).map_err(|e| anyhow!("invalid variable template: {e}"))?;
-                if let Some(unknown) = t.variables().find(|v| !m.variables.contains_key(*v)) {
+                let unknown = t.variables().find(|v| !m.variables.contains_key(*v)).map(str::to_string);
+                if let Some(unknown) = unknown {
                     bail!("component `{name}`: invalid variable template: unknown variable {unknown:?}");
                 }
             }
@@ -469,8 +470,8 @@ impl App {
             }
             if let Some(label) = c.sqlite_databases.iter().find(|l| *l != "default") {
                 bail!(
-                    "component {name} uses SQLite database '{label}', which is not defined: edge provides the `default` \
-                     database only (it has no runtime configuration for other databases)"
+                    "a component uses a SQLite database which is not defined: Component {name} uses database '{label}' \
+                     (edge provides the `default` database only: it has no runtime configuration for other databases)"
                 );
             }
             if !c.ai_models.is_empty() {

@@ -6,7 +6,7 @@ use crate::manifest::App;
 use crate::variables::{env_key, read_dotenv};
 use anyhow::{bail, Context, Result};
 use std::path::{Path, PathBuf};
-use tokio_postgres::{Client, NoTls};
+use tokio_postgres::Client;
 
 /// One migration file.
 #[derive(Debug, Clone)]
@@ -64,8 +64,12 @@ pub fn resolve_db_url(flag: Option<String>, manifest: &Path) -> Result<String> {
 }
 
 async fn connect(db_url: &str) -> Result<Client> {
-    let (client, connection) =
-        tokio_postgres::connect(db_url, NoTls).await.with_context(|| format!("cannot connect to {}", crate::pool::redact(db_url)))?;
+    let target = pgtls::Target::parse(db_url)?;
+    let (client, connection) = target
+        .connect()
+        .await
+        .map_err(anyhow::Error::msg)
+        .with_context(|| format!("cannot connect to {}", crate::pool::redact(db_url)))?;
     tokio::spawn(async move {
         if let Err(e) = connection.await {
             eprintln!("edge: database connection ended: {e}");
@@ -106,8 +110,13 @@ pub async fn migrate(db_url: &str, dir: &Path) -> Result<()> {
     let mut client = connect(db_url).await?;
     // One migrator at a time per database.
     client.execute("SELECT pg_advisory_lock(4242001)", &[]).await?;
-    let done = applied(&client).await?;
+    let mut done = applied(&client).await?;
     let mut count = 0;
+    // A deployment of the original system: adopted in place, in one transaction.
+    if crate::adopt::found(&client).await? {
+        count += crate::adopt::adopt(&mut client, &migrations, &done).await?;
+        done = applied(&client).await?;
+    }
     for m in &migrations {
         if done.contains(&m.version) {
             continue;
@@ -133,7 +142,6 @@ pub async fn status(db_url: &str, dir: &Path) -> Result<()> {
     let migrations = list(dir)?;
     let client = connect(db_url).await?;
     let recorded = history(&client).await?;
-    let done: Vec<String> = recorded.iter().map(|(v, _)| v.clone()).collect();
     println!("{:<10} {:<40} {}", "VERSION", "NAME", "STATE");
     for m in &migrations {
         let state = match recorded.iter().find(|(v, _)| v == &m.version) {
@@ -145,17 +153,42 @@ pub async fn status(db_url: &str, dir: &Path) -> Result<()> {
         };
         println!("{:<10} {:<40} {state}", m.version, m.name);
     }
-    for v in &done {
+    let adopted = crate::adopt::report(&client).await?;
+    for (v, name) in &recorded_names(&client).await? {
         if !migrations.iter().any(|m| &m.version == v) {
-            println!("{v:<10} {:<40} applied, but no file in {}", "?", dir.display());
+            if !adopted.is_empty() && is_original_version(v) {
+                println!(
+                    "{v:<10} {:<40} applied before adoption (the original schema; its objects are in {})",
+                    name.as_deref().unwrap_or("?"),
+                    crate::adopt::KEPT_IN
+                );
+            } else {
+                println!("{v:<10} {:<40} applied, but no file in {}", name.as_deref().unwrap_or("?"), dir.display());
+            }
         }
+    }
+    let name_of = |v: &str| migrations.iter().find(|m| m.version == v).map(|m| m.name.clone());
+    for line in crate::adopt::describe(&adopted, name_of) {
+        println!("{line}");
     }
     Ok(())
 }
 
+/// Recorded versions with their names.
+async fn recorded_names(client: &Client) -> Result<Vec<(String, Option<String>)>> {
+    let rows = client.query("SELECT version, name FROM supabase_migrations.schema_migrations ORDER BY version", &[]).await?;
+    Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+}
+
+/// A Supabase CLI version (a 14-digit timestamp), as the original's migrations carry.
+fn is_original_version(v: &str) -> bool {
+    v.len() == 14 && v.bytes().all(|b| b.is_ascii_digit())
+}
+
 /// Drop and recreate the database, then migrate. Only for local databases unless forced.
 pub async fn reset(db_url: &str, dir: &Path, force: bool) -> Result<()> {
-    let config: tokio_postgres::Config = db_url.parse()?;
+    let target = pgtls::Target::parse(db_url)?;
+    let config = &target.config;
     let local = config.get_hosts().iter().all(|h| match h {
         tokio_postgres::config::Host::Tcp(h) => h == "localhost" || h.starts_with("127.") || h == "::1",
         #[cfg(unix)]
@@ -165,9 +198,9 @@ pub async fn reset(db_url: &str, dir: &Path, force: bool) -> Result<()> {
         bail!("refusing to reset a non-local database; pass --force if you mean it");
     }
     let dbname = config.get_dbname().context("the database URL names no database")?.to_string();
-    let mut admin = config.clone();
-    admin.dbname("postgres");
-    let (client, connection) = admin.connect(NoTls).await?;
+    let mut admin = target.clone();
+    admin.config.dbname("postgres");
+    let (client, connection) = admin.connect().await.map_err(anyhow::Error::msg)?;
     tokio::spawn(connection);
     let quoted = format!("\"{}\"", dbname.replace('"', "\"\""));
     // Separately: neither statement may run inside the implicit transaction of a batch.

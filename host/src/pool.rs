@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
-use tokio_postgres::{Client, NoTls, Statement};
+use tokio_postgres::{Client, Statement};
 
 /// Connections per database address unless `pg_pool_size` says otherwise.
 pub const DEFAULT_MAX_CONNECTIONS: usize = 25;
@@ -55,11 +55,21 @@ pub struct PoolStats {
 }
 
 pub struct Pool {
-    config: tokio_postgres::Config,
+    /// Where and how to connect: tokio-postgres's settings and the TLS ones (`pgtls`).
+    target: pgtls::Target,
     idle: Mutex<Vec<PooledClient>>,
     permits: Arc<Semaphore>,
+    /// Connections requests from clients may hold together: the rest is kept for calls between
+    /// components, so a chained call never waits for a connection its own caller holds (a
+    /// quote created with its PDF holds one while quote-pdf-generator needs another).
+    client_permits: Arc<Semaphore>,
     max: usize,
     pub stats: PoolStats,
+}
+
+/// Connections of a pool kept for calls between components: a fifth, at least one.
+pub fn reserved_for_chaining(max: usize) -> usize {
+    (max / 5).max(1).min(max.saturating_sub(1))
 }
 
 /// A client on loan to one request; goes back to the pool on drop.
@@ -67,6 +77,8 @@ pub struct Lease {
     client: Option<PooledClient>,
     pool: Arc<Pool>,
     permit: Option<OwnedSemaphorePermit>,
+    /// A client request's share, held with the connection.
+    client_permit: Option<OwnedSemaphorePermit>,
     /// Set while the component has a transaction open on this client.
     pub in_transaction: bool,
     /// A `BEGIN` not sent yet: it goes out together with the next statement.
@@ -83,6 +95,7 @@ impl Drop for Lease {
     fn drop(&mut self) {
         let Some(client) = self.client.take() else { return };
         let permit = self.permit.take();
+        let client_permit = self.client_permit.take();
         let pool = self.pool.clone();
         if client.client.is_closed() {
             pool.stats.discarded.fetch_add(1, Ordering::Relaxed);
@@ -99,12 +112,14 @@ impl Drop for Lease {
                         pool.stats.discarded.fetch_add(1, Ordering::Relaxed);
                     }
                     drop(permit);
+                    drop(client_permit);
                 });
             }
             return;
         }
         pool.idle.lock().unwrap().push(client);
         drop(permit);
+        drop(client_permit);
     }
 }
 
@@ -115,31 +130,24 @@ pub enum AcquireError {
 }
 
 impl Pool {
-    pub fn new(config: tokio_postgres::Config, max: usize) -> Arc<Pool> {
+    pub fn new(target: pgtls::Target, max: usize) -> Arc<Pool> {
         Arc::new(Pool {
-            config,
+            target,
             idle: Mutex::new(Vec::new()),
             permits: Arc::new(Semaphore::new(max)),
+            client_permits: Arc::new(Semaphore::new(max - reserved_for_chaining(max))),
             max,
             stats: PoolStats::default(),
         })
     }
 
-    pub async fn acquire(self: &Arc<Self>) -> Result<Lease, AcquireError> {
+    /// A connection for a request; `chained` for a call from another component, which may
+    /// also use the connections kept for such calls.
+    pub async fn acquire(self: &Arc<Self>, chained: bool) -> Result<Lease, AcquireError> {
         let started = Instant::now();
-        let permit = match self.permits.clone().try_acquire_owned() {
-            Ok(p) => p,
-            Err(_) => {
-                self.stats.waited.fetch_add(1, Ordering::Relaxed);
-                match tokio::time::timeout(ACQUIRE_TIMEOUT, self.permits.clone().acquire_owned()).await {
-                    Ok(Ok(p)) => p,
-                    _ => {
-                        self.stats.timeouts.fetch_add(1, Ordering::Relaxed);
-                        return Err(AcquireError::Timeout);
-                    }
-                }
-            }
-        };
+        let deadline = tokio::time::Instant::now() + ACQUIRE_TIMEOUT;
+        let client_permit = if chained { None } else { Some(self.wait_for(&self.client_permits, deadline).await?) };
+        let permit = self.wait_for(&self.permits, deadline).await?;
         let reused = loop {
             let candidate = self.idle.lock().unwrap().pop();
             match candidate {
@@ -158,16 +166,38 @@ impl Pool {
         };
         self.stats.acquired.fetch_add(1, Ordering::Relaxed);
         self.stats.acquire_micros_total.fetch_add(started.elapsed().as_micros() as u64, Ordering::Relaxed);
-        Ok(Lease { client: Some(client), pool: self.clone(), permit: Some(permit), in_transaction: false, pending_begin: false })
+        Ok(Lease {
+            client: Some(client),
+            pool: self.clone(),
+            permit: Some(permit),
+            client_permit,
+            in_transaction: false,
+            pending_begin: false,
+        })
+    }
+
+    /// A permit of `permits`, waited for until `deadline`.
+    async fn wait_for(&self, permits: &Arc<Semaphore>, deadline: tokio::time::Instant) -> Result<OwnedSemaphorePermit, AcquireError> {
+        if let Ok(p) = permits.clone().try_acquire_owned() {
+            return Ok(p);
+        }
+        self.stats.waited.fetch_add(1, Ordering::Relaxed);
+        match tokio::time::timeout_at(deadline, permits.clone().acquire_owned()).await {
+            Ok(Ok(p)) => Ok(p),
+            _ => {
+                self.stats.timeouts.fetch_add(1, Ordering::Relaxed);
+                Err(AcquireError::Timeout)
+            }
+        }
     }
 
     async fn connect(&self) -> Result<PooledClient, AcquireError> {
-        let connecting = self.config.connect(NoTls);
+        let connecting = self.target.connect();
         let (client, connection) = match tokio::time::timeout(CONNECT_TIMEOUT, connecting).await {
             Ok(Ok(pair)) => pair,
-            Ok(Err(e)) => {
+            Ok(Err(why)) => {
                 self.stats.connect_errors.fetch_add(1, Ordering::Relaxed);
-                return Err(AcquireError::Connect(e.to_string()));
+                return Err(AcquireError::Connect(why));
             }
             Err(_) => {
                 self.stats.connect_errors.fetch_add(1, Ordering::Relaxed);
@@ -206,9 +236,9 @@ impl Pools {
         Pools { pools: Mutex::new(HashMap::new()), max_connections: max_connections.max(1) }
     }
 
-    pub fn get_or_create(&self, address: &str, config: tokio_postgres::Config) -> Arc<Pool> {
+    pub fn get_or_create(&self, address: &str, target: pgtls::Target) -> Arc<Pool> {
         let mut pools = self.pools.lock().unwrap();
-        pools.entry(address.to_string()).or_insert_with(|| Pool::new(config, self.max_connections)).clone()
+        pools.entry(address.to_string()).or_insert_with(|| Pool::new(target, self.max_connections)).clone()
     }
 
     pub fn all(&self) -> Vec<(String, Arc<Pool>)> {
@@ -243,34 +273,26 @@ fn process_key() -> [u8; 32] {
     key
 }
 
-/// A connection string with its password removed, for logs and the administrators' figures.
+/// A connection string with its password removed, for logs and the administrators' figures
+/// (its `sslmode` kept: whether the pool's connections are encrypted and checked).
 pub fn redact(address: &str) -> String {
-    match tokio_postgres::Config::from_str_lossy(address) {
-        Some(c) => {
+    match pgtls::settings(address) {
+        Ok((c, sslmode)) => {
             let host = c.get_hosts().first().map(|h| match h {
                 tokio_postgres::config::Host::Tcp(h) => h.clone(),
                 #[cfg(unix)]
                 tokio_postgres::config::Host::Unix(p) => p.display().to_string(),
             });
             format!(
-                "postgres://{}@{}:{}/{}",
+                "postgres://{}@{}:{}/{}{}",
                 c.get_user().unwrap_or(""),
                 host.unwrap_or_default(),
                 c.get_ports().first().copied().unwrap_or(5432),
-                c.get_dbname().unwrap_or("")
+                c.get_dbname().unwrap_or(""),
+                if sslmode == pgtls::SslMode::Prefer { String::new() } else { format!("?sslmode={}", sslmode.as_str()) }
             )
         }
-        None => "postgres://(unparsable)".to_string(),
-    }
-}
-
-trait FromStrLossy {
-    fn from_str_lossy(s: &str) -> Option<tokio_postgres::Config>;
-}
-
-impl FromStrLossy for tokio_postgres::Config {
-    fn from_str_lossy(s: &str) -> Option<tokio_postgres::Config> {
-        s.parse().ok()
+        Err(_) => "postgres://(unparsable)".to_string(),
     }
 }
 
@@ -282,6 +304,10 @@ mod tests {
     fn the_public_label_reveals_nothing_guessable() {
         let redacted = redact("postgres://app:s3cret@db.internal:6543/quotekit");
         assert_eq!(redacted, "postgres://app@db.internal:6543/quotekit");
+        assert_eq!(
+            redact("postgres://app:s3cret@db.internal:6543/quotekit?sslmode=verify-full&sslrootcert=/etc/ca.pem"),
+            "postgres://app@db.internal:6543/quotekit?sslmode=verify-full"
+        );
         let label = public_label(&redacted);
         assert_eq!(label.len(), 8);
         assert!(label.bytes().all(|b| b.is_ascii_hexdigit()));

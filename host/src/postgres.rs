@@ -26,12 +26,12 @@ impl pg::Host for RequestState {}
 
 impl pg::HostConnection for RequestState {
     async fn open(&mut self, address: String) -> wasmtime::Result<Result<Resource<Connection>, PgError>> {
-        let config: tokio_postgres::Config = match address.parse() {
-            Ok(c) => c,
-            Err(e) => return Ok(Err(PgError::ConnectionFailed(format!("invalid connection string: {e}")))),
+        let target = match pgtls::Target::parse(&address) {
+            Ok(t) => t,
+            Err(e) => return Ok(Err(PgError::ConnectionFailed(e.to_string()))),
         };
-        let port = config.get_ports().first().copied().unwrap_or(5432);
-        for host in config.get_hosts() {
+        let port = target.config.get_ports().first().copied().unwrap_or(5432);
+        for host in target.config.get_hosts() {
             let name = match host {
                 tokio_postgres::config::Host::Tcp(h) => h.clone(),
                 #[cfg(unix)]
@@ -44,8 +44,8 @@ impl pg::HostConnection for RequestState {
                 ))));
             }
         }
-        let pool = self.shared.pools.get_or_create(&address, config);
-        match pool.acquire().await {
+        let pool = self.shared.pools.get_or_create(&address, target);
+        match pool.acquire(self.chained).await {
             Ok(lease) => Ok(Ok(self.table.push(Connection { lease })?)),
             Err(AcquireError::Timeout) => {
                 Ok(Err(PgError::ConnectionFailed("timed out waiting for a free database connection".into())))
@@ -60,8 +60,15 @@ impl pg::HostConnection for RequestState {
         statement: String,
         params: Vec<ParameterValue>,
     ) -> wasmtime::Result<Result<RowSet, PgError>> {
+        let spin_compat = self.shared.spin_compat;
         let conn = self.table.get_mut(&conn)?;
-        Ok(run_query(&mut conn.lease, &statement, params).await)
+        let result = run_query(&mut conn.lease, &statement, params, spin_compat).await;
+        if let Err(PgError::QueryFailed(QueryError::Text(reason))) = &result {
+            if reason.starts_with(SPIN_COMPAT) {
+                self.log(reason);
+            }
+        }
+        Ok(result)
     }
 
     async fn execute(
@@ -141,7 +148,29 @@ async fn run_execute(lease: &mut Lease, statement: &str, params: Vec<ParameterVa
     }
 }
 
-async fn run_query(lease: &mut Lease, statement: &str, params: Vec<ParameterValue>) -> Result<RowSet, PgError> {
+/// How the Spin-compatibility check's refusals begin.
+const SPIN_COMPAT: &str = "spin compatibility:";
+
+/// What released Spin's PostgreSQL host (4.0.2) cannot do with a query's result, if anything:
+/// it never answers a query that returns no rows, and it cannot read a `timestamptz` column.
+/// With the check on (`EDGE_SPIN_COMPAT=1`, as in the tests) such a query fails here as it
+/// would hang or fail there, naming the statement.
+fn breaks_on_spin(stmt: &tokio_postgres::Statement, rows: usize) -> Option<String> {
+    if rows == 0 {
+        return Some("it returned no rows, and Spin 4.0.2 never answers such a query".into());
+    }
+    stmt.columns()
+        .iter()
+        .find(|c| *c.type_() == Type::TIMESTAMPTZ)
+        .map(|c| format!("column `{}` is timestamptz, which Spin 4.0.2 cannot read", c.name()))
+}
+
+async fn run_query(
+    lease: &mut Lease,
+    statement: &str,
+    params: Vec<ParameterValue>,
+    spin_compat: bool,
+) -> Result<RowSet, PgError> {
     let Plan::Send { with_begin } = plan(lease, statement, !params.is_empty()) else {
         return Ok(RowSet { columns: Vec::new(), rows: Vec::new() });
     };
@@ -158,6 +187,12 @@ async fn run_query(lease: &mut Lease, statement: &str, params: Vec<ParameterValu
         }
         None => client.client.query(&stmt, &refs).await.map_err(query_error)?,
     };
+    if spin_compat {
+        if let Some(reason) = breaks_on_spin(&stmt, rows.len()) {
+            let shown: String = statement.split_whitespace().collect::<Vec<_>>().join(" ").chars().take(300).collect();
+            return Err(PgError::QueryFailed(QueryError::Text(format!("{SPIN_COMPAT} {reason}: {shown}"))));
+        }
+    }
     let columns: Vec<Column> =
         stmt.columns().iter().map(|c| Column { name: c.name().to_string(), data_type: data_type(c.type_()) }).collect();
     let mut out = Vec::with_capacity(rows.len());

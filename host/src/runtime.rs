@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use wasmtime::component::{Component, Linker, ResourceTable};
 use wasmtime::{Config, Enabled, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store};
 use wasmtime_wasi::sockets::SocketAddrUse;
-use wasmtime_wasi::{DirPerms, FilePerms, WasiCtx};
+use wasmtime_wasi::{FsPerms, WasiCtx};
 use wasmtime_wasi_http::p2::bindings::ProxyPre;
 use wasmtime_wasi_http::WasiHttpCtx;
 
@@ -240,11 +240,16 @@ impl Runtime {
         component: &LoadedComponent,
         deadline: Instant,
         server: Option<Arc<crate::server::Server>>,
+        chained: bool,
     ) -> Store<RequestState> {
         let mut wasi = WasiCtx::builder();
+        // The component's own `environment`, then `edge up -e` (the command line wins).
         wasi.envs(&component.environment);
+        for (k, v) in &self.shared.env {
+            wasi.env(k, v);
+        }
         if let Some(dir) = &component.files {
-            if let Err(e) = wasi.preopened_dir(dir, "/", DirPerms::READ, FilePerms::READ) {
+            if let Err(e) = wasi.preopened_dir(dir, "/", FsPerms::ReadOnly) {
                 eprintln!("[{}] cannot mount its files: {e:#}", component.info.name);
             }
         }
@@ -283,6 +288,7 @@ impl Runtime {
             http: WasiHttpCtx::new(),
             hooks: OutboundHooks { component: component.info.clone(), server, deadline },
             memory: MemoryLimiter::new(self.limits.memory_bytes, self.memory.clone()),
+            chained,
             deadline,
             cpu: Meter::new(self.lane.clone()),
             component: component.info.clone(),
@@ -309,7 +315,7 @@ pub async fn measure_instantiation(runtime: &Runtime, name: &str, rounds: usize)
     let mut out = Vec::with_capacity(rounds);
     for _ in 0..rounds {
         let started = Instant::now();
-        let mut store = runtime.new_store(component, Instant::now() + runtime.limits.request_timeout, None);
+        let mut store = runtime.new_store(component, Instant::now() + runtime.limits.request_timeout, None, false);
         let _proxy = component.pre.instantiate_async(&mut store).await?;
         out.push(started.elapsed());
     }

@@ -62,6 +62,40 @@ pub fn from_settings(list: Option<&toml::Value>) -> Result<Vec<Schedule>> {
         .collect()
 }
 
+/// The schedule as a Kubernetes CronJob's `schedule` (five fields, UTC). A CronJob runs at
+/// most once a minute, so an interval of a minute or less runs every minute there; an interval
+/// that does not divide the hour or the day evenly cannot be written as one and is refused.
+pub fn cron(every: Duration) -> Result<String> {
+    let secs = every.as_secs();
+    if secs <= 60 {
+        return Ok("* * * * *".into());
+    }
+    if every.subsec_nanos() != 0 || secs % 60 != 0 {
+        bail!("an interval of {every:?} is not a whole number of minutes: a CronJob cannot run it");
+    }
+    let minutes = secs / 60;
+    if minutes < 60 && 60 % minutes == 0 {
+        return Ok(format!("*/{minutes} * * * *"));
+    }
+    if minutes % 60 == 0 {
+        let hours = minutes / 60;
+        if hours == 24 {
+            return Ok("0 0 * * *".into());
+        }
+        if hours < 24 && 24 % hours == 0 {
+            return Ok(if hours == 1 { "0 * * * *".into() } else { format!("0 */{hours} * * *") });
+        }
+    }
+    bail!("an interval of {every:?} does not divide an hour or a day evenly: a CronJob cannot run it")
+}
+
+/// The component a scheduled path calls: `/functions/v1/<component>/...`.
+pub fn component_of(path: &str) -> Option<&str> {
+    let rest = path.strip_prefix("/functions/v1/")?;
+    let name = rest.split(['/', '?']).next()?;
+    (!name.is_empty()).then_some(name)
+}
+
 /// One call; the status code, or why there was none.
 async fn call(addr: SocketAddr, s: &Schedule, token: &str) -> Result<u16> {
     let mut stream = tokio::net::TcpStream::connect(addr).await?;
@@ -126,6 +160,23 @@ mod tests {
         assert!(parse_duration("60").is_err());
         assert!(parse_duration("1d").is_err());
         assert!(parse_duration("10ms").is_err());
+    }
+
+    #[test]
+    fn intervals_become_cron_schedules_where_they_can() {
+        let cron_of = |s: &str| cron(parse_duration(s).unwrap());
+        assert_eq!(cron_of("1s").unwrap(), "* * * * *");
+        assert_eq!(cron_of("60s").unwrap(), "* * * * *");
+        assert_eq!(cron_of("5m").unwrap(), "*/5 * * * *");
+        assert_eq!(cron_of("1h").unwrap(), "0 * * * *");
+        assert_eq!(cron_of("6h").unwrap(), "0 */6 * * *");
+        assert_eq!(cron_of("24h").unwrap(), "0 0 * * *");
+        assert!(cron_of("7m").is_err());
+        assert!(cron_of("90s").is_err());
+        assert!(cron_of("5h").is_err());
+        assert_eq!(component_of("/functions/v1/migration-controller/evaluate?if_active=true"), Some("migration-controller"));
+        assert_eq!(component_of("/functions/v1/x"), Some("x"));
+        assert_eq!(component_of("/other"), None);
     }
 
     #[test]

@@ -144,8 +144,8 @@ pub async fn bind(address: &str) -> Result<TcpListener> {
 
 /// The answer to a connection refused at the connection caps, written without reading.
 const AT_CAPACITY: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/problem+json\r\n\
-retry-after: 1\r\nconnection: close\r\ncontent-length: 128\r\n\r\n\
-{\"type\":\"about:blank\",\"title\":\"Service Unavailable\",\"status\":503,\"code\":\"overloaded\",\"detail\":\"too many open connections\"}";
+retry-after: 1\r\nconnection: close\r\ncontent-length: 195\r\n\r\n\
+{\"type\":\"about:blank\",\"title\":\"Service Unavailable\",\"status\":503,\"code\":\"overloaded\",\"detail\":\"too many open connections\",\"success\":false,\"error\":\"Service Unavailable: too many open connections\"}";
 
 pub async fn serve(server: Arc<Server>, listener: TcpListener) -> Result<()> {
     let mut http = http1::Builder::new();
@@ -193,6 +193,9 @@ pub fn problem(status: StatusCode, code: &str, detail: &str) -> Response<Body> {
         "status": status.as_u16(),
         "detail": detail,
         "code": code,
+        // What the original API's callers read from every answer (as the components answer).
+        "success": false,
+        "error": format!("{}: {detail}", status.canonical_reason().unwrap_or("Error")),
     });
     let mut r = text(status, "application/problem+json", body.to_string());
     let h = r.headers_mut();
@@ -391,6 +394,12 @@ impl Server {
         self.dispatch(req, None, Some(component), deadline).await
     }
 
+    /// A request of a component to the application's own origin (`http://self.alt/...`, or a
+    /// URL without a host: Spin's self requests): routed like a client's, in-process.
+    pub async fn dispatch_self(self: &Arc<Self>, req: Request<WasiBody>, deadline: Instant) -> Response<Body> {
+        self.dispatch(req, None, None, deadline).await
+    }
+
     /// Route a request (to `only` when given), set Spin's headers, and run the component.
     /// `client` is `None` for calls between components.
     async fn dispatch(
@@ -458,7 +467,7 @@ impl Server {
             Ok(slot) => slot,
             Err(refusal) => return refusal,
         };
-        let response = self.run_component(component, req, slot, deadline).await;
+        let response = self.run_component(component, req, slot, deadline, client.is_none()).await;
         let status = response.status();
         if status.is_server_error() {
             self.metrics.responses_5xx.fetch_add(1, Ordering::Relaxed);
@@ -512,8 +521,9 @@ impl Server {
         req: Request<WasiBody>,
         slot: Slot,
         deadline: Instant,
+        chained: bool,
     ) -> Response<Body> {
-        let mut store = self.runtime.new_store(component, deadline, Some(self.clone()));
+        let mut store = self.runtime.new_store(component, deadline, Some(self.clone()), chained);
         let (sender, receiver) = tokio::sync::oneshot::channel();
         let prepared = (|| -> anyhow::Result<_> {
             use wasmtime_wasi_http::WasiHttpView;
@@ -655,6 +665,7 @@ impl Server {
                 serde_json::json!({
                     "database": database,
                     "max_connections": pool.max(),
+                    "reserved_for_chaining": crate::pool::reserved_for_chaining(pool.max()),
                     "in_use": pool.in_use(),
                     "idle": pool.idle_count(),
                     "created": load(&st.created),

@@ -6,6 +6,11 @@
 //! variables, and one SpinApp per cold-start tier present there (`components` selects what runs
 //! in it), with a HorizontalPodAutoscaler for the tiers that scale. Secret variables are read
 //! from the Secret `<app>-secrets`, which the user creates (its values never go into files).
+//! Each SpinApp's probes: liveness `/health`, readiness `/ready` (the database reachable) of a
+//! component it serves. In the home region, `schedule.yaml` holds one CronJob per
+//! `[[application.tool.edge.schedule]]` entry: curl with the service-role key of the same
+//! Secret (`service_role_key`), calling the Service the operator creates for the SpinApp that
+//! serves the path (named as the SpinApp, port 80).
 
 use crate::manifest::App;
 use crate::placement::{Placement, Tier};
@@ -57,6 +62,8 @@ pub fn generate(app: &App, placement: &Placement, opts: &Options) -> Result<Vec<
         );
     }
 
+    let schedules = crate::schedule::from_settings(app.edge_settings().get("schedule"))
+        .context("[application.tool.edge] schedule")?;
     let mut files = Vec::new();
     let mut region_dirs = Vec::new();
     for region in &placement.regions {
@@ -128,9 +135,15 @@ pub fn generate(app: &App, placement: &Placement, opts: &Options) -> Result<Vec<
                 continue;
             }
             // Callees through service chaining are loaded too: `*.spin.internal` stays in-process.
+            // Probes: any served component tells for the process (one process serves them all).
+            let probed = served[0].clone();
             let components: Vec<String> = served.into_iter().chain(chained).collect();
             let app_name = format!("{name}-{}-{r}", tier.name());
             let mut spec = json!({
+                "checks": {
+                    "liveness": { "httpGet": { "path": format!("/functions/v1/{probed}/health") } },
+                    "readiness": { "httpGet": { "path": format!("/functions/v1/{probed}/ready") } },
+                },
                 "image": opts.image,
                 "executor": executor,
                 "components": components,
@@ -177,6 +190,11 @@ pub fn generate(app: &App, placement: &Placement, opts: &Options) -> Result<Vec<
             });
             resources.push(format!("{}-spinapp.yaml", tier.name()));
         }
+        if r == &placement.home().name && !schedules.is_empty() {
+            let jobs = cron_jobs(name, &secret_name, r, placement, &schedules, &opts.namespace, &labels)?;
+            files.push(File { path: format!("{r}/schedule.yaml"), objects: jobs });
+            resources.push("schedule.yaml".to_string());
+        }
         resources.sort();
         files.push(File {
             path: format!("{r}/kustomization.yaml"),
@@ -204,6 +222,82 @@ pub fn generate(app: &App, placement: &Placement, opts: &Options) -> Result<Vec<
         })],
     });
     Ok(files)
+}
+
+/// The image the CronJobs run curl from.
+pub const CURL_IMAGE: &str = "curlimages/curl:8.11.1";
+
+/// One CronJob per schedule, in the home region `region`: it calls the path on the Service of
+/// the SpinApp serving its component there.
+fn cron_jobs(
+    name: &str,
+    secret_name: &str,
+    region: &str,
+    placement: &Placement,
+    schedules: &[crate::schedule::Schedule],
+    namespace: &str,
+    labels: &Value,
+) -> Result<Vec<Value>> {
+    let mut jobs = Vec::new();
+    for s in schedules {
+        let component = crate::schedule::component_of(&s.path)
+            .with_context(|| format!("schedule path {} does not name a function (/functions/v1/<name>/...)", s.path))?;
+        let tier = [Tier::Hot, Tier::Warm, Tier::Cold]
+            .into_iter()
+            .find(|t| placement.in_region(region, *t).iter().any(|c| c == component))
+            .with_context(|| format!("schedule path {}: {component} does not run in the home region {region}", s.path))?;
+        let service = format!("{name}-{}-{region}", tier.name());
+        let schedule = crate::schedule::cron(s.every).with_context(|| format!("schedule {}", s.path))?;
+        let slug: String = s.path["/functions/v1/".len()..]
+            .split('?')
+            .next()
+            .unwrap_or_default()
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '-' })
+            .collect();
+        let mut job_name = format!("{name}-{}", slug.trim_matches('-'));
+        // A CronJob's name is at most 52 characters (its Jobs append 11).
+        job_name.truncate(52);
+        let job_name = job_name.trim_end_matches('-').to_string();
+        let url = format!("http://{service}.{namespace}.svc.cluster.local{}", s.path);
+        let timeout = s.every.as_secs().clamp(30, 600);
+        jobs.push(json!({
+            "apiVersion": "batch/v1",
+            "kind": "CronJob",
+            "metadata": { "name": job_name, "labels": labels },
+            "spec": {
+                "schedule": schedule,
+                "timeZone": "Etc/UTC",
+                "concurrencyPolicy": "Forbid",
+                "startingDeadlineSeconds": 120,
+                "successfulJobsHistoryLimit": 1,
+                "failedJobsHistoryLimit": 3,
+                "jobTemplate": {
+                    "spec": {
+                        "backoffLimit": 0,
+                        "activeDeadlineSeconds": timeout,
+                        "template": {
+                            "metadata": { "labels": labels },
+                            "spec": {
+                                "restartPolicy": "Never",
+                                "containers": [{
+                                    "name": "call",
+                                    "image": CURL_IMAGE,
+                                    "env": [{
+                                        "name": "SERVICE_ROLE_KEY",
+                                        "valueFrom": { "secretKeyRef": { "name": secret_name, "key": "service_role_key" } },
+                                    }],
+                                    "args": ["-fsS", "--max-time", timeout.to_string(), "-X", s.method,
+                                             "-H", "Authorization: Bearer $(SERVICE_ROLE_KEY)", url],
+                                }],
+                            },
+                        },
+                    },
+                },
+            },
+        }));
+    }
+    Ok(jobs)
 }
 
 pub fn write(app: &App, placement: &Placement, opts: &Options, out: &Path) -> Result<Vec<String>> {
@@ -248,7 +342,15 @@ fn notes(app: &App, placement: &Placement, opts: &Options) -> String {
     for k in &secrets {
         let _ = write!(s, " \\\n         --from-literal={k}=...");
     }
-    let _ = writeln!(s, "\n\n   Secret variables with a default may be left out; the required ones may not.\n");
+    let _ = write!(
+        s,
+        " \\\n         --from-literal=service_role_key=$(edge token --sub 00000000-0000-0000-0000-000000000000 --role service_role --ttl 31536000)"
+    );
+    let _ = writeln!(
+        s,
+        "\n\n   Secret variables with a default may be left out; the required ones may not. `service_role_key` is the\n   token the CronJobs of schedule.yaml ({}) call their paths with (a year here; rotate it with the secret).\n",
+        placement.home().name
+    );
     let _ = writeln!(
         s,
         "4. Nodes carry `topology.kubernetes.io/region`; SpinKube's operator and the containerd Spin shim are installed. Apply everything, or one region:\n\n       kubectl apply -k .\n       kubectl apply -k {}\n",

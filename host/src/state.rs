@@ -30,6 +30,10 @@ pub struct Shared {
     /// The embedded `default` key-value store and SQLite database (in the state folder).
     pub key_value: crate::key_value::Stores,
     pub sqlite: crate::sqlite::Databases,
+    /// Fail queries whose results released Spin could not return (`EDGE_SPIN_COMPAT=1`).
+    pub spin_compat: bool,
+    /// Environment variables every component sees (`edge up -e KEY=VALUE`).
+    pub env: Vec<(String, String)>,
 }
 
 /// The data of one request's store.
@@ -39,6 +43,9 @@ pub struct RequestState {
     pub http: WasiHttpCtx,
     pub hooks: OutboundHooks,
     pub memory: MemoryLimiter,
+    /// The request is a call from another component (it may use the database connections
+    /// kept for such calls).
+    pub chained: bool,
     /// When the request's time is up: the instance traps at its next tick after this.
     pub deadline: Instant,
     /// Its computing time and place in the heavy lane (see `cpu`).
@@ -104,6 +111,28 @@ impl WasiHttpHooks for OutboundHooks {
         let scheme = uri.scheme_str().unwrap_or("https").to_string();
         let host = uri.host().unwrap_or("").to_string();
         let port = uri.port_u16();
+        // A self request (Spin's way to call the application's own origin where service
+        // chaining is not available): `http://self.alt/...`, or a URL without a host. Allowed
+        // by `http://self` (or a wildcard) and served in-process, routed like a client's.
+        if host.is_empty() || host == "self.alt" {
+            if !self.component.outbound.allows_self(if scheme == "https" { "https" } else { "http" }) {
+                eprintln!("[{}] outbound request to self refused: add http://self to allowed_outbound_hosts", self.component.name);
+                return Box::new(async { Err(wasmtime_wasi_http::Error::HttpRequestDenied) });
+            }
+            let server = self.server.clone();
+            let deadline = self.deadline;
+            return Box::new(async move {
+                use http_body_util::BodyExt;
+                let server = server.ok_or(wasmtime_wasi_http::Error::DestinationUnavailable)?;
+                let response = server.dispatch_self(request, deadline).await;
+                let response =
+                    response.map(|b| b.map_err(|_| wasmtime_wasi_http::Error::HttpResponseIncomplete).boxed_unsync());
+                Ok((
+                    response,
+                    Box::new(async { Ok(()) }) as Box<dyn Future<Output = Result<(), wasmtime_wasi_http::Error>> + Send>,
+                ))
+            });
+        }
         if !self.component.outbound.allows(&scheme, &host, port) {
             eprintln!(
                 "[{}] outbound {scheme}://{host}{} refused: not in allowed_outbound_hosts",

@@ -23,11 +23,7 @@ pub fn mint(secret: &str, sub: &str, role: &str, email: Option<&str>, issuer: Op
     if let Some(i) = issuer {
         claims["iss"] = i.into();
     }
-    let header = b64(br#"{"alg":"HS256","typ":"JWT"}"#);
-    let payload = b64(claims.to_string().as_bytes());
-    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("HMAC takes any key length");
-    mac.update(format!("{header}.{payload}").as_bytes());
-    format!("{header}.{payload}.{}", b64(&mac.finalize().into_bytes()))
+    sign(secret, &claims)
 }
 
 /// Why a token was refused by a host endpoint.
@@ -75,6 +71,15 @@ pub fn verify_service_role(token: &str, secret: &str, issuer: Option<&str>, now:
         Some(_) => return Err(Refusal::Invalid("token_expired")),
         None => return Err(Refusal::Invalid("missing_exp")),
     }
+    if is_project_key(&claims) {
+        // Supabase's service-role key: it names the project (`ref`), not a user or audience.
+        if let Some(expected) = issuer.and_then(hosted_project_ref) {
+            if claims["ref"].as_str() != Some(expected) {
+                return Err(Refusal::Invalid("wrong_project"));
+            }
+        }
+        return if claims["role"] == "service_role" { Ok(()) } else { Err(Refusal::NotServiceRole) };
+    }
     if let Some(iss) = issuer.filter(|i| !i.is_empty()) {
         if claims["iss"].as_str() != Some(iss) {
             return Err(Refusal::Invalid("wrong_issuer"));
@@ -92,6 +97,34 @@ pub fn verify_service_role(token: &str, secret: &str, issuer: Option<&str>, now:
         return Err(Refusal::NotServiceRole);
     }
     Ok(())
+}
+
+/// A project API key (Supabase's anon / service_role key): `iss` "supabase", a `ref`, and
+/// neither `sub` nor `aud` (the same shape `shared::auth::jwt` accepts).
+fn is_project_key(claims: &serde_json::Value) -> bool {
+    claims["iss"] == "supabase" && claims["ref"].is_string() && claims.get("sub").is_none() && claims.get("aud").is_none()
+}
+
+/// The project ref of a hosted project's issuer (`https://<ref>.supabase.co/auth/v1`).
+fn hosted_project_ref(issuer: &str) -> Option<&str> {
+    let host = issuer.strip_prefix("https://")?.split(['/', ':']).next()?;
+    host.strip_suffix(".supabase.co").filter(|r| !r.is_empty() && !r.contains('.'))
+}
+
+/// A project API key as the Supabase dashboard shows it (`edge token --key ROLE`), signed with
+/// the project secret.
+pub fn mint_project_key(secret: &str, role: &str, project_ref: &str, ttl: i64) -> String {
+    let now = chrono::Utc::now().timestamp();
+    let claims = serde_json::json!({ "iss": "supabase", "ref": project_ref, "role": role, "iat": now, "exp": now + ttl });
+    sign(secret, &claims)
+}
+
+fn sign(secret: &str, claims: &serde_json::Value) -> String {
+    let header = b64(br#"{"alg":"HS256","typ":"JWT"}"#);
+    let payload = b64(claims.to_string().as_bytes());
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("HMAC takes any key length");
+    mac.update(format!("{header}.{payload}").as_bytes());
+    format!("{header}.{payload}.{}", b64(&mac.finalize().into_bytes()))
 }
 
 #[cfg(test)]
@@ -118,5 +151,23 @@ mod tests {
         // alg none: no signature to check, refused before anything else.
         let none = format!("{}.{}.", b64(br#"{"alg":"none"}"#), b64(br#"{"role":"service_role","exp":9999999999}"#));
         assert_eq!(verify_service_role(&none, SECRET, None, now), Err(Refusal::Invalid("algorithm_not_allowed")));
+    }
+
+    #[test]
+    fn the_supabase_service_role_key_passes_whatever_the_issuer() {
+        let now = chrono::Utc::now().timestamp();
+        let key = mint_project_key(SECRET, "service_role", "abcdefghijklmnopqrst", 3600);
+        assert_eq!(verify_service_role(&key, SECRET, None, now), Ok(()));
+        assert_eq!(verify_service_role(&key, SECRET, Some("http://127.0.0.1:54321/auth/v1"), now), Ok(()));
+        let hosted = "https://abcdefghijklmnopqrst.supabase.co/auth/v1";
+        assert_eq!(verify_service_role(&key, SECRET, Some(hosted), now), Ok(()));
+        let other = mint_project_key(SECRET, "service_role", "zzzzzzzzzzzzzzzzzzzz", 3600);
+        assert_eq!(verify_service_role(&other, SECRET, Some(hosted), now), Err(Refusal::Invalid("wrong_project")));
+        let anon = mint_project_key(SECRET, "anon", "abcdefghijklmnopqrst", 3600);
+        assert_eq!(verify_service_role(&anon, SECRET, None, now), Err(Refusal::NotServiceRole));
+        let expired = mint_project_key(SECRET, "service_role", "abcdefghijklmnopqrst", -120);
+        assert_eq!(verify_service_role(&expired, SECRET, None, now), Err(Refusal::Invalid("token_expired")));
+        let forged = mint_project_key("another-secret-of-enough-length-for-hmac!!", "service_role", "abcdefghijklmnopqrst", 3600);
+        assert_eq!(verify_service_role(&forged, SECRET, None, now), Err(Refusal::Invalid("bad_signature")));
     }
 }

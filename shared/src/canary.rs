@@ -185,7 +185,7 @@ async fn send(green: &str, ctx: &Context, client_address: Option<&str>) -> Resul
 fn record_failed_attempt(ctx: &Context, duration_ms: f64) {
     let Ok(db) = ctx.db() else { return };
     metrics::record_as(
-        db,
+        &db,
         &metrics::RequestMetric {
             function: ctx.function,
             route: metrics::route_pattern(ctx.function, &ctx.request.sub_path),

@@ -6,7 +6,30 @@
 //! (webhooks, admin views, metrics) runs as `service_role`.
 
 use crate::http::Problem;
+use serde_json::value::RawValue;
 use spin_sdk::pg4::{self, DbValue, ParameterValue};
+
+mod shape;
+mod time;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_database_error_reported_as_text_keeps_its_sqlstate() {
+        // As released Spin words an error raised while rows stream back.
+        let text = r#"Error::QueryFailed(QueryError::DbError(DbError { as-text: "Error { kind: Db, cause: Some(DbError { severity: \"ERROR\", code: SqlState(Other(\"QK402\")), message: \"quote limit reached: 5 of 5 this month\", constraint: None }) }", severity: "ERROR", code: "QK402", message: "quote limit reached: 5 of 5 this month", detail: Some("limit=5 used=5"), extras: [("routine", "exec_stmt_raise"), ("constraint", "quotes_user_fk")] }))"#;
+        let e = DbError::from(pg4::PgError::QueryFailed(pg4::QueryError::Text(text.into())));
+        assert_eq!(e.sqlstate(), Some("QK402"));
+        assert_eq!(e.constraint(), Some("quotes_user_fk"));
+        assert_eq!(Problem::from(e).status, 402);
+        let restart = r#"DbError { as-text: "x", severity: "FATAL", code: "57P01", message: "terminating connection", extras: [] }"#;
+        assert!(matches!(DbError::from(pg4::PgError::QueryFailed(pg4::QueryError::Text(restart.into()))), DbError::Unavailable(_)));
+        let plain = DbError::from(pg4::PgError::QueryFailed(pg4::QueryError::Text("something else".into())));
+        assert_eq!(plain.sqlstate(), None);
+    }
+}
 
 // Natively compiled (bench/native): the same interface on tokio-postgres.
 #[cfg(feature = "native")]
@@ -60,6 +83,36 @@ impl std::fmt::Display for DbError {
     }
 }
 
+/// The SQLSTATE, message and constraint of a database error that reached us as text. Released
+/// Spin (4.0.2) reports an error raised while a query's rows stream back (a trigger's
+/// exception, a violated constraint in `INSERT … RETURNING`) as the debug text of the
+/// structured error: `…DbError { as-text: "…", severity: "ERROR", code: "QK402", message: "…",
+/// …, extras: [("constraint", "…"), …] }`. Read back, the caller still gets the right answer
+/// (402 for the quota, 400 for a bad reference, 503 to retry) rather than a 500.
+fn reported_db_error(text: &str) -> Option<(String, String, Option<String>)> {
+    // The first unescaped `code: "` is the error's own: inside `as-text` quotes are escaped.
+    let quoted_after = |key: &str| -> Option<String> {
+        let start = text.find(key)? + key.len();
+        let mut value = String::new();
+        let mut chars = text[start..].chars();
+        while let Some(c) = chars.next() {
+            match c {
+                '\\' => value.push(chars.next()?),
+                '"' => return Some(value),
+                c => value.push(c),
+            }
+        }
+        None
+    };
+    let code = quoted_after("code: \"")?;
+    if code.len() != 5 || !code.bytes().all(|b| b.is_ascii_alphanumeric()) {
+        return None;
+    }
+    let message = quoted_after("message: \"").unwrap_or_default();
+    let constraint = quoted_after("(\"constraint\", \"");
+    Some((code, message, constraint))
+}
+
 /// SQLSTATEs meaning "the database went away or is restarting": retryable, not a bug.
 fn is_unavailable_state(code: &str) -> bool {
     matches!(code, "57P01" | "57P02" | "57P03" | "53300" | "08000" | "08001" | "08003" | "08004" | "08006")
@@ -78,9 +131,12 @@ impl From<pg4::PgError> for DbError {
             }
             pg4::PgError::QueryFailed(pg4::QueryError::Text(m)) => {
                 if m.contains("connection closed") || m.contains("connection lost") {
-                    DbError::Unavailable(m)
-                } else {
-                    DbError::Query { code: None, message: m, constraint: None }
+                    return DbError::Unavailable(m);
+                }
+                match reported_db_error(&m) {
+                    Some((code, message, _)) if is_unavailable_state(&code) => DbError::Unavailable(message),
+                    Some((code, message, constraint)) => DbError::Query { code: Some(code), message, constraint },
+                    None => DbError::Query { code: None, message: m, constraint: None },
                 }
             }
             pg4::PgError::BadParameter(m) => DbError::Query { code: None, message: format!("bad parameter: {m}"), constraint: None },
@@ -129,13 +185,41 @@ impl From<DbError> for Problem {
     }
 }
 
-/// Rows of a query with access by column name.
+/// Rows of a query with access by column name, read from the shaped result (see [`shape`]).
 pub struct Rows {
-    columns: Vec<String>,
-    rows: Vec<Vec<DbValue>>,
+    rows: Vec<Cells>,
+}
+
+/// One row: its columns, in order, each with its JSON value as written by PostgreSQL.
+struct Cells(Vec<(String, Box<RawValue>)>);
+
+impl<'de> serde::Deserialize<'de> for Cells {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Cells, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = Cells;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a row as a JSON object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Cells, A::Error> {
+                let mut cells = Vec::with_capacity(map.size_hint().unwrap_or(8));
+                while let Some(cell) = map.next_entry::<String, Box<RawValue>>()? {
+                    cells.push(cell);
+                }
+                Ok(Cells(cells))
+            }
+        }
+        d.deserialize_map(Visitor)
+    }
 }
 
 impl Rows {
+    /// The rows of a shaped result: a JSON array of objects.
+    fn parse(json: &str) -> Result<Rows, DbError> {
+        let rows = serde_json::from_str(json).map_err(|e| DbError::Decode(format!("shaped result: {e}")))?;
+        Ok(Rows { rows })
+    }
+
     pub fn len(&self) -> usize {
         self.rows.len()
     }
@@ -145,7 +229,7 @@ impl Rows {
     }
 
     pub fn iter(&self) -> impl Iterator<Item = Row<'_>> {
-        self.rows.iter().map(move |values| Row { columns: &self.columns, values })
+        self.rows.iter().map(|cells| Row { cells: &cells.0 })
     }
 
     pub fn first(&self) -> Option<Row<'_>> {
@@ -159,34 +243,60 @@ impl Rows {
 }
 
 pub struct Row<'a> {
-    columns: &'a [String],
-    values: &'a [DbValue],
+    cells: &'a [(String, Box<RawValue>)],
+}
+
+/// What a JSON value written by PostgreSQL is, by its first character.
+#[derive(PartialEq)]
+enum Json {
+    Null,
+    Text,
+    Number,
+    Boolean,
+    Structure,
+}
+
+fn kind(raw: &RawValue) -> Json {
+    match raw.get().as_bytes().first() {
+        Some(b'n') => Json::Null,
+        Some(b'"') => Json::Text,
+        Some(b't' | b'f') => Json::Boolean,
+        Some(b'{' | b'[') => Json::Structure,
+        _ => Json::Number,
+    }
 }
 
 impl<'a> Row<'a> {
-    fn value(&self, name: &str) -> Result<&'a DbValue, DbError> {
-        let i = self
-            .columns
+    fn value(&self, name: &str) -> Result<&'a RawValue, DbError> {
+        self.cells
             .iter()
-            .position(|c| c == name)
-            .ok_or_else(|| DbError::Decode(format!("no column `{name}`")))?;
-        Ok(&self.values[i])
+            .find(|(c, _)| c == name)
+            .map(|(_, v)| &**v)
+            .ok_or_else(|| DbError::Decode(format!("no column `{name}`")))
     }
 
-    fn mismatch(name: &str, v: &DbValue, want: &str) -> DbError {
-        DbError::Decode(format!("column `{name}` is {v:?}, expected {want}"))
+    fn mismatch(name: &str, v: &RawValue, want: &str) -> DbError {
+        let shown: String = v.get().chars().take(40).collect();
+        DbError::Decode(format!("column `{name}` is {shown}, expected {want}"))
+    }
+
+    fn decode<T: serde::de::DeserializeOwned>(name: &str, v: &RawValue) -> Result<T, DbError> {
+        serde_json::from_str(v.get()).map_err(|e| DbError::Decode(format!("column `{name}`: {e}")))
     }
 
     pub fn is_null(&self, name: &str) -> Result<bool, DbError> {
-        Ok(matches!(self.value(name)?, DbValue::DbNull))
+        Ok(kind(self.value(name)?) == Json::Null)
     }
 
-    /// Text-like values (text, uuid, decimal, enum) as a string; `None` for NULL.
+    /// Text-like values (text, uuid, enum) as a string, and numeric values with every digit
+    /// PostgreSQL wrote (`12.50` stays `12.50`); `None` for NULL.
     pub fn text(&self, name: &str) -> Result<Option<String>, DbError> {
-        Ok(match self.value(name)? {
-            DbValue::DbNull => None,
-            DbValue::Str(s) | DbValue::Uuid(s) | DbValue::Decimal(s) => Some(s.clone()),
-            v => return Err(Self::mismatch(name, v, "text")),
+        let v = self.value(name)?;
+        Ok(match kind(v) {
+            Json::Null => None,
+            Json::Text => Some(Self::decode(name, v)?),
+            Json::Number => Some(v.get().to_string()),
+            _ => return Err(Self::mismatch(name, v, "text")),
         })
     }
 
@@ -195,13 +305,11 @@ impl<'a> Row<'a> {
     }
 
     pub fn int(&self, name: &str) -> Result<Option<i64>, DbError> {
-        Ok(match self.value(name)? {
-            DbValue::DbNull => None,
-            DbValue::Int8(v) => Some(*v as i64),
-            DbValue::Int16(v) => Some(*v as i64),
-            DbValue::Int32(v) => Some(*v as i64),
-            DbValue::Int64(v) => Some(*v),
-            v => return Err(Self::mismatch(name, v, "an integer")),
+        let v = self.value(name)?;
+        Ok(match kind(v) {
+            Json::Null => None,
+            Json::Number => Some(v.get().parse().map_err(|_| Self::mismatch(name, v, "an integer"))?),
+            _ => return Err(Self::mismatch(name, v, "an integer")),
         })
     }
 
@@ -210,21 +318,22 @@ impl<'a> Row<'a> {
     }
 
     pub fn float(&self, name: &str) -> Result<Option<f64>, DbError> {
-        Ok(match self.value(name)? {
-            DbValue::DbNull => None,
-            DbValue::Floating32(v) => Some(*v as f64),
-            DbValue::Floating64(v) => Some(*v),
-            DbValue::Int32(v) => Some(*v as f64),
-            DbValue::Int64(v) => Some(*v as f64),
-            v => return Err(Self::mismatch(name, v, "a number")),
+        let v = self.value(name)?;
+        Ok(match kind(v) {
+            Json::Null => None,
+            Json::Number => Some(v.get().parse().map_err(|_| Self::mismatch(name, v, "a number"))?),
+            // float8's NaN and infinities are written as strings.
+            Json::Text => Some(Self::decode::<String>(name, v)?.parse().map_err(|_| Self::mismatch(name, v, "a number"))?),
+            _ => return Err(Self::mismatch(name, v, "a number")),
         })
     }
 
     pub fn bool(&self, name: &str) -> Result<Option<bool>, DbError> {
-        Ok(match self.value(name)? {
-            DbValue::DbNull => None,
-            DbValue::Boolean(b) => Some(*b),
-            v => return Err(Self::mismatch(name, v, "a boolean")),
+        let v = self.value(name)?;
+        Ok(match kind(v) {
+            Json::Null => None,
+            Json::Boolean => Some(v.get() == "true"),
+            _ => return Err(Self::mismatch(name, v, "a boolean")),
         })
     }
 
@@ -232,27 +341,26 @@ impl<'a> Row<'a> {
         Ok(self.bool(name)?.unwrap_or(false))
     }
 
+    /// A `json`/`jsonb` value (or any value, as JSON); `None` for NULL.
     pub fn json(&self, name: &str) -> Result<Option<serde_json::Value>, DbError> {
-        Ok(match self.value(name)? {
-            DbValue::DbNull => None,
-            DbValue::Jsonb(bytes) => {
-                Some(serde_json::from_slice(bytes).map_err(|e| DbError::Decode(format!("column `{name}`: {e}")))?)
-            }
-            v => return Err(Self::mismatch(name, v, "json")),
+        let v = self.value(name)?;
+        Ok(match kind(v) {
+            Json::Null => None,
+            _ => Some(Self::decode(name, v)?),
         })
     }
 
-    /// A timestamp as RFC 3339 UTC (`2026-11-28T17:00:00Z`).
+    /// A timestamp as RFC 3339 UTC (`2026-11-28T17:00:00Z`, microseconds when there are
+    /// any); a date as `2026-11-28`.
     pub fn timestamp(&self, name: &str) -> Result<Option<String>, DbError> {
-        Ok(match self.value(name)? {
-            DbValue::DbNull => None,
-            DbValue::Datetime((y, mo, d, h, mi, s, ns)) => Some(if *ns == 0 {
-                format!("{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}Z")
-            } else {
-                format!("{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}.{:06}Z", ns / 1000)
-            }),
-            DbValue::Date((y, mo, d)) => Some(format!("{y:04}-{mo:02}-{d:02}")),
-            v => return Err(Self::mismatch(name, v, "a timestamp")),
+        let v = self.value(name)?;
+        Ok(match kind(v) {
+            Json::Null => None,
+            Json::Text => {
+                let text: String = Self::decode(name, v)?;
+                Some(time::utc(&text).ok_or_else(|| Self::mismatch(name, v, "a timestamp"))?)
+            }
+            _ => return Err(Self::mismatch(name, v, "a timestamp")),
         })
     }
 }
@@ -268,9 +376,14 @@ impl Db {
         Ok(Db { conn: Connection::open(url)? })
     }
 
+    /// The rows `sql` returns. Sent shaped (see [`shape`]): one row, one text column, on
+    /// every host.
     pub fn query(&self, sql: &str, params: &[ParameterValue]) -> Result<Rows, DbError> {
-        let set = self.conn.query(sql, params)?;
-        Ok(Rows { columns: set.columns.into_iter().map(|c| c.name).collect(), rows: set.rows })
+        let set = self.conn.query(&shape::as_json(sql), params)?;
+        match set.rows.into_iter().next().and_then(|row| row.into_iter().next()) {
+            Some(DbValue::Str(json)) => Rows::parse(&json),
+            other => Err(DbError::Decode(format!("a shaped query answers one text value, not {other:?}"))),
+        }
     }
 
     pub fn execute(&self, sql: &str, params: &[ParameterValue]) -> Result<u64, DbError> {
@@ -301,7 +414,7 @@ impl Db {
         self.execute("BEGIN", &[])?;
         // One round trip: the role and the claims, both local to this transaction
         // (PostgREST's way of doing SET LOCAL ROLE with a parameter).
-        let setup = self.query(
+        let setup = self.execute(
             "SELECT set_config('role', $1, true), set_config('request.jwt.claims', $2, true)",
             &[Param::Str(role.to_string()), Param::Str(claims_json.to_string())],
         );

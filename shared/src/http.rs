@@ -34,6 +34,11 @@ impl Method {
     }
 }
 
+/// Headers set by the host (Spin's `spin-*` request headers).
+pub fn is_host_header(name: &str) -> bool {
+    name.len() > 5 && name[..5].eq_ignore_ascii_case("spin-")
+}
+
 /// An incoming request, read completely (within the body limit).
 #[derive(Debug, Clone)]
 pub struct Request {
@@ -51,8 +56,18 @@ pub struct Request {
 impl Request {
     /// The first line of a header: for fields that occur once (`Authorization`,
     /// `Content-Type`). A list field may arrive in several lines; read it with [`Request::list_header`].
+    ///
+    /// The `spin-*` headers (`spin-client-addr`, `spin-path-info`, ...) are what the host says
+    /// about the request, and for them the *last* line is read: Spin hands a component the
+    /// client's own headers first and appends its values after them, so an earlier line may
+    /// have been written by the client.
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+        let mut lines = self.headers.iter().filter(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str());
+        if is_host_header(name) {
+            lines.last()
+        } else {
+            lines.next()
+        }
     }
 
     /// Every line of a header, in the order received.
@@ -224,12 +239,19 @@ impl Problem {
         Problem::new(500, "internal_error", "Internal error").detail("the request could not be completed; it was logged")
     }
 
+    /// The problem+json members, and beside them the original API's `success: false` and
+    /// `error` (a sentence), which its callers read from every answer.
     pub fn to_json(&self) -> serde_json::Value {
         let mut v = serde_json::json!({
             "type": format!("https://quotekit.dev/problems/{}", self.code),
             "title": self.title,
             "status": self.status,
             "code": self.code,
+            "success": false,
+            "error": match &self.detail {
+                Some(d) => format!("{}: {d}", self.title),
+                None => self.title.clone(),
+            },
         });
         if let Some(d) = &self.detail {
             v["detail"] = d.clone().into();
@@ -302,6 +324,47 @@ pub fn envelope(function: &str, request_id: &str, data: serde_json::Value, messa
     }))
 }
 
+/// The original API's `success: true` on a JSON object answer that does not say already
+/// (its callers read `success` from every body). Other answers are left as they are.
+pub fn mark_success(response: &mut Response) {
+    let json = response.headers.iter().any(|(k, v)| k == "content-type" && v.starts_with("application/json"));
+    if !(200..300).contains(&response.status) || !json || response.body.first() != Some(&b'{') {
+        return;
+    }
+    // The keys only (values skipped), then the member spliced in after the brace.
+    let Ok(keys) = serde_json::from_slice::<std::collections::HashMap<String, serde::de::IgnoredAny>>(&response.body) else {
+        return;
+    };
+    if keys.contains_key("success") {
+        return;
+    }
+    let member: &[u8] = if keys.is_empty() { b"\"success\":true" } else { b"\"success\":true," };
+    let mut body = Vec::with_capacity(response.body.len() + member.len());
+    body.push(b'{');
+    body.extend_from_slice(member);
+    body.extend_from_slice(&response.body[1..]);
+    response.body = body;
+}
+
+/// The answer to an operation of the original API that has nothing real to do here (an
+/// instance lives for one request: there is nothing to warm, preload or free in-process):
+/// 200 with `performed: false`, why, and where the real figures are. The original's callers
+/// read `success` and carry on; nobody is told that something happened.
+pub fn not_performed(function: &str, request_id: &str, operation: &str, reason: &str, instead: Option<&str>) -> Response {
+    envelope(
+        function,
+        request_id,
+        serde_json::json!({ "operation": operation, "performed": false, "reason": reason, "instead": instead }),
+        "Not performed",
+    )
+}
+
+/// Whether a request's body is absent, or a JSON object without members (`{}`).
+pub fn body_is_empty(req: &Request) -> bool {
+    req.body.iter().all(u8::is_ascii_whitespace)
+        || serde_json::from_slice::<serde_json::Map<String, serde_json::Value>>(&req.body).is_ok_and(|m| m.is_empty())
+}
+
 /// `problem` as problem+json with extra members (RFC 9457 extensions).
 pub fn problem_with(problem: &Problem, extra: serde_json::Value) -> Response {
     let mut body = problem.to_json();
@@ -359,6 +422,29 @@ mod tests {
     }
 
     #[test]
+    fn a_client_copy_of_a_spin_header_is_never_read() {
+        // As Spin delivers them: the client's lines first, the host's appended after.
+        let mut r = req(None, "");
+        for forged in ["spin-client-addr", "spin-path-info", "spin-full-url", "spin-matched-route", "SPIN-BASE-PATH"] {
+            r.headers.push((forged.to_ascii_lowercase(), "forged".into()));
+        }
+        r.headers.push(("spin-client-addr".into(), "10.0.0.7:51234".into()));
+        r.headers.push(("spin-path-info".into(), "/jobs".into()));
+        r.headers.push(("spin-full-url".into(), "http://h/functions/v1/x/jobs".into()));
+        r.headers.push(("spin-matched-route".into(), "/functions/v1/x/...".into()));
+        r.headers.push(("spin-base-path".into(), "/".into()));
+        assert_eq!(r.header("spin-client-addr"), Some("10.0.0.7:51234"));
+        assert_eq!(r.header("Spin-Path-Info"), Some("/jobs"));
+        assert_eq!(r.header("spin-full-url"), Some("http://h/functions/v1/x/jobs"));
+        assert_eq!(r.header("spin-matched-route"), Some("/functions/v1/x/..."));
+        assert_eq!(r.header("spin-base-path"), Some("/"));
+        // Other headers keep their first line.
+        r.headers.push(("authorization".into(), "Bearer first".into()));
+        r.headers.push(("authorization".into(), "Bearer second".into()));
+        assert_eq!(r.header("authorization"), Some("Bearer first"));
+    }
+
+    #[test]
     fn query_parameters_are_decoded() {
         let r = req(None, "");
         assert_eq!(r.query_param("a").as_deref(), Some("1"));
@@ -407,9 +493,35 @@ mod tests {
         assert_eq!(v["status"], 400);
         assert_eq!(v["code"], "validation_failed");
         assert_eq!(v["errors"][0]["field"], "name");
+        // The original API's members, for its callers.
+        assert_eq!(v["success"], false);
+        assert_eq!(v["error"], "The request has invalid fields: 1 field failed validation");
+        assert_eq!(Problem::new(404, "x", "Not found").to_json()["error"], "Not found");
         let r = Response::problem(&Problem::unavailable("database_unavailable", "down"));
         assert!(r.headers.contains(&("retry-after".to_string(), "2".to_string())));
         assert!(r.headers.contains(&("content-type".to_string(), "application/problem+json".to_string())));
+    }
+
+    #[test]
+    fn json_object_answers_say_success_once() {
+        let mut r = Response::ok(&serde_json::json!({"data": [1, 2], "a": {"success": 1}}));
+        mark_success(&mut r);
+        let v: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
+        assert_eq!((v["success"].clone(), v["data"].clone()), (serde_json::json!(true), serde_json::json!([1, 2])));
+        let mut empty = Response::ok(&serde_json::json!({}));
+        mark_success(&mut empty);
+        assert_eq!(empty.body, br#"{"success":true}"#);
+        // Bodies that say already, arrays, other types and errors are left alone.
+        for mut r in [
+            Response::ok(&serde_json::json!({"success": false})),
+            Response::ok(&serde_json::json!([1])),
+            Response::bytes(200, "text/plain", b"{}".to_vec()),
+            Response::json(404, &serde_json::json!({"x": 1})),
+        ] {
+            let before = r.body.clone();
+            mark_success(&mut r);
+            assert_eq!(r.body, before);
+        }
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! database access, plans and quotas, and request metrics.
 
 pub mod auth;
+pub mod chain;
 pub mod config;
 pub mod db;
 pub mod http;

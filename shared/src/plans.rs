@@ -43,7 +43,8 @@ pub struct Entitlements {
     pub entitled: bool,
     /// Entitled, but the last payment failed.
     pub past_due: bool,
-    /// False when the subscribed product has no `plan_limits` row (free limits apply).
+    /// False when the subscribed paid product has no `plan_limits` row of its own (the
+    /// `paid_default` row applies).
     pub limits_configured: bool,
     pub subscription: Option<SubscriptionSummary>,
     pub features: Features,

@@ -25,8 +25,9 @@
 //!
 //! - Fields the server owns (`id`, `user_id`, `quote_number`, the totals, timestamps, and
 //!   `status` on create) are refused as `read_only`, any other unknown field as
-//!   `unknown_field`; a line item's `total` is `read_only` too. The original wrote whatever
-//!   the client sent (mass assignment); a typo should not be silently dropped either.
+//!   `unknown_field`. The original wrote whatever the client sent (mass assignment); a typo
+//!   should not be silently dropped either. A line item's `total`, which the original's
+//!   clients send with every item, is accepted and ignored: the server computes it.
 //! - Text is trimmed; blank optional text counts as absent; otherwise text is kept verbatim
 //!   (`O'Brien <b>` stays so): escaping is the renderer's job. Control characters are refused
 //!   (PostgreSQL cannot store NUL), except newlines and tabs in multi-line fields
@@ -520,6 +521,25 @@ fn json_object<'de, D: Deserializer<'de>>(d: D) -> Result<Map<String, Value>, D:
     }
 }
 
+impl QuoteInput {
+    /// The original clients' form, `{"quote": {...}, "operations": {...}}`.
+    pub fn is_original_form(&self) -> bool {
+        self.body.get("quote").is_some_and(Value::is_object)
+    }
+}
+
+impl QuoteUpdateInput {
+    /// The original clients' form, `{"quote_id": ..., "updates": {...}}`.
+    pub fn is_original_form(&self) -> bool {
+        self.body.contains_key("updates") || self.body.get("quote").is_some_and(Value::is_object)
+    }
+
+    /// `quote_id` as sent (checked by [`validate_update`]).
+    pub fn quote_id(&self) -> Option<&str> {
+        self.body.get("quote_id").and_then(Value::as_str)
+    }
+}
+
 impl<'de> Deserialize<'de> for QuoteInput {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<QuoteInput, D::Error> {
         json_object(d).map(|body| QuoteInput { body })
@@ -672,7 +692,7 @@ pub fn validate_update(input: &QuoteUpdateInput) -> Result<QuoteUpdate, Vec<Fiel
 /// quantity}` with JSON numbers), under the same rules; a stored `total` is ignored.
 pub fn line_items_from_stored(value: &Value) -> Result<Vec<ValidLineItem>, Vec<FieldError>> {
     let mut errors = Errors::default();
-    match read_line_items(&mut errors, "line_items", value, Items::Stored) {
+    match read_line_items(&mut errors, "line_items", value) {
         Ok(items) if errors.0.is_empty() => Ok(items.unwrap_or_default()),
         _ => Err(errors.0),
     }
@@ -787,7 +807,7 @@ fn read_quote(errors: &mut Errors, q: &Map<String, Value>, mode: Mode, operation
     let multi = |max| move |e: &mut Errors, f: &str, v: &Value| read_text(e, f, v, max, Lines::Many);
     let tax = |e: &mut Errors, f: &str, v: &Value| read_rate(e, f, v, MAX_TAX_PERCENT);
     let markup = |e: &mut Errors, f: &str, v: &Value| read_rate(e, f, v, MAX_MARKUP_PERCENT);
-    let items = |e: &mut Errors, f: &str, v: &Value| read_line_items(e, f, v, Items::Request);
+    let items = |e: &mut Errors, f: &str, v: &Value| read_line_items(e, f, v);
     let p = Partial {
         client_name: Slot::read(errors, "client_name", q.get("client_name"), line(MAX_NAME_CHARS)),
         client_email: Slot::read(errors, "client_email", q.get("client_email"), read_email),
@@ -870,14 +890,7 @@ fn whole_quote_rules(
     }
 }
 
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Items {
-    Request,
-    /// Rows from the database: their `total` is ignored.
-    Stored,
-}
-
-fn read_line_items(errors: &mut Errors, field: &str, v: &Value, mode: Items) -> Read<Vec<ValidLineItem>> {
+fn read_line_items(errors: &mut Errors, field: &str, v: &Value) -> Read<Vec<ValidLineItem>> {
     let Value::Array(values) = v else {
         errors.add(field, code::INVALID_TYPE, "must be an array of line items");
         return Err(());
@@ -887,11 +900,11 @@ fn read_line_items(errors: &mut Errors, field: &str, v: &Value, mode: Items) -> 
         return Err(());
     }
     let items: Vec<_> =
-        values.iter().enumerate().map(|(i, v)| read_line_item(errors, &format!("{field}[{i}]"), v, mode)).collect();
+        values.iter().enumerate().map(|(i, v)| read_line_item(errors, &format!("{field}[{i}]"), v)).collect();
     items.into_iter().collect::<Option<Vec<_>>>().map(Some).ok_or(())
 }
 
-fn read_line_item(errors: &mut Errors, at: &str, v: &Value, mode: Items) -> Option<ValidLineItem> {
+fn read_line_item(errors: &mut Errors, at: &str, v: &Value) -> Option<ValidLineItem> {
     let Value::Object(o) = v else {
         errors.add(at, code::INVALID_TYPE, "must be an object");
         return None;
@@ -913,8 +926,8 @@ fn read_line_item(errors: &mut Errors, at: &str, v: &Value, mode: Items) -> Opti
     for key in o.keys() {
         match key.as_str() {
             k if ITEM_FIELDS.contains(&k) => {}
-            "total" if mode == Items::Stored => {}
-            "total" => errors.add(field(key), code::READ_ONLY, "`total` cannot be written: the server computes it"),
+            // The original's clients send it; stored rows carry it. The server computes it.
+            "total" => {}
             _ => errors.unknown(
                 &field(key),
                 "a line item has id, name, description, unit, category, quantity and unit_price (or cost)",
@@ -1429,7 +1442,6 @@ mod tests {
                 ("line_items[2].colour", "unknown_field"),
                 ("line_items[2].name", "required"),
                 ("line_items[2].quantity", "too_precise"),
-                ("line_items[2].total", "read_only"),
                 ("line_items[2].unit_price", "too_precise"),
                 ("line_items[3]", "invalid_type"),
             ]
@@ -1761,7 +1773,6 @@ mod tests {
             pairs(&e),
             [
                 ("client_name", "required"),
-                ("line_items[0].total", "read_only"),
                 ("quote_number", "read_only"),
                 ("status", "invalid_status"),
                 ("tax_rate", "required"),

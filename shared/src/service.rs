@@ -1,5 +1,5 @@
 //! The request pipeline every function runs through:
-//! read (with a body limit) → CORS preflight / health → handler → CORS → response → metrics.
+//! read (with a body limit) → CORS preflight / health / ready → handler → CORS → response → metrics.
 //! A handler only sees a [`Context`] and returns a response or a [`Problem`].
 
 use crate::auth::{self, Caller};
@@ -11,6 +11,7 @@ pub use crate::security::guard::Callers;
 use futures::StreamExt;
 use spin_sdk::http::{Fields, IncomingRequest, OutgoingResponse, ResponseOutparam};
 use std::cell::{OnceCell, RefCell};
+use std::rc::Rc;
 use std::time::Instant;
 
 /// Everything a handler may use for one request.
@@ -18,10 +19,13 @@ pub struct Context {
     pub function: &'static str,
     pub request: Request,
     pub request_id: String,
-    db: OnceCell<Db>,
+    /// The request's database connection, once opened; given back by [`Context::release_db`].
+    db: RefCell<Option<Rc<Db>>>,
     user_id: RefCell<Option<String>>,
     /// The bearer token, verified once per request (the middleware and the handler share it).
     caller: OnceCell<Result<Caller, Problem>>,
+    /// Keys fetched from `jwks_url` for this request's token, when it needed them.
+    fetched_jwks: OnceCell<Option<String>>,
     client: OnceCell<Client>,
     /// Set when the canary forwarded the request to green (the metrics row says so).
     pub(crate) forwarded: std::cell::Cell<bool>,
@@ -33,26 +37,53 @@ impl Context {
             function,
             request,
             request_id: request_id(),
-            db: OnceCell::new(),
+            db: RefCell::new(None),
             user_id: RefCell::new(None),
             caller: OnceCell::new(),
+            fetched_jwks: OnceCell::new(),
             client: OnceCell::new(),
             forwarded: std::cell::Cell::new(false),
         }
     }
 
     /// The database connection, opened on first use and shared for the rest of the request.
-    pub fn db(&self) -> Result<&Db, Problem> {
-        if self.db.get().is_none() {
-            let db = Db::connect()?;
-            let _ = self.db.set(db);
+    pub fn db(&self) -> Result<Rc<Db>, Problem> {
+        if let Some(db) = self.db.borrow().as_ref() {
+            return Ok(db.clone());
         }
-        Ok(self.db.get().expect("set above"))
+        let db = Rc::new(Db::connect()?);
+        *self.db.borrow_mut() = Some(db.clone());
+        Ok(db)
+    }
+
+    /// Give the database connection back to the pool before waiting on something slow: above
+    /// all a call to another of our functions, which needs a connection of its own. A request
+    /// must never wait for a connection it holds itself; where connections are pooled (25 by
+    /// default in edge, 64 in Spin) enough such waits at once would deadlock. The next
+    /// [`Context::db`] takes one again. (Taking effect once no caller keeps a `db()` handle.)
+    pub fn release_db(&self) {
+        self.db.borrow_mut().take();
     }
 
     /// The verified bearer token (401 when missing or invalid).
     pub fn caller(&self) -> Result<Caller, Problem> {
-        self.caller.get_or_init(|| auth::authenticate(&self.request)).clone()
+        self.caller
+            .get_or_init(|| auth::authenticate_with(&self.request, self.fetched_jwks.get().and_then(|d| d.as_deref())))
+            .clone()
+    }
+
+    /// Before anything verifies the token: when it is an ES256/RS256 token whose `kid` the
+    /// configured `jwks` lacks and `jwks_url` is set, the keys published there (cached in the
+    /// database; see `auth::jwks`).
+    async fn fetch_signing_keys(&self) {
+        let Some(url) = crate::config::var("jwks_url") else { return };
+        let Some((alg, kid)) = auth::bearer(&self.request).ok().and_then(auth::jwks::asymmetric_key_of) else { return };
+        if auth::jwt_config(None).is_ok_and(|c| c.has_key(&alg, &kid)) {
+            return;
+        }
+        let Ok(db) = self.db() else { return };
+        let document = auth::jwks::document_for(&db, &url, &alg, &kid).await;
+        let _ = self.fetched_jwks.set(document);
     }
 
     /// Who the request comes from (user, service role or address), for rate limits, blocks
@@ -77,7 +108,7 @@ impl Context {
         if !caller.is_service_role() {
             *self.user_id.borrow_mut() = Some(caller.user_id().to_string());
         }
-        auth::admin_only(caller, self.db()?)
+        auth::admin_only(caller, &*self.db()?)
     }
 }
 
@@ -122,9 +153,7 @@ async fn read_request(function: &str, incoming: IncomingRequest, limit: usize) -
         None => (path_and_query.clone(), String::new()),
     };
     let header = |name: &str| headers.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
-    let sub_path = header("spin-path-info").unwrap_or_else(|| {
-        path.strip_prefix(&format!("/functions/v1/{function}")).unwrap_or(&path).to_string()
-    });
+    let sub_path = sub_path(function, &path, &headers);
     let too_large = || {
         Problem::new(413, "payload_too_large", "The request body is too large")
             .detail(format!("bodies are limited to {limit} bytes"))
@@ -142,6 +171,22 @@ async fn read_request(function: &str, incoming: IncomingRequest, limit: usize) -
         body.extend_from_slice(&chunk);
     }
     Ok(Request { method, path, sub_path, query, headers, body })
+}
+
+/// The path below the function's own route (`/functions/v1/<function>`): `/123` of
+/// `/functions/v1/quote-processor/123`, empty at the root. Under the function's own route it is
+/// taken from the path itself: Spin matches a call from another function (service chaining) as
+/// if against `/...`, so its `spin-path-info` is the whole path there. Mounted at any other
+/// route, the host's `spin-path-info` says it (its last line, see `Request::header`).
+fn sub_path(function: &str, path: &str, headers: &[(String, String)]) -> String {
+    let own_route = format!("/functions/v1/{function}");
+    match path.strip_prefix(&own_route) {
+        Some(rest) if rest.is_empty() || rest.starts_with('/') => rest.to_string(),
+        _ => match headers.iter().rev().find(|(k, _)| k == "spin-path-info") {
+            Some((_, info)) => info.clone(),
+            None => path.to_string(),
+        },
+    }
 }
 
 async fn write_response(out: ResponseOutparam, response: Response) {
@@ -254,10 +299,11 @@ where
         .map(|v| String::from_utf8_lossy(v).into_owned());
     let allowed = crate::config::var_or("cors_origins", "*");
 
-    let (mut ctx, mut response) = match read_request(function.name, incoming, DEFAULT_BODY_LIMIT).await {
+    let (ctx, mut response) = match read_request(function.name, incoming, DEFAULT_BODY_LIMIT).await {
         Err(problem) => (None, Response::problem(&problem)),
         Ok(request) => {
             let ctx = Context::new(function.name, request);
+            ctx.fetch_signing_keys().await;
             // A migration's green share goes to the green deployment (see `canary`).
             let forwarded = F::forward(&ctx).await;
             let response = match forwarded {
@@ -279,7 +325,9 @@ where
     let response_bytes = response.body.len() as i64;
     // The database connection goes back to the pool before the answer is written: a client
     // that reads slowly, or never, must not hold one of the pool's connections.
-    drop(ctx.as_mut().and_then(|ctx| ctx.db.take()));
+    if let Some(ctx) = &ctx {
+        ctx.release_db();
+    }
     write_response(out, response).await;
 
     // After the answer is on its way: the metrics row, on a connection taken again.
@@ -333,21 +381,47 @@ where
             _ => Response::problem(&Problem::method_not_allowed(&["GET", "HEAD"])),
         };
     }
+    if req.segments() == ["ready"] {
+        return match req.method {
+            Method::Get | Method::Head => readiness(ctx, function),
+            _ => Response::problem(&Problem::method_not_allowed(&["GET", "HEAD"])),
+        };
+    }
     // The security middleware: blocks, rate limit, threat detection (one SQL statement).
     let screened = crate::config::var_or("security_middleware", "on") != "off";
     if screened {
-        if let Err(refusal) = guard::screen(function.name, function.policy(&req.sub_path), req, ctx.client(), ctx.db().ok()) {
+        if let Err(refusal) = guard::screen(function.name, function.policy(&req.sub_path), req, ctx.client(), ctx.db().ok().as_deref()) {
             return refusal;
         }
     }
-    let response = match handler(ctx).await {
+    let mut response = match handler(ctx).await {
         Ok(r) => r,
         Err(p) => Response::problem(&p),
     };
+    crate::http::mark_success(&mut response);
     if screened {
-        guard::after(function.name, req, ctx.client(), response.status, ctx.db.get());
+        guard::after(function.name, req, ctx.client(), response.status, ctx.db.borrow().as_deref());
     }
     response
+}
+
+/// `GET /ready`: readiness, for a Kubernetes readiness probe and load balancers. The instance
+/// can serve when it can reach its database: one shaped `SELECT 1`. `/health` is liveness (the
+/// process and the component answer) and never looks further: a database outage must take
+/// instances out of rotation, not get them restarted.
+fn readiness(ctx: &Context, function: &Function) -> Response {
+    let reachable = ctx.db().ok().is_some_and(|db| db.query("SELECT 1 AS one", &[]).is_ok_and(|rows| rows.len() == 1));
+    if reachable {
+        Response::ok(&serde_json::json!({
+            "status": "ready",
+            "function": function.name,
+            "version": function.version,
+        }))
+    } else {
+        Response::problem(
+            &Problem::unavailable("not_ready", "the database cannot be reached; this instance cannot serve yet").retry_after(5),
+        )
+    }
 }
 
 /// The same pipeline for a request already read, natively compiled (bench/native: the
@@ -378,6 +452,30 @@ where
     }
     let duration_ms = started.elapsed().as_secs_f64() * 1000.0;
     if let Ok(db) = ctx.db() {
-        record_metric(db, function, &ctx, status, duration_ms, response_bytes);
+        record_metric(&db, function, &ctx, status, duration_ms, response_bytes);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::sub_path;
+
+    fn h(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    fn the_sub_path_is_below_the_functions_own_route_however_the_host_matched_it() {
+        // A client's request, matched against the function's route.
+        let routed = h(&[("spin-path-info", "/123")]);
+        assert_eq!(sub_path("quote-processor", "/functions/v1/quote-processor/123", &routed), "/123");
+        // A call from another function through Spin's service chaining (matched as `/...`).
+        let chained = h(&[("spin-path-info", "/functions/v1/quote-pdf-generator")]);
+        assert_eq!(sub_path("quote-pdf-generator", "/functions/v1/quote-pdf-generator", &chained), "");
+        // Not a prefix by accident.
+        assert_eq!(sub_path("quote", "/functions/v1/quote-processor", &h(&[("spin-path-info", "/x")])), "/x");
+        // Mounted elsewhere: the host's path-info, its own (last) line.
+        let elsewhere = h(&[("spin-path-info", "/forged"), ("spin-path-info", "/jobs/7")]);
+        assert_eq!(sub_path("batch-processor", "/api/batch/jobs/7", &elsewhere), "/jobs/7");
     }
 }

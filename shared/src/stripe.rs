@@ -152,6 +152,23 @@ pub fn parse_secrets(list: &str) -> Vec<&str> {
     list.split(',').map(str::trim).filter(|s| !s.is_empty()).collect()
 }
 
+/// Verify a delivery with this deployment's configuration: the secrets of
+/// `stripe_webhook_secrets` and the age limit `stripe_webhook_tolerance_s` (default 300 s).
+/// The security middleware calls it before the rate limiter (a verified delivery spends no
+/// client budget) and webhook-handler before anything touches the database.
+pub fn verify_configured(payload: &[u8], header: &str) -> Result<i64, SignatureError> {
+    let configured = crate::config::var("stripe_webhook_secrets").unwrap_or_default();
+    let secrets = parse_secrets(&configured);
+    if secrets.is_empty() {
+        return Err(SignatureError::NoSecret);
+    }
+    let tolerance = crate::config::var("stripe_webhook_tolerance_s")
+        .and_then(|v| v.trim().parse::<i64>().ok())
+        .filter(|t| *t > 0)
+        .unwrap_or(DEFAULT_TOLERANCE_S);
+    verify(payload, header, &secrets, tolerance, crate::auth::now_unix())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

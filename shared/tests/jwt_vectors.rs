@@ -1,4 +1,4 @@
-//! The shared JWT vectors (`/work/shared/fixtures/jwt/tokens.json`, 34 cases minted with
+//! The shared JWT vectors (`tests/fixtures/jwt/tokens.json`, 34 cases minted with
 //! jose and cross-checked with PyJWT), evaluated at `validation.now` with the configuration
 //! `validation` describes, plus extra tokens minted here with the fixture keys for cases the
 //! vectors do not pin (no kid, padded segments with a valid MAC, exact size limit, ...).
@@ -11,7 +11,7 @@ use jwt_simple::algorithms::{
 use serde_json::{json, Value};
 use shared::auth::jwt::{self, b64url_encode, verify, Claims, JwtConfig, Rejection};
 
-const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/fixtures/jwt");
+const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/fixtures/jwt");
 
 fn read(rel: &str) -> String {
     let path = format!("{FIXTURES}/{rel}");

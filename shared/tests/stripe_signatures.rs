@@ -1,12 +1,12 @@
-//! Every case of `fixtures/stripe/signatures.json` (made with Stripe's own libraries) gives
+//! Every case of `tests/fixtures/stripe/signatures.json` (made with Stripe's own libraries) gives
 //! the labelled verdict; the implementation-defined quirks are refused (documented choice).
 
 use serde_json::Value;
 use shared::stripe::verify;
 
 fn load(name: &str) -> Value {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/fixtures/stripe/");
-    let text = std::fs::read_to_string(format!("{path}{name}")).unwrap_or_else(|e| panic!("fixture {name} missing: {e}"));
+    let path = format!("{}/../tests/fixtures/stripe/{name}", env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("fixture {path} missing: {e}"));
     serde_json::from_str(&text).unwrap()
 }
 

@@ -152,11 +152,11 @@ DO $$
 DECLARE r record;
 BEGIN
   SELECT * INTO STRICT r FROM public.get_entitlements('aaaaaaaa-0000-4000-8000-00000000000a');
-  PERFORM pg_temp.ok(format('past_due entitles with a warning; unconfigured product -> free limits (got %s)', r),
+  PERFORM pg_temp.ok(format('past_due entitles with a warning; a paid product without limits -> paid_default, never free (got %s)', r),
     r.plan_key = 'prod_test_premium' AND r.plan_name = 'Premium'
     AND r.subscription_id = 'a4000000-0000-4000-8000-000000000002' AND r.subscription_status = 'past_due'
     AND r.entitled AND r.past_due AND NOT r.limits_configured
-    AND r.max_quotes = 5 AND r.max_clients = 3 AND NOT r.pdf_export);
+    AND r.max_quotes = -1 AND r.max_clients = -1 AND r.pdf_export AND r.bulk_operations);
 END $$;
 
 -- 4. Bob: active Pro (older) vs trialing Premium (newer): both entitle, the newest wins;
@@ -212,11 +212,16 @@ BEGIN
     AND r.stripe_subscription_id IS NULL AND r.entitled AND r.limits_configured AND r.max_quotes = 5);
 END $$;
 
--- 7. the free row is protected; and should it vanish anyway, the documented defaults apply
+-- 7. the free and paid_default rows are protected; and should the free row vanish anyway,
+--    the documented defaults apply
 RESET ROLE;
 DO $$
 DECLARE r record;
 BEGIN
+  PERFORM pg_temp.expect_error('deleting the paid_default plan_limits row',
+    $q$DELETE FROM public.plan_limits WHERE plan_key = 'paid_default'$q$, '23001');
+  PERFORM pg_temp.expect_error('renaming the paid_default plan_limits row',
+    $q$UPDATE public.plan_limits SET plan_key = 'paid' WHERE plan_key = 'paid_default'$q$, '23001');
   PERFORM pg_temp.expect_error('deleting the free plan_limits row',
     $q$DELETE FROM public.plan_limits WHERE plan_key = 'free'$q$, '23001');
   PERFORM pg_temp.expect_error('renaming the free plan_limits row',

@@ -5,8 +5,13 @@
 //! - `EDGE_TEST_PG`: URL of the cluster's maintenance database (`.../postgres`)
 //! - `EDGE_TEST_TEMPLATE`: name of the migrated template database
 //! - `EDGE_BIN`: the `edge` binary (default `target/host/edge`)
+//! - `E2E_HOST`: `spin` runs the suites against the real Spin CLI (`SPIN_BIN`, default
+//!   `../shared/tools/spin/spin`) instead of `edge`; tests of what only edge has say so and
+//!   are skipped there ([`edge_only`])
 
 pub mod http;
+pub mod schema;
+pub mod original;
 pub mod sign;
 
 use std::io::{BufRead, BufReader};
@@ -38,14 +43,39 @@ pub fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("tests/ has a parent").to_path_buf()
 }
 
-/// `../shared/fixtures/...` beside the workspace.
+/// `tests/fixtures/...`: the external test vectors, kept in the repository (see its README).
 pub fn fixture(rel: &str) -> PathBuf {
-    root().join("..").join("shared").join("fixtures").join(rel)
+    root().join("tests").join("fixtures").join(rel)
+}
+
+/// Material kept beside the checkout rather than in it (`../shared/<rel>`: the reference
+/// documents and the upstream copy of the fixtures), or `None` when it is not there, after
+/// saying so: a test that needs it skips with that message instead of failing a lone clone.
+pub fn beside_checkout(rel: &str, test: &str, what_is_skipped: &str) -> Option<PathBuf> {
+    let path = root().join("..").join("shared").join(rel);
+    if path.exists() {
+        return Some(path);
+    }
+    skip(test, &format!("{what_is_skipped}: {} is not beside the checkout", path.display()));
+    None
+}
+
+/// Says on the real stderr (not captured by the test harness, so it shows in every run) that
+/// `test` skipped something, and why.
+pub fn skip(test: &str, why: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "SKIPPED in {test}: {why}");
+}
+
+/// A fixture's bytes; a missing file names its path.
+pub fn fixture_bytes(rel: &str) -> Vec<u8> {
+    let path = fixture(rel);
+    std::fs::read(&path).unwrap_or_else(|e| panic!("fixture {} is missing or unreadable: {e}", path.display()))
 }
 
 pub fn fixture_json(rel: &str) -> serde_json::Value {
     let path = fixture(rel);
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("fixture {} is missing: {e}", path.display()));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("fixture {} is missing or unreadable: {e}", path.display()));
     serde_json::from_str(&text).expect("fixture is JSON")
 }
 
@@ -68,7 +98,7 @@ impl Jwt {
         fixture_json("jwt/tokens.json")["validation"]["issuer"].as_str().unwrap().to_string()
     }
     pub fn jwks() -> String {
-        std::fs::read_to_string(fixture("jwt/jwks.json")).expect("jwks fixture")
+        String::from_utf8(fixture_bytes("jwt/jwks.json")).expect("jwks.json is UTF-8")
     }
     /// A valid user token for `sub`.
     pub fn user(sub: &str) -> String {
@@ -105,6 +135,11 @@ impl Plan {
 }
 
 static DB_SEQ: AtomicU32 = AtomicU32::new(0);
+
+/// A number unique in this test process (database and directory names).
+pub fn next_seq() -> u32 {
+    DB_SEQ.fetch_add(1, Ordering::SeqCst)
+}
 
 /// A fresh database cloned from the migrated template; dropped with the value.
 pub struct TestDb {
@@ -186,6 +221,42 @@ pub struct Host {
     child: Child,
     pub base: String,
     pub output: Arc<Mutex<Vec<String>>>,
+    /// Spin's component logs, removed with the host.
+    _logs: Option<TempDir>,
+}
+
+/// The host the suites run against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Runtime {
+    Edge,
+    Spin,
+}
+
+/// `edge`, unless `E2E_HOST=spin`.
+pub fn runtime() -> Runtime {
+    match std::env::var("E2E_HOST").as_deref() {
+        Ok("spin") => Runtime::Spin,
+        _ => Runtime::Edge,
+    }
+}
+
+/// The real Spin CLI: `SPIN_BIN`, else `../shared/tools/spin/spin` beside the workspace, if it
+/// is there.
+pub fn spin_bin() -> Option<PathBuf> {
+    let path = std::env::var("SPIN_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| root().join("..").join("shared").join("tools").join("spin").join("spin"));
+    path.is_file().then_some(path)
+}
+
+/// For a test of something only `edge` has (its own endpoints, its log lines, its limits and
+/// settings): under Spin it is skipped, saying why. `if e2e::edge_only("...") { return; }`
+pub fn edge_only(what: &str) -> bool {
+    if runtime() == Runtime::Spin {
+        eprintln!("skipped under Spin: {what} is edge's own");
+        return true;
+    }
+    false
 }
 
 pub struct HostConfig {
@@ -218,9 +289,36 @@ pub fn base_vars(db: &TestDb) -> Vec<(String, String)> {
 }
 
 impl Host {
+    /// The host [`runtime`] says: `edge up`, or `spin up`.
     pub fn start(cfg: HostConfig) -> Host {
+        match runtime() {
+            Runtime::Edge => Host::edge(cfg),
+            Runtime::Spin => Host::spin(cfg),
+        }
+    }
+
+    pub fn edge(cfg: HostConfig) -> Host {
         let mut cmd = Command::new(edge_bin());
         cmd.arg("up").arg("--listen").arg("127.0.0.1:0").arg("-f").arg(&cfg.manifest).args(&cfg.args);
+        Host::run(cmd, cfg, None)
+    }
+
+    /// Real Spin on the same manifest and variables (its component logs in a directory of its
+    /// own). Options are edge's: a test that passes any is edge's own.
+    pub fn spin(cfg: HostConfig) -> Host {
+        assert!(cfg.args.is_empty(), "{:?} are edge's options: mark the test edge_only", cfg.args);
+        let spin = spin_bin().expect("E2E_HOST=spin needs the Spin CLI (SPIN_BIN or ../shared/tools/spin/spin)");
+        let logs = TempDir::new("spin-logs");
+        // A port of its own rather than 0: Spin sends requests to the application's own origin
+        // (`http://self`) to the address it was told to listen on.
+        let port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("a free port").port();
+        let mut cmd = Command::new(spin);
+        cmd.arg("up").arg("-f").arg(&cfg.manifest).arg("--listen").arg(format!("127.0.0.1:{port}")).arg("--log-dir").arg(&logs.0);
+        Host::run(cmd, cfg, Some(logs))
+    }
+
+    fn run(mut cmd: Command, cfg: HostConfig, logs: Option<TempDir>) -> Host {
+        let program = cmd.get_program().to_string_lossy().into_owned();
         // Only what the test sets: no SPIN_VARIABLE_* leaking in from the caller's shell.
         for (k, _) in std::env::vars() {
             if k.starts_with("SPIN_VARIABLE_") {
@@ -231,7 +329,7 @@ impl Host {
             cmd.env(format!("SPIN_VARIABLE_{}", k.to_ascii_uppercase()), v);
         }
         cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
-        let mut child = cmd.spawn().unwrap_or_else(|e| panic!("cannot start {}: {e}", edge_bin().display()));
+        let mut child = cmd.spawn().unwrap_or_else(|e| panic!("cannot start {program}: {e}"));
         let output = Arc::new(Mutex::new(Vec::new()));
         let (tx, rx) = std::sync::mpsc::channel::<String>();
         for stream in [
@@ -253,10 +351,10 @@ impl Host {
             Ok(b) => b,
             Err(_) => {
                 let _ = child.kill();
-                panic!("edge did not start:\n{}", output.lock().unwrap().join("\n"));
+                panic!("{program} did not start:\n{}", output.lock().unwrap().join("\n"));
             }
         };
-        Host { child, base, output }
+        Host { child, base, output, _logs: logs }
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -269,6 +367,14 @@ impl Host {
 
     pub fn post(&self, path: &str) -> Req {
         Req::new("POST", &self.url(path))
+    }
+
+    pub fn put(&self, path: &str) -> Req {
+        Req::new("PUT", &self.url(path))
+    }
+
+    pub fn delete(&self, path: &str) -> Req {
+        Req::new("DELETE", &self.url(path))
     }
 
     pub fn output(&self) -> String {

@@ -10,6 +10,9 @@ fn assert_problem(r: &e2e::HttpResponse, status: u16, code: &str) {
     assert_eq!(v["code"], code, "{v}");
     assert_eq!(v["status"], status);
     assert!(v["title"].is_string() && v["type"].is_string());
+    // The original API's members, which its callers read from every answer.
+    assert_eq!(v["success"], false, "{v}");
+    assert!(v["error"].as_str().is_some_and(|e| !e.is_empty()), "{v}");
     assert_eq!(r.header("access-control-allow-origin"), Some("*"), "CORS on errors too");
 }
 
@@ -56,7 +59,9 @@ fn wrong_methods_bad_tokens_and_preflight() {
     let db = TestDb::new();
     let host = Host::start(HostConfig::app(&db));
     let path = "/functions/v1/subscription-status";
-    assert_problem(&host.post(path).json(&serde_json::json!({})).send(), 405, "method_not_allowed");
+    assert_problem(&e2e::Req::new("PATCH", &host.url(path)).json(&serde_json::json!({})).send(), 405, "method_not_allowed");
+    // The original's callers post (its CI smoke test sends {"test": true}): a token is still needed.
+    assert_problem(&host.post(path).json(&serde_json::json!({"test": true})).send(), 401, "missing_token");
     assert_problem(&host.get(path).send(), 401, "missing_token");
     assert_problem(&host.get(path).header("authorization", "Basic abc").send(), 401, "invalid_authorization_header");
     assert_problem(&host.get(path).bearer("not-a-jwt").send(), 401, "token_malformed");

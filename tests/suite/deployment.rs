@@ -3,7 +3,7 @@
 //! (validated against SpinKube's own CRD schemas) and `spin deploy` for Fermyon Cloud.
 
 use e2e::{edge_bin, probe_wasm, root, TempDir, TestDb};
-use serde_json::Value;
+use serde_json::{json, Value};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -225,12 +225,13 @@ fn all_objects(dir: &Path) -> Vec<(PathBuf, Value)> {
     out
 }
 
-/// The openAPIV3Schema of a CRD in ../shared/reference/spinkube-crds/.
-fn crd_schema(file: &str) -> Value {
-    let path = root().join("../shared/reference/spinkube-crds").join(file);
-    let crd = documents(&path).remove(0);
+/// The openAPIV3Schema of a CRD in ../shared/reference/spinkube-crds/ (SpinKube's own CRDs,
+/// kept beside the checkout, not in it): `None`, said as a skip, when they are not there.
+fn crd_schema(file: &str, test: &str) -> Option<Value> {
+    let dir = e2e::beside_checkout("reference/spinkube-crds", test, "validation against SpinKube's CRD schemas")?;
+    let crd = documents(&dir.join(file)).remove(0);
     let version = crd["spec"]["versions"].as_array().unwrap().iter().find(|v| v["name"] == "v1alpha1").expect("v1alpha1");
-    version["schema"]["openAPIV3Schema"].clone()
+    Some(version["schema"]["openAPIV3Schema"].clone())
 }
 
 /// A validator for the structural OpenAPI v3 schemas of CRDs: types, properties (a field the
@@ -387,8 +388,9 @@ fn spinkube_manifests_validate_against_the_crds_and_follow_the_placement() {
     let out = TempDir::new("spinkube");
     let run = spinkube(&out.0, &[]);
     assert!(run.ok, "{}{}", run.stdout, run.stderr);
-    let spinapp_schema = crd_schema("core.spinkube.dev_spinapps.yaml");
-    let executor_schema = crd_schema("core.spinkube.dev_spinappexecutors.yaml");
+    const TEST: &str = "spinkube_manifests_validate_against_the_crds_and_follow_the_placement";
+    let spinapp_schema = crd_schema("core.spinkube.dev_spinapps.yaml", TEST);
+    let executor_schema = crd_schema("core.spinkube.dev_spinappexecutors.yaml", TEST);
     let objects = all_objects(&out.0);
     let home = &p.regions[0].0;
 
@@ -398,13 +400,17 @@ fn spinkube_manifests_validate_against_the_crds_and_follow_the_placement() {
         match o["kind"].as_str().unwrap() {
             "SpinApp" => {
                 assert_eq!(o["apiVersion"], "core.spinkube.dev/v1alpha1");
-                let errs = schema_errors(&spinapp_schema, o);
-                assert!(errs.is_empty(), "{}: {errs:#?}", path.display());
+                if let Some(schema) = &spinapp_schema {
+                    let errs = schema_errors(schema, o);
+                    assert!(errs.is_empty(), "{}: {errs:#?}", path.display());
+                }
             }
             "SpinAppExecutor" => {
                 assert_eq!(o["apiVersion"], "core.spinkube.dev/v1alpha1");
-                let errs = schema_errors(&executor_schema, o);
-                assert!(errs.is_empty(), "{}: {errs:#?}", path.display());
+                if let Some(schema) = &executor_schema {
+                    let errs = schema_errors(schema, o);
+                    assert!(errs.is_empty(), "{}: {errs:#?}", path.display());
+                }
             }
             _ => {}
         }
@@ -525,7 +531,9 @@ fn spinkube_manifests_validate_against_the_crds_and_follow_the_placement() {
 fn the_schema_validator_rejects_what_the_operator_would_reject() {
     let out = TempDir::new("spinkube-bad");
     assert!(spinkube(&out.0, &[]).ok);
-    let schema = crd_schema("core.spinkube.dev_spinapps.yaml");
+    let Some(schema) = crd_schema("core.spinkube.dev_spinapps.yaml", "the_schema_validator_rejects_what_the_operator_would_reject") else {
+        return;
+    };
     let app = all_objects(&out.0).into_iter().map(|(_, o)| o).find(|o| o["kind"] == "SpinApp").unwrap();
     assert!(schema_errors(&schema, &app).is_empty());
     let broken = |f: &dyn Fn(&mut Value)| {
@@ -582,21 +590,36 @@ fn deploying_with_spin_runs_spin_deploy_with_the_variables() {
     std::fs::write(&script, format!("#!/bin/sh\nprintf '%s\\n' \"$@\" > '{}'\nexit ${{FAKE_SPIN_EXIT:-0}}\n", record.display())).unwrap();
     std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
     let manifest = root().join("spin.toml");
+    let cloud = TempDir::new("spin-cloud");
     let path = bin.0.to_str().unwrap();
     let env = [("PATH", path), ("SPIN_VARIABLE_JWT_ISSUER", "https://issuer.example.com")];
     let run = edge(
-        &["deploy", "--target", "spin", "-f", manifest.to_str().unwrap(), "--variable", "db_host=db.example.com:5432", "--variable", "db_url=postgres://u:p@db.example.com:5432/app"],
+        &["deploy", "--target", "spin", "-f", manifest.to_str().unwrap(), "--out", cloud.0.to_str().unwrap(),
+          "--variable", "db_host=db.example.com:5432", "--variable", "db_url=postgres://u:p@db.example.com:5432/app"],
         &env,
         true,
     );
     assert!(run.ok, "{}{}", run.stdout, run.stderr);
+    // What is deployed is the application without local service chaining, which Fermyon
+    // Cloud refuses: the functions call each other through the application's own origin.
+    let written = cloud.0.join("spin.toml");
+    let text = std::fs::read_to_string(&written).unwrap();
+    assert!(!text.contains(".spin.internal"), "{text}");
+    let doc: toml::Table = toml::from_str(&text).unwrap();
+    assert_eq!(doc["variables"]["service_chaining"]["default"].as_str(), Some("self"));
+    let hosts = |c: &str| doc["component"][c]["allowed_outbound_hosts"].as_array().unwrap().clone();
+    for chaining in ["quote-processor", "batch-processor", "production-validator", "security-hardening", "performance-optimizer"] {
+        assert!(hosts(chaining).contains(&toml::Value::String("http://self".into())), "{chaining}");
+    }
+    let source = doc["component"]["quote-processor"]["source"].as_str().unwrap();
+    assert!(std::path::Path::new(source).is_absolute() && source.ends_with("quote_processor.wasm"), "{source}");
     let args: Vec<String> = std::fs::read_to_string(&record).unwrap().lines().map(String::from).collect();
     assert_eq!(
         args,
         [
             "deploy",
             "--from",
-            manifest.to_str().unwrap(),
+            written.to_str().unwrap(),
             "--variable",
             "db_host=db.example.com:5432",
             "--variable",
@@ -610,7 +633,7 @@ fn deploying_with_spin_runs_spin_deploy_with_the_variables() {
 
     // spin's failure is edge's failure.
     let env = [("PATH", path), ("FAKE_SPIN_EXIT", "3")];
-    let run = edge(&["deploy", "--target", "spin"], &env, true);
+    let run = edge(&["deploy", "--target", "spin", "--out", cloud.0.to_str().unwrap()], &env, true);
     assert!(!run.ok);
     assert!(run.stderr.contains("spin deploy failed"), "{}", run.stderr);
 }
@@ -704,4 +727,121 @@ fn every_built_component_fits_its_budget_and_imports_only_what_it_needs() {
     assert!(run.ok, "{}{}", run.stdout, run.stderr);
     let rows = run.stdout.lines().filter(|l| l.ends_with(" ok")).count();
     assert_eq!(rows, placement().components.len(), "{}", run.stdout);
+}
+
+/// The part of Kubernetes' batch/v1 CronJob schema the generated CronJobs use, in the
+/// structural form `validate` reads (field names, types, required fields and enums as in the
+/// Kubernetes API reference; a field not listed here is an error, as with strict validation).
+fn cron_job_schema() -> Value {
+    let obj = |props: Value, required: &[&str]| json!({"type": "object", "properties": props, "required": required});
+    let labels = json!({"type": "object", "additionalProperties": {"type": "string"}});
+    let container = obj(
+        json!({
+            "name": {"type": "string", "pattern": "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", "maxLength": 63},
+            "image": {"type": "string"},
+            "args": {"type": "array", "items": {"type": "string"}},
+            "env": {"type": "array", "items": obj(json!({
+                "name": {"type": "string"},
+                "valueFrom": obj(json!({"secretKeyRef": obj(json!({"name": {"type": "string"}, "key": {"type": "string"},
+                                                                   "optional": {"type": "boolean"}}), &["key"])}), &[]),
+            }), &["name"])},
+        }),
+        &["name"],
+    );
+    let pod_spec = obj(
+        json!({
+            "restartPolicy": {"type": "string", "enum": ["Always", "OnFailure", "Never"]},
+            "containers": {"type": "array", "minItems": 1, "items": container},
+        }),
+        &["containers"],
+    );
+    let job_spec = obj(
+        json!({
+            "backoffLimit": {"type": "integer", "format": "int32", "minimum": 0},
+            "activeDeadlineSeconds": {"type": "integer", "minimum": 1},
+            "template": obj(json!({"metadata": obj(json!({"labels": labels}), &[]), "spec": pod_spec}), &[]),
+        }),
+        &["template"],
+    );
+    obj(
+        json!({
+            "apiVersion": {"type": "string", "enum": ["batch/v1"]},
+            "kind": {"type": "string", "enum": ["CronJob"]},
+            "metadata": obj(json!({"name": {"type": "string", "maxLength": 52}, "labels": labels}), &["name"]),
+            "spec": obj(json!({
+                // Five fields (minute hour day-of-month month day-of-week).
+                "schedule": {"type": "string", "pattern": "^(\\S+ ){4}\\S+$"},
+                "timeZone": {"type": "string"},
+                "concurrencyPolicy": {"type": "string", "enum": ["Allow", "Forbid", "Replace"]},
+                "startingDeadlineSeconds": {"type": "integer", "minimum": 0},
+                "successfulJobsHistoryLimit": {"type": "integer", "format": "int32", "minimum": 0},
+                "failedJobsHistoryLimit": {"type": "integer", "format": "int32", "minimum": 0},
+                "jobTemplate": obj(json!({"spec": job_spec}), &[]),
+            }), &["schedule", "jobTemplate"]),
+        }),
+        &["apiVersion", "kind", "metadata", "spec"],
+    )
+}
+
+#[test]
+fn spinkube_runs_the_schedule_as_cronjobs_that_call_a_spinapp_serving_the_path() {
+    let p = placement();
+    let out = TempDir::new("spinkube-schedule");
+    let run = spinkube(&out.0, &[]);
+    assert!(run.ok, "{}{}", run.stdout, run.stderr);
+    let home = &p.regions[0].0;
+    let objects = all_objects(&out.0);
+    let jobs: Vec<&(PathBuf, Value)> = objects.iter().filter(|(_, o)| o["kind"] == "CronJob").collect();
+    // Declared once, in spin.toml: every schedule entry is one CronJob, in the home region only.
+    let manifest = spin_toml();
+    let entries = manifest["application"]["tool"]["edge"]["schedule"].as_array().unwrap();
+    assert_eq!(jobs.len(), entries.len());
+    let schema = cron_job_schema();
+    for (path, job) in &jobs {
+        assert!(path.ends_with(format!("{home}/schedule.yaml")), "{}", path.display());
+        let errs = schema_errors(&schema, job);
+        assert!(errs.is_empty(), "{}: {errs:#?}", path.display());
+        let container = &job["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0];
+        let args: Vec<&str> = container["args"].as_array().unwrap().iter().map(|a| a.as_str().unwrap()).collect();
+        let url = *args.last().unwrap();
+        // http://<SpinApp>.<namespace>.svc.cluster.local/functions/v1/<component>/...: the
+        // operator's Service of a SpinApp that serves that component in the home region.
+        let rest = url.strip_prefix("http://").unwrap();
+        let (host, path_q) = rest.split_once('/').unwrap();
+        let service = host.strip_suffix(".quotekit.svc.cluster.local").unwrap_or_else(|| panic!("{url}"));
+        let component = path_q.strip_prefix("functions/v1/").unwrap().split(['/', '?']).next().unwrap();
+        let app = objects
+            .iter()
+            .find(|(_, o)| o["kind"] == "SpinApp" && o["metadata"]["name"] == service)
+            .unwrap_or_else(|| panic!("{url} calls {service}, which the files do not define"));
+        assert!(app.0.parent() == path.parent(), "the SpinApp is in the same region");
+        assert!(app.1["spec"]["components"].as_array().unwrap().iter().any(|c| c == component), "{service} serves {component}");
+        let entry = entries.iter().find(|e| url.ends_with(e["path"].as_str().unwrap())).expect("a spin.toml entry");
+        assert!(args.windows(2).any(|w| w == ["-X", entry["method"].as_str().unwrap()]), "{args:?}");
+        assert!(args.contains(&"Authorization: Bearer $(SERVICE_ROLE_KEY)"));
+        let secret = &container["env"][0]["valueFrom"]["secretKeyRef"];
+        assert_eq!((secret["name"].as_str(), secret["key"].as_str()), (Some("quotekit-secrets"), Some("service_role_key")));
+        assert_eq!(job["spec"]["concurrencyPolicy"], "Forbid");
+    }
+    let schedule_of = |needle: &str| -> String {
+        let job = jobs.iter().find(|(_, o)| o["metadata"]["name"].as_str().unwrap().contains(needle)).unwrap();
+        job.1["spec"]["schedule"].as_str().unwrap().to_string()
+    };
+    assert_eq!(schedule_of("batch-processor-jobs-advance"), "* * * * *");
+    assert_eq!(schedule_of("migration-controller-evaluate"), "* * * * *");
+    assert_eq!(schedule_of("cost-report"), "0 0 * * *");
+    assert_eq!(schedule_of("retention"), "0 0 * * *");
+    let kustomization = documents(&out.0.join(home).join("kustomization.yaml")).remove(0);
+    assert!(kustomization["resources"].as_array().unwrap().iter().any(|r| r == "schedule.yaml"));
+    // Probes: liveness /health and readiness /ready of a component each SpinApp serves.
+    for (_, app) in objects.iter().filter(|(_, o)| o["kind"] == "SpinApp") {
+        let checks = &app["spec"]["checks"];
+        let live = checks["liveness"]["httpGet"]["path"].as_str().unwrap();
+        let ready = checks["readiness"]["httpGet"]["path"].as_str().unwrap();
+        let component = live.strip_prefix("/functions/v1/").unwrap().strip_suffix("/health").unwrap();
+        assert_eq!(ready, format!("/functions/v1/{component}/ready"));
+        assert!(app["spec"]["components"].as_array().unwrap().iter().any(|c| c == component));
+    }
+    let notes = std::fs::read_to_string(out.0.join("README.md")).unwrap();
+    assert!(notes.contains("--from-literal=service_role_key="), "{notes}");
 }

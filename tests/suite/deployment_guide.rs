@@ -42,8 +42,9 @@ fn the_deployment_guide_runs_end_to_end() {
         .filter_map(|e| e.ok()?.file_name().into_string().ok())
         .filter(|f| f.ends_with(".sql"))
         .collect();
-    // The guide's seven files, and this project's own since (0008_abuse_limits.sql).
-    assert_eq!(files.len(), 8, "the guide applies 7 migration files; 0008 follows them");
+    // The guide's seven files, and this project's own since (0008_abuse_limits.sql,
+    // 0009_supabase_dropin.sql).
+    assert_eq!(files.len(), 9, "the guide applies 7 migration files; 0008 and 0009 follow them");
     let (ok, out) = edge(&["db", "migrate", "--db-url", &db.url]);
     assert!(ok, "{out}");
     assert!(out.contains(&format!("{0} migration(s) applied, {0} in total", files.len())), "{out}");
@@ -96,7 +97,7 @@ OR table_name LIKE '%global_%';",
     // Phase 2: every function deployed (`supabase functions deploy` → `edge up`) and answering:
     // the live (blue) deployment, and the green one a zero-downtime migration moves traffic to.
     let green = Host::start(HostConfig::app(&db).var("deployment_color", "green").var("green_base_url", "http://127.0.0.1:9"));
-    let host = Host::start(HostConfig::app(&db).var("deployment_color", "blue").var("green_base_url", &green.base));
+    let host = Host::start(HostConfig::app(&db).var("deployment_color", "blue").var("green_base_url", &green.base).var("green_origin", &green.base));
     let service = Jwt::token(SERVICE_SUB, "service_role");
     for f in FUNCTIONS {
         let r = host.get(&format!("/functions/v1/{f}/health")).send();

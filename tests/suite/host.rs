@@ -186,11 +186,16 @@ fn the_hosts_wit_is_the_wit_shipped_in_spin_sdk() {
 fn components_call_each_other_in_process_through_spin_internal_hosts() {
     let dir = TempDir::new("chain");
     let host = start(&dir, &["http://deeper.spin.internal".to_string()]);
-    let r = host.get("/probe/fetch?url=http://deeper.spin.internal/probe/deeper/echo").send();
+    // Matched as Spin matches a chained call: as if against `/...`, the whole path its
+    // path-info, whatever the component's own route.
+    let r = host.get("/probe/fetch?url=http://deeper.spin.internal/echo").send();
     assert_eq!(r.status, 200, "{}", r.text());
     let inner: serde_json::Value = serde_json::from_str(r.json()["body"].as_str().unwrap()).unwrap();
-    assert_eq!(header(&inner, "spin-matched-route"), Some("/probe/deeper/..."));
+    assert_eq!(inner["path"], "/echo");
+    assert_eq!(header(&inner, "spin-matched-route"), Some("/..."));
+    assert_eq!(header(&inner, "spin-component-route"), Some(""));
     assert_eq!(header(&inner, "spin-path-info"), Some("/echo"));
+    assert_eq!(header(&inner, "spin-client-addr"), Some("0.0.0.0:0"));
     // Not allowed: refused, and the other component never runs.
     let r = host.get("/probe/fetch?url=http://exact.spin.internal/exact").send();
     assert_eq!(r.status, 502, "{}", r.text());

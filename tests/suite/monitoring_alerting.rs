@@ -128,24 +128,63 @@ fn header<'a>(r: &'a e2e::http::Recorded, name: &str) -> Option<&'a str> {
 // ---------------------------------------------------------------------------------------------
 
 #[test]
-fn health_is_public_and_says_only_ok_degraded_or_down() {
+fn health_is_liveness_and_reports_no_outage_that_is_not() {
     let db = TestDb::new();
-    let host = Host::start(HostConfig::app(&db));
-    let r = host.get(&url("/health")).send();
-    assert_eq!(r.status, 200, "{}", r.text());
-    let v = r.json();
-    assert_eq!(v["status"], "ok");
-    let components = v["components"].as_object().unwrap();
-    let names: Vec<&str> = components.keys().map(String::as_str).collect();
-    assert_eq!(names, vec!["database", "functions", "migrations", "security", "webhooks"]);
-    assert!(components.values().all(|s| s == "ok"), "{v}");
-    assert_eq!(v.as_object().unwrap().len(), 4, "status, function, version, components: {v}");
+    let ch = Channels::start(200);
+    let host = ch.host(&db);
+    let live = |host: &Host| {
+        let r = host.get(&url("/health")).send();
+        assert_eq!(r.status, 200, "{}", r.text());
+        let v = r.json();
+        assert_eq!(v, json!({"status": "ok", "function": "monitoring-alerting", "version": v["version"].clone()}));
+    };
+    live(&host);
+    // The issue's measurements, each of which made health 503 "down": 50 ordinary requests and
+    // one blocked injection probe, the guide's own INSERT INTO security_incidents, one failed
+    // webhook out of two.
+    metrics(&db, "subscription-status", &[10.0; 50], 0, 1);
+    let probe = host.get("/functions/v1/subscription-status?q=1'+OR+'1'='1").send();
+    assert_eq!(probe.status, 403, "{}", probe.text());
+    db.exec(
+        "INSERT INTO security_incidents (event_type, threat_level, auto_response) VALUES
+           ('rate_limit_exceeded', 'medium', 'temporary_block'),
+           ('injection_attempt', 'critical', 'immediate_block'),
+           ('unauthorized_access', 'high', 'alert_admin');
+         INSERT INTO stripe_webhook_events (stripe_event_id, event_type, payload, processed, outcome)
+           VALUES ('evt_ok', 'product.created', '{}', true, 'applied'), ('evt_failed', 'product.created', '{}', false, 'failed');",
+    );
+    live(&host);
+    assert_eq!(host.get(&url("/ready")).send().status, 200);
+    // The dashboard (admins) shows what health no longer does.
+    let d = get(&host, "/dashboard");
+    let component = |name: &str| d["health"]["components"].as_array().unwrap().iter().find(|c| c["name"] == name).unwrap()["status"].clone();
+    assert_eq!(component("security"), "down", "{d}");
+    assert_eq!(component("webhooks"), "down", "{d}");
+    // No health answer counted as an error, and the guide's 1 % rule opens nothing: no one is
+    // notified of any of it.
+    assert_eq!(scalar(&db, "SELECT count(*) FROM performance_metrics WHERE status >= 500"), 0);
+    let e = evaluate(&host);
+    assert_eq!(e["alerts_opened"], 0, "{e}");
+    assert!(ch.slack.received().is_empty() && ch.pagerduty.received().is_empty() && ch.email.received().is_empty());
+}
 
-    // 30 % of quote-processor's requests failing makes functions down, and health says so (503).
-    metrics(&db, "quote-processor", &[10.0; 10], 3, 1);
-    let r = host.get(&url("/health")).send();
-    assert_eq!(r.status, 503, "{}", r.text());
-    assert_eq!((r.json()["status"].clone(), r.json()["components"]["functions"].clone()), (json!("down"), json!("down")));
+#[test]
+fn readiness_is_the_database_and_liveness_does_not_depend_on_it() {
+    let db = TestDb::new();
+    let broken = db.url.rsplit_once('/').map(|(base, _)| format!("{base}/no_such_database")).unwrap();
+    let host = Host::start(HostConfig::app(&db).var("db_url", &broken));
+    for f in ["monitoring-alerting", "subscription-status", "webhook-handler"] {
+        let live = host.get(&format!("/functions/v1/{f}/health")).send();
+        assert_eq!(live.status, 200, "{f}: {}", live.text());
+        let ready = host.get(&format!("/functions/v1/{f}/ready")).send();
+        assert_problem(&ready, 503, "not_ready");
+        assert!(ready.header("retry-after").is_some());
+    }
+    let host = Host::start(HostConfig::app(&db));
+    let r = host.get(&url("/ready")).send();
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["status"], "ready");
+    assert_problem(&host.post(&url("/ready")).send(), 405, "method_not_allowed");
 }
 
 #[test]
@@ -293,7 +332,7 @@ fn error_rate_rule(host: &Host, channels: Value) -> Value {
     let r = host.post(&url("/rules")).bearer(&service()).json(&json!({
             "rule_id": "qp_errors", "name": "QP errors", "category": "reliability", "severity": "error",
             "metric": "error_rate", "operator": "gt", "threshold": 5, "window_minutes": 10,
-            "cooldown_minutes": 30, "min_samples": 10, "function_name": "quote-processor",
+            "cooldown_minutes": 30, "min_samples": 10, "min_events": 4, "function_name": "quote-processor",
             "notification_channels": channels,
         })).send();
     assert_eq!(r.status, 201, "{}", r.text());
@@ -327,9 +366,10 @@ fn an_alert_opens_once_honours_cooldown_and_resolves_with_each_channels_payload(
     assert!(deliveries.iter().all(|d| d["status"] == "sent" && d["attempts"] == 1), "{e}");
 
     let title = "[ERROR] QP errors: firing";
-    let text_ = "error_rate = 20 (condition > 5; 20 samples over the last 10 min, quote-processor)";
+    let text_ = "error_rate = 20 (condition > 5 on at least 4 events; 4 events in 20 samples over the last 10 min, quote-processor)";
     let details = json!({"rule_id": "qp_errors", "metric": "error_rate", "operator": "gt", "threshold": 5.0,
-                         "value": 20.0, "samples": 20, "window_minutes": 10, "function": "quote-processor"});
+                         "value": 20.0, "samples": 20, "events": 4, "min_events": 4, "window_minutes": 10,
+                         "function": "quote-processor"});
     let email = ch.email.received();
     assert_eq!(email.len(), 1);
     assert_eq!((email[0].method.as_str(), email[0].path.as_str()), ("POST", "/emails"));
@@ -382,7 +422,7 @@ fn an_alert_opens_once_honours_cooldown_and_resolves_with_each_channels_payload(
     let slack = ch.slack.received();
     assert_eq!(
         body(&slack[1]),
-        json!({"text": "*[RESOLVED] QP errors: resolved*\nerror_rate = 0 (condition > 5; 20 samples over the last 10 min, quote-processor)"})
+        json!({"text": "*[RESOLVED] QP errors: resolved*\nerror_rate = 0 (condition > 5 on at least 4 events; 0 events in 20 samples over the last 10 min, quote-processor)"})
     );
     assert_eq!(body(&ch.webhook.received()[1])["event"], "alert.resolved");
 
@@ -502,15 +542,23 @@ fn the_guides_performance_alerts_are_evaluated_as_rules() {
     db.exec("UPDATE alert_rules SET enabled = false WHERE performance_alert_id IS NULL");
     let ch = Channels::start(200);
     let host = ch.host(&db);
-    // 2 % of 50 requests failed, averaging 600 ms: the response-time and error-rate rows fire.
+    // 1 of 50 requests failed (2 %), averaging 600 ms: the response-time row fires; one failed
+    // request is no outage, so the error-rate row (1 %, at least 5 failures) does not.
     metrics(&db, "subscription-status", &[600.0; 50], 1, 1);
     let e = evaluate(&host);
-    assert_eq!(e["alerts_opened"], 2, "{e}");
+    assert_eq!(e["alerts_opened"], 1, "{e}");
+    assert!(ch.pagerduty.received().is_empty(), "one failed request pages no one");
+    // 5 of 55 (9 %): the error-rate row fires too.
+    metrics(&db, "subscription-status", &[600.0; 5], 4, 1);
+    metrics(&db, "subscription-status", &[600.0; 1], 1, 1);
+    let e = evaluate(&host);
+    assert_eq!(e["alerts_opened"], 1, "{e}");
     let pd = ch.pagerduty.received();
     assert_eq!(pd.len(), 1, "only the error-rate row pages");
     assert_eq!(body(&pd[0])["payload"]["severity"], "critical");
     assert_eq!(body(&pd[0])["payload"]["summary"], "[CRITICAL] error_rate above 1 %: firing");
     assert_eq!(ch.slack.received().len(), 2);
+    assert_eq!(text(&db, "SELECT min_events::text FROM alert_rules WHERE metric = 'error_rate' AND performance_alert_id IS NOT NULL"), "5");
     let cost = e["results"].as_array().unwrap().iter().find(|r| r["metric"] == "cost_overrun").unwrap().clone();
     assert_eq!(cost["outcome"], "no_data", "no cost_metrics rows yet: {cost}");
 
@@ -551,10 +599,11 @@ fn the_default_rules_are_seeded_from_the_inventory() {
             s("database_connections_high", "connection_pool_utilization", "gt", 85.0, 15, 30),
             s("edge_function_error_rate_high", "error_rate", "gt", 5.0, 15, 30),
             s("response_time_degraded", "avg_response_time", "gt", 2000.0, 10, 15),
+            s("security_alert_admin", "security_alert_admin", "gte", 10.0, 15, 30),
             s("security_incidents_spike", "security_incidents_count", "gt", 10.0, 60, 60),
         ]
     );
-    assert_eq!(rules["count"], 8);
+    assert_eq!(rules["count"], 9);
 }
 
 #[test]
@@ -642,26 +691,52 @@ fn alerts_are_listed_acknowledged_suppressed_and_resolved_by_the_caller() {
 }
 
 #[test]
-fn security_incidents_for_the_admin_are_notified_once() {
+fn one_refused_token_notifies_no_one_and_a_sustained_run_pages_once() {
     let db = TestDb::new();
     disable_seeded_rules(&db);
+    db.exec("UPDATE alert_rules SET enabled = true WHERE rule_id = 'security_alert_admin'");
     let ch = Channels::start(200);
     let host = ch.host(&db);
+    let sent = |ch: &Channels| ch.email.received().len() + ch.slack.received().len() + ch.pagerduty.received().len() + ch.webhook.received().len();
+    // The guide's statement, a request without a token, one with a bad token, and five more
+    // trivial ones (five PagerDuty incidents before): no one is notified.
     db.exec(
         "INSERT INTO security_incidents (event_type, threat_level, auto_response) VALUES
            ('rate_limit_exceeded', 'medium', 'temporary_block'),
            ('unauthorized_access', 'high', 'alert_admin');",
     );
+    assert_eq!(host.get("/functions/v1/subscription-status").send().status, 401);
+    assert_eq!(scalar(&db, "SELECT count(*) FROM security_incidents WHERE client_key IS NOT NULL"), 0, "no credential, no incident");
+    for _ in 0..6 {
+        assert_eq!(host.get("/functions/v1/subscription-status").bearer("not-a-token").send().status, 401);
+    }
     let e = evaluate(&host);
-    assert_eq!((e["security_incidents"]["pending"].clone(), e["security_incidents"]["notified"].clone()), (json!(1), json!(1)), "{e}");
-    let slack = ch.slack.received();
-    assert_eq!(slack.len(), 1);
-    assert!(body(&slack[0])["text"].as_str().unwrap().starts_with("*[SECURITY HIGH] unauthorized_access on the application*"));
-    assert_eq!(body(&ch.pagerduty.received()[0])["payload"]["severity"], "error");
-    assert_eq!(scalar(&db, "SELECT count(*) FROM security_incidents WHERE admin_notified_at IS NOT NULL"), 1);
+    assert_eq!(e["alerts_opened"], 0, "{e}");
+    assert_eq!(e["security_incidents"]["occurrences"], 6, "{e}");
+    assert_eq!(sent(&ch), 0, "six refused tokens page no one");
+
+    // A sustained run (ten or more within 15 minutes): one alert, one message per channel, one
+    // PagerDuty incident, whatever the number of requests.
+    for _ in 0..6 {
+        host.get("/functions/v1/quote-processor").bearer("still-not-a-token").send();
+    }
     let e = evaluate(&host);
-    assert_eq!(e["security_incidents"]["pending"], 0);
-    assert_eq!(ch.slack.received().len(), 1, "notified once");
+    assert_eq!(e["alerts_opened"], 1, "{e}");
+    let pd = ch.pagerduty.received();
+    assert_eq!(pd.len(), 1);
+    let trigger = body(&pd[0]);
+    assert_eq!(trigger["payload"]["class"], "security_alert_admin");
+    assert_eq!(trigger["payload"]["custom_details"]["incidents"][0]["event_type"], "unauthorized_access", "{trigger}");
+    assert_eq!(trigger["payload"]["custom_details"]["incidents"][0]["occurrences"], 12);
+    assert_eq!((ch.slack.received().len(), ch.email.received().len(), ch.webhook.received().len()), (1, 1, 1));
+    assert_eq!(scalar(&db, "SELECT count(*) FROM security_incidents WHERE client_key IS NOT NULL AND admin_notified_at IS NULL"), 0);
+    // More of the same: the same alert, nothing new sent.
+    for _ in 0..20 {
+        host.get("/functions/v1/subscription-status").bearer("again-not-a-token").send();
+    }
+    let e = evaluate(&host);
+    assert_eq!((e["alerts_opened"].clone(), e["still_open"].clone()), (json!(0), json!(1)), "{e}");
+    assert_eq!(ch.pagerduty.received().len(), 1);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -745,10 +820,10 @@ fn edge_up_calls_evaluate_on_the_schedule_in_spin_toml() {
         Duration::from_secs(20),
     );
     assert!(fired, "{}", host.output());
-    // The first call evaluated all eight seeded rules; later calls within a rule's evaluation
+    // The first call evaluated all nine seeded rules; later calls within a rule's evaluation
     // interval (at least a minute) leave it alone.
-    assert_eq!(scalar(&db, "SELECT count(*) FROM alert_evaluations"), 8);
-    assert_eq!(scalar(&db, "SELECT count(*) FROM alert_rules WHERE last_evaluated_at IS NOT NULL"), 8);
+    assert_eq!(scalar(&db, "SELECT count(*) FROM alert_evaluations"), 9);
+    assert_eq!(scalar(&db, "SELECT count(*) FROM alert_rules WHERE last_evaluated_at IS NOT NULL"), 9);
 }
 
 /// The dashboard page in headless Chromium against a real host: it logs in with a token and
@@ -777,7 +852,7 @@ fn the_dashboard_page_renders_its_charts_in_a_browser() {
     ));
     let host = Host::start(HostConfig::app(&db));
     error_rate_rule(&host, json!([]));
-    metrics(&db, "quote-processor", &[10.0; 10], 3, 1);
+    metrics(&db, "quote-processor", &[10.0; 10], 4, 1);
     evaluate(&host);
 
     let page = format!("{}#token={}", host.url(&url("/dashboard.html")), service());

@@ -405,11 +405,12 @@ fn bad_input_is_a_4xx_problem() {
     let r = host.post(&format!("{BASE}/benchmark_all_functions")).bearer(&t).json(&json!({"iterations": 0, "via": "lan"})).send();
     let v = assert_problem(&r, 400, "validation_failed");
     assert_eq!(v["errors"].as_array().unwrap().len(), 2);
-    let r = host.post(BASE).bearer(&t).json(&json!({"operation": "warm_up"})).send();
+    let r = host.post(BASE).bearer(&t).json(&json!({"operation": "warm_the_caches"})).send();
     assert_problem(&r, 404, "route_not_found");
     let r = host.post(BASE).bearer(&t).json(&json!({"timeRange": "1h"})).send();
     assert_problem(&r, 400, "validation_failed");
-    assert_problem(&get_as(&host, "/optimize", &t), 404, "route_not_found");
+    assert_problem(&get_as(&host, "/optimise", &t), 404, "route_not_found");
+    assert_problem(&get_as(&host, "/optimize", &t), 405, "method_not_allowed");
     assert_problem(&get_as(&host, "/benchmark_all_functions", &t), 405, "method_not_allowed");
     assert_problem(&get_as(&host, "", &t), 405, "method_not_allowed");
     let r = host.post(BASE).bearer(&t).header("content-type", "application/json").body(b"{not json".to_vec()).send();

@@ -319,7 +319,10 @@ fn generate_pdf_on_create_goes_through_quote_pdf_generator_and_never_loses_the_q
     assert_eq!(r.status, 201, "{}", r.text());
     let q = r.json();
     assert_eq!((q["document"]["status"].as_str(), q["document"]["http_status"].as_i64()), (Some("failed"), Some(402)));
-    assert!(host.wait_for_output(|o| o.contains("[quote-pdf-generator]") && o.contains("internal"), std::time::Duration::from_secs(5)));
+    // The host's request log says the call stayed inside the host.
+    if !e2e::edge_only("the request log") {
+        assert!(host.wait_for_output(|o| o.contains("[quote-pdf-generator]") && o.contains("internal"), std::time::Duration::from_secs(5)));
+    }
 }
 
 #[test]

@@ -162,7 +162,7 @@ impl Load {
         }
         raise_rate_limit(db);
         let customer_event: Value =
-            serde_json::from_slice(&std::fs::read(e2e::fixture("stripe/events/03_customer.created.json")).unwrap()).unwrap();
+            serde_json::from_slice(&e2e::fixture_bytes("stripe/events/03_customer.created.json")).unwrap();
         Load {
             users: created,
             customer_event,
@@ -673,4 +673,116 @@ fn text_postgresql_cannot_store_is_a_400_not_a_500() {
     let service = Jwt::token("00000000-0000-4000-8000-000000000000", "service_role");
     let r = e2e::Req::new("DELETE", &host.url("/functions/v1/monitoring-alerting/rules?ruleId=%C2%80%00")).bearer(&service).send();
     assert!(r.status < 500, "{} {}", r.status, r.text());
+}
+
+/// `users` users of one paid plan with `pdf_export`, each with a token.
+fn paid_users(db: &TestDb, users: usize) -> Vec<String> {
+    db.exec(
+        "INSERT INTO stripe_products (id, name) VALUES ('prod_chain', 'Chain');
+         INSERT INTO stripe_prices (id, stripe_product_id, currency, unit_amount, type, \"interval\")
+           VALUES ('price_chain', 'prod_chain', 'usd', 2900, 'recurring', 'month');
+         INSERT INTO plan_limits (plan_key, name, max_quotes, max_clients, pdf_export) VALUES ('prod_chain', 'Chain', -1, -1, true);",
+    );
+    let mut c = db.client();
+    let rows = c
+        .query(
+            "WITH u AS (INSERT INTO auth.users (email) SELECT 'chain' || g || '@example.test' FROM generate_series(1, $1::int4) g RETURNING id),
+                  s AS (INSERT INTO subscriptions (stripe_subscription_id, user_id, stripe_price_id, status, current_period_start, current_period_end)
+                        SELECT 'sub_' || id, id, 'price_chain', 'active', now(), now() + interval '30 days' FROM u)
+             SELECT id::text FROM u",
+            &[&(users as i32)],
+        )
+        .unwrap();
+    rows.iter().map(|r| Jwt::user(r.get::<_, &str>(0))).collect()
+}
+
+/// Every user at once creates a quote with `"operations": {"generate_pdf": true}`:
+/// quote-processor calls quote-pdf-generator, which needs a database connection of its own.
+fn create_with_pdfs_at_once(host: &Host, tokens: &[String]) -> Vec<Answer> {
+    let url = host.url("/functions/v1/quote-processor");
+    let threads: Vec<_> = tokens
+        .iter()
+        .map(|token| {
+            let req = e2e::Req::new("POST", &url).bearer(token).timeout(Duration::from_secs(60)).json(&json!({
+                "quote": {"client_name": "Chained", "line_items": [{"name": "A", "quantity": 1, "unit_price": "10.00"}]},
+                "operations": {"generate_pdf": true},
+            }));
+            std::thread::spawn(move || req.send())
+        })
+        .collect();
+    threads.into_iter().map(|t| t.join().unwrap()).collect()
+}
+
+#[test]
+fn chained_calls_never_wait_for_a_connection_their_caller_holds() {
+    let db = TestDb::new();
+    let tokens = paid_users(&db, 200);
+    let host = host_for(&db);
+    // 40 at once, more than the pool's 25 connections: each one 201 with its PDF.
+    for r in create_with_pdfs_at_once(&host, &tokens[..40]) {
+        assert_eq!(r.status, 201, "{}", r.text());
+        assert_eq!(r.json()["document"]["status"], "generated", "{}", r.text());
+    }
+    // 200 at once: a quote with its document, or a refusal that says when to retry; never a
+    // document lost for want of a connection.
+    let answers = create_with_pdfs_at_once(&host, &tokens);
+    let mut counts = std::collections::BTreeMap::new();
+    for r in &answers {
+        *counts.entry(r.status).or_insert(0) += 1;
+        match r.status {
+            201 => assert_eq!(r.json()["document"]["status"], "generated", "{}", r.text()),
+            429 | 503 => assert!(r.header("retry-after").is_some(), "{}", r.text()),
+            other => panic!("{other}: {}", r.text()),
+        }
+    }
+    eprintln!("200 creates with their PDFs at once: {counts:?}");
+}
+
+#[test]
+fn pdf_jobs_with_four_workers_render_every_item_while_creates_with_pdfs_pile_up() {
+    let db = TestDb::new();
+    let tokens = paid_users(&db, 40);
+    let owner = db.user("pdf-jobs@example.test");
+    db.subscribe(&owner, Plan { pdf_export: true, bulk_operations: true, ..Plan::unlimited() });
+    let host = host_for(&db);
+    let owner_token = Jwt::user(&owner);
+    let ids: Vec<String> = (0..60)
+        .map(|i| {
+            let r = host
+                .post("/functions/v1/quote-processor")
+                .bearer(&owner_token)
+                .json(&json!({"client_name": format!("Job {i}"), "line_items": [{"name": "A", "quantity": 1, "unit_price": "5.00"}]}))
+                .send();
+            assert_eq!(r.status, 201, "{}", r.text());
+            r.json()["id"].as_str().unwrap().to_string()
+        })
+        .collect();
+    let r = host.post("/functions/v1/batch-processor").bearer(&owner_token).json(&json!({"operation": "generate_pdfs", "items": ids})).send();
+    assert!(matches!(r.status, 200 | 202), "{}", r.text());
+    let job = r.json()["id"].as_str().unwrap().to_string();
+    let run_url = host.url(&format!("/functions/v1/batch-processor/jobs/{job}/run"));
+    let workers: Vec<_> = (0..4)
+        .map(|_| {
+            let (url, token) = (run_url.clone(), owner_token.clone());
+            std::thread::spawn(move || {
+                for _ in 0..100 {
+                    let r = e2e::Req::new("POST", &url).bearer(&token).timeout(Duration::from_secs(60)).send();
+                    assert!(matches!(r.status, 200 | 202), "{}", r.text());
+                    if matches!(r.json()["status"].as_str(), Some("completed" | "failed" | "cancelled")) {
+                        return;
+                    }
+                }
+            })
+        })
+        .collect();
+    // Meanwhile, 40 users create quotes with their PDFs: every connection of the pool is wanted.
+    for r in create_with_pdfs_at_once(&host, &tokens) {
+        assert_eq!(r.status, 201, "{}", r.text());
+        assert_eq!(r.json()["document"]["status"], "generated", "{}", r.text());
+    }
+    for w in workers {
+        w.join().unwrap();
+    }
+    let j = host.get(&format!("/functions/v1/batch-processor/jobs/{job}")).bearer(&owner_token).send().json();
+    assert_eq!((j["status"].as_str(), j["processed_items"].as_i64(), j["failed_items"].as_i64()), (Some("completed"), Some(60), Some(0)), "{j}");
 }

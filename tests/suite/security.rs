@@ -139,24 +139,17 @@ fn the_guides_sql_changes_the_limits_on_the_next_request() {
 fn forwarded_addresses_count_only_behind_a_trusted_proxy() {
     let db = TestDb::new();
     set_limits(&db, 1, 2, 60);
-    let event = json!({"id": "evt_x", "object": "event", "type": "customer.created"});
-    let send = |host: &Host, forwarded: &str| {
-        host.post("/functions/v1/webhook-handler").header("x-forwarded-for", forwarded).json(&event).send().status
-    };
-    // Not trusted: X-Forwarded-For is ignored and every request is 127.0.0.1's. (Unsigned
-    // events are refused with 400; the limiter counts them first.)
-    let host = Host::start(HostConfig::app(&db).var("stripe_webhook_secrets", "whsec_test_0123456789abcdefghijklmnop"));
-    assert_eq!([send(&host, "203.0.113.7"), send(&host, "203.0.113.8"), send(&host, "203.0.113.9")], [400, 400, 429]);
+    // Anonymous requests (refused with 401 once the limiter let them through).
+    let send = |host: &Host, forwarded: &str| host.get(STATUS).header("x-forwarded-for", forwarded).send().status;
+    // Not trusted: X-Forwarded-For is ignored and every request is 127.0.0.1's.
+    let host = start(&db);
+    assert_eq!([send(&host, "203.0.113.7"), send(&host, "203.0.113.8"), send(&host, "203.0.113.9")], [401, 401, 429]);
     drop(host);
     db.exec("DELETE FROM security_rate_limits; DELETE FROM security_blocks;");
     // Trusted: each forwarded client has its own allowance; a forged left-most hop is ignored.
-    let host = Host::start(
-        HostConfig::app(&db)
-            .var("stripe_webhook_secrets", "whsec_test_0123456789abcdefghijklmnop")
-            .var("trusted_proxies", "127.0.0.1"),
-    );
-    assert_eq!([send(&host, "203.0.113.7"), send(&host, "6.6.6.6, 203.0.113.7"), send(&host, "203.0.113.7")], [400, 400, 429]);
-    assert_eq!(send(&host, "203.0.113.8"), 400);
+    let host = Host::start(HostConfig::app(&db).var("trusted_proxies", "127.0.0.1"));
+    assert_eq!([send(&host, "203.0.113.7"), send(&host, "6.6.6.6, 203.0.113.7"), send(&host, "203.0.113.7")], [401, 401, 429]);
+    assert_eq!(send(&host, "203.0.113.8"), 401);
     assert_eq!(query_i64(&db, "SELECT count(*) FROM security_rate_limits WHERE client_key IN ('ip:203.0.113.7', 'ip:203.0.113.8')"), 2);
     assert_eq!(query_i64(&db, "SELECT count(*) FROM security_rate_limits WHERE client_key = 'ip:6.6.6.6'"), 0);
 }
@@ -165,31 +158,21 @@ fn forwarded_addresses_count_only_behind_a_trusted_proxy() {
 fn a_forged_first_forwarded_for_line_neither_escapes_the_limit_nor_blocks_its_victim() {
     let db = TestDb::new();
     set_limits(&db, 1, 2, 60);
-    let event = json!({"id": "evt_x", "object": "event", "type": "customer.created"});
-    let host = Host::start(
-        HostConfig::app(&db)
-            .var("stripe_webhook_secrets", "whsec_test_0123456789abcdefghijklmnop")
-            .var("trusted_proxies", "127.0.0.1"),
-    );
+    let host = Host::start(HostConfig::app(&db).var("trusted_proxies", "127.0.0.1"));
     // Our proxy (127.0.0.1, trusted) appends the address it saw as a line of its own; the
     // client wrote a first line naming whomever it likes.
     let send = |forged: &str, client: &str| {
-        host.post("/functions/v1/webhook-handler")
-            .header("x-forwarded-for", forged)
-            .header("x-forwarded-for", client)
-            .json(&event)
-            .send()
-            .status
+        host.get(STATUS).header("x-forwarded-for", forged).header("x-forwarded-for", client).send().status
     };
     let attacker = "203.0.113.7";
     let statuses: Vec<u16> = (1..=6).map(|i| send(&format!("198.51.100.{i}"), attacker)).collect();
-    // Unsigned events are refused with 400 once the limiter let them through: two, then 429.
-    assert_eq!(statuses, [400, 400, 429, 429, 429, 429], "a new forged line each time does not reset the limit");
+    // Anonymous requests are refused with 401 once the limiter let them through: two, then 429.
+    assert_eq!(statuses, [401, 401, 429, 429, 429, 429], "a new forged line each time does not reset the limit");
     assert_eq!(query_i64(&db, "SELECT count(*) FROM security_rate_limits WHERE client_key LIKE 'ip:198.51.100.%'"), 0);
     assert_eq!(query_i64(&db, "SELECT count(*) FROM security_blocks WHERE client_key LIKE 'ip:198.51.100.%'"), 0);
     assert_eq!(query_i64(&db, &format!("SELECT count(*) FROM security_blocks WHERE client_key = 'ip:{attacker}'")), 1);
     // The address the attacker named is served as usual when it really calls.
-    assert_eq!(send("192.0.2.1", "198.51.100.1"), 400, "the victim is neither limited nor blocked");
+    assert_eq!(send("192.0.2.1", "198.51.100.1"), 401, "the victim is neither limited nor blocked");
 }
 
 #[test]
@@ -321,7 +304,7 @@ fn admin_functions_fail_closed_when_the_limiter_cannot_be_read() {
     let db = TestDb::new();
     let user = db.user("open@example.test");
     let host = start(&db);
-    db.exec("ALTER FUNCTION public.security_gate(text, text, boolean) RENAME TO security_gate_gone;");
+    db.exec("ALTER FUNCTION public.security_gate(text, text, boolean, text) RENAME TO security_gate_gone;");
     let r = host.get("/functions/v1/webhook-monitor/overview").bearer(&service()).send();
     assert_problem(&r, 503, "security_unavailable");
     assert!(r.header("retry-after").is_some());
@@ -573,4 +556,151 @@ fn incidents_blocks_and_threat_analysis_through_the_api() {
     let log = admin_get(&host, "/audit-log?category=security_event");
     let actions: Vec<&str> = log["entries"].as_array().unwrap().iter().map(|e| e["action_performed"].as_str().unwrap()).collect();
     assert_eq!(actions, ["block", "block", "unblock", "resolve", "immediate_block"]);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Budgets that fit the caller (issue 17, item 2): the measurements repeated with the requests
+// that made them.
+// ---------------------------------------------------------------------------------------------
+
+const WEBHOOK: &str = "/functions/v1/webhook-handler";
+const WEBHOOK_SECRET: &str = "whsec_test_0123456789abcdefghijklmnop";
+/// The cross-site `<img src="…/functions/v1/subscription-status?q=1'+OR+'1'='1">` of the issue.
+const IMG_PROBE: &str = "/functions/v1/subscription-status?q=1'+OR+'1'='1";
+
+fn with_webhooks(db: &TestDb) -> Host {
+    Host::start(HostConfig::app(db).var("stripe_webhook_secrets", WEBHOOK_SECRET))
+}
+
+/// A distinct, self-contained event (a product created in Stripe).
+fn product_event(n: usize) -> Vec<u8> {
+    json!({
+        "id": format!("evt_burst_{n:05}"), "object": "event", "type": "product.created",
+        "created": e2e::sign::now_unix(), "livemode": false, "api_version": "2026-07-29.dahlia",
+        "data": {"object": {"id": format!("prod_burst_{n:05}"), "object": "product", "active": true,
+                            "name": format!("Product {n}"), "created": e2e::sign::now_unix(), "metadata": {}}}
+    })
+    .to_string()
+    .into_bytes()
+}
+
+fn deliver(host: &Host, body: Vec<u8>) -> HttpResponse {
+    let sig = e2e::sign::stripe_signature(&body, WEBHOOK_SECRET, e2e::sign::now_unix());
+    host.post(WEBHOOK).header("content-type", "application/json").header("stripe-signature", &sig).body(body).send()
+}
+
+#[test]
+fn a_thousand_signed_deliveries_from_one_address_are_all_applied_once() {
+    let db = TestDb::new();
+    // A client budget far below the burst, and the address already blocked for an hour by an
+    // anonymous injection-looking request: neither touches verified deliveries.
+    set_limits(&db, 1, 5, 300);
+    let host = with_webhooks(&db);
+    assert_problem(&host.get(IMG_PROBE).send(), 403, "threat_detected");
+    assert_problem(&host.get(STATUS).send(), 403, "client_blocked");
+
+    let started = std::time::Instant::now();
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let statuses: Vec<(usize, u16, String)> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..16)
+            .map(|_| {
+                s.spawn(|| {
+                    let mut seen = Vec::new();
+                    loop {
+                        let n = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        if n >= 1000 {
+                            return seen;
+                        }
+                        let r = deliver(&host, product_event(n));
+                        let outcome = if r.status == 200 { r.json()["outcome"].as_str().unwrap_or("").to_string() } else { r.text() };
+                        seen.push((n, r.status, outcome));
+                    }
+                })
+            })
+            .collect();
+        handles.into_iter().flat_map(|h| h.join().unwrap()).collect()
+    });
+    println!("1,000 signed deliveries from one address: {:.2} s", started.elapsed().as_secs_f64());
+    let refused: Vec<_> = statuses.iter().filter(|(_, status, _)| *status != 200).collect();
+    assert!(refused.is_empty(), "{} of 1000 refused, e.g. {:?}", refused.len(), refused.first());
+    assert!(statuses.iter().all(|(_, _, outcome)| outcome == "applied"), "every delivery applied");
+    assert_eq!(query_i64(&db, "SELECT count(*) FROM stripe_webhook_events WHERE stripe_event_id LIKE 'evt_burst_%' AND processed"), 1000);
+    assert_eq!(query_i64(&db, "SELECT count(*) FROM stripe_products WHERE id LIKE 'prod_burst_%'"), 1000);
+    // Nothing was spent from a budget, nothing recorded against the address.
+    assert_eq!(query_i64(&db, "SELECT count(*) FROM security_rate_limits WHERE client_key LIKE '%127.0.0.1'"), 0);
+    assert_eq!(query_i64(&db, "SELECT count(*) FROM security_incidents WHERE event_type = 'rate_limit_exceeded'"), 0);
+    // A redelivery of one of them changes nothing.
+    let again = deliver(&host, product_event(7));
+    assert_eq!((again.status, again.json()["outcome"].as_str()), (200, Some("duplicate")), "{}", again.text());
+}
+
+#[test]
+fn a_block_earned_anonymously_never_locks_out_signed_in_users_or_stripe() {
+    let db = TestDb::new();
+    let host = with_webhooks(&db);
+    // The cross-site probe: refused, and its address blocked for anonymous requests.
+    let probe = assert_problem(&host.get(IMG_PROBE).send(), 403, "threat_detected");
+    assert_eq!(probe["detections"][0]["field"], "query.q");
+    assert_eq!(query_i64(&db, "SELECT count(*) FROM security_blocks WHERE client_key = 'ip:127.0.0.1' AND reason = 'threat'"), 1);
+    assert_problem(&host.get(STATUS).send(), 403, "client_blocked");
+    assert_problem(&host.post(WEBHOOK).json(&json!({})).send(), 403, "client_blocked");
+    // Signed-in users at that address and Stripe's deliveries go on.
+    let user = db.user("office@example.test");
+    assert_eq!(host.get(STATUS).bearer(&Jwt::user(&user)).send().status, 200);
+    assert_eq!(deliver(&host, product_event(1)).status, 200);
+
+    // The same for a block earned by going over the anonymous budget.
+    db.exec("DELETE FROM security_blocks; DELETE FROM security_rate_limits;");
+    set_limits(&db, 1, 3, 300);
+    let anonymous: Vec<u16> = (0..5).map(|_| host.get(STATUS).send().status).collect();
+    assert_eq!(anonymous, [401, 401, 401, 429, 429]);
+    assert_eq!(host.get(STATUS).bearer(&Jwt::user(&user)).send().status, 200);
+    assert_eq!(deliver(&host, product_event(2)).status, 200);
+
+    // A block an administrator adds by hand holds for everyone at the address.
+    let manual = admin_send(&host, "POST", "/blocks", &json!({"ip": "127.0.0.1", "duration_seconds": 60, "note": "by hand"}));
+    assert_eq!(manual.status, 201, "{}", manual.text());
+    assert_problem(&host.get(STATUS).bearer(&Jwt::user(&user)).send(), 403, "client_blocked");
+}
+
+#[test]
+fn signed_in_users_behind_one_address_each_have_their_own_budget() {
+    let db = TestDb::new();
+    set_limits(&db, 1, 5, 300);
+    let host = start(&db);
+    let (a, b) = (Jwt::user(&db.user("a@office.test")), Jwt::user(&db.user("b@office.test")));
+    let first: Vec<u16> = (0..6).map(|_| host.get(STATUS).bearer(&a).send().status).collect();
+    assert_eq!(first, [200, 200, 200, 200, 200, 429]);
+    // Same address, another user: a budget of their own, and a's block is a's alone.
+    let second: Vec<u16> = (0..5).map(|_| host.get(STATUS).bearer(&b).send().status).collect();
+    assert_eq!(second, [200; 5]);
+    assert_eq!(query_i64(&db, "SELECT count(*) FROM security_rate_limits WHERE client_key LIKE 'ip:%'"), 0);
+    assert_eq!(query_i64(&db, "SELECT count(*) FROM security_blocks WHERE client_key LIKE 'user:%'"), 1);
+}
+
+#[test]
+fn failed_signatures_have_their_own_limit_that_blocks_no_one() {
+    let db = TestDb::new();
+    db.exec(
+        "UPDATE security_configuration SET config_value = '{\"requestsPerMinute\": 1, \"burstLimit\": 3}' \
+          WHERE config_category = 'rate_limiting' AND config_key = 'failed_webhook_signatures';",
+    );
+    let host = with_webhooks(&db);
+    let forged = |n: usize| {
+        host.post(WEBHOOK).header("stripe-signature", "t=1,v1=00").header("content-type", "application/json").body(product_event(n)).send()
+    };
+    let statuses: Vec<u16> = (0..5).map(|n| forged(n).status).collect();
+    assert_eq!(statuses, [400, 400, 400, 429, 429]);
+    let r = forged(9);
+    assert_problem(&r, 429, "rate_limited");
+    assert!(r.header("retry-after").is_some());
+    // Its own key; the client budget and the address are untouched.
+    assert_eq!(query_i64(&db, "SELECT allowed FROM security_rate_limits WHERE client_key = 'signature:ip:127.0.0.1'"), 3);
+    assert_eq!(query_i64(&db, "SELECT count(*) FROM security_rate_limits WHERE client_key = 'ip:127.0.0.1'"), 0);
+    assert_eq!(query_i64(&db, "SELECT count(*) FROM security_blocks"), 0);
+    assert_eq!(deliver(&host, product_event(20)).status, 200, "a genuine delivery still goes through");
+    assert_eq!(host.get(STATUS).bearer(&Jwt::user(&db.user("u@example.test"))).send().status, 200);
+    // The guide's statement on the client budget leaves this budget as it is.
+    set_limits(&db, 100, 200, 300);
+    assert_eq!(forged(30).status, 429);
 }

@@ -167,17 +167,36 @@ fn another_users_subscription_and_webhook_backlog_are_never_visible() {
 }
 
 #[test]
-fn a_plan_without_configured_limits_gets_free_limits_and_says_so() {
+fn a_paid_plan_without_limits_of_its_own_gets_paid_default_never_the_free_plan() {
     let db = TestDb::new();
     seed_catalog(&db);
+    // The operator's default for paid products without limits (0009 seeds it; editable).
+    db.exec("UPDATE plan_limits SET max_quotes = 250, max_clients = 40, custom_branding = false WHERE plan_key = 'paid_default'");
     let user = db.user("bare@example.test");
     subscribe(&db, &user, "price_bare", "active", "sub_bare");
     let host = Host::start(HostConfig::app(&db));
     let d = status(&host, &user);
     assert_eq!(d["plan"]["entitled"], true);
+    assert_eq!(d["plan"]["key"], "prod_bare");
     assert_eq!(d["plan"]["limits_configured"], false);
-    assert_eq!(d["features"]["max_quotes"], 5);
+    assert_eq!(d["features"]["max_quotes"], 250);
+    assert_eq!(d["features"]["max_clients"], 40);
+    assert_eq!(d["features"]["pdf_export"], true);
+    assert_eq!(d["features"]["custom_branding"], false);
     assert!(codes(&d).contains(&"plan_limits_missing".to_string()));
+
+    // A product whose subscribed price costs nothing is the free plan.
+    db.exec(
+        "INSERT INTO stripe_products (id, name) VALUES ('prod_gratis', 'Gratis');
+         INSERT INTO stripe_prices (id, stripe_product_id, currency, unit_amount, type, \"interval\")
+           VALUES ('price_gratis', 'prod_gratis', 'usd', 0, 'recurring', 'month');",
+    );
+    let other = db.user("gratis@example.test");
+    subscribe(&db, &other, "price_gratis", "active", "sub_gratis");
+    let d = status(&host, &other);
+    assert_eq!(d["features"]["max_quotes"], 5);
+    assert_eq!(d["plan"]["limits_configured"], true);
+    assert!(!codes(&d).contains(&"plan_limits_missing".to_string()));
 }
 
 #[test]

@@ -2,7 +2,7 @@
 //! state, every event type lands in the mirror, failures go to the dead-letter queue and are
 //! retried once fixed, duplicates (also concurrent) apply once, bad input is refused cleanly.
 
-use e2e::{fixture, fixture_json, Host, HostConfig, HttpResponse, TestDb};
+use e2e::{fixture_bytes, fixture_json, Host, HostConfig, HttpResponse, TestDb};
 use serde_json::Value;
 use std::collections::BTreeSet;
 
@@ -25,7 +25,7 @@ fn start(db: &TestDb) -> Host {
 }
 
 fn event_bytes(file: &str) -> Vec<u8> {
-    std::fs::read(fixture(&format!("stripe/events/{file}"))).expect("event fixture")
+    fixture_bytes(&format!("stripe/events/{file}"))
 }
 
 fn post(host: &Host, body: Vec<u8>, signature: &str) -> HttpResponse {

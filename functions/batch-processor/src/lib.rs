@@ -7,6 +7,7 @@
 //! GET  /functions/v1/batch-processor/jobs               the caller's jobs (status, limit, offset)
 //! GET  /functions/v1/batch-processor/jobs/{id}          status, progress %, counts, per-item errors (?items=true: all)
 //! POST /functions/v1/batch-processor/jobs/{id}/run      process the next chunks within a time budget
+//! POST /functions/v1/batch-processor/jobs/advance       (service role, scheduled) advance every unfinished job
 //! POST /functions/v1/batch-processor/jobs/{id}/cancel   stop between chunks
 //! GET  /functions/v1/batch-processor/jobs/{id}/download export: ?format=csv|json; PDFs: ?quote_id=
 //! ```
@@ -32,6 +33,7 @@ async fn route(ctx: &Context) -> Result<Response, Problem> {
     let req = &ctx.request;
     match (&req.method, req.segments().as_slice()) {
         (Method::Post, [] | ["jobs"]) => jobs::create(ctx).await,
+        (Method::Post, ["jobs", "advance"]) => jobs::advance(ctx).await,
         (Method::Get, ["jobs"]) => jobs::list(ctx),
         (Method::Get, ["jobs", id]) => jobs::get(ctx, id),
         (Method::Post, ["jobs", id, "run"]) => jobs::run(ctx, id).await,
@@ -39,6 +41,7 @@ async fn route(ctx: &Context) -> Result<Response, Problem> {
         (Method::Get, ["jobs", id, "download"]) => export::download(ctx, id),
         (_, []) => Err(Problem::method_not_allowed(&["POST"])),
         (_, ["jobs"]) => Err(Problem::method_not_allowed(&["GET", "POST"])),
+        (_, ["jobs", "advance"]) => Err(Problem::method_not_allowed(&["POST"])),
         (_, ["jobs", _]) => Err(Problem::method_not_allowed(&["GET"])),
         (_, ["jobs", _, "run" | "cancel"]) => Err(Problem::method_not_allowed(&["POST"])),
         (_, ["jobs", _, "download"]) => Err(Problem::method_not_allowed(&["GET"])),

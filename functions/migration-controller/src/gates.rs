@@ -148,25 +148,30 @@ pub fn judge(f: &Figures, g: &Gates, min: i64) -> Verdict {
         }
     });
 
+    // Latency: enough timings on both sides, and worse by the ratio *and* the absolute margin.
+    let need = min.max(g.min_latency_samples);
     gates.push(match (f.green.p95_ms, f.blue.p95_ms) {
-        (Some(green), Some(blue)) if f.green.samples >= min && enough_blue => {
+        (Some(green), Some(blue)) if f.green.samples >= need && f.blue.samples >= need => {
             let limit = g.max_p95_ratio * blue;
+            let regressed = green > limit && green - blue >= g.min_p95_increase_ms;
             Gate {
                 name: "p95_latency",
-                status: if green <= limit { Status::Pass } else { Status::Fail },
+                status: if regressed { Status::Fail } else { Status::Pass },
                 detail: format!(
-                    "green p95 {:.1} ms against blue p95 {:.1} ms × {} = {:.1} ms",
-                    green, blue, g.max_p95_ratio, limit
+                    "green p95 {:.1} ms against blue p95 {:.1} ms: a regression is over {:.1} ms (× {}) and at least {} ms more ({:+.1} ms)",
+                    green,
+                    blue,
+                    limit,
+                    g.max_p95_ratio,
+                    g.min_p95_increase_ms,
+                    green - blue
                 ),
             }
         }
         _ => Gate {
             name: "p95_latency",
             status: Status::Insufficient,
-            detail: format!(
-                "{} green and {} blue timings; {min} of each needed",
-                f.green.samples, f.blue.samples
-            ),
+            detail: format!("{} green and {} blue timings; {need} of each needed", f.green.samples, f.blue.samples),
         },
     });
 
@@ -292,12 +297,44 @@ mod tests {
     }
 
     #[test]
-    fn slow_green_breaches_the_p95_gate() {
+    fn a_green_200_ms_slower_breaches_the_p95_gate() {
         let mut f = healthy();
-        f.green = sample(100, 0, 31.0); // > 1.5 × 20
-        assert_eq!(status(&judge(&f, &Gates::default(), 50), "p95_latency"), Status::Fail);
-        f.green = sample(100, 0, 30.0);
+        f.green = sample(100, 0, 220.0);
+        let v = judge(&f, &Gates::default(), 50);
+        assert_eq!(status(&v, "p95_latency"), Status::Fail);
+        assert!(v.breach_reason().contains("+200.0 ms"), "{}", v.breach_reason());
+    }
+
+    #[test]
+    fn a_latency_regression_is_relative_and_absolute() {
+        let mut f = healthy();
+        // 3 × blue but only 40 ms more: noise on a fast service, not a regression.
+        f.green = sample(100, 0, 60.0);
         assert_eq!(status(&judge(&f, &Gates::default(), 50), "p95_latency"), Status::Pass);
+        // 50 ms more but within 1.5 × a slow blue: not a regression either.
+        f.blue = sample(200, 0, 400.0);
+        f.green = sample(100, 0, 450.0);
+        assert_eq!(status(&judge(&f, &Gates::default(), 50), "p95_latency"), Status::Pass);
+        // Both: a regression.
+        f.green = sample(100, 0, 601.0);
+        assert_eq!(status(&judge(&f, &Gates::default(), 50), "p95_latency"), Status::Fail);
+        // The thresholds are settings.
+        let strict = Gates { min_p95_increase_ms: 0.0, ..Gates::default() };
+        f.blue = sample(200, 0, 20.0);
+        f.green = sample(100, 0, 31.0);
+        assert_eq!(status(&judge(&f, &strict, 50), "p95_latency"), Status::Fail);
+    }
+
+    #[test]
+    fn the_measured_identical_builds_never_fail_the_latency_gate() {
+        // The figures: identical builds, 5–20 samples, p95 22.1 ms against 4.9 ms.
+        let f = Figures { blue: sample(20, 0, 4.9), forwarded: sample(20, 0, 6.0), green: sample(20, 0, 22.1), ..Figures::default() };
+        let v = judge(&f, &Gates::default(), 5);
+        assert_eq!(status(&v, "p95_latency"), Status::Pass, "{v:?}");
+        assert!(v.breached().is_empty());
+        // Fewer than min_latency_samples timings: no judgement at all.
+        let few = Figures { green: sample(8, 0, 300.0), ..f };
+        assert_eq!(status(&judge(&few, &Gates::default(), 5), "p95_latency"), Status::Insufficient);
     }
 
     #[test]

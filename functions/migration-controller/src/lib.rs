@@ -10,7 +10,10 @@
 //!
 //! `/functions/v1/migration-controller` + `/initialize_migration`, `/status`, `/advance`,
 //! `/traffic-split`, `/execute_rollback`, `/evaluate`, `/route?key=`; or the guide's `POST` of
-//! `{"operation": NAME, ...}` to the bare path.
+//! `{"operation": NAME, ...}` to the bare path. The original's names are answered too:
+//! `/start` (`initialize_migration`; `enabledFunctions` are the covered functions),
+//! `/rollback`, `/health-check` (green's health answers now) and `/feature-flags` (nothing to
+//! switch: answered as not performed).
 
 mod gates;
 mod health;
@@ -35,7 +38,7 @@ async fn route(ctx: &Context) -> Result<Response, Problem> {
     let (endpoint, body) = routes::resolve(&ctx.request)?;
     let caller = ctx.admin()?;
     let actor = if caller.is_service_role() { "service_role".to_string() } else { format!("user:{}", caller.user_id()) };
-    let db = ctx.db()?;
+    let db = &*ctx.db()?;
     match endpoint {
         Endpoint::Initialize => ops::initialize(ctx, db, &actor, &body).await,
         Endpoint::Status => ops::status(ctx, db),
@@ -43,7 +46,15 @@ async fn route(ctx: &Context) -> Result<Response, Problem> {
         Endpoint::TrafficSplit => ops::traffic_split_view(ctx, db),
         Endpoint::SetTrafficSplit => ops::set_traffic_split(ctx, db, &actor, &body),
         Endpoint::Rollback => ops::rollback(ctx, db, &actor, &body),
-        Endpoint::Evaluate => ops::evaluate(ctx, db, &actor).await,
+        Endpoint::Evaluate => ops::evaluate(ctx, db, &actor, &body).await,
         Endpoint::Route => ops::route(ctx, db, &body),
+        Endpoint::HealthCheck => ops::health_check(ctx, db).await,
+        Endpoint::FeatureFlags => Ok(shared::http::not_performed(
+            ctx.function,
+            &ctx.request_id,
+            "feature-flags",
+            "traffic moves per deployment colour (green_base_url) and per caller; no feature flags switch anything",
+            Some("/functions/v1/migration-controller/traffic-split"),
+        )),
     }
 }

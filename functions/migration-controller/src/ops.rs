@@ -16,11 +16,29 @@ fn ok(ctx: &Context, data: Value, message: &str) -> Result<Response, Problem> {
     Ok(envelope(ctx.function, &ctx.request_id, data, message))
 }
 
+/// The green deployment, when it is configured and reachable by the covered functions: their
+/// `allowed_outbound_hosts` name green by `green_origin`, so that must be green_base_url's origin.
 fn green_base_url() -> Result<String, Problem> {
-    shared::config::var("green_base_url").ok_or_else(|| {
+    let green = shared::config::var("green_base_url").ok_or_else(|| {
         Problem::new(409, "green_not_configured", "No green deployment is configured")
             .detail("set the green_base_url variable to the green deployment's origin (scheme://host:port)")
-    })
+    })?;
+    let origin = origin_of(&green);
+    if shared::config::var_or("green_origin", "").trim_end_matches('/') != origin {
+        return Err(Problem::new(409, "green_origin_mismatch", "green_origin does not match green_base_url").detail(
+            format!("set the green_origin variable to {origin}: the covered functions may only reach green at that origin"),
+        ));
+    }
+    Ok(green)
+}
+
+/// `scheme://host[:port]` of a URL.
+fn origin_of(url: &str) -> &str {
+    let after_scheme = url.find("://").map_or(0, |i| i + 3);
+    match url[after_scheme..].find('/') {
+        Some(i) => &url[..after_scheme + i],
+        None => url,
+    }
 }
 
 /// `initialize_migration`: validate, check green answers its health checks, store the run.
@@ -56,6 +74,35 @@ pub async fn initialize(ctx: &Context, db: &Db, actor: &str, body: &Body) -> Res
     );
     reply.status = 201;
     Ok(reply)
+}
+
+/// `health-check` (the original's): green's health answers for the functions the active run
+/// covers (else every coverable one), now, recorded with the run when one is active. Nothing
+/// moves; `overall` is `healthy` when every check passed.
+pub async fn health_check(ctx: &Context, db: &Db) -> Result<Response, Problem> {
+    let green = green_base_url()?;
+    let run = db.as_service(|db| store::active(db, false))?;
+    let functions: Vec<String> = match &run {
+        Some(r) => r.functions.clone(),
+        None => shared::canary::COVERABLE.iter().map(|s| s.to_string()).collect(),
+    };
+    let checks = health::probe(&green, &functions).await;
+    if let Some(r) = &run {
+        db.as_service(|db| health::record(db, &r.id, &checks))?;
+    }
+    let passed = checks.iter().filter(|c| c.ok).count();
+    Ok(envelope(
+        ctx.function,
+        &ctx.request_id,
+        json!({
+            "overall": if passed == checks.len() { "healthy" } else if passed * 10 >= checks.len() * 7 { "degraded" } else { "unhealthy" },
+            "healthy": passed,
+            "total": checks.len(),
+            "migration_id": run.as_ref().map(|r| r.id.clone()),
+            "health_checks": checks.iter().map(Check::to_json).collect::<Vec<_>>(),
+        }),
+        "Green health checked",
+    ))
 }
 
 /// `status`: the active run (else the latest), its step, evaluation, transitions and checks.
@@ -124,8 +171,25 @@ async fn evaluate_active(db: &Db, actor: &str) -> Result<Evaluation, Problem> {
     })
 }
 
-/// `evaluate`: judge the step now (a scheduler calls this every interval; `advance` does too).
-pub async fn evaluate(ctx: &Context, db: &Db, actor: &str) -> Result<Response, Problem> {
+/// `evaluate`: judge the step now (`advance` does too). The schedule in spin.toml calls
+/// `evaluate?if_active=true` every minute: with no active run that is a 200 saying so, not a
+/// 409, so an idle minute is not a failed job.
+pub async fn evaluate(ctx: &Context, db: &Db, actor: &str, body: &Body) -> Result<Response, Problem> {
+    let if_active = match body.get("if_active") {
+        None | Some(Value::Null) | Some(Value::Bool(false)) => false,
+        Some(Value::Bool(true)) => true,
+        Some(Value::String(s)) if s == "true" || s == "false" => s == "true",
+        Some(_) => {
+            return Err(Problem::validation(vec![FieldError::new(
+                "if_active",
+                "invalid_boolean",
+                "if_active must be true or false",
+            )]))
+        }
+    };
+    if if_active && db.as_service(|db| store::active(db, false))?.is_none() {
+        return ok(ctx, json!({ "active": false, "action": "none" }), "No migration is active");
+    }
     let e = evaluate_active(db, actor).await?;
     let run = db.as_service(|db| store::latest(db))?.unwrap_or(e.run);
     let action = if e.rolled_back.is_some() { "rolled_back" } else { "none" };

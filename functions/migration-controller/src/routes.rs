@@ -19,12 +19,20 @@ pub enum Endpoint {
     Rollback,
     Evaluate,
     Route,
+    /// The original's `health-check`: green's health answers now, without moving anything.
+    HealthCheck,
+    /// The original's `feature-flags`: nothing here is switched by flags.
+    FeatureFlags,
 }
 
-/// Operation names (normalised to `-`) and what they do for `GET` and `POST`.
-const OPERATIONS: [(&str, Option<Endpoint>, Option<Endpoint>); 9] = [
+/// Operation names (normalised to `-`) and what they do for `GET` and `POST`. `start`,
+/// `health-check` and `feature-flags` are the original's names.
+const OPERATIONS: [(&str, Option<Endpoint>, Option<Endpoint>); 12] = [
     ("initialize-migration", None, Some(Endpoint::Initialize)),
     ("initialize", None, Some(Endpoint::Initialize)),
+    ("start", None, Some(Endpoint::Initialize)),
+    ("health-check", Some(Endpoint::HealthCheck), Some(Endpoint::HealthCheck)),
+    ("feature-flags", Some(Endpoint::FeatureFlags), Some(Endpoint::FeatureFlags)),
     ("status", Some(Endpoint::Status), Some(Endpoint::Status)),
     ("advance", None, Some(Endpoint::Advance)),
     ("traffic-split", Some(Endpoint::TrafficSplit), Some(Endpoint::SetTrafficSplit)),
@@ -58,6 +66,9 @@ pub fn resolve(req: &Request) -> Result<(Endpoint, Body), Problem> {
                     for (k, v) in query(req) {
                         body.entry(k).or_insert(v);
                     }
+                    if e == Endpoint::Initialize {
+                        original_start(&mut body);
+                    }
                     return Ok((e, body));
                 }
             }
@@ -66,6 +77,15 @@ pub fn resolve(req: &Request) -> Result<(Endpoint, Body), Problem> {
         }
         _ => Err(Problem::route_not_found(req)),
     }
+}
+
+/// The original's `start` body: `enabledFunctions` are the functions the run covers;
+/// `featureFlags` switched nothing in the original either and are dropped.
+fn original_start(body: &mut Body) {
+    if let Some(functions) = body.remove("enabledFunctions") {
+        body.entry("functions").or_insert(functions);
+    }
+    body.remove("featureFlags");
 }
 
 fn find(name: &str) -> Option<&'static (&'static str, Option<Endpoint>, Option<Endpoint>)> {

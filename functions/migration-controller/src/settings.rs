@@ -14,17 +14,32 @@ pub const DEFAULT_MIN_SAMPLES: i64 = 100;
 
 /// Gate thresholds (SPEC: green error rate ≤ 1 % and not worse than blue by more than a
 /// margin; green p95 ≤ 1.5 × blue p95; fewer than 5 consecutive failed health checks).
+///
+/// A latency regression must be relative *and* absolute: green p95 over `max_p95_ratio` ×
+/// blue's and at least `min_p95_increase_ms` more, judged only with `min_latency_samples`
+/// timings on each side. On a fast service a ratio alone turns noise into rollbacks (a few
+/// milliseconds of scheduling delay is "3 ×"); an absolute margin alone would miss a slow
+/// service getting slower.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Gates {
     pub max_error_rate: f64,
     pub error_rate_margin: f64,
     pub max_p95_ratio: f64,
+    pub min_p95_increase_ms: f64,
+    pub min_latency_samples: i64,
     pub max_failed_health_checks: i64,
 }
 
 impl Default for Gates {
     fn default() -> Gates {
-        Gates { max_error_rate: 0.01, error_rate_margin: 0.005, max_p95_ratio: 1.5, max_failed_health_checks: 5 }
+        Gates {
+            max_error_rate: 0.01,
+            error_rate_margin: 0.005,
+            max_p95_ratio: 1.5,
+            min_p95_increase_ms: 50.0,
+            min_latency_samples: 20,
+            max_failed_health_checks: 5,
+        }
     }
 }
 
@@ -34,6 +49,8 @@ impl Gates {
             "max_error_rate": self.max_error_rate,
             "error_rate_margin": self.error_rate_margin,
             "max_p95_ratio": self.max_p95_ratio,
+            "min_p95_increase_ms": self.min_p95_increase_ms,
+            "min_latency_samples": self.min_latency_samples,
             "max_failed_health_checks": self.max_failed_health_checks,
         })
     }
@@ -52,7 +69,14 @@ pub struct Settings {
 
 const FIELDS: [&str; 7] =
     ["target_traffic_percent", "steps", "bake_time_seconds", "min_samples", "gates", "functions", "reason"];
-const GATE_FIELDS: [&str; 4] = ["max_error_rate", "error_rate_margin", "max_p95_ratio", "max_failed_health_checks"];
+const GATE_FIELDS: [&str; 6] = [
+    "max_error_rate",
+    "error_rate_margin",
+    "max_p95_ratio",
+    "min_p95_increase_ms",
+    "min_latency_samples",
+    "max_failed_health_checks",
+];
 
 pub fn parse(body: &Body) -> Result<Settings, Problem> {
     let mut errors = Vec::new();
@@ -97,6 +121,9 @@ pub fn parse(body: &Body) -> Result<Settings, Problem> {
             gates.max_error_rate = number(g, "max_error_rate", gates.max_error_rate, 0.0, 1.0, &mut errors);
             gates.error_rate_margin = number(g, "error_rate_margin", gates.error_rate_margin, 0.0, 1.0, &mut errors);
             gates.max_p95_ratio = number(g, "max_p95_ratio", gates.max_p95_ratio, 1.0, 100.0, &mut errors);
+            gates.min_p95_increase_ms =
+                number(g, "min_p95_increase_ms", gates.min_p95_increase_ms, 0.0, 60_000.0, &mut errors);
+            gates.min_latency_samples = int_in(g, "min_latency_samples", gates.min_latency_samples, 1, 1_000_000, &mut errors);
             gates.max_failed_health_checks =
                 int(g, "max_failed_health_checks", gates.max_failed_health_checks, 1, 100, &mut errors);
         }
@@ -165,6 +192,14 @@ pub fn int(body: &Body, name: &str, default: i64, lo: i64, hi: i64, errors: &mut
     }
 }
 
+/// [`int`] for a field of `gates` (reported as `gates.NAME`).
+fn int_in(gates: &Body, name: &str, default: i64, lo: i64, hi: i64, errors: &mut Vec<FieldError>) -> i64 {
+    let mut found = Vec::new();
+    let value = int(gates, name, default, lo, hi, &mut found);
+    errors.extend(found.into_iter().map(|e| FieldError { field: format!("gates.{name}"), ..e }));
+    value
+}
+
 fn number(body: &Body, name: &str, default: f64, lo: f64, hi: f64, errors: &mut Vec<FieldError>) -> f64 {
     let field = format!("gates.{name}");
     match body.get(name) {
@@ -214,14 +249,16 @@ mod tests {
     fn everything_wrong_is_reported_at_once() {
         let p = parse(&body(json!({
             "target_traffic_percent": 0, "steps": [50, 25, 100], "bake_time_seconds": "soon",
-            "min_samples": -1, "gates": {"max_error_rate": 2, "max_p95_ratio": 0.5, "bogus": 1},
+            "min_samples": -1, "gates": {"max_error_rate": 2, "max_p95_ratio": 0.5, "min_p95_increase_ms": -5,
+                                          "min_latency_samples": 0, "bogus": 1},
             "functions": ["migration-controller"], "reason": "", "extra": true
         })))
         .unwrap_err();
         assert_eq!(p.status, 400);
         let f = fields(p);
         for name in ["target_traffic_percent", "steps", "bake_time_seconds", "min_samples", "gates.max_error_rate",
-            "gates.max_p95_ratio", "gates.bogus", "functions", "reason", "extra"] {
+            "gates.max_p95_ratio", "gates.min_p95_increase_ms", "gates.min_latency_samples", "gates.bogus", "functions",
+            "reason", "extra"] {
             assert!(f.contains(&name.to_string()), "{name} missing from {f:?}");
         }
     }

@@ -33,7 +33,8 @@ pub struct Step {
 const RUN_COLUMNS: &str = "id::text, status, traffic_percent, to_json(step_plan) AS step_plan, \
     to_json(functions) AS functions, green_base_url, bake_seconds, min_samples, \
     max_error_rate::float8 AS max_error_rate, error_rate_margin::float8 AS error_rate_margin, \
-    max_p95_ratio::float8 AS max_p95_ratio, max_failed_health_checks, started_by, \
+    max_p95_ratio::float8 AS max_p95_ratio, min_p95_increase_ms::float8 AS min_p95_increase_ms, \
+    min_latency_samples, max_failed_health_checks, started_by, \
     started_at, finished_at, finish_reason";
 
 fn run_of(row: Row<'_>) -> Result<Run, DbError> {
@@ -55,6 +56,8 @@ fn run_of(row: Row<'_>) -> Result<Run, DbError> {
             max_error_rate: row.float("max_error_rate")?.unwrap_or(0.0),
             error_rate_margin: row.float("error_rate_margin")?.unwrap_or(0.0),
             max_p95_ratio: row.float("max_p95_ratio")?.unwrap_or(1.0),
+            min_p95_increase_ms: row.float("min_p95_increase_ms")?.unwrap_or(0.0),
+            min_latency_samples: row.i64("min_latency_samples")?,
             max_failed_health_checks: row.i64("max_failed_health_checks")?,
         },
         started_by: row.string("started_by")?,
@@ -172,10 +175,12 @@ pub fn require_step(db: &Db, run: &Run) -> Result<Step, Problem> {
 pub fn insert_run(db: &Db, s: &Settings, green: &str, actor: &str, metrics: &Value) -> Result<String, Problem> {
     let inserted = db.query(
         "INSERT INTO public.migration_runs (traffic_percent, step_plan, functions, green_base_url, bake_seconds, \
-            min_samples, max_error_rate, error_rate_margin, max_p95_ratio, max_failed_health_checks, started_by) \
+            min_samples, max_error_rate, error_rate_margin, max_p95_ratio, max_failed_health_checks, started_by, \
+            min_p95_increase_ms, min_latency_samples) \
          VALUES ($1::bigint, ARRAY(SELECT (jsonb_array_elements_text($2::text::jsonb))::int), \
                  ARRAY(SELECT jsonb_array_elements_text($3::text::jsonb)), $4, $5::bigint, $6::bigint, \
-                 $7::text::numeric, $8::text::numeric, $9::text::numeric, $10::bigint, $11) \
+                 $7::text::numeric, $8::text::numeric, $9::text::numeric, $10::bigint, $11, \
+                 $12::text::numeric, $13::bigint) \
          RETURNING id::text",
         &[
             db::int(s.target_percent),
@@ -189,6 +194,8 @@ pub fn insert_run(db: &Db, s: &Settings, green: &str, actor: &str, metrics: &Val
             db::text(s.gates.max_p95_ratio.to_string()),
             db::int(s.gates.max_failed_health_checks),
             db::text(actor),
+            db::text(s.gates.min_p95_increase_ms.to_string()),
+            db::int(s.gates.min_latency_samples),
         ],
     );
     let id = match inserted {

@@ -49,6 +49,75 @@ pub fn to_json(r: &Row) -> Result<Value, DbError> {
     }))
 }
 
+/// `POST /webhook` (the original's, which took anyone's alert; here an administrator's):
+/// `{severity?, category?, title, message, metricValue?, threshold?}` becomes an active alert
+/// of category `external` (unless named), listed and resolved like any other. Its
+/// notifications are not sent here: channels are tied to rules (`evaluate`).
+pub fn external(db: &Db, caller: &Caller, req: &Request, request_id: &str) -> Result<Value, Problem> {
+    let body: Map<String, Value> = req.json()?;
+    let mut errors = Vec::new();
+    const FIELDS: [&str; 8] = ["severity", "category", "title", "message", "metricValue", "threshold", "metadata", "actions"];
+    for k in body.keys().filter(|k| !FIELDS.contains(&k.as_str())) {
+        errors.push(FieldError::new(clip(k), "unknown_field", format!("known fields: {}", FIELDS.join(", "))));
+    }
+    let text = |name: &str, max: usize, errors: &mut Vec<FieldError>| -> Option<String> {
+        match body.get(name) {
+            None | Some(Value::Null) => None,
+            Some(Value::String(s)) if !s.trim().is_empty() && s.chars().count() <= max => Some(s.trim().to_string()),
+            Some(_) => {
+                errors.push(FieldError::new(name, "invalid_length", format!("{name} must be text of 1 to {max} characters")));
+                None
+            }
+        }
+    };
+    let severity = text("severity", 20, &mut errors).unwrap_or_else(|| "warning".into());
+    if !["info", "warning", "error", "critical"].contains(&severity.as_str()) {
+        errors.push(FieldError::new("severity", "invalid_value", "severity must be info, warning, error or critical"));
+    }
+    let category = text("category", 50, &mut errors).unwrap_or_else(|| "external".into());
+    let title = text("title", 200, &mut errors);
+    let message = text("message", MAX_NOTE, &mut errors);
+    for (name, missing) in [("title", title.is_none()), ("message", message.is_none())] {
+        if missing && !errors.iter().any(|e| e.field == name) {
+            errors.push(FieldError::new(name, "required", format!("{name} is required")));
+        }
+    }
+    let number = |name: &str, errors: &mut Vec<FieldError>| match body.get(name) {
+        None | Some(Value::Null) => None,
+        Some(v) => v.as_f64().filter(|f| f.is_finite()).or_else(|| {
+            errors.push(FieldError::new(name, "invalid_number", format!("{name} must be a number")));
+            None
+        }),
+    };
+    let metric_value = number("metricValue", &mut errors);
+    let threshold = number("threshold", &mut errors);
+    if !errors.is_empty() {
+        return Err(Problem::validation(errors));
+    }
+    let who = if caller.is_service_role() { "service_role".to_string() } else { caller.user_id().to_string() };
+    let alert = db.as_service(|db| -> Result<Value, Problem> {
+        let rows = db.query(
+            &format!(
+                "INSERT INTO public.alerts (severity, category, title, message, metric, operator, threshold, metric_value,
+                                            last_value, dedup_key, acknowledged_by)
+                 VALUES ($1, $2, $3, $4, 'external', 'eq', $5, $6, $6, $7, NULL)
+                 RETURNING {COLUMNS}"
+            ),
+            &[
+                db::text(severity.clone()),
+                db::text(category.clone()),
+                db::text(title.clone().unwrap_or_default()),
+                db::text(message.clone().unwrap_or_default()),
+                db::Param::Floating64(threshold.unwrap_or(0.0)),
+                metric_value.map(db::Param::Floating64).unwrap_or(db::Param::DbNull),
+                db::text(format!("external:{request_id}")),
+            ],
+        )?;
+        Ok(to_json(&rows.one()?)?)
+    })?;
+    Ok(json!({ "alert": alert, "raised_by": who }))
+}
+
 pub fn handle(db: &Db, caller: &Caller, req: &Request, action: AlertAction) -> Result<Value, Problem> {
     match action {
         AlertAction::List => list(db, req),

@@ -1,7 +1,7 @@
 //! What a rule says and what one evaluation of it decides: pure logic, unit tested.
 
-/// The figures a rule may watch (computed by `public.alert_metric_value` in SQL).
-pub const METRICS: [&str; 10] = [
+/// The figures a rule may watch (computed by `public.alert_metric_figure` in SQL).
+pub const METRICS: [&str; 11] = [
     "error_rate",
     "avg_response_time",
     "p50_response_time",
@@ -9,6 +9,7 @@ pub const METRICS: [&str; 10] = [
     "p99_response_time",
     "request_count",
     "security_incidents_count",
+    "security_alert_admin",
     "connection_pool_utilization",
     "conversion_rate",
     "cost_overrun",
@@ -95,10 +96,23 @@ pub fn decide(met: Option<bool>, open: Open, in_cooldown: bool) -> Decision {
     }
 }
 
-/// The verdict on a figure: `None` below `min_samples` or without a value.
-pub fn verdict(operator: &str, threshold: f64, value: Option<f64>, samples: i64, min_samples: i64) -> Option<bool> {
-    let value = value.filter(|v| v.is_finite())?;
-    (samples >= min_samples).then(|| holds(operator, value, threshold))
+/// What a rule's figure rests on over its window.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Figure {
+    pub value: Option<f64>,
+    /// Requests (incident rows, days) the value is computed from.
+    pub samples: i64,
+    /// The events the figure counts: 5xx answers for error_rate, incidents for the security
+    /// figures; the samples for the rest.
+    pub events: i64,
+}
+
+/// The verdict on a figure: `None` below `min_samples` or without a value. A condition holds
+/// only on at least `min_events` events: a rate over a window with a minimum count, so one
+/// failed request among ten is not an outage and one refused token pages no one.
+pub fn verdict(operator: &str, threshold: f64, figure: Figure, min_samples: i64, min_events: i64) -> Option<bool> {
+    let value = figure.value.filter(|v| v.is_finite())?;
+    (figure.samples >= min_samples).then(|| figure.events >= min_events && holds(operator, value, threshold))
 }
 
 #[cfg(test)]
@@ -131,11 +145,26 @@ mod tests {
         assert_eq!(decide(Some(true), Open::Notifying, true), Decision::StillOpen);
     }
 
+    fn figure(value: Option<f64>, samples: i64, events: i64) -> Figure {
+        Figure { value, samples, events }
+    }
+
     #[test]
     fn too_few_samples_give_no_verdict_and_keep_an_open_alert() {
-        assert_eq!(verdict("gt", 5.0, Some(50.0), 3, 20), None);
-        assert_eq!(verdict("gt", 5.0, None, 0, 1), None);
-        assert_eq!(verdict("gt", 5.0, Some(50.0), 20, 20), Some(true));
+        assert_eq!(verdict("gt", 5.0, figure(Some(50.0), 3, 3), 20, 1), None);
+        assert_eq!(verdict("gt", 5.0, figure(None, 0, 0), 1, 1), None);
+        assert_eq!(verdict("gt", 5.0, figure(Some(50.0), 20, 20), 20, 1), Some(true));
         assert_eq!(decide(None, Open::Notifying, false), Decision::NoData);
+    }
+
+    #[test]
+    fn a_rate_holds_only_on_its_minimum_count_of_events() {
+        // The guide's 1 % error-rate rule: one failed probe among 50 requests is 2 %, not an outage.
+        assert_eq!(verdict("gt", 1.0, figure(Some(2.0), 50, 1), 10, 5), Some(false));
+        // Five failures among 50: it holds.
+        assert_eq!(verdict("gt", 1.0, figure(Some(10.0), 50, 5), 10, 5), Some(true));
+        // One refused token is one incident; ten within the window make the alert.
+        assert_eq!(verdict("gte", 10.0, figure(Some(1.0), 1, 1), 1, 10), Some(false));
+        assert_eq!(verdict("gte", 10.0, figure(Some(10.0), 1, 10), 1, 10), Some(true));
     }
 }

@@ -1,8 +1,13 @@
 //! `POST /evaluate[?force=true]`: every enabled rule whose evaluation interval has passed
 //! (every enabled rule with `force`) is evaluated over its window in one statement, its
 //! decision applied in one transaction (open at most one alert per rule, honour cooldown,
-//! resolve when the condition clears), then notifications go out and are recorded. Security
-//! incidents waiting for an admin notification are sent last.
+//! resolve when the condition clears), then notifications go out and are recorded.
+//!
+//! Conditions must last: a rule needs `min_samples` in its window for a verdict and
+//! `min_events` of what its figure counts for its condition to hold, and an open alert is
+//! notified once (PagerDuty: one incident, one `dedup_key`, for the episode). Security incidents
+//! answered `alert_admin` reach the administrators the same way, through the
+//! `security_alert_admin` rule, never one message per request.
 
 use crate::condition::{self, Decision, Open};
 use crate::notify::{self, Event, Message};
@@ -21,13 +26,13 @@ fn opt_uuid(id: &Option<String>) -> Param {
 /// One rule with its figure over its window, its open alert and its cooldown state.
 const RULES_SQL: &str = "
 SELECT r.id::text AS id, r.rule_id, r.name, r.category, r.severity, r.metric, r.operator, r.threshold,
-       r.window_minutes, r.min_samples::int8 AS min_samples, r.function_name,
-       r.notification_channels, m.samples, m.value,
+       r.window_minutes, r.min_samples::int8 AS min_samples, r.min_events::int8 AS min_events, r.function_name,
+       r.notification_channels, m.samples, m.events, m.value,
        o.id::text AS open_id, o.status AS open_status, o.dedup_key AS open_dedup_key,
        coalesce((SELECT max(coalesce(a.resolved_at, a.triggered_at)) FROM public.alerts a WHERE a.rule_id = r.id)
                   > now() - make_interval(mins => r.cooldown_minutes), false) AS in_cooldown
 FROM public.alert_rules r
-CROSS JOIN LATERAL public.alert_metric_value(r.metric, r.window_minutes, r.function_name) m
+CROSS JOIN LATERAL public.alert_metric_figure(r.metric, r.window_minutes, r.function_name) m
 LEFT JOIN public.alerts o ON o.rule_id = r.id AND o.status IN ('active', 'acknowledged', 'suppressed')
 WHERE r.enabled
   AND ($1 OR r.last_evaluated_at IS NULL
@@ -45,9 +50,11 @@ struct Rule {
     threshold: f64,
     window_minutes: i64,
     min_samples: i64,
+    min_events: i64,
     function_name: Option<String>,
     channels: Vec<String>,
     samples: i64,
+    events: i64,
     value: Option<f64>,
     open_id: Option<String>,
     open_status: Option<String>,
@@ -77,9 +84,11 @@ fn load(db: &Db, force: bool) -> Result<Vec<Rule>, DbError> {
                 threshold: r.float("threshold")?.unwrap_or(0.0),
                 window_minutes: r.i64("window_minutes")?,
                 min_samples: r.i64("min_samples")?,
+                min_events: r.i64("min_events")?,
                 function_name: r.text("function_name")?,
                 channels,
                 samples: r.i64("samples")?,
+                events: r.i64("events")?,
                 value: r.float("value")?,
                 open_id: r.text("open_id")?,
                 open_status: r.text("open_status")?,
@@ -106,10 +115,12 @@ impl Rule {
     fn describe(&self, value: Option<f64>) -> String {
         let shown = value.map(|v| round2(v).to_string()).unwrap_or_else(|| "no value".into());
         format!(
-            "{} = {shown} (condition {} {}; {} samples over the last {} min, {})",
+            "{} = {shown} (condition {} {} on at least {} events; {} events in {} samples over the last {} min, {})",
             self.metric,
             condition::symbol(&self.operator),
             self.threshold,
+            self.min_events,
+            self.events,
             self.samples,
             self.window_minutes,
             self.scope()
@@ -136,6 +147,8 @@ impl Rule {
                 "threshold": self.threshold,
                 "value": self.value,
                 "samples": self.samples,
+                "events": self.events,
+                "min_events": self.min_events,
                 "window_minutes": self.window_minutes,
                 "function": self.function_name,
             }),
@@ -180,14 +193,21 @@ struct Applied {
 
 /// Apply one rule's decision and record the evaluation.
 fn apply(db: &Db, run_id: &str, rule: &Rule, started: Instant) -> Result<(Applied, Value), DbError> {
-    let met = condition::verdict(&rule.operator, rule.threshold, rule.value, rule.samples, rule.min_samples);
+    let figure = condition::Figure { value: rule.value, samples: rule.samples, events: rule.events };
+    let met = condition::verdict(&rule.operator, rule.threshold, figure, rule.min_samples, rule.min_events);
     let mut decision = condition::decide(met, rule.open(), rule.in_cooldown);
     let mut alert_id = rule.open_id.clone();
     let mut message = None;
     match decision {
         Decision::Open => match open_alert(db, rule)? {
             Some((id, dedup)) => {
-                message = Some((rule.channels.clone(), rule.message(Event::Trigger, &id, &dedup)));
+                let mut m = rule.message(Event::Trigger, &id, &dedup);
+                if rule.metric == security_incidents::METRIC {
+                    // The incidents the alert is about, summed up; they count as told.
+                    m.details["incidents"] = security_incidents::summary(db, rule.window_minutes)?;
+                    security_incidents::told(db, rule.window_minutes)?;
+                }
+                message = Some((rule.channels.clone(), m));
                 alert_id = Some(id);
             }
             None => decision = Decision::StillOpen,
@@ -248,6 +268,8 @@ fn apply(db: &Db, run_id: &str, rule: &Rule, started: Instant) -> Result<(Applie
         "threshold": rule.threshold,
         "value": rule.value.map(round2),
         "samples": rule.samples,
+        "events": rule.events,
+        "min_events": rule.min_events,
         "condition_met": met,
         "outcome": decision.outcome(),
         "alert_id": alert_id,
@@ -288,7 +310,7 @@ pub async fn run(db: &Db, req: &Request) -> Result<Value, Problem> {
     let deliveries = notify::deliver(jobs).await;
     db.as_service(|db| notify::record(db, &deliveries))?;
 
-    let incidents = security_incidents::notify(db).await?;
+    let incidents = db.as_service(security_incidents::awaiting)?;
 
     let count = |f: fn(&Decision) -> bool| applied.iter().filter(|a| f(&a.decision)).count();
     Ok(json!({

@@ -4,7 +4,7 @@
 //! `/functions/v1/monitoring-alerting` + `/dashboard` (also the bare path), `/dashboard.html`,
 //! `/alerts` (list, acknowledge, resolve, suppress), `/rules[/{rule_id}]` (CRUD), `/evaluate`,
 //! `/metrics` (Prometheus text), `/anomaly-detection`, `/notification-test`, and the public
-//! `/health`. Every figure comes from real rows; admin work runs as the service role after the
+//! `/health` (liveness) and `/ready` (readiness) every function answers. Every figure comes from real rows; admin work runs as the service role after the
 //! caller has been checked to be an admin.
 
 mod alerts;
@@ -14,7 +14,6 @@ mod condition;
 mod dashboard;
 mod display;
 mod evaluate;
-mod health;
 mod notify;
 mod page;
 mod prometheus;
@@ -28,8 +27,9 @@ use shared::service::{Callers, Function};
 use shared::{Context, Problem, Response};
 use spin_sdk::http::{IncomingRequest, ResponseOutparam};
 
-const FUNCTION: Function = Function::new("monitoring-alerting", env!("CARGO_PKG_VERSION"), Callers::Administrators)
-    .health(health::answer);
+// `/health` is liveness, as every function's; component health and business figures are the
+// dashboard's (admins only), never the public probe's.
+const FUNCTION: Function = Function::new("monitoring-alerting", env!("CARGO_PKG_VERSION"), Callers::Administrators);
 
 #[spin_sdk::http_component]
 async fn handle(req: IncomingRequest, out: ResponseOutparam) {
@@ -43,7 +43,7 @@ async fn route(ctx: &Context) -> Result<Response, Problem> {
         Route::Admin(endpoint) => endpoint,
     };
     let caller = ctx.admin()?;
-    let db = ctx.db()?;
+    let db = &*ctx.db()?;
     let ok = |data, message| Ok(shared::http::envelope(ctx.function, &ctx.request_id, data, message));
     let req = &ctx.request;
     match endpoint {
@@ -54,5 +54,10 @@ async fn route(ctx: &Context) -> Result<Response, Problem> {
         Endpoint::Metrics => Ok(prometheus::get(db)?),
         Endpoint::Anomalies => ok(anomaly::get(db, req)?, "Anomaly detection"),
         Endpoint::NotificationTest => ok(test_notification::run(db, req).await?, "Test notifications sent"),
+        Endpoint::ExternalAlert => {
+            let mut r = ok(alerts::external(db, &caller, req, &ctx.request_id)?, "Alert recorded")?;
+            r.status = 201;
+            Ok(r)
+        }
     }
 }

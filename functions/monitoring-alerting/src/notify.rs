@@ -26,7 +26,6 @@ pub enum Event {
     Trigger,
     Resolve,
     Test,
-    SecurityIncident,
 }
 
 impl Event {
@@ -35,7 +34,6 @@ impl Event {
             Event::Trigger => "trigger",
             Event::Resolve => "resolve",
             Event::Test => "test",
-            Event::SecurityIncident => "security_incident",
         }
     }
 }
@@ -82,17 +80,6 @@ struct Prepared {
     body: String,
     stored_payload: Value,
     target: String,
-}
-
-/// Whether `channel` has the settings it needs.
-pub fn configured(channel: &str) -> bool {
-    match channel {
-        "email" => config::var("resend_api_key").is_some() && !recipients().is_empty(),
-        "slack" => config::var("slack_webhook_url").is_some(),
-        "pagerduty" => config::var("pagerduty_routing_key").is_some(),
-        "webhook" => config::var("alert_webhook_url").is_some(),
-        _ => false,
-    }
 }
 
 fn recipients() -> Vec<String> {
@@ -180,7 +167,6 @@ fn prepare(channel: &'static str, m: &Message) -> Result<Prepared, String> {
                 Event::Trigger => "alert.triggered",
                 Event::Resolve => "alert.resolved",
                 Event::Test => "notification.test",
-                Event::SecurityIncident => "security.incident",
             };
             let payload = json!({
                 "event": event,

@@ -40,6 +40,8 @@ pub enum Endpoint {
     Metrics,
     Anomalies,
     NotificationTest,
+    /// The original's `webhook`: an alert raised by another system (an administrator's call here).
+    ExternalAlert,
 }
 
 fn allow(ok: bool, endpoint: Endpoint, allowed: &[&str]) -> Result<Endpoint, Problem> {
@@ -90,6 +92,7 @@ fn endpoint(req: &Request) -> Result<Endpoint, Problem> {
         ["metrics"] => allow(get, Endpoint::Metrics, &["GET"]),
         ["anomaly-detection"] => allow(get || post, Endpoint::Anomalies, &["GET", "POST"]),
         ["notification-test"] => allow(post, Endpoint::NotificationTest, &["POST"]),
+        ["webhook"] => allow(post, Endpoint::ExternalAlert, &["POST"]),
         _ => Err(Problem::route_not_found(req)),
     }
 }

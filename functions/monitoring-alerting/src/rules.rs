@@ -11,10 +11,10 @@ use shared::db::{self, Db, DbError, Param, Row};
 use shared::{Context, FieldError, Problem, Response};
 
 const COLUMNS: &str = "id::text AS id, rule_id, name, description, category, severity, metric, operator, threshold,
-  window_minutes, evaluation_interval_minutes, cooldown_minutes, min_samples, function_name, notification_channels,
-  enabled, performance_alert_id::text AS performance_alert_id, last_evaluated_at, created_by, created_at, updated_at";
+  window_minutes, evaluation_interval_minutes, cooldown_minutes, min_samples, min_events, function_name,
+  notification_channels, enabled, performance_alert_id::text AS performance_alert_id, last_evaluated_at, created_by, created_at, updated_at";
 
-const FIELDS: [&str; 14] = [
+const FIELDS: [&str; 15] = [
     "rule_id",
     "name",
     "description",
@@ -27,6 +27,7 @@ const FIELDS: [&str; 14] = [
     "evaluation_interval_minutes",
     "cooldown_minutes",
     "min_samples",
+    "min_events",
     "function_name",
     "notification_channels",
 ];
@@ -46,6 +47,7 @@ fn to_json(r: &Row) -> Result<Value, DbError> {
         "evaluation_interval_minutes": r.int("evaluation_interval_minutes")?,
         "cooldown_minutes": r.int("cooldown_minutes")?,
         "min_samples": r.int("min_samples")?,
+        "min_events": r.int("min_events")?,
         "function_name": r.text("function_name")?,
         "notification_channels": r.json("notification_channels")?,
         "enabled": r.flag("enabled")?,
@@ -113,7 +115,7 @@ fn validate(body: &Map<String, Value>, create: bool) -> Result<Vec<(&'static str
             let optional = matches!(
                 field,
                 "rule_id" | "description" | "category" | "evaluation_interval_minutes" | "cooldown_minutes"
-                    | "min_samples" | "function_name" | "notification_channels" | "enabled"
+                    | "min_samples" | "min_events" | "function_name" | "notification_channels" | "enabled"
             );
             if create && !optional {
                 err(field, "required", format!("{field} is required"));
@@ -167,7 +169,7 @@ fn validate(body: &Map<String, Value>, create: bool) -> Result<Vec<(&'static str
             "window_minutes" => int(field, 1, 10080, v, &mut err),
             "evaluation_interval_minutes" => int(field, 1, 1440, v, &mut err),
             "cooldown_minutes" => int(field, 0, 10080, v, &mut err),
-            "min_samples" => int(field, 1, 1_000_000, v, &mut err),
+            "min_samples" | "min_events" => int(field, 1, 1_000_000, v, &mut err),
             "notification_channels" => match channels(v) {
                 Ok(list) => Some(Val::Json(Value::from(list).to_string())),
                 Err(m) => {

@@ -1,118 +1,63 @@
-//! Security incidents whose automatic response is `alert_admin` (security_incidents, 0006):
-//! each one not yet notified is sent to every configured channel (PagerDuty only for high and
-//! critical threats). `admin_notified_at` is set once at least one channel took it; when every
-//! channel failed, the incident stays pending and the next `evaluate` tries again.
+//! Security incidents whose automatic response is `alert_admin` (security_incidents, 0006)
+//! reach the administrators through one rule, `security_alert_admin` (0012): when enough of
+//! them arrive within its window, one alert opens and its channels are told once, with a
+//! summary of the incidents; those incidents are stamped `admin_notified_at` with it. One
+//! refused token is an incident on the record, not a page.
 
-use crate::notify::{self, Event, Message};
 use serde_json::{json, Value};
 use shared::db::{self, Db, DbError};
-use shared::Problem;
 
-/// At most this many incidents per evaluation (the rest wait for the next one).
-const BATCH: i64 = 20;
+/// The figure of the rule that carries these incidents.
+pub const METRIC: &str = "security_alert_admin";
 
-struct Incident {
-    id: String,
-    event_type: String,
-    threat_level: String,
-    function_name: Option<String>,
-    source_ip: Option<String>,
-    created_at: String,
-}
-
-fn pending(db: &Db) -> Result<Vec<Incident>, DbError> {
-    let exists = db.query("SELECT to_regclass('public.security_incidents') IS NOT NULL AS present", &[])?;
-    if !exists.one()?.flag("present")? {
-        return Ok(Vec::new());
-    }
+/// The incidents of the last `window_minutes` answered `alert_admin`, by type and level.
+pub fn summary(db: &Db, window_minutes: i64) -> Result<Value, DbError> {
     let rows = db.query(
-        "SELECT id::text AS id, event_type, threat_level, function_name, source_ip, created_at
+        "SELECT event_type, threat_level, count(*) AS rows, sum(occurrences)::int8 AS occurrences,
+                count(DISTINCT client_key) AS clients, count(DISTINCT function_name) AS functions
          FROM public.security_incidents
-         WHERE auto_response = 'alert_admin' AND admin_notified_at IS NULL
-         ORDER BY created_at LIMIT $1",
-        &[db::int(BATCH)],
+         WHERE auto_response = 'alert_admin' AND client_key IS NOT NULL
+           AND last_seen_at >= now() - make_interval(mins => $1::int)
+         GROUP BY event_type, threat_level ORDER BY occurrences DESC, event_type",
+        &[db::int(window_minutes)],
     )?;
     rows.iter()
         .map(|r| {
-            Ok(Incident {
-                id: r.string("id")?,
-                event_type: r.string("event_type")?,
-                threat_level: r.string("threat_level")?,
-                function_name: r.text("function_name")?,
-                source_ip: r.text("source_ip")?,
-                created_at: r.timestamp("created_at")?.unwrap_or_default(),
-            })
+            Ok(json!({
+                "event_type": r.string("event_type")?,
+                "threat_level": r.string("threat_level")?,
+                "occurrences": r.i64("occurrences")?,
+                "clients": r.i64("clients")?,
+                "functions": r.i64("functions")?,
+            }))
         })
-        .collect()
+        .collect::<Result<Vec<_>, DbError>>()
+        .map(Value::from)
 }
 
-fn severity(threat_level: &str) -> &'static str {
-    match threat_level {
-        "critical" => "critical",
-        "high" => "error",
-        "medium" => "warning",
-        _ => "info",
-    }
+/// Stamp the incidents an opening alert told the administrators about.
+pub fn told(db: &Db, window_minutes: i64) -> Result<(), DbError> {
+    db.execute(
+        "UPDATE public.security_incidents SET admin_notified_at = now()
+         WHERE auto_response = 'alert_admin' AND admin_notified_at IS NULL AND client_key IS NOT NULL
+           AND last_seen_at >= now() - make_interval(mins => $1::int)",
+        &[db::int(window_minutes)],
+    )?;
+    Ok(())
 }
 
-fn message(i: &Incident) -> Message {
-    let whom = i.source_ip.clone().unwrap_or_else(|| "an unknown source".into());
-    let place = i.function_name.clone().unwrap_or_else(|| "the application".into());
-    Message {
-        event: Event::SecurityIncident,
-        severity: severity(&i.threat_level).into(),
-        title: format!("[SECURITY {}] {} on {place}", i.threat_level.to_uppercase(), i.event_type),
-        text: format!("Security incident {} ({}) from {whom} at {}", i.id, i.event_type, i.created_at),
-        dedup_key: format!("quotekit-security-{}", i.id),
-        component: place,
-        class: i.event_type.clone(),
-        details: json!({
-            "incident_id": i.id,
-            "event_type": i.event_type,
-            "threat_level": i.threat_level,
-            "function": i.function_name,
-            "source_ip": i.source_ip,
-            "created_at": i.created_at,
-        }),
-        alert_id: None,
-        incident_id: Some(i.id.clone()),
-    }
-}
-
-/// Notify pending incidents; returns what happened to each.
-pub async fn notify(db: &Db) -> Result<Value, Problem> {
-    let incidents = db.as_service(pending)?;
-    if incidents.is_empty() {
-        return Ok(json!({ "pending": 0, "notified": 0, "deliveries": [] }));
-    }
-    let mut jobs = Vec::new();
-    for i in &incidents {
-        for channel in ["email", "slack", "webhook", "pagerduty"] {
-            let paged = channel != "pagerduty" || matches!(i.threat_level.as_str(), "high" | "critical");
-            if paged && notify::configured(channel) {
-                jobs.push((channel, message(i)));
-            }
-        }
-    }
-    let deliveries = notify::deliver(jobs).await;
-    let notified: Vec<&Incident> = incidents
-        .iter()
-        .filter(|i| deliveries.iter().any(|d| d.incident_id.as_deref() == Some(&i.id) && d.status == "sent"))
-        .collect();
-    db.as_service(|db| -> Result<(), DbError> {
-        notify::record(db, &deliveries)?;
-        for i in &notified {
-            db.execute(
-                "UPDATE public.security_incidents SET admin_notified_at = now()
-                 WHERE id = $1::uuid AND admin_notified_at IS NULL",
-                &[db::uuid(&i.id)],
-            )?;
-        }
-        Ok(())
-    })?;
+/// Incidents answered `alert_admin` that no alert has told anyone about yet.
+pub fn awaiting(db: &Db) -> Result<Value, DbError> {
+    let r = db.query(
+        "SELECT count(*) AS incidents, coalesce(sum(occurrences), 0)::int8 AS occurrences
+         FROM public.security_incidents
+         WHERE auto_response = 'alert_admin' AND admin_notified_at IS NULL AND client_key IS NOT NULL",
+        &[],
+    )?;
+    let r = r.one()?;
     Ok(json!({
-        "pending": incidents.len(),
-        "notified": notified.len(),
-        "deliveries": deliveries.iter().map(notify::summary).collect::<Vec<_>>(),
+        "awaiting_alert": r.i64("incidents")?,
+        "occurrences": r.i64("occurrences")?,
+        "rule": "security_alert_admin",
     }))
 }

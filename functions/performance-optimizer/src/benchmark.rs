@@ -6,9 +6,10 @@
 //! `performance_benchmarks` row per function and probe, all of a run in one transaction.
 //!
 //! `via` decides what is measured:
-//! - `internal` (default): `http://<function>.spin.internal`, Spin's service chaining, which
-//!   edge dispatches in-process: a fresh instance of the function, its auth and its database
-//!   work, without network or HTTP parsing;
+//! - `internal` (default): a call between the application's functions (`shared::chain`):
+//!   Spin's service chaining, which edge dispatches in-process (a fresh instance of the
+//!   function, its auth and its database work, without network or HTTP parsing), or the
+//!   application's own origin where chaining is not available;
 //! - `public`: `public_base_url`, a full HTTP round trip through the host's front door, as a
 //!   client next to the host sees it.
 //!
@@ -203,7 +204,7 @@ pub async fn run(db: &Db, caller: &Caller, request_token: &str, mut params: Para
     for function in FUNCTIONS {
         let base = match via {
             "public" => public.clone().unwrap_or_default(),
-            _ => format!("http://{function}.spin.internal"),
+            _ => shared::chain::url(function, ""),
         };
         probes.push(measure(function, "health", &base, "/health", None, iterations).await);
         match read_of(function) {

@@ -1,5 +1,6 @@
 //! `GET|POST /cost_report?days=30`: daily `cost_metrics` rows computed from
-//! `performance_metrics` (invocations, duration, response bytes) and the unit prices in
+//! `performance_metrics` (invocations, duration, response bytes; a day the retention rolled up,
+//! from `performance_metrics_daily`) and the unit prices in
 //! `cost_settings`, then a monthly estimate against the configured baseline, in the shape of
 //! the deployment guide's cost table (edge functions, database, bandwidth, monitoring).
 //!
@@ -28,7 +29,7 @@ days AS (
   SELECT d::date AS day
   FROM generate_series((now() AT TIME ZONE 'UTC')::date - ($1::int - 1), (now() AT TIME ZONE 'UTC')::date, interval '1 day') d
 ),
-m AS (
+raw AS (
   SELECT (created_at AT TIME ZONE 'UTC')::date AS day,
          count(*) AS invocations,
          count(*) FILTER (WHERE status >= 500) AS server_errors,
@@ -38,6 +39,20 @@ m AS (
   FROM public.performance_metrics
   WHERE created_at >= (((now() AT TIME ZONE 'UTC')::date - ($1::int - 1))::timestamp AT TIME ZONE 'UTC')
   GROUP BY 1
+),
+rolled AS (
+  SELECT metric_date AS day, sum(requests) AS invocations, sum(server_errors) AS server_errors,
+         sum(duration_ms_total) AS duration_ms, sum(response_bytes)::numeric AS bytes,
+         sum(unmeasured_bytes_rows) AS unmeasured
+  FROM public.performance_metrics_daily
+  WHERE metric_date >= (now() AT TIME ZONE 'UTC')::date - ($1::int - 1)
+  GROUP BY 1
+),
+m AS (
+  SELECT day, sum(invocations)::int8 AS invocations, sum(server_errors)::int8 AS server_errors,
+         sum(duration_ms) AS duration_ms, sum(bytes) AS bytes, sum(unmeasured)::int8 AS unmeasured
+  FROM (SELECT * FROM raw UNION ALL SELECT * FROM rolled) both_sources
+  GROUP BY day
 ),
 c AS (
   SELECT days.day,

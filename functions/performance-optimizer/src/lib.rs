@@ -5,7 +5,8 @@
 //! one request. Admin only; reads and writes run as the service role.
 //!
 //! `/functions/v1/performance-optimizer` + `POST /benchmark_all_functions`, `/metrics`,
-//! `/analyze`, `/recommendations`, `/cost_report`, `GET|PUT /cost_report/settings`, `/pool`;
+//! `/analyze`, `/recommendations`, `/cost_report`, `GET|PUT /cost_report/settings`, `/pool`,
+//! `POST /retention` (scheduled daily);
 //! the bare path takes the guide's `POST {"operation": NAME, ...}`.
 
 mod analyze;
@@ -18,6 +19,7 @@ mod params;
 mod pool;
 mod recommendations;
 mod reply;
+mod retention;
 mod routes;
 mod stats;
 
@@ -36,7 +38,7 @@ async fn handle(req: IncomingRequest, out: ResponseOutparam) {
 async fn route(ctx: &Context) -> Result<Response, Problem> {
     let (endpoint, params) = routes::resolve(&ctx.request)?;
     let caller = ctx.admin()?;
-    let db = ctx.db()?;
+    let db = &*ctx.db()?;
     let ok = |data, message| Ok(reply::ok(ctx, data, message));
     match endpoint {
         Endpoint::BenchmarkAll => {
@@ -56,5 +58,17 @@ async fn route(ctx: &Context) -> Result<Response, Problem> {
             ok(cost::update(db, who, params)?, "Cost unit prices updated")
         }
         Endpoint::Pool => ok(pool::get().await?, "Connection pool"),
+        Endpoint::NotPerformed(operation) => Ok(shared::http::not_performed(
+            ctx.function,
+            &ctx.request_id,
+            operation,
+            "an instance lives for one request and compiled components are cached by the host: there is nothing \
+             to warm, preload, free or tune in-process",
+            Some(match operation {
+                "optimize" => "/functions/v1/performance-optimizer/recommendations",
+                _ => "/functions/v1/performance-optimizer/benchmark_all_functions",
+            }),
+        )),
+        Endpoint::Retention => ok(retention::run(db, params)?, "Request metrics rolled up"),
     }
 }

@@ -18,10 +18,17 @@ pub enum Endpoint {
     CostSettings,
     UpdateCostSettings,
     Pool,
+    /// An operation of the original with nothing real to do here (`shared::http::not_performed`).
+    NotPerformed(&'static str),
+    Retention,
 }
 
-/// Operations by name, with the methods their path form takes.
-const OPERATIONS: [(&str, Endpoint, &[&str]); 6] = [
+/// Operations by name, with the methods their path form takes. The last six are the
+/// original's names: `benchmark` and `cold-start-optimization` measure for real (every
+/// function's cold and warm start), `connection-optimization` is the pool's figures, and
+/// warming, freeing memory or "optimising" inside an instance that lives for one request has
+/// nothing to do.
+const OPERATIONS: [(&str, Endpoint, &[&str]); 13] = [
     ("benchmark-all-functions", Endpoint::BenchmarkAll, &["POST"]),
     ("metrics", Endpoint::Metrics, &["GET"]),
     ("analyze", Endpoint::Analyze, &["GET"]),
@@ -29,6 +36,21 @@ const OPERATIONS: [(&str, Endpoint, &[&str]); 6] = [
     // Computing the report stores the daily rows it computed (an idempotent upsert).
     ("cost-report", Endpoint::CostReport, &["GET", "POST"]),
     ("pool", Endpoint::Pool, &["GET"]),
+    // Scheduled daily: roll up and delete performance_metrics past the retention.
+    ("retention", Endpoint::Retention, &["POST"]),
+    ("benchmark", Endpoint::BenchmarkAll, &["POST"]),
+    ("cold-start-optimization", Endpoint::BenchmarkAll, &["POST"]),
+    ("connection-optimization", Endpoint::Pool, &["GET", "POST"]),
+    ("warm-up", Endpoint::NotPerformed("warm-up"), &["GET", "POST"]),
+    ("memory-optimization", Endpoint::NotPerformed("memory-optimization"), &["GET", "POST"]),
+    ("optimize", Endpoint::NotPerformed("optimize"), &["POST"]),
+];
+
+/// Parameters the original's bodies carry that measure nothing here (its benchmark ignored
+/// them too); dropped rather than refused.
+const ORIGINAL_PARAMETERS: [&str; 8] = [
+    "duration", "concurrency", "includeColdStart", "includeWarmStart", "includeMemory", "includeConnections",
+    "optimizations", "autoApply",
 ];
 
 fn normalise(name: &str) -> String {
@@ -59,8 +81,14 @@ pub fn resolve(req: &Request) -> Result<(Endpoint, Params), Problem> {
                 return Err(Problem::method_not_allowed(allowed));
             }
             // A POST may carry its parameters as a JSON body (an empty body is fine).
-            let body = if is_post { req.json_opt::<Map<String, Value>>()? } else { None };
+            let mut body = if is_post { req.json_opt::<Map<String, Value>>()? } else { None };
+            if matches!(endpoint, Endpoint::BenchmarkAll | Endpoint::Pool | Endpoint::NotPerformed(_)) {
+                if let Some(body) = body.as_mut() {
+                    body.retain(|k, _| !ORIGINAL_PARAMETERS.contains(&k.as_str()));
+                }
+            }
             let params = match body {
+                Some(body) if matches!(endpoint, Endpoint::Pool) && body.is_empty() => Params::from_query(req),
                 Some(body) => Params::from_body(&body, req),
                 None => Params::from_query(req),
             };
@@ -109,9 +137,20 @@ mod tests {
     }
 
     #[test]
+    fn the_originals_operations_are_answered() {
+        let original = r#"{"duration": 30, "concurrency": 5, "includeColdStart": true}"#;
+        assert_eq!(endpoint(Method::Post, "/benchmark", original), Ok(Endpoint::BenchmarkAll));
+        assert_eq!(endpoint(Method::Post, "/cold-start-optimization", "{}"), Ok(Endpoint::BenchmarkAll));
+        assert_eq!(endpoint(Method::Post, "/connection-optimization", "{}"), Ok(Endpoint::Pool));
+        assert_eq!(endpoint(Method::Get, "/warm-up", ""), Ok(Endpoint::NotPerformed("warm-up")));
+        assert_eq!(endpoint(Method::Post, "/optimize", r#"{"optimizations": [{"type": "x"}], "autoApply": true}"#), Ok(Endpoint::NotPerformed("optimize")));
+        assert_eq!(endpoint(Method::Post, "", r#"{"operation":"warm-up"}"#), Ok(Endpoint::NotPerformed("warm-up")));
+    }
+
+    #[test]
     fn unknown_paths_are_404_and_wrong_methods_405() {
-        assert_eq!(endpoint(Method::Get, "/optimize", "").unwrap_err().status, 404);
-        assert_eq!(endpoint(Method::Get, "/warm-up", "").unwrap_err().status, 404);
+        assert_eq!(endpoint(Method::Get, "/optimise", "").unwrap_err().status, 404);
+        assert_eq!(endpoint(Method::Get, "/optimize", "").unwrap_err().status, 405);
         assert_eq!(endpoint(Method::Get, "/metrics/x", "").unwrap_err().status, 404);
         assert_eq!(endpoint(Method::Get, "/benchmark_all_functions", "").unwrap_err().status, 405);
         assert_eq!(endpoint(Method::Delete, "/metrics", "").unwrap_err().status, 405);
@@ -123,7 +162,7 @@ mod tests {
     fn a_guide_style_body_names_an_operation() {
         assert_eq!(endpoint(Method::Post, "", r#"{"operation":"benchmark_all_functions"}"#), Ok(Endpoint::BenchmarkAll));
         assert_eq!(endpoint(Method::Post, "", r#"{"operation":"metrics","timeRange":"1h"}"#), Ok(Endpoint::Metrics));
-        assert_eq!(endpoint(Method::Post, "", r#"{"operation":"warm-up"}"#).unwrap_err().code, "route_not_found");
+        assert_eq!(endpoint(Method::Post, "", r#"{"operation":"warm-the-caches"}"#).unwrap_err().code, "route_not_found");
         assert_eq!(endpoint(Method::Post, "", r#"{"timeRange":"1h"}"#).unwrap_err().code, "validation_failed");
         assert_eq!(endpoint(Method::Post, "", "not json").unwrap_err().status, 400);
     }

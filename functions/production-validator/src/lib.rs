@@ -37,7 +37,7 @@ async fn handle(req: IncomingRequest, out: ResponseOutparam) {
 async fn route(ctx: &Context) -> Result<Response, Problem> {
     let endpoint = routes::resolve(&ctx.request)?;
     let caller = ctx.admin()?;
-    let db = ctx.db()?;
+    let db = &*ctx.db()?;
     let ok = |data, message| Ok(shared::http::envelope(ctx.function, &ctx.request_id, data, message));
     match endpoint {
         Endpoint::Validate(kind) => ok(validate::run(ctx, db, &caller, kind).await?, "Validation report"),

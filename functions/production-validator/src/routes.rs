@@ -30,6 +30,23 @@ pub fn resolve(req: &Request) -> Result<Endpoint, Problem> {
     match req.segments().as_slice() {
         [] | ["validate"] if is_post => Ok(Endpoint::Validate(body(req)?)),
         [] | ["validate"] => Err(Problem::method_not_allowed(&["POST"])),
+        // The original's path per category. Its `business` checks (cost, "improvement",
+        // experience, scalability) were constants; the real checks nearest to a business are
+        // functionality's (the plans one can buy, every function answering).
+        [name] if name.starts_with("validate-") || name.starts_with("validate_") => {
+            let category = match &name[9..] {
+                "business" => "functionality",
+                other => other,
+            };
+            let kind = ValidationType::parse(category).map_err(|_| Problem::route_not_found(req))?;
+            if !is_post {
+                return Err(Problem::method_not_allowed(&["POST"]));
+            }
+            if !shared::http::body_is_empty(req) {
+                body(req)?;
+            }
+            Ok(Endpoint::Validate(kind))
+        }
         ["reports"] if is_get => Ok(Endpoint::Reports(list_query(req)?)),
         ["reports", id] if is_get => Ok(Endpoint::Report(id.to_string())),
         ["reports"] | ["reports", _] => Err(Problem::method_not_allowed(&["GET"])),

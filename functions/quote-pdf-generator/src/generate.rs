@@ -45,7 +45,7 @@ pub async fn generate(ctx: &Context) -> Result<Response, Problem> {
     let caller = ctx.user()?;
     let body: Value = ctx.request.json()?;
     let req = request::parse(&body).map_err(Problem::validation)?;
-    let db = ctx.db()?;
+    let db = &*ctx.db()?;
     let outcomes = documents(db, &caller, &req)?;
 
     let served = outcomes.iter().filter(|o| o.is_ok()).count();

@@ -8,6 +8,13 @@
 //!  "email": {"message": "..."}}                            // a note inside the fixed email
 //! ```
 //!
+//! The original clients' forms are read too, for the ids only: `{"quotes": [{"id": ...,
+//! ...}], "template_options": {...}, "output_options": {...}}` (one document per quote, a
+//! JSON answer; the quote objects' other fields are not read, the quotes are loaded from the
+//! database) and `{"quote_id": ..., "template": ..., "options": {...}}`. Templates, template
+//! options and output options are accepted and ignored: the layout is the built-in one and
+//! nothing is written to storage paths a caller names.
+//!
 //! The email's recipient is the quote's own `client_email` and its subject is fixed
 //! ([`crate::email`]): the platform sends from its own address, so the caller chooses neither.
 //! The original request shape is still read: `email.to` is accepted only when it is the
@@ -21,6 +28,8 @@ use shared::FieldError;
 
 /// Most quotes one request may render.
 pub const MAX_BATCH: usize = 25;
+/// Fields of the original clients' bodies that are accepted and not used (see above).
+const ORIGINAL_FIELDS: [&str; 5] = ["quotes", "template_options", "output_options", "template", "options"];
 pub const MAX_SUBJECT_CHARS: usize = 200;
 /// The caller's note inside a quote email: a few lines, not a letter of its own.
 pub const MAX_MESSAGE_CHARS: usize = 1_000;
@@ -68,7 +77,7 @@ pub fn parse(body: &Value) -> Result<GenerateRequest, Vec<FieldError>> {
         return Err(vec![FieldError::new("body", code::INVALID_TYPE, "the body must be a JSON object")]);
     };
     for key in body.keys() {
-        if !["quote_id", "quote_ids", "send_email", "email"].contains(&key.as_str()) {
+        if !["quote_id", "quote_ids", "send_email", "email"].contains(&key.as_str()) && !ORIGINAL_FIELDS.contains(&key.as_str()) {
             errors.push(FieldError::new(
                 key.as_str(),
                 code::UNKNOWN_FIELD,
@@ -76,8 +85,24 @@ pub fn parse(body: &Value) -> Result<GenerateRequest, Vec<FieldError>> {
             ));
         }
     }
+    // The original's list of quote objects: their ids.
+    let from_quotes = match body.get("quotes") {
+        None => None,
+        Some(_) if body.contains_key("quote_id") || body.contains_key("quote_ids") => {
+            errors.push(FieldError::new("quotes", code::CONFLICT, "send quote_id, quote_ids or quotes, one of them"));
+            None
+        }
+        Some(Value::Array(list)) => {
+            let ids: Vec<Value> = list.iter().map(|q| q.get("id").cloned().unwrap_or(Value::Null)).collect();
+            Some(Value::Array(ids))
+        }
+        Some(_) => {
+            errors.push(FieldError::new("quotes", code::INVALID_TYPE, "quotes must be an array of quotes with their `id`"));
+            None
+        }
+    };
 
-    let target = match (body.get("quote_id"), body.get("quote_ids")) {
+    let target = match (body.get("quote_id"), body.get("quote_ids").or(from_quotes.as_ref())) {
         (Some(_), Some(_)) => {
             errors.push(FieldError::new("quote_ids", code::CONFLICT, "send either quote_id or quote_ids, not both"));
             None
@@ -238,6 +263,24 @@ mod tests {
         assert_eq!(r.target, Target::One(ID.to_string()));
         assert!(!r.send_email);
         assert_eq!(r.ids(), [ID]);
+    }
+
+    #[test]
+    fn the_original_clients_forms_name_their_quotes_by_id_only() {
+        // {quotes: [Quote objects], template_options}: the ids, as a batch (JSON answer).
+        let r = parse(&json!({
+            "quotes": [{"id": ID, "user_id": "someone-else", "total": 1, "client_name": "<b>x</b>"}],
+            "template_options": {"template_id": "fancy", "company_logo": "x"},
+            "output_options": {"storage_path": "../../other-user"}
+        }))
+        .unwrap();
+        assert_eq!(r.target, Target::Many(vec![ID.to_string()]));
+        // {quote_id, template, options}: one document.
+        let r = parse(&json!({"quote_id": ID, "template": "default", "options": {"format": "A4"}})).unwrap();
+        assert_eq!(r.target, Target::One(ID.to_string()));
+        assert_eq!(pairs(json!({"quotes": [{"client_name": "no id"}]})), [p("quote_ids[0]", "invalid_uuid")]);
+        assert_eq!(pairs(json!({"quotes": [{"id": ID}], "quote_id": ID})), [p("quotes", "conflict")]);
+        assert_eq!(pairs(json!({"quotes": "x"})), [p("quote_id", "required"), p("quotes", "invalid_type")]);
     }
 
     #[test]

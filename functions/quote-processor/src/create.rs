@@ -8,6 +8,7 @@ use shared::{Context, Problem, Response};
 pub async fn create(ctx: &Context) -> Result<Response, Problem> {
     let caller = ctx.user()?;
     let input: QuoteInput = ctx.request.json()?;
+    let original = input.is_original_form();
     let valid = quote::validate(&input).map_err(Problem::validation)?;
     let mut created = ctx.db()?.as_user(&caller.claims_json, |db| {
         store::insert(db, caller.user_id(), &valid.quote, &valid.totals)
@@ -16,7 +17,8 @@ pub async fn create(ctx: &Context) -> Result<Response, Problem> {
     if let Some(document) = crate::documents::run(ctx, &id, valid.operations).await {
         created["document"] = document;
     }
-    Ok(Response::json(201, &created))
+    let response = Response::json(201, &created);
+    Ok(if original { crate::with_quote_member(response) } else { response })
 }
 
 /// A new draft with the same content as the caller's quote `id` (a new number; never a template).

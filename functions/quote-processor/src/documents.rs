@@ -1,5 +1,5 @@
-//! `generate_pdf` / `send_email` on create: quote-pdf-generator does the work (service
-//! chaining, in-process under Spin and edge), acting as the same user with their token.
+//! `generate_pdf` / `send_email` on create: quote-pdf-generator does the work (a call between
+//! the application's functions, see `shared::chain`), acting as the same user with their token.
 //! A failure there never loses the quote: the answer says what happened to the document.
 
 use serde_json::{json, Value};
@@ -8,7 +8,6 @@ use shared::security::internal;
 use shared::Context;
 use spin_sdk::http::{Method, Request, Response};
 
-const GENERATOR: &str = "http://quote-pdf-generator.spin.internal/functions/v1/quote-pdf-generator";
 const GENERATOR_PATH: &str = "/functions/v1/quote-pdf-generator";
 
 /// Ask quote-pdf-generator for the quote's PDF (and email); `None` when nothing was asked.
@@ -16,11 +15,14 @@ pub async fn run(ctx: &Context, quote_id: &str, ops: Operations) -> Option<Value
     if !ops.generate_pdf && !ops.send_email {
         return None;
     }
+    // The quote is committed; its connection goes back before quote-pdf-generator, which
+    // needs one of its own, is called (see `Context::release_db`).
+    ctx.release_db();
     let body = json!({ "quote_id": quote_id, "send_email": ops.send_email });
     let mut builder = Request::builder();
     builder
         .method(Method::Post)
-        .uri(GENERATOR)
+        .uri(shared::chain::url("quote-pdf-generator", GENERATOR_PATH))
         .header("content-type", "application/json")
         .header("accept", "application/json")
         .header("authorization", ctx.request.header("authorization").unwrap_or(""));

@@ -12,7 +12,12 @@
 //! POST   /functions/v1/quote-processor/{id}/duplicate       a new draft copy
 //! POST   /functions/v1/quote-processor/from-template/{id}   a new quote from a template
 //! POST   /functions/v1/quote-processor/batch                status_update | bulk_delete | bulk_export (batch-processor's engine)
+//! PUT    /functions/v1/quote-processor                      the original's update, {quote_id, updates}
+//! DELETE /functions/v1/quote-processor?id=...               the original's delete (200 {"success": true, ...})
 //! ```
+//!
+//! Answers to the original clients' forms (`{quote, operations}`, `{quote_id, updates}`,
+//! `?id=`) also carry the quote as `quote`, where those clients read it.
 
 mod batch;
 mod create;
@@ -38,17 +43,39 @@ async fn route(ctx: &Context) -> Result<Response, Problem> {
     match (&req.method, req.segments().as_slice()) {
         (Method::Post, []) => create::create(ctx).await,
         (Method::Get, []) => match req.query_param("id") {
-            Some(id) => read::one(ctx, &id),
+            Some(id) => read::one(ctx, &id).map(with_quote_member),
             None => read::list(ctx),
         },
         (Method::Get, [id]) => read::one(ctx, id),
+        (Method::Put | Method::Patch, []) => update::update_original(ctx).await,
         (Method::Put | Method::Patch, [id]) => update::update(ctx, id).await,
+        (Method::Delete, []) => match req.query_param("id") {
+            Some(id) => update::delete_original(ctx, &id),
+            None => Err(Problem::validation(vec![shared::FieldError::new(
+                "id",
+                "required",
+                "name the quote: DELETE /{id}, or ?id= as the original clients do",
+            )])),
+        },
         (Method::Delete, [id]) => update::delete(ctx, id),
         (Method::Post, ["batch"]) => batch::batch(ctx).await,
         (Method::Post, [id, "duplicate"]) => create::duplicate(ctx, id),
         (Method::Post, ["from-template", id]) => create::from_template(ctx, id),
-        (_, []) => Err(Problem::method_not_allowed(&["GET", "POST"])),
+        (_, []) => Err(Problem::method_not_allowed(&["GET", "POST", "PUT", "PATCH", "DELETE"])),
         (_, [_]) => Err(Problem::method_not_allowed(&["GET", "PUT", "PATCH", "DELETE"])),
         _ => Err(Problem::route_not_found(req)),
     }
+}
+
+/// The answer with the quote also under `quote`, where the original clients read it.
+pub(crate) fn with_quote_member(mut response: Response) -> Response {
+    if let Ok(serde_json::Value::Object(mut quote)) = serde_json::from_slice::<serde_json::Value>(&response.body) {
+        quote.remove("document");
+        let copy = serde_json::Value::Object(quote.clone());
+        let mut body: serde_json::Map<String, serde_json::Value> =
+            serde_json::from_slice(&response.body).unwrap_or_default();
+        body.insert("quote".into(), copy);
+        response.body = serde_json::to_vec(&body).unwrap_or_default();
+    }
+    response
 }

@@ -31,7 +31,7 @@ use spin_sdk::http::{IncomingRequest, ResponseOutparam};
 
 const FUNCTION: Function = Function::new("security-hardening", env!("CARGO_PKG_VERSION"), Callers::Administrators)
     // Its threat analysis takes attack payloads on purpose: they are its input, not an attack.
-    .analysing(&["threat-detection"]);
+    .analysing(&["threat-detection", "threat_detection"]);
 
 #[spin_sdk::http_component]
 async fn handle(req: IncomingRequest, out: ResponseOutparam) {
@@ -52,7 +52,7 @@ async fn route(ctx: &Context) -> Result<Response, Problem> {
     } else {
         Actor { user_id: Some(caller.user_id().to_string()), name: format!("user:{}", caller.user_id()) }
     };
-    let db = ctx.db()?;
+    let db = &*ctx.db()?;
     let ok = |data, message| Ok(shared::http::envelope(FUNCTION.name, &ctx.request_id, data, message));
     match endpoint {
         Endpoint::Overview => ok(overview(db)?, "Security overview"),

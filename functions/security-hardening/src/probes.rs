@@ -1,5 +1,5 @@
-//! Probes of our own endpoints, sent as a client would send them (through Spin's service
-//! chaining, `http://<component>.spin.internal`), each with the answer it got as evidence.
+//! Probes of our own endpoints, sent as a client would send them (as calls between the
+//! application's functions, see `shared::chain`), each with the answer it got as evidence.
 //!
 //! Every probe carries a `probe` internal-call signature: the target's middleware still
 //! inspects and refuses hostile input, but records no incident and blocks no one, so a scan
@@ -13,10 +13,10 @@ use shared::security::internal::{self, Purpose};
 use spin_sdk::http::{Method, Request, Response};
 use std::time::Instant;
 
-const SUBSCRIPTION_STATUS: (&str, &str) =
-    ("http://subscription-status.spin.internal", "/functions/v1/subscription-status");
-const QUOTE_PROCESSOR: (&str, &str) = ("http://quote-processor.spin.internal", "/functions/v1/quote-processor");
-const WEBHOOK_HANDLER: (&str, &str) = ("http://webhook-handler.spin.internal", "/functions/v1/webhook-handler");
+/// (function, path) of the endpoints probed.
+const SUBSCRIPTION_STATUS: (&str, &str) = ("subscription-status", "/functions/v1/subscription-status");
+const QUOTE_PROCESSOR: (&str, &str) = ("quote-processor", "/functions/v1/quote-processor");
+const WEBHOOK_HANDLER: (&str, &str) = ("webhook-handler", "/functions/v1/webhook-handler");
 /// Used as the `sub` of forged tokens: a well-formed id that belongs to no one.
 const NOBODY: &str = "00000000-0000-4000-8000-00000000dead";
 /// An origin that is never ours.
@@ -35,9 +35,9 @@ async fn send(
     headers: &[(&str, String)],
     body: Option<String>,
 ) -> Result<Answer, String> {
-    let (base, path) = target;
+    let (function, path) = target;
     let mut builder = Request::builder();
-    builder.method(method).uri(format!("{base}{path}{query}"));
+    builder.method(method).uri(format!("{}{query}", shared::chain::url(function, path)));
     for (k, v) in headers {
         builder.header(*k, v.as_str());
     }

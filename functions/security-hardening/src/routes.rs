@@ -54,12 +54,22 @@ pub fn resolve(req: &Request) -> Result<(Endpoint, Params), Problem> {
         ["scans"] if get => Endpoint::Scans,
         ["scans", id] if get => Endpoint::ScanReport(id.to_string()),
         ["scans"] | ["scans", _] => return wrong(&["GET"]),
+        // A POST without a payload (the original's form) asks about recent traffic.
+        ["threat-detection" | "threat_detection"] if post && analyses_nothing(req) => Endpoint::RecentThreats,
         ["threat-detection" | "threat_detection"] if post => Endpoint::AnalysePayload,
         ["threat-detection" | "threat_detection"] if get => Endpoint::RecentThreats,
         ["threat-detection" | "threat_detection"] => return wrong(&["GET", "POST"]),
         ["config"] if get => Endpoint::Config,
         ["config"] if put || post => Endpoint::UpdateConfig,
         ["config"] => return wrong(&["GET", "PUT", "POST"]),
+        // The original's path: the same, an empty body reading the settings.
+        ["security-config" | "security_config"] if get => Endpoint::Config,
+        ["security-config" | "security_config"] if (put || post) && shared::http::body_is_empty(req) => Endpoint::Config,
+        ["security-config" | "security_config"] if put || post => Endpoint::UpdateConfig,
+        ["security-config" | "security_config"] => return wrong(&["GET", "PUT", "POST"]),
+        // The original's scans of other names were constants; here each runs the real scan.
+        ["compliance-check" | "vulnerability-assessment" | "penetration-test"] if post => Endpoint::Scan,
+        ["compliance-check" | "vulnerability-assessment" | "penetration-test"] => return wrong(&["POST"]),
         ["incidents"] if get => Endpoint::Incidents,
         ["incidents", id] if get => Endpoint::Incident(id.to_string()),
         ["incidents", id, "resolve"] if post => Endpoint::ResolveIncident(id.to_string()),
@@ -75,6 +85,14 @@ pub fn resolve(req: &Request) -> Result<(Endpoint, Params), Problem> {
         _ => return Err(Problem::route_not_found(req)),
     };
     Ok((endpoint, Params::from_query(req)))
+}
+
+/// A `POST threat-detection` body naming neither `payload` nor `query`.
+fn analyses_nothing(req: &Request) -> bool {
+    match serde_json::from_slice::<serde_json::Map<String, serde_json::Value>>(&req.body) {
+        Ok(body) => !body.contains_key("payload") && !body.contains_key("query"),
+        Err(_) => req.body.iter().all(u8::is_ascii_whitespace),
+    }
 }
 
 /// `POST {"operation": NAME, ...}`: the other fields are that operation's parameters.

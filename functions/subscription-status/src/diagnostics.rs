@@ -67,7 +67,7 @@ pub fn diagnose(f: &Facts<'_>) -> Vec<Diagnostic> {
         out.push(d(
             "warning",
             "plan_limits_missing",
-            format!("Plan `{}` has no configured limits; free-plan limits apply", e.plan_key),
+            format!("Plan `{}` has no limits of its own; the default for paid plans (`paid_default`) applies", e.plan_key),
             Some("Contact support: the plan's limits need to be configured"),
         ));
     }

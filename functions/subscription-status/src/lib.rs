@@ -1,7 +1,9 @@
 //! subscription-status: the caller's plan, entitlements, usage this period, limits and what
 //! is left of them, with diagnostics (SPEC "subscription-status").
 //!
-//! `GET /functions/v1/subscription-status[?include_diagnostics=false]`
+//! `GET /functions/v1/subscription-status[?include_diagnostics=false]`; `POST` answers the
+//! same (the original's callers post, its CI smoke test with `{"test": true}`): a body is
+//! accepted and read for nothing.
 
 mod diagnostics;
 
@@ -31,8 +33,8 @@ pub async fn route(ctx: &Context) -> Result<Response, Problem> {
         return Err(Problem::route_not_found(req));
     }
     match req.method {
-        Method::Get | Method::Head => status(ctx),
-        _ => Err(Problem::method_not_allowed(&["GET"])),
+        Method::Get | Method::Head | Method::Post => status(ctx),
+        _ => Err(Problem::method_not_allowed(&["GET", "POST"])),
     }
 }
 

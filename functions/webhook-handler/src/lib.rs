@@ -10,7 +10,7 @@ use serde_json::json;
 use shared::http::Method;
 use shared::service::{Callers, Function};
 use shared::webhooks::{self, Event, Kind, Source};
-use shared::{config, stripe, Context, Problem, Response};
+use shared::{stripe, Context, Problem, Response};
 use spin_sdk::http::{IncomingRequest, ResponseOutparam};
 use std::time::Instant;
 
@@ -40,7 +40,7 @@ fn rejected(ctx: &Context, started: Instant, code: &str, message: &str) -> Probl
     // At most a few audit rows a minute, however many bad requests arrive.
     if let Ok(db) = ctx.db() {
         let ms = started.elapsed().as_secs_f64() * 1000.0;
-        webhooks::audit_rejected(db, code, 400, ms, ctx.request.header("spin-client-addr"));
+        webhooks::audit_rejected(&db, code, 400, ms, ctx.request.header("spin-client-addr"));
     }
     Problem::new(400, code, "Webhook rejected").detail(message)
 }
@@ -48,22 +48,18 @@ fn rejected(ctx: &Context, started: Instant, code: &str, message: &str) -> Probl
 fn receive(ctx: &Context) -> Result<Response, Problem> {
     let started = Instant::now();
     let req = &ctx.request;
-    let configured = config::var("stripe_webhook_secrets").unwrap_or_default();
-    let secrets = stripe::parse_secrets(&configured);
-    if secrets.is_empty() {
-        return Err(Problem::unavailable("webhook_not_configured", "no Stripe webhook secret is configured"));
-    }
-    let tolerance = config::var("stripe_webhook_tolerance_s")
-        .and_then(|v| v.trim().parse::<i64>().ok())
-        .filter(|t| *t > 0)
-        .unwrap_or(stripe::DEFAULT_TOLERANCE_S);
     let header = req.header("stripe-signature").unwrap_or("");
-    if let Err(e) = stripe::verify(&req.body, header, &secrets, tolerance, shared::auth::now_unix()) {
-        return Err(rejected(ctx, started, e.code(), e.message()));
+    match stripe::verify_configured(&req.body, header) {
+        Ok(_) => {}
+        Err(stripe::SignatureError::NoSecret) => {
+            return Err(Problem::unavailable("webhook_not_configured", "no Stripe webhook secret is configured"));
+        }
+        Err(e) => return Err(rejected(ctx, started, e.code(), e.message())),
     }
     let raw = std::str::from_utf8(&req.body).map_err(|_| rejected(ctx, started, "invalid_event", "the body is not UTF-8"))?;
     let event = Event::parse(raw).map_err(|why| rejected(ctx, started, "invalid_event", &why))?;
-    let outcome = webhooks::process(ctx.db()?, raw, &event, Source::Stripe, req.header("spin-client-addr"))?;
+    let db = ctx.db()?;
+    let outcome = webhooks::process(&db, raw, &event, Source::Stripe, req.header("spin-client-addr"))?;
     if outcome.kind == Kind::Failed {
         return Err(Problem::new(500, "webhook_handler_failed", "The event could not be applied").detail(format!(
             "event {} ({}) was rolled back and queued for retry; Stripe will deliver it again",

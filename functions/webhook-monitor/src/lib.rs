@@ -31,7 +31,7 @@ async fn handle(req: IncomingRequest, out: ResponseOutparam) {
 async fn route(ctx: &Context) -> Result<Response, Problem> {
     let (endpoint, params) = routes::resolve(&ctx.request)?;
     let caller = ctx.admin()?;
-    let db = ctx.db()?;
+    let db = &*ctx.db()?;
     let ok = |data, message| Ok(reply::ok(ctx, data, message));
     match endpoint {
         Endpoint::Overview => ok(overview::get(db, params)?, "Webhook overview"),

@@ -22,7 +22,13 @@
 //! * claims: `exp`, `sub`, `aud`, `role` (and `iss` when an issuer is configured) are
 //!   required; `exp`/`nbf`/`iat` must be JSON numbers; invalid when `now >= exp + leeway`
 //!   or `now + leeway < nbf`; `aud` is a string or an array of strings containing the
-//!   audience; `iss` equals the configured issuer; `sub` is a UUID (8-4-4-4-12 hex).
+//!   audience; `iss` equals the configured issuer; `sub` is a UUID (8-4-4-4-12 hex);
+//! * one other shape is accepted: a project API key (Supabase's legacy `anon` and
+//!   `service_role` keys), HS256 with the project secret, claims `iss` = `"supabase"`, `ref`
+//!   (the project ref), `role` `anon` | `service_role`, `iat`, `exp`, and neither `sub` nor
+//!   `aud`. Its `exp` is checked like any other; when the configured issuer names a hosted
+//!   project (`https://<ref>.supabase.co/...`), `ref` must be that project's. See
+//!   [`TokenKind`].
 //!
 //! Cryptography comes from `jwt-simple` (key types: [`HS256Key`], [`ES256PublicKey`],
 //! [`RS256PublicKey`]) and the crates it is built on (`p256`, `superboring`); all token
@@ -103,6 +109,8 @@ pub struct JwtConfig {
     rs256: Vec<Rs256Key>,
     issuer: Option<String>,
     audience: String,
+    /// The project ref a project API key must carry, derived from a hosted project's issuer.
+    project_ref: Option<String>,
     /// Clock-skew tolerance in seconds for `exp` and `nbf` (default 0).
     leeway_s: u32,
 }
@@ -121,6 +129,7 @@ impl fmt::Debug for JwtConfig {
             )
             .field("issuer", &self.issuer)
             .field("audience", &self.audience)
+            .field("project_ref", &self.project_ref)
             .field("leeway_s", &self.leeway_s)
             .finish()
     }
@@ -165,8 +174,27 @@ impl JwtConfig {
             rs256,
             issuer: issuer.map(str::to_owned),
             audience: audience.to_owned(),
+            project_ref: issuer.and_then(hosted_project_ref),
             leeway_s: 0,
         })
+    }
+
+    /// Adds the ES256/RS256 keys of another JWKS document (one fetched from `jwks_url`) to
+    /// the configured ones. Same rules as the `jwks_json` of [`JwtConfig::new`].
+    pub fn with_jwks(mut self, jwks_json: &str) -> Result<Self, JwtConfigError> {
+        let (es256, rs256) = parse_jwks(jwks_json)?;
+        self.es256.extend(es256);
+        self.rs256.extend(rs256);
+        Ok(self)
+    }
+
+    /// Whether a key with this `kid` can verify `alg` (`ES256` or `RS256`) tokens.
+    pub fn has_key(&self, alg: &str, kid: &str) -> bool {
+        match alg {
+            "ES256" => self.es256.iter().any(|k| k.kid == kid),
+            "RS256" => self.rs256.iter().any(|k| k.kid == kid),
+            _ => false,
+        }
     }
 
     /// Sets the clock-skew tolerance (seconds) applied to `exp` and `nbf`.
@@ -197,6 +225,20 @@ impl JwtConfig {
     pub fn audience(&self) -> &str {
         &self.audience
     }
+
+    /// The project ref project API keys must carry, when the issuer names a hosted project.
+    pub fn project_ref(&self) -> Option<&str> {
+        self.project_ref.as_deref()
+    }
+}
+
+/// `abcdefghijklmnopqrst` of `https://abcdefghijklmnopqrst.supabase.co/auth/v1`: a hosted
+/// Supabase project's ref, which its API keys carry as `ref`. Other issuers (a local or
+/// self-hosted Supabase) name no ref.
+fn hosted_project_ref(issuer: &str) -> Option<String> {
+    let host = issuer.strip_prefix("https://")?.split(['/', ':']).next()?;
+    let project = host.strip_suffix(".supabase.co")?;
+    (!project.is_empty() && !project.contains('.')).then(|| project.to_owned())
 }
 
 type JwksKeys = (Vec<Es256Key>, Vec<Rs256Key>);
@@ -293,10 +335,23 @@ fn bit_length(be: &[u8]) -> usize {
 // Results
 // ---------------------------------------------------------------------------------------------
 
+/// What a verified token is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TokenKind {
+    /// A user's access token (`sub`, `aud`, `role`; issued by Supabase Auth).
+    User,
+    /// A project API key: Supabase's legacy `anon` or `service_role` key (`iss` "supabase",
+    /// `ref`, `role`; no `sub`, no `aud`), HS256 with the project secret. It stands for the
+    /// project, not for a user: `sub` is empty.
+    ProjectKey,
+}
+
 /// The verified claims of an access token.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Claims {
-    /// The user id (UUID text, lower-cased).
+    pub kind: TokenKind,
+    /// The user id (UUID text, lower-cased); empty for a project API key.
     pub sub: String,
     /// `authenticated` | `service_role` | `anon` in Supabase; any string is carried as-is —
     /// authorization (and mapping to a database role) is the caller's job.
@@ -485,7 +540,10 @@ pub fn verify(token: &str, cfg: &JwtConfig, now_unix: i64) -> Result<Claims, Rej
         Ok(Value::Object(m)) => m,
         _ => return Err(Rejection::Malformed),
     };
-    let claims = check_claims(&payload, cfg, now_unix)?;
+    let claims = match project_key_role(&payload) {
+        Some(_) if matches!(alg, Alg::Hs256) => check_project_key(&payload, cfg, now_unix)?,
+        _ => check_claims(&payload, cfg, now_unix)?,
+    };
     Ok(Claims {
         alg: alg.name(),
         raw: Value::Object(payload),
@@ -571,19 +629,20 @@ fn rs256_verify(key: &RS256PublicKey, msg: &[u8], signature: &[u8]) -> bool {
     matches!(verifier.verify(signature), Ok(true))
 }
 
-/// Claim checks on an authenticated payload. Returns `Claims` with `alg`/`raw` placeholders.
-fn check_claims(p: &Map<String, Value>, cfg: &JwtConfig, now: i64) -> Result<Claims, Rejection> {
-    // Required claims present (null counts as present, with the wrong type).
-    for name in ["exp", "sub", "aud", "role"] {
-        if !p.contains_key(name) {
-            return Err(Rejection::MissingClaim);
-        }
+/// The role of a payload shaped like a project API key: `iss` "supabase", a `ref`, `role`
+/// `anon` or `service_role`, and neither `sub` nor `aud`. Anything else is checked as a user
+/// token (so a user token lacking `sub` stays `missing_claim`).
+fn project_key_role(p: &Map<String, Value>) -> Option<&str> {
+    if p.contains_key("sub") || p.contains_key("aud") || p.get("iss").and_then(Value::as_str) != Some("supabase") {
+        return None;
     }
-    if cfg.issuer.is_some() && !p.contains_key("iss") {
-        return Err(Rejection::MissingClaim);
-    }
+    p.get("ref").and_then(Value::as_str)?;
+    p.get("role").and_then(Value::as_str).filter(|r| matches!(*r, "anon" | "service_role"))
+}
 
-    // Types of the registered time claims: JSON numbers (RFC 7519 NumericDate).
+/// Time claims of an authenticated payload: `exp` required, `exp`/`nbf`/`iat` JSON numbers,
+/// checked against `now` with the leeway. Returns `(exp, iat)`.
+fn check_times(p: &Map<String, Value>, cfg: &JwtConfig, now: i64) -> Result<(f64, Option<f64>), Rejection> {
     let exp = p
         .get("exp")
         .and_then(Value::as_f64)
@@ -596,8 +655,7 @@ fn check_claims(p: &Map<String, Value>, cfg: &JwtConfig, now: i64) -> Result<Cla
         None => None,
         Some(v) => Some(v.as_f64().ok_or(Rejection::InvalidClaim)?),
     };
-
-    // Time. f64 is exact for every integer below 2^53, i.e. any realistic NumericDate.
+    // f64 is exact for every integer below 2^53, i.e. any realistic NumericDate.
     let now = now as f64;
     let leeway = f64::from(cfg.leeway_s);
     if now >= exp + leeway {
@@ -608,6 +666,52 @@ fn check_claims(p: &Map<String, Value>, cfg: &JwtConfig, now: i64) -> Result<Cla
             return Err(Rejection::NotYetValid);
         }
     }
+    Ok((exp, iat))
+}
+
+/// Claim checks of a project API key (HS256 only, see [`project_key_role`]): `exp` as for
+/// any token, `ref` equal to the hosted project's when the issuer names one. The configured
+/// issuer and audience are those of user tokens; a project key carries neither.
+fn check_project_key(p: &Map<String, Value>, cfg: &JwtConfig, now: i64) -> Result<Claims, Rejection> {
+    let role = project_key_role(p).ok_or(Rejection::InvalidClaim)?.to_owned();
+    if !p.contains_key("exp") {
+        return Err(Rejection::MissingClaim);
+    }
+    let (exp, iat) = check_times(p, cfg, now)?;
+    let project = p.get("ref").and_then(Value::as_str).unwrap_or_default();
+    if project.is_empty() || cfg.project_ref.as_deref().is_some_and(|expected| expected != project) {
+        return Err(Rejection::WrongIssuer);
+    }
+    Ok(Claims {
+        kind: TokenKind::ProjectKey,
+        sub: String::new(),
+        role,
+        email: None,
+        session_id: None,
+        aud: Vec::new(),
+        iss: Some("supabase".to_owned()),
+        exp: float_to_secs(exp),
+        iat: iat.map(float_to_secs),
+        is_anonymous: false,
+        alg: "",
+        raw: Value::Null,
+    })
+}
+
+/// Claim checks on an authenticated payload. Returns `Claims` with `alg`/`raw` placeholders.
+fn check_claims(p: &Map<String, Value>, cfg: &JwtConfig, now: i64) -> Result<Claims, Rejection> {
+    // Required claims present (null counts as present, with the wrong type).
+    for name in ["exp", "sub", "aud", "role"] {
+        if !p.contains_key(name) {
+            return Err(Rejection::MissingClaim);
+        }
+    }
+    if cfg.issuer.is_some() && !p.contains_key("iss") {
+        return Err(Rejection::MissingClaim);
+    }
+
+    // Types of the registered time claims: JSON numbers (RFC 7519 NumericDate); then time.
+    let (exp, iat) = check_times(p, cfg, now)?;
 
     // Audience: a string or an array of strings containing ours.
     let aud: Vec<String> = match p.get("aud") {
@@ -647,6 +751,7 @@ fn check_claims(p: &Map<String, Value>, cfg: &JwtConfig, now: i64) -> Result<Cla
 
     let text = |name: &str| p.get(name).and_then(Value::as_str).map(str::to_owned);
     Ok(Claims {
+        kind: TokenKind::User,
         sub,
         role,
         email: text("email"),
@@ -858,6 +963,46 @@ mod tests {
             verify(&token, &other, NOW).unwrap_err(),
             Rejection::BadSignature
         );
+    }
+
+    /// A project API key as Supabase mints them (the dashboard's anon and service_role keys).
+    fn project_key(role: &str) -> Value {
+        json!({ "iss": "supabase", "ref": "abcdefghijklmnopqrst", "role": role, "iat": NOW - 86_400, "exp": NOW + 86_400 * 3650 })
+    }
+
+    #[test]
+    fn project_api_keys_are_accepted_with_their_role() {
+        let v = |claims: Value, cfg: &JwtConfig| verify(&mint_hs256(&claims, SECRET), cfg, NOW);
+        for role in ["service_role", "anon"] {
+            let c = v(project_key(role), &cfg()).expect("a project key with the configured issuer set");
+            assert_eq!((c.kind, c.role.as_str(), c.sub.as_str()), (TokenKind::ProjectKey, role, ""));
+            assert!(c.aud.is_empty());
+            assert_eq!(c.iss.as_deref(), Some("supabase"));
+        }
+        let unconfigured = JwtConfig::new(Some(SECRET), None, None, "authenticated").unwrap();
+        assert_eq!(v(project_key("service_role"), &unconfigured).unwrap().kind, TokenKind::ProjectKey);
+        // Expired keys are expired; exp is required.
+        assert_eq!(v(with(project_key("service_role"), "exp", json!(NOW)), &cfg()).unwrap_err(), Rejection::Expired);
+        assert_eq!(v(without(project_key("service_role"), "exp"), &cfg()).unwrap_err(), Rejection::MissingClaim);
+        // Any other role, a missing ref or another issuer is a user token lacking sub.
+        assert_eq!(v(with(project_key("authenticated"), "x", json!(1)), &cfg()).unwrap_err(), Rejection::MissingClaim);
+        assert_eq!(v(without(project_key("service_role"), "ref"), &cfg()).unwrap_err(), Rejection::MissingClaim);
+        assert_eq!(v(with(project_key("service_role"), "iss", json!(ISS)), &cfg()).unwrap_err(), Rejection::MissingClaim);
+        // A sub or an aud makes it a user token, checked as one.
+        assert_eq!(v(with(project_key("service_role"), "sub", json!("admin")), &cfg()).unwrap_err(), Rejection::MissingClaim);
+        let with_aud = with(project_key("service_role"), "aud", json!("authenticated"));
+        assert_eq!(v(with_aud, &cfg()).unwrap_err(), Rejection::MissingClaim);
+        // Another project's key, when the issuer names a hosted project.
+        let hosted =
+            JwtConfig::new(Some(SECRET), None, Some("https://abcdefghijklmnopqrst.supabase.co/auth/v1"), "authenticated").unwrap();
+        assert_eq!(hosted.project_ref(), Some("abcdefghijklmnopqrst"));
+        assert!(v(project_key("anon"), &hosted).is_ok());
+        let other = with(project_key("service_role"), "ref", json!("zzzzzzzzzzzzzzzzzzzz"));
+        assert_eq!(v(other, &hosted).unwrap_err(), Rejection::WrongIssuer);
+        assert_eq!(cfg().project_ref(), None, "a local issuer names no project");
+        // Signed with another secret: refused like any token.
+        let forged = mint_hs256(&project_key("service_role"), "a-different-secret-of-enough-length");
+        assert_eq!(verify(&forged, &cfg(), NOW).unwrap_err(), Rejection::BadSignature);
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! Who is calling: a user (a valid `authenticated` JWT), an admin (an active `admin` row in
 //! `user_roles`, or the service-role JWT), or nobody.
 
+pub mod jwks;
 pub mod jwt;
 
 use crate::config;
@@ -30,30 +31,75 @@ pub fn now_unix() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
 }
 
-fn jwt_config() -> Result<jwt::JwtConfig, Problem> {
+/// The configured keys (`jwt_secret`, `jwks`, `jwt_issuer`), plus a document fetched from
+/// `jwks_url` when the request needed one (see [`jwks`]).
+pub fn jwt_config(fetched_jwks: Option<&str>) -> Result<jwt::JwtConfig, Problem> {
     let secret = config::var("jwt_secret");
     let jwks = config::var("jwks");
     let issuer = config::var("jwt_issuer");
-    jwt::JwtConfig::new(secret.as_deref(), jwks.as_deref(), issuer.as_deref(), "authenticated").map_err(|e| {
+    let cfg = jwt::JwtConfig::new(secret.as_deref(), jwks.as_deref(), issuer.as_deref(), "authenticated").map_err(|e| {
         eprintln!("authentication is misconfigured: {e}");
         Problem::internal()
-    })
+    })?;
+    match fetched_jwks {
+        None => Ok(cfg),
+        Some(doc) => Ok(cfg.with_jwks(doc).unwrap_or_else(|e| {
+            // Checked when it was fetched; a document that no longer parses is ignored.
+            eprintln!("the JWKS fetched from jwks_url is unusable: {e}");
+            jwt::JwtConfig::new(secret.as_deref(), jwks.as_deref(), issuer.as_deref(), "authenticated")
+                .expect("built above from the same settings")
+        })),
+    }
 }
 
-/// The bearer token of the request, verified. 401 with the reason's code otherwise.
-pub fn authenticate(req: &Request) -> Result<Caller, Problem> {
+/// The bearer token of a request (`Authorization: Bearer <token>`), or the 401 to answer.
+pub fn bearer(req: &Request) -> Result<&str, Problem> {
     let header = req
         .header("authorization")
         .ok_or_else(|| Problem::unauthorized("missing_token", "send `Authorization: Bearer <access token>`"))?;
-    let token = header
+    Ok(header
         .strip_prefix("Bearer ")
         .or_else(|| header.strip_prefix("bearer "))
         .ok_or_else(|| Problem::unauthorized("invalid_authorization_header", "the Authorization header must be `Bearer <token>`"))?
-        .trim();
-    let claims = jwt::verify(token, &jwt_config()?, now_unix())
+        .trim())
+}
+
+/// The bearer token of the request, verified with the configured keys. 401 with the
+/// reason's code otherwise.
+pub fn authenticate(req: &Request) -> Result<Caller, Problem> {
+    authenticate_with(req, None)
+}
+
+/// As [`authenticate`], also trusting the keys of `fetched_jwks` (from `jwks_url`).
+pub fn authenticate_with(req: &Request, fetched_jwks: Option<&str>) -> Result<Caller, Problem> {
+    let token = bearer(req)?;
+    let claims = jwt::verify(token, &jwt_config(fetched_jwks)?, now_unix())
         .map_err(|r| Problem::unauthorized(r.code(), r.message()))?;
     let claims_json = claims.raw.to_string();
     Ok(Caller { claims, claims_json })
+}
+
+/// Work the system does for `user_id` when no request of theirs is open (a scheduled batch
+/// job): a token of that user, signed with `jwt_secret` and valid for `ttl_s` seconds, and the
+/// caller it verifies as. The token goes wherever the user's own would (a chained PDF render),
+/// so RLS and every check see the owner, never the service role.
+pub fn act_for(user_id: &str, ttl_s: i64) -> Result<(Caller, String), Problem> {
+    let secret = config::var("jwt_secret")
+        .ok_or_else(|| Problem::unavailable("not_configured", "jwt_secret is not set, so no token can be minted"))?;
+    let now = now_unix();
+    let mut claims = serde_json::json!({
+        "sub": user_id, "role": "authenticated", "aud": "authenticated", "iat": now, "exp": now + ttl_s,
+    });
+    if let Some(iss) = config::var("jwt_issuer") {
+        claims["iss"] = iss.into();
+    }
+    let token = jwt::mint_hs256(&claims, &secret);
+    let verified = jwt::verify(&token, &jwt_config(None)?, now).map_err(|r| {
+        eprintln!("a minted token did not verify: {}", r.code());
+        Problem::internal()
+    })?;
+    let claims_json = verified.raw.to_string();
+    Ok((Caller { claims: verified, claims_json }, token))
 }
 
 /// A signed-in user acting for themselves (role `authenticated`).

@@ -38,16 +38,17 @@ pub async fn submit(ctx: &Context, caller: &Caller, spec: &JobSpec) -> Result<Re
             )));
     }
     if created == Created::Replay {
-        let mut view = view(db, caller, &job_id, false)?;
+        let mut view = view(&db, caller, &job_id, false)?;
         view["idempotent_replay"] = json!(true);
         return Ok(Response::ok(&view));
     }
     let small = spec.items.len() <= spec.operation.chunk_size();
     if small {
         // Every chunk it takes (normally one); a parallel `run` may take part of it.
-        worker::run_for(ctx, caller, &job_id, worker::BUDGET * 5).await?;
+        let authorization = ctx.request.header("authorization").unwrap_or("");
+        worker::run_for(ctx, caller, authorization, &job_id, worker::BUDGET * 5).await?;
     }
-    let view = view(db, caller, &job_id, small)?;
+    let view = view(&db, caller, &job_id, small)?;
     let status = if view["status"] == "pending" || view["status"] == "running" { 202 } else { 200 };
     Ok(Response::json(status, &view).header("location", format!("{BASE}/jobs/{job_id}")))
 }
@@ -198,7 +199,7 @@ pub fn get(ctx: &Context, id: &str) -> Result<Response, Problem> {
     let caller = ctx.user()?;
     let id = job_id(id)?;
     let with_items = matches!(ctx.request.query_param("items").as_deref(), Some("true" | "1"));
-    Ok(Response::ok(&view(ctx.db()?, &caller, &id, with_items)?))
+    Ok(Response::ok(&view(&*ctx.db()?, &caller, &id, with_items)?))
 }
 
 /// GET /jobs[?status=&limit=&offset=]: the caller's jobs, newest first.
@@ -262,10 +263,58 @@ pub fn list(ctx: &Context) -> Result<Response, Problem> {
 pub async fn run(ctx: &Context, id: &str) -> Result<Response, Problem> {
     let caller = ctx.user()?;
     let id = job_id(id)?;
-    let done = worker::run_for(ctx, &caller, &id, worker::BUDGET).await?;
-    let mut view = view(ctx.db()?, &caller, &id, false)?;
+    let authorization = ctx.request.header("authorization").unwrap_or("");
+    let done = worker::run_for(ctx, &caller, authorization, &id, worker::BUDGET).await?;
+    let mut view = view(&*ctx.db()?, &caller, &id, false)?;
     view["processed_this_run"] = json!(done);
     Ok(Response::ok(&view))
+}
+
+/// How long one scheduled `advance` keeps working (the schedule calls it every minute; edge's
+/// request limit is 30 s).
+const ADVANCE_BUDGET: std::time::Duration = std::time::Duration::from_secs(20);
+/// Tokens minted for a job's owner live this long: longer than one advance, useless afterwards.
+const OWNER_TOKEN_TTL_S: i64 = 120;
+
+/// POST /jobs/advance (service role; `spin.toml` schedules it every minute): advance every
+/// unfinished job, oldest first, each as its owner, until none is left or the budget is spent.
+/// Jobs larger than one chunk finish without anyone calling `run`; `run` still works, and
+/// workers never share an item (`FOR UPDATE SKIP LOCKED`).
+pub async fn advance(ctx: &Context) -> Result<Response, Problem> {
+    let caller = ctx.caller()?;
+    if !caller.is_service_role() {
+        return Err(Problem::forbidden("service_role_required", "jobs are advanced by the scheduler's service-role token"));
+    }
+    let started = std::time::Instant::now();
+    let db = ctx.db()?;
+    let mut visited: Vec<String> = Vec::new();
+    let mut advanced = Vec::new();
+    while started.elapsed() < ADVANCE_BUDGET {
+        let next = db.as_service(|db| -> Result<Option<(String, String)>, DbError> {
+            let rows = db.query(
+                "SELECT j.id::text AS id, j.user_id::text AS user_id FROM public.batch_jobs j
+                 WHERE j.status IN ('pending', 'running') AND NOT (j.id::text = ANY ($1))
+                   AND EXISTS (SELECT 1 FROM public.batch_job_items i WHERE i.job_id = j.id AND i.status = 'pending')
+                 ORDER BY j.created_at LIMIT 1",
+                &[Param::ArrayStr(visited.iter().map(|v| Some(v.clone())).collect())],
+            )?;
+            rows.first().map(|r| Ok((r.string("id")?, r.string("user_id")?))).transpose()
+        })?;
+        let Some((job_id, owner)) = next else { break };
+        visited.push(job_id.clone());
+        let (as_owner, token) = crate::auth::act_for(&owner, OWNER_TOKEN_TTL_S)?;
+        let left = ADVANCE_BUDGET.saturating_sub(started.elapsed());
+        let done = worker::run_for(ctx, &as_owner, &format!("Bearer {token}"), &job_id, left).await?;
+        let status = db.as_service(|db| -> Result<String, DbError> {
+            db.query("SELECT status FROM public.batch_jobs WHERE id = $1", &[db::uuid(&job_id)])?.one()?.string("status")
+        })?;
+        advanced.push(json!({ "job_id": job_id, "processed_this_run": done, "status": status }));
+    }
+    Ok(Response::ok(&json!({
+        "jobs_advanced": advanced.len(),
+        "jobs": advanced,
+        "elapsed_ms": (started.elapsed().as_secs_f64() * 1000.0).round(),
+    })))
 }
 
 /// POST /jobs/{id}/cancel: no chunk starts after this; a chunk in flight finishes.
@@ -301,5 +350,5 @@ pub fn cancel(ctx: &Context, id: &str) -> Result<Response, Problem> {
         )?;
         Ok(())
     })?;
-    Ok(Response::ok(&view(db, &caller, &id, false)?))
+    Ok(Response::ok(&view(&db, &caller, &id, false)?))
 }

@@ -6,7 +6,6 @@ use crate::db::{self, Db, DbError, Param};
 use crate::money::Money;
 use crate::quote::{transition, QuoteStatus};
 use crate::security::internal;
-use crate::Context;
 use serde_json::{json, Value};
 use spin_sdk::http::{Method, Request, Response};
 
@@ -144,20 +143,19 @@ fn create_item(db: &Db, item: &Value) -> Result<Value, ItemError> {
     Ok(json!({ "id": rows.one()?.string("id")? }))
 }
 
-const GENERATOR: &str = "http://quote-pdf-generator.spin.internal/functions/v1/quote-pdf-generator";
 const GENERATOR_PATH: &str = "/functions/v1/quote-pdf-generator";
 
-/// Render one quote's PDF through quote-pdf-generator (service chaining, as the same user
-/// with their token, exactly as quote-processor does). The document itself stays in
+/// Render one quote's PDF through quote-pdf-generator (service chaining, as the job's owner
+/// with their token, exactly as quote-processor does: `authorization` is their header). The document itself stays in
 /// `quote_documents`; the item keeps what identifies it (for the download).
-pub async fn pdf(ctx: &Context, quote_id: &str) -> Result<Value, ItemError> {
+pub async fn pdf(authorization: &str, quote_id: &str) -> Result<Value, ItemError> {
     let mut builder = Request::builder();
     builder
         .method(Method::Post)
-        .uri(GENERATOR)
+        .uri(crate::chain::url("quote-pdf-generator", GENERATOR_PATH))
         .header("content-type", "application/json")
         .header("accept", "application/json")
-        .header("authorization", ctx.request.header("authorization").unwrap_or(""));
+        .header("authorization", authorization);
     // The job was screened when it was submitted: its renders do not use up the user's limit.
     if let Some((name, value)) = internal::sign(internal::Purpose::Chain, GENERATOR_PATH) {
         builder.header(name, value);

@@ -3,6 +3,11 @@
 //! work as the user (a savepoint per item, so one failure does not undo the others), mark the
 //! items and the job's counters as the service role, commit. A crash rolls the whole chunk
 //! back: its items are still pending and the next `run` does them, once.
+//!
+//! A `generate_pdfs` chunk keeps its connection while quote-pdf-generator renders its items
+//! (the claimed rows' locks are what keep other workers off them); each render is a call
+//! between components, which takes its connection from those the host keeps for such calls
+//! (edge keeps a fifth of its pool), so it never waits for the one its worker holds.
 
 use super::ops::{self, ItemError};
 use super::spec::Operation;
@@ -23,12 +28,13 @@ pub enum Chunk {
     Idle,
 }
 
-/// Claim and process chunks until nothing is left or the budget is spent.
-pub async fn run_for(ctx: &Context, caller: &Caller, job_id: &str, budget: Duration) -> Result<usize, Problem> {
+/// Claim and process chunks until nothing is left or the budget is spent. `authorization` is
+/// the owner's `Authorization` header, for the calls an item makes on their behalf (PDFs).
+pub async fn run_for(ctx: &Context, caller: &Caller, authorization: &str, job_id: &str, budget: Duration) -> Result<usize, Problem> {
     let started = Instant::now();
     let mut done = 0;
     while started.elapsed() < budget {
-        match chunk(ctx, caller, job_id).await? {
+        match chunk(ctx, caller, authorization, job_id).await? {
             Chunk::Worked(n) => done += n,
             Chunk::Idle => break,
         }
@@ -37,8 +43,8 @@ pub async fn run_for(ctx: &Context, caller: &Caller, job_id: &str, budget: Durat
 }
 
 /// One chunk of the caller's job; 404 when the job is not theirs.
-pub async fn chunk(ctx: &Context, caller: &Caller, job_id: &str) -> Result<Chunk, Problem> {
-    let db = ctx.db()?;
+pub async fn chunk(ctx: &Context, caller: &Caller, authorization: &str, job_id: &str) -> Result<Chunk, Problem> {
+    let db = &*ctx.db()?;
     let tx = Tx::begin(db)?;
     let rows = db.query(
         "SELECT operation, options, status FROM public.batch_jobs WHERE id = $1 AND user_id = $2",
@@ -87,7 +93,7 @@ pub async fn chunk(ctx: &Context, caller: &Caller, job_id: &str) -> Result<Chunk
     for (position, item) in &items {
         db.execute("SAVEPOINT item", &[])?;
         let result = match operation {
-            Operation::GeneratePdfs => ops::pdf(ctx, item.as_str().unwrap_or_default()).await,
+            Operation::GeneratePdfs => ops::pdf(authorization, item.as_str().unwrap_or_default()).await,
             _ => ops::run(db, operation, &options, item),
         };
         match result {

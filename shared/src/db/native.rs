@@ -2,8 +2,9 @@
 //! natively (feature `native`, used by bench/native only). It does what the edge host does
 //! for a component (host/src/postgres.rs, pool.rs): pooled clients, prepared statements cached
 //! per client, a bare `BEGIN` sent together with the statement that follows, the same value
-//! mapping. The native baseline thus does the same database work as the component in edge;
-//! only the isolation differs.
+//! mapping, the same connection strings (`pgtls`: sslmode, sslrootcert, rustls). The native
+//! baseline thus does the same database work as the component in edge; only the isolation
+//! differs.
 //!
 //! Calls block the calling thread (handlers run on tokio's blocking pool): each pooled client
 //! has its own single-threaded runtime, driven by the thread that uses it, so a query's I/O
@@ -19,9 +20,8 @@ use std::pin::Pin;
 use std::sync::{Arc, Condvar, Mutex, OnceLock};
 use std::time::Duration;
 use tokio::runtime::Runtime;
-use tokio_postgres::tls::NoTlsStream;
 use tokio_postgres::types::{to_sql_checked, FromSql, IsNull, Kind, ToSql, Type};
-use tokio_postgres::{Client, NoTls, Socket, Statement};
+use tokio_postgres::{Client, Statement};
 
 /// Per database address, as in edge (`pool::DEFAULT_MAX_CONNECTIONS`).
 const MAX_CONNECTIONS: usize = 25;
@@ -32,21 +32,21 @@ const STATEMENT_CACHE: usize = 256;
 struct Pooled {
     runtime: Runtime,
     client: Client,
-    connection: Pin<Box<tokio_postgres::Connection<Socket, NoTlsStream>>>,
+    connection: Pin<Box<pgtls::Connection>>,
     statements: HashMap<String, Statement>,
     closed: bool,
 }
 
 impl Pooled {
-    fn connect(config: &tokio_postgres::Config) -> Result<Pooled, PgError> {
+    fn connect(target: &pgtls::Target) -> Result<Pooled, PgError> {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
             .map_err(|e| PgError::ConnectionFailed(format!("no runtime for the connection: {e}")))?;
         let (client, connection) = runtime
-            .block_on(async { tokio::time::timeout(CONNECT_TIMEOUT, config.connect(NoTls)).await })
+            .block_on(async { tokio::time::timeout(CONNECT_TIMEOUT, target.connect()).await })
             .map_err(|_| PgError::ConnectionFailed("timed out connecting to the database".into()))?
-            .map_err(|e| PgError::ConnectionFailed(e.to_string()))?;
+            .map_err(PgError::ConnectionFailed)?;
         Ok(Pooled { runtime, client, connection: Box::pin(connection), statements: HashMap::new(), closed: false })
     }
 
@@ -83,7 +83,8 @@ async fn prepare(client: &Client, cache: &mut HashMap<String, Statement>, sql: &
 }
 
 struct Pool {
-    config: tokio_postgres::Config,
+    /// The connection string's settings, TLS included (sslmode / sslrootcert, as edge reads them).
+    target: pgtls::Target,
     idle: Mutex<Vec<Pooled>>,
     /// Clients lent out; at most MAX_CONNECTIONS.
     lent: Mutex<usize>,
@@ -116,8 +117,8 @@ fn pool_for(url: &str) -> Result<Arc<Pool>, PgError> {
     if let Some(p) = pools.get(url) {
         return Ok(p.clone());
     }
-    let config = url.parse().map_err(|e| PgError::ConnectionFailed(format!("invalid connection string: {e}")))?;
-    let pool = Arc::new(Pool { config, idle: Mutex::new(Vec::new()), lent: Mutex::new(0), returned: Condvar::new() });
+    let target = pgtls::Target::parse(url).map_err(|e| PgError::ConnectionFailed(e.to_string()))?;
+    let pool = Arc::new(Pool { target, idle: Mutex::new(Vec::new()), lent: Mutex::new(0), returned: Condvar::new() });
     pools.insert(url.to_string(), pool.clone());
     Ok(pool)
 }
@@ -143,7 +144,7 @@ impl Connection {
         let idle = pool.idle.lock().unwrap_or_else(|e| e.into_inner()).pop();
         let client = match idle.filter(|c| !c.closed && !c.client.is_closed()) {
             Some(c) => c,
-            None => match Pooled::connect(&pool.config) {
+            None => match Pooled::connect(&pool.target) {
                 Ok(c) => c,
                 Err(e) => {
                     pool.release();

@@ -6,6 +6,14 @@
 //! changes behaviour on the next request without a redeploy. Incidents cost a second
 //! statement (`security_record_incident`) only when something happened.
 //!
+//! Budgets fit the caller: a signed-in user spends their own (`user:<uuid>`), an anonymous
+//! caller its address's (`ip:<addr>`). A block earned by an address holds for anonymous
+//! requests from it, never for the signed-in users behind it (an office behind one NAT, or a
+//! cross-site `<img>` that makes an office's browsers send an injection-looking URL); only a
+//! block an administrator adds by hand holds for everyone there. Stripe's deliveries are
+//! verified before the gate: a verified one never spends or trips a budget; the rest spend the
+//! address's budget of failed signatures (`signature:ip:<addr>`), which blocks no one.
+//!
 //! When the gate cannot be read (database down), admin functions refuse the request (503,
 //! fail closed: an attacker must not get unlimited attempts at the operations functions by
 //! first overloading the database); user functions and webhooks go on (fail open: they need
@@ -40,6 +48,8 @@ pub struct Policy {
     /// events. Their query string is still inspected. Nor are the bodies of an endpoint that
     /// analyses payloads submitted on purpose (`analysed`).
     pub inspect_body: bool,
+    /// Stripe's signed deliveries: verified before the gate, and a verified one never reaches it.
+    pub stripe_deliveries: bool,
 }
 
 impl Policy {
@@ -49,6 +59,7 @@ impl Policy {
         Policy {
             fail_closed: callers == Callers::Administrators,
             inspect_body: callers != Callers::Stripe && !analysed.contains(&sub_path.trim_matches('/')),
+            stripe_deliveries: callers == Callers::Stripe,
         }
     }
 }
@@ -61,12 +72,27 @@ pub fn screen(function: &str, policy: Policy, req: &Request, client: &Client, db
     }
     let probe = internal == Some(Purpose::Probe);
     let service = client.key == "service_role";
+    let address_key = if service { None } else { Some(format!("ip:{}", client.address.as_deref().unwrap_or("unknown"))) };
+
+    // Which budget this request spends (see the module documentation).
+    let (budget_key, budget) = if policy.stripe_deliveries && !service {
+        if crate::stripe::verify_configured(&req.body, req.header("stripe-signature").unwrap_or("")).is_ok() {
+            return Ok(());
+        }
+        (format!("signature:{}", address_key.as_deref().unwrap_or("ip:unknown")), FAILED_SIGNATURES)
+    } else {
+        (client.key.clone(), CLIENTS)
+    };
 
     let gate = db.ok_or_else(|| Problem::unavailable("database_unavailable", "no database connection")).and_then(|db| {
-        let address_key = if service { None } else { client.address.as_ref().map(|a| format!("ip:{a}")) };
         let rows = db.query(
-            "SELECT status, code, retry_after, threat_settings FROM public.security_gate($1, $2, $3)",
-            &[db::text(client.key.clone()), db::opt_text(address_key), Param::Boolean(!service && !probe)],
+            "SELECT status, code, retry_after, threat_settings FROM public.security_gate($1, $2, $3, $4)",
+            &[
+                db::text(budget_key.clone()),
+                db::opt_text(address_key.clone()),
+                Param::Boolean(!service && !probe),
+                db::text(budget),
+            ],
         )?;
         let row = rows.one()?;
         Ok((row.i64("status")?, row.text("code")?, row.i64("retry_after")?, row.json("threat_settings")?))
@@ -91,7 +117,8 @@ pub fn screen(function: &str, policy: Policy, req: &Request, client: &Client, db
             // Only going over the limit is an incident (and starts the block); requests
             // refused during the block do not extend it.
             if let (Some(db), Some("rate_limited")) = (db, code.as_deref()) {
-                record(db, function, req, client, "rate_limit_exceeded", &[], serde_json::json!({"retry_after_s": retry}));
+                let details = serde_json::json!({"retry_after_s": retry, "budget": budget});
+                record(db, function, req, &budget_key, client, "rate_limit_exceeded", &[], details);
             }
             return Err(Response::problem(
                 &Problem::new(429, "rate_limited", "Too many requests")
@@ -116,7 +143,7 @@ pub fn screen(function: &str, policy: Policy, req: &Request, client: &Client, db
     if !probe {
         if let Some(db) = db {
             let fields: Vec<&str> = detections.iter().map(|d| d.field.as_str()).collect();
-            record(db, function, req, client, "injection_attempt", &rules, serde_json::json!({"fields": fields}));
+            record(db, function, req, &client.key, client, "injection_attempt", &rules, serde_json::json!({"fields": fields}));
         }
     }
     let problem = Problem::forbidden("threat_detected", "the request looks like an injection attempt and was refused");
@@ -128,16 +155,21 @@ pub fn screen(function: &str, policy: Policy, req: &Request, client: &Client, db
 }
 
 /// After the handler: a refused credential (401, or 403 from an auth check) is an
-/// `unauthorized_access` incident, logged at most once a minute per client.
+/// `unauthorized_access` incident, logged at most once a minute per client. A request that
+/// presented no credential at all is not one: nothing was refused, and any page on the web can
+/// make a browser send such a request.
 pub fn after(function: &str, req: &Request, client: &Client, status: u16, db: Option<&Db>) {
     if !(status == 401 || status == 403) || client.key == "service_role" {
+        return;
+    }
+    if req.header("authorization").is_none_or(|h| h.trim().is_empty()) {
         return;
     }
     if internal::verify(req) == Some(Purpose::Probe) {
         return;
     }
     if let Some(db) = db {
-        record(db, function, req, client, "unauthorized_access", &[], serde_json::json!({"status": status}));
+        record(db, function, req, &client.key, client, "unauthorized_access", &[], serde_json::json!({"status": status}));
     }
 }
 
@@ -165,12 +197,19 @@ pub fn inspect(req: &Request, enabled: Enabled, body: bool) -> Vec<Detection> {
     found
 }
 
-fn record(db: &Db, function: &str, req: &Request, client: &Client, event: &str, rules: &[String], details: serde_json::Value) {
+/// The rate-limit budget of users and addresses (the guide's `global_settings` row).
+const CLIENTS: &str = "global_settings";
+/// The budget of requests to webhook-handler that are not verified deliveries, per address.
+const FAILED_SIGNATURES: &str = "failed_webhook_signatures";
+
+/// Record an incident of `key` (the budget's key, or the client's).
+#[allow(clippy::too_many_arguments)]
+fn record(db: &Db, function: &str, req: &Request, key: &str, client: &Client, event: &str, rules: &[String], details: serde_json::Value) {
     let result = db.query(
         "SELECT auto_response FROM public.security_record_incident($1, $2, $3, $4::text::uuid, $5, $6, $7, $8, $9::text::jsonb)",
         &[
             db::text(event),
-            db::text(client.key.clone()),
+            db::text(key),
             db::opt_text(client.address.clone()),
             db::opt_text(client.user_id.clone()),
             db::text(function),
@@ -236,6 +275,8 @@ mod tests {
         assert!(!policy(Callers::Users, &[], "/").fail_closed);
         assert!(!policy(Callers::Stripe, &[], "").fail_closed);
         assert!(!policy(Callers::Stripe, &[], "").inspect_body);
+        assert!(policy(Callers::Stripe, &[], "").stripe_deliveries);
+        assert!(!policy(Callers::Users, &[], "").stripe_deliveries);
         assert!(policy(Callers::Users, &[], "/batch").inspect_body);
         let analysed = &["threat-detection"];
         assert!(!policy(Callers::Administrators, analysed, "/threat-detection").inspect_body);

@@ -1,7 +1,8 @@
 //! infrastructure / `migrations_applied`: every migration file this build was made with
 //! (compiled in by build.rs) is recorded in `supabase_migrations.schema_migrations`. A missing
 //! record fails; a file changed since it was applied, or a record no file of this build
-//! explains, is a warning.
+//! explains, is a warning. The original system's history (Supabase CLI versions) of a
+//! database `edge db migrate` adopted is explained by `supabase_migrations.adoptions`.
 
 use crate::built::MIGRATIONS;
 use crate::check::{start, Category, Check, Severity, Status};
@@ -31,7 +32,10 @@ pub fn applied(db: &Db) -> Check {
                 coalesce(array_length(statements, 1), 0) AS statements,
                 CASE WHEN array_length(statements, 1) = 1
                      THEN encode(sha256(convert_to(statements[1], 'UTF8')), 'hex') END AS sha256
-         FROM supabase_migrations.schema_migrations ORDER BY version",
+         FROM supabase_migrations.schema_migrations
+         -- the original schema's own history, once edge db migrate adopted it
+         WHERE NOT (version ~ '^[0-9]{14}$' AND to_regclass('supabase_migrations.adoptions') IS NOT NULL)
+         ORDER BY version",
         &[],
     ) {
         Ok(r) => r,

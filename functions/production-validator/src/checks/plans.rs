@@ -1,6 +1,7 @@
 //! functionality / `plan_catalog`: the plans users can have. The free plan's limits must exist
 //! (every user without a subscription gets them); no sellable paid plan (an active Stripe
-//! product with a `plan_limits` row) is a warning: a checkout would entitle nothing.
+//! product with a `plan_limits` row, or any active product once `paid_default` exists) is a
+//! warning: a checkout would entitle nothing.
 
 use crate::check::{start, Category, Check, Severity, Status};
 use serde_json::json;
@@ -12,7 +13,8 @@ pub fn catalog(db: &Db) -> Check {
         "SELECT EXISTS (SELECT 1 FROM public.plan_limits WHERE plan_key = 'free') AS free,
                 (SELECT count(*) FROM public.stripe_products s
                   JOIN public.plan_limits l ON l.plan_key = s.id WHERE s.active) AS paid,
-                (SELECT count(*) FROM public.stripe_products WHERE active) AS products",
+                (SELECT count(*) FROM public.stripe_products WHERE active) AS products,
+                EXISTS (SELECT 1 FROM public.plan_limits WHERE plan_key = 'paid_default') AS paid_default",
         &[],
     );
     let rows = match rows {
@@ -20,10 +22,16 @@ pub fn catalog(db: &Db) -> Check {
         Err(e) => return p.unavailable("the plan catalog", super::error_kind(&e)),
     };
     let Some(r) = rows.first() else { return p.unavailable("the plan catalog", "no row") };
-    let (Ok(free), Ok(paid), Ok(products)) = (r.flag("free"), r.i64("paid"), r.i64("products")) else {
+    let (Ok(free), Ok(paid), Ok(products), Ok(paid_default)) =
+        (r.flag("free"), r.i64("paid"), r.i64("products"), r.flag("paid_default"))
+    else {
         return p.unavailable("the plan catalog", "unexpected row shape");
     };
-    let evidence = json!({ "free_plan": free, "sellable_paid_plans": paid, "active_products": products });
+    let evidence = json!({
+        "free_plan": free, "sellable_paid_plans": paid, "active_products": products, "paid_default": paid_default,
+    });
+    // Products without limits of their own entitle paid_default's (0009).
+    let paid = if paid_default { paid.max(products) } else { paid };
     if !free {
         return p.done(
             Status::Fail,

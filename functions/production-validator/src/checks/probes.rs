@@ -1,5 +1,6 @@
-//! Checks that call our own functions over HTTP, as clients do, through Spin's service
-//! chaining (`http://<component>.spin.internal`, allowed in spin.toml):
+//! Checks that call our own functions over HTTP, as clients do, as calls between the
+//! application's functions (`shared::chain`: Spin's service chaining, or the application's
+//! own origin where that is not available):
 //!
 //! - functionality / `health_endpoint` and performance / `health_latency`, per component:
 //!   `GET /health` once cold (the first request of this validation) and three times warm.
@@ -39,7 +40,7 @@ impl Answer {
 }
 
 fn internal_url(component: &str, path: &str) -> String {
-    format!("http://{component}.spin.internal{path}")
+    shared::chain::url(component, path)
 }
 
 /// One request to our own function. It carries the signed `probe` mark, so the callee's

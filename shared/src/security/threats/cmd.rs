@@ -15,6 +15,8 @@ enum A {
     Num,
     /// Needs one of its known sub-commands: `net user`.
     Sub(&'static [&'static str]),
+    /// Like `Bare`, and also with one of its usual arguments: `ps aux`.
+    BareOr(&'static [&'static str]),
 }
 
 struct Cmd {
@@ -65,7 +67,7 @@ const CMDS: &[Cmd] = &[
     c("tasklist", A::Bare, false, true),
     c("hostname", A::Bare, true, false),
     c("dir", A::Bare, false, false),
-    c("ps", A::Bare, true, false),
+    c("ps", A::BareOr(&["aux", "ax", "ef", "-ef", "-aux", "faux"]), true, false),
     c("env", A::Bare, true, false),
     c("printenv", A::Bare, true, true),
     c("uptime", A::Bare, true, false),
@@ -113,7 +115,15 @@ const CMDS: &[Cmd] = &[
     c("cmd.exe", A::Bare, false, true),
     c("certutil", A::Arg, false, true),
     c("bitsadmin", A::Arg, false, true),
-    c("wmic", A::Arg, false, true),
+    c(
+        "wmic",
+        A::Sub(&[
+            "process", "os", "useraccount", "service", "qfe", "startup", "computersystem",
+            "product", "nicconfig", "share", "logicaldisk", "group",
+        ]),
+        false,
+        true,
+    ),
     c("kill", A::Arg, true, false),
     c("echo", A::Arg, false, false),
     c("sudo", A::Arg, true, true),
@@ -140,7 +150,7 @@ const CMDS: &[Cmd] = &[
     c("tree", A::Arg, false, false),
     c("who", A::Arg, true, false),
     c("w", A::Arg, true, false),
-    c("last", A::Arg, true, false),
+    c("last", A::Bare, true, false),
     c("crontab", A::Arg, true, true),
     c("df", A::Arg, true, false),
     c("mount", A::Arg, true, false),
@@ -179,6 +189,8 @@ const CMDS: &[Cmd] = &[
     c("attrib", A::Arg, false, true),
     c("icacls", A::Arg, false, true),
     c("quser", A::Bare, false, true),
+    c("chdir", A::Bare, false, true),
+    c("sysinfo", A::Bare, false, true),
     c("qwinsta", A::Bare, false, true),
     c("nbtstat", A::Arg, false, true),
 ];
@@ -221,6 +233,7 @@ const EXEC_FNS: Needles<10> = Needles::new([
     "runtime.getruntime",
 ]);
 const PHP: Needles<2> = Needles::new(["<?php", "<?="]);
+const PHP_PROBES: Needles<2> = Needles::new(["phpinfo", "phpversion"]);
 
 fn sep(c: u8) -> bool {
     matches!(c, b';' | b'|' | b'&' | b'\n' | b'\r' | b'`' | b'^')
@@ -243,12 +256,13 @@ fn skip_ws(s: &[u8], mut i: usize) -> usize {
 }
 
 const NETWORK: &[&str] = &[
-    "ping", "nslookup", "nc", "ncat", "netcat", "telnet", "curl", "wget", "ftp", "tftp",
+    "ping", "nslookup", "nc", "ncat", "netcat", "telnet", "curl", "wget", "ftp", "tftp", "dig",
 ];
 
 /// Ends a command's argument (except as its first byte: `)` or a quote may start one).
 fn ends_arg(c: u8) -> bool {
-    matches!(c, b' ' | b'\t' | b'+' | b')' | b'\'' | b'"') || sep(c)
+    // `#` starts a shell comment: `; net view#`
+    matches!(c, b' ' | b'\t' | b'+' | b')' | b'\'' | b'"' | b'#') || sep(c)
 }
 
 /// Ends the target of a redirection (`> /tmp/x`).
@@ -387,6 +401,8 @@ struct Shell<'a> {
     raw: &'a [u8],
     /// The last argument run read.
     args: Option<Run>,
+    /// The last second-argument run read.
+    second_args: Option<Run>,
     /// The last redirection-target run read.
     targets: Option<Run>,
     /// `(from, at)`: the first `>` or separator at or after `from` is at `at` (or there is
@@ -402,6 +418,7 @@ impl<'a> Shell<'a> {
             lower,
             raw,
             args: None,
+            second_args: None,
             targets: None,
             redirect_or_sep: None,
             target_start: None,
@@ -418,6 +435,27 @@ impl<'a> Shell<'a> {
                 run
             }
         }
+    }
+
+    /// The argument after `first` looks like part of a command line (`chmod 777 /tmp/x`).
+    fn second_arg_like(&mut self, first: &Run) -> bool {
+        let l = self.lower;
+        if first.end == first.start {
+            return false;
+        }
+        let a1 = skip_ws(l, first.end);
+        if a1 >= l.len() || a1 == first.end || sep(l[a1]) {
+            return false;
+        }
+        let run = match self.second_args {
+            Some(run) if run.start <= a1 && a1 < run.end => run,
+            _ => {
+                let run = Run::read(l, a1, ends_arg);
+                self.second_args = Some(run);
+                run
+            }
+        };
+        arg_like(l, a1, &run)
     }
 
     /// `... > /tmp/x` / `... >> out.php` between `from` and the next separator.
@@ -484,11 +522,15 @@ impl<'a> Shell<'a> {
         if j == i || j - i > 64 {
             return false;
         }
+        // `;/???/??t /???/p??s??`: a program named by a path of shell wildcards.
+        if explicit && l[i] == b'/' && matches!(l.get(j), Some(b'?' | b'*')) {
+            return true;
+        }
         // What follows the command word must end it.
         if let Some(&n) = l.get(j) {
             if !(matches!(
                 n,
-                b' ' | b'\t' | b'+' | b')' | b'\'' | b'"' | b'>' | b'<' | b'{' | b'$'
+                b' ' | b'\t' | b'+' | b')' | b'\'' | b'"' | b'>' | b'<' | b'{' | b'$' | b'#'
             ) || sep(n))
             {
                 return false;
@@ -528,7 +570,14 @@ impl<'a> Shell<'a> {
         if cmd.unix && self.raw[i + cut..j] != *name {
             return false;
         }
-        if is_path && (word.starts_with(b"/") || word.contains(&b'/')) {
+        // Run by its path: absolute, relative to here or home, or in a `bin` directory
+        // (`/bin/cat`, `./x`, `usr/bin/id`); `mulch/tree` is two words.
+        let program_path = word.starts_with(b"/")
+            || word.starts_with(b"./")
+            || word.starts_with(b"../")
+            || word.starts_with(b"~/")
+            || word.windows(4).any(|w| w == b"bin/" || w == b"bin\\");
+        if is_path && program_path && word.contains(&b'/') {
             return true;
         }
         if !explicit && !cmd.distinct {
@@ -540,7 +589,7 @@ impl<'a> Shell<'a> {
         let a0 = skip_ws(l, j);
         let ends = |k: usize| {
             let k = skip_ws(l, k);
-            k >= l.len() || sep(l[k]) || matches!(l[k], b'\'' | b'"' | b')')
+            k >= l.len() || sep(l[k]) || matches!(l[k], b'\'' | b'"' | b')' | b'#')
         };
         match cmd.a {
             A::Bare => (explicit && ends(j)) || arg_like(l, a0, &self.arg_run(a0)),
@@ -548,6 +597,7 @@ impl<'a> Shell<'a> {
                 let run = self.arg_run(a0);
                 arg_like(l, a0, &run)
                     || (NETWORK.contains(&cmd.name) && host_like(l, a0, &run))
+                    || self.second_arg_like(&run)
                     || self.redirect(a0)
             }
             A::Num => {
@@ -561,14 +611,45 @@ impl<'a> Shell<'a> {
                 let run = self.arg_run(a0);
                 subs.iter().any(|s| s.as_bytes() == &l[a0..run.end])
             }
+            A::BareOr(args) => {
+                let run = self.arg_run(a0);
+                (explicit && ends(j))
+                    || arg_like(l, a0, &run)
+                    || (explicit && args.iter().any(|s| s.as_bytes() == &l[a0..run.end]))
+            }
         }
     }
 }
 
+/// `cat${IFS}/etc/passwd`, `net$IFS$9view`: the shell's field separator spelled as a
+/// variable is blanked out (same length, so positions in both copies still agree).
+fn blank_field_separators(lower: &mut [u8], raw: &mut [u8]) {
+    let mut i = 0;
+    while i < lower.len() {
+        let rest = &lower[i..];
+        let len = if rest.starts_with(b"${ifs}") || rest.starts_with(b"$ifs$9") {
+            6
+        } else if rest.starts_with(b"$ifs") {
+            4
+        } else {
+            0
+        };
+        if len == 0 {
+            i += 1;
+            continue;
+        }
+        lower[i..i + len].fill(b' ');
+        raw[i..i + len].fill(b' ');
+        i += len;
+    }
+    work::add(lower.len() + 1);
+}
+
 pub(crate) fn scan(raw: &str) -> Option<(&'static str, usize)> {
-    let r = raw.as_bytes();
-    let l = raw.to_ascii_lowercase();
-    let l = l.as_bytes();
+    let mut r = raw.as_bytes().to_vec();
+    let mut l = raw.to_ascii_lowercase().into_bytes();
+    blank_field_separators(&mut l, &mut r);
+    let (r, l) = (&r[..], &l[..]);
     let compact: Vec<u8> = l
         .iter()
         .copied()
@@ -588,6 +669,13 @@ pub(crate) fn scan(raw: &str) -> Option<(&'static str, usize)> {
         {
             return Some(("cmdi.ssi", p));
         }
+    }
+    // `phpinfo()`, `;phpversion();`: PHP's own probes, called
+    if let Some((_, p)) = PHP_PROBES.first(l, |i, at| {
+        (at == 0 || !l[at - 1].is_ascii_alphanumeric())
+            && l.get(at + PHP_PROBES.get(i).len()) == Some(&b'(')
+    }) {
+        return Some(("cmdi.php_code", p));
     }
     if let Some((_, p)) = PHP.first(l, |_, _| true) {
         return Some(("cmdi.php_code", p));
@@ -635,9 +723,17 @@ pub(crate) fn scan(raw: &str) -> Option<(&'static str, usize)> {
         .count();
     let last_backtick = l.iter().rposition(|&c| c == b'`');
     work::add(lead + n + 1);
+    // `<whoami`, `<ls -la /tmp`: an input that starts by redirecting into a command reads
+    // as one that starts with a separator.
+    let first = l.iter().position(|&c| c != b' ').unwrap_or(n);
+    work::add(first + 1);
     let mut i = 0;
     let mut prev_sep = true; // start of input
     let mut explicit = false;
+    if l.get(first) == Some(&b'<') && l.get(first + 1).is_some_and(u8::is_ascii_alphabetic) {
+        i = first + 1;
+        explicit = true;
+    }
     let mut quote_sub = false;
     while i <= n {
         if prev_sep {
@@ -688,10 +784,13 @@ pub(crate) fn scan(raw: &str) -> Option<(&'static str, usize)> {
             break;
         }
         let c = l[i];
-        prev_sep = sep(c);
+        // `\nid`, `\r\nwhoami`: a newline written as an escape (normalising keeps `\n` before a
+        // letter, for Windows paths such as `C:\new`), read as the separator it stands for.
+        let escaped_newline = c == b'\\' && matches!(l.get(i + 1), Some(b'n' | b'r'));
+        prev_sep = sep(c) || escaped_newline;
         explicit = prev_sep;
         quote_sub = c == b'`';
-        i += 1;
+        i += if escaped_newline { 2 } else { 1 };
     }
     // ANSI-C / locale quoting with a command inside: CMD=$'pwd', $"ls -la"
     let mut i = 0;

@@ -10,8 +10,8 @@ use std::cell::Cell;
 
 /// The bound the tests hold every detector, the whole scan of a value and the JSON and query
 /// walkers to: steps per byte of input, plus [`STEPS_PER_CALL`] for what a call costs however
-/// short its input. The worst input found so far takes about 26 a byte (a run of `;` through
-/// all three detectors).
+/// short its input. The worst inputs found so far take about 26 a byte (runs of quotes or of
+/// `;` through all three detectors).
 pub const STEPS_PER_BYTE: u64 = 64;
 /// What one call may cost on top of [`STEPS_PER_BYTE`]: every pass counts at least a step,
 /// even over an empty tail.
