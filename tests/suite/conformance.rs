@@ -100,7 +100,7 @@ impl Services {
                     s.ports.insert(7, tcp_echo());
                 }
                 "postgres" => {
-                    s.ports.insert(5432, postgres());
+                    s.ports.insert(5432, postgres_service());
                 }
                 // The embedded stores need nothing: each test runs in a fresh state folder.
                 "key-value-store" | "sqlite" => {}
@@ -194,7 +194,7 @@ fn tcp_echo() -> u16 {
 
 /// The test cluster's PostgreSQL with a fresh `spin_dev` database made by the suite's init
 /// SQL (the database name is fixed in the suite's test).
-fn postgres() -> u16 {
+fn postgres_service() -> u16 {
     let admin = std::env::var("EDGE_TEST_PG").expect("EDGE_TEST_PG: run the tests with scripts/test");
     let mut c = postgres::Client::connect(&admin, postgres::NoTls).expect("the test cluster");
     c.batch_execute("DROP DATABASE IF EXISTS spin_dev WITH (FORCE); CREATE DATABASE spin_dev").unwrap();
