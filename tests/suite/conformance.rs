@@ -197,7 +197,9 @@ fn tcp_echo() -> u16 {
 fn postgres_service() -> u16 {
     let admin = std::env::var("EDGE_TEST_PG").expect("EDGE_TEST_PG: run the tests with scripts/test");
     let mut c = postgres::Client::connect(&admin, postgres::NoTls).expect("the test cluster");
-    c.batch_execute("DROP DATABASE IF EXISTS spin_dev WITH (FORCE); CREATE DATABASE spin_dev").unwrap();
+    // Two statements: DROP DATABASE cannot run in the transaction a multi-statement string is.
+    c.batch_execute("DROP DATABASE IF EXISTS spin_dev WITH (FORCE)").unwrap();
+    c.batch_execute("CREATE DATABASE spin_dev").unwrap();
     let (base, _) = admin.rsplit_once('/').unwrap();
     let mut db = postgres::Client::connect(&format!("{base}/spin_dev"), postgres::NoTls).unwrap();
     let init = suite().unwrap().join("crates/test-environment/services/postgres-init");
