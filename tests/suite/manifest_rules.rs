@@ -74,8 +74,11 @@ fn outcome(mut command: Command) -> Outcome {
             Err(_) => {}
         }
     };
-    // The whole group: `spin up` runs its trigger as a child process.
-    let _ = Command::new("kill").args(["-9", &format!("-{pid}")]).status();
+    // The whole group: `spin up` runs its trigger as a child process. Each member is killed by
+    // its own id (some sandboxes do not deliver a signal sent to a group).
+    let members = group_members(pid);
+    let _ = Command::new("kill").arg("-9").args(members.iter().map(u32::to_string)).status();
+    let _ = child.kill();
     let _ = child.wait();
     if served {
         Outcome::Served
@@ -85,6 +88,22 @@ fn outcome(mut command: Command) -> Outcome {
         }
         Outcome::Refused(output)
     }
+}
+
+/// The processes of group `group` (the child started with `process_group(0)` and what it
+/// started), the child first.
+fn group_members(group: u32) -> Vec<u32> {
+    let mut members = vec![group];
+    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Some(pid) = entry.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else { continue };
+        // /proc/PID/stat: `pid (comm) state ppid pgrp ...`; comm may hold spaces, so read after ')'.
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else { continue };
+        let fields: Vec<&str> = stat.rsplit_once(')').map(|(_, rest)| rest.split_whitespace().collect()).unwrap_or_default();
+        if pid != group && fields.get(2).and_then(|g| g.parse::<u32>().ok()) == Some(group) {
+            members.push(pid);
+        }
+    }
+    members
 }
 
 fn with_env(mut command: Command, case: &Case) -> Command {
