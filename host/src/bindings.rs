@@ -7,5 +7,7 @@ wasmtime::component::bindgen!({
     imports: { default: async | trappable },
     with: {
         "spin:postgres/postgres.connection": crate::postgres::Connection,
+        "fermyon:spin/key-value.store": crate::key_value::Store,
+        "fermyon:spin/sqlite.connection": crate::sqlite::Connection,
     },
 });

@@ -15,6 +15,8 @@ const WASI_BASE: &[&str] = &["wasi:io/", "wasi:clocks/", "wasi:random/", "wasi:c
 pub const OUTGOING_HTTP: &str = "wasi:http/outgoing-handler@";
 const POSTGRES: &str = "spin:postgres/";
 const VARIABLES: &str = "fermyon:spin/variables@";
+const KEY_VALUE: &str = "fermyon:spin/key-value@";
+const SQLITE: &str = "fermyon:spin/sqlite@";
 
 /// The names of a component's top-level imports (nested core modules and components are
 /// skipped: their imports are satisfied inside the component).
@@ -70,6 +72,8 @@ pub struct Needs {
     pub http: bool,
     pub postgres: bool,
     pub variables: bool,
+    pub key_value: bool,
+    pub sqlite: bool,
 }
 
 impl Needs {
@@ -77,7 +81,13 @@ impl Needs {
     /// the variables' defaults; a template that cannot be resolved may be any scheme) and the
     /// component's variables.
     pub fn of(app: &App, decl: &ComponentDecl) -> Needs {
-        let mut needs = Needs { http: false, postgres: false, variables: !decl.variables.is_empty() };
+        let mut needs = Needs {
+            http: false,
+            postgres: false,
+            variables: !decl.variables.is_empty(),
+            key_value: !decl.key_value_stores.is_empty(),
+            sqlite: !decl.sqlite_databases.is_empty(),
+        };
         for entry in &decl.allowed_outbound_hosts {
             match scheme(app, entry).as_deref() {
                 Some("http" | "https") => needs.http = true,
@@ -116,6 +126,10 @@ pub fn violations(imports: &[String], world: &World, needs: Needs) -> Vec<String
             out.push(format!("imports {import} but allowed_outbound_hosts has no postgres host"));
         } else if import.starts_with(VARIABLES) && !needs.variables {
             out.push(format!("imports {import} but the component has no variables"));
+        } else if import.starts_with(KEY_VALUE) && !needs.key_value {
+            out.push(format!("imports {import} but the component lists no key_value_stores"));
+        } else if import.starts_with(SQLITE) && !needs.sqlite {
+            out.push(format!("imports {import} but the component lists no sqlite_databases"));
         }
     }
     out
@@ -158,7 +172,9 @@ mod tests {
         assert!(w.allows("spin:postgres/postgres@4.0.0"));
         assert!(w.allows("fermyon:spin/variables@2.0.0"));
         assert!(!w.allows("spin:postgres/postgres@3.0.0"));
-        assert!(!w.allows("fermyon:spin/key-value@2.0.0"));
+        assert!(w.allows("fermyon:spin/key-value@2.0.0"));
+        assert!(w.allows("fermyon:spin/sqlite@2.0.0"));
+        assert!(!w.allows("fermyon:spin/redis@2.0.0"));
         assert!(w.allows("wasi:http/outgoing-handler@0.2.6"));
         assert!(!w.allows("wasi:filesystem/types@0.2.6"));
         assert!(!w.allows("wasi:sockets/tcp@0.2.6"));
@@ -170,7 +186,7 @@ mod tests {
         let w = world();
         let imports: Vec<String> =
             ["wasi:http/types@0.2.6", "wasi:http/outgoing-handler@0.2.6", "spin:postgres/postgres@4.0.0"].map(String::from).into();
-        let all = Needs { http: true, postgres: true, variables: true };
+        let all = Needs { http: true, postgres: true, variables: true, key_value: true, sqlite: true };
         assert!(violations(&imports, &w, all).is_empty());
         let v = violations(&imports, &w, Needs { http: false, ..all });
         assert_eq!(v.len(), 1, "{v:?}");

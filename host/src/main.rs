@@ -5,11 +5,14 @@ mod adopt;
 mod bindings;
 mod builder;
 mod cli;
+mod componentize;
 mod connections;
 mod cpu;
 mod deploy;
 mod figures;
+mod files;
 mod imports;
+mod key_value;
 mod logs;
 mod manifest;
 mod memory;
@@ -25,6 +28,7 @@ mod schedule;
 mod server;
 mod settings;
 mod spinkube;
+mod sqlite;
 mod state;
 mod token;
 mod trace;
@@ -89,7 +93,7 @@ fn load(
     overrides: &[(String, String)],
     component_env: Vec<(String, String)>,
 ) -> Result<(manifest::App, settings::EdgeSettings, Arc<state::Shared>)> {
-    let app = manifest::App::load(manifest)?;
+    let app = manifest::App::load_to_run(manifest)?;
     let settings = settings::EdgeSettings::from_table(&app.edge_settings())?;
     let mut env: HashMap<String, String> = std::env::vars().collect();
     for (k, v) in overrides {
@@ -99,7 +103,15 @@ fn load(
     let env = component_env;
     let pools = pool::Pools::new(settings.pg_pool_size.filter(|n| *n > 0).unwrap_or(pool::DEFAULT_MAX_CONNECTIONS));
     let spin_compat = std::env::var("EDGE_SPIN_COMPAT").is_ok_and(|v| v == "1");
-    let shared = Arc::new(state::Shared { app_variables, pools, spin_compat, env });
+    let state_dir = app.state_dir();
+    let shared = Arc::new(state::Shared {
+        app_variables,
+        pools,
+        spin_compat,
+        env,
+        key_value: key_value::Stores::new(state_dir.join("key_value.db")),
+        sqlite: sqlite::Databases::new(state_dir.join("sqlite_db.db")),
+    });
     Ok((app, settings, shared))
 }
 
@@ -132,15 +144,10 @@ fn up(up: cli::Up, started: Instant) -> Result<()> {
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     rt.block_on(async move {
         let runtime = runtime::Runtime::new(&app, shared, limits.clone(), &names)?;
-        let mut route_list = Vec::new();
-        for t in &app.manifest.trigger.http {
-            if let manifest::RouteDecl::Path(p) = &t.route {
-                if names.contains(&t.component) {
-                    route_list.push(routes::Route::parse(p, &t.component));
-                }
-            }
+        let (router, notes) = app.router(&names)?;
+        for note in notes {
+            eprintln!("edge: note: {note}");
         }
-        let router = routes::Router::new(route_list);
         let listener = server::bind(&listen).await.with_context(|| format!("cannot listen on {listen}"))?;
         let addr = listener.local_addr()?;
         let compiled = runtime.components.values().filter(|c| c.origin == "compiled").count();

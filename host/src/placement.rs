@@ -263,7 +263,7 @@ source = "b.wasm"
 "#
         );
         let manifest: Manifest = toml::from_str(&text).unwrap();
-        Placement::from_app(&App { dir: PathBuf::from("."), manifest })
+        Placement::from_app(&App { dir: PathBuf::from("."), manifest, notes: Vec::new() })
     }
 
     #[test]

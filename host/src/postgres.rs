@@ -6,7 +6,8 @@
 //! types outside the interface).
 
 use crate::bindings::spin::postgres::postgres::{
-    self as pg, Column, DbDataType, DbError, DbValue, Error as PgError, Interval, ParameterValue, QueryError, RowSet,
+    self as pg, Column, DbDataType, DbError, DbValue, Error as PgError, Interval, ParameterValue, QueryError, RangeBoundKind,
+    RowSet,
 };
 use crate::pool::{AcquireError, Lease};
 use crate::state::RequestState;
@@ -290,8 +291,11 @@ fn to_param(p: ParameterValue) -> Result<Param, PgError> {
         }
         ParameterValue::Interval(i) => Box::new(IntervalValue(i)),
         ParameterValue::DbNull => Box::new(Null),
-        ParameterValue::RangeInt32(_) | ParameterValue::RangeInt64(_) | ParameterValue::RangeDecimal(_) => {
-            return Err(PgError::BadParameter("range parameters are not supported by this host".into()))
+        ParameterValue::RangeInt32((lower, upper)) => Box::new(RangeValue(lower, upper)),
+        ParameterValue::RangeInt64((lower, upper)) => Box::new(RangeValue(lower, upper)),
+        ParameterValue::RangeDecimal((lower, upper)) => {
+            let bound = |b: Option<(String, RangeBoundKind)>| b.map(|(v, k)| Ok((parse_decimal(&v)?, k))).transpose();
+            Box::new(RangeValue(bound(lower)?, bound(upper)?))
         }
     })
 }
@@ -418,6 +422,9 @@ fn data_type(ty: &Type) -> DbDataType {
         Type::NUMERIC_ARRAY => DbDataType::ArrayDecimal,
         Type::TEXT_ARRAY | Type::VARCHAR_ARRAY => DbDataType::ArrayStr,
         Type::INTERVAL => DbDataType::Interval,
+        Type::INT4_RANGE => DbDataType::RangeInt32,
+        Type::INT8_RANGE => DbDataType::RangeInt64,
+        Type::NUM_RANGE => DbDataType::RangeDecimal,
         _ if matches!(ty.kind(), Kind::Enum(_)) => DbDataType::Str,
         _ => DbDataType::Other(ty.name().to_string()),
     }
@@ -472,6 +479,12 @@ fn db_value(row: &tokio_postgres::Row, i: usize, ty: &Type) -> Result<DbValue, P
         }),
         Type::TEXT_ARRAY | Type::VARCHAR_ARRAY => get!(Vec<Option<String>>, DbValue::ArrayStr),
         Type::INTERVAL => get!(IntervalValue, |v: IntervalValue| DbValue::Interval(v.0)),
+        Type::INT4_RANGE => get!(RangeValue<i32>, |r: RangeValue<i32>| DbValue::RangeInt32((r.0, r.1))),
+        Type::INT8_RANGE => get!(RangeValue<i64>, |r: RangeValue<i64>| DbValue::RangeInt64((r.0, r.1))),
+        Type::NUM_RANGE => get!(RangeValue<rust_decimal::Decimal>, |r: RangeValue<rust_decimal::Decimal>| {
+            let text = |b: Option<(rust_decimal::Decimal, RangeBoundKind)>| b.map(|(d, k)| (d.to_string(), k));
+            DbValue::RangeDecimal((text(r.0), text(r.1)))
+        }),
         _ if matches!(ty.kind(), Kind::Enum(_)) => {
             get!(Raw, |r: Raw| DbValue::Str(String::from_utf8_lossy(&r.0).into_owned()))
         }
@@ -489,4 +502,110 @@ fn datetime(d: NaiveDateTime) -> DbValue {
         d.second() as u8,
         d.nanosecond(),
     ))
+}
+
+// ---- ranges (int4range, int8range, numrange) ---------------------------------------------
+
+/// A range in the interface's terms: each bound absent (unbounded) or a value with its kind.
+/// An empty range reads as two absent bounds.
+#[derive(Debug)]
+struct RangeValue<T>(Option<(T, RangeBoundKind)>, Option<(T, RangeBoundKind)>);
+
+/// A value that can be the bound of a range, with the range type it belongs to.
+trait RangeElement: Sized + std::fmt::Debug + Sync {
+    const RANGE: Type;
+    fn encode(&self, out: &mut BytesMut) -> Result<(), Box<dyn StdError + Sync + Send>>;
+    fn decode(raw: &[u8]) -> Result<Self, Box<dyn StdError + Sync + Send>>;
+}
+
+impl RangeElement for i32 {
+    const RANGE: Type = Type::INT4_RANGE;
+    fn encode(&self, out: &mut BytesMut) -> Result<(), Box<dyn StdError + Sync + Send>> {
+        out.put_i32(*self);
+        Ok(())
+    }
+    fn decode(raw: &[u8]) -> Result<Self, Box<dyn StdError + Sync + Send>> {
+        Ok(i32::from_be_bytes(raw.try_into()?))
+    }
+}
+
+impl RangeElement for i64 {
+    const RANGE: Type = Type::INT8_RANGE;
+    fn encode(&self, out: &mut BytesMut) -> Result<(), Box<dyn StdError + Sync + Send>> {
+        out.put_i64(*self);
+        Ok(())
+    }
+    fn decode(raw: &[u8]) -> Result<Self, Box<dyn StdError + Sync + Send>> {
+        Ok(i64::from_be_bytes(raw.try_into()?))
+    }
+}
+
+impl RangeElement for rust_decimal::Decimal {
+    const RANGE: Type = Type::NUM_RANGE;
+    fn encode(&self, out: &mut BytesMut) -> Result<(), Box<dyn StdError + Sync + Send>> {
+        self.to_sql(&Type::NUMERIC, out).map(drop)
+    }
+    fn decode(raw: &[u8]) -> Result<Self, Box<dyn StdError + Sync + Send>> {
+        rust_decimal::Decimal::from_sql(&Type::NUMERIC, raw)
+    }
+}
+
+// The flags byte of PostgreSQL's binary range format.
+const RANGE_EMPTY: u8 = 0x01;
+const RANGE_LOWER_INCLUSIVE: u8 = 0x02;
+const RANGE_UPPER_INCLUSIVE: u8 = 0x04;
+const RANGE_LOWER_UNBOUNDED: u8 = 0x08;
+const RANGE_UPPER_UNBOUNDED: u8 = 0x10;
+
+impl<T: RangeElement> ToSql for RangeValue<T> {
+    fn to_sql(&self, ty: &Type, out: &mut BytesMut) -> Result<IsNull, Box<dyn StdError + Sync + Send>> {
+        if *ty != T::RANGE {
+            return Err(format!("a {} parameter cannot be written as {ty}", T::RANGE).into());
+        }
+        let flag = |b: &Option<(T, RangeBoundKind)>, unbounded: u8, inclusive: u8| match b {
+            None => unbounded,
+            Some((_, RangeBoundKind::Inclusive)) => inclusive,
+            Some((_, RangeBoundKind::Exclusive)) => 0,
+        };
+        out.put_u8(
+            flag(&self.0, RANGE_LOWER_UNBOUNDED, RANGE_LOWER_INCLUSIVE) | flag(&self.1, RANGE_UPPER_UNBOUNDED, RANGE_UPPER_INCLUSIVE),
+        );
+        for (value, _) in self.0.iter().chain(self.1.iter()) {
+            let at = out.len();
+            out.put_i32(0);
+            value.encode(out)?;
+            let len = i32::try_from(out.len() - at - 4)?;
+            out[at..at + 4].copy_from_slice(&len.to_be_bytes());
+        }
+        Ok(IsNull::No)
+    }
+    fn accepts(ty: &Type) -> bool {
+        *ty == Type::INT4_RANGE || *ty == Type::INT8_RANGE || *ty == Type::NUM_RANGE
+    }
+    to_sql_checked!();
+}
+
+impl<'a, T: RangeElement> FromSql<'a> for RangeValue<T> {
+    fn from_sql(_: &Type, raw: &'a [u8]) -> Result<Self, Box<dyn StdError + Sync + Send>> {
+        let (&flags, mut rest) = raw.split_first().ok_or("empty range value")?;
+        if flags & RANGE_EMPTY != 0 {
+            return Ok(RangeValue(None, None));
+        }
+        let mut bound = |unbounded: u8, inclusive: u8| -> Result<_, Box<dyn StdError + Sync + Send>> {
+            if flags & unbounded != 0 {
+                return Ok(None);
+            }
+            let len = i32::from_be_bytes(rest.get(..4).ok_or("short range value")?.try_into()?) as usize;
+            let value = T::decode(rest.get(4..4 + len).ok_or("short range value")?)?;
+            rest = &rest[4 + len..];
+            let kind = if flags & inclusive != 0 { RangeBoundKind::Inclusive } else { RangeBoundKind::Exclusive };
+            Ok(Some((value, kind)))
+        };
+        let lower = bound(RANGE_LOWER_UNBOUNDED, RANGE_LOWER_INCLUSIVE)?;
+        let upper = bound(RANGE_UPPER_UNBOUNDED, RANGE_UPPER_INCLUSIVE)?;
+        Ok(RangeValue(lower, upper))
+    }
+    fn accepts(ty: &Type) -> bool {
+        *ty == T::RANGE
+    }
 }

@@ -8,7 +8,7 @@ use crate::memory::{MemoryBudget, MemoryLimiter};
 use crate::outbound::OutboundPolicy;
 use crate::state::{ComponentInfo, OutboundHooks, RequestState, Shared};
 use crate::trace::RequestScope;
-use crate::variables::ComponentVariables;
+use crate::variables::{ComponentVariables, Template};
 use anyhow::{Context, Result};
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
@@ -18,7 +18,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use wasmtime::component::{Component, Linker, ResourceTable};
 use wasmtime::{Config, Enabled, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store};
-use wasmtime_wasi::WasiCtx;
+use wasmtime_wasi::sockets::SocketAddrUse;
+use wasmtime_wasi::{FsPerms, WasiCtx};
 use wasmtime_wasi_http::p2::bindings::ProxyPre;
 use wasmtime_wasi_http::WasiHttpCtx;
 
@@ -63,6 +64,10 @@ pub struct LoadedComponent {
     logs: Option<(wasmtime_wasi::cli::OutputFile, Arc<std::fs::File>)>,
     /// Where the compiled code came from: "cache" or "compiled".
     pub origin: &'static str,
+    /// `environment`: the component's environment variables.
+    environment: Vec<(String, String)>,
+    /// `files`: the directory mounted read-only at `/`, if the component has files.
+    files: Option<PathBuf>,
 }
 
 pub struct Runtime {
@@ -139,6 +144,9 @@ pub fn load_component(engine: &Engine, wasm_path: &Path, cache_dir: &Path) -> Re
             Err(e) => crate::logs::warn("edge", None, &format!("ignoring unusable cache entry {}: {e}", cached.display())),
         }
     }
+    // A core module is componentized first, as Spin does (the cache holds the result).
+    let bytes = crate::componentize::componentize_if_module(&bytes)
+        .with_context(|| format!("failed to componentize {}", wasm_path.display()))?;
     let component = Component::new(engine, &bytes).map_err(anyhow::Error::from).with_context(|| format!("cannot compile {}", wasm_path.display()))?;
     std::fs::create_dir_all(cache_dir)?;
     static TMP_SEQ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
@@ -152,8 +160,8 @@ pub fn load_component(engine: &Engine, wasm_path: &Path, cache_dir: &Path) -> Re
 impl Runtime {
     pub fn new(app: &App, shared: Arc<Shared>, limits: Limits, names: &[String]) -> Result<Runtime> {
         let engine = engine(&limits)?;
-        let cache_dir = app.dir.join(".edge").join("cache");
-        let log_dir = app.dir.join(".edge").join("logs");
+        let cache_dir = app.state_dir().join("cache");
+        let log_dir = app.state_dir().join("logs");
         std::fs::create_dir_all(&log_dir)?;
         let mut linker: Linker<RequestState> = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
@@ -179,16 +187,32 @@ impl Runtime {
         });
 
         let mut components = HashMap::new();
+        let all_ids: Vec<String> = app.manifest.component.keys().cloned().collect();
+        let files_root = app.state_dir().join("files");
         for (name, loaded) in results {
             let (component, origin) = loaded?;
             let decl = &app.manifest.component[&name];
-            let outbound = OutboundPolicy::new(&decl.allowed_outbound_hosts, &shared.app_variables)
-                .with_context(|| format!("component `{name}`"))?;
+            let outbound = OutboundPolicy::new(&decl.allowed_outbound_hosts, &shared.app_variables, &all_ids);
+            if let Some(why) = outbound.error() {
+                // As in Spin, the component runs, and every outbound attempt is refused for this reason.
+                eprintln!("edge: component `{name}` has no outbound access: allowed_outbound_hosts: {why}");
+            }
+            let templates = decl
+                .variables
+                .iter()
+                .map(|(k, v)| Ok((k.clone(), Template::parse(v).map_err(|e| anyhow::anyhow!("{e}"))?)))
+                .collect::<Result<_>>()
+                .with_context(|| format!("component `{name}` variables"))?;
+            let files = crate::files::mount(&app.dir, &files_root.join(&name), decl)
+                .with_context(|| format!("component `{name}` files"))?;
             let info = Arc::new(ComponentInfo {
                 name: name.clone(),
                 outbound,
-                variables: ComponentVariables::new(decl.variables.clone()),
+                variables: ComponentVariables::new(templates),
+                key_value_stores: decl.key_value_stores.clone(),
+                sqlite_databases: decl.sqlite_databases.clone(),
             });
+            let environment = decl.environment.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
             let pre = ProxyPre::new(
                 linker
                     .instantiate_pre(&component)
@@ -205,7 +229,7 @@ impl Runtime {
                 (Ok(o), Ok(e)) => Some((wasmtime_wasi::cli::OutputFile::new(o), Arc::new(e))),
                 _ => None,
             };
-            components.insert(name, LoadedComponent { pre, info, origin, logs });
+            components.insert(name, LoadedComponent { pre, info, origin, logs, environment, files });
         }
         let memory = MemoryBudget::new(limits.memory_budget_bytes);
         Ok(Runtime { engine, components, shared, limits, memory, lane: HeavyLane::for_this_machine() })
@@ -222,9 +246,37 @@ impl Runtime {
         scope: Arc<RequestScope>,
     ) -> Store<RequestState> {
         let mut wasi = WasiCtx::builder();
+        // The component's own `environment`, then `edge up -e` (the command line wins).
+        wasi.envs(&component.environment);
         for (k, v) in &self.shared.env {
             wasi.env(k, v);
         }
+        if let Some(dir) = &component.files {
+            if let Err(e) = wasi.preopened_dir(dir, "/", FsPerms::ReadOnly) {
+                crate::logs::warn(&component.info.name, Some(&*scope), &format!("cannot mount its files: {e:#}"));
+            }
+        }
+        // wasi:sockets: connections only where allowed_outbound_hosts allows them (as tcp:// or
+        // udp://, or any scheme); no listening sockets. The implicit bind of an outgoing
+        // connection (any address, any port) is let through, an explicit bind is not.
+        wasi.allow_tcp(true).allow_udp(true);
+        let info = component.info.clone();
+        let socket_scope = scope.clone();
+        wasi.socket_addr_check(move |addr, usage| {
+            let implicit = addr.ip().is_unspecified() && addr.port() == 0;
+            let allowed = match usage {
+                SocketAddrUse::TcpBind => implicit,
+                SocketAddrUse::TcpListen | SocketAddrUse::TcpAccept => false,
+                SocketAddrUse::TcpConnect => info.outbound.allows_socket(addr, false),
+                SocketAddrUse::UdpBind => implicit || info.outbound.allows_socket(addr, true),
+                SocketAddrUse::UdpSend | SocketAddrUse::UdpReceive => info.outbound.allows_socket(addr, true),
+            };
+            if !allowed {
+                let why = info.outbound.error().map(|e| format!(" ({e})")).unwrap_or_default();
+                crate::logs::warn(&info.name, Some(&*socket_scope), &format!("socket {usage:?} {addr} refused: not in allowed_outbound_hosts{why}"));
+            }
+            Box::pin(async move { allowed })
+        });
         let stderr_file = match &component.logs {
             Some((out, err)) => {
                 wasi.stdout(out.clone());

@@ -448,9 +448,11 @@ impl Server {
         let wall_started = std::time::SystemTime::now();
         let path = req.uri().path().to_string();
         let method = req.method().clone();
+        // A request from another component reaches its component as if mounted at `/...`,
+        // as in Spin: the whole path is its path info.
         let matched = match only {
             None => self.router.route(&path),
-            Some(name) => self.router.route_to(name, &path),
+            Some(name) => Some(Router::chained(name, &path)),
         };
         let found = matched.and_then(|m| Some((self.runtime.components.get(&m.route.component)?, m)));
         let Some((component, matched)) = found else {
@@ -459,7 +461,6 @@ impl Server {
             return problem(StatusCode::NOT_FOUND, "route_not_found", &format!("no function serves {path}"));
         };
         let route = matched.route.clone();
-        let path_info = matched.path_info;
 
         let (mut parts, body) = req.into_parts();
         // Clients must not be able to forge what the host asserts.
@@ -467,27 +468,36 @@ impl Server {
         for k in forged {
             parts.headers.remove(k);
         }
+        if only.is_some() && parts.headers.get("host").and_then(|h| h.to_str().ok()).is_some_and(|h| h.contains(".spin.internal")) {
+            parts.headers.remove("host");
+        }
         let host = parts.headers.get("host").and_then(|h| h.to_str().ok()).unwrap_or("localhost").to_string();
         let path_and_query = parts.uri.path_and_query().map(|p| p.as_str().to_string()).unwrap_or(path.clone());
         let full_url = format!("http://{host}{path_and_query}");
+        // The client's address; a request from another component has none (Spin's 0.0.0.0:0).
+        let client_addr = client.map_or("0.0.0.0:0".to_string(), |c| c.to_string());
+        let mut spin_headers: Vec<(String, &str)> = vec![
+            ("spin-path-info".into(), &matched.path_info),
+            ("spin-full-url".into(), &full_url),
+            ("spin-matched-route".into(), &route.matched),
+            ("spin-base-path".into(), "/"),
+            ("spin-raw-component-route".into(), &route.raw),
+            ("spin-component-route".into(), route.component_route()),
+            ("spin-client-addr".into(), &client_addr),
+        ];
+        for (name, value) in &matched.named {
+            spin_headers.push((format!("spin-path-match-{}", name.to_ascii_lowercase().replace('_', "-")), value));
+        }
+        for (name, value) in spin_headers {
+            if let (Ok(name), Ok(value)) = (http::HeaderName::try_from(name), http::HeaderValue::try_from(value)) {
+                parts.headers.insert(name, value);
+            }
+        }
         let set = |h: &mut http::HeaderMap, k: &'static str, v: &str| {
             if let Ok(v) = v.parse() {
                 h.insert(k, v);
             }
         };
-        // A call through service chaining is matched as Spin matches it: as if against `/...`,
-        // so the whole path is the path-info and the component route is empty.
-        let (path_info, matched_route, component_route) = match only {
-            Some(_) => (path.clone(), "/...".to_string(), String::new()),
-            None => (path_info, route.raw.clone(), route.base.clone()),
-        };
-        set(&mut parts.headers, "spin-full-url", &full_url);
-        set(&mut parts.headers, "spin-path-info", &path_info);
-        set(&mut parts.headers, "spin-matched-route", &matched_route);
-        set(&mut parts.headers, "spin-raw-component-route", &matched_route);
-        set(&mut parts.headers, "spin-component-route", &component_route);
-        set(&mut parts.headers, "spin-base-path", "/");
-        set(&mut parts.headers, "spin-client-addr", &client.map_or("0.0.0.0:0".to_string(), |c| c.to_string()));
         // The component sees the request's id, and this request's span as its parent.
         set(&mut parts.headers, "x-request-id", &scope.request_id);
         set(&mut parts.headers, "traceparent", &scope.traceparent());

@@ -18,12 +18,18 @@ pub struct ComponentInfo {
     pub name: String,
     pub outbound: OutboundPolicy,
     pub variables: ComponentVariables,
+    /// `key_value_stores` and `sqlite_databases`: the labels it may open.
+    pub key_value_stores: Vec<String>,
+    pub sqlite_databases: Vec<String>,
 }
 
 /// State shared by all requests.
 pub struct Shared {
     pub app_variables: AppVariables,
     pub pools: Pools,
+    /// The embedded `default` key-value store and SQLite database (in the state folder).
+    pub key_value: crate::key_value::Stores,
+    pub sqlite: crate::sqlite::Databases,
     /// Fail queries whose results released Spin could not return (`EDGE_SPIN_COMPAT=1`).
     pub spin_compat: bool,
     /// Environment variables every component sees (`edge up -e KEY=VALUE`).
@@ -111,7 +117,7 @@ impl WasiHttpHooks for OutboundHooks {
         // chaining is not available): `http://self.alt/...`, or a URL without a host. Allowed
         // by `http://self` (or a wildcard) and served in-process, routed like a client's.
         if host.is_empty() || host == "self.alt" {
-            if !self.component.outbound.allows(if scheme == "https" { "https" } else { "http" }, "self", None) {
+            if !self.component.outbound.allows_self(if scheme == "https" { "https" } else { "http" }) {
                 crate::logs::warn(
                     &self.component.name,
                     Some(&self.scope),
