@@ -71,7 +71,7 @@ SELECT q.id, q.quote_number, q.status::text AS status,
        to_char(q.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD') AS created,
        q.updated_at::text AS updated_at,
        s.company_name, s.company_address, s.company_phone, s.company_email, s.quote_terms,
-       coalesce(s.preferred_currency, 'USD') AS currency,
+       q.currency,
        d.content, d.sha256
 FROM public.quotes q
 LEFT JOIN public.company_settings s ON s.id = q.user_id
