@@ -223,6 +223,20 @@ mod tests {
     }
 
     #[test]
+    fn amounts_print_in_the_quotes_currency() {
+        let quote = json!({
+            "quote_number": "Q-2026-0002", "client_name": "Sato", "currency": "JPY",
+            "line_items": [{"name": "Tatami", "quantity": "0.5", "unit_price": "101.00", "total": "51.00"}],
+            "subtotal": "1050.00", "markup_amount": "0.00", "tax_rate": "8.25", "tax_amount": "87.00", "total": "1137.00"
+        });
+        let html = quote_page(&quote, &Company::default(), "tok");
+        for shown in ["JPY 1,050", "JPY 87", "JPY 1,137", ">101<", ">51<"] {
+            assert!(html.contains(shown), "{shown} missing from {html}");
+        }
+        assert!(!html.contains("1137.00") && !html.contains("Markup"), "{html}");
+    }
+
+    #[test]
     fn the_other_pages_escape_too() {
         assert!(decided_page("Q-1", "accepted", "<Ada>").contains("by &lt;Ada&gt;."));
         assert!(!gone_page("<x>").contains("<x>"));
