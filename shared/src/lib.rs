@@ -16,6 +16,7 @@ pub mod webhooks;
 
 pub use http::{FieldError, Problem, Request, Response};
 pub use service::Context;
+pub mod currency;
 pub mod money;
 pub mod quote;
 pub mod batch;

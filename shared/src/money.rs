@@ -24,6 +24,13 @@
 //!
 //! and total = subtotal + markup + tax (exact). Intermediate products are exact (`i128`).
 //!
+//! A quote's currency may have fewer minor units than cents ([`crate::currency`]: JPY has
+//! none). [`Totals::compute_in`] then rounds at the same four points, by the same rule, to
+//! the currency's smallest unit instead of the cent (JPY: 0.5 × 101 = 50.5 → 51), so every
+//! amount of such a quote is whole; its unit prices must already be whole (the quote rules
+//! refuse `"10.50"` on a JPY quote rather than round it). Amounts stay in cents: a
+//! three-decimal currency (KWD) is carried to the cent, as `numeric(12,2)` stores it.
+//!
 //! Worked example, markup 12.5 %, tax 8.25 %:
 //!
 //! ```text
@@ -154,8 +161,29 @@ impl Money {
         Money::rounded(exact, Rate::ONE_PERCENT.0 as i128 * 100)
     }
 
+    /// `self × quantity`, rounded half away from zero to a multiple of `step` cents (100 for
+    /// a currency without minor units); `step` 1 is [`Money::times`].
+    pub fn times_in(self, quantity: Quantity, step: i64) -> Result<Money, MoneyError> {
+        let exact = self.0 as i128 * quantity.0 as i128;
+        Money::rounded_to(exact, Quantity::ONE.0 as i128, step)
+    }
+
+    /// `self × rate / 100`, rounded half away from zero to a multiple of `step` cents.
+    pub fn percent_in(self, rate: Rate, step: i64) -> Result<Money, MoneyError> {
+        let exact = self.0 as i128 * rate.0 as i128;
+        Money::rounded_to(exact, Rate::ONE_PERCENT.0 as i128 * 100, step)
+    }
+
     fn rounded(numerator: i128, denominator: i128) -> Result<Money, MoneyError> {
         round_half_away_from_zero(numerator, denominator).and_then(Money::in_range).ok_or(MoneyError::Overflow)
+    }
+
+    fn rounded_to(numerator: i128, denominator: i128, step: i64) -> Result<Money, MoneyError> {
+        let step = step.max(1) as i128;
+        round_half_away_from_zero(numerator, denominator * step)
+            .and_then(|units| units.checked_mul(step))
+            .and_then(Money::in_range)
+            .ok_or(MoneyError::Overflow)
     }
 
     fn in_range(cents: i128) -> Option<Money> {
@@ -318,6 +346,17 @@ impl Totals {
     /// Refuses negative quantities, prices and rates (`OutOfRange`), so totals are never
     /// negative; `Overflow` when any amount would exceed [`Money::MAX`].
     pub fn compute<L: Priced>(lines: &[L], markup_rate: Rate, tax_rate: Rate) -> Result<Totals, MoneyError> {
+        Totals::compute_in(lines, markup_rate, tax_rate, 1)
+    }
+
+    /// [`Totals::compute`] with every rounding to a multiple of `step` cents: the smallest
+    /// unit of the quote's currency ([`crate::currency::Currency::step`]; 100 for JPY).
+    pub fn compute_in<L: Priced>(
+        lines: &[L],
+        markup_rate: Rate,
+        tax_rate: Rate,
+        step: i64,
+    ) -> Result<Totals, MoneyError> {
         if markup_rate.0 < 0 || tax_rate.0 < 0 {
             return Err(MoneyError::OutOfRange);
         }
@@ -327,12 +366,12 @@ impl Totals {
             if line.quantity().0 < 0 || line.unit_price().is_negative() {
                 return Err(MoneyError::OutOfRange);
             }
-            let line_total = line.unit_price().times(line.quantity())?;
+            let line_total = line.unit_price().times_in(line.quantity(), step)?;
             subtotal = subtotal.checked_add(line_total)?;
             line_totals.push(line_total);
         }
-        let markup_amount = subtotal.percent(markup_rate)?;
-        let tax_amount = subtotal.checked_add(markup_amount)?.percent(tax_rate)?;
+        let markup_amount = subtotal.percent_in(markup_rate, step)?;
+        let tax_amount = subtotal.checked_add(markup_amount)?.percent_in(tax_rate, step)?;
         let total = subtotal.checked_add(markup_amount)?.checked_add(tax_amount)?;
         Ok(Totals { line_totals, subtotal, markup_amount, tax_amount, total })
     }

@@ -40,10 +40,17 @@
 //!   with ≤ 2 decimals, quantities with ≤ 3, rates (percent) with ≤ 2. Totals follow the
 //!   rounding rule documented there; a quote whose total would exceed 9999999999.99 is refused.
 //! - `tax_rate` and `markup_rate` default to 0 on create.
+//! - `currency` is an active ISO 4217 code ([`crate::currency`]), upper case; unknown codes
+//!   are `unknown_currency`. Absent on create, the caller fills in the owner's preferred
+//!   currency and checks the quote again ([`QuoteFields::check`]). In a currency without
+//!   minor units (JPY) unit prices must be whole (`"10.50"` is `too_precise` on
+//!   `line_items[i].unit_price`, never rounded away) and every total is rounded to whole
+//!   units ([`crate::money::Totals::compute_in`]).
 //! - Status: draft → sent → accepted | declined | expired; accepted → converted
 //!   ([`transition`]). Setting the status a quote already has is allowed and changes nothing.
 
 use crate::auth::jwt::is_uuid;
+use crate::currency::Currency;
 use crate::http::{FieldError, Problem};
 use crate::money::{Money, MoneyError, Priced, Quantity, Rate, Totals};
 use serde::de::Error as _;
@@ -93,6 +100,8 @@ pub mod code {
     /// A field the server owns.
     pub const READ_ONLY: &str = "read_only";
     pub const UNKNOWN_FIELD: &str = "unknown_field";
+    /// Not an active ISO 4217 code.
+    pub const UNKNOWN_CURRENCY: &str = "unknown_currency";
 }
 
 /// The client-writable fields of a quote.
@@ -109,6 +118,7 @@ const QUOTE_FIELDS: &[&str] = &[
     "valid_until",
     "is_template",
     "template_name",
+    "currency",
 ];
 
 /// Columns the server owns. `status` is writable on update only, through [`transition`].
@@ -378,6 +388,8 @@ pub struct QuoteFields {
     pub valid_until: Option<Date>,
     pub is_template: bool,
     pub template_name: Option<String>,
+    /// ISO 4217 code; `None` until the owner's preferred currency is filled in (create).
+    pub currency: Option<String>,
 }
 
 impl QuoteFields {
@@ -385,6 +397,7 @@ impl QuoteFields {
     /// name) and the totals; for a quote after an update was applied.
     pub fn check(&self) -> Result<Totals, Vec<FieldError>> {
         let mut errors = Errors::default();
+        let step = currency_step(&mut errors, self.currency.as_deref());
         let totals = whole_quote_rules(
             &mut errors,
             Some(self.is_template),
@@ -392,6 +405,7 @@ impl QuoteFields {
             Some(&self.line_items),
             Some(self.markup_rate),
             Some(self.tax_rate),
+            step,
         );
         match totals {
             Some(t) if errors.0.is_empty() => Ok(t),
@@ -432,6 +446,7 @@ pub struct QuoteUpdate {
     pub valid_until: Option<Option<Date>>,
     pub is_template: Option<bool>,
     pub template_name: Option<Option<String>>,
+    pub currency: Option<String>,
     /// Only a request: check it with [`transition`] against the stored status.
     pub status: Option<QuoteStatus>,
     pub operations: Operations,
@@ -457,6 +472,9 @@ impl QuoteUpdate {
         set(&mut quote.valid_until, &self.valid_until);
         set(&mut quote.is_template, &self.is_template);
         set(&mut quote.template_name, &self.template_name);
+        if let Some(c) = &self.currency {
+            quote.currency = Some(c.clone());
+        }
     }
 
     /// Whether any quote field (not the status, not operations) changes.
@@ -475,6 +493,7 @@ impl QuoteUpdate {
             valid_until,
             is_template,
             template_name,
+            currency,
             status: _,
             operations: _,
         } = self;
@@ -490,11 +509,12 @@ impl QuoteUpdate {
             || valid_until.is_some()
             || is_template.is_some()
             || template_name.is_some()
+            || currency.is_some()
     }
 
     /// Whether the totals must be recomputed.
     pub fn changes_totals(&self) -> bool {
-        self.line_items.is_some() || self.tax_rate.is_some() || self.markup_rate.is_some()
+        self.line_items.is_some() || self.tax_rate.is_some() || self.markup_rate.is_some() || self.currency.is_some()
     }
 }
 
@@ -589,8 +609,13 @@ pub fn validate(input: &QuoteInput) -> Result<ValidQuote, Vec<FieldError>> {
     let markup_rate = p.markup_rate.value_or(Rate::ZERO);
     let tax_rate = p.tax_rate.value_or(Rate::ZERO);
     let has_template_name = p.template_name.is_set() || p.template_name.is_invalid();
+    let step = match &p.currency {
+        Slot::Set(c) => currency_step(&mut errors, Some(c)),
+        Slot::Invalid => None,
+        Slot::Absent | Slot::Null => Some(1),
+    };
     let totals =
-        whole_quote_rules(&mut errors, is_template, has_template_name, line_items.as_deref(), markup_rate, tax_rate);
+        whole_quote_rules(&mut errors, is_template, has_template_name, line_items.as_deref(), markup_rate, tax_rate, step);
 
     if !errors.0.is_empty() {
         return Err(errors.0);
@@ -614,6 +639,7 @@ pub fn validate(input: &QuoteInput) -> Result<ValidQuote, Vec<FieldError>> {
         valid_until: p.valid_until.into_option(),
         is_template,
         template_name: p.template_name.into_option(),
+        currency: p.currency.into_option(),
     };
     Ok(ValidQuote { quote, totals, operations })
 }
@@ -661,6 +687,7 @@ pub fn validate_update(input: &QuoteUpdateInput) -> Result<QuoteUpdate, Vec<Fiel
         ("markup_rate", p.markup_rate.is_null()),
         ("is_template", p.is_template.is_null()),
         ("status", p.status.is_null()),
+        ("currency", p.currency.is_null()),
     ] {
         if null {
             errors.add(field, code::REQUIRED, format!("{field} cannot be removed; send a value or leave it out"));
@@ -683,6 +710,7 @@ pub fn validate_update(input: &QuoteUpdateInput) -> Result<QuoteUpdate, Vec<Fiel
         valid_until: p.valid_until.into_patch(),
         is_template: p.is_template.into_option(),
         template_name: p.template_name.into_patch(),
+        currency: p.currency.into_option(),
         status: p.status.into_option(),
         operations,
     })
@@ -799,6 +827,7 @@ struct Partial {
     valid_until: Slot<Date>,
     is_template: Slot<bool>,
     template_name: Slot<String>,
+    currency: Slot<String>,
     status: Slot<QuoteStatus>,
 }
 
@@ -821,6 +850,7 @@ fn read_quote(errors: &mut Errors, q: &Map<String, Value>, mode: Mode, operation
         valid_until: Slot::read(errors, "valid_until", q.get("valid_until"), read_date),
         is_template: Slot::read(errors, "is_template", q.get("is_template"), read_bool),
         template_name: Slot::read(errors, "template_name", q.get("template_name"), line(MAX_NAME_CHARS)),
+        currency: Slot::read(errors, "currency", q.get("currency"), read_currency),
         status: match mode {
             Mode::Update => Slot::read(errors, "status", q.get("status"), read_status),
             Mode::Create => Slot::Absent,
@@ -856,6 +886,7 @@ fn whole_quote_rules(
     items: Option<&[ValidLineItem]>,
     markup_rate: Option<Rate>,
     tax_rate: Option<Rate>,
+    step: Option<i64>,
 ) -> Option<Totals> {
     if is_template == Some(true) && !has_template_name {
         errors.add("template_name", code::REQUIRED, "a template needs a template_name");
@@ -874,10 +905,20 @@ fn whole_quote_rules(
             );
         }
     }
+    let step = step?;
+    for (i, item) in items.iter().enumerate() {
+        if item.unit_price.cents() % step != 0 {
+            errors.add(
+                format!("line_items[{i}].unit_price"),
+                code::TOO_PRECISE,
+                "the quote's currency has no minor unit: send a whole unit price",
+            );
+        }
+    }
     if errors.0.len() > before {
         return None;
     }
-    match Totals::compute(items, markup_rate?, tax_rate?) {
+    match Totals::compute_in(items, markup_rate?, tax_rate?, step) {
         Ok(totals) => Some(totals),
         Err(_) => {
             errors.add(
@@ -886,6 +927,41 @@ fn whole_quote_rules(
                 format!("the quote total with markup and tax would exceed {}", Money::MAX),
             );
             None
+        }
+    }
+}
+
+/// The rounding step (in cents) of a quote's currency; `Some(1)` when not yet chosen, `None`
+/// (with an error) when unknown.
+fn currency_step(errors: &mut Errors, currency: Option<&str>) -> Option<i64> {
+    match currency {
+        None => Some(1),
+        Some(code) => match Currency::lookup(code) {
+            Some(c) => Some(c.step()),
+            None => {
+                errors.add("currency", code::UNKNOWN_CURRENCY, format!("`{code}` is not an active ISO 4217 currency code"));
+                None
+            }
+        },
+    }
+}
+
+/// An ISO 4217 code (any case, kept in capitals).
+fn read_currency(errors: &mut Errors, field: &str, v: &Value) -> Read<String> {
+    let Value::String(s) = v else {
+        errors.add(field, code::INVALID_TYPE, "must be an ISO 4217 currency code such as \"EUR\"");
+        return Err(());
+    };
+    let code = s.trim().to_ascii_uppercase();
+    if code.is_empty() {
+        return Ok(None);
+    }
+    match Currency::lookup(&code) {
+        Some(c) => Ok(Some(c.code().to_string())),
+        None => {
+            let shown: String = s.chars().take(10).collect();
+            errors.add(field, code::UNKNOWN_CURRENCY, format!("`{shown}` is not an active ISO 4217 currency code"));
+            Err(())
         }
     }
 }
@@ -1181,11 +1257,23 @@ pub mod stored {
   q.client_email, q.client_phone, q.client_address, q.line_items, q.subtotal::text AS subtotal,
   q.markup_rate::text AS markup_rate, q.markup_amount::text AS markup_amount, q.tax_rate::text AS tax_rate,
   q.tax_amount::text AS tax_amount, q.total::text AS total, q.notes, q.valid_until, q.is_template, q.template_name,
-  q.sent_at, q.accepted_at, q.declined_at, q.created_at, q.updated_at";
+  q.sent_at, q.accepted_at, q.declined_at, q.created_at, q.updated_at, q.currency";
 
-    /// A row of [`COLUMNS`] as the API answers it.
+    /// A row of [`COLUMNS`] as the API answers it: the amounts as decimal strings, and each
+    /// also printed in the quote's currency (`total_formatted`: `EUR 1,234.50`).
     pub fn to_json(r: &Row<'_>) -> Result<Value, DbError> {
+        let currency = r.string("currency")?;
+        let formatted = |column: &str| -> Result<String, DbError> {
+            let amount = crate::money::Money::parse(&r.string(column)?)
+                .map_err(|e| DbError::Decode(format!("column `{column}`: {e}")))?;
+            Ok(crate::currency::format(amount, &currency))
+        };
         Ok(json!({
+            "currency": currency,
+            "subtotal_formatted": formatted("subtotal")?,
+            "markup_amount_formatted": formatted("markup_amount")?,
+            "tax_amount_formatted": formatted("tax_amount")?,
+            "total_formatted": formatted("total")?,
             "id": r.string("id")?,
             "quote_number": r.string("quote_number")?,
             "status": r.string("status")?,
@@ -1250,6 +1338,37 @@ mod tests {
     }
     fn m(s: &str) -> Money {
         Money::parse(s).unwrap()
+    }
+
+    // --- currency -------------------------------------------------------------------------
+
+    #[test]
+    fn currency_is_an_active_iso_code_kept_in_capitals() {
+        assert_eq!(ok(with(minimal(), "currency", json!("eur"))).quote.currency.as_deref(), Some("EUR"));
+        assert_eq!(ok(minimal()).quote.currency, None);
+        assert_eq!(pairs(&errs(with(minimal(), "currency", json!("ABC")))), vec![("currency", code::UNKNOWN_CURRENCY)]);
+        assert_eq!(pairs(&errs(with(minimal(), "currency", json!(978)))), vec![("currency", code::INVALID_TYPE)]);
+        let update = validate_update(&update_input(json!({"currency": null}))).unwrap_err();
+        assert_eq!(pairs(&update), vec![("currency", code::REQUIRED)]);
+        let update = validate_update(&update_input(json!({"currency": "JPY"}))).unwrap();
+        assert!(update.changes_fields() && update.changes_totals());
+    }
+
+    #[test]
+    fn a_quote_in_yen_takes_whole_prices_and_has_whole_totals() {
+        let jpy = |items: Value| {
+            json!({"client_name": "Ada", "currency": "JPY", "tax_rate": "8.25", "line_items": items})
+        };
+        let v = ok(jpy(json!([{"name": "a", "quantity": "0.5", "unit_price": "101"}, {"name": "b", "quantity": 3, "unit_price": 333}])));
+        assert_eq!(v.totals.line_totals, vec![m("51"), m("999")]);
+        assert_eq!((v.totals.tax_amount, v.totals.total), (m("87"), m("1137")));
+        let e = errs(jpy(json!([{"name": "a", "quantity": 1, "unit_price": "10.50"}])));
+        assert_eq!(pairs(&e), vec![("line_items[0].unit_price", code::TOO_PRECISE)]);
+        // Changing a stored quote to yen checks its prices again.
+        let mut fields = stored();
+        fields.line_items[0].unit_price = m("25.50");
+        validate_update(&update_input(json!({"currency": "JPY"}))).unwrap().apply(&mut fields);
+        assert_eq!(pairs(&fields.check().unwrap_err()), vec![("line_items[0].unit_price", code::TOO_PRECISE)]);
     }
 
     // --- status machine -------------------------------------------------------------------

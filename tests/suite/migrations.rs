@@ -82,3 +82,35 @@ fn reset_recreates_a_local_database_and_migrates_it() {
     let (ok, out) = edge(&["db", "reset", "--db-url", "postgres://u@db.example.com:5432/prod"]);
     assert!(!ok && out.contains("refusing"), "{out}");
 }
+
+#[test]
+fn quote_currency_is_backfilled_from_the_owners_preferred_currency() {
+    let db = TestDb::new();
+    // As before 0016: no column, the file not applied.
+    db.exec("ALTER TABLE public.quotes DROP COLUMN currency");
+    db.exec("DELETE FROM supabase_migrations.schema_migrations WHERE version = '0016'");
+    let mut owners = Vec::new();
+    for (i, (email, preferred)) in [("eu@example.test", Some("EUR")), ("jp@example.test", Some("jpy")), ("none@example.test", None)].into_iter().enumerate() {
+        let user = db.user(email);
+        db.subscribe(&user, e2e::Plan::unlimited());
+        if let Some(c) = preferred {
+            db.exec(&format!("INSERT INTO company_settings (id, preferred_currency) VALUES ('{user}', '{c}')"));
+        }
+        db.exec(&format!(
+            "INSERT INTO quotes (user_id, client_name, quote_number, quote_year, quote_seq, line_items, subtotal, markup_rate,
+                                 markup_amount, tax_rate, tax_amount, total)
+             VALUES ('{user}', 'c', 'Q-2026-000{n}', 2026, {n}, '[]', 0, 0, 0, 0, 0, 0)",
+            n = i + 1
+        ));
+        owners.push(user);
+    }
+    let (ok, out) = edge(&["db", "migrate", "--db-url", &db.url]);
+    assert!(ok && out.contains("1 migration(s) applied"), "{out}");
+    let currency = |user: &str| -> String {
+        db.client().query_one("SELECT currency FROM quotes WHERE user_id = $1::text::uuid", &[&user]).unwrap().get(0)
+    };
+    assert_eq!([currency(&owners[0]), currency(&owners[1]), currency(&owners[2])], ["EUR", "JPY", "USD"]);
+    // Three capital letters only.
+    let bad = db.client().execute("UPDATE quotes SET currency = 'eur'", &[]);
+    assert!(bad.is_err(), "lower case passes the check");
+}

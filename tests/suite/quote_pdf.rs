@@ -828,3 +828,89 @@ fn quote_emails_go_only_to_the_quotes_client_in_the_fixed_form_and_stop_at_the_d
     // Without an email the same user still exports.
     assert_eq!(pdf(&host, &user, &json!({"quote_id": ids[9]})).status, 200);
 }
+
+// ---------------------------------------------------------------------------------------------
+// Currency
+// ---------------------------------------------------------------------------------------------
+
+const QUOTES: &str = "/functions/v1/quote-processor";
+
+fn new_quote(host: &Host, user: &str, body: &Value) -> HttpResponse {
+    host.post(QUOTES).bearer(&Jwt::user(user)).json(body).send()
+}
+
+#[test]
+fn a_quote_takes_the_company_currency_and_prints_it_in_the_answer_and_the_pdf() {
+    let db = TestDb::new();
+    let user = db.user("euro@example.test");
+    plan(&db, &user, false, false);
+    company(&db, &user);
+    db.exec(&format!("UPDATE company_settings SET preferred_currency = 'EUR' WHERE id = '{user}'"));
+    let host = Host::start(HostConfig::app(&db));
+    let r = new_quote(&host, &user, &json!({"client_name": "Ada", "line_items": [{"name": "Design", "quantity": 1, "unit_price": "1234.50"}]}));
+    assert_eq!(r.status, 201, "{}", r.text());
+    let q = r.json();
+    assert_eq!((q["currency"].as_str(), q["total"].as_str()), (Some("EUR"), Some("1234.50")));
+    assert_eq!(q["total_formatted"], "EUR 1,234.50");
+    assert_eq!(q["subtotal_formatted"], "EUR 1,234.50");
+    assert_eq!(q["tax_amount_formatted"], "EUR 0.00");
+    let id = q["id"].as_str().unwrap().to_string();
+    let stored: String = db.client().query_one("SELECT currency FROM quotes WHERE id = $1::text::uuid", &[&id]).unwrap().get(0);
+    assert_eq!(stored, "EUR");
+    let doc = pdf(&host, &user, &json!({"quote_id": id}));
+    assert_eq!(doc.status, 200, "{}", doc.text());
+    let text = text(&doc.body);
+    assert_has(&text, "EUR 1,234.50");
+    assert_has(&text, "Total (EUR)");
+
+    // A currency of the request wins; a change of currency is kept, in any case.
+    let r = new_quote(&host, &user, &json!({"client_name": "Ada", "currency": "GBP", "line_items": [{"name": "a", "quantity": 2, "unit_price": "5"}]}));
+    assert_eq!(r.status, 201, "{}", r.text());
+    assert_eq!((r.json()["currency"].as_str(), r.json()["total_formatted"].as_str()), (Some("GBP"), Some("GBP 10.00")));
+    let r = host.put(&format!("{QUOTES}/{id}")).bearer(&Jwt::user(&user)).json(&json!({"currency": "usd"})).send();
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["total_formatted"], "USD 1,234.50");
+
+    // Without company settings: USD.
+    let other = db.user("plain@example.test");
+    let r = new_quote(&host, &other, &json!({"client_name": "Bo", "line_items": [{"name": "a", "quantity": 1, "unit_price": 1}]}));
+    assert_eq!(r.status, 201, "{}", r.text());
+    assert_eq!((r.json()["currency"].as_str(), r.json()["total_formatted"].as_str()), (Some("USD"), Some("USD 1.00")));
+}
+
+#[test]
+fn a_yen_quote_has_whole_amounts_and_refuses_fractional_prices() {
+    let db = TestDb::new();
+    let user = db.user("yen@example.test");
+    plan(&db, &user, false, false);
+    let host = Host::start(HostConfig::app(&db));
+    // 0.5 × 101 = 50.5 → 51; 3 × 333 = 999; subtotal 1,050; tax 8.25 % = 86.625 → 87; total 1,137.
+    let r = new_quote(&host, &user, &json!({"client_name": "Sato", "currency": "JPY", "tax_rate": "8.25", "line_items": [
+        {"name": "Tatami", "quantity": "0.5", "unit_price": 101}, {"name": "Shoji", "quantity": 3, "unit_price": "333"}]}));
+    assert_eq!(r.status, 201, "{}", r.text());
+    let q = r.json();
+    let totals: Vec<&str> = q["line_items"].as_array().unwrap().iter().map(|i| i["total"].as_str().unwrap()).collect();
+    assert_eq!(totals, vec!["51.00", "999.00"]);
+    assert_eq!((q["subtotal"].as_str(), q["tax_amount"].as_str(), q["total"].as_str()), (Some("1050.00"), Some("87.00"), Some("1137.00")));
+    assert_eq!((q["total_formatted"].as_str(), q["tax_amount_formatted"].as_str()), (Some("JPY 1,137"), Some("JPY 87")));
+    let doc = pdf(&host, &user, &json!({"quote_id": q["id"]}));
+    assert_eq!(doc.status, 200, "{}", doc.text());
+    let text = text(&doc.body);
+    for wanted in ["JPY 1,137", "JPY 1,050", "JPY 87", "999"] {
+        assert_has(&text, wanted);
+    }
+    assert!(!text.contains("1,137.00") && !text.contains("999.00"), "no minor units in yen:\n{text}");
+
+    // A fractional yen price is refused, not rounded; so is an unknown currency.
+    let r = new_quote(&host, &user, &json!({"client_name": "Sato", "currency": "JPY", "line_items": [{"name": "a", "quantity": 1, "unit_price": "10.50"}]}));
+    assert_eq!(r.status, 400, "{}", r.text());
+    assert_eq!(r.header("content-type"), Some("application/problem+json"));
+    let e = &r.json()["errors"][0];
+    assert_eq!((e["field"].as_str(), e["code"].as_str()), (Some("line_items[0].unit_price"), Some("too_precise")));
+    let r = new_quote(&host, &user, &json!({"client_name": "Sato", "currency": "ABC", "line_items": [{"name": "a", "quantity": 1, "unit_price": 1}]}));
+    assert_eq!(r.status, 400, "{}", r.text());
+    let e = &r.json()["errors"][0];
+    assert_eq!((e["field"].as_str(), e["code"].as_str()), (Some("currency"), Some("unknown_currency")));
+    let n: i64 = db.client().query_one("SELECT count(*) FROM quotes", &[]).unwrap().get(0);
+    assert_eq!(n, 1);
+}

@@ -84,11 +84,10 @@ fn text(quote: &StoredQuote, company: Option<&str>, note: Option<&str>) -> Strin
     let sender = company.unwrap_or("Your contractor");
     let valid = quote.valid_until.as_ref().map(|d| format!(", valid until {d}")).unwrap_or_default();
     let mut out = format!(
-        "Hello {},\n\n{sender} has sent you quote {} for {} {}{valid}. The quote is attached as a PDF.\n\n",
+        "Hello {},\n\n{sender} has sent you quote {} for {}{valid}. The quote is attached as a PDF.\n\n",
         one_line(&quote.client_name),
         quote.quote_number,
-        crate::render::text::amount(quote.total),
-        quote.currency
+        shared::currency::format(quote.total, &quote.currency),
     );
     if let Some(note) = note.map(str::trim).filter(|n| !n.is_empty()) {
         out.push_str(&format!("A note from {sender}:\n\n"));
@@ -209,7 +208,7 @@ mod tests {
         let e = compose(&EmailOptions::default(), &quote(Some("ada@example.com"), Some("Acme"))).unwrap();
         assert_eq!(e.to, "ada@example.com");
         assert_eq!(e.subject, "Quote Q-2026-0007 from Acme");
-        assert!(e.text.starts_with("Hello Ada,\n\nAcme has sent you quote Q-2026-0007 for 1,234.50 USD."), "{}", e.text);
+        assert!(e.text.starts_with("Hello Ada,\n\nAcme has sent you quote Q-2026-0007 for USD 1,234.50."), "{}", e.text);
         assert!(e.text.contains("Kind regards,\nAcme\n"), "{}", e.text);
         assert!(!e.text.contains("A note from"));
         assert!(e.warnings.is_empty());

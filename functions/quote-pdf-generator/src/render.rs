@@ -128,7 +128,7 @@ pub fn render(doc: &QuoteDocument) -> Result<Vec<u8>, RenderError> {
     pdf.push(Break::new(1.5));
     pdf.push(client(&doc.client));
     pdf.push(Break::new(1.5));
-    pdf.push(items(&doc.items, line_height)?);
+    pdf.push(items(&doc.items, &doc.currency, line_height)?);
     pdf.push(Break::new(1));
     pdf.push(totals(doc)?);
     for (title, content) in [("Notes", &doc.notes), ("Terms", &doc.terms)] {
@@ -203,7 +203,7 @@ fn cell(content: Wrapped) -> Box<dyn Element> {
     Box::new(content.padded(Margins::all(CELL_PADDING_MM as f32)))
 }
 
-fn items(items: &[Item], line_height: Mm) -> Result<RepeatingTable, RenderError> {
+fn items(items: &[Item], currency: &str, line_height: Mm) -> Result<RepeatingTable, RenderError> {
     let header: RowBuilder = Box::new(|| {
         COLUMNS
             .iter()
@@ -226,15 +226,15 @@ fn items(items: &[Item], line_height: Mm) -> Result<RepeatingTable, RenderError>
             cell(Wrapped::new(&item.name)),
             cell(Wrapped::new(item.description.as_deref().unwrap_or(""))),
             cell(Wrapped::line(&qty).right()),
-            cell(Wrapped::line(&text::amount(item.unit_price)).right()),
-            cell(Wrapped::line(&text::amount(item.total)).right()),
+            cell(Wrapped::line(&shared::currency::number(item.unit_price, currency)).right()),
+            cell(Wrapped::line(&shared::currency::number(item.total, currency)).right()),
         ])?;
     }
     Ok(table)
 }
 
 fn totals(doc: &QuoteDocument) -> Result<TableLayout, RenderError> {
-    let mut table = TableLayout::new(vec![9, 5, 4]);
+    let mut table = TableLayout::new(vec![8, 5, 5]);
     let rows = [
         ("Subtotal".to_string(), doc.subtotal, false),
         (format!("Markup ({}%)", doc.markup_rate), doc.markup_amount, false),
@@ -246,7 +246,7 @@ fn totals(doc: &QuoteDocument) -> Result<TableLayout, RenderError> {
         table.push_row(vec![
             Box::new(Wrapped::line("")),
             cell(Wrapped::line(&label).style(style).right()),
-            cell(Wrapped::line(&text::amount(amount)).style(style).right()),
+            cell(Wrapped::line(&shared::currency::format(amount, &doc.currency)).style(style).right()),
         ])?;
     }
     Ok(table)

@@ -71,7 +71,7 @@ SELECT q.id, q.quote_number, q.status::text AS status,
        to_char(q.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD') AS created,
        q.updated_at::text AS updated_at,
        s.company_name, s.company_address, s.company_phone, s.company_email, s.quote_terms,
-       coalesce(s.preferred_currency, 'USD') AS currency,
+       q.currency,
        d.content, d.sha256
 FROM public.quotes q
 LEFT JOIN public.company_settings s ON s.id = q.user_id
@@ -130,13 +130,16 @@ fn rate(r: &Row<'_>, column: &str) -> Result<Rate, DbError> {
 }
 
 fn stored_quote(r: &Row<'_>, custom_branding: bool) -> Result<StoredQuote, DbError> {
+    let currency = r.string("currency")?;
+    // Line totals rounded as the quote's were: to whole units in a currency without minor units.
+    let step = shared::currency::Currency::lookup(&currency).map_or(1, |c| c.step());
     let line_items = r.json("line_items")?.unwrap_or_else(|| serde_json::json!([]));
     let items = line_items_from_stored(&line_items).and_then(|items| {
         items
             .into_iter()
             .enumerate()
             .map(|(i, item)| {
-                let total = item.total().map_err(|e| {
+                let total = item.unit_price.times_in(item.quantity, step).map_err(|e| {
                     vec![FieldError::new(format!("line_items[{i}]"), shared::quote::code::OUT_OF_RANGE, e.to_string())]
                 })?;
                 Ok(Item {
@@ -150,7 +153,6 @@ fn stored_quote(r: &Row<'_>, custom_branding: bool) -> Result<StoredQuote, DbErr
             })
             .collect::<Result<Vec<Item>, Vec<FieldError>>>()
     });
-    let currency = r.string("currency")?;
     let valid_until = r.text("valid_until")?;
     let total = money(r, "total")?;
     let document = match items {

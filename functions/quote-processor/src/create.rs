@@ -11,7 +11,7 @@ pub async fn create(ctx: &Context) -> Result<Response, Problem> {
     let key = idempotency::key(&ctx.request)?;
     let input: QuoteInput = ctx.request.json()?;
     let original = input.is_original_form();
-    let valid = quote::validate(&input).map_err(Problem::validation)?;
+    let mut valid = quote::validate(&input).map_err(Problem::validation)?;
     let fingerprint = idempotency::fingerprint(&ctx.request.body);
     let user_id = caller.user_id().to_string();
     let outcome = ctx.db()?.as_user(&caller.claims_json, |db| {
@@ -19,6 +19,12 @@ pub async fn create(ctx: &Context) -> Result<Response, Problem> {
             if let Some(earlier) = idempotency::claim(db, &user_id, key, &fingerprint)? {
                 return Ok(Err(earlier));
             }
+        }
+        // Without a `currency`, the owner's preferred one; the quote is checked again in it
+        // (whole prices and whole totals for a currency without minor units).
+        if valid.quote.currency.is_none() {
+            valid.quote.currency = Some(store::preferred_currency(db, &user_id)?);
+            valid.totals = valid.quote.check().map_err(Problem::validation)?;
         }
         let created = store::insert(db, &user_id, &valid.quote, &valid.totals)?;
         if let Some(key) = &key {

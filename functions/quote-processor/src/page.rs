@@ -4,6 +4,7 @@
 //! user (the quote, the company block, the signer) goes through [`escape`].
 
 use serde_json::Value;
+use shared::money::Money;
 
 /// The page's Content-Security-Policy: nothing loads from anywhere, inline style only, data:
 /// images, and forms post back to this origin only.
@@ -47,7 +48,6 @@ pub struct Company {
     pub email: Option<String>,
     pub phone: Option<String>,
     pub terms: Option<String>,
-    pub currency: String,
 }
 
 const STYLE: &str = "body{margin:0;font:16px/1.5 system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;color:#1d2330;background:#f4f5f7}\
@@ -78,7 +78,14 @@ fn document(title: &str, body: &str) -> String {
 /// to accept or decline it. `token` is the link's own (URL-safe; escaped all the same).
 pub fn quote_page(quote: &Value, company: &Company, token: &str) -> String {
     let number = text(&quote["quote_number"]);
-    let currency = escape(&company.currency);
+    let currency = text(&quote["currency"]);
+    // Amounts in the quote's currency: `EUR 1,234.50` in the totals, the number alone
+    // (`1,234.50`, `1,235` in JPY) in the item rows.
+    let amount = |v: &Value| match Money::parse(&text(v)) {
+        Ok(m) => (shared::currency::number(m, &currency), shared::currency::format(m, &currency)),
+        Err(_) => (text(v), format!("{currency} {}", text(v))),
+    };
+    let nonzero = |v: &Value| Money::parse(&text(v)).map_or(true, |m| m != Money::ZERO);
     let mut b = String::new();
 
     b.push_str("<section class=\"card\">");
@@ -115,28 +122,28 @@ pub fn quote_page(quote: &Value, company: &Company, token: &str) -> String {
             "<tr><td>{}{description}</td><td class=\"n\">{}{unit}</td><td class=\"n\">{}</td><td class=\"n\">{}</td></tr>",
             escape(&text(&item["name"])),
             escape(&text(&item["quantity"])),
-            escape(&text(&item["unit_price"])),
-            escape(&text(&item["total"])),
+            escape(&amount(&item["unit_price"]).0),
+            escape(&amount(&item["total"]).0),
         ));
     }
     b.push_str("</tbody></table><table class=\"totals\">");
     let row = |label: &str, key: &str| {
-        format!("<tr><td>{label}</td><td class=\"n\">{} {currency}</td></tr>", escape(&text(&quote[key])))
+        format!("<tr><td>{label}</td><td class=\"n\">{}</td></tr>", escape(&amount(&quote[key]).1))
     };
     b.push_str(&row("Subtotal", "subtotal"));
-    if text(&quote["markup_amount"]) != "0.00" {
+    if nonzero(&quote["markup_amount"]) {
         b.push_str(&row("Markup", "markup_amount"));
     }
-    if text(&quote["tax_amount"]) != "0.00" {
+    if nonzero(&quote["tax_amount"]) {
         b.push_str(&format!(
-            "<tr><td>Tax ({} %)</td><td class=\"n\">{} {currency}</td></tr>",
+            "<tr><td>Tax ({} %)</td><td class=\"n\">{}</td></tr>",
             escape(&text(&quote["tax_rate"])),
-            escape(&text(&quote["tax_amount"]))
+            escape(&amount(&quote["tax_amount"]).1)
         ));
     }
     b.push_str(&format!(
-        "<tr class=\"grand\"><td>Total</td><td class=\"n\">{} {currency}</td></tr></table>",
-        escape(&text(&quote["total"]))
+        "<tr class=\"grand\"><td>Total</td><td class=\"n\">{}</td></tr></table>",
+        escape(&amount(&quote["total"]).1)
     ));
     b.push_str("</section>");
 
@@ -198,10 +205,10 @@ mod tests {
             "client_address": "1 \"Main\" St\n<b>x</b>", "valid_until": "2027-01-31",
             "line_items": [{"name": "<img src=x onerror=alert(2)>", "description": "a & b", "unit": "<u>",
                             "quantity": "2", "unit_price": "10.00", "total": "20.00"}],
-            "subtotal": "20.00", "markup_amount": "0.00", "tax_rate": "0.00", "tax_amount": "0.00", "total": "20.00",
+            "currency": "USD", "subtotal": "20.00", "markup_amount": "0.00", "tax_rate": "0.00", "tax_amount": "0.00", "total": "20.00",
             "notes": "it's </section><script>x</script>"
         });
-        let company = Company { name: Some("A&B <Ltd>".into()), terms: Some("<i>pay</i>".into()), currency: "USD".into(), ..Company::default() };
+        let company = Company { name: Some("A&B <Ltd>".into()), terms: Some("<i>pay</i>".into()), ..Company::default() };
         let html = quote_page(&quote, &company, "tok");
         assert!(!html.contains("<script>"), "{html}");
         assert!(!html.contains("<img"), "{html}");
@@ -211,8 +218,22 @@ mod tests {
         assert!(html.contains("it&#39;s &lt;/section&gt;"));
         assert!(html.contains("1 &quot;Main&quot; St<br>&lt;b&gt;x&lt;/b&gt;"));
         assert!(html.contains("action=\"tok/accept\"") && html.contains("action=\"tok/decline\"") && html.contains("href=\"tok/pdf\""));
-        assert!(html.contains("20.00 USD"));
+        assert!(html.contains("USD 20.00"));
         assert!(!html.contains("Markup"), "a zero markup is not shown");
+    }
+
+    #[test]
+    fn amounts_print_in_the_quotes_currency() {
+        let quote = json!({
+            "quote_number": "Q-2026-0002", "client_name": "Sato", "currency": "JPY",
+            "line_items": [{"name": "Tatami", "quantity": "0.5", "unit_price": "101.00", "total": "51.00"}],
+            "subtotal": "1050.00", "markup_amount": "0.00", "tax_rate": "8.25", "tax_amount": "87.00", "total": "1137.00"
+        });
+        let html = quote_page(&quote, &Company::default(), "tok");
+        for shown in ["JPY 1,050", "JPY 87", "JPY 1,137", ">101<", ">51<"] {
+            assert!(html.contains(shown), "{shown} missing from {html}");
+        }
+        assert!(!html.contains("1137.00") && !html.contains("Markup"), "{html}");
     }
 
     #[test]

@@ -212,7 +212,7 @@ fn find(db: &Db, digest: &str, lock: bool) -> Result<Option<Shared>, Problem> {
                     l.revoked_at IS NOT NULL AS revoked, l.used_at IS NOT NULL AS used,
                     coalesce(q.valid_until < (now() AT TIME ZONE 'UTC')::date, false) AS past_valid_until,
                     c.company_name, c.company_address, c.company_email, c.company_phone, c.quote_terms,
-                    coalesce(c.preferred_currency, 'USD') AS currency, {COLUMNS}
+                    {COLUMNS}
                FROM public.quote_share_links l
                JOIN public.quotes q ON q.id = l.quote_id
                LEFT JOIN public.company_settings c ON c.id = l.user_id
@@ -244,7 +244,6 @@ fn find(db: &Db, digest: &str, lock: bool) -> Result<Option<Shared>, Problem> {
             email: r.text("company_email")?,
             phone: r.text("company_phone")?,
             terms: r.text("quote_terms")?,
-            currency: r.string("currency")?,
         },
         gone,
     }))
@@ -398,7 +397,7 @@ pub async fn decide(ctx: &Context, token: &str, to: QuoteStatus) -> Result<Respo
             owner_email: r.text("owner_email")?,
             number: found.quote["quote_number"].as_str().unwrap_or_default().to_string(),
             client_name: found.quote["client_name"].as_str().unwrap_or_default().to_string(),
-            total: format!("{} {}", found.quote["total"].as_str().unwrap_or_default(), found.company.currency),
+            total: found.quote["total_formatted"].as_str().unwrap_or_default().to_string(),
         }))
     })?;
     let recorded = match recorded {

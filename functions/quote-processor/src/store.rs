@@ -41,6 +41,7 @@ pub fn fields(r: &Row<'_>) -> Result<QuoteFields, Problem> {
         valid_until,
         is_template: r.flag("is_template")?,
         template_name: r.text("template_name")?,
+        currency: Some(r.string("currency")?),
     })
 }
 
@@ -63,7 +64,7 @@ fn items_json(q: &QuoteFields, totals: &Totals) -> Param {
     Param::Jsonb(serde_json::to_vec(&priced(&q.line_items, totals)).unwrap_or_default())
 }
 
-/// `$1` (the owner or the quote id), then the writable fields as `$2..$17`, then `extra`.
+/// `$1` (the owner or the quote id), then the writable fields as `$2..$18`, then `extra`.
 fn params(first: Param, q: &QuoteFields, totals: &Totals, extra: Option<Param>) -> Vec<Param> {
     let mut p = vec![
         first,
@@ -83,6 +84,7 @@ fn params(first: Param, q: &QuoteFields, totals: &Totals, extra: Option<Param>) 
             date(q.valid_until),
             Param::Boolean(q.is_template),
             db::opt_text(q.template_name.clone()),
+            db::text(q.currency.clone().unwrap_or_else(|| shared::currency::DEFAULT.to_string())),
     ];
     p.extend(extra);
     p
@@ -98,9 +100,9 @@ pub fn insert(db: &Db, user_id: &str, q: &QuoteFields, totals: &Totals) -> Resul
                   s AS (SELECT n.year, public.next_quote_number(n.year) AS seq FROM n)
              INSERT INTO public.quotes AS q (user_id, client_id, client_name, client_email, client_phone, client_address,
                  quote_number, quote_year, quote_seq, line_items, subtotal, markup_rate, markup_amount, tax_rate,
-                 tax_amount, total, notes, valid_until, is_template, template_name)
+                 tax_amount, total, notes, valid_until, is_template, template_name, currency)
              SELECT $1, $2, $3, $4, $5, $6, 'Q-' || s.year || '-' || lpad(s.seq::text, greatest(4, length(s.seq::text)), '0'), s.year, s.seq,
-                 $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17
+                 $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18
              FROM s
              RETURNING {COLUMNS}"
         ),
@@ -122,17 +124,34 @@ pub fn update(
             "UPDATE public.quotes AS q SET client_id = $2, client_name = $3, client_email = $4, client_phone = $5,
                  client_address = $6, line_items = $7, subtotal = $8, markup_rate = $9, markup_amount = $10,
                  tax_rate = $11, tax_amount = $12, total = $13, notes = $14, valid_until = $15, is_template = $16,
-                 template_name = $17,
-                 status = coalesce($18::text::public.quote_status, q.status),
-                 sent_at = CASE WHEN $18 = 'sent' THEN now() ELSE q.sent_at END,
-                 accepted_at = CASE WHEN $18 = 'accepted' THEN now() ELSE q.accepted_at END,
-                 declined_at = CASE WHEN $18 = 'declined' THEN now() ELSE q.declined_at END
+                 template_name = $17, currency = $18,
+                 status = coalesce($19::text::public.quote_status, q.status),
+                 sent_at = CASE WHEN $19 = 'sent' THEN now() ELSE q.sent_at END,
+                 accepted_at = CASE WHEN $19 = 'accepted' THEN now() ELSE q.accepted_at END,
+                 declined_at = CASE WHEN $19 = 'declined' THEN now() ELSE q.declined_at END
              WHERE q.id = $1
              RETURNING {COLUMNS}"
         ),
         &params(db::uuid(id), q, totals, Some(status.map(|s| db::text(s.as_str())).unwrap_or(Param::DbNull))),
     )?;
     to_json(&rows.one()?)
+}
+
+/// The currency of the caller's new quotes: their company settings' `preferred_currency`
+/// when it is an active ISO 4217 code, else USD. Run it in the caller's transaction (RLS).
+pub fn preferred_currency(db: &Db, user_id: &str) -> Result<String, Problem> {
+    let rows = db.query(
+        "SELECT upper(s.preferred_currency) AS currency FROM public.company_settings s WHERE s.id = $1",
+        &[db::uuid(user_id)],
+    )?;
+    let stored = match rows.first() {
+        Some(r) => r.text("currency")?,
+        None => None,
+    };
+    Ok(stored
+        .and_then(|c| shared::currency::Currency::lookup(&c))
+        .map_or(shared::currency::DEFAULT, |c| c.code())
+        .to_string())
 }
 
 /// A quote of the caller, locked for update when asked; `None` when absent or not theirs.
