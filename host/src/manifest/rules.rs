@@ -24,6 +24,9 @@ pub enum Spin {
     NotImplemented(Option<&'static str>),
 }
 
+// `spin` and `env` are read by tests/suite/manifest_rules.rs, which runs each case through
+// the real commands; the host's own tests only load the manifests.
+#[allow(dead_code)]
 #[derive(Debug, Clone, Copy)]
 pub struct Case {
     pub name: &'static str,
