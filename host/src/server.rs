@@ -150,6 +150,10 @@ pub async fn bind(address: &str) -> Result<TcpListener> {
     Ok(socket.listen(ACCEPT_BACKLOG)?)
 }
 
+/// Marks an answer a component wrote (not one the host gave itself).
+#[derive(Clone, Copy)]
+struct ComponentAnswer;
+
 /// The answer to a connection refused at the connection caps, written without reading.
 const AT_CAPACITY: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/problem+json\r\n\
 retry-after: 1\r\nconnection: close\r\ncontent-length: 195\r\n\r\n\
@@ -294,14 +298,20 @@ impl Server {
         drop(admitted);
     }
 
-    /// Every answer carries the request's id: the client's `X-Request-Id` when sane, else one
-    /// made here.
+    /// The request's id goes back to a client that sent `X-Request-Id` (its own when sane,
+    /// else the one made here), and on every answer the host gives itself. A component's
+    /// answer to a client that sent none is left as the component wrote it, as Spin leaves it
+    /// (its conformance suite allows no header the component did not set).
     async fn handle(self: &Arc<Self>, req: Request<Incoming>, client: SocketAddr, busy: BusyGuard) -> Response<Body> {
         let scope = Arc::new(RequestScope::inbound(req.headers()));
+        let client_sent_id = req.headers().contains_key("x-request-id");
         let response = self.answer(req, client, &scope).await;
         let (mut parts, body) = response.into_parts();
-        if let Ok(id) = scope.request_id.parse() {
-            parts.headers.insert("x-request-id", id);
+        let from_component = parts.extensions.get::<ComponentAnswer>().is_some();
+        if client_sent_id || !from_component {
+            if let Ok(id) = scope.request_id.parse() {
+                parts.headers.insert("x-request-id", id);
+            }
         }
         Response::from_parts(parts, Holding { inner: body, _held: busy }.boxed_unsync())
     }
@@ -633,7 +643,11 @@ impl Server {
         ));
 
         match tokio::time::timeout_at(tokio_deadline, receiver).await {
-            Ok(Ok(Ok(resp))) => resp.map(|b| b.map_err(anyhow::Error::from).boxed_unsync()),
+            Ok(Ok(Ok(resp))) => {
+                let mut resp = resp.map(|b| b.map_err(anyhow::Error::from).boxed_unsync());
+                resp.extensions_mut().insert(ComponentAnswer);
+                resp
+            }
             Ok(Ok(Err(code))) => {
                 logs::error(&name, Some(scope), &format!("component answered with an error code: {code:?}"));
                 problem(StatusCode::INTERNAL_SERVER_ERROR, "component_error", "the function failed to answer")

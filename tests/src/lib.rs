@@ -358,9 +358,11 @@ impl Host {
         for (k, v) in &cfg.env {
             cmd.env(k, v);
         }
-        // Nor from a `.env` beside the manifest (what `scripts/dev` writes): every variable the
-        // test leaves alone is given its manifest default, which the environment puts first.
-        for (k, v) in manifest_defaults(&cfg.manifest) {
+        // Nor from the `.env` that `scripts/dev` writes beside the project's own manifest: every
+        // variable the test leaves alone is given its manifest default, which the environment
+        // puts first. (A test's own manifest elsewhere keeps its own `.env`.)
+        let own_manifest = std::fs::canonicalize(&cfg.manifest).ok() == std::fs::canonicalize(root().join("spin.toml")).ok();
+        for (k, v) in if own_manifest { manifest_defaults(&cfg.manifest) } else { Vec::new() } {
             if !cfg.vars.iter().any(|(name, _)| *name == k) {
                 cmd.env(format!("SPIN_VARIABLE_{}", k.to_ascii_uppercase()), v);
             }

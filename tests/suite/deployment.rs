@@ -643,11 +643,20 @@ fn deploying_with_spin_runs_spin_deploy_with_the_variables() {
 
 /// A one-component application in a temporary directory, with a copy of the project's wit/.
 fn one_component_app(dir: &Path, wasm: &Path, budget_kib: u64, hosts: &[&str]) -> PathBuf {
-    for f in ["world.wit", "deps/spin-postgres@4.0.0/postgres.wit", "deps/spin@2.0.0/package.wit", "deps/spin@2.0.0/variables.wit"] {
-        let to = dir.join("wit").join(f);
-        std::fs::create_dir_all(to.parent().unwrap()).unwrap();
-        std::fs::copy(root().join("wit").join(f), &to).unwrap();
+    // The whole world (every file of wit/, whatever it holds).
+    fn copy_dir(from: &Path, to: &Path) {
+        std::fs::create_dir_all(to).unwrap();
+        for entry in std::fs::read_dir(from).unwrap() {
+            let entry = entry.unwrap();
+            let target = to.join(entry.file_name());
+            if entry.file_type().unwrap().is_dir() {
+                copy_dir(&entry.path(), &target);
+            } else {
+                std::fs::copy(entry.path(), target).unwrap();
+            }
+        }
     }
+    copy_dir(&root().join("wit"), &dir.join("wit"));
     let hosts: Vec<String> = hosts.iter().map(|h| format!("{h:?}")).collect();
     let manifest = dir.join("spin.toml");
     std::fs::write(
