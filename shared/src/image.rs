@@ -316,8 +316,9 @@ fn jpeg(bytes: &[u8]) -> Result<Image, Problem> {
 }
 
 /// Test images, built here rather than stored: a PNG whose pixels are zlib "stored" blocks
-/// (valid deflate without compressing) and a baseline JPEG's header structure.
-#[cfg(test)]
+/// (valid deflate without compressing) and a baseline JPEG's header structure. For tests
+/// (here and in the functions); nothing else calls them.
+#[doc(hidden)]
 pub mod samples {
     use super::crc32;
 
