@@ -347,7 +347,7 @@ fn run(test: &str) {
     let config = json5(&std::fs::read_to_string(suite.join("tests").join(test).join("test.json5")).unwrap());
     let services = Services::start(config["preconditions"].as_array().map(Vec::as_slice).unwrap_or_default());
     let (_dir, manifest) = prepare(&suite, test, &services);
-    let host = Host::start(HostConfig { manifest, vars: Vec::new(), args: Vec::new() });
+    let host = Host::start(HostConfig { manifest, vars: Vec::new(), args: Vec::new(), env: Vec::new() });
     for (i, invocation) in config["invocations"].as_array().unwrap().iter().enumerate() {
         let answer = send(&host.base, &invocation["request"], &services);
         if let Err(why) = compare(&invocation["response"], &answer) {
