@@ -251,6 +251,19 @@ mod tests {
     }
 
     #[test]
+    fn the_logo_is_a_data_url_of_a_known_type_only() {
+        let b64 = Some("iVBO\nRw0K".to_string());
+        assert_eq!(logo_data_url(Some("image/png".into()), b64.clone()).as_deref(), Some("data:image/png;base64,iVBORw0K"));
+        assert_eq!(logo_data_url(Some("text/html".into()), b64.clone()), None);
+        assert_eq!(logo_data_url(Some("image/jpeg".into()), Some("\"><script>".into())), None);
+        assert_eq!(logo_data_url(None, b64), None);
+        let quote = json!({"quote_number": "Q-1", "client_name": "A", "line_items": []});
+        let company = Company { logo: logo_data_url(Some("image/jpeg".into()), Some("/9j/".into())), ..Company::default() };
+        assert!(quote_page(&quote, &company, "t").contains("<img class=\"logo\" src=\"data:image/jpeg;base64,/9j/\""));
+        assert!(!quote_page(&quote, &Company::default(), "t").contains("<img"));
+    }
+
+    #[test]
     fn the_other_pages_escape_too() {
         assert!(decided_page("Q-1", "accepted", "<Ada>").contains("by &lt;Ada&gt;."));
         assert!(!gone_page("<x>").contains("<x>"));
