@@ -7,6 +7,7 @@ pub mod config;
 pub mod db;
 pub mod email;
 pub mod http;
+pub mod image;
 pub mod params;
 pub mod metrics;
 pub mod plans;

@@ -10,6 +10,7 @@
 //!   are skipped there ([`edge_only`])
 
 pub mod http;
+pub mod images;
 pub mod schema;
 pub mod original;
 pub mod sign;

@@ -264,6 +264,23 @@ impl<'h> Tour<'h> {
         token: &str,
         headers: &[(&str, &str)],
     ) -> serde_json::Value {
+        self.call_body(op, params, query, body.map(Body::Json), token, headers)
+    }
+
+    /// `op` with a raw body of the given content type (an upload).
+    fn call_raw(&mut self, op: &str, content_type: &str, bytes: Vec<u8>, token: &str) -> serde_json::Value {
+        self.call_body(op, &[], "", Some(Body::Raw(content_type.to_string(), bytes)), token, &[])
+    }
+
+    fn call_body(
+        &mut self,
+        op: &str,
+        params: &[&str],
+        query: &str,
+        body: Option<Body>,
+        token: &str,
+        headers: &[(&str, &str)],
+    ) -> serde_json::Value {
         let (template, method) = self.ops.get(op).unwrap_or_else(|| panic!("no operation {op} in openapi.yaml")).clone();
         let mut params = params.iter();
         let path: Vec<String> = template
@@ -278,8 +295,10 @@ impl<'h> Tour<'h> {
         for (k, v) in headers {
             req = req.header(k, v);
         }
-        if let Some(b) = &body {
-            req = req.json(b);
+        match body {
+            Some(Body::Json(b)) => req = req.json(&b),
+            Some(Body::Raw(content_type, bytes)) => req = req.header("content-type", &content_type).body(bytes),
+            None => {}
         }
         let r = req.send();
         let json: serde_json::Value = serde_json::from_slice(&r.body).unwrap_or(serde_json::Value::Null);
@@ -316,6 +335,12 @@ impl<'h> Tour<'h> {
         self.answered.insert(op.to_string(), r.status);
         json
     }
+}
+
+/// A request body of the tour.
+enum Body {
+    Json(serde_json::Value),
+    Raw(String, Vec<u8>),
 }
 
 /// `data` of an enveloped answer, or the answer itself.
@@ -394,6 +419,8 @@ fn every_operation_answers_as_its_schema_says() {
     t.call("quote_processor_delete_id", &[&q2], "", None, &user);
     // Idempotent creates, share links (the client's side without a token), history, expiry.
     t.call_with("quote_processor_post", &[], "", Some(new_quote.clone()), &user, &[("idempotency-key", "tour-create-1")]);
+    t.call_raw("quote_processor_put_company_logo", "image/png", e2e::images::png_rgb(48, 24), &user);
+    t.call("quote_processor_get_company_logo", &[], "", None, &user);
     let link = t.call("quote_processor_post_id_share", &[&q1], "", Some(json!({"expires_in_days": 7})), &user);
     let (token, link_id) = (id_of(&link, &["/token"]), id_of(&link, &["/id"]));
     t.call("quote_processor_get_shared_token", &[&token], "", None, "");
@@ -412,6 +439,7 @@ fn every_operation_answers_as_its_schema_says() {
     t.call_with("quote_pdf_generator_post", &[], "", Some(json!({"quote_id": quote})), &user, &[("accept", "application/json")]);
     t.call("quote_pdf_generator_post", &[], "", Some(json!({"quote_id": quote})), &user);
     t.call_with("quote_pdf_generator_post_batch", &[], "", Some(json!({"quote_ids": [quote, q1]})), &user, &[("accept", "application/json")]);
+    t.call("quote_processor_delete_company_logo", &[], "", None, &user);
 
     // webhook-handler
     let event = json!({"id": "evt_tour_1", "object": "event", "type": "product.created", "created": 1700000001, "livemode": false,

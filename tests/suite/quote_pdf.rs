@@ -914,3 +914,126 @@ fn a_yen_quote_has_whole_amounts_and_refuses_fractional_prices() {
     let n: i64 = db.client().query_one("SELECT count(*) FROM quotes", &[]).unwrap().get(0);
     assert_eq!(n, 1);
 }
+
+// ---------------------------------------------------------------------------------------------
+// The company logo (quote-processor's /company/logo, drawn by this function and the share page)
+// ---------------------------------------------------------------------------------------------
+
+const LOGO: &str = "/functions/v1/quote-processor/company/logo";
+
+fn put_logo(host: &Host, user: &str, content_type: &str, body: Vec<u8>) -> HttpResponse {
+    host.put(LOGO).bearer(&Jwt::user(user)).header("content-type", content_type).body(body).send()
+}
+
+fn stored_logo(db: &TestDb, user: &str) -> Option<(i64, String)> {
+    db.client()
+        .query_opt(
+            "SELECT octet_length(logo)::int8, logo_type FROM company_settings WHERE id = $1::text::uuid AND logo IS NOT NULL",
+            &[&user],
+        )
+        .unwrap()
+        .map(|r| (r.get(0), r.get(1)))
+}
+
+#[test]
+fn a_company_logo_is_drawn_on_the_pdf_and_the_share_page() {
+    let db = TestDb::new();
+    let user = db.user("logo@example.test");
+    plan(&db, &user, false, false);
+    let (id, _) = insert_quote(&db, &user, &spec(1, vec![line("Lawn mowing", "Front lawn", 3, 1999)]));
+    let host = Host::start(HostConfig::app(&db));
+
+    // Without a logo: no image; GET answers 404.
+    let before = pdf(&host, &user, &json!({"quote_id": id}));
+    assert_eq!(before.status, 200, "{}", before.text());
+    assert_eq!(tool(&before.body, "pdfimages", &["-list"]).lines().count(), 2, "no image rows yet");
+    assert_eq!(host.get(LOGO).bearer(&Jwt::user(&user)).send().status, 404);
+
+    // Upload (no company_settings row yet: the upload creates it).
+    let png = e2e::images::png_rgb(120, 40);
+    let r = put_logo(&host, &user, "image/png", png.clone());
+    assert_eq!(r.status, 200, "{}", r.text());
+    let answer = r.json();
+    assert_eq!(
+        (&answer["content_type"], &answer["width"], &answer["height"], &answer["size_bytes"]),
+        (&json!("image/png"), &json!(120), &json!(40), &json!(png.len()))
+    );
+    assert_eq!(stored_logo(&db, &user), Some((png.len() as i64, "image/png".into())));
+    let got = host.get(LOGO).bearer(&Jwt::user(&user)).send();
+    assert_eq!((got.status, got.header("content-type")), (200, Some("image/png")));
+    assert_eq!(got.body, png);
+
+    // The PDF (the cached one is stale: the settings changed) carries the image.
+    let after = pdf(&host, &user, &json!({"quote_id": id}));
+    assert_eq!(after.status, 200, "{}", after.text());
+    qpdf_check(&after.body);
+    let list = tool(&after.body, "pdfimages", &["-list"]);
+    let rows: Vec<&str> = list.lines().skip(2).collect();
+    assert_eq!(rows.len(), 1, "{list}");
+    let cols: Vec<&str> = rows[0].split_whitespace().collect();
+    assert_eq!((cols[0], cols[3], cols[4], cols[5]), ("1", "120", "40", "rgb"), "{list}");
+    assert_has(&text(&after.body), "Lawn mowing");
+
+    // The share page shows it as a data: URL.
+    let share = host.post(&format!("/functions/v1/quote-processor/{id}/share")).bearer(&Jwt::user(&user)).send();
+    assert_eq!(share.status, 201, "{}", share.text());
+    let page = host.get(share.json()["path"].as_str().unwrap()).send();
+    assert_eq!(page.status, 200);
+    assert!(page.text().contains("<img class=\"logo\" src=\"data:image/png;base64,"), "{}", page.text());
+
+    // Delete: gone from the PDF and the page.
+    assert_eq!(host.delete(LOGO).bearer(&Jwt::user(&user)).send().status, 204);
+    assert_eq!(stored_logo(&db, &user), None);
+    assert_eq!(host.delete(LOGO).bearer(&Jwt::user(&user)).send().status, 204);
+    let gone = pdf(&host, &user, &json!({"quote_id": id}));
+    assert_eq!(tool(&gone.body, "pdfimages", &["-list"]).lines().count(), 2);
+    assert!(!host.get(share.json()["path"].as_str().unwrap()).send().text().contains("data:image/"));
+}
+
+#[test]
+fn a_bad_logo_is_refused_and_nothing_is_stored() {
+    let db = TestDb::new();
+    let user = db.user("badlogo@example.test");
+    plan(&db, &user, false, false);
+    let host = Host::start(HostConfig::app(&db));
+    let png = e2e::images::png_rgb(64, 64);
+
+    let mut big = png.clone();
+    big.resize(600 * 1024, 0);
+    let mut alpha = e2e::images::png_rgb(32, 32);
+    alpha[25] = 6; // colour type RGBA, CRC fixed
+    let crc = e2e::images::crc32(&[&alpha[12..16], &alpha[16..29]]);
+    alpha[29..33].copy_from_slice(&crc.to_be_bytes());
+    let cases: Vec<(&str, &str, Vec<u8>, u16, &str)> = vec![
+        ("600 KiB", "image/png", big, 413, "image_too_large"),
+        ("text labelled PNG", "image/png", b"just some text, not an image".to_vec(), 400, "invalid_image"),
+        ("truncated PNG", "image/png", png[..png.len() / 2].to_vec(), 400, "invalid_image"),
+        ("PNG labelled JPEG", "image/jpeg", png.clone(), 400, "invalid_image"),
+        ("GIF type", "image/gif", b"GIF89a".to_vec(), 400, "unsupported_image_type"),
+        ("too small", "image/png", e2e::images::png_rgb(8, 8), 400, "invalid_image"),
+        ("alpha", "image/png", alpha, 400, "unsupported_image_type"),
+        ("empty", "image/png", Vec::new(), 400, "invalid_image"),
+    ];
+    for (what, content_type, body, status, code) in cases {
+        let r = put_logo(&host, &user, content_type, body);
+        assert_eq!((r.status, r.header("content-type")), (status, Some("application/problem+json")), "{what}: {}", r.text());
+        assert_eq!(r.json()["code"], code, "{what}");
+        assert_eq!(stored_logo(&db, &user), None, "{what}");
+    }
+    assert_eq!(host.put(LOGO).header("content-type", "image/png").body(png.clone()).send().status, 401);
+
+    // A refusal leaves a stored logo as it was.
+    assert_eq!(put_logo(&host, &user, "image/png", png.clone()).status, 200);
+    assert_eq!(put_logo(&host, &user, "image/png", png[..20].to_vec()).status, 400);
+    assert_eq!(stored_logo(&db, &user), Some((png.len() as i64, "image/png".into())));
+
+    // Bytes that got into the table some other way never break the PDF: it renders without them.
+    db.exec(&format!(
+        "UPDATE company_settings SET logo = '\\x89504e470d0a1a0a0000'::bytea WHERE id = '{user}'"
+    ));
+    let (id, _) = insert_quote(&db, &user, &spec(2, vec![line("Hedge", "", 1, 1000)]));
+    let r = pdf(&host, &user, &json!({"quote_id": id}));
+    assert_eq!(r.status, 200, "{}", r.text());
+    qpdf_check(&r.body);
+    assert_eq!(tool(&r.body, "pdfimages", &["-list"]).lines().count(), 2);
+}

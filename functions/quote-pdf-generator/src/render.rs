@@ -13,6 +13,7 @@
 //! branding, "Created with QuoteKit".
 
 mod elements;
+mod logo;
 pub mod text;
 mod tidy;
 
@@ -37,6 +38,9 @@ pub const COLUMNS: [&str; 5] = ["Item", "Description", "Qty", "Unit price", "Lin
 const COLUMN_WEIGHTS: [usize; 5] = [6, 9, 3, 4, 5];
 
 const BODY_PT: u8 = 9;
+/// Page margins the logo aligns with.
+const MARGIN_TOP_MM: f64 = 15.0;
+const MARGIN_LEFT_MM: f64 = 15.0;
 const CELL_PADDING_MM: f64 = 1.2;
 
 /// Everything a quote document shows, already read from the database.
@@ -64,6 +68,9 @@ pub struct QuoteDocument {
     pub terms: Option<String>,
     /// The plan has `custom_branding`: no "Created with QuoteKit" footer.
     pub custom_branding: bool,
+    /// `company_settings.logo` (PNG or JPEG, checked on upload), drawn at the top of the first
+    /// page; bytes that cannot be embedded are left out, never a failed document.
+    pub logo: Option<Vec<u8>>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -119,11 +126,16 @@ pub fn render(doc: &QuoteDocument) -> Result<Vec<u8>, RenderError> {
     pdf.set_font_size(BODY_PT);
     pdf.set_line_spacing(1.2);
     let branding = (!doc.custom_branding).then_some(BRANDING);
-    pdf.set_page_decorator(Pages::new(Margins::trbl(15, 15, 10, 15), &doc.quote_number, branding));
+    pdf.set_page_decorator(Pages::new(Margins::trbl(MARGIN_TOP_MM as i32, 15, 10, MARGIN_LEFT_MM as i32), &doc.quote_number, branding));
 
     let body = Style::new().with_font_size(BODY_PT).with_line_spacing(1.2);
     let line_height = body.line_height(pdf.font_cache());
 
+    let logo = doc.logo.as_deref().and_then(logo::Placement::new);
+    if let Some(l) = &logo {
+        let line: printpdf::Mm = line_height.into();
+        pdf.push(Break::new((l.height_mm + 3.0) / line.0.max(0.1)));
+    }
     pdf.push(heading(doc));
     pdf.push(Break::new(1.5));
     pdf.push(client(&doc.client));
@@ -142,7 +154,14 @@ pub fn render(doc: &QuoteDocument) -> Result<Vec<u8>, RenderError> {
     let mut out = Vec::with_capacity(64 * 1024);
     pdf.render(&mut out)?;
     // Valid either way; the tidied file is several times smaller and its text codes are clean.
-    Ok(tidy::tidy(&out).unwrap_or(out))
+    let out = tidy::tidy(&out).unwrap_or(out);
+    Ok(match &logo {
+        Some(l) => logo::embed(&out, l, MARGIN_LEFT_MM, MARGIN_TOP_MM).unwrap_or_else(|| {
+            eprintln!("company logo left out of quote {}: the PDF is not shaped as expected", doc.quote_number);
+            out
+        }),
+        None => out,
+    })
 }
 
 /// Helvetica (built in, not embedded) with Liberation Sans' identical metrics; loaded once
@@ -308,6 +327,7 @@ mod tests {
             notes: Some("Thank you!".into()),
             terms: Some("Payable within 30 days.".into()),
             custom_branding: false,
+            logo: None,
         }
     }
 
@@ -443,5 +463,51 @@ mod tests {
         doc.terms = Some("\n\n".into());
         let text = pages(&render(&doc).unwrap()).concat();
         assert!(text.contains("Quote Q-2026-0001") && !text.contains("Terms") && !text.contains("Valid until"));
+    }
+
+    fn images_of_first_page(pdf: &[u8]) -> usize {
+        let doc = lopdf::Document::load_mem(pdf).expect("the PDF parses");
+        let first = *doc.get_pages().get(&1).unwrap();
+        let (inline, ids) = doc.get_page_resources(first);
+        let mut n = 0;
+        for dict in inline.into_iter().chain(ids.iter().filter_map(|id| doc.get_dictionary(*id).ok())) {
+            if let Ok(x) = dict.get(b"XObject").and_then(lopdf::Object::as_dict) {
+                n += x.len();
+            }
+        }
+        n
+    }
+
+    #[test]
+    fn a_png_logo_is_drawn_on_the_first_page() {
+        let mut doc = sample(3);
+        doc.logo = Some(shared::image::samples::png_rgb(120, 40));
+        let pdf = render(&doc).unwrap();
+        is_pdf(&pdf);
+        assert_eq!(images_of_first_page(&pdf), 1);
+        assert!(pages(&pdf)[0].contains("Acme Landscaping"));
+        let plain = render(&sample(3)).unwrap();
+        assert_eq!(images_of_first_page(&plain), 0);
+    }
+
+    #[test]
+    fn a_jpeg_logo_is_drawn_on_the_first_page() {
+        let mut doc = sample(60);
+        doc.logo = Some(shared::image::samples::jpeg_baseline(200, 200));
+        let pdf = render(&doc).unwrap();
+        is_pdf(&pdf);
+        assert_eq!(images_of_first_page(&pdf), 1);
+        assert!(pages(&pdf).len() >= 2);
+    }
+
+    #[test]
+    fn a_logo_that_cannot_be_embedded_is_left_out() {
+        for bad in [b"not an image".to_vec(), shared::image::samples::png_rgb(20, 20)[..30].to_vec(), Vec::new()] {
+            let mut doc = sample(2);
+            doc.logo = Some(bad);
+            let pdf = render(&doc).unwrap();
+            is_pdf(&pdf);
+            assert_eq!(images_of_first_page(&pdf), 0);
+        }
     }
 }

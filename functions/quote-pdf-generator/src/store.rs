@@ -71,6 +71,7 @@ SELECT q.id, q.quote_number, q.status::text AS status,
        to_char(q.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD') AS created,
        q.updated_at::text AS updated_at,
        s.company_name, s.company_address, s.company_phone, s.company_email, s.quote_terms,
+       encode(s.logo, 'base64') AS logo,
        q.currency,
        d.content, d.sha256
 FROM public.quotes q
@@ -185,6 +186,7 @@ fn stored_quote(r: &Row<'_>, custom_branding: bool) -> Result<StoredQuote, DbErr
             notes: r.text("notes")?,
             terms: r.text("quote_terms")?,
             custom_branding,
+            logo: logo(r.text("logo")?),
         }),
     };
     let cached = match (r.text("content")?, r.text("sha256")?) {
@@ -210,6 +212,16 @@ fn stored_quote(r: &Row<'_>, custom_branding: bool) -> Result<StoredQuote, DbErr
         document,
         cached,
     })
+}
+
+/// The stored logo's bytes; a value that does not decode is logged and left out (the
+/// document renders without it).
+fn logo(b64: Option<String>) -> Option<Vec<u8>> {
+    let compact: String = b64?.split_ascii_whitespace().collect();
+    base64::engine::general_purpose::STANDARD
+        .decode(compact)
+        .map_err(|e| eprintln!("company logo left out: stored base64 does not decode: {e}"))
+        .ok()
 }
 
 /// A fresh rendering of `quote`, replacing its older ones (as the caller).

@@ -21,6 +21,7 @@
 //! POST   /functions/v1/quote-processor/expire               the schedule: sent quotes past valid_until expire
 //! PUT    /functions/v1/quote-processor                      the original's update, {quote_id, updates}
 //! DELETE /functions/v1/quote-processor?id=...               the original's delete (200 {"success": true, ...})
+//! PUT|GET|DELETE /functions/v1/quote-processor/company/logo  the caller's company logo (see `logo`)
 //! ```
 //!
 //! Answers to the original clients' forms (`{quote, operations}`, `{quote_id, updates}`,
@@ -31,6 +32,7 @@ mod create;
 mod documents;
 mod history;
 mod idempotency;
+mod logo;
 mod page;
 mod read;
 mod share;
@@ -53,6 +55,9 @@ async fn handle(req: IncomingRequest, out: ResponseOutparam) {
 async fn route(ctx: &Context) -> Result<Response, Problem> {
     let req = &ctx.request;
     match (&req.method, req.segments().as_slice()) {
+        (Method::Put, ["company", "logo"]) => logo::put(ctx),
+        (Method::Get, ["company", "logo"]) => logo::get(ctx),
+        (Method::Delete, ["company", "logo"]) => logo::delete(ctx),
         (Method::Post, []) => create::create(ctx).await,
         (Method::Get, []) => match req.query_param("id") {
             Some(id) => read::one(ctx, &id).map(with_quote_member),

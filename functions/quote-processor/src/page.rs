@@ -48,6 +48,16 @@ pub struct Company {
     pub email: Option<String>,
     pub phone: Option<String>,
     pub terms: Option<String>,
+    /// The logo as a `data:` URL (its type checked on upload: image/png or image/jpeg).
+    pub logo: Option<String>,
+}
+
+/// A `data:` URL of a stored logo, from its type and the database's base64 (line-wrapped).
+pub fn logo_data_url(mime: Option<String>, base64: Option<String>) -> Option<String> {
+    let mime = mime.filter(|m| m == "image/png" || m == "image/jpeg")?;
+    let compact: String = base64?.split_ascii_whitespace().collect();
+    let clean = !compact.is_empty() && compact.bytes().all(|b| b.is_ascii_alphanumeric() || b"+/=".contains(&b));
+    clean.then(|| format!("data:{mime};base64,{compact}"))
 }
 
 const STYLE: &str = "body{margin:0;font:16px/1.5 system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;color:#1d2330;background:#f4f5f7}\
@@ -62,6 +72,7 @@ label{display:block;margin:8px 0 4px;font-weight:600}\
 input,textarea{box-sizing:border-box;width:100%;padding:10px;border:1px solid #b9c0cc;border-radius:6px;font:inherit}\
 button{margin-top:12px;width:100%;padding:12px;border:0;border-radius:6px;font:inherit;font-weight:700;color:#fff;cursor:pointer}\
 .accept{background:#1f7a3f}.decline{background:#9b2c2c}\
+.logo{display:block;max-width:240px;max-height:96px;margin:0 0 8px}\
 @media(min-width:640px){.forms{display:flex;gap:16px}.forms .card{flex:1}}";
 
 fn document(title: &str, body: &str) -> String {
@@ -89,6 +100,9 @@ pub fn quote_page(quote: &Value, company: &Company, token: &str) -> String {
     let mut b = String::new();
 
     b.push_str("<section class=\"card\">");
+    if let Some(logo) = &company.logo {
+        b.push_str(&format!("<img class=\"logo\" src=\"{}\" alt=\"\">", escape(logo)));
+    }
     let company_name = company.name.as_deref().filter(|n| !n.trim().is_empty());
     b.push_str(&format!("<h1>{}</h1>", escape(company_name.unwrap_or("Quote"))));
     if let Some(a) = company.address.as_deref().filter(|a| !a.trim().is_empty()) {
@@ -234,6 +248,19 @@ mod tests {
             assert!(html.contains(shown), "{shown} missing from {html}");
         }
         assert!(!html.contains("1137.00") && !html.contains("Markup"), "{html}");
+    }
+
+    #[test]
+    fn the_logo_is_a_data_url_of_a_known_type_only() {
+        let b64 = Some("iVBO\nRw0K".to_string());
+        assert_eq!(logo_data_url(Some("image/png".into()), b64.clone()).as_deref(), Some("data:image/png;base64,iVBORw0K"));
+        assert_eq!(logo_data_url(Some("text/html".into()), b64.clone()), None);
+        assert_eq!(logo_data_url(Some("image/jpeg".into()), Some("\"><script>".into())), None);
+        assert_eq!(logo_data_url(None, b64), None);
+        let quote = json!({"quote_number": "Q-1", "client_name": "A", "line_items": []});
+        let company = Company { logo: logo_data_url(Some("image/jpeg".into()), Some("/9j/".into())), ..Company::default() };
+        assert!(quote_page(&quote, &company, "t").contains("<img class=\"logo\" src=\"data:image/jpeg;base64,/9j/\""));
+        assert!(!quote_page(&quote, &Company::default(), "t").contains("<img"));
     }
 
     #[test]

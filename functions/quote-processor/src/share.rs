@@ -212,6 +212,7 @@ fn find(db: &Db, digest: &str, lock: bool) -> Result<Option<Shared>, Problem> {
                     l.revoked_at IS NOT NULL AS revoked, l.used_at IS NOT NULL AS used,
                     coalesce(q.valid_until < (now() AT TIME ZONE 'UTC')::date, false) AS past_valid_until,
                     c.company_name, c.company_address, c.company_email, c.company_phone, c.quote_terms,
+                    c.logo_type, encode(c.logo, 'base64') AS logo,
                     {COLUMNS}
                FROM public.quote_share_links l
                JOIN public.quotes q ON q.id = l.quote_id
@@ -244,6 +245,7 @@ fn find(db: &Db, digest: &str, lock: bool) -> Result<Option<Shared>, Problem> {
             email: r.text("company_email")?,
             phone: r.text("company_phone")?,
             terms: r.text("quote_terms")?,
+            logo: page::logo_data_url(r.text("logo_type")?, r.text("logo")?),
         },
         gone,
     }))
