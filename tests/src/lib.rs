@@ -451,9 +451,42 @@ impl Host {
 
 impl Drop for Host {
     fn drop(&mut self) {
+        // `spin up` runs the application in a child process (`spin trigger http`): found
+        // before the parent dies (then it would belong to init), and killed with it, or it
+        // keeps serving after the test has "crashed" the host.
+        let descendants = descendants_of(self.child.id());
         let _ = self.child.kill();
+        for pid in descendants {
+            let _ = Command::new("kill").args(["-9", &pid.to_string()]).stderr(Stdio::null()).status();
+        }
         let _ = self.child.wait();
     }
+}
+
+/// The processes below `pid`, from /proc (empty where there is no /proc).
+fn descendants_of(pid: u32) -> Vec<u32> {
+    let parents: Vec<(u32, u32)> = std::fs::read_dir("/proc")
+        .map(|entries| {
+            entries
+                .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+                .filter_map(|p| {
+                    let stat = std::fs::read_to_string(format!("/proc/{p}/stat")).ok()?;
+                    // `pid (name) state ppid ...`; the name may hold spaces and parentheses.
+                    let ppid = stat.rsplit_once(')')?.1.split_whitespace().nth(1)?.parse().ok()?;
+                    Some((p, ppid))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let mut found = vec![pid];
+    let mut i = 0;
+    while i < found.len() {
+        let parent = found[i];
+        found.extend(parents.iter().filter(|(_, pp)| *pp == parent).map(|(p, _)| *p));
+        i += 1;
+    }
+    found.remove(0);
+    found
 }
 
 /// The wasm of the test-only probe component.
