@@ -24,7 +24,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use wasmtime::UpdateDeadline;
 
 /// Computing time after which a request counts as heavy.
-pub const HEAVY_AFTER: Duration = Duration::from_millis(20);
+pub const HEAVY_AFTER: Duration = Duration::from_millis(10);
 
 /// The heavy lane: permits to compute for requests past [`HEAVY_AFTER`].
 #[derive(Clone)]
