@@ -1,6 +1,7 @@
-//! Plain-text email through Resend's HTTP API, for notices the platform sends to its own
-//! users (a client accepted or declined a shared quote): `POST {resend_api_base}/emails`,
-//! `Authorization: Bearer {resend_api_key}`, `{from: email_from, to: [recipient], subject, text}`.
+//! Plain-text email through Resend's HTTP API, the one sender of the functions (a quote with
+//! its PDF attached, a notice that a client accepted or declined a shared quote):
+//! `POST {resend_api_base}/emails`, `Authorization: Bearer {resend_api_key}`,
+//! `{from: email_from, to: [recipient], subject, text, attachments: [{filename, content}]}`.
 //! A provider that fails or cannot be reached is an [`Outcome`], never an error: what the
 //! email reports has already happened and is stored.
 
@@ -10,20 +11,41 @@ const MAX_ERROR_CHARS: usize = 300;
 /// What happened to one email.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
-    Sent { id: Option<String> },
-    Failed { error: String },
+    /// Resend's message id, and the provider's status.
+    Sent { id: Option<String>, http_status: u16 },
+    /// Why, and the provider's status when it answered at all.
+    Failed { error: String, http_status: Option<u16> },
+}
+
+/// A file sent with an email, its content already in base64 (as Resend takes it).
+pub struct Attachment {
+    pub filename: String,
+    pub content_base64: String,
 }
 
 /// Sends a plain-text email to `to`.
 #[cfg(not(feature = "native"))]
 pub async fn send_text(to: &str, subject: &str, text: &str) -> Outcome {
+    send(to, subject, text, &[]).await
+}
+
+/// Sends a plain-text email to `to` with `attachments`.
+#[cfg(not(feature = "native"))]
+pub async fn send(to: &str, subject: &str, text: &str, attachments: &[Attachment]) -> Outcome {
     use spin_sdk::http::{Method, Request, Response};
     let Some(key) = crate::config::var("resend_api_key") else {
-        return Outcome::Failed { error: "email is not configured (resend_api_key is empty)".into() };
+        return Outcome::Failed { error: "email is not configured (resend_api_key is empty)".into(), http_status: None };
     };
     let base = crate::config::var_or("resend_api_base", "https://api.resend.com");
     let from = crate::config::var_or("email_from", "QuoteKit <quotes@example.com>");
-    let body = serde_json::json!({ "from": from, "to": [to], "subject": subject, "text": text }).to_string();
+    let mut body = serde_json::json!({ "from": from, "to": [to], "subject": subject, "text": text });
+    if !attachments.is_empty() {
+        body["attachments"] = attachments
+            .iter()
+            .map(|a| serde_json::json!({ "filename": a.filename, "content": a.content_base64 }))
+            .collect();
+    }
+    let body = body.to_string();
     let request = Request::builder()
         .method(Method::Post)
         .uri(format!("{}/emails", base.trim_end_matches('/')))
@@ -34,7 +56,9 @@ pub async fn send_text(to: &str, subject: &str, text: &str) -> Outcome {
         .body(body)
         .build();
     match spin_sdk::http::send::<_, Response>(request).await {
-        Err(e) => Outcome::Failed { error: short(&format!("the email provider could not be reached: {e}")) },
+        Err(e) => {
+            Outcome::Failed { error: short(&format!("the email provider could not be reached: {e}")), http_status: None }
+        }
         Ok(response) => outcome(*response.status(), response.body()),
     }
 }
@@ -44,7 +68,7 @@ pub async fn send_text(to: &str, subject: &str, text: &str) -> Outcome {
 pub fn outcome(status: u16, body: &[u8]) -> Outcome {
     let parsed: Option<serde_json::Value> = serde_json::from_slice(body).ok();
     if (200..300).contains(&status) {
-        return Outcome::Sent { id: parsed.as_ref().and_then(|v| v["id"].as_str()).map(str::to_string) };
+        return Outcome::Sent { id: parsed.as_ref().and_then(|v| v["id"].as_str()).map(str::to_string), http_status: status };
     }
     let message = parsed
         .as_ref()
@@ -54,7 +78,7 @@ pub fn outcome(status: u16, body: &[u8]) -> Outcome {
         "" => format!("the email provider answered {status}"),
         m => format!("the email provider answered {status}: {m}"),
     };
-    Outcome::Failed { error: short(&error) }
+    Outcome::Failed { error: short(&error), http_status: Some(status) }
 }
 
 /// Text for a single line (a subject): control characters, line breaks included, become
@@ -78,13 +102,16 @@ mod tests {
 
     #[test]
     fn provider_answers_become_outcomes() {
-        assert_eq!(outcome(200, br#"{"id":"email_1"}"#), Outcome::Sent { id: Some("email_1".into()) });
+        assert_eq!(outcome(200, br#"{"id":"email_1"}"#), Outcome::Sent { id: Some("email_1".into()), http_status: 200 });
         assert_eq!(
-            outcome(422, br#"{"message":"Invalid `to` field"}"#),
-            Outcome::Failed { error: "the email provider answered 422: Invalid `to` field".into() }
+            outcome(422, br#"{"statusCode":422,"message":"Invalid `to` field","name":"validation_error"}"#),
+            Outcome::Failed { error: "the email provider answered 422: Invalid `to` field".into(), http_status: Some(422) }
         );
-        assert_eq!(outcome(500, b""), Outcome::Failed { error: "the email provider answered 500".into() });
-        let Outcome::Failed { error } = outcome(502, "x".repeat(1000).as_bytes()) else { panic!() };
+        assert_eq!(
+            outcome(500, b""),
+            Outcome::Failed { error: "the email provider answered 500".into(), http_status: Some(500) }
+        );
+        let Outcome::Failed { error, .. } = outcome(502, "x".repeat(1000).as_bytes()) else { panic!() };
         assert!(error.chars().count() <= MAX_ERROR_CHARS + 1);
     }
 

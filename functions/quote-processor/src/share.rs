@@ -415,7 +415,7 @@ pub async fn decide(ctx: &Context, token: &str, to: QuoteStatus) -> Result<Respo
     };
     let (state, error) = match &outcome {
         Some(Outcome::Sent { .. }) => ("sent", None),
-        Some(Outcome::Failed { error }) => ("failed", Some(error.clone())),
+        Some(Outcome::Failed { error, .. }) => ("failed", Some(error.clone())),
         None => ("skipped", Some("the owner has no email address".to_string())),
     };
     if let Some(e) = &error {
