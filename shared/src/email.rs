@@ -6,7 +6,7 @@
 //! email reports has already happened and is stored.
 
 /// Longest provider error kept (it is stored beside what the email was about).
-const MAX_ERROR_CHARS: usize = 300;
+pub const MAX_ERROR_CHARS: usize = 300;
 
 /// What happened to one email.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -88,7 +88,8 @@ pub fn one_line(s: &str) -> String {
     spaced.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
-fn short(s: &str) -> String {
+/// A provider's error on one line and at most [`MAX_ERROR_CHARS`] characters, to be stored.
+pub fn short(s: &str) -> String {
     let clean = one_line(s);
     match clean.char_indices().nth(MAX_ERROR_CHARS) {
         Some((i, _)) => format!("{}…", &clean[..i]),

@@ -12,6 +12,7 @@
 
 use serde_json::{json, Value};
 use shared::config;
+use shared::email::short;
 use spin_sdk::http::{Method, Request, Response};
 use std::time::{Duration, Instant};
 
@@ -19,7 +20,6 @@ pub const MAX_ATTEMPTS: i32 = 3;
 const BACKOFF: [Duration; 2] = [Duration::from_millis(250), Duration::from_millis(500)];
 /// No new attempt starts after this much time in `deliver` (see the module comment).
 const RETRY_BUDGET: Duration = Duration::from_secs(10);
-const MAX_ERROR_CHARS: usize = 300;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Event {
@@ -328,13 +328,6 @@ pub fn summary(d: &Delivery) -> Value {
     })
 }
 
-fn short(s: &str) -> String {
-    let clean: String = s.chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
-    match clean.char_indices().nth(MAX_ERROR_CHARS) {
-        Some((i, _)) => format!("{}…", &clean[..i]),
-        None => clean,
-    }
-}
 
 #[cfg(test)]
 mod tests {

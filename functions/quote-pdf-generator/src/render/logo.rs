@@ -8,6 +8,7 @@
 //! The caller reserves the space ([`Placement`]) while laying out; [`embed`] answers `None`
 //! when the file is not shaped as expected, and the caller keeps the file without the logo.
 
+use super::tidy::{find, number, rfind};
 use shared::image::{self, ColorSpace, Image, PdfData};
 use std::io::Write;
 
@@ -158,16 +159,3 @@ fn media_box_height(page: &[u8]) -> Option<f64> {
     std::str::from_utf8(&page[at..end]).ok()?.split_ascii_whitespace().nth(3)?.parse().ok()
 }
 
-fn number(s: &[u8]) -> Option<(usize, &[u8])> {
-    let digits = s.iter().take_while(|c| c.is_ascii_digit()).count();
-    let n = std::str::from_utf8(&s[..digits]).ok()?.parse().ok()?;
-    Some((n, &s[digits..]))
-}
-
-fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-    haystack.windows(needle.len()).position(|w| w == needle)
-}
-
-fn rfind(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-    haystack.windows(needle.len()).rposition(|w| w == needle)
-}

@@ -170,18 +170,18 @@ fn hex(c: u8) -> Option<u8> {
     (c as char).to_digit(16).map(|d| d as u8)
 }
 
-/// A leading decimal number and what follows it.
-fn number(s: &[u8]) -> Option<(usize, &[u8])> {
+/// A leading decimal number and what follows it (the PDF byte helpers `logo` uses too).
+pub(super) fn number(s: &[u8]) -> Option<(usize, &[u8])> {
     let digits = s.iter().take_while(|c| c.is_ascii_digit()).count();
     let n = std::str::from_utf8(&s[..digits]).ok()?.parse().ok()?;
     Some((n, &s[digits..]))
 }
 
-fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+pub(super) fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
     haystack.windows(needle.len()).position(|w| w == needle)
 }
 
-fn rfind(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+pub(super) fn rfind(haystack: &[u8], needle: &[u8]) -> Option<usize> {
     haystack.windows(needle.len()).rposition(|w| w == needle)
 }
 
