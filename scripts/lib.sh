@@ -27,6 +27,29 @@ ensure_rust_target() {
   fi
 }
 
+# The style and lint gates: rustfmt.toml's format, and clippy with every warning an error, for
+# the host and the tests natively, the native build of the handlers (bench/native), and the
+# components as they are deployed (wasm32-wasip2).
+check_format() {
+  rustup component list --installed 2>/dev/null | grep -q '^rustfmt' || rustup component add rustfmt
+  log "checking the format (cargo fmt --check)"
+  (cd "$ROOT" && cargo fmt --check) || {
+    echo "cargo fmt --check: the files above are not formatted; run cargo fmt" >&2
+    return 1
+  }
+}
+
+check_lints() {
+  rustup component list --installed 2>/dev/null | grep -q '^clippy' || rustup component add clippy
+  log "checking the lints (cargo clippy -D warnings)"
+  local components
+  components=$(for f in "$ROOT"/functions/*/; do printf -- '-p %s ' "$(basename "$f")"; done)
+  (cd "$ROOT" \
+    && cargo clippy --quiet --workspace --exclude bench-native --all-targets -- -D warnings \
+    && cargo clippy --quiet -p bench-native --all-targets -- -D warnings \
+    && cargo clippy --quiet --target wasm32-wasip2 $components -p shared -p probe -- -D warnings)
+}
+
 ensure_postgres() {
   if [ -z "$PG_BIN" ]; then
     local found

@@ -85,7 +85,8 @@ fn manifest_facts(path: &Path) -> ManifestFacts {
     let mut components = Vec::new();
     if let Some(triggers) = doc.get("trigger").and_then(|t| t.get("http")).and_then(|h| h.as_array()) {
         for t in triggers {
-            let (Some(c), Some(route)) = (t.get("component").and_then(|v| v.as_str()), t.get("route").and_then(|v| v.as_str()))
+            let (Some(c), Some(route)) =
+                (t.get("component").and_then(|v| v.as_str()), t.get("route").and_then(|v| v.as_str()))
             else {
                 continue;
             };
@@ -135,7 +136,9 @@ fn manifest_placement(path: &Path) -> Placement {
     let mut placement = Vec::new();
     for (name, component) in doc.get("component").and_then(|c| c.as_table()).into_iter().flatten() {
         let Some(e) = edge(component) else { continue };
-        let (Some(rs), Some(tier)) = (e.get("regions").and_then(|r| r.as_array()), e.get("tier").and_then(|t| t.as_str())) else {
+        let (Some(rs), Some(tier)) =
+            (e.get("regions").and_then(|r| r.as_array()), e.get("tier").and_then(|t| t.as_str()))
+        else {
             continue;
         };
         let mut rs: Vec<String> = rs.iter().filter_map(|r| r.as_str().map(str::to_string)).collect();

@@ -58,7 +58,10 @@ pub async fn found(client: &Client) -> Result<bool> {
 pub async fn adopt(client: &mut Client, migrations: &[Migration], applied: &[String]) -> Result<usize> {
     let ours: Vec<&Migration> = migrations.iter().filter(|m| m.version.as_str() <= ADOPTED_AT).collect();
     if !ours.iter().any(|m| m.version == ADOPTED_AT) {
-        bail!("adopting the original schema needs migrations 0001 to {ADOPTED_AT}; migrations/ has {} of them", ours.len());
+        bail!(
+            "adopting the original schema needs migrations 0001 to {ADOPTED_AT}; migrations/ has {} of them",
+            ours.len()
+        );
     }
     if let Some(m) = ours.iter().find(|m| applied.contains(&m.version)) {
         bail!(
@@ -70,7 +73,9 @@ pub async fn adopt(client: &mut Client, migrations: &[Migration], applied: &[Str
     }
     println!("found the original QuoteKit schema: adopting it (its objects move to schema {KEPT_IN}; one transaction)");
     let tx = client.transaction().await?;
-    tx.batch_execute(SET_ASIDE).await.context("adoption failed while setting the original schema aside; nothing was changed")?;
+    tx.batch_execute(SET_ASIDE)
+        .await
+        .context("adoption failed while setting the original schema aside; nothing was changed")?;
     let mut texts = Vec::new();
     for m in &ours {
         let sql = std::fs::read_to_string(&m.path)?;
@@ -95,7 +100,9 @@ pub async fn adopt(client: &mut Client, migrations: &[Migration], applied: &[Str
         .await?
         .get(0);
     let objects: i64 = client.query_one("SELECT count(*) FROM supabase_migrations.adoptions", &[]).await?.get(0);
-    println!("adopted: {objects} original objects kept in {KEPT_IN}, {mapped} rows carried over (edge db status lists them)");
+    println!(
+        "adopted: {objects} original objects kept in {KEPT_IN}, {mapped} rows carried over (edge db status lists them)"
+    );
     Ok(ours.len())
 }
 
@@ -123,7 +130,8 @@ fn creator<'a>(texts: &'a [(String, String)], kind: &str, object: &str) -> Optio
 }
 
 async fn record_replacements(tx: &impl GenericClient, texts: &[(String, String)]) -> Result<()> {
-    let rows = tx.query("SELECT object, kind FROM supabase_migrations.adoptions WHERE replaced_by IS NULL", &[]).await?;
+    let rows =
+        tx.query("SELECT object, kind FROM supabase_migrations.adoptions WHERE replaced_by IS NULL", &[]).await?;
     for r in rows {
         let (object, kind): (String, String) = (r.get(0), r.get(1));
         if let Some(version) = creator(texts, &kind, &object) {
@@ -232,8 +240,14 @@ mod tests {
     #[test]
     fn an_object_is_matched_with_the_migration_creating_its_name() {
         let texts = vec![
-            ("0001".to_string(), "CREATE TABLE public.quotes (\n id uuid);\nCREATE FUNCTION public.is_admin() RETURNS".to_string()),
-            ("0004".to_string(), "CREATE TABLE public.quote_documents (id uuid);\nCREATE TYPE public.x AS ENUM ()".to_string()),
+            (
+                "0001".to_string(),
+                "CREATE TABLE public.quotes (\n id uuid);\nCREATE FUNCTION public.is_admin() RETURNS".to_string(),
+            ),
+            (
+                "0004".to_string(),
+                "CREATE TABLE public.quote_documents (id uuid);\nCREATE TYPE public.x AS ENUM ()".to_string(),
+            ),
             ("0008".to_string(), "CREATE OR REPLACE FUNCTION public.enforce_quote_quota()".to_string()),
         ];
         assert_eq!(creator(&texts, "table", "public.quotes"), Some("0001"));

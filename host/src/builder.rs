@@ -40,7 +40,7 @@ pub fn build(manifest: &Path, only: &[String], check_only: bool) -> Result<()> {
 
 pub fn report_sizes(app: &App, only: &[String]) -> Result<()> {
     let world = World::load(&app.dir.join("wit"))?;
-    println!("\n{:<24} {:>10} {:>10}  {:<27} {}", "COMPONENT", "SIZE KiB", "BUDGET", "IMPORTS", "STATE");
+    println!("\n{:<24} {:>10} {:>10}  {:<27} STATE", "COMPONENT", "SIZE KiB", "BUDGET", "IMPORTS");
     let mut failed = Vec::new();
     let mut problems = Vec::new();
     for (name, decl) in &app.manifest.component {
@@ -52,11 +52,7 @@ pub fn report_sizes(app: &App, only: &[String]) -> Result<()> {
         let kib = bytes.len() as f64 / 1024.0;
         let imports = component_imports(&bytes).with_context(|| format!("{}", path.display()))?;
         let wrong = violations(&imports, &world, Needs::of(app, decl));
-        let budget = decl
-            .tool
-            .get("edge")
-            .and_then(|t| t.get("size_budget_kib"))
-            .and_then(|v| v.as_integer());
+        let budget = decl.tool.get("edge").and_then(|t| t.get("size_budget_kib")).and_then(|v| v.as_integer());
         let mut state = match budget {
             Some(b) if kib > b as f64 => "OVER BUDGET",
             Some(_) => "ok",

@@ -6,7 +6,12 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 
 #[derive(Debug, Parser)]
-#[command(name = "edge", version, propagate_version = true, about = "Runs this Spin application without Spin: serve, migrate, build, deploy.")]
+#[command(
+    name = "edge",
+    version,
+    propagate_version = true,
+    about = "Runs this Spin application without Spin: serve, migrate, build, deploy."
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -150,6 +155,7 @@ pub struct Deploy {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+#[allow(clippy::enum_variant_names, reason = "the variants are PostgreSQL's role names, service_role among them")]
 pub enum Role {
     Authenticated,
     #[value(name = "service_role", alias = "service-role")]
@@ -215,7 +221,8 @@ pub fn parse_variable(s: &str) -> Result<(String, String)> {
     }
     match value.strip_prefix('@') {
         Some(path) => {
-            let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {path} for variable {name}"))?;
+            let text =
+                std::fs::read_to_string(path).with_context(|| format!("cannot read {path} for variable {name}"))?;
             Ok((name, text.trim_end_matches(['\n', '\r']).to_string()))
         }
         None => Ok((name, value)),
@@ -225,7 +232,9 @@ pub fn parse_variable(s: &str) -> Result<(String, String)> {
 fn parse_uuid(s: &str) -> Result<String> {
     let b = s.as_bytes();
     let shaped = b.len() == 36
-        && b.iter().enumerate().all(|(i, c)| if matches!(i, 8 | 13 | 18 | 23) { *c == b'-' } else { c.is_ascii_hexdigit() });
+        && b.iter()
+            .enumerate()
+            .all(|(i, c)| if matches!(i, 8 | 13 | 18 | 23) { *c == b'-' } else { c.is_ascii_hexdigit() });
     if !shaped {
         bail!("`{s}` is not a UUID (8-4-4-4-12 hexadecimal digits)");
     }
@@ -257,8 +266,19 @@ mod tests {
 
     #[test]
     fn every_command_answers_help_and_version() {
-        for command in [&["up"][..], &["db", "migrate"], &["db", "status"], &["db", "reset"], &["build"], &["deploy"], &["token"], &["bench-instantiate"]] {
-            for (flag, kind) in [("--help", clap::error::ErrorKind::DisplayHelp), ("--version", clap::error::ErrorKind::DisplayVersion)] {
+        for command in [
+            &["up"][..],
+            &["db", "migrate"],
+            &["db", "status"],
+            &["db", "reset"],
+            &["build"],
+            &["deploy"],
+            &["token"],
+            &["bench-instantiate"],
+        ] {
+            for (flag, kind) in
+                [("--help", clap::error::ErrorKind::DisplayHelp), ("--version", clap::error::ErrorKind::DisplayVersion)]
+            {
                 let mut argv = command.to_vec();
                 argv.push(flag);
                 let answer = parse(&argv).expect_err("help and version end the parse");
@@ -270,9 +290,22 @@ mod tests {
 
     #[test]
     fn spins_spellings_are_understood() {
-        let Command::Up(up) = parse(&["up", "-f", "x/spin.toml", "--listen", "0.0.0.0:8080", "--variable", "region=eu", "-e", "RUST_LOG=info", "-c", "a", "--build"])
-            .unwrap()
-            .command
+        let Command::Up(up) = parse(&[
+            "up",
+            "-f",
+            "x/spin.toml",
+            "--listen",
+            "0.0.0.0:8080",
+            "--variable",
+            "region=eu",
+            "-e",
+            "RUST_LOG=info",
+            "-c",
+            "a",
+            "--build",
+        ])
+        .unwrap()
+        .command
         else {
             panic!()
         };
@@ -296,7 +329,10 @@ mod tests {
         assert!(parse(&["token", "--sub", "3f9c2b7e-5d41-4a8e-9b6f-1c2d3e4f5a6b", "--ttl", "-5"]).is_err());
         assert!(parse(&["token", "--sub", "3f9c2b7e-5d41-4a8e-9b6f-1c2d3e4f5a6b", "--role", "root"]).is_err());
         assert!(parse(&["token", "--sub", "3f9c2b7e-5d41-4a8e-9b6f-1c2d3e4f5a6b", "--email", "nobody"]).is_err());
-        let Command::Token(t) = parse(&["token", "--sub", "3F9C2B7E-5D41-4A8E-9B6F-1C2D3E4F5A6B", "--role", "service-role"]).unwrap().command
+        let Command::Token(t) =
+            parse(&["token", "--sub", "3F9C2B7E-5D41-4A8E-9B6F-1C2D3E4F5A6B", "--role", "service-role"])
+                .unwrap()
+                .command
         else {
             panic!()
         };

@@ -26,9 +26,9 @@ fn encoding(bytes: &[u8]) -> Result<Encoding> {
 /// Whether a module says which component it is (the `component-type` custom sections that
 /// `wit-bindgen` writes).
 fn has_component_type(module: &[u8]) -> bool {
-    Parser::new(0).parse_all(module).any(|p| {
-        matches!(p, Ok(Payload::CustomSection(ref s)) if s.name().starts_with("component-type"))
-    })
+    Parser::new(0)
+        .parse_all(module)
+        .any(|p| matches!(p, Ok(Payload::CustomSection(ref s)) if s.name().starts_with("component-type")))
 }
 
 fn componentize(module: &[u8]) -> Result<Vec<u8>> {

@@ -78,7 +78,7 @@ pub fn raise_descriptor_limit() -> u64 {
             }
         }
     }
-    lim.rlim_cur as u64
+    lim.rlim_cur
 }
 
 #[derive(Default)]
@@ -156,7 +156,12 @@ impl Drop for Admitted {
 
 impl Connections {
     pub fn new(limits: ConnectionLimits) -> Arc<Connections> {
-        Arc::new(Connections { limits, next_id: AtomicU64::new(0), open: Mutex::new(Open::default()), stats: Default::default() })
+        Arc::new(Connections {
+            limits,
+            next_id: AtomicU64::new(0),
+            open: Mutex::new(Open::default()),
+            stats: Default::default(),
+        })
     }
 
     pub fn open_count(&self) -> usize {

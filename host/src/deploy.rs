@@ -33,7 +33,12 @@ pub fn command(d: Deploy) -> Result<()> {
             for f in &written {
                 println!("  {f}");
             }
-            println!("next: spin registry push {}; then kubectl apply -k {} (see {}/README.md)", opts.image, out.display(), out.display());
+            println!(
+                "next: spin registry push {}; then kubectl apply -k {} (see {}/README.md)",
+                opts.image,
+                out.display(),
+                out.display()
+            );
             Ok(())
         }
         Some(Target::Spin) => {
@@ -42,7 +47,10 @@ pub fn command(d: Deploy) -> Result<()> {
             }
             let cloud = out.unwrap_or_else(|| app.dir.join(".edge").join("spin-cloud"));
             let written = write_cloud_manifest(&manifest, &cloud)?;
-            println!("wrote {} (no local service chaining: calls between functions go to the application's own origin)", written.display());
+            println!(
+                "wrote {} (no local service chaining: calls between functions go to the application's own origin)",
+                written.display()
+            );
             if plan {
                 return Ok(());
             }
@@ -53,7 +61,10 @@ pub fn command(d: Deploy) -> Result<()> {
 
 /// Regions by priority, and what runs in each.
 pub fn plan_table(placement: &Placement) -> String {
-    let mut s = format!("{:<16} {:>8} {:>6}  {:<5} {:<9} {}\n", "REGION", "PRIORITY", "WEIGHT", "TIER", "REPLICAS", "COMPONENTS");
+    let mut s = format!(
+        "{:<16} {:>8} {:>6}  {:<5} {:<9} {}\n",
+        "REGION", "PRIORITY", "WEIGHT", "TIER", "REPLICAS", "COMPONENTS"
+    );
     for region in &placement.regions {
         for tier in [Tier::Hot, Tier::Warm, Tier::Cold] {
             let (served, chained) = placement.spin_app(&region.name, tier);
@@ -136,7 +147,7 @@ fn is_service_chaining_host(entry: &str) -> bool {
 /// command line and those set as SPIN_VARIABLE_* in the environment.
 fn spin_deploy(app: &App, manifest: &Path, given: &BTreeMap<String, String>) -> Result<()> {
     let mut variables = BTreeMap::new();
-    for (name, _) in &app.manifest.variables {
+    for name in app.manifest.variables.keys() {
         if let Ok(v) = std::env::var(crate::variables::env_key(name)) {
             variables.insert(name.clone(), v);
         }
@@ -175,7 +186,12 @@ fn spin_deploy(app: &App, manifest: &Path, given: &BTreeMap<String, String>) -> 
         cmd.arg("--variable").arg(format!("{k}={v}"));
     }
     // Values are not echoed: some are secrets.
-    println!("running {} deploy --from {} {}", spin.display(), manifest.display(), variables.keys().map(|k| format!("--variable {k}=…")).collect::<Vec<_>>().join(" "));
+    println!(
+        "running {} deploy --from {} {}",
+        spin.display(),
+        manifest.display(),
+        variables.keys().map(|k| format!("--variable {k}=…")).collect::<Vec<_>>().join(" ")
+    );
     let status = cmd.status().with_context(|| format!("cannot run {}", spin.display()))?;
     if !status.success() {
         bail!("spin deploy failed ({status})");

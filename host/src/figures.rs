@@ -71,7 +71,8 @@ impl RequestFigures {
     /// `edge_request_duration_seconds{component,method}` in Prometheus' text format.
     pub fn prometheus(&self, out: &mut String) {
         let snapshot = self.snapshot();
-        let _ = writeln!(out, "# HELP edge_requests_total HTTP requests answered, by component, method and status class");
+        let _ =
+            writeln!(out, "# HELP edge_requests_total HTTP requests answered, by component, method and status class");
         let _ = writeln!(out, "# TYPE edge_requests_total counter");
         for ((component, method), s) in &snapshot {
             for (class, n) in CLASSES.iter().zip(s.by_class) {
@@ -136,7 +137,9 @@ mod tests {
         assert!(!text.contains("method=\"GET\",le="), "the host's own answers are not timed");
         let sum: f64 = text
             .lines()
-            .find_map(|l| l.strip_prefix("edge_request_duration_seconds_sum{component=\"quote-processor\",method=\"POST\"} "))
+            .find_map(|l| {
+                l.strip_prefix("edge_request_duration_seconds_sum{component=\"quote-processor\",method=\"POST\"} ")
+            })
             .unwrap()
             .parse()
             .unwrap();

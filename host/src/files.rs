@@ -38,7 +38,8 @@ pub fn mount(app_dir: &Path, root: &Path, decl: &ComponentDecl) -> Result<Option
         if let Some(parent) = dest.parent() {
             std::fs::create_dir_all(parent).with_context(|| format!("cannot create {}", parent.display()))?;
         }
-        std::fs::copy(&from, &dest).with_context(|| format!("Failed to copy {} to {}", from.display(), dest.display()))?;
+        std::fs::copy(&from, &dest)
+            .with_context(|| format!("Failed to copy {} to {}", from.display(), dest.display()))?;
     }
     Ok(Some(root.to_path_buf()))
 }
@@ -54,7 +55,9 @@ fn plan(app_dir: &Path, decl: &ComponentDecl) -> Result<Vec<Copy>> {
     for mount in &decl.files {
         match mount {
             FilesMount::Pattern(p) => pattern(&app_dir, p, &excluded, &mut out)?,
-            FilesMount::Placement { source, destination } => placement(&app_dir, source, destination, &excluded, &mut out)?,
+            FilesMount::Placement { source, destination } => {
+                placement(&app_dir, source, destination, &excluded, &mut out)?
+            }
         }
     }
     Ok(out)
@@ -80,7 +83,13 @@ fn pattern(app_dir: &Path, p: &str, excluded: &[glob::Pattern], out: &mut Vec<Co
     }
 }
 
-fn placement(app_dir: &Path, source: &str, destination: &str, excluded: &[glob::Pattern], out: &mut Vec<Copy>) -> Result<()> {
+fn placement(
+    app_dir: &Path,
+    source: &str,
+    destination: &str,
+    excluded: &[glob::Pattern],
+    out: &mut Vec<Copy>,
+) -> Result<()> {
     let src = app_dir.join(source);
     let Ok(meta) = std::fs::metadata(&src) else { bail!("File or directory {source:?} does not exist") };
     let dest = guest_relative(destination)?;
@@ -96,7 +105,14 @@ fn placement(app_dir: &Path, source: &str, destination: &str, excluded: &[glob::
 }
 
 /// Every file matching `pattern`, placed under `dest` at its path below `prefix`.
-fn globbed(app_dir: &Path, pattern: &Path, prefix: &Path, dest: &Path, excluded: &[glob::Pattern], out: &mut Vec<Copy>) -> Result<()> {
+fn globbed(
+    app_dir: &Path,
+    pattern: &Path,
+    prefix: &Path,
+    dest: &Path,
+    excluded: &[glob::Pattern],
+    out: &mut Vec<Copy>,
+) -> Result<()> {
     let text = pattern.to_str().ok_or_else(|| anyhow!("invalid (non-UTF-8) file pattern {pattern:?}"))?;
     let paths = glob::glob(text).with_context(|| format!("Failed to resolve glob pattern {text:?}"))?;
     for path in paths {
@@ -159,9 +175,12 @@ exclude_files = ["static/b.txt"]"#,
         .unwrap();
         let root = dir.join(".edge/files/a");
         assert_eq!(mount(&dir, &root, &c).unwrap().as_deref(), Some(root.as_path()));
-        for (guest, content) in
-            [("top.txt", "top.txt"), ("static/a.txt", "static/a.txt"), ("docs/c.md", "static/sub/c.md"), ("etc/top", "top.txt")]
-        {
+        for (guest, content) in [
+            ("top.txt", "top.txt"),
+            ("static/a.txt", "static/a.txt"),
+            ("docs/c.md", "static/sub/c.md"),
+            ("etc/top", "top.txt"),
+        ] {
             assert_eq!(std::fs::read_to_string(root.join(guest)).unwrap(), content, "{guest}");
         }
         assert!(!root.join("static/b.txt").exists(), "excluded");
@@ -172,7 +191,8 @@ exclude_files = ["static/b.txt"]"#,
         assert!(refused(r#"files = ["static/."]"#).contains("current directory path"));
         assert!(refused(r#"files = ["static/[a"]"#).contains("Failed to resolve glob pattern"));
         assert!(refused(r#"files = [{ source = "nodir", destination = "/" }]"#).contains("does not exist"));
-        assert!(refused(r#"files = [{ source = "top.txt", destination = "/x/" }]"#).contains("not a valid destination file name"));
+        assert!(refused(r#"files = [{ source = "top.txt", destination = "/x/" }]"#)
+            .contains("not a valid destination file name"));
         check(&dir, &component(&dir, r#"files = ["static/*.nothing"]"#).unwrap()).unwrap();
         std::fs::remove_dir_all(&dir).unwrap();
     }

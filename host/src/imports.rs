@@ -11,7 +11,8 @@ use wasmparser::{Parser, Payload};
 
 /// The WASI 0.2 packages every Spin HTTP component may import besides the world's own imports
 /// (the world in `wit/` names them in its documentation: WASI HTTP and the CLI imports).
-const WASI_BASE: &[&str] = &["wasi:io/", "wasi:clocks/", "wasi:random/", "wasi:cli/", "wasi:http/types@", OUTGOING_HTTP];
+const WASI_BASE: &[&str] =
+    &["wasi:io/", "wasi:clocks/", "wasi:random/", "wasi:cli/", "wasi:http/types@", OUTGOING_HTTP];
 pub const OUTGOING_HTTP: &str = "wasi:http/outgoing-handler@";
 const POSTGRES: &str = "spin:postgres/";
 const VARIABLES: &str = "fermyon:spin/variables@";
@@ -49,9 +50,8 @@ pub struct World {
 impl World {
     pub fn load(wit_dir: &Path) -> Result<World> {
         let mut resolve = wit_parser::Resolve::default();
-        let (pkg, _) = resolve
-            .push_dir(wit_dir)
-            .with_context(|| format!("cannot read the world in {}", wit_dir.display()))?;
+        let (pkg, _) =
+            resolve.push_dir(wit_dir).with_context(|| format!("cannot read the world in {}", wit_dir.display()))?;
         let world = resolve.select_world(&[pkg], Some("spin-services"))?;
         let imports = resolve.worlds[world].imports.keys().map(|k| resolve.name_world_key(k)).collect();
         Ok(World { imports })
@@ -147,7 +147,8 @@ pub fn summary(imports: &[String]) -> String {
     if imports.iter().any(|i| i.starts_with(VARIABLES)) {
         words.push("variables");
     }
-    let others = imports.iter().filter(|i| !WASI_BASE.iter().chain([&POSTGRES, &VARIABLES]).any(|p| i.starts_with(p))).count();
+    let others =
+        imports.iter().filter(|i| !WASI_BASE.iter().chain([&POSTGRES, &VARIABLES]).any(|p| i.starts_with(p))).count();
     let mut s = words.join(",");
     if others > 0 {
         s.push_str(&format!("{}+{others} other", if s.is_empty() { "" } else { " " }));
@@ -185,7 +186,9 @@ mod tests {
     fn least_privilege_follows_the_needs() {
         let w = world();
         let imports: Vec<String> =
-            ["wasi:http/types@0.2.6", "wasi:http/outgoing-handler@0.2.6", "spin:postgres/postgres@4.0.0"].map(String::from).into();
+            ["wasi:http/types@0.2.6", "wasi:http/outgoing-handler@0.2.6", "spin:postgres/postgres@4.0.0"]
+                .map(String::from)
+                .into();
         let all = Needs { http: true, postgres: true, variables: true, key_value: true, sqlite: true };
         assert!(violations(&imports, &w, all).is_empty());
         let v = violations(&imports, &w, Needs { http: false, ..all });

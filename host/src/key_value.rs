@@ -103,7 +103,12 @@ impl kv::HostStore for RequestState {
             .await)
     }
 
-    async fn set(&mut self, store: Resource<Store>, key: String, value: Vec<u8>) -> wasmtime::Result<Result<(), Error>> {
+    async fn set(
+        &mut self,
+        store: Resource<Store>,
+        key: String,
+        value: Vec<u8>,
+    ) -> wasmtime::Result<Result<(), Error>> {
         let label = self.store_label(&store)?;
         Ok(self
             .shared
@@ -125,7 +130,9 @@ impl kv::HostStore for RequestState {
             .shared
             .key_value
             .run(move |c| {
-                c.prepare_cached("DELETE FROM edge_key_value WHERE store = ?1 AND key = ?2")?.execute((&label, &key)).map(drop)
+                c.prepare_cached("DELETE FROM edge_key_value WHERE store = ?1 AND key = ?2")?
+                    .execute((&label, &key))
+                    .map(drop)
             })
             .await)
     }

@@ -78,7 +78,15 @@ fn now() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
-fn render(format: LogFormat, level: Level, component: &str, scope: Option<&RequestScope>, msg: &str, stream: Option<&str>, ts: &str) -> String {
+fn render(
+    format: LogFormat,
+    level: Level,
+    component: &str,
+    scope: Option<&RequestScope>,
+    msg: &str,
+    stream: Option<&str>,
+    ts: &str,
+) -> String {
     match format {
         LogFormat::Text => {
             let id = scope.map_or("-", |s| s.request_id.as_str());
@@ -203,15 +211,25 @@ impl OutputStream for ComponentStderr {
 }
 
 impl tokio::io::AsyncWrite for ComponentStderr {
-    fn poll_write(self: std::pin::Pin<&mut Self>, _cx: &mut std::task::Context<'_>, buf: &[u8]) -> std::task::Poll<std::io::Result<usize>> {
+    fn poll_write(
+        self: std::pin::Pin<&mut Self>,
+        _cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
         std::task::Poll::Ready(self.write_bytes(buf).map(|()| buf.len()))
     }
 
-    fn poll_flush(self: std::pin::Pin<&mut Self>, _cx: &mut std::task::Context<'_>) -> std::task::Poll<std::io::Result<()>> {
+    fn poll_flush(
+        self: std::pin::Pin<&mut Self>,
+        _cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
         std::task::Poll::Ready(Ok(()))
     }
 
-    fn poll_shutdown(self: std::pin::Pin<&mut Self>, _cx: &mut std::task::Context<'_>) -> std::task::Poll<std::io::Result<()>> {
+    fn poll_shutdown(
+        self: std::pin::Pin<&mut Self>,
+        _cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
         std::task::Poll::Ready(Ok(()))
     }
 }
@@ -232,7 +250,15 @@ mod tests {
 
     #[test]
     fn text_lines_carry_time_level_request_and_component() {
-        let line = render(LogFormat::Text, Level::Warn, "quote-processor", Some(&scope()), "GET /x -> 200", None, "2026-01-01T00:00:00.000Z");
+        let line = render(
+            LogFormat::Text,
+            Level::Warn,
+            "quote-processor",
+            Some(&scope()),
+            "GET /x -> 200",
+            None,
+            "2026-01-01T00:00:00.000Z",
+        );
         assert_eq!(line, "2026-01-01T00:00:00.000Z WARN  req-1 [quote-processor] GET /x -> 200");
         let line = render(LogFormat::Text, Level::Info, "edge", None, "started", None, "T");
         assert_eq!(line, "T INFO  - [edge] started");
@@ -240,7 +266,15 @@ mod tests {
 
     #[test]
     fn json_lines_are_one_object_each() {
-        let line = render(LogFormat::Json, Level::Info, "quote-processor", Some(&scope()), "a \"quoted\"\nmessage", Some("stderr"), "T");
+        let line = render(
+            LogFormat::Json,
+            Level::Info,
+            "quote-processor",
+            Some(&scope()),
+            "a \"quoted\"\nmessage",
+            Some("stderr"),
+            "T",
+        );
         assert!(!line.contains('\n'));
         let v: serde_json::Value = serde_json::from_str(&line).unwrap();
         assert_eq!(v["ts"], "T");
@@ -250,7 +284,8 @@ mod tests {
         assert_eq!(v["trace_id"], "ab".repeat(16));
         assert_eq!(v["msg"], "a \"quoted\"\nmessage");
         assert_eq!(v["stream"], "stderr");
-        let v: serde_json::Value = serde_json::from_str(&render(LogFormat::Json, Level::Error, "edge", None, "m", None, "T")).unwrap();
+        let v: serde_json::Value =
+            serde_json::from_str(&render(LogFormat::Json, Level::Error, "edge", None, "m", None, "T")).unwrap();
         assert!(v["request_id"].is_null() && v["trace_id"].is_null());
     }
 

@@ -38,7 +38,7 @@ use anyhow::{Context, Result};
 use clap::Parser;
 use cli::{Cli, Command, DbAction};
 use std::collections::HashMap;
-use std::path::PathBuf;
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -78,7 +78,10 @@ fn run(cli: Cli, started: Instant) -> Result<()> {
                     println!("{}", token::mint_project_key(&secret, role, &t.project_ref, t.ttl))
                 }
                 (None, Some(sub)) => {
-                    println!("{}", token::mint(&secret, &sub, t.role.as_str(), t.email.as_deref(), issuer.as_deref(), t.ttl))
+                    println!(
+                        "{}",
+                        token::mint(&secret, &sub, t.role.as_str(), t.email.as_deref(), issuer.as_deref(), t.ttl)
+                    )
                 }
                 (None, None) => anyhow::bail!("edge token needs --sub UUID (a user token) or --key service_role|anon"),
             }
@@ -89,7 +92,7 @@ fn run(cli: Cli, started: Instant) -> Result<()> {
 }
 
 fn load(
-    manifest: &PathBuf,
+    manifest: &Path,
     overrides: &[(String, String)],
     component_env: Vec<(String, String)>,
 ) -> Result<(manifest::App, settings::EdgeSettings, Arc<state::Shared>)> {
@@ -163,7 +166,12 @@ fn up(up: cli::Up, started: Instant) -> Result<()> {
         let mut shown: Vec<_> = router.routes().iter().collect();
         shown.sort_by(|a, b| a.component.cmp(&b.component));
         for r in shown {
-            logs::banner(&format!("  {}: http://{addr}{}{}", r.component, r.base, if r.wildcard { " (wildcard)" } else { "" }));
+            logs::banner(&format!(
+                "  {}: http://{addr}{}{}",
+                r.component,
+                r.base,
+                if r.wildcard { " (wildcard)" } else { "" }
+            ));
         }
         logs::banner(&format!(
             "Limits: {} requests at once ({} per address), {} s each, {} MiB per instance, {} MiB for all; \
@@ -180,13 +188,23 @@ fn up(up: cli::Up, started: Instant) -> Result<()> {
             std::thread::available_parallelism().map_or(1, |n| n.get()),
         ));
         let figures = Arc::new(figures::RequestFigures::default());
-        let exporter = otlp::Config::from_env(|k| std::env::var(k).ok(), &app.manifest.application.name).map(|config| {
-            let to: Vec<String> = [&config.traces, &config.metrics].iter().filter_map(|u| u.as_ref().map(|u| u.to_string())).collect();
-            logs::banner(&format!("OTLP: exporting to {}", to.join(" and ")));
-            otlp::Exporter::start(config, figures.clone())
-        });
-        let server =
-            server::Server::new(runtime, router, connections::Connections::new(connection_limits), started, figures, exporter);
+        let exporter =
+            otlp::Config::from_env(|k| std::env::var(k).ok(), &app.manifest.application.name).map(|config| {
+                let to: Vec<String> = [&config.traces, &config.metrics]
+                    .iter()
+                    .filter_map(|u| u.as_ref().map(|u| u.to_string()))
+                    .collect();
+                logs::banner(&format!("OTLP: exporting to {}", to.join(" and ")));
+                otlp::Exporter::start(config, figures.clone())
+            });
+        let server = server::Server::new(
+            runtime,
+            router,
+            connections::Connections::new(connection_limits),
+            started,
+            figures,
+            exporter,
+        );
         schedule::start(schedules, addr, schedule_secret, schedule_issuer);
         tokio::select! {
             r = server::serve(server, listener) => r,
@@ -207,7 +225,7 @@ async fn shutdown_signal() {
     }
 }
 
-fn bench_instantiate(manifest: &PathBuf, name: &str, rounds: usize) -> Result<()> {
+fn bench_instantiate(manifest: &Path, name: &str, rounds: usize) -> Result<()> {
     let (app, settings, shared) = load(manifest, &[], Vec::new())?;
     let limits = settings.limits(None);
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;

@@ -232,8 +232,12 @@ impl<'de> Deserialize<'de> for ComponentSpec {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<ComponentSpec, D::Error> {
         let value = toml::Value::deserialize(d)?;
         match value {
-            toml::Value::String(s) => ComponentId::parse(&s).map(ComponentSpec::Reference).map_err(serde::de::Error::custom),
-            other => ComponentDecl::deserialize(other).map(|c| ComponentSpec::Inline(Box::new(c))).map_err(serde::de::Error::custom),
+            toml::Value::String(s) => {
+                ComponentId::parse(&s).map(ComponentSpec::Reference).map_err(serde::de::Error::custom)
+            }
+            other => ComponentDecl::deserialize(other)
+                .map(|c| ComponentSpec::Inline(Box::new(c)))
+                .map_err(serde::de::Error::custom),
         }
     }
 }
@@ -370,7 +374,9 @@ fn check_executor(value: &toml::Value) -> Result<(), String> {
     let kind = value.as_table().and_then(|t| t.get("type")).and_then(|v| v.as_str());
     match kind {
         Some("http" | "spin") => Ok(()),
-        Some("wagi") => Err("the `wagi` executor is not supported by edge: build the component as a WASI HTTP component".into()),
+        Some("wagi") => {
+            Err("the `wagi` executor is not supported by edge: build the component as a WASI HTTP component".into())
+        }
         Some(other) => Err(format!("unknown variant `{other}`, expected one of `http`, `spin`, `wagi`")),
         None => Err("executor must be a table with a `type` (`http`, `spin` or `wagi`)".into()),
     }
@@ -413,7 +419,8 @@ impl App {
             .map(Path::to_path_buf)
             .filter(|p| !p.as_os_str().is_empty())
             .unwrap_or_else(|| PathBuf::from("."));
-        let app = App::from_text(&text, dir, purpose).with_context(|| format!("{} is not a valid Spin manifest", path.display()))?;
+        let app = App::from_text(&text, dir, purpose)
+            .with_context(|| format!("{} is not a valid Spin manifest", path.display()))?;
         for note in &app.notes {
             eprintln!("edge: note: {note}");
         }
@@ -460,7 +467,8 @@ impl App {
         }
         let defaults = AppVariables::defaults(m);
         for (name, c) in &m.component {
-            self.check_component(name, c, &defaults, purpose).with_context(|| format!("Failed to load component `{name}`"))?;
+            self.check_component(name, c, &defaults, purpose)
+                .with_context(|| format!("Failed to load component `{name}`"))?;
         }
         // What the variables, key-value and SQLite parts of Spin check when they configure the app.
         for (name, c) in &m.component {
@@ -501,14 +509,19 @@ impl App {
         if !c.allowed_http_hosts.is_empty() {
             outbound::from_allowed_http_hosts(&c.allowed_http_hosts).context("`allowed_http_hosts` is malformed")?;
         }
-        outbound::check_entries(&c.allowed_outbound_hosts, defaults).context("`allowed_outbound_hosts` is malformed")?;
+        outbound::check_entries(&c.allowed_outbound_hosts, defaults)
+            .context("`allowed_outbound_hosts` is malformed")?;
         match &c.source {
             Source::File(f) => {
                 if purpose == Purpose::Run {
                     let path = self.dir.join(f);
                     if !path.is_file() {
-                        let why = if path.is_dir() { "it is a directory".to_string() } else { "no such file".to_string() };
-                        bail!("failed to read component source from disk at path {:?}: {why} (run `edge build`)", path.display().to_string());
+                        let why =
+                            if path.is_dir() { "it is a directory".to_string() } else { "no such file".to_string() };
+                        bail!(
+                            "failed to read component source from disk at path {:?}: {why} (run `edge build`)",
+                            path.display().to_string()
+                        );
                     }
                 }
             }
@@ -563,7 +576,8 @@ impl App {
                 bail!("trigger `{}`: no such component {:?}", t.id, t.component);
             }
             if let RouteDecl::Path(p) = &t.route {
-                Route::parse(p, &t.component).map_err(|e| anyhow!("Error parsing route {p} associated with component {}: {e}", t.component))?;
+                Route::parse(p, &t.component)
+                    .map_err(|e| anyhow!("Error parsing route {p} associated with component {}: {e}", t.component))?;
             }
         }
         Ok(())
@@ -701,7 +715,11 @@ mod rule_table {
         let dir = workspace();
         let mut failures = Vec::new();
         for case in rules::CASES.iter().filter(|c| !c.at_start) {
-            let text = if case.raw { case.manifest.to_string() } else { format!("spin_manifest_version = 2\n{}", case.manifest) };
+            let text = if case.raw {
+                case.manifest.to_string()
+            } else {
+                format!("spin_manifest_version = 2\n{}", case.manifest)
+            };
             let outcome = App::from_text(&text, dir.clone(), Purpose::Run).map(drop).map_err(|e| format!("{e:#}"));
             match (case.edge, outcome) {
                 (None, Ok(())) => {}

@@ -44,7 +44,8 @@ pub fn resolve_variable(name: &str, manifest: &Path) -> Result<Option<String>> {
     if let Ok(v) = std::env::var(&key) {
         return Ok(Some(v));
     }
-    let dir = manifest.parent().map(Path::to_path_buf).filter(|p| !p.as_os_str().is_empty()).unwrap_or_else(|| ".".into());
+    let dir =
+        manifest.parent().map(Path::to_path_buf).filter(|p| !p.as_os_str().is_empty()).unwrap_or_else(|| ".".into());
     if let Some(v) = read_dotenv(&dir.join(".env")).get(&key) {
         return Ok(Some(v.clone()));
     }
@@ -123,7 +124,9 @@ pub async fn migrate(db_url: &str, dir: &Path) -> Result<()> {
         }
         let sql = std::fs::read_to_string(&m.path)?;
         let tx = client.transaction().await?;
-        tx.batch_execute(&sql).await.with_context(|| format!("migration {} failed; nothing of it was applied", file_name(&m.path)))?;
+        tx.batch_execute(&sql)
+            .await
+            .with_context(|| format!("migration {} failed; nothing of it was applied", file_name(&m.path)))?;
         tx.execute(
             "INSERT INTO supabase_migrations.schema_migrations (version, name, statements) VALUES ($1, $2, $3)",
             &[&m.version, &m.name, &vec![sql.clone()]],
@@ -142,7 +145,7 @@ pub async fn status(db_url: &str, dir: &Path) -> Result<()> {
     let migrations = list(dir)?;
     let client = connect(db_url).await?;
     let recorded = history(&client).await?;
-    println!("{:<10} {:<40} {}", "VERSION", "NAME", "STATE");
+    println!("{:<10} {:<40} STATE", "VERSION", "NAME");
     for m in &migrations {
         let state = match recorded.iter().find(|(v, _)| v == &m.version) {
             None => "pending",
@@ -176,7 +179,8 @@ pub async fn status(db_url: &str, dir: &Path) -> Result<()> {
 
 /// Recorded versions with their names.
 async fn recorded_names(client: &Client) -> Result<Vec<(String, Option<String>)>> {
-    let rows = client.query("SELECT version, name FROM supabase_migrations.schema_migrations ORDER BY version", &[]).await?;
+    let rows =
+        client.query("SELECT version, name FROM supabase_migrations.schema_migrations ORDER BY version", &[]).await?;
     Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
 }
 

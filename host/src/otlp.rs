@@ -81,7 +81,11 @@ impl Config {
             match url.parse::<http::Uri>() {
                 Ok(uri) if matches!(uri.scheme_str(), Some("http" | "https")) && uri.authority().is_some() => Some(uri),
                 _ => {
-                    crate::logs::warn("edge", None, &format!("{own}: `{url}` is not an http(s) URL; not exporting there"));
+                    crate::logs::warn(
+                        "edge",
+                        None,
+                        &format!("{own}: `{url}` is not an http(s) URL; not exporting there"),
+                    );
                     None
                 }
             }
@@ -104,7 +108,9 @@ impl Config {
             .unwrap_or_else(|| default_service.to_string());
         resource.retain(|(k, _)| k != "service.name");
         resource.insert(0, ("service.name".to_string(), service));
-        let millis = |name: &str, default: u64| Duration::from_millis(var(name).and_then(|v| v.parse().ok()).filter(|&n| n > 0).unwrap_or(default));
+        let millis = |name: &str, default: u64| {
+            Duration::from_millis(var(name).and_then(|v| v.parse().ok()).filter(|&n| n > 0).unwrap_or(default))
+        };
         Some(Config {
             traces,
             metrics,
@@ -130,7 +136,8 @@ fn percent_decode(s: &str) -> String {
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
     while i < b.len() {
-        let decoded = (b[i] == b'%').then(|| s.get(i + 1..i + 3).and_then(|h| u8::from_str_radix(h, 16).ok())).flatten();
+        let decoded =
+            (b[i] == b'%').then(|| s.get(i + 1..i + 3).and_then(|h| u8::from_str_radix(h, 16).ok())).flatten();
         match decoded {
             Some(byte) => {
                 out.push(byte);
@@ -242,7 +249,9 @@ impl Task {
         }
         let body = Full::new(Bytes::from(body.to_string())).map_err(|e: Infallible| match e {}).boxed_unsync();
         let outcome = match req.body(body) {
-            Ok(req) => tokio::time::timeout(self.config.timeout, send(req)).await.unwrap_or_else(|_| Err("timed out".to_string())),
+            Ok(req) => tokio::time::timeout(self.config.timeout, send(req))
+                .await
+                .unwrap_or_else(|_| Err("timed out".to_string())),
             Err(e) => Err(e.to_string()),
         };
         match outcome {
@@ -255,7 +264,11 @@ impl Task {
                 };
                 if self.last_warning.is_none_or(|t| t.elapsed() >= Duration::from_secs(60)) {
                     self.last_warning = Some(std::time::Instant::now());
-                    crate::logs::warn("edge", None, &format!("OTLP export to {uri} failed: {why} (reported once a minute at most)"));
+                    crate::logs::warn(
+                        "edge",
+                        None,
+                        &format!("OTLP export to {uri} failed: {why} (reported once a minute at most)"),
+                    );
                 }
                 false
             }
@@ -269,7 +282,8 @@ async fn send(req: http::Request<wasmtime_wasi_http::WasiBody>) -> Result<http::
         first_byte_timeout: Some(Duration::from_secs(10)),
         between_bytes_timeout: Some(Duration::from_secs(10)),
     };
-    let (response, io) = wasmtime_wasi_http::default_send_request(req, Some(options)).await.map_err(|e| format!("{e:?}"))?;
+    let (response, io) =
+        wasmtime_wasi_http::default_send_request(req, Some(options)).await.map_err(|e| format!("{e:?}"))?;
     let io = tokio::spawn(io);
     let status = response.status();
     // Read the answer whole so the connection ends cleanly; what it says is not needed.
@@ -326,7 +340,12 @@ pub fn traces_json(resource: &[(String, String)], spans: &[Span]) -> Value {
 
 /// `ExportMetricsServiceRequest`: the request counts and latency histogram, cumulative since
 /// the host started.
-pub fn metrics_json(resource: &[(String, String)], figures: &RequestFigures, started: SystemTime, now: SystemTime) -> Value {
+pub fn metrics_json(
+    resource: &[(String, String)],
+    figures: &RequestFigures,
+    started: SystemTime,
+    now: SystemTime,
+) -> Value {
     let (start, now) = (nanos(started), nanos(now));
     let mut counts = Vec::new();
     let mut durations = Vec::new();
@@ -391,7 +410,10 @@ mod tests {
         .unwrap();
         assert_eq!(c.traces.unwrap().to_string(), "https://t.example/otlp/traces");
         assert!(c.metrics.is_none(), "a traces endpoint alone exports no metrics");
-        assert_eq!(c.resource, vec![("service.name".into(), "quotes".into()), ("deployment.environment".into(), "prod".into())]);
+        assert_eq!(
+            c.resource,
+            vec![("service.name".into(), "quotes".into()), ("deployment.environment".into(), "prod".into())]
+        );
         assert_eq!(c.headers[0].1, "Bearer abc");
         assert_eq!(c.metric_interval, Duration::from_millis(1500));
         assert!(config(&[("OTEL_EXPORTER_OTLP_ENDPOINT", "collector:4318")]).is_none(), "not a URL: nothing exported");
@@ -400,14 +422,23 @@ mod tests {
 
     #[test]
     fn spans_follow_the_otlp_json_mapping() {
-        let scope = RequestScope { request_id: "r".into(), trace_id: [0x4b; 16], span_id: [2; 8], parent_span_id: Some([1; 8]), flags: 1 };
+        let scope = RequestScope {
+            request_id: "r".into(),
+            trace_id: [0x4b; 16],
+            span_id: [2; 8],
+            parent_span_id: Some([1; 8]),
+            flags: 1,
+        };
         let span = Span {
             scope,
             kind: Kind::Server,
             name: "GET /x".into(),
             start: UNIX_EPOCH + Duration::from_nanos(1_700_000_000_000_000_001),
             end: UNIX_EPOCH + Duration::from_nanos(1_700_000_000_500_000_000),
-            attributes: vec![("http.request.method", Attr::Str("GET".into())), ("http.response.status_code", Attr::Int(200))],
+            attributes: vec![
+                ("http.request.method", Attr::Str("GET".into())),
+                ("http.response.status_code", Attr::Int(200)),
+            ],
             error: false,
         };
         let v = traces_json(&[("service.name".into(), "edge".into())], &[span]);

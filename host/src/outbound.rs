@@ -134,7 +134,9 @@ impl AllowedHost {
     }
 
     fn allows(&self, scheme: &str, host: &Host<String>, port: Option<u16>) -> bool {
-        self.scheme.allows(scheme) && self.host.allows(host) && self.port.allows(port.or_else(|| well_known_port(scheme)))
+        self.scheme.allows(scheme)
+            && self.host.allows(host)
+            && self.port.allows(port.or_else(|| well_known_port(scheme)))
     }
 }
 
@@ -267,7 +269,10 @@ pub fn check_entries(entries: &[String], defaults: &AppVariables) -> Result<()> 
         if let Entry::Template(t) = entry {
             let Ok(filled) = t.render(|name| defaults.get(name)) else { continue };
             AllowedHost::parse(&filled).with_context(|| {
-                format!("using default variable value(s) with template {:?} results in invalid config {filled:?}", t.to_string())
+                format!(
+                    "using default variable value(s) with template {:?} results in invalid config {filled:?}",
+                    t.to_string()
+                )
             })?;
         }
     }
@@ -290,7 +295,8 @@ pub fn from_allowed_http_hosts(list: &[String]) -> Result<Vec<String>> {
                 Err(e) => Err(format!("{text} isn't a valid HTTP host URL: {e}")),
             }
         } else {
-            url::Url::parse(&format!("http://{text}")).map_err(|_| format!("{text} isn't a valid host or host:port string"))
+            url::Url::parse(&format!("http://{text}"))
+                .map_err(|_| format!("{text} isn't a valid host or host:port string"))
         };
         let entry = url.and_then(|u| {
             let host = u.host_str().ok_or_else(|| format!("{text} doesn't contain a host name"))?.to_string();
@@ -503,7 +509,8 @@ mod tests {
             let e = refusal(entry);
             assert!(e.contains(why), "{entry:?}: {e}");
         }
-        let with_other = check_entries(&["insecure:allow-all".into(), "https://a.com".into()], &AppVariables::default());
+        let with_other =
+            check_entries(&["insecure:allow-all".into(), "https://a.com".into()], &AppVariables::default());
         assert!(format!("{:#}", with_other.unwrap_err()).contains("does not contain a scheme"));
     }
 
@@ -547,12 +554,15 @@ mod tests {
     #[test]
     fn allowed_http_hosts_become_outbound_hosts() {
         let list = |l: &[&str]| from_allowed_http_hosts(&l.iter().map(|s| s.to_string()).collect::<Vec<_>>());
-        assert_eq!(list(&["example.com", "api.example.com:8080"]).unwrap(), [
-            "http://example.com",
-            "https://example.com",
-            "http://api.example.com:8080",
-            "https://api.example.com:8080"
-        ]);
+        assert_eq!(
+            list(&["example.com", "api.example.com:8080"]).unwrap(),
+            [
+                "http://example.com",
+                "https://example.com",
+                "http://api.example.com:8080",
+                "https://api.example.com:8080"
+            ]
+        );
         assert_eq!(list(&["self"]).unwrap(), ["http://self"]);
         let e = list(&["example.com/path", "ftp://x.com"]).unwrap_err().to_string();
         assert!(e.contains("contains a path") && e.contains("isn't a valid host"), "{e}");

@@ -98,7 +98,10 @@ impl Placement {
             .context("spin.toml has no [application.tool.edge.regions.<name>] tables")?;
         let mut regions = Vec::new();
         for (name, r) in table {
-            let priority = r.get("priority").and_then(|v| v.as_integer()).with_context(|| format!("region {name}: priority must be an integer"))?;
+            let priority = r
+                .get("priority")
+                .and_then(|v| v.as_integer())
+                .with_context(|| format!("region {name}: priority must be an integer"))?;
             let weight = r
                 .get("weight")
                 .and_then(|v| v.as_float().or_else(|| v.as_integer().map(|i| i as f64)))
@@ -120,7 +123,10 @@ impl Placement {
 
         let mut components = BTreeMap::new();
         for (name, decl) in &app.manifest.component {
-            let edge = decl.tool.get("edge").with_context(|| format!("component {name} has no [component.{name}.tool.edge] placement"))?;
+            let edge = decl
+                .tool
+                .get("edge")
+                .with_context(|| format!("component {name} has no [component.{name}.tool.edge] placement"))?;
             let list = edge
                 .get("regions")
                 .and_then(|v| v.as_array())
@@ -179,7 +185,9 @@ impl Placement {
                     bail!("component {caller} may call {callee}.spin.internal, which is not a component");
                 };
                 if let Some(r) = from.regions.iter().find(|r| !to.regions.contains(r)) {
-                    bail!("component {caller} calls {callee} through service chaining but {callee} does not run in {r}");
+                    bail!(
+                        "component {caller} calls {callee} through service chaining but {callee} does not run in {r}"
+                    );
                 }
             }
         }
@@ -268,14 +276,12 @@ source = "b.wasm"
 
     #[test]
     fn reads_regions_tiers_and_the_home_region() {
-        let p = app(
-            r#"[component.a.tool.edge]
+        let p = app(r#"[component.a.tool.edge]
 regions = ["away", "home"]
 tier = "warm"
 [component.b.tool.edge]
 regions = ["home", "away"]
-tier = "warm""#,
-        )
+tier = "warm""#)
         .unwrap();
         assert_eq!(p.home().name, "home");
         assert_eq!(p.components["a"].regions, ["home", "away"]);
@@ -285,14 +291,12 @@ tier = "warm""#,
 
     #[test]
     fn a_spin_app_loads_the_components_its_own_call() {
-        let p = app(
-            r#"[component.a.tool.edge]
+        let p = app(r#"[component.a.tool.edge]
 regions = ["home"]
 tier = "cold"
 [component.b.tool.edge]
 regions = ["home", "away"]
-tier = "hot""#,
-        )
+tier = "hot""#)
         .unwrap();
         assert_eq!(p.spin_app("home", Tier::Cold), (vec!["a".to_string()], vec!["b".to_string()]));
         assert_eq!(p.spin_app("home", Tier::Hot), (vec!["b".to_string()], vec![]));
@@ -301,38 +305,32 @@ tier = "hot""#,
 
     #[test]
     fn refuses_a_callee_missing_from_a_callers_region() {
-        let e = app(
-            r#"[component.a.tool.edge]
+        let e = app(r#"[component.a.tool.edge]
 regions = ["home", "away"]
 tier = "warm"
 [component.b.tool.edge]
 regions = ["home"]
-tier = "warm""#,
-        )
+tier = "warm""#)
         .unwrap_err();
         assert!(e.to_string().contains("does not run in away"), "{e}");
     }
 
     #[test]
     fn refuses_cold_components_away_from_home_and_unknown_tiers() {
-        let e = app(
-            r#"[component.a.tool.edge]
+        let e = app(r#"[component.a.tool.edge]
 regions = ["away"]
 tier = "cold"
 [component.b.tool.edge]
 regions = ["away"]
-tier = "cold""#,
-        )
+tier = "cold""#)
         .unwrap_err();
         assert!(e.to_string().contains("home region"), "{e}");
-        let e = app(
-            r#"[component.a.tool.edge]
+        let e = app(r#"[component.a.tool.edge]
 regions = ["home"]
 tier = "tepid"
 [component.b.tool.edge]
 regions = ["home"]
-tier = "warm""#,
-        )
+tier = "warm""#)
         .unwrap_err();
         assert!(e.to_string().contains("tier"), "{e}");
     }

@@ -177,7 +177,11 @@ impl Pool {
     }
 
     /// A permit of `permits`, waited for until `deadline`.
-    async fn wait_for(&self, permits: &Arc<Semaphore>, deadline: tokio::time::Instant) -> Result<OwnedSemaphorePermit, AcquireError> {
+    async fn wait_for(
+        &self,
+        permits: &Arc<Semaphore>,
+        deadline: tokio::time::Instant,
+    ) -> Result<OwnedSemaphorePermit, AcquireError> {
         if let Ok(p) = permits.clone().try_acquire_owned() {
             return Ok(p);
         }
@@ -289,7 +293,11 @@ pub fn redact(address: &str) -> String {
                 host.unwrap_or_default(),
                 c.get_ports().first().copied().unwrap_or(5432),
                 c.get_dbname().unwrap_or(""),
-                if sslmode == pgtls::SslMode::Prefer { String::new() } else { format!("?sslmode={}", sslmode.as_str()) }
+                if sslmode == pgtls::SslMode::Prefer {
+                    String::new()
+                } else {
+                    format!("?sslmode={}", sslmode.as_str())
+                }
             )
         }
         Err(_) => "postgres://(unparsable)".to_string(),

@@ -5,9 +5,14 @@
 //! columns come back as the `db-value` of their type (`unsupported` with the raw bytes for
 //! types outside the interface).
 
+#![allow(
+    clippy::result_large_err,
+    reason = "the error is spin:postgres's own error type, whose shape the interface fixes"
+)]
+
 use crate::bindings::spin::postgres::postgres::{
-    self as pg, Column, DbDataType, DbError, DbValue, Error as PgError, Interval, ParameterValue, QueryError, RangeBoundKind,
-    RowSet,
+    self as pg, Column, DbDataType, DbError, DbValue, Error as PgError, Interval, ParameterValue, QueryError,
+    RangeBoundKind, RowSet,
 };
 use crate::pool::{AcquireError, Lease};
 use crate::state::RequestState;
@@ -461,11 +466,13 @@ fn db_value(row: &tokio_postgres::Row, i: usize, ty: &Type) -> Result<DbValue, P
             t.nanosecond()
         ))),
         Type::TIMESTAMP => get!(NaiveDateTime, datetime),
-        Type::TIMESTAMPTZ => get!(chrono::DateTime<chrono::Utc>, |d: chrono::DateTime<chrono::Utc>| datetime(d.naive_utc())),
+        Type::TIMESTAMPTZ => {
+            get!(chrono::DateTime<chrono::Utc>, |d: chrono::DateTime<chrono::Utc>| datetime(d.naive_utc()))
+        }
         Type::UUID => get!(uuid::Uuid, |u: uuid::Uuid| DbValue::Uuid(u.to_string())),
-        Type::JSONB | Type::JSON => get!(serde_json::Value, |v: serde_json::Value| DbValue::Jsonb(
-            serde_json::to_vec(&v).unwrap_or_default()
-        )),
+        Type::JSONB | Type::JSON => {
+            get!(serde_json::Value, |v: serde_json::Value| DbValue::Jsonb(serde_json::to_vec(&v).unwrap_or_default()))
+        }
         Type::NUMERIC => match row.try_get::<_, Option<rust_decimal::Decimal>>(i) {
             Ok(Some(d)) => DbValue::Decimal(d.to_string()),
             Ok(None) => DbValue::DbNull,
@@ -568,7 +575,8 @@ impl<T: RangeElement> ToSql for RangeValue<T> {
             Some((_, RangeBoundKind::Exclusive)) => 0,
         };
         out.put_u8(
-            flag(&self.0, RANGE_LOWER_UNBOUNDED, RANGE_LOWER_INCLUSIVE) | flag(&self.1, RANGE_UPPER_UNBOUNDED, RANGE_UPPER_INCLUSIVE),
+            flag(&self.0, RANGE_LOWER_UNBOUNDED, RANGE_LOWER_INCLUSIVE)
+                | flag(&self.1, RANGE_UPPER_UNBOUNDED, RANGE_UPPER_INCLUSIVE),
         );
         for (value, _) in self.0.iter().chain(self.1.iter()) {
             let at = out.len();

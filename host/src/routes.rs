@@ -47,6 +47,9 @@ pub struct Route {
     pieces: Vec<Piece>,
 }
 
+/// What a route captured from a path: each named segment with its text, and the wildcard's text.
+type Captures<'r, 'p> = (Vec<(&'r str, &'p str)>, Option<&'p str>);
+
 impl Route {
     pub fn parse(raw: &str, component: &str) -> Result<Route, String> {
         let absolute = if raw.starts_with('/') { raw.to_string() } else { format!("/{raw}") };
@@ -81,7 +84,7 @@ impl Route {
     }
 
     /// The captures of `path` (named segments, and the wildcard's text), if it matches.
-    fn captures<'p>(&self, path: &'p str) -> Option<(Vec<(&str, &'p str)>, Option<&'p str>)> {
+    fn captures<'p>(&self, path: &'p str) -> Option<Captures<'_, 'p>> {
         let mut rest = path.trim_start_matches('/').trim_end_matches('/');
         let mut named = Vec::new();
         let mut wildcard = None;
@@ -126,7 +129,8 @@ impl Route {
     fn specificity(&self, other: &Route) -> Ordering {
         let dots = |r: &Route| r.pieces.iter().filter(|p| **p == Piece::Dot).count();
         for (a, b) in self.pieces.iter().zip(&other.pieces) {
-            let same_kind = matches!((a, b), (Piece::Slash | Piece::Dot, Piece::Slash | Piece::Dot)) || a.weight() == b.weight();
+            let same_kind =
+                matches!((a, b), (Piece::Slash | Piece::Dot, Piece::Slash | Piece::Dot)) || a.weight() == b.weight();
             if !same_kind {
                 return b.weight().cmp(&a.weight());
             }
@@ -148,7 +152,9 @@ fn pieces(pattern: &str) -> Result<Vec<Piece>, String> {
             "" => None,
             "*" => Some(Piece::Wildcard),
             s if s.starts_with('*') => {
-                return Err(format!("since there can only be one wildcard, it doesn't need a name. replace `{s}` with `*`"))
+                return Err(format!(
+                    "since there can only be one wildcard, it doesn't need a name. replace `{s}` with `*`"
+                ))
             }
             ":" => return Err("params must be named".into()),
             s if s.starts_with(':') => Some(Piece::Named(s[1..].to_string())),
@@ -214,7 +220,10 @@ impl Router {
         }
         for route in &kept {
             if route.matched.starts_with("/.well-known/spin/") || route.matched.starts_with("/.well-known/edge/") {
-                notes.push(format!("route {} is under a prefix the host serves itself and will never be reached", route.raw));
+                notes.push(format!(
+                    "route {} is under a prefix the host serves itself and will never be reached",
+                    route.raw
+                ));
             }
         }
         kept.sort_by(|a, b| a.specificity(b));

@@ -141,13 +141,17 @@ pub fn load_component(engine: &Engine, wasm_path: &Path, cache_dir: &Path) -> Re
         // only this host writes.
         match unsafe { Component::deserialize_file(engine, &cached) } {
             Ok(c) => return Ok((c, "cache")),
-            Err(e) => crate::logs::warn("edge", None, &format!("ignoring unusable cache entry {}: {e}", cached.display())),
+            Err(e) => {
+                crate::logs::warn("edge", None, &format!("ignoring unusable cache entry {}: {e}", cached.display()))
+            }
         }
     }
     // A core module is componentized first, as Spin does (the cache holds the result).
     let bytes = crate::componentize::componentize_if_module(&bytes)
         .with_context(|| format!("failed to componentize {}", wasm_path.display()))?;
-    let component = Component::new(engine, &bytes).map_err(anyhow::Error::from).with_context(|| format!("cannot compile {}", wasm_path.display()))?;
+    let component = Component::new(engine, &bytes)
+        .map_err(anyhow::Error::from)
+        .with_context(|| format!("cannot compile {}", wasm_path.display()))?;
     std::fs::create_dir_all(cache_dir)?;
     static TMP_SEQ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     let seq = TMP_SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -220,10 +224,7 @@ impl Runtime {
                     .with_context(|| format!("component `{name}` imports something this host does not provide"))?,
             )?;
             let open = |suffix: &str| {
-                std::fs::OpenOptions::new()
-                    .create(true)
-                    .append(true)
-                    .open(log_dir.join(format!("{name}_{suffix}.txt")))
+                std::fs::OpenOptions::new().create(true).append(true).open(log_dir.join(format!("{name}_{suffix}.txt")))
             };
             let logs = match (open("stdout"), open("stderr")) {
                 (Ok(o), Ok(e)) => Some((wasmtime_wasi::cli::OutputFile::new(o), Arc::new(e))),
@@ -273,7 +274,11 @@ impl Runtime {
             };
             if !allowed {
                 let why = info.outbound.error().map(|e| format!(" ({e})")).unwrap_or_default();
-                crate::logs::warn(&info.name, Some(&*socket_scope), &format!("socket {usage:?} {addr} refused: not in allowed_outbound_hosts{why}"));
+                crate::logs::warn(
+                    &info.name,
+                    Some(&*socket_scope),
+                    &format!("socket {usage:?} {addr} refused: not in allowed_outbound_hosts{why}"),
+                );
             }
             Box::pin(async move { allowed })
         });
@@ -322,7 +327,8 @@ pub async fn measure_instantiation(runtime: &Runtime, name: &str, rounds: usize)
     for _ in 0..rounds {
         let started = Instant::now();
         let scope = Arc::new(RequestScope::inbound(&http::HeaderMap::new()));
-        let mut store = runtime.new_store(component, Instant::now() + runtime.limits.request_timeout, None, false, scope);
+        let mut store =
+            runtime.new_store(component, Instant::now() + runtime.limits.request_timeout, None, false, scope);
         let _proxy = component.pre.instantiate_async(&mut store).await?;
         out.push(started.elapsed());
     }

@@ -70,14 +70,14 @@ pub fn cron(every: Duration) -> Result<String> {
     if secs <= 60 {
         return Ok("* * * * *".into());
     }
-    if every.subsec_nanos() != 0 || secs % 60 != 0 {
+    if every.subsec_nanos() != 0 || !secs.is_multiple_of(60) {
         bail!("an interval of {every:?} is not a whole number of minutes: a CronJob cannot run it");
     }
     let minutes = secs / 60;
     if minutes < 60 && 60 % minutes == 0 {
         return Ok(format!("*/{minutes} * * * *"));
     }
-    if minutes % 60 == 0 {
+    if minutes.is_multiple_of(60) {
         let hours = minutes / 60;
         if hours == 24 {
             return Ok("0 0 * * *".into());
@@ -131,13 +131,25 @@ pub fn start(schedules: Vec<Schedule>, addr: SocketAddr, secret: Option<String>,
                 tick.tick().await;
                 // Valid for a few intervals at most: a leaked token expires quickly.
                 let ttl = (s.every.as_secs() as i64 * 2).clamp(60, 3600);
-                let token = crate::token::mint(&secret, "00000000-0000-0000-0000-000000000000", "service_role", None, issuer.as_deref(), ttl);
+                let token = crate::token::mint(
+                    &secret,
+                    "00000000-0000-0000-0000-000000000000",
+                    "service_role",
+                    None,
+                    issuer.as_deref(),
+                    ttl,
+                );
                 let started = Instant::now();
                 match call(addr, &s, &token).await {
                     Ok(status) => crate::logs::info(
                         "schedule",
                         None,
-                        &format!("{} {} -> {status} ({:.2} ms)", s.method, s.path, started.elapsed().as_secs_f64() * 1e3),
+                        &format!(
+                            "{} {} -> {status} ({:.2} ms)",
+                            s.method,
+                            s.path,
+                            started.elapsed().as_secs_f64() * 1e3
+                        ),
                     ),
                     Err(e) => crate::logs::error("schedule", None, &format!("{} {} failed: {e:#}", s.method, s.path)),
                 }
@@ -173,7 +185,10 @@ mod tests {
         assert!(cron_of("7m").is_err());
         assert!(cron_of("90s").is_err());
         assert!(cron_of("5h").is_err());
-        assert_eq!(component_of("/functions/v1/migration-controller/evaluate?if_active=true"), Some("migration-controller"));
+        assert_eq!(
+            component_of("/functions/v1/migration-controller/evaluate?if_active=true"),
+            Some("migration-controller")
+        );
         assert_eq!(component_of("/functions/v1/x"), Some("x"));
         assert_eq!(component_of("/other"), None);
     }

@@ -9,11 +9,11 @@
 use crate::connections::{Admitted, BusyGuard, Connections, Guarded};
 use crate::figures::{RequestFigures, HOST};
 use crate::logs;
-use crate::otlp::{Attr, Exporter, Kind, Span};
-use crate::trace::RequestScope;
 use crate::memory::OutOfMemory;
+use crate::otlp::{Attr, Exporter, Kind, Span};
 use crate::routes::Router;
 use crate::runtime::Runtime;
+use crate::trace::RequestScope;
 use anyhow::Result;
 use bytes::{Bytes, BytesMut};
 use http_body_util::{combinators::UnsyncBoxBody, BodyExt, Full};
@@ -281,7 +281,13 @@ impl Server {
         })
     }
 
-    async fn serve_connection(self: Arc<Self>, http: http1::Builder, stream: tokio::net::TcpStream, client: SocketAddr, admitted: Admitted) {
+    async fn serve_connection(
+        self: Arc<Self>,
+        http: http1::Builder,
+        stream: tokio::net::TcpStream,
+        client: SocketAddr,
+        admitted: Admitted,
+    ) {
         let connection = admitted.connection.clone();
         let io = TokioIo::new(Guarded::new(stream, self.connections.clone()));
         let server = self.clone();
@@ -316,7 +322,12 @@ impl Server {
         Response::from_parts(parts, Holding { inner: body, _held: busy }.boxed_unsync())
     }
 
-    async fn answer(self: &Arc<Self>, req: Request<Incoming>, client: SocketAddr, scope: &Arc<RequestScope>) -> Response<Body> {
+    async fn answer(
+        self: &Arc<Self>,
+        req: Request<Incoming>,
+        client: SocketAddr,
+        scope: &Arc<RequestScope>,
+    ) -> Response<Body> {
         self.metrics.requests.fetch_add(1, Ordering::Relaxed);
         let deadline = Instant::now() + self.runtime.limits.request_timeout;
         let path = req.uri().path().to_string();
@@ -377,7 +388,13 @@ impl Server {
                 Err(_) => false,
             }
         };
-        let busy = || problem_closing(StatusCode::SERVICE_UNAVAILABLE, "overloaded", "the host is reading too many request bodies; retry shortly");
+        let busy = || {
+            problem_closing(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "overloaded",
+                "the host is reading too many request bodies; retry shortly",
+            )
+        };
         if let Some(n) = declared {
             if !reserve(n, &mut held) {
                 return Err(busy());
@@ -395,7 +412,11 @@ impl Server {
                 Ok(Some(Ok(frame))) => frame,
                 Ok(None) => break,
                 Ok(Some(Err(_))) => {
-                    return Err(problem_closing(StatusCode::BAD_REQUEST, "body_unreadable", "the request body could not be read"))
+                    return Err(problem_closing(
+                        StatusCode::BAD_REQUEST,
+                        "body_unreadable",
+                        "the request body could not be read",
+                    ))
                 }
                 Err(_) => {
                     self.connections.stats.slow_bodies.fetch_add(1, Ordering::Relaxed);
@@ -439,7 +460,12 @@ impl Server {
 
     /// A request of a component to the application's own origin (`http://self.alt/...`, or a
     /// URL without a host: Spin's self requests): routed like a client's, in-process.
-    pub async fn dispatch_self(self: &Arc<Self>, req: Request<WasiBody>, deadline: Instant, scope: Arc<RequestScope>) -> Response<Body> {
+    pub async fn dispatch_self(
+        self: &Arc<Self>,
+        req: Request<WasiBody>,
+        deadline: Instant,
+        scope: Arc<RequestScope>,
+    ) -> Response<Body> {
         self.dispatch(req, None, None, deadline, scope).await
     }
 
@@ -478,7 +504,9 @@ impl Server {
         for k in forged {
             parts.headers.remove(k);
         }
-        if only.is_some() && parts.headers.get("host").and_then(|h| h.to_str().ok()).is_some_and(|h| h.contains(".spin.internal")) {
+        if only.is_some()
+            && parts.headers.get("host").and_then(|h| h.to_str().ok()).is_some_and(|h| h.contains(".spin.internal"))
+        {
             parts.headers.remove("host");
         }
         let host = parts.headers.get("host").and_then(|h| h.to_str().ok()).unwrap_or("localhost").to_string();
@@ -573,7 +601,8 @@ impl Server {
     /// waited for, together up to `SLOT_WAIT`.
     async fn take_slot(&self, client: Option<SocketAddr>) -> Result<Slot, Response<Body>> {
         let waited = Instant::now();
-        let at_capacity = || problem(StatusCode::SERVICE_UNAVAILABLE, "overloaded", "the host is at capacity; retry shortly");
+        let at_capacity =
+            || problem(StatusCode::SERVICE_UNAVAILABLE, "overloaded", "the host is at capacity; retry shortly");
         let (slots, address) = match client {
             Some(client) => match self.addresses.take(client.ip(), SLOT_WAIT).await {
                 Some(a) => (&self.slots, Some(a)),
@@ -582,7 +611,10 @@ impl Server {
                     return Err(problem(
                         StatusCode::TOO_MANY_REQUESTS,
                         "too_many_concurrent_requests",
-                        &format!("at most {} requests of one client address run at once; retry shortly", self.addresses.max),
+                        &format!(
+                            "at most {} requests of one client address run at once; retry shortly",
+                            self.addresses.max
+                        ),
                     ));
                 }
             },
@@ -655,7 +687,11 @@ impl Server {
             Ok(Err(_)) => {
                 // The component ended (or trapped, or ran out of time) without answering.
                 match task.await {
-                    Ok(Ok(())) => problem(StatusCode::INTERNAL_SERVER_ERROR, "function_failed", "the function ended without answering"),
+                    Ok(Ok(())) => problem(
+                        StatusCode::INTERNAL_SERVER_ERROR,
+                        "function_failed",
+                        "the function ended without answering",
+                    ),
                     Ok(Err(ended)) => self.failure(&name, ended, scope),
                     Err(e) => {
                         logs::error(&name, Some(scope), &format!("task failed: {e}"));
@@ -692,7 +728,11 @@ impl Server {
         match e.downcast_ref::<OutOfMemory>() {
             Some(OutOfMemory::Budget) => {
                 self.metrics.out_of_memory.fetch_add(1, Ordering::Relaxed);
-                problem(StatusCode::SERVICE_UNAVAILABLE, "memory_busy", "the host's memory is in use by other requests; retry shortly")
+                problem(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "memory_busy",
+                    "the host's memory is in use by other requests; retry shortly",
+                )
             }
             Some(OutOfMemory::Instance) => {
                 self.metrics.out_of_memory.fetch_add(1, Ordering::Relaxed);
@@ -728,7 +768,11 @@ impl Server {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")));
         let Some(token) = token else {
-            return problem(StatusCode::UNAUTHORIZED, "missing_token", "send `Authorization: Bearer <service-role token>`");
+            return problem(
+                StatusCode::UNAUTHORIZED,
+                "missing_token",
+                "send `Authorization: Bearer <service-role token>`",
+            );
         };
         let now = chrono::Utc::now().timestamp();
         match crate::token::verify_service_role(token.trim(), secret, vars.get("jwt_issuer"), now) {
@@ -793,7 +837,11 @@ impl Server {
         counter("edge_not_found_total", "requests matching no route", m.not_found.load(Ordering::Relaxed));
         counter("edge_traps_total", "component instances that trapped", m.traps.load(Ordering::Relaxed));
         counter("edge_timeouts_total", "requests stopped at their time limit", m.timeouts.load(Ordering::Relaxed));
-        counter("edge_out_of_memory_total", "instances stopped at a memory limit", m.out_of_memory.load(Ordering::Relaxed));
+        counter(
+            "edge_out_of_memory_total",
+            "instances stopped at a memory limit",
+            m.out_of_memory.load(Ordering::Relaxed),
+        );
         counter(
             "edge_refused_per_address_total",
             "requests refused because their address had too many running",
@@ -801,15 +849,35 @@ impl Server {
         );
         if let Some(exporter) = &self.exporter {
             let x = &exporter.stats;
-            counter("edge_otlp_spans_exported_total", "spans the OTLP collector took", x.spans_exported.load(Ordering::Relaxed));
-            counter("edge_otlp_spans_dropped_total", "spans dropped because the export queue was full", x.spans_dropped.load(Ordering::Relaxed));
+            counter(
+                "edge_otlp_spans_exported_total",
+                "spans the OTLP collector took",
+                x.spans_exported.load(Ordering::Relaxed),
+            );
+            counter(
+                "edge_otlp_spans_dropped_total",
+                "spans dropped because the export queue was full",
+                x.spans_dropped.load(Ordering::Relaxed),
+            );
             counter("edge_otlp_exports_failed_total", "OTLP posts that failed", x.posts_failed.load(Ordering::Relaxed));
         }
         let c = &self.connections.stats;
         counter("edge_connections_accepted_total", "connections admitted", c.accepted.load(Ordering::Relaxed));
-        counter("edge_connections_refused_total", "connections refused at the connection caps", c.refused.load(Ordering::Relaxed));
-        counter("edge_connections_evicted_total", "idle connections closed to make room", c.evicted.load(Ordering::Relaxed));
-        counter("edge_write_timeouts_total", "connections closed because the client took nothing", c.write_timeouts.load(Ordering::Relaxed));
+        counter(
+            "edge_connections_refused_total",
+            "connections refused at the connection caps",
+            c.refused.load(Ordering::Relaxed),
+        );
+        counter(
+            "edge_connections_evicted_total",
+            "idle connections closed to make room",
+            c.evicted.load(Ordering::Relaxed),
+        );
+        counter(
+            "edge_write_timeouts_total",
+            "connections closed because the client took nothing",
+            c.write_timeouts.load(Ordering::Relaxed),
+        );
         counter("edge_slow_bodies_total", "request bodies refused as too slow", c.slow_bodies.load(Ordering::Relaxed));
         let mut gauge = |name: &str, help: &str, v: u64| {
             let _ = writeln!(s, "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {v}");
@@ -822,10 +890,18 @@ impl Server {
         );
         gauge("edge_heavy_lane_in_use", "heavy requests computing", self.runtime.lane.in_use() as u64);
         gauge("edge_instance_memory_bytes", "linear memory held by instances", self.runtime.memory.used() as u64);
-        gauge("edge_instance_memory_budget_bytes", "linear memory instances may hold together", self.runtime.memory.limit() as u64);
+        gauge(
+            "edge_instance_memory_budget_bytes",
+            "linear memory instances may hold together",
+            self.runtime.memory.limit() as u64,
+        );
         // In seconds, as Prometheus' base unit (promtool refuses microseconds).
         let _ = writeln!(s, "# HELP edge_request_seconds_total time spent serving component requests\n# TYPE edge_request_seconds_total counter");
-        let _ = writeln!(s, "edge_request_seconds_total {:.6}", m.request_micros_total.load(Ordering::Relaxed) as f64 / 1e6);
+        let _ = writeln!(
+            s,
+            "edge_request_seconds_total {:.6}",
+            m.request_micros_total.load(Ordering::Relaxed) as f64 / 1e6
+        );
         let _ = writeln!(s, "# HELP edge_uptime_seconds seconds since start\n# TYPE edge_uptime_seconds gauge");
         let _ = writeln!(s, "edge_uptime_seconds {:.3}", self.started.elapsed().as_secs_f64());
         let _ = writeln!(s, "# HELP edge_pg_pool connection pool figures per database\n# TYPE edge_pg_pool gauge");

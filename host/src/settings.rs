@@ -2,8 +2,8 @@
 //! struct that refuses unknown keys, so a misspelt limit is an error at start, not a default
 //! silently kept.
 
-use crate::runtime::Limits;
 use crate::connections::ConnectionLimits;
+use crate::runtime::Limits;
 use anyhow::{Context, Result};
 use serde::Deserialize;
 use std::time::Duration;
@@ -67,11 +67,8 @@ impl EdgeSettings {
         if let Some(n) = self.max_concurrent_requests.filter(|n| *n > 0) {
             limits.max_concurrent = n;
         }
-        limits.max_concurrent_per_address = self
-            .max_concurrent_requests_per_address
-            .filter(|n| *n > 0)
-            .unwrap_or(limits.max_concurrent * 3 / 4)
-            .max(1);
+        limits.max_concurrent_per_address =
+            self.max_concurrent_requests_per_address.filter(|n| *n > 0).unwrap_or(limits.max_concurrent * 3 / 4).max(1);
         limits
     }
 

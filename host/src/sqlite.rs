@@ -139,10 +139,13 @@ mod tests {
         )
         .unwrap();
         execute(&c, "INSERT INTO t VALUES ('b', NULL, NULL, NULL)", vec![]).unwrap();
-        let r = execute(&c, "SELECT * FROM t WHERE k = ? OR n IS NULL ORDER BY k", vec![Value::Text("a".into())]).unwrap();
+        let r =
+            execute(&c, "SELECT * FROM t WHERE k = ? OR n IS NULL ORDER BY k", vec![Value::Text("a".into())]).unwrap();
         assert_eq!(r.columns, ["k", "n", "r", "b"]);
         assert_eq!(r.rows.len(), 2);
-        assert!(matches!(&r.rows[0].values[..], [Value::Text(k), Value::Integer(7), Value::Real(_), Value::Blob(b)] if k == "a" && b == &[1, 2]));
+        assert!(
+            matches!(&r.rows[0].values[..], [Value::Text(k), Value::Integer(7), Value::Real(_), Value::Blob(b)] if k == "a" && b == &[1, 2])
+        );
         assert!(matches!(&r.rows[1].values[1], Value::Null));
         assert!(execute(&c, "SELECT nope FROM t", vec![]).is_err());
     }

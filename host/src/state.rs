@@ -1,9 +1,9 @@
 //! Per-request store data and the state shared by every request.
 
 use crate::bindings::fermyon::spin::variables::{self, Error as VariableError};
-use crate::outbound::OutboundPolicy;
 use crate::cpu::Meter;
 use crate::memory::MemoryLimiter;
+use crate::outbound::OutboundPolicy;
 use crate::pool::Pools;
 use crate::variables::{AppVariables, ComponentVariables};
 use std::future::Future;
@@ -136,7 +136,8 @@ impl WasiHttpHooks for OutboundHooks {
                     response.map(|b| b.map_err(|_| wasmtime_wasi_http::Error::HttpResponseIncomplete).boxed_unsync());
                 Ok((
                     response,
-                    Box::new(async { Ok(()) }) as Box<dyn Future<Output = Result<(), wasmtime_wasi_http::Error>> + Send>,
+                    Box::new(async { Ok(()) })
+                        as Box<dyn Future<Output = Result<(), wasmtime_wasi_http::Error>> + Send>,
                 ))
             });
         }
@@ -164,7 +165,8 @@ impl WasiHttpHooks for OutboundHooks {
                     response.map(|b| b.map_err(|_| wasmtime_wasi_http::Error::HttpResponseIncomplete).boxed_unsync());
                 Ok((
                     response,
-                    Box::new(async { Ok(()) }) as Box<dyn Future<Output = Result<(), wasmtime_wasi_http::Error>> + Send>,
+                    Box::new(async { Ok(()) })
+                        as Box<dyn Future<Output = Result<(), wasmtime_wasi_http::Error>> + Send>,
                 ))
             });
         }

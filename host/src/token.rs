@@ -48,11 +48,8 @@ pub fn verify_service_role(token: &str, secret: &str, issuer: Option<&str>, now:
     let (Some(h), Some(p), Some(s), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
         return Err(Refusal::Invalid("malformed_token"));
     };
-    let header: serde_json::Value = b64
-        .decode(h)
-        .ok()
-        .and_then(|b| serde_json::from_slice(&b).ok())
-        .ok_or(Refusal::Invalid("malformed_token"))?;
+    let header: serde_json::Value =
+        b64.decode(h).ok().and_then(|b| serde_json::from_slice(&b).ok()).ok_or(Refusal::Invalid("malformed_token"))?;
     if header["alg"] != "HS256" {
         return Err(Refusal::Invalid("algorithm_not_allowed"));
     }
@@ -61,11 +58,8 @@ pub fn verify_service_role(token: &str, secret: &str, issuer: Option<&str>, now:
     mac.update(format!("{h}.{p}").as_bytes());
     // Constant-time comparison.
     mac.verify_slice(&signature).map_err(|_| Refusal::Invalid("bad_signature"))?;
-    let claims: serde_json::Value = b64
-        .decode(p)
-        .ok()
-        .and_then(|b| serde_json::from_slice(&b).ok())
-        .ok_or(Refusal::Invalid("malformed_token"))?;
+    let claims: serde_json::Value =
+        b64.decode(p).ok().and_then(|b| serde_json::from_slice(&b).ok()).ok_or(Refusal::Invalid("malformed_token"))?;
     match claims["exp"].as_i64() {
         Some(exp) if exp + 30 >= now => {}
         Some(_) => return Err(Refusal::Invalid("token_expired")),
@@ -102,7 +96,10 @@ pub fn verify_service_role(token: &str, secret: &str, issuer: Option<&str>, now:
 /// A project API key (Supabase's anon / service_role key): `iss` "supabase", a `ref`, and
 /// neither `sub` nor `aud` (the same shape `shared::auth::jwt` accepts).
 fn is_project_key(claims: &serde_json::Value) -> bool {
-    claims["iss"] == "supabase" && claims["ref"].is_string() && claims.get("sub").is_none() && claims.get("aud").is_none()
+    claims["iss"] == "supabase"
+        && claims["ref"].is_string()
+        && claims.get("sub").is_none()
+        && claims.get("aud").is_none()
 }
 
 /// The project ref of a hosted project's issuer (`https://<ref>.supabase.co/auth/v1`).
@@ -115,7 +112,8 @@ fn hosted_project_ref(issuer: &str) -> Option<&str> {
 /// the project secret.
 pub fn mint_project_key(secret: &str, role: &str, project_ref: &str, ttl: i64) -> String {
     let now = chrono::Utc::now().timestamp();
-    let claims = serde_json::json!({ "iss": "supabase", "ref": project_ref, "role": role, "iat": now, "exp": now + ttl });
+    let claims =
+        serde_json::json!({ "iss": "supabase", "ref": project_ref, "role": role, "iat": now, "exp": now + ttl });
     sign(secret, &claims)
 }
 
@@ -144,7 +142,10 @@ mod tests {
         assert_eq!(verify_service_role(&other_key, SECRET, None, now), Err(Refusal::Invalid("bad_signature")));
         let expired = mint(SECRET, "service", "service_role", None, None, -120);
         assert_eq!(verify_service_role(&expired, SECRET, None, now), Err(Refusal::Invalid("token_expired")));
-        assert_eq!(verify_service_role(&service, SECRET, Some("https://issuer"), now), Err(Refusal::Invalid("wrong_issuer")));
+        assert_eq!(
+            verify_service_role(&service, SECRET, Some("https://issuer"), now),
+            Err(Refusal::Invalid("wrong_issuer"))
+        );
         let issued = mint(SECRET, "service", "service_role", None, Some("https://issuer"), 60);
         assert_eq!(verify_service_role(&issued, SECRET, Some("https://issuer"), now), Ok(()));
         assert_eq!(verify_service_role("a.b", SECRET, None, now), Err(Refusal::Invalid("malformed_token")));
@@ -167,7 +168,12 @@ mod tests {
         assert_eq!(verify_service_role(&anon, SECRET, None, now), Err(Refusal::NotServiceRole));
         let expired = mint_project_key(SECRET, "service_role", "abcdefghijklmnopqrst", -120);
         assert_eq!(verify_service_role(&expired, SECRET, None, now), Err(Refusal::Invalid("token_expired")));
-        let forged = mint_project_key("another-secret-of-enough-length-for-hmac!!", "service_role", "abcdefghijklmnopqrst", 3600);
+        let forged = mint_project_key(
+            "another-secret-of-enough-length-for-hmac!!",
+            "service_role",
+            "abcdefghijklmnopqrst",
+            3600,
+        );
         assert_eq!(verify_service_role(&forged, SECRET, None, now), Err(Refusal::Invalid("bad_signature")));
     }
 }

@@ -39,7 +39,13 @@ impl RequestScope {
                 parent_span_id: Some(p.span_id),
                 flags: p.flags,
             },
-            None => RequestScope { request_id, trace_id: random_bytes(), span_id: random_bytes(), parent_span_id: None, flags: 1 },
+            None => RequestScope {
+                request_id,
+                trace_id: random_bytes(),
+                span_id: random_bytes(),
+                parent_span_id: None,
+                flags: 1,
+            },
         }
     }
 
@@ -91,8 +97,14 @@ pub fn parse_traceparent(value: &str) -> Option<TraceParent> {
     let value = value.trim();
     let mut fields = value.split('-');
     let (version, trace, span, flags) = (fields.next()?, fields.next()?, fields.next()?, fields.next()?);
-    let lower_hex = |s: &str, len: usize| s.len() == len && s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
-    if !lower_hex(version, 2) || version == "ff" || !lower_hex(trace, 32) || !lower_hex(span, 16) || !lower_hex(flags, 2) {
+    let lower_hex =
+        |s: &str, len: usize| s.len() == len && s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+    if !lower_hex(version, 2)
+        || version == "ff"
+        || !lower_hex(trace, 32)
+        || !lower_hex(span, 16)
+        || !lower_hex(flags, 2)
+    {
         return None;
     }
     if version == "00" && fields.next().is_some() {
@@ -203,11 +215,17 @@ mod tests {
 
     #[test]
     fn a_call_to_another_component_is_a_child_of_its_caller() {
-        let scope = RequestScope::inbound(&headers(&[("traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")]));
+        let scope = RequestScope::inbound(&headers(&[(
+            "traceparent",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+        )]));
         assert_eq!(scope.trace_id_hex(), "4bf92f3577b34da6a3ce929d0e0e4736");
         assert_eq!(scope.parent_span_id.map(|s| hex(&s)).as_deref(), Some("00f067aa0ba902b7"));
         let child = scope.child();
-        assert_eq!((child.trace_id, child.parent_span_id, &child.request_id), (scope.trace_id, Some(scope.span_id), &scope.request_id));
+        assert_eq!(
+            (child.trace_id, child.parent_span_id, &child.request_id),
+            (scope.trace_id, Some(scope.span_id), &scope.request_id)
+        );
         assert_ne!(child.span_id, scope.span_id);
         assert_eq!(parse_traceparent(&child.traceparent()).unwrap().span_id, child.span_id);
     }

@@ -206,7 +206,9 @@ pub fn parse_dotenv(text: &str) -> HashMap<String, String> {
         let line = line.strip_prefix("export ").unwrap_or(line);
         let Some((k, v)) = line.split_once('=') else { continue };
         let v = v.trim();
-        let v = if v.len() >= 2 && ((v.starts_with('"') && v.ends_with('"')) || (v.starts_with('\'') && v.ends_with('\''))) {
+        let v = if v.len() >= 2
+            && ((v.starts_with('"') && v.ends_with('"')) || (v.starts_with('\'') && v.ends_with('\'')))
+        {
             &v[1..v.len() - 1]
         } else {
             v
@@ -240,7 +242,8 @@ empty = { default = "" }
     fn environment_beats_dotenv_beats_default() {
         let dir = std::env::temp_dir().join(format!("edge-vars-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
-        std::fs::write(dir.join(".env"), "SPIN_VARIABLE_DB_URL=from-dotenv\nSPIN_VARIABLE_REGION='eu-west-1'\n").unwrap();
+        std::fs::write(dir.join(".env"), "SPIN_VARIABLE_DB_URL=from-dotenv\nSPIN_VARIABLE_REGION='eu-west-1'\n")
+            .unwrap();
         let mut env = HashMap::new();
         let vars = AppVariables::resolve(&manifest(), &dir, &env).unwrap();
         assert_eq!(vars.get("db_url"), Some("from-dotenv"));

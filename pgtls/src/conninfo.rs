@@ -113,7 +113,11 @@ fn split_words(s: &str) -> Result<Split, Error> {
                     Some('\\') => value.extend(chars.next()),
                     Some('\'') => break,
                     Some(c) => value.push(c),
-                    None => return Err(Error::Setting(format!("invalid connection string: the quoted value of `{key}` is not closed"))),
+                    None => {
+                        return Err(Error::Setting(format!(
+                            "invalid connection string: the quoted value of `{key}` is not closed"
+                        )))
+                    }
                 }
             }
         } else {
@@ -144,7 +148,9 @@ mod tests {
 
     #[test]
     fn urls_lose_their_tls_settings_only() {
-        let s = split("postgres://u:p%40ss@h:5432/d?sslmode=verify-full&application_name=x&sslrootcert=%2Fetc%2Fca.pem").unwrap();
+        let s =
+            split("postgres://u:p%40ss@h:5432/d?sslmode=verify-full&application_name=x&sslrootcert=%2Fetc%2Fca.pem")
+                .unwrap();
         assert_eq!(s.rest, "postgres://u:p%40ss@h:5432/d?application_name=x");
         assert_eq!((s.sslmode.as_deref(), s.sslrootcert.as_deref()), (Some("verify-full"), Some("/etc/ca.pem")));
         let s = split("postgresql://u@h/d?sslmode=require").unwrap();
@@ -155,7 +161,9 @@ mod tests {
 
     #[test]
     fn words_lose_their_tls_settings_only() {
-        let s = split(r"host=db port=5432 password='it\'s a \\ secret' sslmode = verify-ca sslrootcert='/etc/my ca.pem'").unwrap();
+        let s =
+            split(r"host=db port=5432 password='it\'s a \\ secret' sslmode = verify-ca sslrootcert='/etc/my ca.pem'")
+                .unwrap();
         assert_eq!(s.rest, r"host='db' port='5432' password='it\'s a \\ secret'");
         assert_eq!((s.sslmode.as_deref(), s.sslrootcert.as_deref()), (Some("verify-ca"), Some("/etc/my ca.pem")));
         assert!(split("host=db sslmode").is_err());

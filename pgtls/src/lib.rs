@@ -55,9 +55,11 @@ impl SslMode {
             "require" => SslMode::Require,
             "verify-ca" => SslMode::VerifyCa,
             "verify-full" => SslMode::VerifyFull,
-            other => return Err(Error::Setting(format!(
-                "sslmode={other} is not supported: use disable, prefer, require, verify-ca or verify-full"
-            ))),
+            other => {
+                return Err(Error::Setting(format!(
+                    "sslmode={other} is not supported: use disable, prefer, require, verify-ca or verify-full"
+                )))
+            }
         })
     }
 
@@ -277,7 +279,8 @@ mod tests {
 
     #[test]
     fn the_tls_settings_are_read_and_the_rest_goes_to_tokio_postgres() {
-        let t = Target::parse("postgres://app:pw@db.example.com:6543/quotekit?sslmode=require&application_name=edge").unwrap();
+        let t = Target::parse("postgres://app:pw@db.example.com:6543/quotekit?sslmode=require&application_name=edge")
+            .unwrap();
         assert_eq!((t.sslmode, t.roots.clone()), (SslMode::Require, None));
         assert_eq!(t.config.get_application_name(), Some("edge"));
         assert_eq!(t.config.get_ssl_mode(), tokio_postgres::config::SslMode::Require);
@@ -286,7 +289,8 @@ mod tests {
         let t = Target::parse("postgres://u@h/d?sslrootcert=system&sslmode=verify-full").unwrap();
         assert_eq!((t.sslmode, t.roots.clone()), (SslMode::VerifyFull, Some(Roots::System)));
 
-        let t = Target::parse("host=localhost port=5433 user=u dbname=d sslmode = 'verify-ca' sslrootcert=system").unwrap();
+        let t =
+            Target::parse("host=localhost port=5433 user=u dbname=d sslmode = 'verify-ca' sslrootcert=system").unwrap();
         assert_eq!((t.sslmode, t.config.get_ports()), (SslMode::VerifyCa, &[5433][..]));
         assert_eq!(t.config.get_ssl_mode(), tokio_postgres::config::SslMode::Require);
 
@@ -304,7 +308,9 @@ mod tests {
         assert!(e.contains("not supported"), "{e}");
         let e = Target::parse("postgres://u@h/d?sslcert=/c.pem&sslkey=/k.pem").unwrap_err().to_string();
         assert!(e.contains("client certificates"), "{e}");
-        let e = Target::parse("postgres://u@h/d?sslmode=verify-full&sslrootcert=/nonexistent/ca.pem").unwrap_err().to_string();
+        let e = Target::parse("postgres://u@h/d?sslmode=verify-full&sslrootcert=/nonexistent/ca.pem")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("/nonexistent/ca.pem"), "{e}");
         let home = std::env::var_os("HOME");
         std::env::set_var("HOME", "/nonexistent-home");

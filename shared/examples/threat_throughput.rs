@@ -10,19 +10,13 @@
 use shared::security::threats::{scan_json, scan_value, Enabled, ThreatKind};
 use std::time::{Duration, Instant};
 
-const DIR: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../tests/fixtures/threats/"
-);
+const DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/fixtures/threats/");
 
 const CORPORA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/corpora/");
 
 fn read_lines(path: &str) -> Vec<String> {
     let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{path}: {e}"));
-    text.split('\n')
-        .filter(|l| !l.is_empty())
-        .map(str::to_string)
-        .collect()
+    text.split('\n').filter(|l| !l.is_empty()).map(str::to_string).collect()
 }
 
 /// `"<set>": {"lines": n, "detected_pct": x}` for an attack set (`kind`), or
@@ -70,10 +64,7 @@ fn run(values: &[String], budget: Duration) -> (f64, usize) {
     let mut total = 0usize;
     let mut hits;
     loop {
-        hits = values
-            .iter()
-            .map(|v| scan_value("f", v, Enabled::ALL).len())
-            .sum();
+        hits = values.iter().map(|v| scan_value("f", v, Enabled::ALL).len()).sum();
         total += bytes;
         if start.elapsed() >= budget {
             break;
@@ -105,11 +96,7 @@ fn main() {
     for f in ["sqli.txt", "xss.txt", "cmdi.txt", "benign.txt"] {
         let path = format!("{DIR}{f}");
         let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
-        lines.extend(
-            text.split('\n')
-                .filter(|l| !l.is_empty())
-                .map(str::to_string),
-        );
+        lines.extend(text.split('\n').filter(|l| !l.is_empty()).map(str::to_string));
     }
     let benign = lines[300..].join(" ");
     let mut text = String::new();
@@ -117,11 +104,8 @@ fn main() {
         text.push_str(&benign);
         text.push('\n');
     }
-    let chunks: Vec<String> = text
-        .as_bytes()
-        .chunks(64 * 1024)
-        .map(|c| String::from_utf8_lossy(c).into_owned())
-        .collect();
+    let chunks: Vec<String> =
+        text.as_bytes().chunks(64 * 1024).map(|c| String::from_utf8_lossy(c).into_owned()).collect();
     let fixture_bytes: usize = lines.iter().map(String::len).sum();
 
     let (fix_mbs, _) = run(&lines, Duration::from_secs(2));
@@ -131,28 +115,16 @@ fn main() {
     // start a rescan of the rest of the input), and the body that froze the server (issue 15).
     let mut cases = Vec::new();
     let mut worst = f64::INFINITY;
-    for (name, unit) in [
-        ("1 MiB of ';'", ";"),
-        ("1 MiB of \"'\"", "'"),
-        ("1 MiB of '<'", "<"),
-        ("64 KiB of ';'", ";"),
-    ] {
-        let size = if name.starts_with("64") {
-            64 << 10
-        } else {
-            1 << 20
-        };
+    for (name, unit) in [("1 MiB of ';'", ";"), ("1 MiB of \"'\"", "'"), ("1 MiB of '<'", "<"), ("64 KiB of ';'", ";")]
+    {
+        let size = if name.starts_with("64") { 64 << 10 } else { 1 << 20 };
         let value = unit.repeat(size);
         let case = adversarial(name, size, || scan_value("f", &value, Enabled::ALL).len());
         cases.push(case);
     }
     let body = serde_json::to_vec(&vec![";".repeat(65536); 15]).unwrap();
     let parsed: serde_json::Value = serde_json::from_slice(&body).unwrap();
-    cases.push(adversarial(
-        "JSON body [\";\" x 65536] x 15",
-        body.len(),
-        || scan_json(&parsed, Enabled::ALL).len(),
-    ));
+    cases.push(adversarial("JSON body [\";\" x 65536] x 15", body.len(), || scan_json(&parsed, Enabled::ALL).len()));
     for case in &cases {
         let v: serde_json::Value = serde_json::from_str(case).unwrap();
         worst = worst.min(v["mb_per_s"].as_f64().unwrap_or(f64::INFINITY));

@@ -69,8 +69,15 @@ fn passes_on(name: &str) -> bool {
         || name.starts_with("proxy-")
         || matches!(
             name,
-            "host" | "content-length" | "connection" | "keep-alive" | "transfer-encoding" | "te" | "trailer"
-                | "upgrade" | "x-forwarded-for"
+            "host"
+                | "content-length"
+                | "connection"
+                | "keep-alive"
+                | "transfer-encoding"
+                | "te"
+                | "trailer"
+                | "upgrade"
+                | "x-forwarded-for"
         ))
 }
 
@@ -164,8 +171,7 @@ async fn send(green: &str, ctx: &Context, client_address: Option<&str>) -> Resul
     }
     builder.header("x-request-id", ctx.request_id.as_str());
     builder.body(req.body.clone());
-    let answer: spin_sdk::http::Response =
-        spin_sdk::http::send(builder.build()).await.map_err(|e| e.to_string())?;
+    let answer: spin_sdk::http::Response = spin_sdk::http::send(builder.build()).await.map_err(|e| e.to_string())?;
     let mut headers: Vec<(String, String)> = answer
         .headers()
         .filter(|(k, _)| relays(&k.to_ascii_lowercase()))
@@ -215,7 +221,10 @@ mod tests {
 
     #[test]
     fn buckets_are_stable_and_in_range() {
-        assert_eq!(bucket("user:3f9c2b7e-5d41-4a8e-9b6f-1c2d3e4f5a6b"), bucket("user:3f9c2b7e-5d41-4a8e-9b6f-1c2d3e4f5a6b"));
+        assert_eq!(
+            bucket("user:3f9c2b7e-5d41-4a8e-9b6f-1c2d3e4f5a6b"),
+            bucket("user:3f9c2b7e-5d41-4a8e-9b6f-1c2d3e4f5a6b")
+        );
         for i in 0..1000 {
             assert!(bucket(&format!("ip:10.0.{}.{}", i / 256, i % 256)) < 100);
         }

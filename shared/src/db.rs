@@ -25,7 +25,10 @@ mod tests {
         assert_eq!(e.constraint(), Some("quotes_user_fk"));
         assert_eq!(Problem::from(e).status, 402);
         let restart = r#"DbError { as-text: "x", severity: "FATAL", code: "57P01", message: "terminating connection", extras: [] }"#;
-        assert!(matches!(DbError::from(pg4::PgError::QueryFailed(pg4::QueryError::Text(restart.into()))), DbError::Unavailable(_)));
+        assert!(matches!(
+            DbError::from(pg4::PgError::QueryFailed(pg4::QueryError::Text(restart.into()))),
+            DbError::Unavailable(_)
+        ));
         let plain = DbError::from(pg4::PgError::QueryFailed(pg4::QueryError::Text("something else".into())));
         assert_eq!(plain.sqlstate(), None);
     }
@@ -77,7 +80,9 @@ impl std::fmt::Display for DbError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             DbError::Unavailable(m) => write!(f, "database unavailable: {m}"),
-            DbError::Query { code, message, .. } => write!(f, "query failed [{}]: {message}", code.as_deref().unwrap_or("?")),
+            DbError::Query { code, message, .. } => {
+                write!(f, "query failed [{}]: {message}", code.as_deref().unwrap_or("?"))
+            }
             DbError::Decode(m) => write!(f, "cannot decode value: {m}"),
         }
     }
@@ -139,7 +144,9 @@ impl From<pg4::PgError> for DbError {
                     None => DbError::Query { code: None, message: m, constraint: None },
                 }
             }
-            pg4::PgError::BadParameter(m) => DbError::Query { code: None, message: format!("bad parameter: {m}"), constraint: None },
+            pg4::PgError::BadParameter(m) => {
+                DbError::Query { code: None, message: format!("bad parameter: {m}"), constraint: None }
+            }
             pg4::PgError::ValueConversionFailed(m) => DbError::Decode(m),
             pg4::PgError::Other(m) => DbError::Query { code: None, message: m, constraint: None },
         }
@@ -157,12 +164,10 @@ impl From<DbError> for Problem {
             DbError::Query { code: Some(code), .. } if code == "40001" || code == "40P01" => {
                 Problem::unavailable("conflict_retry", "the request conflicted with another; retry it")
             }
-            DbError::Query { code: Some(code), .. } if code == "QK402" => Problem::new(
-                402,
-                "quota_exceeded",
-                "Plan limit reached",
-            )
-            .detail("your plan's monthly quote limit is reached; upgrade your plan to create more quotes"),
+            DbError::Query { code: Some(code), .. } if code == "QK402" => {
+                Problem::new(402, "quota_exceeded", "Plan limit reached")
+                    .detail("your plan's monthly quote limit is reached; upgrade your plan to create more quotes")
+            }
             DbError::Query { code: Some(code), .. } if code == "23503" => {
                 Problem::new(400, "invalid_reference", "A referenced record does not exist")
                     .detail("a referenced record (for example client_id) does not exist or is not yours")
@@ -323,7 +328,9 @@ impl<'a> Row<'a> {
             Json::Null => None,
             Json::Number => Some(v.get().parse().map_err(|_| Self::mismatch(name, v, "a number"))?),
             // float8's NaN and infinities are written as strings.
-            Json::Text => Some(Self::decode::<String>(name, v)?.parse().map_err(|_| Self::mismatch(name, v, "a number"))?),
+            Json::Text => {
+                Some(Self::decode::<String>(name, v)?.parse().map_err(|_| Self::mismatch(name, v, "a number"))?)
+            }
             _ => return Err(Self::mismatch(name, v, "a number")),
         })
     }
@@ -368,7 +375,8 @@ impl<'a> Row<'a> {
 impl Db {
     /// Connect to the database named by the `db_url` variable.
     pub fn connect() -> Result<Db, DbError> {
-        let url = crate::config::var("db_url").ok_or_else(|| DbError::Unavailable("db_url is not configured".into()))?;
+        let url =
+            crate::config::var("db_url").ok_or_else(|| DbError::Unavailable("db_url is not configured".into()))?;
         Db::open(&url)
     }
 

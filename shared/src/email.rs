@@ -34,7 +34,10 @@ pub async fn send_text(to: &str, subject: &str, text: &str) -> Outcome {
 pub async fn send(to: &str, subject: &str, text: &str, attachments: &[Attachment]) -> Outcome {
     use spin_sdk::http::{Method, Request, Response};
     let Some(key) = crate::config::var("resend_api_key") else {
-        return Outcome::Failed { error: "email is not configured (resend_api_key is empty)".into(), http_status: None };
+        return Outcome::Failed {
+            error: "email is not configured (resend_api_key is empty)".into(),
+            http_status: None,
+        };
     };
     let base = crate::config::var_or("resend_api_base", "https://api.resend.com");
     let from = crate::config::var_or("email_from", "QuoteKit <quotes@example.com>");
@@ -56,9 +59,10 @@ pub async fn send(to: &str, subject: &str, text: &str, attachments: &[Attachment
         .body(body)
         .build();
     match spin_sdk::http::send::<_, Response>(request).await {
-        Err(e) => {
-            Outcome::Failed { error: short(&format!("the email provider could not be reached: {e}")), http_status: None }
-        }
+        Err(e) => Outcome::Failed {
+            error: short(&format!("the email provider could not be reached: {e}")),
+            http_status: None,
+        },
         Ok(response) => outcome(*response.status(), response.body()),
     }
 }
@@ -68,7 +72,10 @@ pub async fn send(to: &str, subject: &str, text: &str, attachments: &[Attachment
 pub fn outcome(status: u16, body: &[u8]) -> Outcome {
     let parsed: Option<serde_json::Value> = serde_json::from_slice(body).ok();
     if (200..300).contains(&status) {
-        return Outcome::Sent { id: parsed.as_ref().and_then(|v| v["id"].as_str()).map(str::to_string), http_status: status };
+        return Outcome::Sent {
+            id: parsed.as_ref().and_then(|v| v["id"].as_str()).map(str::to_string),
+            http_status: status,
+        };
     }
     let message = parsed
         .as_ref()
@@ -103,10 +110,16 @@ mod tests {
 
     #[test]
     fn provider_answers_become_outcomes() {
-        assert_eq!(outcome(200, br#"{"id":"email_1"}"#), Outcome::Sent { id: Some("email_1".into()), http_status: 200 });
+        assert_eq!(
+            outcome(200, br#"{"id":"email_1"}"#),
+            Outcome::Sent { id: Some("email_1".into()), http_status: 200 }
+        );
         assert_eq!(
             outcome(422, br#"{"statusCode":422,"message":"Invalid `to` field","name":"validation_error"}"#),
-            Outcome::Failed { error: "the email provider answered 422: Invalid `to` field".into(), http_status: Some(422) }
+            Outcome::Failed {
+                error: "the email provider answered 422: Invalid `to` field".into(),
+                http_status: Some(422)
+            }
         );
         assert_eq!(
             outcome(500, b""),

@@ -64,7 +64,7 @@ impl Request {
     pub fn header(&self, name: &str) -> Option<&str> {
         let mut lines = self.headers.iter().filter(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str());
         if is_host_header(name) {
-            lines.last()
+            lines.next_back()
         } else {
             lines.next()
         }
@@ -109,8 +109,12 @@ impl Request {
         }
         serde_json::from_slice(&self.body).map_err(|e| {
             let kind = if e.is_syntax() || e.is_eof() { "malformed_json" } else { "invalid_body" };
-            Problem::new(400, kind, "The request body is not valid")
-                .detail(format!("line {}, column {}: {}", e.line(), e.column(), short_serde_message(&e)))
+            Problem::new(400, kind, "The request body is not valid").detail(format!(
+                "line {}, column {}: {}",
+                e.line(),
+                e.column(),
+                short_serde_message(&e)
+            ))
         })
     }
 
@@ -213,8 +217,11 @@ impl Problem {
     }
 
     pub fn route_not_found(req: &Request) -> Problem {
-        Problem::new(404, "route_not_found", "No such endpoint")
-            .detail(format!("{} {} is not an endpoint of this function", req.method.as_str(), req.path))
+        Problem::new(404, "route_not_found", "No such endpoint").detail(format!(
+            "{} {} is not an endpoint of this function",
+            req.method.as_str(),
+            req.path
+        ))
     }
 
     pub fn method_not_allowed(allowed: &[&str]) -> Problem {
@@ -236,7 +243,8 @@ impl Problem {
 
     /// 500 with nothing internal in it; the cause goes to the log, not to the caller.
     pub fn internal() -> Problem {
-        Problem::new(500, "internal_error", "Internal error").detail("the request could not be completed; it was logged")
+        Problem::new(500, "internal_error", "Internal error")
+            .detail("the request could not be completed; it was logged")
     }
 
     /// The problem+json members, and beside them the original API's `success: false` and
@@ -332,7 +340,8 @@ pub fn mark_success(response: &mut Response) {
         return;
     }
     // The keys only (values skipped), then the member spliced in after the brace.
-    let Ok(keys) = serde_json::from_slice::<std::collections::HashMap<String, serde::de::IgnoredAny>>(&response.body) else {
+    let Ok(keys) = serde_json::from_slice::<std::collections::HashMap<String, serde::de::IgnoredAny>>(&response.body)
+    else {
         return;
     };
     if keys.contains_key("success") {
@@ -350,7 +359,13 @@ pub fn mark_success(response: &mut Response) {
 /// instance lives for one request: there is nothing to warm, preload or free in-process):
 /// 200 with `performed: false`, why, and where the real figures are. The original's callers
 /// read `success` and carry on; nobody is told that something happened.
-pub fn not_performed(function: &str, request_id: &str, operation: &str, reason: &str, instead: Option<&str>) -> Response {
+pub fn not_performed(
+    function: &str,
+    request_id: &str,
+    operation: &str,
+    reason: &str,
+    instead: Option<&str>,
+) -> Response {
     envelope(
         function,
         request_id,

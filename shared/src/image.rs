@@ -102,8 +102,11 @@ pub fn check(content_type: Option<&str>, bytes: &[u8]) -> Result<Image, Problem>
         ))
     })?;
     if bytes.len() > MAX_BYTES {
-        return Err(Problem::new(413, "image_too_large", "The image is too large")
-            .detail(format!("{} bytes; a logo is at most {} KiB", bytes.len(), MAX_BYTES / 1024)));
+        return Err(Problem::new(413, "image_too_large", "The image is too large").detail(format!(
+            "{} bytes; a logo is at most {} KiB",
+            bytes.len(),
+            MAX_BYTES / 1024
+        )));
     }
     let image = parse(bytes)?;
     if image.kind != kind {
@@ -214,7 +217,7 @@ fn png(bytes: &[u8]) -> Result<(Image, Vec<u8>), Problem> {
                 header = Some((w, h, color));
             }
             b"PLTE" => {
-                if len == 0 || len % 3 != 0 || len > 768 {
+                if len == 0 || !len.is_multiple_of(3) || len > 768 {
                     return Err(invalid("the PNG's palette is malformed"));
                 }
                 palette = Some(data.to_vec());

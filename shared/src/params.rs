@@ -2,9 +2,9 @@
 //! body. Parsed strictly (a value that is not what the endpoint takes is a 400, never a
 //! silent default), with every field error reported at once.
 
-use serde_json::{Map, Value};
 use crate::http::percent_decode;
 use crate::http::{FieldError, Problem, Request};
+use serde_json::{Map, Value};
 use std::ops::RangeInclusive;
 
 /// Look-back window of the figures, in hours (default one day, at most 30 days).
@@ -127,7 +127,8 @@ impl Params {
         match raw.parse::<f64>() {
             Ok(n) if n.is_finite() && range.contains(&n) => n,
             _ => {
-                let message = format!("{name} must be a number from {} to {}, not `{}`", range.start(), range.end(), clip(&raw));
+                let message =
+                    format!("{name} must be a number from {} to {}, not `{}`", range.start(), range.end(), clip(&raw));
                 self.error(name, "invalid_number", message);
                 default
             }
@@ -205,8 +206,11 @@ pub fn operation<'a>(req: &Request, names: &[&'a str]) -> Result<(&'a str, Map<S
     let wanted = name.replace('-', "_");
     match names.iter().find(|n| n.replace('-', "_") == wanted) {
         Some(n) => Ok((n, body)),
-        None => Err(Problem::new(404, "route_not_found", "No such endpoint")
-            .detail(format!("operation `{}` is not one of: {}", clip(&name), listed()))),
+        None => Err(Problem::new(404, "route_not_found", "No such endpoint").detail(format!(
+            "operation `{}` is not one of: {}",
+            clip(&name),
+            listed()
+        ))),
     }
 }
 
@@ -339,6 +343,9 @@ mod tests {
         let mut p = Params::from_body(&body, &req(""));
         p.reject_unknown(&["price"]);
         let e = p.finish().unwrap_err();
-        assert_eq!((e.errors.len(), e.errors[0].field.as_str(), e.errors[0].code.as_str()), (1, "colour", "unknown_field"));
+        assert_eq!(
+            (e.errors.len(), e.errors[0].field.as_str(), e.errors[0].code.as_str()),
+            (1, "colour", "unknown_field")
+        );
     }
 }

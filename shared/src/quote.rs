@@ -614,8 +614,15 @@ pub fn validate(input: &QuoteInput) -> Result<ValidQuote, Vec<FieldError>> {
         Slot::Invalid => None,
         Slot::Absent | Slot::Null => Some(1),
     };
-    let totals =
-        whole_quote_rules(&mut errors, is_template, has_template_name, line_items.as_deref(), markup_rate, tax_rate, step);
+    let totals = whole_quote_rules(
+        &mut errors,
+        is_template,
+        has_template_name,
+        line_items.as_deref(),
+        markup_rate,
+        tax_rate,
+        step,
+    );
 
     if !errors.0.is_empty() {
         return Err(errors.0);
@@ -939,7 +946,11 @@ fn currency_step(errors: &mut Errors, currency: Option<&str>) -> Option<i64> {
         Some(code) => match Currency::lookup(code) {
             Some(c) => Some(c.step()),
             None => {
-                errors.add("currency", code::UNKNOWN_CURRENCY, format!("`{code}` is not an active ISO 4217 currency code"));
+                errors.add(
+                    "currency",
+                    code::UNKNOWN_CURRENCY,
+                    format!("`{code}` is not an active ISO 4217 currency code"),
+                );
                 None
             }
         },
@@ -1356,10 +1367,11 @@ mod tests {
 
     #[test]
     fn a_quote_in_yen_takes_whole_prices_and_has_whole_totals() {
-        let jpy = |items: Value| {
-            json!({"client_name": "Ada", "currency": "JPY", "tax_rate": "8.25", "line_items": items})
-        };
-        let v = ok(jpy(json!([{"name": "a", "quantity": "0.5", "unit_price": "101"}, {"name": "b", "quantity": 3, "unit_price": 333}])));
+        let jpy =
+            |items: Value| json!({"client_name": "Ada", "currency": "JPY", "tax_rate": "8.25", "line_items": items});
+        let v = ok(jpy(
+            json!([{"name": "a", "quantity": "0.5", "unit_price": "101"}, {"name": "b", "quantity": 3, "unit_price": 333}]),
+        ));
         assert_eq!(v.totals.line_totals, vec![m("51"), m("999")]);
         assert_eq!((v.totals.tax_amount, v.totals.total), (m("87"), m("1137")));
         let e = errs(jpy(json!([{"name": "a", "quantity": 1, "unit_price": "10.50"}])));

@@ -6,8 +6,8 @@ use crate::auth::{self, Caller};
 use crate::db::Db;
 use crate::http::{cors_headers, Method, Problem, Request, Response, DEFAULT_BODY_LIMIT};
 use crate::metrics;
-use crate::security::{client, client::Client, guard};
 pub use crate::security::guard::Callers;
+use crate::security::{client, client::Client, guard};
 use futures::StreamExt;
 use spin_sdk::http::{Fields, IncomingRequest, OutgoingResponse, ResponseOutparam};
 use std::cell::{OnceCell, RefCell};
@@ -296,16 +296,16 @@ impl Forwarding for Canary {
     }
 }
 
-async fn pipeline<F: Forwarding, H>(function: &'static Function, incoming: IncomingRequest, out: ResponseOutparam, handler: H)
-where
+async fn pipeline<F: Forwarding, H>(
+    function: &'static Function,
+    incoming: IncomingRequest,
+    out: ResponseOutparam,
+    handler: H,
+) where
     H: AsyncFn(&Context) -> Result<Response, Problem>,
 {
     let started = Instant::now();
-    let origin = incoming
-        .headers()
-        .get(&"origin".to_string())
-        .first()
-        .map(|v| String::from_utf8_lossy(v).into_owned());
+    let origin = incoming.headers().get("origin").first().map(|v| String::from_utf8_lossy(v).into_owned());
     let allowed = crate::config::var_or("cors_origins", "*");
 
     let (ctx, mut response) = match read_request(function.name, incoming, DEFAULT_BODY_LIMIT).await {
@@ -399,7 +399,9 @@ where
     // The security middleware: blocks, rate limit, threat detection (one SQL statement).
     let screened = crate::config::var_or("security_middleware", "on") != "off";
     if screened {
-        if let Err(refusal) = guard::screen(function.name, function.policy(&req.sub_path), req, ctx.client(), ctx.db().ok().as_deref()) {
+        if let Err(refusal) =
+            guard::screen(function.name, function.policy(&req.sub_path), req, ctx.client(), ctx.db().ok().as_deref())
+        {
             return refusal;
         }
     }
@@ -428,7 +430,8 @@ fn readiness(ctx: &Context, function: &Function) -> Response {
         }))
     } else {
         Response::problem(
-            &Problem::unavailable("not_ready", "the database cannot be reached; this instance cannot serve yet").retry_after(5),
+            &Problem::unavailable("not_ready", "the database cannot be reached; this instance cannot serve yet")
+                .retry_after(5),
         )
     }
 }

@@ -72,7 +72,13 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 }
 
 /// Verify `header` for the exact raw `payload`. Returns the signed timestamp `t`.
-pub fn verify(payload: &[u8], header: &str, secrets: &[&str], tolerance_s: i64, now: i64) -> Result<i64, SignatureError> {
+pub fn verify(
+    payload: &[u8],
+    header: &str,
+    secrets: &[&str],
+    tolerance_s: i64,
+    now: i64,
+) -> Result<i64, SignatureError> {
     if header.is_empty() {
         return Err(SignatureError::MissingHeader);
     }
@@ -89,7 +95,10 @@ pub fn verify(payload: &[u8], header: &str, secrets: &[&str], tolerance_s: i64, 
         match name {
             "t" => {
                 t_count += 1;
-                let plain = !value.is_empty() && value.len() <= 12 && value.bytes().all(|b| b.is_ascii_digit()) && !(value.len() > 1 && value.starts_with('0'));
+                let plain = !value.is_empty()
+                    && value.len() <= 12
+                    && value.bytes().all(|b| b.is_ascii_digit())
+                    && !(value.len() > 1 && value.starts_with('0'));
                 t = if plain { value.parse().ok() } else { None };
             }
             "v1" => {

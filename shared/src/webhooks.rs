@@ -200,7 +200,13 @@ fn not_linked(msg: impl Into<String>) -> Failure {
 }
 
 /// Process one verified delivery. `Err` only when the database cannot be reached.
-pub fn process(db: &Db, raw_body: &str, event: &Event, source: Source, client_addr: Option<&str>) -> Result<Outcome, Problem> {
+pub fn process(
+    db: &Db,
+    raw_body: &str,
+    event: &Event,
+    source: Source,
+    client_addr: Option<&str>,
+) -> Result<Outcome, Problem> {
     let started = Instant::now();
     let attempt = db.as_service(|db| -> Result<(Kind, String), Failure> {
         let rows = db.query(
@@ -424,7 +430,10 @@ fn ts(v: &Value, key: &str) -> Param {
 }
 
 fn json(v: &Value, key: &str) -> Param {
-    Param::Jsonb(serde_json::to_vec(v.get(key).filter(|m| m.is_object()).unwrap_or(&Value::Object(Default::default()))).unwrap_or_default())
+    Param::Jsonb(
+        serde_json::to_vec(v.get(key).filter(|m| m.is_object()).unwrap_or(&Value::Object(Default::default())))
+            .unwrap_or_default(),
+    )
 }
 
 fn required<'a>(v: &'a Value, key: &str, what: &str) -> Result<&'a str, Failure> {
@@ -491,7 +500,9 @@ fn owner(db: &Db, e: &Event, customer: Option<&str>, metadata: Option<&Value>) -
     }
     let claimed = metadata.and_then(|m| s(m, "supabase_user_id")).filter(|u| crate::auth::jwt::is_uuid(u));
     match claimed {
-        Some(user) if user_exists(db, user)? => link(db, e, &user.to_ascii_lowercase(), customer, None, MatchedBy::Metadata),
+        Some(user) if user_exists(db, user)? => {
+            link(db, e, &user.to_ascii_lowercase(), customer, None, MatchedBy::Metadata)
+        }
         _ => Ok(Owner::Unknown),
     }
 }
@@ -705,7 +716,11 @@ fn price_deleted(db: &Db, e: &Event) -> Applied {
            updated_at = now() WHERE id = $1",
         &[db::text(id), Param::Int64(e.created), db::text(&e.id)],
     )?;
-    Ok(if n == 0 { (Kind::Ignored, format!("price {id} was never mirrored")) } else { (Kind::Applied, format!("price {id} archived")) })
+    Ok(if n == 0 {
+        (Kind::Ignored, format!("price {id} was never mirrored"))
+    } else {
+        (Kind::Applied, format!("price {id} archived"))
+    })
 }
 
 fn customer(db: &Db, e: &Event) -> Applied {
@@ -715,7 +730,10 @@ fn customer(db: &Db, e: &Event) -> Applied {
         Owner::User(user) => user,
         Owner::Conflict(why) => return Ok((Kind::Ignored, why)),
         Owner::Unknown => {
-            return Ok((Kind::Ignored, format!("customer {id} belongs to no known user (no link, no supabase_user_id)")))
+            return Ok((
+                Kind::Ignored,
+                format!("customer {id} belongs to no known user (no link, no supabase_user_id)"),
+            ))
         }
     };
     if !advance_watermark(db, "customer", id, e)? {
@@ -747,7 +765,11 @@ fn customer_deleted(db: &Db, e: &Event) -> Applied {
            last_event_id = $3, updated_at = now() WHERE stripe_customer_id = $1",
         &[db::text(id), Param::Int64(e.created), db::text(&e.id)],
     )?;
-    Ok(if n == 0 { (Kind::Ignored, format!("customer {id} was never linked")) } else { (Kind::Applied, format!("customer {id} deleted")) })
+    Ok(if n == 0 {
+        (Kind::Ignored, format!("customer {id} was never linked"))
+    } else {
+        (Kind::Applied, format!("customer {id} deleted"))
+    })
 }
 
 fn checkout(db: &Db, e: &Event) -> Applied {
@@ -785,7 +807,9 @@ fn checkout(db: &Db, e: &Event) -> Applied {
         )));
     };
     match link(db, e, &user, customer, email, by)? {
-        Owner::User(user) => Ok((Kind::Applied, format!("customer {customer} linked to user {user} by checkout ({})", by.as_str()))),
+        Owner::User(user) => {
+            Ok((Kind::Applied, format!("customer {customer} linked to user {user} by checkout ({})", by.as_str())))
+        }
         Owner::Conflict(why) => Ok((Kind::Ignored, why)),
         Owner::Unknown => Ok((Kind::Ignored, format!("customer {customer} was not linked"))),
     }
@@ -816,7 +840,9 @@ fn subscription(db: &Db, e: &Event) -> Applied {
     if let Some(p) = price {
         // The snapshot carries the whole price: mirror it (and a placeholder for its product
         // until product.created arrives), so a subscription never waits on catalog events.
-        let exists = !db.query("SELECT 1 FROM public.stripe_prices WHERE id = $1", &[db::text(price_id.unwrap_or(""))])?.is_empty();
+        let exists = !db
+            .query("SELECT 1 FROM public.stripe_prices WHERE id = $1", &[db::text(price_id.unwrap_or(""))])?
+            .is_empty();
         if !exists {
             if let Some(prod) = s(p, "product") {
                 db.execute(
@@ -831,7 +857,8 @@ fn subscription(db: &Db, e: &Event) -> Applied {
         Some(v) => Param::Int64(v),
         None => item.map(|i| ts(i, k)).unwrap_or(Param::DbNull),
     };
-    let quantity = item.and_then(|i| i.get("quantity")).or_else(|| o.get("quantity")).and_then(Value::as_i64).unwrap_or(1);
+    let quantity =
+        item.and_then(|i| i.get("quantity")).or_else(|| o.get("quantity")).and_then(Value::as_i64).unwrap_or(1);
     let status = required(o, "status", "subscription")?;
     const STATUSES: [&str; 8] =
         ["trialing", "active", "canceled", "incomplete", "incomplete_expired", "past_due", "unpaid", "paused"];
@@ -910,7 +937,10 @@ fn subscription(db: &Db, e: &Event) -> Applied {
                 };
                 Some((kind, serde_json::json!({ "status": old_status })))
             } else if *old_cancel != cancel_at_period_end {
-                Some((if cancel_at_period_end { "cancellation" } else { "reactivation" }, serde_json::json!({ "cancel_at_period_end": old_cancel })))
+                Some((
+                    if cancel_at_period_end { "cancellation" } else { "reactivation" },
+                    serde_json::json!({ "cancel_at_period_end": old_cancel }),
+                ))
             } else if old_price.as_deref() != price_id {
                 Some(("plan_change", serde_json::json!({ "price": old_price })))
             } else {
@@ -1037,8 +1067,14 @@ fn payment_method(db: &Db, e: &Event) -> Applied {
             db::text(s(o, "type").unwrap_or("card")),
             db::opt_text(card.and_then(|c| s(c, "brand"))),
             db::opt_text(card.and_then(|c| s(c, "last4"))),
-            card.and_then(|c| c.get("exp_month")).and_then(Value::as_i64).map(|n| Param::Int32(n as i32)).unwrap_or(Param::DbNull),
-            card.and_then(|c| c.get("exp_year")).and_then(Value::as_i64).map(|n| Param::Int32(n as i32)).unwrap_or(Param::DbNull),
+            card.and_then(|c| c.get("exp_month"))
+                .and_then(Value::as_i64)
+                .map(|n| Param::Int32(n as i32))
+                .unwrap_or(Param::DbNull),
+            card.and_then(|c| c.get("exp_year"))
+                .and_then(Value::as_i64)
+                .map(|n| Param::Int32(n as i32))
+                .unwrap_or(Param::DbNull),
         ],
     )?;
     Ok((Kind::Applied, format!("payment method {id} attached")))
@@ -1054,7 +1090,11 @@ fn payment_method_detached(db: &Db, e: &Event) -> Applied {
          WHERE id = $1",
         &[db::text(id), Param::Int64(e.created)],
     )?;
-    Ok(if n == 0 { (Kind::Ignored, format!("payment method {id} was never mirrored")) } else { (Kind::Applied, format!("payment method {id} detached")) })
+    Ok(if n == 0 {
+        (Kind::Ignored, format!("payment method {id} was never mirrored"))
+    } else {
+        (Kind::Applied, format!("payment method {id} detached"))
+    })
 }
 
 fn setup_intent(db: &Db, e: &Event) -> Applied {
@@ -1066,7 +1106,10 @@ fn setup_intent(db: &Db, e: &Event) -> Applied {
         Owner::User(user) => user,
         Owner::Conflict(why) => return Ok((Kind::Ignored, why)),
         Owner::Unknown => {
-            return Ok((Kind::Ignored, format!("setup intent for customer {} of no known user", customer.unwrap_or_default())))
+            return Ok((
+                Kind::Ignored,
+                format!("setup intent for customer {} of no known user", customer.unwrap_or_default()),
+            ))
         }
     };
     // The card's details arrive with payment_method.attached; record that it exists.

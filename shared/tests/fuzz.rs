@@ -70,9 +70,50 @@ impl Rng {
 
 /// Fragments that parsers trip on, spliced into mutated inputs.
 const SPLICES: &[&str] = &[
-    ",", "=", "t=", "v1=", "v0=", ".", "..", "-", "+", "e", "E", "1e309", "NaN", "\u{0}", "\u{feff}", "\u{10ffff}",
-    "é", "𝟘", "\"", "\\", "{", "}", "[", "]", ":", "null", "true", "0x", "0.", "-0", "99999999999999999999", " ",
-    "\t", "\r\n", "%", "%00", "%zz", "'", "' OR '1'='1", "<script>", "$(id)", "`", "../", "=",
+    ",",
+    "=",
+    "t=",
+    "v1=",
+    "v0=",
+    ".",
+    "..",
+    "-",
+    "+",
+    "e",
+    "E",
+    "1e309",
+    "NaN",
+    "\u{0}",
+    "\u{feff}",
+    "\u{10ffff}",
+    "é",
+    "𝟘",
+    "\"",
+    "\\",
+    "{",
+    "}",
+    "[",
+    "]",
+    ":",
+    "null",
+    "true",
+    "0x",
+    "0.",
+    "-0",
+    "99999999999999999999",
+    " ",
+    "\t",
+    "\r\n",
+    "%",
+    "%00",
+    "%zz",
+    "'",
+    "' OR '1'='1",
+    "<script>",
+    "$(id)",
+    "`",
+    "../",
+    "=",
 ];
 
 fn mutate(rng: &mut Rng, input: &[u8]) -> Vec<u8> {
@@ -221,8 +262,14 @@ fn jwt_verification_path() {
     assert!(jwt::verify(&valid, &cfg, NOW).is_ok(), "the seed token itself is valid");
     let original = decoded_parts(&valid).unwrap();
     let headers = [
-        r#"{"alg":"HS256","typ":"JWT"}"#, r#"{"alg":"none"}"#, r#"{"alg":"ES256","kid":"x"}"#, r#"{"alg":"RS256"}"#,
-        r#"{"alg":"HS256","crit":["b64"]}"#, r#"{"alg":"HS256","jku":"http://evil"}"#, r#"[]"#, r#"{"alg":1}"#,
+        r#"{"alg":"HS256","typ":"JWT"}"#,
+        r#"{"alg":"none"}"#,
+        r#"{"alg":"ES256","kid":"x"}"#,
+        r#"{"alg":"RS256"}"#,
+        r#"{"alg":"HS256","crit":["b64"]}"#,
+        r#"{"alg":"HS256","jku":"http://evil"}"#,
+        r#"[]"#,
+        r#"{"alg":1}"#,
     ];
     run("jwt_verify", |rng| {
         let token = match rng.below(3) {
@@ -261,7 +308,12 @@ fn jwt_verification_path() {
             }
             // Raw segments of random base64url text.
             _ => (0..3)
-                .map(|_| (0..rng.below(60)).map(|_| *rng.pick(b"ABCDEFabcdef0123456789-_=+/")).map(char::from).collect::<String>())
+                .map(|_| {
+                    (0..rng.below(60))
+                        .map(|_| *rng.pick(b"ABCDEFabcdef0123456789-_=+/"))
+                        .map(char::from)
+                        .collect::<String>()
+                })
                 .collect::<Vec<_>>()
                 .join("."),
         };
@@ -322,14 +374,18 @@ fn random_json(rng: &mut Rng, depth: usize) -> Value {
         4 => Value::Array((0..rng.below(4)).map(|_| random_json(rng, depth + 1)).collect()),
         5 => {
             let keys = ["name", "quantity", "unit_price", "cost", "line_items", "tax_rate", "markup_rate", "x", ""];
-            Value::Object((0..rng.below(5)).map(|_| (rng.pick(&keys).to_string(), random_json(rng, depth + 1))).collect())
+            Value::Object(
+                (0..rng.below(5)).map(|_| (rng.pick(&keys).to_string(), random_json(rng, depth + 1))).collect(),
+            )
         }
         _ => Value::Bool(rng.chance(50)),
     }
 }
 
 fn rng_str(rng: &mut Rng) -> &'static str {
-    *rng.pick(&["19.99", "0.001", "1e3", "-5", "Greenleaf", "2026-02-30", "draft", "sent", "", "1.005", "100.00"])
+    let word: &&'static str =
+        rng.pick(&["19.99", "0.001", "1e3", "-5", "Greenleaf", "2026-02-30", "draft", "sent", "", "1.005", "100.00"]);
+    word
 }
 
 fn sample_quote() -> Value {
@@ -345,7 +401,18 @@ fn sample_quote() -> Value {
 fn json_bodies_and_quote_validation() {
     let sample = sample_quote();
     let sample_text = sample.to_string();
-    let fields = ["client_name", "line_items", "tax_rate", "markup_rate", "valid_until", "status", "id", "quote", "operations", "notes"];
+    let fields = [
+        "client_name",
+        "line_items",
+        "tax_rate",
+        "markup_rate",
+        "valid_until",
+        "status",
+        "id",
+        "quote",
+        "operations",
+        "notes",
+    ];
     run("quote_json", |rng| {
         let (bytes, ct) = match rng.below(3) {
             0 => (mutate(rng, sample_text.as_bytes()), "application/json"),
@@ -366,7 +433,15 @@ fn json_bodies_and_quote_validation() {
                     }
                     q[field] = v;
                 }
-                (q.to_string().into_bytes(), *rng.pick(&["application/json", "application/json; charset=utf-8", "text/plain", "application/merge-patch+json"]))
+                (
+                    q.to_string().into_bytes(),
+                    *rng.pick(&[
+                        "application/json",
+                        "application/json; charset=utf-8",
+                        "text/plain",
+                        "application/merge-patch+json",
+                    ]),
+                )
             }
             _ => ((0..rng.below(64)).map(|_| rng.next() as u8).collect(), "application/json"),
         };
@@ -464,14 +539,19 @@ fn quote_maths() {
         match (got, expected) {
             (Ok(t), Some((lines_e, sub, m, x, total))) => {
                 let lines_g: Vec<i128> = t.line_totals.iter().map(|m| m.cents() as i128).collect();
-                if lines_g != lines_e || t.subtotal.cents() as i128 != sub || t.markup_amount.cents() as i128 != m
-                    || t.tax_amount.cents() as i128 != x || t.total.cents() as i128 != total
+                if lines_g != lines_e
+                    || t.subtotal.cents() as i128 != sub
+                    || t.markup_amount.cents() as i128 != m
+                    || t.tax_amount.cents() as i128 != x
+                    || t.total.cents() as i128 != total
                 {
                     return Err(format!("totals differ from the reference: {t:?} vs {sub} {m} {x} {total}"));
                 }
             }
             (Err(_), None) => {}
-            (g, e) => return Err(format!("compute {g:?} but the reference says {e:?} for {lines:?} {markup:?} {tax:?}")),
+            (g, e) => {
+                return Err(format!("compute {g:?} but the reference says {e:?} for {lines:?} {markup:?} {tax:?}"))
+            }
         }
 
         // Parsing: whatever is accepted writes back as text that reads as the same value.
@@ -504,9 +584,19 @@ fn quote_maths() {
 #[test]
 fn threat_detector() {
     let samples = [
-        "1' UNION SELECT password FROM users--", "<img src=x onerror=alert(1)>", "; cat /etc/passwd", "$(curl evil)",
-        "Greenleaf Landscaping", "O'Brien & Sons", "select the best option from the list", "<b>bold</b>",
-        "{{7*7}}", "() { :;}; /bin/bash", "javascript:alert(1)", "%3Cscript%3E", "admin'--",
+        "1' UNION SELECT password FROM users--",
+        "<img src=x onerror=alert(1)>",
+        "; cat /etc/passwd",
+        "$(curl evil)",
+        "Greenleaf Landscaping",
+        "O'Brien & Sons",
+        "select the best option from the list",
+        "<b>bold</b>",
+        "{{7*7}}",
+        "() { :;}; /bin/bash",
+        "javascript:alert(1)",
+        "%3Cscript%3E",
+        "admin'--",
     ];
     run("threats", |rng| {
         let base = *rng.pick(&samples);
@@ -554,11 +644,75 @@ fn threat_detector() {
 /// What the detectors react to: separators, quotes, brackets, comment markers, entities,
 /// escapes, keywords, and pieces of the shapes that used to make them read the input again.
 const THREAT_ATOMS: &[&str] = &[
-    ";", "|", "&", "\n", "\r", "`", "^", "$(", "$'", "${", "'", "\"", "(", ")", "<", ">", "{", "}", "--", "/*", "*/",
-    "#", "<!--", "<!--#", "&amp;", "&#x41;", "&#65;", "&#", "&", "%25", "%u0041", "%", "\\x41", "\\u0041", "\\\\",
-    "\\", " ", "+", "\t", "select ", "union ", "from ", "or 1=1 ", "order by 1,", "-- ", "<script", "<a", "on", " onx=",
-    "xmlns", "cat", "cat ", "cat{", "sudo+", "sleep 1", "net user", "x.php", "1.2.3.4", "a.b.com", "/", ".", "=", "a", "1",
-    "javascript:", "alert(", "system(", "/etc/passwd", "é",
+    ";",
+    "|",
+    "&",
+    "\n",
+    "\r",
+    "`",
+    "^",
+    "$(",
+    "$'",
+    "${",
+    "'",
+    "\"",
+    "(",
+    ")",
+    "<",
+    ">",
+    "{",
+    "}",
+    "--",
+    "/*",
+    "*/",
+    "#",
+    "<!--",
+    "<!--#",
+    "&amp;",
+    "&#x41;",
+    "&#65;",
+    "&#",
+    "&",
+    "%25",
+    "%u0041",
+    "%",
+    "\\x41",
+    "\\u0041",
+    "\\\\",
+    "\\",
+    " ",
+    "+",
+    "\t",
+    "select ",
+    "union ",
+    "from ",
+    "or 1=1 ",
+    "order by 1,",
+    "-- ",
+    "<script",
+    "<a",
+    "on",
+    " onx=",
+    "xmlns",
+    "cat",
+    "cat ",
+    "cat{",
+    "sudo+",
+    "sleep 1",
+    "net user",
+    "x.php",
+    "1.2.3.4",
+    "a.b.com",
+    "/",
+    ".",
+    "=",
+    "a",
+    "1",
+    "javascript:",
+    "alert(",
+    "system(",
+    "/etc/passwd",
+    "é",
 ];
 
 /// An adversarial value of about `len` bytes, and the name of the generator that made it.

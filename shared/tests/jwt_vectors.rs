@@ -5,9 +5,7 @@
 //!
 //! The fixtures are required: a missing or unreadable file fails the test, it never skips.
 
-use jwt_simple::algorithms::{
-    ECDSAP256KeyPairLike, ES256KeyPair, HS256Key, MACLike, RS256KeyPair, RSAKeyPairLike,
-};
+use jwt_simple::algorithms::{ECDSAP256KeyPairLike, ES256KeyPair, HS256Key, MACLike, RS256KeyPair, RSAKeyPairLike};
 use serde_json::{json, Value};
 use shared::auth::jwt::{self, b64url_encode, verify, Claims, JwtConfig, Rejection};
 
@@ -63,13 +61,11 @@ fn expected_rejection(name: &str) -> Option<Rejection> {
         | "signature_stripped"
         | "tampered_payload_role_escalation"
         | "es256_der_encoded_signature" => BadSignature,
-        "malformed_base64_payload"
-        | "malformed_base64_payload_with_valid_mac"
-        | "two_segments_only" => Malformed,
+        "malformed_base64_payload" | "malformed_base64_payload_with_valid_mac" | "two_segments_only" => Malformed,
         "unknown_kid" | "alg_mismatch_rs256_header_with_ec_kid" => UnknownKey,
-        "jku_header_points_elsewhere"
-        | "x5u_header_points_elsewhere"
-        | "embedded_jwk_header_attacker_key" => ForbiddenHeader,
+        "jku_header_points_elsewhere" | "x5u_header_points_elsewhere" | "embedded_jwk_header_attacker_key" => {
+            ForbiddenHeader
+        }
         "crit_header_unknown_extension" => CritHeader,
         "oversized_10kb" => TooLarge,
         _ => return None,
@@ -83,10 +79,7 @@ fn opt_str(v: &Value, key: &str) -> Option<String> {
 fn aud_list(v: &Value) -> Vec<String> {
     match v {
         Value::String(s) => vec![s.clone()],
-        Value::Array(a) => a
-            .iter()
-            .map(|x| x.as_str().expect("aud string").to_owned())
-            .collect(),
+        Value::Array(a) => a.iter().map(|x| x.as_str().expect("aud string").to_owned()).collect(),
         other => panic!("expected_claims.aud has an unexpected shape: {other}"),
     }
 }
@@ -102,18 +95,10 @@ fn claims_mismatch(c: &Claims, expected: &Value) -> Option<String> {
         diffs.push(format!("role {:?} != {:?}", c.role, exp_role));
     }
     if opt_str(expected, "email") != c.email {
-        diffs.push(format!(
-            "email {:?} != {:?}",
-            c.email,
-            opt_str(expected, "email")
-        ));
+        diffs.push(format!("email {:?} != {:?}", c.email, opt_str(expected, "email")));
     }
     if opt_str(expected, "session_id") != c.session_id {
-        diffs.push(format!(
-            "session_id {:?} != {:?}",
-            c.session_id,
-            opt_str(expected, "session_id")
-        ));
+        diffs.push(format!("session_id {:?} != {:?}", c.session_id, opt_str(expected, "session_id")));
     }
     let aud = aud_list(expected.get("aud").expect("expected_claims.aud"));
     if aud != c.aud {
@@ -131,35 +116,15 @@ fn claims_mismatch(c: &Claims, expected: &Value) -> Option<String> {
 #[test]
 fn validation_policy_matches_the_implementation() {
     let v = validation();
-    let algs: Vec<&str> = v["algorithms"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|a| a.as_str().unwrap())
-        .collect();
+    let algs: Vec<&str> = v["algorithms"].as_array().unwrap().iter().map(|a| a.as_str().unwrap()).collect();
     assert_eq!(algs, jwt::ALLOWED_ALGORITHMS);
-    assert_eq!(
-        v["max_token_bytes"].as_u64(),
-        Some(jwt::MAX_TOKEN_BYTES as u64)
-    );
+    assert_eq!(v["max_token_bytes"].as_u64(), Some(jwt::MAX_TOKEN_BYTES as u64));
     assert_eq!(v["clock_skew_s"].as_u64(), Some(0));
-    let required: Vec<&str> = v["required_claims"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|a| a.as_str().unwrap())
-        .collect();
+    let required: Vec<&str> = v["required_claims"].as_array().unwrap().iter().map(|a| a.as_str().unwrap()).collect();
     assert_eq!(required, ["exp", "sub", "aud", "iss", "role"]);
     // the secret in keys/ is the one validation names
-    assert_eq!(
-        read("keys/hs256_secret.txt").trim(),
-        v["hs256_secret"].as_str().unwrap()
-    );
-    assert_eq!(
-        config().jwks_key_count(),
-        2,
-        "jwks.json has one ES256 and one RS256 key"
-    );
+    assert_eq!(read("keys/hs256_secret.txt").trim(), v["hs256_secret"].as_str().unwrap());
+    assert_eq!(config().jwks_key_count(), 2, "jwks.json has one ES256 and one RS256 key");
 }
 
 #[test]
@@ -181,20 +146,15 @@ fn all_fixture_vectors() {
         match (expect, &result) {
             ("valid", Ok(claims)) => {
                 valid += 1;
-                let expected = case
-                    .get("expected_claims")
-                    .expect("valid case has expected_claims");
+                let expected = case.get("expected_claims").expect("valid case has expected_claims");
                 if let Some(diff) = claims_mismatch(claims, expected) {
                     failures.push(format!("{name}: claims differ: {diff} (reason: {reason})"));
                 }
             }
-            ("valid", Err(r)) => failures.push(format!(
-                "{name}: expected valid, rejected with {} (reason: {reason})",
-                r.code()
-            )),
-            ("invalid", Ok(_)) => failures.push(format!(
-                "{name}: expected invalid, ACCEPTED (reason: {reason})"
-            )),
+            ("valid", Err(r)) => {
+                failures.push(format!("{name}: expected valid, rejected with {} (reason: {reason})", r.code()))
+            }
+            ("invalid", Ok(_)) => failures.push(format!("{name}: expected invalid, ACCEPTED (reason: {reason})")),
             ("invalid", Err(r)) => {
                 invalid += 1;
                 match expected_rejection(name) {
@@ -210,11 +170,7 @@ fn all_fixture_vectors() {
             (other, _) => failures.push(format!("{name}: unknown expect {other:?}")),
         }
     }
-    println!(
-        "{} cases: {valid} valid, {invalid} invalid, {} failures",
-        cases.len(),
-        failures.len()
-    );
+    println!("{} cases: {valid} valid, {invalid} invalid, {} failures", cases.len(), failures.len());
     assert!(
         failures.is_empty(),
         "{} of {} JWT vectors failed:\n  {}",
@@ -231,12 +187,7 @@ fn vectors_are_rejected_one_second_later_or_earlier_only_by_time() {
     let doc = tokens();
     let cfg = config();
     let case = |n: &str| {
-        doc["cases"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|c| c["name"] == n)
-            .unwrap_or_else(|| panic!("case {n}"))["token"]
+        doc["cases"].as_array().unwrap().iter().find(|c| c["name"] == n).unwrap_or_else(|| panic!("case {n}"))["token"]
             .as_str()
             .unwrap()
             .to_owned()
@@ -245,10 +196,7 @@ fn vectors_are_rejected_one_second_later_or_earlier_only_by_time() {
     assert_eq!(verify(&t, &cfg, now()).unwrap_err(), Rejection::Expired);
     assert!(verify(&t, &cfg, now() - 1).is_ok());
     assert!(verify(&case("valid_hs256_user"), &cfg, 4_102_444_799).is_ok());
-    assert_eq!(
-        verify(&case("valid_hs256_user"), &cfg, 4_102_444_800).unwrap_err(),
-        Rejection::Expired
-    );
+    assert_eq!(verify(&case("valid_hs256_user"), &cfg, 4_102_444_800).unwrap_err(), Rejection::Expired);
 }
 
 // ------------------------------------------------------------------------------------------
@@ -304,17 +252,11 @@ fn minted_with_fixture_keys_verify() {
     let body = seg(&payload());
     let es = sign_es256(
         "keys/es256_private.pem",
-        &format!(
-            "{}.{body}",
-            seg(&json!({"alg":"ES256","typ":"JWT","kid":ES_KID}))
-        ),
+        &format!("{}.{body}", seg(&json!({"alg":"ES256","typ":"JWT","kid":ES_KID}))),
     );
     let rs = sign_rs256(
         "keys/rs256_private.pem",
-        &format!(
-            "{}.{body}",
-            seg(&json!({"alg":"RS256","typ":"JWT","kid":RS_KID}))
-        ),
+        &format!("{}.{body}", seg(&json!({"alg":"RS256","typ":"JWT","kid":RS_KID}))),
     );
     let hs = jwt::mint_hs256(&payload(), &secret());
     for (alg, t) in [("ES256", &es), ("RS256", &rs), ("HS256", &hs)] {
@@ -323,13 +265,8 @@ fn minted_with_fixture_keys_verify() {
         assert_eq!(c.raw, payload());
     }
     // Supabase puts a kid on HS256 tokens too: ignored for key selection (even the RSA kid).
-    let hs_kid = sign_hs256(
-        secret().as_bytes(),
-        &format!(
-            "{}.{body}",
-            seg(&json!({"alg":"HS256","typ":"JWT","kid":RS_KID}))
-        ),
-    );
+    let hs_kid =
+        sign_hs256(secret().as_bytes(), &format!("{}.{body}", seg(&json!({"alg":"HS256","typ":"JWT","kid":RS_KID}))));
     assert!(verify(&hs_kid, &cfg, now()).is_ok());
     // A float NumericDate is a number: accepted.
     let mut p = payload();
@@ -344,98 +281,42 @@ fn key_selection_is_by_kid_and_type_only() {
     let body = seg(&payload());
     let es_input = |h: Value| format!("{}.{body}", seg(&h));
     // ES256 signed by the real key but without a kid: no key is selected.
-    let no_kid = sign_es256(
-        "keys/es256_private.pem",
-        &es_input(json!({"alg":"ES256","typ":"JWT"})),
-    );
-    assert_eq!(
-        verify(&no_kid, &cfg, now()).unwrap_err(),
-        Rejection::UnknownKey
-    );
+    let no_kid = sign_es256("keys/es256_private.pem", &es_input(json!({"alg":"ES256","typ":"JWT"})));
+    assert_eq!(verify(&no_kid, &cfg, now()).unwrap_err(), Rejection::UnknownKey);
     // ES256 signed by the real EC key but naming the RSA kid: kty mismatch, no key.
-    let rsa_kid = sign_es256(
-        "keys/es256_private.pem",
-        &es_input(json!({"alg":"ES256","kid":RS_KID})),
-    );
-    assert_eq!(
-        verify(&rsa_kid, &cfg, now()).unwrap_err(),
-        Rejection::UnknownKey
-    );
+    let rsa_kid = sign_es256("keys/es256_private.pem", &es_input(json!({"alg":"ES256","kid":RS_KID})));
+    assert_eq!(verify(&rsa_kid, &cfg, now()).unwrap_err(), Rejection::UnknownKey);
     // Attacker EC key under the real kid: bad signature.
-    let attacker = sign_es256(
-        "keys/attacker_es256_private.pem",
-        &es_input(json!({"alg":"ES256","kid":ES_KID})),
-    );
-    assert_eq!(
-        verify(&attacker, &cfg, now()).unwrap_err(),
-        Rejection::BadSignature
-    );
+    let attacker = sign_es256("keys/attacker_es256_private.pem", &es_input(json!({"alg":"ES256","kid":ES_KID})));
+    assert_eq!(verify(&attacker, &cfg, now()).unwrap_err(), Rejection::BadSignature);
     // Attacker RSA key under the real RSA kid: bad signature.
-    let attacker_rs = sign_rs256(
-        "keys/attacker_rs256_private.pem",
-        &es_input(json!({"alg":"RS256","kid":RS_KID})),
-    );
-    assert_eq!(
-        verify(&attacker_rs, &cfg, now()).unwrap_err(),
-        Rejection::BadSignature
-    );
+    let attacker_rs = sign_rs256("keys/attacker_rs256_private.pem", &es_input(json!({"alg":"RS256","kid":RS_KID})));
+    assert_eq!(verify(&attacker_rs, &cfg, now()).unwrap_err(), Rejection::BadSignature);
     // HMAC keyed with the public keys (PEM text or raw JWK JSON): never accepted.
-    for pem in [
-        "keys/es256_public.pem",
-        "keys/rs256_public.pem",
-        "jwks.json",
-    ] {
+    for pem in ["keys/es256_public.pem", "keys/rs256_public.pem", "jwks.json"] {
         for kid in [ES_KID, RS_KID] {
-            let t = sign_hs256(
-                read(pem).as_bytes(),
-                &es_input(json!({"alg":"HS256","kid":kid})),
-            );
-            assert_eq!(
-                verify(&t, &cfg, now()).unwrap_err(),
-                Rejection::BadSignature,
-                "{pem} {kid}"
-            );
+            let t = sign_hs256(read(pem).as_bytes(), &es_input(json!({"alg":"HS256","kid":kid})));
+            assert_eq!(verify(&t, &cfg, now()).unwrap_err(), Rejection::BadSignature, "{pem} {kid}");
         }
     }
     // An ES256 signature of the wrong size (R||S truncated / extended): bad signature.
-    let good = sign_es256(
-        "keys/es256_private.pem",
-        &es_input(json!({"alg":"ES256","kid":ES_KID})),
-    );
+    let good = sign_es256("keys/es256_private.pem", &es_input(json!({"alg":"ES256","kid":ES_KID})));
     assert!(verify(&good, &cfg, now()).is_ok());
     let (input, sig) = good.rsplit_once('.').unwrap();
     let raw = jwt::b64url_decode(sig).unwrap();
     for bad in [&raw[..63], &[raw.as_slice(), &[0u8]].concat()[..]] {
         let t = format!("{input}.{}", b64url_encode(bad));
-        assert_eq!(
-            verify(&t, &cfg, now()).unwrap_err(),
-            Rejection::BadSignature
-        );
+        assert_eq!(verify(&t, &cfg, now()).unwrap_err(), Rejection::BadSignature);
     }
     // A JWKS that lacks the key: unknown key; no HS256 secret configured: HS256 unknown key.
-    let jwks_only = JwtConfig::new(
-        None,
-        Some(&read("jwks.json")),
-        Some("http://127.0.0.1:54321/auth/v1"),
-        "authenticated",
-    )
-    .unwrap();
+    let jwks_only =
+        JwtConfig::new(None, Some(&read("jwks.json")), Some("http://127.0.0.1:54321/auth/v1"), "authenticated")
+            .unwrap();
     assert!(verify(&good, &jwks_only, now()).is_ok());
-    assert_eq!(
-        verify(&jwt::mint_hs256(&payload(), &secret()), &jwks_only, now()).unwrap_err(),
-        Rejection::UnknownKey
-    );
-    let secret_only = JwtConfig::new(
-        Some(&secret()),
-        None,
-        Some("http://127.0.0.1:54321/auth/v1"),
-        "authenticated",
-    )
-    .unwrap();
-    assert_eq!(
-        verify(&good, &secret_only, now()).unwrap_err(),
-        Rejection::UnknownKey
-    );
+    assert_eq!(verify(&jwt::mint_hs256(&payload(), &secret()), &jwks_only, now()).unwrap_err(), Rejection::UnknownKey);
+    let secret_only =
+        JwtConfig::new(Some(&secret()), None, Some("http://127.0.0.1:54321/auth/v1"), "authenticated").unwrap();
+    assert_eq!(verify(&good, &secret_only, now()).unwrap_err(), Rejection::UnknownKey);
 }
 
 #[test]
@@ -450,21 +331,12 @@ fn padded_or_spaced_segments_with_a_valid_mac_are_malformed() {
     }
     let h = seg(&json!({"alg":"HS256","typ":"JWT"}));
     let body = seg(&p);
-    assert!(verify(
-        &sign_hs256(secret().as_bytes(), &format!("{h}.{body}")),
-        &cfg,
-        now()
-    )
-    .is_ok());
+    assert!(verify(&sign_hs256(secret().as_bytes(), &format!("{h}.{body}")), &cfg, now()).is_ok());
     let padded = format!("{body}{}", "=".repeat(4 - body.len() % 4));
     let spaced = format!("{} {}", &body[..20], &body[20..]);
     for input in [format!("{h}.{padded}"), format!("{h}.{spaced}")] {
         let t = sign_hs256(secret().as_bytes(), &input);
-        assert_eq!(
-            verify(&t, &cfg, now()).unwrap_err(),
-            Rejection::Malformed,
-            "{input}"
-        );
+        assert_eq!(verify(&t, &cfg, now()).unwrap_err(), Rejection::Malformed, "{input}");
     }
 }
 

@@ -38,7 +38,13 @@ impl HttpResponse {
 
 impl Req {
     pub fn new(method: &str, url: &str) -> Req {
-        Req { method: method.into(), url: url.into(), headers: Vec::new(), body: Vec::new(), timeout: Duration::from_secs(30) }
+        Req {
+            method: method.into(),
+            url: url.into(),
+            headers: Vec::new(),
+            body: Vec::new(),
+            timeout: Duration::from_secs(30),
+        }
     }
 
     pub fn header(mut self, k: &str, v: &str) -> Req {
@@ -151,7 +157,8 @@ pub fn read_response(r: &mut impl BufRead) -> std::io::Result<HttpResponse> {
         loop {
             let mut size = String::new();
             r.read_line(&mut size)?;
-            let n = usize::from_str_radix(size.trim().split(';').next().unwrap_or("0"), 16).map_err(std::io::Error::other)?;
+            let n = usize::from_str_radix(size.trim().split(';').next().unwrap_or("0"), 16)
+                .map_err(std::io::Error::other)?;
             if n == 0 {
                 let mut end = String::new();
                 let _ = r.read_line(&mut end);

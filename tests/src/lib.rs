@@ -11,8 +11,8 @@
 
 pub mod http;
 pub mod images;
-pub mod schema;
 pub mod original;
+pub mod schema;
 pub mod sign;
 
 use std::io::{BufRead, BufReader};
@@ -84,7 +84,8 @@ pub fn fixture_bytes(rel: &str) -> Vec<u8> {
 
 pub fn fixture_json(rel: &str) -> serde_json::Value {
     let path = fixture(rel);
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("fixture {} is missing or unreadable: {e}", path.display()));
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("fixture {} is missing or unreadable: {e}", path.display()));
     serde_json::from_str(&text).expect("fixture is JSON")
 }
 
@@ -157,6 +158,12 @@ pub struct TestDb {
     admin_url: String,
 }
 
+impl Default for TestDb {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl TestDb {
     pub fn new() -> TestDb {
         let admin_url = env("EDGE_TEST_PG");
@@ -203,7 +210,12 @@ impl TestDb {
              INSERT INTO subscriptions (stripe_subscription_id, user_id, stripe_price_id, status,
                                         current_period_start, current_period_end)
                VALUES ('sub_{product}', '{user}', 'price_{product}', 'active', now(), now() + interval '30 days');",
-            plan.max_quotes, plan.max_clients, plan.pdf_export, plan.email_quotes, plan.custom_branding, plan.bulk_operations
+            plan.max_quotes,
+            plan.max_clients,
+            plan.pdf_export,
+            plan.email_quotes,
+            plan.custom_branding,
+            plan.bulk_operations
         ));
     }
 
@@ -304,9 +316,7 @@ fn manifest_defaults(manifest: &Path) -> Vec<(String, String)> {
     let Ok(text) = std::fs::read_to_string(manifest) else { return Vec::new() };
     let Ok(doc) = text.parse::<toml::Table>() else { return Vec::new() };
     let Some(vars) = doc.get("variables").and_then(|v| v.as_table()) else { return Vec::new() };
-    vars.iter()
-        .filter_map(|(name, decl)| Some((name.clone(), decl.get("default")?.as_str()?.to_string())))
-        .collect()
+    vars.iter().filter_map(|(name, decl)| Some((name.clone(), decl.get("default")?.as_str()?.to_string()))).collect()
 }
 
 pub fn base_vars(db: &TestDb) -> Vec<(String, String)> {
@@ -344,7 +354,13 @@ impl Host {
         // (`http://self`) to the address it was told to listen on.
         let port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("a free port").port();
         let mut cmd = Command::new(spin);
-        cmd.arg("up").arg("-f").arg(&cfg.manifest).arg("--listen").arg(format!("127.0.0.1:{port}")).arg("--log-dir").arg(&logs.0);
+        cmd.arg("up")
+            .arg("-f")
+            .arg(&cfg.manifest)
+            .arg("--listen")
+            .arg(format!("127.0.0.1:{port}"))
+            .arg("--log-dir")
+            .arg(&logs.0);
         Host::run(cmd, cfg, Some(logs))
     }
 
@@ -362,7 +378,8 @@ impl Host {
         // Nor from the `.env` that `scripts/dev` writes beside the project's own manifest: every
         // variable the test leaves alone is given its manifest default, which the environment
         // puts first. (A test's own manifest elsewhere keeps its own `.env`.)
-        let own_manifest = std::fs::canonicalize(&cfg.manifest).ok() == std::fs::canonicalize(root().join("spin.toml")).ok();
+        let own_manifest =
+            std::fs::canonicalize(&cfg.manifest).ok() == std::fs::canonicalize(root().join("spin.toml")).ok();
         for (k, v) in if own_manifest { manifest_defaults(&cfg.manifest) } else { Vec::new() } {
             if !cfg.vars.iter().any(|(name, _)| *name == k) {
                 cmd.env(format!("SPIN_VARIABLE_{}", k.to_ascii_uppercase()), v);
@@ -552,7 +569,11 @@ pub struct TempDir(pub PathBuf);
 
 impl TempDir {
     pub fn new(tag: &str) -> TempDir {
-        let p = std::env::temp_dir().join(format!("edge-{tag}-{}-{}", std::process::id(), DB_SEQ.fetch_add(1, Ordering::SeqCst)));
+        let p = std::env::temp_dir().join(format!(
+            "edge-{tag}-{}-{}",
+            std::process::id(),
+            DB_SEQ.fetch_add(1, Ordering::SeqCst)
+        ));
         std::fs::create_dir_all(&p).unwrap();
         TempDir(p)
     }

@@ -6,10 +6,29 @@
 
 use serde_json::Value;
 
-const ANNOTATIONS: &[&str] = &["description", "title", "example", "examples", "default", "deprecated", "readOnly", "writeOnly"];
+const ANNOTATIONS: &[&str] =
+    &["description", "title", "example", "examples", "default", "deprecated", "readOnly", "writeOnly"];
 const KEYWORDS: &[&str] = &[
-    "$ref", "type", "properties", "required", "additionalProperties", "items", "enum", "const", "oneOf", "anyOf", "allOf",
-    "minLength", "maxLength", "minimum", "maximum", "exclusiveMinimum", "minItems", "maxItems", "pattern", "format",
+    "$ref",
+    "type",
+    "properties",
+    "required",
+    "additionalProperties",
+    "items",
+    "enum",
+    "const",
+    "oneOf",
+    "anyOf",
+    "allOf",
+    "minLength",
+    "maxLength",
+    "minimum",
+    "maximum",
+    "exclusiveMinimum",
+    "minItems",
+    "maxItems",
+    "pattern",
+    "format",
 ];
 
 /// An OpenAPI document (as JSON) whose component schemas `$ref`s point into.
@@ -93,7 +112,9 @@ impl Checker<'_> {
             match key {
                 "allOf" if all && n != alts.len() => errs.extend(fits.into_iter().flatten()),
                 "anyOf" if n == 0 => errs.push(format!("{path}: {} fits none of anyOf: {}", short(v), summary(&fits))),
-                "oneOf" if n != 1 => errs.push(format!("{path}: {} fits {n} of oneOf, not exactly one: {}", short(v), summary(&fits))),
+                "oneOf" if n != 1 => {
+                    errs.push(format!("{path}: {} fits {n} of oneOf, not exactly one: {}", short(v), summary(&fits)))
+                }
                 _ => {}
             }
         }
@@ -179,7 +200,14 @@ fn format_matches(format: &str, text: &str) -> bool {
     regex::Regex::new(re).unwrap().is_match(text)
 }
 
-fn bound(s: &serde_json::Map<String, Value>, key: &str, n: f64, path: &str, errs: &mut Vec<String>, ok: fn(f64, f64) -> bool) {
+fn bound(
+    s: &serde_json::Map<String, Value>,
+    key: &str,
+    n: f64,
+    path: &str,
+    errs: &mut Vec<String>,
+    ok: fn(f64, f64) -> bool,
+) {
     if let Some(m) = s.get(key).and_then(Value::as_f64) {
         if !ok(n, m) {
             errs.push(format!("{path}: {n} breaks {key} {m}"));
@@ -225,20 +253,32 @@ mod tests {
 
     #[test]
     fn a_fitting_value_has_no_errors() {
-        let e = errors(json!({"id": "de300000-0000-4000-8000-00000000a001", "total": "1.50", "status": "sent", "notes": null, "items": [0, 3]}));
+        let e = errors(
+            json!({"id": "de300000-0000-4000-8000-00000000a001", "total": "1.50", "status": "sent", "notes": null, "items": [0, 3]}),
+        );
         assert!(e.is_empty(), "{e:?}");
     }
 
     #[test]
     fn each_broken_rule_is_reported_with_its_path() {
-        let e = errors(json!({"id": "Q-1", "total": 1.5, "status": "lost", "notes": "too long", "items": [-1, "x"], "extra": 1}));
-        let want = ["$.id: \"Q-1\" is not a uuid", "$.total: 1.5 is not of type string", "$.status: \"lost\" is not one of",
-                    "$.notes: 8 breaks maxLength 5", "$.items[0]: -1 breaks minimum 0", "$.items[1]: \"x\" is not of type integer",
-                    "$: member extra is not described"];
+        let e = errors(
+            json!({"id": "Q-1", "total": 1.5, "status": "lost", "notes": "too long", "items": [-1, "x"], "extra": 1}),
+        );
+        let want = [
+            "$.id: \"Q-1\" is not a uuid",
+            "$.total: 1.5 is not of type string",
+            "$.status: \"lost\" is not one of",
+            "$.notes: 8 breaks maxLength 5",
+            "$.items[0]: -1 breaks minimum 0",
+            "$.items[1]: \"x\" is not of type integer",
+            "$: member extra is not described",
+        ];
         for w in want {
             assert!(e.iter().any(|x| x.starts_with(w)), "{w} not in {e:#?}");
         }
-        assert!(errors(json!({"id": "de300000-0000-4000-8000-00000000a001"})).iter().any(|x| x == "$: required member total is missing"));
+        assert!(errors(json!({"id": "de300000-0000-4000-8000-00000000a001"}))
+            .iter()
+            .any(|x| x == "$: required member total is missing"));
     }
 
     #[test]

@@ -59,7 +59,8 @@ fn pdf_text(bytes: &[u8]) -> String {
     let dir = TempDir::new("adopted-pdf");
     let file = dir.0.join("quote.pdf");
     std::fs::write(&file, bytes).unwrap();
-    let out = Command::new("pdftotext").args(["-layout"]).arg(&file).arg("-").output().expect("pdftotext (poppler-utils)");
+    let out =
+        Command::new("pdftotext").args(["-layout"]).arg(&file).arg("-").output().expect("pdftotext (poppler-utils)");
     assert!(out.status.success());
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
@@ -111,10 +112,15 @@ fn an_original_deployment_is_adopted_in_place_and_its_users_see_their_plans_quot
     // What moved where, as edge db status says it.
     let (ok, out) = edge(&["db", "status", "--db-url", &db.url]);
     assert!(ok, "{out}");
-    let line = |needle: &str| out.lines().find(|l| l.contains(needle)).unwrap_or_else(|| panic!("no `{needle}` in\n{out}")).to_string();
+    let line = |needle: &str| {
+        out.lines().find(|l| l.contains(needle)).unwrap_or_else(|| panic!("no `{needle}` in\n{out}")).to_string()
+    };
     let quotes = line("adopted table public.quotes ");
     assert!(quotes.trim_start().starts_with("0001_foundation"), "{quotes}");
-    assert!(quotes.contains("(6 rows kept as quotekit_original.quotes); 6 rows carried into public.quotes"), "{quotes}");
+    assert!(
+        quotes.contains("(6 rows kept as quotekit_original.quotes); 6 rows carried into public.quotes"),
+        "{quotes}"
+    );
     assert!(line("adopted table public.subscriptions ").trim_start().starts_with("0002_stripe_mirror"), "{out}");
     assert!(line("adopted table public.customers ").contains("5 rows carried into public.stripe_customers"), "{out}");
     assert!(line("adopted type public.quote_status").trim_start().starts_with("0001_foundation"), "{out}");
@@ -143,10 +149,18 @@ fn an_original_deployment_is_adopted_in_place_and_its_users_see_their_plans_quot
     assert_eq!(alice["features"]["pdf_export"], true);
     assert_eq!(alice["usage"]["quotes"], 3, "{alice}");
     let carol = status(&host, CAROL);
-    assert_eq!((carol["plan"]["key"].as_str(), carol["features"]["max_quotes"].as_i64()), (Some("prod_Pro"), Some(50)), "{carol}");
+    assert_eq!(
+        (carol["plan"]["key"].as_str(), carol["features"]["max_quotes"].as_i64()),
+        (Some("prod_Pro"), Some(50)),
+        "{carol}"
+    );
     assert_eq!(carol["plan"]["limits_configured"], true, "limits from the product's Stripe metadata");
     let dave = status(&host, DAVE);
-    assert_eq!((dave["plan"]["entitled"].as_bool(), dave["plan"]["past_due"].as_bool()), (Some(true), Some(true)), "{dave}");
+    assert_eq!(
+        (dave["plan"]["entitled"].as_bool(), dave["plan"]["past_due"].as_bool()),
+        (Some(true), Some(true)),
+        "{dave}"
+    );
     for free in [BOB, ERIN] {
         let d = status(&host, free);
         assert_eq!((d["plan"]["key"].as_str(), d["features"]["max_quotes"].as_i64()), (Some("free"), Some(5)), "{d}");
@@ -168,19 +182,34 @@ fn an_original_deployment_is_adopted_in_place_and_its_users_see_their_plans_quot
     assert_eq!(first["status"], "sent");
     assert_eq!(first["client_email"], "board@harborview.example");
     let walk_in = list.iter().find(|q| q["quote_number"] == "Q-2025-0003").unwrap();
-    assert_eq!((walk_in["client_email"].as_str(), walk_in["total"].as_str()), (Some("walkin@example.com"), Some("214.50")), "{walk_in}");
+    assert_eq!(
+        (walk_in["client_email"].as_str(), walk_in["total"].as_str()),
+        (Some("walkin@example.com"), Some("214.50")),
+        "{walk_in}"
+    );
     assert_eq!(walk_in["valid_until"], "2025-11-30");
-    let one = host.get(&format!("/functions/v1/quote-processor/{}", first["id"].as_str().unwrap())).bearer(&Jwt::user(ALICE)).send();
+    let one = host
+        .get(&format!("/functions/v1/quote-processor/{}", first["id"].as_str().unwrap()))
+        .bearer(&Jwt::user(ALICE))
+        .send();
     assert_eq!(one.status, 200, "{}", one.text());
-    let items: Vec<String> = one.json()["line_items"].as_array().unwrap().iter().map(|i| i["name"].as_str().unwrap().to_string()).collect();
+    let items: Vec<String> =
+        one.json()["line_items"].as_array().unwrap().iter().map(|i| i["name"].as_str().unwrap().to_string()).collect();
     assert_eq!(items, ["Mowing", "Mulch"]);
 
     // Bob's two quotes the original numbered alike: the older keeps the number.
     let r = host.get("/functions/v1/quote-processor").bearer(&Jwt::user(BOB)).send();
-    let bobs: Vec<(String, Value)> =
-        r.json()["data"].as_array().unwrap().iter().map(|q| (q["quote_number"].as_str().unwrap().to_string(), q["client_id"].clone())).collect();
+    let bobs: Vec<(String, Value)> = r.json()["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|q| (q["quote_number"].as_str().unwrap().to_string(), q["client_id"].clone()))
+        .collect();
     assert!(bobs.contains(&("Q-2025-0001".into(), json!("c1000000-0000-4000-8000-0000000000b1"))), "{bobs:?}");
-    assert!(bobs.contains(&("Q-2025-0002".into(), Value::Null)), "the link to another user's client is dropped: {bobs:?}");
+    assert!(
+        bobs.contains(&("Q-2025-0002".into(), Value::Null)),
+        "the link to another user's client is dropped: {bobs:?}"
+    );
 
     // A PDF of an old quote, from the adopted rows and Alice's business settings.
     let r = host
@@ -191,7 +220,17 @@ fn an_original_deployment_is_adopted_in_place_and_its_users_see_their_plans_quot
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(r.header("content-type"), Some("application/pdf"));
     let text = pdf_text(&r.body);
-    for expected in ["Q-2025-0001", "Greenleaf Landscaping", "Harbor View HOA", "Mowing", "Mulch", "392.50", "58.88", "37.23", "488.61"] {
+    for expected in [
+        "Q-2025-0001",
+        "Greenleaf Landscaping",
+        "Harbor View HOA",
+        "Mowing",
+        "Mulch",
+        "392.50",
+        "58.88",
+        "37.23",
+        "488.61",
+    ] {
         assert!(text.contains(expected), "{expected} missing from the PDF:\n{text}");
     }
 
@@ -204,7 +243,8 @@ fn an_original_deployment_is_adopted_in_place_and_its_users_see_their_plans_quot
     assert_eq!(r.status, 201, "{}", r.text());
 
     // Roles: the operator's admin stays one; the seeded development admin does not.
-    let overview = |user: &str| host.get("/functions/v1/webhook-monitor/overview").bearer(&Jwt::user(user)).send().status;
+    let overview =
+        |user: &str| host.get("/functions/v1/webhook-monitor/overview").bearer(&Jwt::user(user)).send().status;
     assert_eq!(overview(OPS), 200);
     assert_eq!(overview(CARLOS), 403);
 

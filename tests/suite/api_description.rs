@@ -26,7 +26,10 @@ fn required_queries() -> BTreeMap<(String, String), String> {
     read_description().1
 }
 
-fn read_description() -> (BTreeMap<String, BTreeSet<String>>, BTreeMap<(String, String), String>) {
+/// Documented paths with their methods, and the required query parameters of each (path, method).
+type Description = (BTreeMap<String, BTreeSet<String>>, BTreeMap<(String, String), String>);
+
+fn read_description() -> Description {
     let text = std::fs::read_to_string(e2e::root().join("openapi.yaml")).expect("openapi.yaml at the repository root");
     let mut out: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     let mut queries = BTreeMap::new();
@@ -103,7 +106,8 @@ fn unrouted(host: &Host, method: &str, path: &str) -> (bool, u16) {
         req = req.json(&serde_json::json!({}));
     }
     let r = req.send();
-    let code = serde_json::from_slice::<serde_json::Value>(&r.body).ok().and_then(|v| v["code"].as_str().map(str::to_string));
+    let code =
+        serde_json::from_slice::<serde_json::Value>(&r.body).ok().and_then(|v| v["code"].as_str().map(str::to_string));
     (r.status == 404 && code.as_deref() == Some("route_not_found"), r.status)
 }
 
@@ -118,9 +122,16 @@ fn the_description_covers_all_eleven_functions() {
     on_disk.sort();
     assert_eq!(functions.iter().map(|s| s.to_string()).collect::<Vec<_>>(), on_disk);
     for f in &on_disk {
-        assert!(docs.get(&format!("{PREFIX}{f}/health")).is_some_and(|m| m.contains("GET")), "{f}/health is not documented");
+        assert!(
+            docs.get(&format!("{PREFIX}{f}/health")).is_some_and(|m| m.contains("GET")),
+            "{f}/health is not documented"
+        );
     }
-    assert!(docs.values().map(BTreeSet::len).sum::<usize>() > 100, "{} operations", docs.values().map(BTreeSet::len).sum::<usize>());
+    assert!(
+        docs.values().map(BTreeSet::len).sum::<usize>() > 100,
+        "{} operations",
+        docs.values().map(BTreeSet::len).sum::<usize>()
+    );
 }
 
 #[test]
@@ -147,7 +158,10 @@ fn every_documented_operation_is_served() {
 fn route_words(function: &str) -> BTreeSet<String> {
     let mut words = BTreeSet::new();
     for file in ["lib.rs", "routes.rs"] {
-        let Ok(text) = std::fs::read_to_string(e2e::root().join("functions").join(function).join("src").join(file)) else { continue };
+        let Ok(text) = std::fs::read_to_string(e2e::root().join("functions").join(function).join("src").join(file))
+        else {
+            continue;
+        };
         let code = text.split("#[cfg(test)]").next().unwrap_or("");
         for piece in code.split('"').skip(1).step_by(2) {
             let word = !piece.is_empty()
@@ -201,19 +215,30 @@ fn every_served_route_is_documented() {
         }
     }
     eprintln!("{asked} probes of {} functions' route words", functions.len());
-    assert!(undocumented.is_empty(), "served but not in openapi.yaml:\n{}", undocumented.into_iter().collect::<Vec<_>>().join("\n"));
+    assert!(
+        undocumented.is_empty(),
+        "served but not in openapi.yaml:\n{}",
+        undocumented.into_iter().collect::<Vec<_>>().join("\n")
+    );
 }
 
 #[test]
 fn the_description_parser_reads_paths_and_methods() {
     // The checks above are only as good as this reading of the file.
     let docs = documented();
-    assert_eq!(docs.get("/functions/v1/quote-processor/{id}").map(|m| m.iter().cloned().collect::<Vec<_>>()),
-               Some(vec!["DELETE".into(), "GET".into(), "PATCH".into(), "PUT".into()]));
-    assert!(matching(&docs, "/functions/v1/security-hardening/audit_log").iter().any(|(p, _)| p.ends_with("/audit-log")));
+    assert_eq!(
+        docs.get("/functions/v1/quote-processor/{id}").map(|m| m.iter().cloned().collect::<Vec<_>>()),
+        Some(vec!["DELETE".into(), "GET".into(), "PATCH".into(), "PUT".into()])
+    );
+    assert!(matching(&docs, "/functions/v1/security-hardening/audit_log")
+        .iter()
+        .any(|(p, _)| p.ends_with("/audit-log")));
     assert!(matching(&docs, "/functions/v1/quote-processor/nope/extra/deep").is_empty());
     let q = required_queries();
-    assert_eq!(q.get(&("/functions/v1/monitoring-alerting/alerts".to_string(), "POST".to_string())).map(String::as_str), Some("action=acknowledge"));
+    assert_eq!(
+        q.get(&("/functions/v1/monitoring-alerting/alerts".to_string(), "POST".to_string())).map(String::as_str),
+        Some("action=acknowledge")
+    );
 }
 
 // ---- Answers against the description -------------------------------------------------------
@@ -243,7 +268,10 @@ impl<'h> Tour<'h> {
         for (path, item) in doc["paths"].as_object().unwrap() {
             for (method, op) in item.as_object().unwrap() {
                 if let Some(id) = op["operationId"].as_str() {
-                    assert!(ops.insert(id.to_string(), (path.clone(), method.to_ascii_uppercase())).is_none(), "operationId {id} twice");
+                    assert!(
+                        ops.insert(id.to_string(), (path.clone(), method.to_ascii_uppercase())).is_none(),
+                        "operationId {id} twice"
+                    );
                 }
             }
         }
@@ -251,7 +279,14 @@ impl<'h> Tour<'h> {
     }
 
     /// Call `op` with `params` filling the path's `{...}` in order, then `query`, then the body.
-    fn call(&mut self, op: &str, params: &[&str], query: &str, body: Option<serde_json::Value>, token: &str) -> serde_json::Value {
+    fn call(
+        &mut self,
+        op: &str,
+        params: &[&str],
+        query: &str,
+        body: Option<serde_json::Value>,
+        token: &str,
+    ) -> serde_json::Value {
         self.call_with(op, params, query, body, token, &[])
     }
 
@@ -281,11 +316,18 @@ impl<'h> Tour<'h> {
         token: &str,
         headers: &[(&str, &str)],
     ) -> serde_json::Value {
-        let (template, method) = self.ops.get(op).unwrap_or_else(|| panic!("no operation {op} in openapi.yaml")).clone();
+        let (template, method) =
+            self.ops.get(op).unwrap_or_else(|| panic!("no operation {op} in openapi.yaml")).clone();
         let mut params = params.iter();
         let path: Vec<String> = template
             .split('/')
-            .map(|s| if s.starts_with('{') { params.next().unwrap_or_else(|| panic!("{op}: a value for {s}")).to_string() } else { s.to_string() })
+            .map(|s| {
+                if s.starts_with('{') {
+                    params.next().unwrap_or_else(|| panic!("{op}: a value for {s}")).to_string()
+                } else {
+                    s.to_string()
+                }
+            })
             .collect();
         let url = format!("{}{}", path.join("/"), if query.is_empty() { String::new() } else { format!("?{query}") });
         let mut req = e2e::Req::new(&method, &self.host.url(&url));
@@ -302,13 +344,20 @@ impl<'h> Tour<'h> {
         }
         let r = req.send();
         let json: serde_json::Value = serde_json::from_slice(&r.body).unwrap_or(serde_json::Value::Null);
-        self.dump.push(serde_json::json!({"op": op, "status": r.status, "content_type": r.header("content-type"), "body": json}));
+        self.dump.push(
+            serde_json::json!({"op": op, "status": r.status, "content_type": r.header("content-type"), "body": json}),
+        );
         let described = &self.doc["paths"][&template][method.to_ascii_lowercase()]["responses"];
         if !(200..300).contains(&r.status) {
-            self.wrong.push(format!("{op}: {method} {url} answered {} {}", r.status, r.text().chars().take(300).collect::<String>()));
+            self.wrong.push(format!(
+                "{op}: {method} {url} answered {} {}",
+                r.status,
+                r.text().chars().take(300).collect::<String>()
+            ));
             return json;
         }
-        let response = [r.status.to_string(), "2XX".to_string()].into_iter().map(|k| &described[&k]).find(|v| !v.is_null());
+        let response =
+            [r.status.to_string(), "2XX".to_string()].into_iter().map(|k| &described[&k]).find(|v| !v.is_null());
         let Some(response) = response else {
             self.wrong.push(format!("{op}: answered {}, which openapi.yaml does not list", r.status));
             return json;
@@ -329,7 +378,11 @@ impl<'h> Tour<'h> {
             }
             let errors = e2e::schema::Checker { doc: &self.doc }.errors(schema, &json);
             if !errors.is_empty() {
-                self.wrong.push(format!("{op}: the {} answer does not fit its schema:\n    {}", r.status, errors.join("\n    ")));
+                self.wrong.push(format!(
+                    "{op}: the {} answer does not fit its schema:\n    {}",
+                    r.status,
+                    errors.join("\n    ")
+                ));
             }
         }
         self.answered.insert(op.to_string(), r.status);
@@ -381,9 +434,15 @@ fn every_operation_answers_as_its_schema_says() {
            ('warning', 'performance', 'Tour 2', 'tour', 'error_rate', 'gt', 5, 'tour-2'),
            ('warning', 'performance', 'Tour 3', 'tour', 'error_rate', 'gt', 5, 'tour-3');",
     );
-    let green = e2e::Host::start(HostConfig::app(&db).var("deployment_color", "green").var("green_base_url", "http://127.0.0.1:9"));
+    let green = e2e::Host::start(
+        HostConfig::app(&db).var("deployment_color", "green").var("green_base_url", "http://127.0.0.1:9"),
+    );
     let host = e2e::Host::start(
-        HostConfig::app(&db).var("deployment_color", "blue").var("green_base_url", &green.base).var("green_origin", &green.base).var("stripe_webhook_secrets", WHSEC),
+        HostConfig::app(&db)
+            .var("deployment_color", "blue")
+            .var("green_base_url", &green.base)
+            .var("green_origin", &green.base)
+            .var("stripe_webhook_secrets", WHSEC),
     );
     let user = Jwt::user("de300000-0000-4000-8000-000000000001");
     let admin = Jwt::token("00000000-0000-4000-8000-0000000000aa", "service_role");
@@ -418,7 +477,14 @@ fn every_operation_answers_as_its_schema_says() {
     t.call("quote_processor_post_batch", &[], "", Some(json!({"operation": "bulk_export", "quote_ids": [q1]})), &user);
     t.call("quote_processor_delete_id", &[&q2], "", None, &user);
     // Idempotent creates, share links (the client's side without a token), history, expiry.
-    t.call_with("quote_processor_post", &[], "", Some(new_quote.clone()), &user, &[("idempotency-key", "tour-create-1")]);
+    t.call_with(
+        "quote_processor_post",
+        &[],
+        "",
+        Some(new_quote.clone()),
+        &user,
+        &[("idempotency-key", "tour-create-1")],
+    );
     t.call_raw("quote_processor_put_company_logo", "image/png", e2e::images::png_rgb(48, 24), &user);
     t.call("quote_processor_get_company_logo", &[], "", None, &user);
     let link = t.call("quote_processor_post_id_share", &[&q1], "", Some(json!({"expires_in_days": 7})), &user);
@@ -431,14 +497,34 @@ fn every_operation_answers_as_its_schema_says() {
     let declined = t.call("quote_processor_post", &[], "", Some(new_quote.clone()), &user);
     let q3 = id_of(&declined, &["/id", "/data/id"]);
     let link = t.call("quote_processor_post_id_share", &[&q3], "", None, &user);
-    t.call("quote_processor_post_shared_token_decline", &[&id_of(&link, &["/token"])], "", Some(json!({"name": "Tour Client", "comment": "Not now"})), "");
+    t.call(
+        "quote_processor_post_shared_token_decline",
+        &[&id_of(&link, &["/token"])],
+        "",
+        Some(json!({"name": "Tour Client", "comment": "Not now"})),
+        "",
+    );
     t.call("quote_processor_get_id_history", &[&q1], "", None, &user);
     t.call("quote_processor_post_expire", &[], "", None, &admin);
 
     // quote-pdf-generator
-    t.call_with("quote_pdf_generator_post", &[], "", Some(json!({"quote_id": quote})), &user, &[("accept", "application/json")]);
+    t.call_with(
+        "quote_pdf_generator_post",
+        &[],
+        "",
+        Some(json!({"quote_id": quote})),
+        &user,
+        &[("accept", "application/json")],
+    );
     t.call("quote_pdf_generator_post", &[], "", Some(json!({"quote_id": quote})), &user);
-    t.call_with("quote_pdf_generator_post_batch", &[], "", Some(json!({"quote_ids": [quote, q1]})), &user, &[("accept", "application/json")]);
+    t.call_with(
+        "quote_pdf_generator_post_batch",
+        &[],
+        "",
+        Some(json!({"quote_ids": [quote, q1]})),
+        &user,
+        &[("accept", "application/json")],
+    );
     t.call("quote_processor_delete_company_logo", &[], "", None, &user);
 
     // webhook-handler
@@ -450,10 +536,28 @@ fn every_operation_answers_as_its_schema_says() {
 
     // batch-processor
     let unknown: Vec<String> = (0..60).map(|i| format!("00000000-0000-4000-8000-{i:012}")).collect();
-    t.call("batch_processor_post", &[], "", Some(json!({"operation": "export_quotes", "items": [quote], "options": {"format": "csv"}})), &user);
-    let export = t.call("batch_processor_post_jobs", &[], "", Some(json!({"operation": "export_quotes", "items": [quote, q1], "options": {"format": "csv"}})), &user);
+    t.call(
+        "batch_processor_post",
+        &[],
+        "",
+        Some(json!({"operation": "export_quotes", "items": [quote], "options": {"format": "csv"}})),
+        &user,
+    );
+    let export = t.call(
+        "batch_processor_post_jobs",
+        &[],
+        "",
+        Some(json!({"operation": "export_quotes", "items": [quote, q1], "options": {"format": "csv"}})),
+        &user,
+    );
     let export_id = id_of(&export, &["/id", "/data/id", "/job/id"]);
-    let big = t.call("batch_processor_post", &[], "", Some(json!({"operation": "export_quotes", "items": unknown, "options": {"format": "json"}})), &user);
+    let big = t.call(
+        "batch_processor_post",
+        &[],
+        "",
+        Some(json!({"operation": "export_quotes", "items": unknown, "options": {"format": "json"}})),
+        &user,
+    );
     let big_id = id_of(&big, &["/id", "/data/id", "/job/id"]);
     let big2 = t.call("batch_processor_post_jobs", &[], "", Some(json!({"operation": "export_quotes", "items": unknown, "options": {"format": "json"}, "idempotency_key": "tour-2"})), &user);
     let big2_id = id_of(&big2, &["/id", "/data/id", "/job/id"]);
@@ -466,20 +570,43 @@ fn every_operation_answers_as_its_schema_says() {
     t.call("batch_processor_post_jobs_advance", &[], "", None, &admin);
 
     // webhook-monitor
-    for op in ["webhook_monitor_get", "webhook_monitor_get_overview", "webhook_monitor_get_performance", "webhook_monitor_get_dead_letter_queue",
-               "webhook_monitor_get_audit_trail", "webhook_monitor_get_batch_jobs", "webhook_monitor_get_alerts"] {
+    for op in [
+        "webhook_monitor_get",
+        "webhook_monitor_get_overview",
+        "webhook_monitor_get_performance",
+        "webhook_monitor_get_dead_letter_queue",
+        "webhook_monitor_get_audit_trail",
+        "webhook_monitor_get_batch_jobs",
+        "webhook_monitor_get_alerts",
+    ] {
         t.call(op, &[], "", None, &admin);
     }
     for operation in ["overview", "performance", "dead_letter_queue", "audit_trail", "batch_jobs", "alerts"] {
         t.call("webhook_monitor_post", &[], "", Some(json!({"operation": operation})), &admin);
     }
     let dlq = t.call("webhook_monitor_get_dead_letter_queue", &[], "", None, &admin);
-    let entries = data(&dlq).pointer("/entries").or_else(|| data(&dlq).pointer("/items")).cloned().unwrap_or_else(|| data(&dlq).clone());
+    let entries = data(&dlq)
+        .pointer("/entries")
+        .or_else(|| data(&dlq).pointer("/items"))
+        .cloned()
+        .unwrap_or_else(|| data(&dlq).clone());
     let dlq_ids: BTreeMap<String, String> = entries
         .as_array()
-        .map(|a| a.iter().map(|e| (e["stripe_event_id"].as_str().unwrap_or("").to_string(), e["id"].as_str().unwrap_or("").to_string())).collect())
+        .map(|a| {
+            a.iter()
+                .map(|e| {
+                    (
+                        e["stripe_event_id"].as_str().unwrap_or("").to_string(),
+                        e["id"].as_str().unwrap_or("").to_string(),
+                    )
+                })
+                .collect()
+        })
         .unwrap_or_default();
-    let (dlq1, dlq2) = (dlq_ids.get("evt_tour_dlq_1").cloned().unwrap_or_default(), dlq_ids.get("evt_tour_dlq_2").cloned().unwrap_or_default());
+    let (dlq1, dlq2) = (
+        dlq_ids.get("evt_tour_dlq_1").cloned().unwrap_or_default(),
+        dlq_ids.get("evt_tour_dlq_2").cloned().unwrap_or_default(),
+    );
     t.call("webhook_monitor_get_dead_letter_queue_id", &[&dlq1], "", None, &admin);
     t.call("webhook_monitor_post_dead_letter_queue_id_replay", &[&dlq1], "", None, &admin);
     t.call("webhook_monitor_post_dead_letter_queue_id_resolve", &[&dlq2], "", Some(json!({"note": "tour"})), &admin);
@@ -495,7 +622,13 @@ fn every_operation_answers_as_its_schema_says() {
     t.call("migration_controller_get_traffic_split", &[], "", None, &admin);
     t.call("migration_controller_post_traffic_split", &[], "", Some(json!({"target_percent": 10})), &admin);
     t.call("migration_controller_get_route", &[], "key=user:3f9c2b7e-5d41-4a8e-9b6f-1c2d3e4f5a6b", None, &admin);
-    t.call("migration_controller_post_route", &[], "", Some(json!({"key": "user:3f9c2b7e-5d41-4a8e-9b6f-1c2d3e4f5a6b"})), &admin);
+    t.call(
+        "migration_controller_post_route",
+        &[],
+        "",
+        Some(json!({"key": "user:3f9c2b7e-5d41-4a8e-9b6f-1c2d3e4f5a6b"})),
+        &admin,
+    );
     // Passing gates: samples of both colours since the step began, and the bake time over.
     db.exec(
         "INSERT INTO performance_metrics (function_name, route, method, status, duration_ms, deployment_color)
@@ -513,11 +646,18 @@ fn every_operation_answers_as_its_schema_says() {
     t.call("migration_controller_post_health_check", &[], "", None, &admin);
     t.call("migration_controller_get_feature_flags", &[], "", None, &admin);
     t.call("migration_controller_post_feature_flags", &[], "", Some(json!({"flags": {"new_pdf": true}})), &admin);
-    t.call("migration_controller_post_start", &[], "", Some(json!({"enabledFunctions": ["subscription-status"], "featureFlags": {}})), &admin);
+    t.call(
+        "migration_controller_post_start",
+        &[],
+        "",
+        Some(json!({"enabledFunctions": ["subscription-status"], "featureFlags": {}})),
+        &admin,
+    );
     t.call("migration_controller_post_rollback", &[], "", Some(json!({"reason": "tour"})), &admin);
 
     // production-validator
-    let report = t.call("production_validator_post", &[], "", Some(json!({"validation_type": "functionality"})), &admin);
+    let report =
+        t.call("production_validator_post", &[], "", Some(json!({"validation_type": "functionality"})), &admin);
     let report_id = id_of(&report, &["/data/id", "/data/report_id", "/id"]);
     t.call("production_validator_post_validate", &[], "", Some(json!({"validation_type": "infrastructure"})), &admin);
     t.call("production_validator_get_reports", &[], "", None, &admin);
@@ -550,7 +690,13 @@ fn every_operation_answers_as_its_schema_says() {
         .unwrap_or_default();
     t.call("security_hardening_get_incidents_id", &[&incident], "", None, &admin);
     t.call("security_hardening_post_incidents_id_resolve", &[&incident], "", Some(json!({"note": "tour"})), &admin);
-    t.call("security_hardening_post_blocks", &[], "", Some(json!({"ip": "203.0.113.7", "duration_seconds": 60, "note": "tour"})), &admin);
+    t.call(
+        "security_hardening_post_blocks",
+        &[],
+        "",
+        Some(json!({"ip": "203.0.113.7", "duration_seconds": 60, "note": "tour"})),
+        &admin,
+    );
     t.call("security_hardening_get_blocks", &[], "", None, &admin);
     t.call("security_hardening_delete_blocks_key", &["ip:203.0.113.7"], "", None, &admin);
     t.call("security_hardening_get_audit_log", &[], "", None, &admin);
@@ -558,31 +704,64 @@ fn every_operation_answers_as_its_schema_says() {
     // The original API's names.
     t.call("security_hardening_get_security_config", &[], "", None, &admin);
     t.call("security_hardening_put_security_config", &[], "", None, &admin);
-    t.call("security_hardening_post_security_config", &[], "", Some(json!({"category": "rate_limiting", "value": {"requestsPerMinute": 1000000}})), &admin);
-    for op in ["security_hardening_post_compliance_check", "security_hardening_post_vulnerability_assessment", "security_hardening_post_penetration_test"] {
+    t.call(
+        "security_hardening_post_security_config",
+        &[],
+        "",
+        Some(json!({"category": "rate_limiting", "value": {"requestsPerMinute": 1000000}})),
+        &admin,
+    );
+    for op in [
+        "security_hardening_post_compliance_check",
+        "security_hardening_post_vulnerability_assessment",
+        "security_hardening_post_penetration_test",
+    ] {
         t.call(op, &[], "", None, &admin);
     }
 
     // performance-optimizer
     t.call("performance_optimizer_post", &[], "", Some(json!({"operation": "metrics"})), &admin);
     t.call("performance_optimizer_post_benchmark_all_functions", &[], "", Some(json!({"iterations": 1})), &admin);
-    for op in ["performance_optimizer_get_metrics", "performance_optimizer_get_analyze", "performance_optimizer_get_recommendations",
-               "performance_optimizer_get_cost_report", "performance_optimizer_get_cost_report_settings", "performance_optimizer_get_pool"] {
+    for op in [
+        "performance_optimizer_get_metrics",
+        "performance_optimizer_get_analyze",
+        "performance_optimizer_get_recommendations",
+        "performance_optimizer_get_cost_report",
+        "performance_optimizer_get_cost_report_settings",
+        "performance_optimizer_get_pool",
+    ] {
         t.call(op, &[], "", None, &admin);
     }
     t.call("performance_optimizer_post_cost_report", &[], "", Some(json!({"days": 7})), &admin);
     let settings = t.call("performance_optimizer_get_cost_report_settings", &[], "", None, &admin);
     let _ = settings;
-    t.call("performance_optimizer_put_cost_report_settings", &[], "", Some(json!({"baseline_monthly_low": "250.00", "baseline_monthly_high": 900})), &admin);
+    t.call(
+        "performance_optimizer_put_cost_report_settings",
+        &[],
+        "",
+        Some(json!({"baseline_monthly_low": "250.00", "baseline_monthly_high": 900})),
+        &admin,
+    );
     t.call("performance_optimizer_patch_cost_report_settings", &[], "", Some(json!({"memory_mb": 128})), &admin);
     t.call("performance_optimizer_post_retention", &[], "", None, &admin);
     // The original API's names.
-    t.call("performance_optimizer_post_benchmark", &[], "", Some(json!({"iterations": 1, "duration": 10, "concurrency": 2})), &admin);
+    t.call(
+        "performance_optimizer_post_benchmark",
+        &[],
+        "",
+        Some(json!({"iterations": 1, "duration": 10, "concurrency": 2})),
+        &admin,
+    );
     t.call("performance_optimizer_post_cold_start_optimization", &[], "", Some(json!({"iterations": 1})), &admin);
     t.call("performance_optimizer_get_connection_optimization", &[], "", None, &admin);
     t.call("performance_optimizer_post_connection_optimization", &[], "", None, &admin);
-    for op in ["performance_optimizer_get_warm_up", "performance_optimizer_post_warm_up", "performance_optimizer_get_memory_optimization",
-               "performance_optimizer_post_memory_optimization", "performance_optimizer_post_optimize"] {
+    for op in [
+        "performance_optimizer_get_warm_up",
+        "performance_optimizer_post_warm_up",
+        "performance_optimizer_get_memory_optimization",
+        "performance_optimizer_post_memory_optimization",
+        "performance_optimizer_post_optimize",
+    ] {
         t.call(op, &[], "", None, &admin);
     }
 
@@ -593,12 +772,27 @@ fn every_operation_answers_as_its_schema_says() {
     t.call("monitoring_alerting_post_dashboard", &[], "", None, &admin);
     t.call("monitoring_alerting_get_dashboard_html", &[], "", None, "");
     let alerts = t.call("monitoring_alerting_get_alerts", &[], "", None, &admin);
-    let alert_ids: Vec<String> = data(&alerts)["alerts"].as_array().map(|a| a.iter().map(|x| x["id"].as_str().unwrap().to_string()).collect()).unwrap_or_default();
+    let alert_ids: Vec<String> = data(&alerts)["alerts"]
+        .as_array()
+        .map(|a| a.iter().map(|x| x["id"].as_str().unwrap().to_string()).collect())
+        .unwrap_or_default();
     let alert = |i: usize| alert_ids.get(i).cloned().unwrap_or_default();
     t.call("monitoring_alerting_post_alerts", &[], "action=acknowledge", Some(json!({"alertId": alert(0)})), &admin);
     t.call("monitoring_alerting_post_alerts_id_acknowledge", &[&alert(1)], "", Some(json!({})), &admin);
-    t.call("monitoring_alerting_post_alerts_id_suppress", &[&alert(2)], "", Some(json!({"suppressionReason": "tour"})), &admin);
-    t.call("monitoring_alerting_post_alerts_id_resolve", &[&alert(1)], "", Some(json!({"resolutionNotes": "tour"})), &admin);
+    t.call(
+        "monitoring_alerting_post_alerts_id_suppress",
+        &[&alert(2)],
+        "",
+        Some(json!({"suppressionReason": "tour"})),
+        &admin,
+    );
+    t.call(
+        "monitoring_alerting_post_alerts_id_resolve",
+        &[&alert(1)],
+        "",
+        Some(json!({"resolutionNotes": "tour"})),
+        &admin,
+    );
     let rule = json!({"rule_id": "tour_p95", "name": "Tour", "severity": "warning", "metric": "p95_response_time", "operator": "gt",
                       "threshold": 800, "window_minutes": 10, "notification_channels": []});
     t.call("monitoring_alerting_post_rules", &[], "", Some(rule), &admin);
@@ -622,7 +816,13 @@ fn every_operation_answers_as_its_schema_says() {
     t.call("monitoring_alerting_get_anomaly_detection", &[], "", None, &admin);
     t.call("monitoring_alerting_post_anomaly_detection", &[], "", None, &admin);
     t.call("monitoring_alerting_post_notification_test", &[], "", Some(json!({"channel": "all"})), &admin);
-    t.call("monitoring_alerting_post_webhook", &[], "", Some(json!({"severity": "warning", "title": "Queue depth", "message": "12 jobs waiting", "metricValue": 12})), &admin);
+    t.call(
+        "monitoring_alerting_post_webhook",
+        &[],
+        "",
+        Some(json!({"severity": "warning", "title": "Queue depth", "message": "12 jobs waiting", "metricValue": 12})),
+        &admin,
+    );
 
     if let Ok(path) = std::env::var("API_ANSWERS_DUMP") {
         std::fs::write(&path, serde_json::to_string_pretty(&t.dump).unwrap()).unwrap();
@@ -656,7 +856,10 @@ fn every_success_response_has_a_schema() {
                     let schema = &content["schema"];
                     let untyped = schema.is_null()
                         || schema.as_object().is_some_and(|s| s.is_empty())
-                        || (media.ends_with("json") && schema.get("$ref").is_none() && schema.get("allOf").is_none() && schema.get("anyOf").is_none());
+                        || (media.ends_with("json")
+                            && schema.get("$ref").is_none()
+                            && schema.get("allOf").is_none()
+                            && schema.get("anyOf").is_none());
                     if untyped {
                         bare.push(format!("{id} ({} {path}) {status} {media}: {schema}", method.to_ascii_uppercase()));
                     }
@@ -672,9 +875,14 @@ fn every_success_response_has_a_schema() {
 
 #[test]
 fn openapi_spec_validator_finds_nothing() {
-    let validator = std::env::var("OPENAPI_SPEC_VALIDATOR")
-        .expect("OPENAPI_SPEC_VALIDATOR is not set: run the tests with scripts/test, which installs openapi-spec-validator");
-    let out = std::process::Command::new(&validator).arg("openapi.yaml").current_dir(e2e::root()).output().expect("run openapi-spec-validator");
+    let validator = std::env::var("OPENAPI_SPEC_VALIDATOR").expect(
+        "OPENAPI_SPEC_VALIDATOR is not set: run the tests with scripts/test, which installs openapi-spec-validator",
+    );
+    let out = std::process::Command::new(&validator)
+        .arg("openapi.yaml")
+        .current_dir(e2e::root())
+        .output()
+        .expect("run openapi-spec-validator");
     let said = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     assert!(out.status.success(), "openapi-spec-validator openapi.yaml:\n{said}");
     assert!(said.contains("OK"), "{said}");

@@ -1,7 +1,7 @@
 //! Bad input gets a clear 4xx problem+json, never a 500: malformed JSON, oversized bodies,
 //! wrong content types, unknown routes and methods, bad tokens.
 
-use e2e::{probe_wasm, FUNCTIONS, Host, HostConfig, Jwt, TempDir, TestDb};
+use e2e::{probe_wasm, Host, HostConfig, Jwt, TempDir, TestDb, FUNCTIONS};
 
 fn assert_problem(r: &e2e::HttpResponse, status: u16, code: &str) {
     assert_eq!(r.status, status, "{}", r.text());
@@ -42,15 +42,17 @@ fn routes_not_built_yet_answer_404_problem_json() {
     let db = TestDb::new();
     let host = Host::start(HostConfig::app(&db));
     // Functions whose endpoints arrive with later work: nothing pretends to work meanwhile.
-    let not_built = [
-        "security-hardening"];
+    let not_built = ["security-hardening"];
     for f in not_built {
         let r = host.post(&format!("/functions/v1/{f}")).json(&serde_json::json!({"operation": "status"})).send();
         assert_problem(&r, 404, "route_not_found");
     }
     let r = host.get("/functions/v1/no-such-function").send();
     assert_problem(&r, 404, "route_not_found");
-    let r = host.get("/functions/v1/subscription-status/nope").bearer(&Jwt::user("3f9c2b7e-5d41-4a8e-9b6f-1c2d3e4f5a6b")).send();
+    let r = host
+        .get("/functions/v1/subscription-status/nope")
+        .bearer(&Jwt::user("3f9c2b7e-5d41-4a8e-9b6f-1c2d3e4f5a6b"))
+        .send();
     assert_problem(&r, 404, "route_not_found");
 }
 
@@ -59,7 +61,11 @@ fn wrong_methods_bad_tokens_and_preflight() {
     let db = TestDb::new();
     let host = Host::start(HostConfig::app(&db));
     let path = "/functions/v1/subscription-status";
-    assert_problem(&e2e::Req::new("PATCH", &host.url(path)).json(&serde_json::json!({})).send(), 405, "method_not_allowed");
+    assert_problem(
+        &e2e::Req::new("PATCH", &host.url(path)).json(&serde_json::json!({})).send(),
+        405,
+        "method_not_allowed",
+    );
     // The original's callers post (its CI smoke test sends {"test": true}): a token is still needed.
     assert_problem(&host.post(path).json(&serde_json::json!({"test": true})).send(), 401, "missing_token");
     assert_problem(&host.get(path).send(), 401, "missing_token");
@@ -106,12 +112,28 @@ fn json_bodies_are_checked_before_any_handler_runs() {
     let dir = TempDir::new("badjson");
     let host = Host::start(HostConfig { manifest: probe_app(&dir), vars: vec![], args: vec![], env: vec![] });
     let url = "/probe/json";
-    assert_problem(&host.post(url).header("content-type", "application/json").body(b"{\"a\": ".to_vec()).send(), 400, "malformed_json");
-    assert_problem(&host.post(url).header("content-type", "application/json").body(b"   ".to_vec()).send(), 400, "empty_body");
-    assert_problem(&host.post(url).header("content-type", "text/plain").body(b"{}".to_vec()).send(), 415, "unsupported_media_type");
+    assert_problem(
+        &host.post(url).header("content-type", "application/json").body(b"{\"a\": ".to_vec()).send(),
+        400,
+        "malformed_json",
+    );
+    assert_problem(
+        &host.post(url).header("content-type", "application/json").body(b"   ".to_vec()).send(),
+        400,
+        "empty_body",
+    );
+    assert_problem(
+        &host.post(url).header("content-type", "text/plain").body(b"{}".to_vec()).send(),
+        415,
+        "unsupported_media_type",
+    );
     assert_problem(&host.post(url).body(b"{}".to_vec()).send(), 415, "unsupported_media_type");
     let big = vec![b'x'; 10 << 20];
-    assert_problem(&host.post(url).header("content-type", "application/json").body(big).send(), 413, "payload_too_large");
+    assert_problem(
+        &host.post(url).header("content-type", "application/json").body(big).send(),
+        413,
+        "payload_too_large",
+    );
     let ok = host.post(url).json(&serde_json::json!({"name": "O'Brien <b>"})).send();
     assert_eq!(ok.status, 200);
     assert_eq!(ok.json()["received"]["name"], "O'Brien <b>");
@@ -121,6 +143,7 @@ fn json_bodies_are_checked_before_any_handler_runs() {
 fn a_body_over_the_host_limit_is_refused_by_the_host() {
     let dir = TempDir::new("hugebody");
     let host = Host::start(HostConfig { manifest: probe_app(&dir), vars: vec![], args: vec![], env: vec![] });
-    let r = host.post("/probe/json").header("content-type", "application/json").header("content-length", "20000000").send();
+    let r =
+        host.post("/probe/json").header("content-type", "application/json").header("content-length", "20000000").send();
     assert_problem(&r, 413, "payload_too_large");
 }

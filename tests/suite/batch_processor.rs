@@ -2,7 +2,7 @@
 //! foreign ids fail with a reason), the plan gate and usage, idempotency, parallel workers and
 //! a host crash with every item processed exactly once, cancel, ownership, bad input.
 
-use e2e::{Host, HostConfig, HttpResponse, Jwt, Req, TestDb, Plan};
+use e2e::{Host, HostConfig, HttpResponse, Jwt, Plan, Req, TestDb};
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
 
@@ -232,7 +232,8 @@ fn exported_csv_cells_never_start_a_formula() {
         .unwrap();
     }
     let items: Vec<&str> = ids.iter().map(String::as_str).collect();
-    let j = submit(&host, &user, &json!({"operation": "export_quotes", "items": items, "options": {"format": "csv"}})).json();
+    let j = submit(&host, &user, &json!({"operation": "export_quotes", "items": items, "options": {"format": "csv"}}))
+        .json();
     assert_eq!(j["processed_items"].as_i64(), Some(FORMULAS.len() as i64), "{j}");
     let id = j["id"].as_str().unwrap();
     let r = host.get(&format!("{PATH}/jobs/{id}/download")).bearer(&Jwt::user(&user)).send();

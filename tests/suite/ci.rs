@@ -58,7 +58,11 @@ fn the_crate_table_names_every_crate_and_every_suite() {
     let modules = suite_modules();
     let mut placed = BTreeSet::new();
     for (name, row) in &table {
-        assert!(["dev", "host", "lib", "-"].contains(&row.unit.as_str()), "{name}: unit is dev, host, lib or -, not {}", row.unit);
+        assert!(
+            ["dev", "host", "lib", "-"].contains(&row.unit.as_str()),
+            "{name}: unit is dev, host, lib or -, not {}",
+            row.unit
+        );
         if row.suites == ["-"] || row.suites == ["*"] {
             continue;
         }
@@ -90,7 +94,12 @@ fn the_workflow_has_a_job_per_crate_and_one_for_everything() {
     assert_eq!(sorted, table, "the workflow's matrix must list the crates of tests/crates.txt, each once");
 
     let runs = |job: &str| -> Vec<String> {
-        jobs[job]["steps"].as_sequence().unwrap().iter().filter_map(|s| s["run"].as_str().map(|r| r.trim().to_string())).collect()
+        jobs[job]["steps"]
+            .as_sequence()
+            .unwrap()
+            .iter()
+            .filter_map(|s| s["run"].as_str().map(|r| r.trim().to_string()))
+            .collect()
     };
     assert_eq!(runs("crate"), vec![r#"scripts/test --crate "${{ matrix.crate }}""#.to_string()]);
     assert_eq!(runs("whole"), vec![".ci/run".to_string()]);
@@ -109,11 +118,13 @@ fn the_workflow_has_a_job_per_crate_and_one_for_everything() {
 #[test]
 fn actionlint_finds_nothing_in_the_workflow() {
     let Ok(actionlint) = std::env::var("ACTIONLINT") else {
-        let why = std::env::var("ACTIONLINT_UNAVAILABLE").unwrap_or_else(|_| "ACTIONLINT is not set (scripts/test installs it and sets it)".into());
+        let why = std::env::var("ACTIONLINT_UNAVAILABLE")
+            .unwrap_or_else(|_| "ACTIONLINT is not set (scripts/test installs it and sets it)".into());
         e2e::skip("ci::actionlint_finds_nothing_in_the_workflow", &why);
         return;
     };
-    let out = Command::new(&actionlint).arg("-no-color").arg(WORKFLOW).current_dir(root()).output().expect("run actionlint");
+    let out =
+        Command::new(&actionlint).arg("-no-color").arg(WORKFLOW).current_dir(root()).output().expect("run actionlint");
     assert!(
         out.status.success(),
         "actionlint {WORKFLOW}:\n{}{}",

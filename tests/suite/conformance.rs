@@ -48,7 +48,8 @@ fn components(suite: &Path) -> &'static BTreeMap<String, PathBuf> {
         let mut packages = BTreeMap::new();
         for entry in std::fs::read_dir(suite.join("components")).expect("the suite's components") {
             let dir = entry.unwrap().path();
-            let manifest: toml::Table = toml::from_str(&std::fs::read_to_string(dir.join("Cargo.toml")).unwrap()).unwrap();
+            let manifest: toml::Table =
+                toml::from_str(&std::fs::read_to_string(dir.join("Cargo.toml")).unwrap()).unwrap();
             let package = manifest["package"]["name"].as_str().unwrap().to_string();
             packages.insert(dir.file_name().unwrap().to_string_lossy().into_owned(), package);
         }
@@ -144,7 +145,8 @@ fn http_echo() -> u16 {
                 let mut reader = BufReader::new(stream.try_clone().unwrap());
                 let Ok(req) = read_request(&mut reader) else { return };
                 let mut stream = stream;
-                let head = format!("HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ncontent-length: {}\r\n\r\n", req.len());
+                let head =
+                    format!("HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ncontent-length: {}\r\n\r\n", req.len());
                 let _ = stream.write_all(head.as_bytes());
                 let _ = stream.write_all(&req);
             });
@@ -273,7 +275,12 @@ fn send(base: &str, request: &serde_json::Value, services: &Services) -> Answer 
         .as_array()
         .map(|hs| {
             hs.iter()
-                .map(|h| (h["name"].as_str().unwrap().to_string(), services.substitute(h["value"].as_str().unwrap(), |_| unreachable!())))
+                .map(|h| {
+                    (
+                        h["name"].as_str().unwrap().to_string(),
+                        services.substitute(h["value"].as_str().unwrap(), |_| unreachable!()),
+                    )
+                })
                 .collect()
         })
         .unwrap_or_default();
@@ -316,7 +323,9 @@ fn compare(expected: &serde_json::Value, actual: &Answer) -> Result<(), String> 
         match (headers.remove(&name), h["value"].as_str()) {
             (None, _) if h["optional"].as_bool().unwrap_or(false) => {}
             (None, _) => return Err(format!("header {name} missing")),
-            (Some(v), Some(want)) if v != want.to_ascii_lowercase() => return Err(format!("header {name} is {v:?}, not {want:?}")),
+            (Some(v), Some(want)) if v != want.to_ascii_lowercase() => {
+                return Err(format!("header {name} is {v:?}, not {want:?}"))
+            }
             _ => {}
         }
     }

@@ -69,7 +69,7 @@ fn placement() -> Placement {
         .iter()
         .map(|(name, r)| (name.clone(), r["priority"].as_integer().unwrap(), r["weight"].as_float().unwrap()))
         .collect();
-    regions.sort_by(|a, b| b.1.cmp(&a.1));
+    regions.sort_by_key(|r| std::cmp::Reverse(r.1));
     let mut components = BTreeMap::new();
     let mut hosts = BTreeMap::new();
     for (name, c) in m["component"].as_table().unwrap() {
@@ -98,7 +98,10 @@ fn the_placement_in_spin_toml_is_the_one_seeded_in_the_global_tables() {
     let mut c = db.client();
 
     let rows = c
-        .query("SELECT region, priority, weight::float8, home FROM global_regions WHERE enabled ORDER BY priority DESC", &[])
+        .query(
+            "SELECT region, priority, weight::float8, home FROM global_regions WHERE enabled ORDER BY priority DESC",
+            &[],
+        )
         .unwrap();
     let seeded: Vec<(String, i64, f64, bool)> =
         rows.iter().map(|r| (r.get(0), r.get::<_, i32>(1) as i64, r.get(2), r.get(3))).collect();
@@ -150,7 +153,8 @@ fn the_plan_lists_every_region_by_priority_with_what_runs_there() {
         assert!(*priority < last_priority);
         last_priority = *priority;
         for tier in ["hot", "warm", "cold"] {
-            let expected: Vec<&String> = p.components.iter().filter(|(_, (rs, t))| t == tier && rs.contains(region)).map(|(n, _)| n).collect();
+            let expected: Vec<&String> =
+                p.components.iter().filter(|(_, (rs, t))| t == tier && rs.contains(region)).map(|(n, _)| n).collect();
             let row = rows.iter().find(|l| l.split_whitespace().nth(3) == Some(tier));
             match row {
                 None => assert!(expected.is_empty(), "{region}/{tier} missing:\n{}", run.stdout),
@@ -230,7 +234,8 @@ fn all_objects(dir: &Path) -> Vec<(PathBuf, Value)> {
 fn crd_schema(file: &str, test: &str) -> Option<Value> {
     let dir = e2e::beside_checkout("reference/spinkube-crds", test, "validation against SpinKube's CRD schemas")?;
     let crd = documents(&dir.join(file)).remove(0);
-    let version = crd["spec"]["versions"].as_array().unwrap().iter().find(|v| v["name"] == "v1alpha1").expect("v1alpha1");
+    let version =
+        crd["spec"]["versions"].as_array().unwrap().iter().find(|v| v["name"] == "v1alpha1").expect("v1alpha1");
     Some(version["schema"]["openAPIV3Schema"].clone())
 }
 
@@ -240,9 +245,27 @@ fn crd_schema(file: &str, test: &str) -> Option<Value> {
 /// is an error too, so nothing is skipped silently.
 fn validate(schema: &Value, v: &Value, path: &str, errs: &mut Vec<String>) {
     const KNOWN: &[&str] = &[
-        "description", "type", "properties", "required", "items", "additionalProperties", "enum", "minItems",
-        "maxItems", "minLength", "maxLength", "minimum", "maximum", "pattern", "format", "default", "anyOf",
-        "x-kubernetes-int-or-string", "x-kubernetes-map-type", "x-kubernetes-list-type", "x-kubernetes-list-map-keys",
+        "description",
+        "type",
+        "properties",
+        "required",
+        "items",
+        "additionalProperties",
+        "enum",
+        "minItems",
+        "maxItems",
+        "minLength",
+        "maxLength",
+        "minimum",
+        "maximum",
+        "pattern",
+        "format",
+        "default",
+        "anyOf",
+        "x-kubernetes-int-or-string",
+        "x-kubernetes-map-type",
+        "x-kubernetes-list-type",
+        "x-kubernetes-list-map-keys",
         "x-kubernetes-preserve-unknown-fields",
     ];
     let s = schema.as_object().expect("a schema is an object");
@@ -369,7 +392,10 @@ fn replica_floors(out: &Path, p: &Placement) -> BTreeMap<String, i64> {
         let floor = if o["spec"]["enableAutoscaling"] == Value::Bool(true) {
             let hpa = objects
                 .iter()
-                .find(|(_, h)| h["kind"] == "HorizontalPodAutoscaler" && h["spec"]["scaleTargetRef"]["name"] == o["metadata"]["name"])
+                .find(|(_, h)| {
+                    h["kind"] == "HorizontalPodAutoscaler"
+                        && h["spec"]["scaleTargetRef"]["name"] == o["metadata"]["name"]
+                })
                 .expect("an autoscaled SpinApp has its autoscaler");
             hpa.1["spec"]["minReplicas"].as_i64().unwrap()
         } else {
@@ -422,7 +448,11 @@ fn spinkube_manifests_validate_against_the_crds_and_follow_the_placement() {
     assert_eq!(kinds.get("Kustomization"), Some(&(n + 1)), "{kinds:?}");
 
     let find = |kind: &str, name: &str| -> &Value {
-        &objects.iter().find(|(_, o)| o["kind"] == kind && o["metadata"]["name"] == name).unwrap_or_else(|| panic!("no {kind} {name}")).1
+        &objects
+            .iter()
+            .find(|(_, o)| o["kind"] == kind && o["metadata"]["name"] == name)
+            .unwrap_or_else(|| panic!("no {kind} {name}"))
+            .1
     };
     for (region, _, _) in &p.regions {
         // Pinned to the region: RuntimeClass → executor → SpinApps.
@@ -443,7 +473,9 @@ fn spinkube_manifests_validate_against_the_crds_and_follow_the_placement() {
         let apps: Vec<&Value> = objects
             .iter()
             .map(|(_, o)| o)
-            .filter(|o| o["kind"] == "SpinApp" && o["metadata"]["labels"]["topology.kubernetes.io/region"] == region.as_str())
+            .filter(|o| {
+                o["kind"] == "SpinApp" && o["metadata"]["labels"]["topology.kubernetes.io/region"] == region.as_str()
+            })
             .collect();
         let mut served_here = BTreeSet::new();
         for app in &apps {
@@ -451,16 +483,23 @@ fn spinkube_manifests_validate_against_the_crds_and_follow_the_placement() {
             assert_eq!(spec["executor"], ex["metadata"]["name"]);
             assert_eq!(spec["image"], "ghcr.io/example/quotekit:1.2.3");
             let tier = spec["podLabels"]["quotekit.dev/tier"].as_str().unwrap();
-            let loaded: Vec<&str> = spec["components"].as_array().unwrap().iter().map(|c| c.as_str().unwrap()).collect();
+            let loaded: Vec<&str> =
+                spec["components"].as_array().unwrap().iter().map(|c| c.as_str().unwrap()).collect();
             let served: BTreeSet<&str> = loaded.iter().copied().filter(|c| p.components[*c].1 == tier).collect();
-            let expected: BTreeSet<&str> =
-                p.components.iter().filter(|(_, (rs, t))| t == tier && rs.contains(region)).map(|(n, _)| n.as_str()).collect();
+            let expected: BTreeSet<&str> = p
+                .components
+                .iter()
+                .filter(|(_, (rs, t))| t == tier && rs.contains(region))
+                .map(|(n, _)| n.as_str())
+                .collect();
             assert_eq!(served, expected, "{region}/{tier}");
             // Anything else loaded is there for service chaining from what is served.
             for extra in loaded.iter().filter(|c| !served.contains(*c)) {
                 assert!(p.components[*extra].0.contains(region), "{extra} does not run in {region}");
                 let called = served.iter().any(|s| {
-                    p.hosts[*s].iter().any(|h| h == &format!("http://{extra}.spin.internal") || h == "http://*.spin.internal")
+                    p.hosts[*s]
+                        .iter()
+                        .any(|h| h == &format!("http://{extra}.spin.internal") || h == "http://*.spin.internal")
                 });
                 assert!(called, "{extra} is loaded into {region}/{tier} but nothing there calls it");
             }
@@ -475,7 +514,8 @@ fn spinkube_manifests_validate_against_the_crds_and_follow_the_placement() {
                 assert!(spec.get("replicas").is_none(), "replicas cannot be set with autoscaling");
                 let hpa = find("HorizontalPodAutoscaler", app["metadata"]["name"].as_str().unwrap());
                 assert_eq!(hpa["spec"]["scaleTargetRef"]["kind"], "Deployment");
-                let (min, max) = (hpa["spec"]["minReplicas"].as_i64().unwrap(), hpa["spec"]["maxReplicas"].as_i64().unwrap());
+                let (min, max) =
+                    (hpa["spec"]["minReplicas"].as_i64().unwrap(), hpa["spec"]["maxReplicas"].as_i64().unwrap());
                 assert_eq!(min, if tier == "hot" { 2 } else { 1 });
                 assert!(max > min);
             }
@@ -498,7 +538,8 @@ fn spinkube_manifests_validate_against_the_crds_and_follow_the_placement() {
                 }
             }
         }
-        let expected: BTreeSet<&str> = p.components.iter().filter(|(_, (rs, _))| rs.contains(region)).map(|(n, _)| n.as_str()).collect();
+        let expected: BTreeSet<&str> =
+            p.components.iter().filter(|(_, (rs, _))| rs.contains(region)).map(|(n, _)| n.as_str()).collect();
         assert_eq!(served_here, expected, "what {region} serves");
     }
     // No secret value anywhere in the output.
@@ -531,7 +572,9 @@ fn spinkube_manifests_validate_against_the_crds_and_follow_the_placement() {
 fn the_schema_validator_rejects_what_the_operator_would_reject() {
     let out = TempDir::new("spinkube-bad");
     assert!(spinkube(&out.0, &[]).ok);
-    let Some(schema) = crd_schema("core.spinkube.dev_spinapps.yaml", "the_schema_validator_rejects_what_the_operator_would_reject") else {
+    let Some(schema) =
+        crd_schema("core.spinkube.dev_spinapps.yaml", "the_schema_validator_rejects_what_the_operator_would_reject")
+    else {
         return;
     };
     let app = all_objects(&out.0).into_iter().map(|(_, o)| o).find(|o| o["kind"] == "SpinApp").unwrap();
@@ -550,7 +593,8 @@ fn the_schema_validator_rejects_what_the_operator_would_reject() {
     .is_empty());
     assert!(!broken(&|a| a["spec"]["components"] = serde_json::json!([])).is_empty(), "minItems 1");
     assert!(!broken(&|a| a["spec"]["resources"]["requests"]["cpu"] = "a lot".into()).is_empty(), "quantity pattern");
-    assert!(!broken(&|a| a["spec"]["variables"][0]["valueFrom"]["secretKeyRef"] = serde_json::json!({ "name": "x" })).is_empty());
+    assert!(!broken(&|a| a["spec"]["variables"][0]["valueFrom"]["secretKeyRef"] = serde_json::json!({ "name": "x" }))
+        .is_empty());
     assert!(!broken(&|a| a["metadata"]["name"] = "Quotekit_Hot".into()).is_empty());
 }
 
@@ -587,15 +631,30 @@ fn deploying_with_spin_runs_spin_deploy_with_the_variables() {
     let bin = TempDir::new("fake-spin");
     let record = bin.0.join("args");
     let script = bin.0.join("spin");
-    std::fs::write(&script, format!("#!/bin/sh\nprintf '%s\\n' \"$@\" > '{}'\nexit ${{FAKE_SPIN_EXIT:-0}}\n", record.display())).unwrap();
+    std::fs::write(
+        &script,
+        format!("#!/bin/sh\nprintf '%s\\n' \"$@\" > '{}'\nexit ${{FAKE_SPIN_EXIT:-0}}\n", record.display()),
+    )
+    .unwrap();
     std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
     let manifest = root().join("spin.toml");
     let cloud = TempDir::new("spin-cloud");
     let path = bin.0.to_str().unwrap();
     let env = [("PATH", path), ("SPIN_VARIABLE_JWT_ISSUER", "https://issuer.example.com")];
     let run = edge(
-        &["deploy", "--target", "spin", "-f", manifest.to_str().unwrap(), "--out", cloud.0.to_str().unwrap(),
-          "--variable", "db_host=db.example.com:5432", "--variable", "db_url=postgres://u:p@db.example.com:5432/app"],
+        &[
+            "deploy",
+            "--target",
+            "spin",
+            "-f",
+            manifest.to_str().unwrap(),
+            "--out",
+            cloud.0.to_str().unwrap(),
+            "--variable",
+            "db_host=db.example.com:5432",
+            "--variable",
+            "db_url=postgres://u:p@db.example.com:5432/app",
+        ],
         &env,
         true,
     );
@@ -608,7 +667,9 @@ fn deploying_with_spin_runs_spin_deploy_with_the_variables() {
     let doc: toml::Table = toml::from_str(&text).unwrap();
     assert_eq!(doc["variables"]["service_chaining"]["default"].as_str(), Some("self"));
     let hosts = |c: &str| doc["component"][c]["allowed_outbound_hosts"].as_array().unwrap().clone();
-    for chaining in ["quote-processor", "batch-processor", "production-validator", "security-hardening", "performance-optimizer"] {
+    for chaining in
+        ["quote-processor", "batch-processor", "production-validator", "security-hardening", "performance-optimizer"]
+    {
         assert!(hosts(chaining).contains(&toml::Value::String("http://self".into())), "{chaining}");
     }
     let source = doc["component"]["quote-processor"]["source"].as_str().unwrap();
@@ -696,7 +757,11 @@ fn build_fails_over_budget_and_prints_the_table() {
     let m = one_component_app(&dir.0, &wasm, 1, &all);
     let run = edge(&["build", "--check", "-f", m.to_str().unwrap()], &[], false);
     assert!(!run.ok, "over budget must fail: {}", run.stdout);
-    assert!(run.stdout.contains("COMPONENT") && run.stdout.contains("BUDGET") && run.stdout.contains("IMPORTS"), "{}", run.stdout);
+    assert!(
+        run.stdout.contains("COMPONENT") && run.stdout.contains("BUDGET") && run.stdout.contains("IMPORTS"),
+        "{}",
+        run.stdout
+    );
     let row = run.stdout.lines().find(|l| l.starts_with("probe ")).expect("a row for the component");
     let cells: Vec<&str> = row.split_whitespace().collect();
     assert_eq!(cells[1], format!("{kib:.1}"), "{row}");
@@ -717,17 +782,33 @@ fn build_refuses_imports_the_manifest_gives_no_use_for() {
     let m = one_component_app(&dir.0, &wasm, 100_000, &["postgres://localhost:5432"]);
     let run = edge(&["build", "--check", "-f", m.to_str().unwrap()], &[], false);
     assert!(!run.ok);
-    assert!(run.stdout.contains("imports wasi:http/outgoing-handler@0.2.6 but allowed_outbound_hosts has no http(s) host"), "{}", run.stdout);
+    assert!(
+        run.stdout.contains("imports wasi:http/outgoing-handler@0.2.6 but allowed_outbound_hosts has no http(s) host"),
+        "{}",
+        run.stdout
+    );
     let m = one_component_app(&dir.0, &wasm, 100_000, &["https://example.com"]);
     let run = edge(&["build", "--check", "-f", m.to_str().unwrap()], &[], false);
     assert!(!run.ok);
-    assert!(run.stdout.contains("imports spin:postgres/postgres@4.0.0 but allowed_outbound_hosts has no postgres host"), "{}", run.stdout);
+    assert!(
+        run.stdout.contains("imports spin:postgres/postgres@4.0.0 but allowed_outbound_hosts has no postgres host"),
+        "{}",
+        run.stdout
+    );
     // A world without Postgres: the import is outside it.
     let m = one_component_app(&dir.0, &wasm, 100_000, &["https://example.com", "postgres://localhost:5432"]);
-    std::fs::write(dir.0.join("wit/world.wit"), "package quotekit:edge;\nworld spin-services {\n  import fermyon:spin/variables@2.0.0;\n}\n").unwrap();
+    std::fs::write(
+        dir.0.join("wit/world.wit"),
+        "package quotekit:edge;\nworld spin-services {\n  import fermyon:spin/variables@2.0.0;\n}\n",
+    )
+    .unwrap();
     let run = edge(&["build", "--check", "-f", m.to_str().unwrap()], &[], false);
     assert!(!run.ok);
-    assert!(run.stdout.contains("imports spin:postgres/postgres@4.0.0, which is outside the world in wit/"), "{}", run.stdout);
+    assert!(
+        run.stdout.contains("imports spin:postgres/postgres@4.0.0, which is outside the world in wit/"),
+        "{}",
+        run.stdout
+    );
 }
 
 #[test]
@@ -824,12 +905,18 @@ fn spinkube_runs_the_schedule_as_cronjobs_that_call_a_spinapp_serving_the_path()
             .find(|(_, o)| o["kind"] == "SpinApp" && o["metadata"]["name"] == service)
             .unwrap_or_else(|| panic!("{url} calls {service}, which the files do not define"));
         assert!(app.0.parent() == path.parent(), "the SpinApp is in the same region");
-        assert!(app.1["spec"]["components"].as_array().unwrap().iter().any(|c| c == component), "{service} serves {component}");
+        assert!(
+            app.1["spec"]["components"].as_array().unwrap().iter().any(|c| c == component),
+            "{service} serves {component}"
+        );
         let entry = entries.iter().find(|e| url.ends_with(e["path"].as_str().unwrap())).expect("a spin.toml entry");
         assert!(args.windows(2).any(|w| w == ["-X", entry["method"].as_str().unwrap()]), "{args:?}");
         assert!(args.contains(&"Authorization: Bearer $(SERVICE_ROLE_KEY)"));
         let secret = &container["env"][0]["valueFrom"]["secretKeyRef"];
-        assert_eq!((secret["name"].as_str(), secret["key"].as_str()), (Some("quotekit-secrets"), Some("service_role_key")));
+        assert_eq!(
+            (secret["name"].as_str(), secret["key"].as_str()),
+            (Some("quotekit-secrets"), Some("service_role_key"))
+        );
         assert_eq!(job["spec"]["concurrencyPolicy"], "Forbid");
     }
     let schedule_of = |needle: &str| -> String {

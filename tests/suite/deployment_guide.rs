@@ -3,11 +3,10 @@
 //! HTTP calls are made with the bodies it shows. Each step must give a real result, and the
 //! configuration statements must change what the functions do.
 
-use e2e::{edge_bin, root, FUNCTIONS, Host, HostConfig, HttpResponse, Jwt, TestDb};
+use e2e::{edge_bin, root, Host, HostConfig, HttpResponse, Jwt, TestDb, FUNCTIONS};
 use serde_json::{json, Value};
 use std::collections::BTreeSet;
 use std::process::Command;
-
 
 fn edge(args: &[&str]) -> (bool, String) {
     let out = Command::new(edge_bin()).args(args).current_dir(root()).output().expect("run edge");
@@ -17,7 +16,11 @@ fn edge(args: &[&str]) -> (bool, String) {
 /// An empty database (no template): the guide starts from nothing.
 fn fresh_database() -> TestDb {
     let admin_url = std::env::var("EDGE_TEST_PG").expect("EDGE_TEST_PG: run the tests with scripts/test");
-    let name = format!("guide_{}_{}", std::process::id(), std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() % 1_000_000_000);
+    let name = format!(
+        "guide_{}_{}",
+        std::process::id(),
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() % 1_000_000_000
+    );
     let mut admin = postgres::Client::connect(&admin_url, postgres::NoTls).unwrap();
     admin.batch_execute(&format!("CREATE DATABASE {name}")).unwrap();
     let url = admin_url.rsplit_once('/').map(|(base, _)| format!("{base}/{name}")).unwrap();
@@ -43,7 +46,10 @@ fn the_deployment_guide_runs_end_to_end() {
         .collect();
     // The guide's seven files come first; this project's own follow them (0008 on).
     let guides: Vec<&String> = files.iter().take(7).collect();
-    assert!(guides.iter().zip(1..).all(|(f, n)| f.starts_with(&format!("000{n}_"))), "the guide's 0001-0007 first: {files:?}");
+    assert!(
+        guides.iter().zip(1..).all(|(f, n)| f.starts_with(&format!("000{n}_"))),
+        "the guide's 0001-0007 first: {files:?}"
+    );
     let (ok, out) = edge(&["db", "migrate", "--db-url", &db.url]);
     assert!(ok, "{out}");
     assert!(out.contains(&format!("{0} migration(s) applied, {0} in total", files.len())), "{out}");
@@ -87,7 +93,12 @@ OR table_name LIKE '%global_%';",
         .iter()
         .map(|r| r.get(1))
         .collect();
-    let public: Vec<String> = c.query("SELECT tablename FROM pg_tables WHERE schemaname = 'public'", &[]).unwrap().iter().map(|r| r.get(0)).collect();
+    let public: Vec<String> = c
+        .query("SELECT tablename FROM pg_tables WHERE schemaname = 'public'", &[])
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
     assert!(public.len() > 20, "{public:?}");
     for t in &public {
         assert!(with_policies.contains(t), "public.{t} has no policy");
@@ -95,8 +106,14 @@ OR table_name LIKE '%global_%';",
 
     // Phase 2: every function deployed (`supabase functions deploy` → `edge up`) and answering:
     // the live (blue) deployment, and the green one a zero-downtime migration moves traffic to.
-    let green = Host::start(HostConfig::app(&db).var("deployment_color", "green").var("green_base_url", "http://127.0.0.1:9"));
-    let host = Host::start(HostConfig::app(&db).var("deployment_color", "blue").var("green_base_url", &green.base).var("green_origin", &green.base));
+    let green =
+        Host::start(HostConfig::app(&db).var("deployment_color", "green").var("green_base_url", "http://127.0.0.1:9"));
+    let host = Host::start(
+        HostConfig::app(&db)
+            .var("deployment_color", "blue")
+            .var("green_base_url", &green.base)
+            .var("green_origin", &green.base),
+    );
     // The guide's $SERVICE_ROLE_KEY in the shape Supabase gives it (no sub, no aud).
     let service = crate::signing_keys::project_key("service_role");
     for f in FUNCTIONS {
@@ -115,7 +132,10 @@ OR table_name LIKE '%global_%';",
     assert_eq!(started["migration"]["traffic_percent"], 5);
     assert_eq!(started["migration"]["steps"], json!([5, 25, 50, 100]));
     let checks = started["health_checks"].as_array().unwrap();
-    assert!(!checks.is_empty() && checks.iter().all(|h| h["ok"] == true && h["status"] == 200), "green answered: {started}");
+    assert!(
+        !checks.is_empty() && checks.iter().all(|h| h["ok"] == true && h["status"] == 200),
+        "green answered: {started}"
+    );
     let runs: i64 = c.query_one("SELECT count(*) FROM migration_runs WHERE status = 'active'", &[]).unwrap().get(0);
     assert_eq!(runs, 1, "one active migration run recorded");
 
@@ -296,7 +316,10 @@ AND threat_level IN ('high', 'critical');",
         .unwrap();
     let events: Vec<(String, String)> = audit.iter().map(|r| (r.get(0), r.get(1))).collect();
     assert!(events.contains(&("unauthorized_access".into(), "high".into())), "{events:?}");
-    assert!(events.iter().filter(|e| e.0 == "injection_attempt" && e.1 == "critical").count() >= 2, "the guide's row and the refused request: {events:?}");
+    assert!(
+        events.iter().filter(|e| e.0 == "injection_attempt" && e.1 == "critical").count() >= 2,
+        "the guide's row and the refused request: {events:?}"
+    );
     drop(green);
 }
 

@@ -45,7 +45,11 @@ fn the_demo_seed_puts_the_demo_user_on_a_paid_plan_and_runs_twice_unchanged() {
     let r = host.get("/functions/v1/subscription-status").bearer(&token).send();
     assert_eq!(r.status, 200, "{}", r.text());
     let d = r.json()["data"].clone();
-    assert_eq!((d["plan"]["key"].as_str(), d["plan"]["entitled"].as_bool()), (Some("prod_demo_pro"), Some(true)), "{d}");
+    assert_eq!(
+        (d["plan"]["key"].as_str(), d["plan"]["entitled"].as_bool()),
+        (Some("prod_demo_pro"), Some(true)),
+        "{d}"
+    );
     for flag in ["pdf_export", "email_quotes", "custom_branding", "analytics", "api_access", "bulk_operations"] {
         assert_eq!(d["features"][flag], true, "{flag}");
     }
@@ -55,7 +59,8 @@ fn the_demo_seed_puts_the_demo_user_on_a_paid_plan_and_runs_twice_unchanged() {
     let r = host.get("/functions/v1/quote-processor").bearer(&token).send();
     assert_eq!(r.status, 200, "{}", r.text());
     let list = r.json();
-    let mut numbers: Vec<String> = list["data"].as_array().unwrap().iter().map(|q| q["quote_number"].as_str().unwrap().to_string()).collect();
+    let mut numbers: Vec<String> =
+        list["data"].as_array().unwrap().iter().map(|q| q["quote_number"].as_str().unwrap().to_string()).collect();
     numbers.sort();
     let year = numbers[0][2..6].to_string();
     assert_eq!(numbers, (1..=3).map(|n| format!("Q-{year}-{n:04}")).collect::<Vec<_>>());
@@ -63,10 +68,17 @@ fn the_demo_seed_puts_the_demo_user_on_a_paid_plan_and_runs_twice_unchanged() {
     assert_eq!(q.status, 200, "{}", q.text());
     let q: Value = q.json();
     let q = if q.get("data").is_some() { q["data"].clone() } else { q };
-    assert_eq!((q["subtotal"].as_str(), q["tax_amount"].as_str(), q["total"].as_str()), (Some("275.00"), Some("22.69"), Some("297.69")), "{q}");
+    assert_eq!(
+        (q["subtotal"].as_str(), q["tax_amount"].as_str(), q["total"].as_str()),
+        (Some("275.00"), Some("22.69"), Some("297.69")),
+        "{q}"
+    );
 
     // An update recomputes from the stored items: the same totals.
-    let r = e2e::Req::new("PATCH", &host.url(&format!("/functions/v1/quote-processor/{DEMO_QUOTE}"))).bearer(&token).json(&json!({"notes": "Checked"})).send();
+    let r = e2e::Req::new("PATCH", &host.url(&format!("/functions/v1/quote-processor/{DEMO_QUOTE}")))
+        .bearer(&token)
+        .json(&json!({"notes": "Checked"}))
+        .send();
     assert_eq!(r.status, 200, "{}", r.text());
     let u = r.json();
     let u = if u.get("data").is_some() { u["data"].clone() } else { u };

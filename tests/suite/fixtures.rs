@@ -16,7 +16,13 @@ fn files(dir: &Path) -> BTreeMap<String, PathBuf> {
             if p.is_dir() {
                 stack.push(p);
             } else {
-                let rel = p.strip_prefix(dir).unwrap().components().map(|c| c.as_os_str().to_string_lossy()).collect::<Vec<_>>().join("/");
+                let rel = p
+                    .strip_prefix(dir)
+                    .unwrap()
+                    .components()
+                    .map(|c| c.as_os_str().to_string_lossy())
+                    .collect::<Vec<_>>()
+                    .join("/");
                 out.insert(rel, p);
             }
         }
@@ -29,7 +35,15 @@ fn the_fixtures_in_the_repository_are_those_beside_the_checkout() {
     let copy = e2e::fixture("");
     let ours = files(&copy);
     // The copy is there whatever else is: these are the files the suites read.
-    for needed in ["README.md", "jwt/tokens.json", "jwt/jwks.json", "stripe/signatures.json", "stripe/events/sequences.json", "threats/README.md", "threats/benign.txt"] {
+    for needed in [
+        "README.md",
+        "jwt/tokens.json",
+        "jwt/jwks.json",
+        "stripe/signatures.json",
+        "stripe/events/sequences.json",
+        "threats/README.md",
+        "threats/benign.txt",
+    ] {
         assert!(ours.contains_key(needed), "{} is missing from the repository", copy.join(needed).display());
     }
     let Some(upstream) = e2e::beside_checkout(
@@ -51,7 +65,11 @@ fn the_fixtures_in_the_repository_are_those_beside_the_checkout() {
             }
         }
     }
-    assert!(wrong.is_empty(), "tests/fixtures must be an unchanged copy (cp -r ../shared/fixtures/. tests/fixtures/):\n{}", wrong.join("\n"));
+    assert!(
+        wrong.is_empty(),
+        "tests/fixtures must be an unchanged copy (cp -r ../shared/fixtures/. tests/fixtures/):\n{}",
+        wrong.join("\n")
+    );
     // Files of the project's own beside the copy are allowed (more samples, say); name them.
     let extra: Vec<&String> = ours.keys().filter(|k| !theirs.contains_key(*k)).collect();
     eprintln!("{} upstream fixture files equal; {} of the repository's own: {extra:?}", theirs.len(), extra.len());

@@ -50,7 +50,10 @@ fn routes_match_like_spin_and_spin_headers_are_set() {
     assert_eq!(r.status, 404);
     assert_eq!(r.json()["code"], "route_not_found");
     // The host logs each request on its way out; the line may trail the response.
-    assert!(host.wait_for_output(|o| o.contains("[exact]"), Duration::from_secs(5)), "the exact route reached its component");
+    assert!(
+        host.wait_for_output(|o| o.contains("[exact]"), Duration::from_secs(5)),
+        "the exact route reached its component"
+    );
     assert_eq!(host.get("/probex/echo").send().status, 404);
 }
 
@@ -201,6 +204,8 @@ fn components_call_each_other_in_process_through_spin_internal_hosts() {
     // Not allowed: refused, and the other component never runs.
     let r = host.get("/probe/fetch?url=http://exact.spin.internal/exact").send();
     assert_eq!(r.status, 502, "{}", r.text());
-    assert!(host.wait_for_output(|o| o.contains("exact.spin.internal") || o.contains("refused"), Duration::from_secs(2)));
+    assert!(
+        host.wait_for_output(|o| o.contains("exact.spin.internal") || o.contains("refused"), Duration::from_secs(2))
+    );
     assert!(!host.output().contains("[exact] GET /exact"), "the refused call never ran the component");
 }

@@ -179,8 +179,16 @@ fn an_answer_never_read_holds_no_database_connection() {
     let db = TestDb::new();
     let dir = TempDir::new("noread-db");
     let host = Host::start(HostConfig {
-        manifest: probe_manifest(&dir, &[format!("postgres://{}", db.host_port())], "memory_limit_mib = 128\nrequest_timeout_ms = 30000"),
-        vars: vec![("secret_thing".into(), "s3cr3t".into()), ("db_url".into(), db.url.clone()), ("jwt_secret".into(), Jwt::secret())],
+        manifest: probe_manifest(
+            &dir,
+            &[format!("postgres://{}", db.host_port())],
+            "memory_limit_mib = 128\nrequest_timeout_ms = 30000",
+        ),
+        vars: vec![
+            ("secret_thing".into(), "s3cr3t".into()),
+            ("db_url".into(), db.url.clone()),
+            ("jwt_secret".into(), Jwt::secret()),
+        ],
         args: vec![],
         env: vec![],
     });

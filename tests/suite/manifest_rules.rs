@@ -28,7 +28,8 @@ fn workspace() -> TempDir {
 }
 
 fn write_case(dir: &Path, case: &Case) -> PathBuf {
-    let text = if case.raw { case.manifest.to_string() } else { format!("spin_manifest_version = 2\n{}", case.manifest) };
+    let text =
+        if case.raw { case.manifest.to_string() } else { format!("spin_manifest_version = 2\n{}", case.manifest) };
     let path = dir.join(format!("{}.toml", case.name));
     std::fs::write(&path, text).unwrap();
     path
@@ -46,7 +47,9 @@ fn outcome(mut command: Command) -> Outcome {
     let mut child = command.spawn().expect("the command starts");
     let pid = child.id();
     let (tx, rx) = std::sync::mpsc::channel::<String>();
-    for stream in [Box::new(child.stdout.take().unwrap()) as Box<dyn Read + Send>, Box::new(child.stderr.take().unwrap())] {
+    for stream in
+        [Box::new(child.stdout.take().unwrap()) as Box<dyn Read + Send>, Box::new(child.stderr.take().unwrap())]
+    {
         let tx = tx.clone();
         std::thread::spawn(move || {
             let mut stream = stream;
@@ -98,7 +101,8 @@ fn group_members(group: u32) -> Vec<u32> {
         let Some(pid) = entry.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else { continue };
         // /proc/PID/stat: `pid (comm) state ppid pgrp ...`; comm may hold spaces, so read after ')'.
         let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else { continue };
-        let fields: Vec<&str> = stat.rsplit_once(')').map(|(_, rest)| rest.split_whitespace().collect()).unwrap_or_default();
+        let fields: Vec<&str> =
+            stat.rsplit_once(')').map(|(_, rest)| rest.split_whitespace().collect()).unwrap_or_default();
         if pid != group && fields.get(2).and_then(|g| g.parse::<u32>().ok()) == Some(group) {
             members.push(pid);
         }
@@ -130,9 +134,13 @@ fn edge_up_accepts_and_refuses_every_case_of_the_table() {
         match (case.edge, outcome(with_env(command, case))) {
             (None, Outcome::Served) => {}
             (Some(why), Outcome::Refused(out)) if out.contains(why) => {}
-            (None, Outcome::Refused(out)) => failures.push(format!("{}: refused, expected to serve:\n{out}", case.name)),
+            (None, Outcome::Refused(out)) => {
+                failures.push(format!("{}: refused, expected to serve:\n{out}", case.name))
+            }
             (Some(why), Outcome::Served) => failures.push(format!("{}: served, expected a refusal ({why})", case.name)),
-            (Some(why), Outcome::Refused(out)) => failures.push(format!("{}: refused without {why:?}:\n{out}", case.name)),
+            (Some(why), Outcome::Refused(out)) => {
+                failures.push(format!("{}: refused without {why:?}:\n{out}", case.name))
+            }
         }
     }
     assert!(failures.is_empty(), "{} of {} cases:\n{}", failures.len(), rules::CASES.len(), failures.join("\n\n"));
@@ -168,7 +176,9 @@ fn spin_accepts_and_refuses_the_same_cases() {
         match (case.spin, outcome(with_env(command, case))) {
             (Spin::Accepts | Spin::OnlySpin4Accepts, Outcome::Served) => {}
             (Spin::Refuses(why) | Spin::NotImplemented(Some(why)), Outcome::Refused(out)) if out.contains(why) => {}
-            (expected, Outcome::Served) => failures.push(format!("{}: Spin serves it, the table says {expected:?}", case.name)),
+            (expected, Outcome::Served) => {
+                failures.push(format!("{}: Spin serves it, the table says {expected:?}", case.name))
+            }
             (expected, Outcome::Refused(out)) => {
                 failures.push(format!("{}: Spin refuses it, the table says {expected:?}:\n{out}", case.name))
             }

@@ -47,7 +47,12 @@ fn green_host(db: &TestDb) -> Host {
 }
 
 fn blue_host(db: &TestDb, green: &Host) -> Host {
-    Host::start(HostConfig::app(db).var("deployment_color", "blue").var("green_base_url", &green.base).var("green_origin", &green.base))
+    Host::start(
+        HostConfig::app(db)
+            .var("deployment_color", "blue")
+            .var("green_base_url", &green.base)
+            .var("green_origin", &green.base),
+    )
 }
 
 fn call(host: &Host, body: Value) -> HttpResponse {
@@ -80,7 +85,10 @@ fn visit(host: &Host, user: &str) -> String {
 fn visit_all(host: &Host, users: &[String], threads: usize) -> Vec<String> {
     let chunk = users.len().div_ceil(threads).max(1);
     std::thread::scope(|s| {
-        let handles: Vec<_> = users.chunks(chunk).map(|c| s.spawn(move || c.iter().map(|u| visit(host, u)).collect::<Vec<_>>())).collect();
+        let handles: Vec<_> = users
+            .chunks(chunk)
+            .map(|c| s.spawn(move || c.iter().map(|u| visit(host, u)).collect::<Vec<_>>()))
+            .collect();
         handles.into_iter().flat_map(|h| h.join().unwrap()).collect()
     })
 }
@@ -258,7 +266,8 @@ fn a_healthy_green_advances_step_by_step_and_completes_after_bake() {
         let d = ok_data(&call(&blue, json!({"operation": "evaluate"})));
         assert_eq!(d["action"], "none", "{d}");
         assert_eq!(d["evaluation"]["all_pass"], true, "{d}");
-        let r = blue.post(&format!("{BASE}/advance")).bearer(&service()).json(&json!({"reason": "step looks fine"})).send();
+        let r =
+            blue.post(&format!("{BASE}/advance")).bearer(&service()).json(&json!({"reason": "step looks fine"})).send();
         let d = ok_data(&r);
         if next == 0 {
             assert_eq!(d["migration"]["status"], "completed");
@@ -271,7 +280,8 @@ fn a_healthy_green_advances_step_by_step_and_completes_after_bake() {
     }
     let s = ok_data(&blue.get(BASE).bearer(&service()).send());
     assert_eq!(s["migration"]["status"], "completed");
-    let actions: Vec<&str> = s["transitions"].as_array().unwrap().iter().rev().map(|t| t["action"].as_str().unwrap()).collect();
+    let actions: Vec<&str> =
+        s["transitions"].as_array().unwrap().iter().rev().map(|t| t["action"].as_str().unwrap()).collect();
     assert_eq!(actions, ["initialize", "advance", "advance", "advance", "complete"]);
     let t = &s["transitions"][1];
     assert_eq!((t["from_percent"].as_i64(), t["to_percent"].as_i64()), (Some(50), Some(100)));
@@ -306,26 +316,34 @@ fn refusals_carry_their_reasons() {
     assert_eq!(p["evaluation"]["gates"][0]["status"], "insufficient");
 
     // Setting the split directly restarts the bake.
-    let d = ok_data(&blue.post(&format!("{BASE}/traffic-split")).bearer(&service()).json(&json!({"targetPercent": 10})).send());
+    let d = ok_data(
+        &blue.post(&format!("{BASE}/traffic-split")).bearer(&service()).json(&json!({"targetPercent": 10})).send(),
+    );
     assert_eq!(d["migration"]["traffic_percent"], 10);
     assert_problem(&call(&blue, json!({"operation": "traffic-split", "target_percent": 10})), 409, "traffic_unchanged");
 
     // The guide's rollback call.
-    let d = ok_data(&call(&blue, json!({"operation": "execute_rollback", "reason": "Performance degradation detected"})));
+    let d =
+        ok_data(&call(&blue, json!({"operation": "execute_rollback", "reason": "Performance degradation detected"})));
     assert_eq!(d["migration"]["status"], "rolled_back");
     assert_eq!(d["rollback"]["automatic"], false);
     assert_eq!(d["rollback"]["traffic_at_rollback"], 10);
     assert_eq!(d["migration"]["finish_reason"], "Performance degradation detected");
     // Every transition carries what it was decided on.
     let s = ok_data(&blue.get(&format!("{BASE}/status")).bearer(&service()).send());
-    let actions: Vec<&str> = s["transitions"].as_array().unwrap().iter().rev().map(|t| t["action"].as_str().unwrap()).collect();
+    let actions: Vec<&str> =
+        s["transitions"].as_array().unwrap().iter().rev().map(|t| t["action"].as_str().unwrap()).collect();
     assert_eq!(actions, ["initialize", "traffic_split", "rollback"]);
     assert_eq!(s["transitions"][2]["metrics"]["health_checks"].as_array().unwrap().len(), 5);
     let split = &s["transitions"][1];
     assert_eq!(split["metrics"]["last_evaluation"]["evaluation"]["gates"][0]["status"], "insufficient", "{split}");
     assert_eq!(s["transitions"][0]["reason"], "Performance degradation detected");
     assert_problem(&call(&blue, json!({"operation": "advance"})), 409, "no_active_migration");
-    assert_problem(&call(&blue, json!({"operation": "execute_rollback", "reason": "again"})), 409, "no_active_migration");
+    assert_problem(
+        &call(&blue, json!({"operation": "execute_rollback", "reason": "again"})),
+        409,
+        "no_active_migration",
+    );
     assert_problem(&call(&blue, json!({"operation": "evaluate"})), 409, "no_active_migration");
     // After the rollback a new migration may start.
     assert_eq!(call(&blue, body).status, 201);
@@ -365,7 +383,12 @@ fn admins_only_and_bad_input_stores_nothing() {
     }
     assert_problem(&call(&blue, json!({"operation": "launch"})), 404, "route_not_found");
     assert_problem(&call(&blue, json!({"target_traffic_percent": 5})), 400, "validation_failed");
-    let r = blue.post(BASE).bearer(&service()).header("content-type", "application/json").body(b"{\"operation\":".to_vec()).send();
+    let r = blue
+        .post(BASE)
+        .bearer(&service())
+        .header("content-type", "application/json")
+        .body(b"{\"operation\":".to_vec())
+        .send();
     assert_problem(&r, 400, "malformed_json");
     assert_problem(&blue.get(&format!("{BASE}/advance")).bearer(&service()).send(), 405, "method_not_allowed");
     assert_problem(&blue.get(&format!("{BASE}/route")).bearer(&service()).send(), 400, "validation_failed");
@@ -375,8 +398,12 @@ fn admins_only_and_bad_input_stores_nothing() {
     // An admin user may run one; the transition names them.
     let r = blue.post(BASE).bearer(&Jwt::user(&admin)).json(&init).send();
     assert_eq!(r.status, 201, "{}", r.text());
-    let bad_split = [json!({"operation": "traffic-split"}), json!({"operation": "traffic-split", "target_percent": 101}),
-        json!({"operation": "execute_rollback", "reason": "x".repeat(501)}), json!({"operation": "execute_rollback", "reason": 5})];
+    let bad_split = [
+        json!({"operation": "traffic-split"}),
+        json!({"operation": "traffic-split", "target_percent": 101}),
+        json!({"operation": "execute_rollback", "reason": "x".repeat(501)}),
+        json!({"operation": "execute_rollback", "reason": 5}),
+    ];
     for body in bad_split {
         assert_problem(&call(&blue, body), 400, "validation_failed");
     }
@@ -416,7 +443,8 @@ fn identical_blue_and_green_are_never_rolled_back() {
         let d = ok_data(&call(&blue, json!({"operation": "evaluate"})));
         assert_eq!(d["action"], "none", "round {round}: {d}");
         assert_eq!(d["evaluation"]["breached"], false, "round {round}: {d}");
-        let latency = d["evaluation"]["gates"].as_array().unwrap().iter().find(|g| g["gate"] == "p95_latency").unwrap().clone();
+        let latency =
+            d["evaluation"]["gates"].as_array().unwrap().iter().find(|g| g["gate"] == "p95_latency").unwrap().clone();
         if latency["status"] == "pass" {
             judged += 1;
         }
@@ -474,6 +502,10 @@ fn the_scheduled_evaluate_is_a_quiet_no_op_without_an_active_run() {
     assert_eq!((d["active"].as_bool(), d["action"].as_str()), (Some(false), Some("none")), "{d}");
     // Called by hand, the same is still a clear refusal.
     assert_problem(&host.post(&format!("{BASE}/evaluate")).bearer(&service()).send(), 409, "no_active_migration");
-    let p = assert_problem(&host.post(&format!("{BASE}/evaluate?if_active=maybe")).bearer(&service()).send(), 400, "validation_failed");
+    let p = assert_problem(
+        &host.post(&format!("{BASE}/evaluate?if_active=maybe")).bearer(&service()).send(),
+        400,
+        "validation_failed",
+    );
     assert_eq!(p["errors"][0]["field"], "if_active");
 }

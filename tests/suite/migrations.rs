@@ -18,7 +18,8 @@ fn migrations_are_recorded_like_supabase_and_rerunning_applies_nothing() {
         .filter(|f| f.ends_with(".sql"))
         .collect();
     let mut c = db.client();
-    let rows = c.query("SELECT version, name FROM supabase_migrations.schema_migrations ORDER BY version", &[]).unwrap();
+    let rows =
+        c.query("SELECT version, name FROM supabase_migrations.schema_migrations ORDER BY version", &[]).unwrap();
     assert_eq!(rows.len(), files.len(), "every migration file is recorded");
     let (ok, out) = edge(&["db", "migrate", "--db-url", &db.url]);
     assert!(ok, "{out}");
@@ -39,7 +40,8 @@ fn a_removed_record_is_reported_pending_and_reapplying_a_failed_file_changes_not
     let (ok, out) = edge(&["db", "migrate", "--db-url", &db.url]);
     assert!(!ok, "re-applying an applied file must fail: {out}");
     assert!(out.contains("nothing of it was applied"), "{out}");
-    let n: i64 = db.client().query_one("SELECT count(*) FROM supabase_migrations.schema_migrations", &[]).unwrap().get(0);
+    let n: i64 =
+        db.client().query_one("SELECT count(*) FROM supabase_migrations.schema_migrations", &[]).unwrap().get(0);
     assert_eq!(n as usize, std::fs::read_dir(root().join("migrations")).unwrap().count() - 1);
 }
 
@@ -90,7 +92,11 @@ fn quote_currency_is_backfilled_from_the_owners_preferred_currency() {
     db.exec("ALTER TABLE public.quotes DROP COLUMN currency");
     db.exec("DELETE FROM supabase_migrations.schema_migrations WHERE version = '0016'");
     let mut owners = Vec::new();
-    for (i, (email, preferred)) in [("eu@example.test", Some("EUR")), ("jp@example.test", Some("jpy")), ("none@example.test", None)].into_iter().enumerate() {
+    for (i, (email, preferred)) in
+        [("eu@example.test", Some("EUR")), ("jp@example.test", Some("jpy")), ("none@example.test", None)]
+            .into_iter()
+            .enumerate()
+    {
         let user = db.user(email);
         db.subscribe(&user, e2e::Plan::unlimited());
         if let Some(c) = preferred {

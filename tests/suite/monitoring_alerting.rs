@@ -157,7 +157,9 @@ fn health_is_liveness_and_reports_no_outage_that_is_not() {
     assert_eq!(host.get(&url("/ready")).send().status, 200);
     // The dashboard (admins) shows what health no longer does.
     let d = get(&host, "/dashboard");
-    let component = |name: &str| d["health"]["components"].as_array().unwrap().iter().find(|c| c["name"] == name).unwrap()["status"].clone();
+    let component = |name: &str| {
+        d["health"]["components"].as_array().unwrap().iter().find(|c| c["name"] == name).unwrap()["status"].clone()
+    };
     assert_eq!(component("security"), "down", "{d}");
     assert_eq!(component("webhooks"), "down", "{d}");
     // No health answer counted as an error, and the guide's 1 % rule opens nothing: no one is
@@ -214,7 +216,10 @@ fn everything_but_health_and_the_page_is_for_admins_only() {
     assert_eq!(page.status, 200);
     assert_eq!(page.header("content-type"), Some("text/html; charset=utf-8"));
     assert!(page.header("content-security-policy").unwrap().contains("default-src 'none'"));
-    assert!(!page.text().contains("<script src") && !page.text().contains("<link "), "the page loads nothing from elsewhere");
+    assert!(
+        !page.text().contains("<script src") && !page.text().contains("<link "),
+        "the page loads nothing from elsewhere"
+    );
 }
 
 #[test]
@@ -232,13 +237,23 @@ fn bad_input_is_a_clear_4xx() {
     assert_problem(&host.get(&url("/anomaly-detection?z=0.5")).bearer(&s).send(), 400, "validation_failed");
     let r = host.post(&url("/notification-test")).bearer(&s).json(&json!({"channel": "fax"})).send();
     assert_problem(&r, 400, "validation_failed");
-    let r = host.post(&url("/rules")).bearer(&s).header("content-type", "application/json").body(b"{\"name\":".to_vec()).send();
+    let r = host
+        .post(&url("/rules"))
+        .bearer(&s)
+        .header("content-type", "application/json")
+        .body(b"{\"name\":".to_vec())
+        .send();
     assert_problem(&r, 400, "malformed_json");
     let r = host.post(&url("/alerts/not-a-uuid/acknowledge")).bearer(&s).send();
     assert_problem(&r, 400, "validation_failed");
-    let r = host.post(&url(&format!("/alerts/{}/acknowledge", "5f0c2b7e-5d41-4a8e-9b6f-1c2d3e4f5a6b"))).bearer(&s).send();
+    let r =
+        host.post(&url(&format!("/alerts/{}/acknowledge", "5f0c2b7e-5d41-4a8e-9b6f-1c2d3e4f5a6b"))).bearer(&s).send();
     assert_problem(&r, 404, "not_found");
-    assert_problem(&host.post(&url("")).bearer(&s).json(&json!({"operation": "explode"})).send(), 404, "route_not_found");
+    assert_problem(
+        &host.post(&url("")).bearer(&s).json(&json!({"operation": "explode"})).send(),
+        404,
+        "route_not_found",
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -289,7 +304,10 @@ fn dashboard_figures_are_exact() {
                "avg_ms": 10.5, "p50_ms": 10.0, "p95_ms": 19.0, "p99_ms": 20.0})
     );
     let bp = d["per_function"].as_array().unwrap().iter().find(|f| f["function"] == "batch-processor").unwrap().clone();
-    assert_eq!((bp["avg_ms"].clone(), bp["p50_ms"].clone(), bp["p95_ms"].clone()), (json!(250.0), json!(200.0), json!(400.0)));
+    assert_eq!(
+        (bp["avg_ms"].clone(), bp["p50_ms"].clone(), bp["p95_ms"].clone()),
+        (json!(250.0), json!(200.0), json!(400.0))
+    );
 
     // The inserted rows sit in one hourly bucket with exactly 24 requests of these two functions.
     let buckets: Vec<&Value> = d["requests_by_function"]
@@ -309,14 +327,25 @@ fn dashboard_figures_are_exact() {
     assert_eq!(b["paying_subscriptions"], 3);
     // 5800 + 1000 + round(700 × 52 / 12 / 2 = 1516.67) = 8317 cents.
     assert_eq!(b["mrr"], json!([{"currency": "usd", "mrr_minor": 8317, "subscriptions": 3}]));
-    assert_eq!((b["quotes_created"].clone(), b["quotes_sent"].clone(), b["quotes_accepted"].clone()), (json!(4), json!(3), json!(1)));
+    assert_eq!(
+        (b["quotes_created"].clone(), b["quotes_sent"].clone(), b["quotes_accepted"].clone()),
+        (json!(4), json!(3), json!(1))
+    );
     assert_eq!(b["acceptance_rate"], 33.33);
 
     // Health looks at the last 15 minutes only: the 10 % errors of 30 minutes ago are history.
     let health = &d["health"];
     assert_eq!(health["status"], "ok", "{health}");
     let functions = health["components"].as_array().unwrap().iter().find(|c| c["name"] == "functions").unwrap();
-    assert_eq!(functions["details"]["functions"].as_array().unwrap().iter().filter(|f| f["function"] == "quote-processor").count(), 0);
+    assert_eq!(
+        functions["details"]["functions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|f| f["function"] == "quote-processor")
+            .count(),
+        0
+    );
     assert_eq!(d["alerts"]["open"], 0);
 
     // The bare path is the dashboard too (the guide's curl).
@@ -329,12 +358,16 @@ fn dashboard_figures_are_exact() {
 // ---------------------------------------------------------------------------------------------
 
 fn error_rate_rule(host: &Host, channels: Value) -> Value {
-    let r = host.post(&url("/rules")).bearer(&service()).json(&json!({
+    let r = host
+        .post(&url("/rules"))
+        .bearer(&service())
+        .json(&json!({
             "rule_id": "qp_errors", "name": "QP errors", "category": "reliability", "severity": "error",
             "metric": "error_rate", "operator": "gt", "threshold": 5, "window_minutes": 10,
             "cooldown_minutes": 30, "min_samples": 10, "min_events": 4, "function_name": "quote-processor",
             "notification_channels": channels,
-        })).send();
+        }))
+        .send();
     assert_eq!(r.status, 201, "{}", r.text());
     r.json()["data"]["rule"].clone()
 }
@@ -398,7 +431,13 @@ fn an_alert_opens_once_honours_cooldown_and_resolves_with_each_channels_payload(
                "alert_id": alert_id, "security_incident_id": null, "details": details})
     );
     // Stored: four deliveries, the routing key redacted.
-    assert_eq!(scalar(&db, &format!("SELECT count(*) FROM notification_deliveries WHERE alert_id = '{alert_id}' AND status = 'sent'")), 4);
+    assert_eq!(
+        scalar(
+            &db,
+            &format!("SELECT count(*) FROM notification_deliveries WHERE alert_id = '{alert_id}' AND status = 'sent'")
+        ),
+        4
+    );
     assert_eq!(
         text(&db, "SELECT payload->>'routing_key' FROM notification_deliveries WHERE channel = 'pagerduty'"),
         "[redacted]"
@@ -414,8 +453,15 @@ fn an_alert_opens_once_honours_cooldown_and_resolves_with_each_channels_payload(
     // The errors stop: resolved, and PagerDuty resolves the same dedup key.
     db.exec("UPDATE performance_metrics SET status = 200 WHERE function_name = 'quote-processor'");
     let e = evaluate(&host);
-    assert_eq!((e["results"][0]["outcome"].clone(), e["alerts_resolved"].clone()), (json!("resolved"), json!(1)), "{e}");
-    assert_eq!(text(&db, &format!("SELECT status || ' ' || auto_resolved FROM alerts WHERE id = '{alert_id}'")), "resolved true");
+    assert_eq!(
+        (e["results"][0]["outcome"].clone(), e["alerts_resolved"].clone()),
+        (json!("resolved"), json!(1)),
+        "{e}"
+    );
+    assert_eq!(
+        text(&db, &format!("SELECT status || ' ' || auto_resolved FROM alerts WHERE id = '{alert_id}'")),
+        "resolved true"
+    );
     let pd = ch.pagerduty.received();
     assert_eq!(pd.len(), 2);
     assert_eq!(body(&pd[1]), json!({"routing_key": "pd-routing-key", "event_action": "resolve", "dedup_key": dedup}));
@@ -443,7 +489,8 @@ fn an_alert_opens_once_honours_cooldown_and_resolves_with_each_channels_payload(
     assert_eq!(body(&pd[2])["payload"]["custom_details"]["value"], 100.0);
 
     // Every evaluation is recorded with its outcome.
-    let outcomes = text(&db, "SELECT string_agg(outcome, ',' ORDER BY id) FROM alert_evaluations WHERE rule_key = 'qp_errors'");
+    let outcomes =
+        text(&db, "SELECT string_agg(outcome, ',' ORDER BY id) FROM alert_evaluations WHERE rule_key = 'qp_errors'");
     assert_eq!(outcomes, "no_data,opened,still_open,resolved,cooldown,opened");
 }
 
@@ -458,10 +505,17 @@ fn a_failing_channel_is_retried_with_backoff_and_recorded_while_the_others_deliv
     let e = evaluate(&host);
     let by_channel = |c: &str| e["deliveries"].as_array().unwrap().iter().find(|d| d["channel"] == c).unwrap().clone();
     let slack = by_channel("slack");
-    assert_eq!((slack["status"].clone(), slack["attempts"].clone(), slack["http_status"].clone()), (json!("failed"), json!(3), json!(500)));
+    assert_eq!(
+        (slack["status"].clone(), slack["attempts"].clone(), slack["http_status"].clone()),
+        (json!("failed"), json!(3), json!(500))
+    );
     assert_eq!(slack["error"], "answered 500: internal error");
     for c in ["email", "pagerduty", "webhook"] {
-        assert_eq!((by_channel(c)["status"].clone(), by_channel(c)["attempts"].clone()), (json!("sent"), json!(1)), "{c}");
+        assert_eq!(
+            (by_channel(c)["status"].clone(), by_channel(c)["attempts"].clone()),
+            (json!("sent"), json!(1)),
+            "{c}"
+        );
     }
     assert_eq!(ch.slack.received().len(), 3, "three attempts");
     assert_eq!((ch.email.received().len(), ch.pagerduty.received().len(), ch.webhook.received().len()), (1, 1, 1));
@@ -486,7 +540,10 @@ fn a_client_error_is_not_retried_and_an_unconfigured_channel_is_skipped() {
     metrics(&db, "quote-processor", &[10.0; 10], 10, 1);
     let e = evaluate(&host);
     let d = e["deliveries"].as_array().unwrap();
-    assert_eq!((d[0]["channel"].clone(), d[0]["status"].clone(), d[0]["attempts"].clone()), (json!("slack"), json!("failed"), json!(1)));
+    assert_eq!(
+        (d[0]["channel"].clone(), d[0]["status"].clone(), d[0]["attempts"].clone()),
+        (json!("slack"), json!("failed"), json!(1))
+    );
     assert_eq!(
         (d[1]["channel"].clone(), d[1]["status"].clone(), d[1]["error"].clone()),
         (json!("pagerduty"), json!("skipped"), json!("pagerduty is not configured (pagerduty_routing_key is empty)"))
@@ -500,7 +557,11 @@ fn notification_test_really_sends_through_every_channel() {
     let ch = Channels::start(200);
     let host = ch.host(&db);
     let r = post(&host, "/notification-test", &json!({"channel": "all"}));
-    assert_eq!((r["sent"].clone(), r["failed"].clone(), r["success"].clone()), (json!(5), json!(0), json!(true)), "{r}");
+    assert_eq!(
+        (r["sent"].clone(), r["failed"].clone(), r["success"].clone()),
+        (json!(5), json!(0), json!(true)),
+        "{r}"
+    );
     assert_eq!(body(&ch.email.received()[0])["subject"], "[TEST] quotekit monitoring-alerting notification test");
     assert!(body(&ch.slack.received()[0])["text"].as_str().unwrap().contains("test notification"));
     let pd = ch.pagerduty.received();
@@ -534,8 +595,11 @@ fn the_guides_performance_alerts_are_evaluated_as_rules() {
     assert_eq!(scalar(&db, "SELECT count(*) FROM performance_alerts"), 3);
     assert_eq!(scalar(&db, "SELECT count(*) FROM alert_rules WHERE performance_alert_id IS NOT NULL"), 3);
     assert_eq!(
-        text(&db, "SELECT r.severity || ' ' || r.metric || ' ' || r.notification_channels::text FROM alert_rules r
-                   JOIN performance_alerts p ON p.id = r.performance_alert_id WHERE p.alert_type = 'error_rate'"),
+        text(
+            &db,
+            "SELECT r.severity || ' ' || r.metric || ' ' || r.notification_channels::text FROM alert_rules r
+                   JOIN performance_alerts p ON p.id = r.performance_alert_id WHERE p.alert_type = 'error_rate'"
+        ),
         "critical error_rate [\"email\", \"pagerduty\", \"slack\"]"
     );
     // Only the guide's rules: the inventory's defaults stay out of this test.
@@ -558,14 +622,23 @@ fn the_guides_performance_alerts_are_evaluated_as_rules() {
     assert_eq!(body(&pd[0])["payload"]["severity"], "critical");
     assert_eq!(body(&pd[0])["payload"]["summary"], "[CRITICAL] error_rate above 1 %: firing");
     assert_eq!(ch.slack.received().len(), 2);
-    assert_eq!(text(&db, "SELECT min_events::text FROM alert_rules WHERE metric = 'error_rate' AND performance_alert_id IS NOT NULL"), "5");
+    assert_eq!(
+        text(
+            &db,
+            "SELECT min_events::text FROM alert_rules WHERE metric = 'error_rate' AND performance_alert_id IS NOT NULL"
+        ),
+        "5"
+    );
     let cost = e["results"].as_array().unwrap().iter().find(|r| r["metric"] == "cost_overrun").unwrap().clone();
     assert_eq!(cost["outcome"], "no_data", "no cost_metrics rows yet: {cost}");
 
     // A changed row changes its rule; a disabled row stops being evaluated; rules API defers to it.
     db.exec("UPDATE performance_alerts SET threshold_value = 700 WHERE alert_type = 'response_time'");
     assert_eq!(scalar(&db, "SELECT threshold::int8 FROM alert_rules WHERE metric = 'avg_response_time' AND performance_alert_id IS NOT NULL"), 700);
-    let rule_id = text(&db, "SELECT rule_id FROM alert_rules WHERE metric = 'avg_response_time' AND performance_alert_id IS NOT NULL");
+    let rule_id = text(
+        &db,
+        "SELECT rule_id FROM alert_rules WHERE metric = 'avg_response_time' AND performance_alert_id IS NOT NULL",
+    );
     let r = put(&host, &url(&format!("/rules/{rule_id}")), &json!({"threshold": 1}));
     assert_problem(&r, 409, "managed_by_performance_alerts");
 }
@@ -591,7 +664,8 @@ fn the_default_rules_are_seeded_from_the_inventory() {
             )
         })
         .collect();
-    let s = |a: &str, b: &str, c: &str, t: f64, w: i64, cd: i64| (a.to_string(), b.to_string(), c.to_string(), t, w, cd);
+    let s =
+        |a: &str, b: &str, c: &str, t: f64, w: i64, cd: i64| (a.to_string(), b.to_string(), c.to_string(), t, w, cd);
     assert_eq!(
         seeded,
         vec![
@@ -631,15 +705,25 @@ fn rules_are_validated_created_updated_and_deleted() {
         .send();
     assert_eq!(created.status, 201, "{}", created.text());
     let rule = created.json()["data"]["rule"].clone();
-    assert_eq!((rule["notification_channels"].clone(), rule["created_by"].clone()), (json!(["pagerduty"]), json!("service_role")));
+    assert_eq!(
+        (rule["notification_channels"].clone(), rule["created_by"].clone()),
+        (json!(["pagerduty"]), json!("service_role"))
+    );
     assert_eq!((rule["cooldown_minutes"].clone(), rule["enabled"].clone()), (json!(30), json!(true)));
-    let again = host.post(&url("/rules")).bearer(&s).json(&json!({"rule_id": "api.p95", "name": "x", "severity": "info",
-        "metric": "request_count", "operator": "gt", "threshold": 1, "window_minutes": 1})).send();
+    let again = host
+        .post(&url("/rules"))
+        .bearer(&s)
+        .json(&json!({"rule_id": "api.p95", "name": "x", "severity": "info",
+        "metric": "request_count", "operator": "gt", "threshold": 1, "window_minutes": 1}))
+        .send();
     assert_problem(&again, 409, "rule_exists");
 
     let updated = put(&host, &url("/rules/api.p95"), &json!({"threshold": 900.5, "enabled": false}));
     assert_eq!(updated.status, 200, "{}", updated.text());
-    assert_eq!((updated.json()["data"]["rule"]["threshold"].clone(), updated.json()["data"]["rule"]["enabled"].clone()), (json!(900.5), json!(false)));
+    assert_eq!(
+        (updated.json()["data"]["rule"]["threshold"].clone(), updated.json()["data"]["rule"]["enabled"].clone()),
+        (json!(900.5), json!(false))
+    );
     assert_problem(&put(&host, &url("/rules/api.p95"), &json!({"window_minutes": 99999})), 400, "validation_failed");
     assert_problem(&put(&host, &url("/rules/api.p95"), &json!({})), 400, "validation_failed");
     assert_problem(&put(&host, &url("/rules/nope"), &json!({"threshold": 1})), 404, "not_found");
@@ -667,14 +751,18 @@ fn alerts_are_listed_acknowledged_suppressed_and_resolved_by_the_caller() {
     assert_eq!(list["alerts"][0]["metric_value"], 100.0);
 
     let acked = post(&host, &format!("/alerts/{id}/acknowledge"), &json!({}));
-    assert_eq!((acked["alert"]["status"].clone(), acked["alert"]["acknowledged_by"].clone()), (json!("acknowledged"), json!("service_role")));
+    assert_eq!(
+        (acked["alert"]["status"].clone(), acked["alert"]["acknowledged_by"].clone()),
+        (json!("acknowledged"), json!("service_role"))
+    );
     let twice = host.post(&url(&format!("/alerts/{id}/acknowledge"))).bearer(&service()).send();
     assert_problem(&twice, 409, "invalid_transition");
 
     let no_reason = host.post(&url("/alerts?action=suppress")).bearer(&service()).json(&json!({"alertId": id})).send();
     let v = assert_problem(&no_reason, 400, "validation_failed");
     assert_eq!(v["errors"][0]["field"], "suppressionReason");
-    let suppressed = post(&host, "/alerts?action=suppress", &json!({"alertId": id, "suppressionReason": "deploy in progress"}));
+    let suppressed =
+        post(&host, "/alerts?action=suppress", &json!({"alertId": id, "suppressionReason": "deploy in progress"}));
     assert_eq!(
         (suppressed["alert"]["status"].clone(), suppressed["alert"]["suppressed_by"].clone()),
         (json!("suppressed"), json!("service_role"))
@@ -684,7 +772,11 @@ fn alerts_are_listed_acknowledged_suppressed_and_resolved_by_the_caller() {
 
     let resolved = post(&host, &format!("/alerts/{id}/resolve"), &json!({"resolutionNotes": "rolled back"}));
     assert_eq!(
-        (resolved["alert"]["status"].clone(), resolved["alert"]["resolution_notes"].clone(), resolved["alert"]["auto_resolved"].clone()),
+        (
+            resolved["alert"]["status"].clone(),
+            resolved["alert"]["resolution_notes"].clone(),
+            resolved["alert"]["auto_resolved"].clone()
+        ),
         (json!("resolved"), json!("rolled back"), json!(false))
     );
     assert_eq!(get(&host, "/alerts")["count"], 0);
@@ -698,7 +790,12 @@ fn one_refused_token_notifies_no_one_and_a_sustained_run_pages_once() {
     db.exec("UPDATE alert_rules SET enabled = true WHERE rule_id = 'security_alert_admin'");
     let ch = Channels::start(200);
     let host = ch.host(&db);
-    let sent = |ch: &Channels| ch.email.received().len() + ch.slack.received().len() + ch.pagerduty.received().len() + ch.webhook.received().len();
+    let sent = |ch: &Channels| {
+        ch.email.received().len()
+            + ch.slack.received().len()
+            + ch.pagerduty.received().len()
+            + ch.webhook.received().len()
+    };
     // The guide's statement, a request without a token, one with a bad token, and five more
     // trivial ones (five PagerDuty incidents before): no one is notified.
     db.exec(
@@ -707,7 +804,11 @@ fn one_refused_token_notifies_no_one_and_a_sustained_run_pages_once() {
            ('unauthorized_access', 'high', 'alert_admin');",
     );
     assert_eq!(host.get("/functions/v1/subscription-status").send().status, 401);
-    assert_eq!(scalar(&db, "SELECT count(*) FROM security_incidents WHERE client_key IS NOT NULL"), 0, "no credential, no incident");
+    assert_eq!(
+        scalar(&db, "SELECT count(*) FROM security_incidents WHERE client_key IS NOT NULL"),
+        0,
+        "no credential, no incident"
+    );
     for _ in 0..6 {
         assert_eq!(host.get("/functions/v1/subscription-status").bearer("not-a-token").send().status, 401);
     }
@@ -730,7 +831,13 @@ fn one_refused_token_notifies_no_one_and_a_sustained_run_pages_once() {
     assert_eq!(trigger["payload"]["custom_details"]["incidents"][0]["event_type"], "unauthorized_access", "{trigger}");
     assert_eq!(trigger["payload"]["custom_details"]["incidents"][0]["occurrences"], 12);
     assert_eq!((ch.slack.received().len(), ch.email.received().len(), ch.webhook.received().len()), (1, 1, 1));
-    assert_eq!(scalar(&db, "SELECT count(*) FROM security_incidents WHERE client_key IS NOT NULL AND admin_notified_at IS NULL"), 0);
+    assert_eq!(
+        scalar(
+            &db,
+            "SELECT count(*) FROM security_incidents WHERE client_key IS NOT NULL AND admin_notified_at IS NULL"
+        ),
+        0
+    );
     // More of the same: the same alert, nothing new sent.
     for _ in 0..20 {
         host.get("/functions/v1/subscription-status").bearer("again-not-a-token").send();
@@ -755,7 +862,8 @@ fn metrics_are_prometheus_text_that_promtool_accepts() {
     let text_ = r.text();
     assert!(text_.contains("quotekit_requests_last5m{function=\"quote-processor\"} 4\n"), "{text_}");
     assert!(text_.contains("quotekit_request_errors_last5m{function=\"quote-processor\"} 1\n"));
-    assert!(text_.contains("quotekit_request_duration_last5m_seconds{function=\"quote-processor\",percentile=\"p50\"} 0.02\n"));
+    assert!(text_
+        .contains("quotekit_request_duration_last5m_seconds{function=\"quote-processor\",percentile=\"p50\"} 0.02\n"));
     assert!(text_.contains("quotekit_alerts_open{severity=\"critical\"} 0\n"));
     let mut child = Command::new("promtool")
         .args(["check", "metrics"])
@@ -780,7 +888,13 @@ fn anomaly_detection_finds_a_latency_spike_by_z_score() {
     let db = TestDb::new();
     // 13 five-minute buckets of 10 requests: 12 alternate 10 / 12 ms, the newest averages 40 ms.
     for k in 1..=13 {
-        let ms = if k == 1 { 40.0 } else if k % 2 == 0 { 10.0 } else { 12.0 };
+        let ms = if k == 1 {
+            40.0
+        } else if k % 2 == 0 {
+            10.0
+        } else {
+            12.0
+        };
         db.exec(&format!(
             "INSERT INTO performance_metrics (function_name, route, method, status, duration_ms, created_at)
              SELECT 'quote-processor', '/q', 'GET', 200, {ms},
@@ -804,7 +918,9 @@ fn anomaly_detection_finds_a_latency_spike_by_z_score() {
 fn edge_up_calls_evaluate_on_the_schedule_in_spin_toml() {
     let db = TestDb::new();
     let manifest = std::fs::read_to_string(root().join("spin.toml")).unwrap();
-    assert!(manifest.contains("[[application.tool.edge.schedule]]\npath = \"/functions/v1/monitoring-alerting/evaluate\""));
+    assert!(
+        manifest.contains("[[application.tool.edge.schedule]]\npath = \"/functions/v1/monitoring-alerting/evaluate\"")
+    );
     // The same manifest with the interval shortened to one second (beside spin.toml, so the
     // components' relative paths still resolve).
     struct Removed(std::path::PathBuf);
@@ -836,7 +952,8 @@ fn the_dashboard_page_renders_its_charts_in_a_browser() {
     for (i, f) in ["quote-processor", "subscription-status", "webhook-handler"].iter().enumerate() {
         for hours_ago in 0..12u32 {
             let n = 5 + (hours_ago as usize * (i + 1)) % 7;
-            let durations: Vec<f64> = (0..n).map(|k| 8.0 + (k * 7 + hours_ago as usize * 3 + i * 11) as f64 % 40.0).collect();
+            let durations: Vec<f64> =
+                (0..n).map(|k| 8.0 + (k * 7 + hours_ago as usize * 3 + i * 11) as f64 % 40.0).collect();
             metrics(&db, f, &durations, usize::from(hours_ago % 5 == 0), hours_ago * 60 + 5);
         }
     }
@@ -861,10 +978,15 @@ fn the_dashboard_page_renders_its_charts_in_a_browser() {
         .into_iter()
         .find(|c| Command::new(c).arg("--version").output().is_ok_and(|o| o.status.success()))
         .expect("chromium is installed by scripts/test (Debian package chromium)");
-    let flags = ["--headless", "--no-sandbox", "--disable-gpu", "--virtual-time-budget=15000", "--window-size=1280,1500"];
+    let flags =
+        ["--headless", "--no-sandbox", "--disable-gpu", "--virtual-time-budget=15000", "--window-size=1280,1500"];
     let out = Command::new(chromium).args(flags).arg("--dump-dom").arg(&page).output().unwrap();
     let dom = String::from_utf8_lossy(&out.stdout).to_string();
-    assert!(dom.contains("data-rendered=\"true\""), "page did not render:\n{dom}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        dom.contains("data-rendered=\"true\""),
+        "page did not render:\n{dom}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let points = |id: &str| -> usize {
         let at = dom.find(&format!("id=\"{id}\"")).unwrap_or_else(|| panic!("{id} missing"));
         let rest = &dom[at..];
@@ -881,6 +1003,7 @@ fn the_dashboard_page_renders_its_charts_in_a_browser() {
     assert!(dom.contains("subscription-status") && dom.contains("webhook-handler"), "the legend names the functions");
 
     let shot = root().join("target/monitoring-dashboard.png");
-    let out = Command::new(chromium).args(flags).arg(format!("--screenshot={}", shot.display())).arg(&page).output().unwrap();
+    let out =
+        Command::new(chromium).args(flags).arg(format!("--screenshot={}", shot.display())).arg(&page).output().unwrap();
     assert!(out.status.success() && shot.exists(), "{}", String::from_utf8_lossy(&out.stderr));
 }

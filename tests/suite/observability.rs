@@ -211,7 +211,10 @@ fn observability_a_failing_collector_never_affects_serving() {
     assert_eq!(host.get("/probe/echo").send().status, 200);
     assert!(started.elapsed() < Duration::from_secs(1));
     let metrics = host.get("/.well-known/edge/metrics").send().text();
-    assert!(metrics.lines().any(|l| l.starts_with("edge_otlp_exports_failed_total ") && !l.ends_with(" 0")), "{metrics}");
+    assert!(
+        metrics.lines().any(|l| l.starts_with("edge_otlp_exports_failed_total ") && !l.ends_with(" 0")),
+        "{metrics}"
+    );
 }
 
 #[test]
@@ -232,10 +235,14 @@ fn observability_request_ids_are_honoured_echoed_and_logged_and_components_see_t
     let traceparent = header("traceparent").expect("a traceparent for the component");
     let fields: Vec<&str> = traceparent.split('-').collect();
     assert!(fields.len() == 4 && fields[0] == "00" && is_hex(fields[1], 32) && is_hex(fields[2], 16), "{traceparent}");
-    assert!(host.wait_for_output(
-        |o| o.lines().any(|l| l.contains(" INFO  order-7731.retry:2 [probe] GET /probe/echo -> 200")),
-        Duration::from_secs(5)
-    ), "{}", host.output());
+    assert!(
+        host.wait_for_output(
+            |o| o.lines().any(|l| l.contains(" INFO  order-7731.retry:2 [probe] GET /probe/echo -> 200")),
+            Duration::from_secs(5)
+        ),
+        "{}",
+        host.output()
+    );
 
     // Ids that are not sane are replaced.
     for bad in ["two words".to_string(), "x".repeat(129)] {
@@ -248,7 +255,13 @@ fn observability_request_ids_are_honoured_echoed_and_logged_and_components_see_t
     // the host adds nothing to a component that sets no such header).
     let r = host.get("/probe/echo").send();
     let seen = r.json();
-    let id = seen["headers"].as_array().unwrap().iter().find(|h| h[0] == "x-request-id").and_then(|h| h[1].as_str()).unwrap_or("");
+    let id = seen["headers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|h| h[0] == "x-request-id")
+        .and_then(|h| h[1].as_str())
+        .unwrap_or("");
     assert!(is_hex(id, 32), "the component's id: {seen}");
     assert_eq!(r.header("x-request-id"), Some(id), "the answer names the id the component was given");
     // The host's own endpoints and its refusals carry one too.
@@ -257,10 +270,16 @@ fn observability_request_ids_are_honoured_echoed_and_logged_and_components_see_t
 
     // A traceparent that is not valid starts a new trace instead.
     let r = host.get("/probe/echo").header("traceparent", "00-not-a-trace-01").send().json();
-    let passed = r["headers"].as_array().unwrap().iter().find(|h| h[0] == "traceparent").unwrap()[1].as_str().unwrap().to_string();
+    let passed = r["headers"].as_array().unwrap().iter().find(|h| h[0] == "traceparent").unwrap()[1]
+        .as_str()
+        .unwrap()
+        .to_string();
     assert!(!passed.contains("not-a-trace") && passed.starts_with("00-"), "{passed}");
     let r = host.get("/probe/echo").header("traceparent", &format!("00-{TRACE_ID}-{PARENT_SPAN}-01")).send().json();
-    let passed = r["headers"].as_array().unwrap().iter().find(|h| h[0] == "traceparent").unwrap()[1].as_str().unwrap().to_string();
+    let passed = r["headers"].as_array().unwrap().iter().find(|h| h[0] == "traceparent").unwrap()[1]
+        .as_str()
+        .unwrap()
+        .to_string();
     assert!(passed.starts_with(&format!("00-{TRACE_ID}-")) && !passed.contains(PARENT_SPAN), "{passed}");
 
     // A component's stderr is shown line by line under its name and the request's id.
@@ -268,7 +287,11 @@ fn observability_request_ids_are_honoured_echoed_and_logged_and_components_see_t
     assert_eq!(r.status, 200);
     for line in ["first line", "second line", "unterminated"] {
         let expected = format!("stderr-check [probe] probe stderr: {line}");
-        assert!(host.wait_for_output(|o| o.lines().any(|l| l.ends_with(&expected)), Duration::from_secs(5)), "{expected}\n{}", host.output());
+        assert!(
+            host.wait_for_output(|o| o.lines().any(|l| l.ends_with(&expected)), Duration::from_secs(5)),
+            "{expected}\n{}",
+            host.output()
+        );
     }
     // ...and still written to its log file.
     let log = std::fs::read_to_string(dir.0.join(".edge/logs/probe_stderr.txt")).unwrap();
@@ -301,7 +324,10 @@ fn observability_json_log_lines_parse() {
         }
         assert!(line["ts"].as_str().unwrap().ends_with('Z'));
     }
-    let request = lines.iter().find(|l| l["request_id"] == "json-line-1" && l.get("stream").is_none()).expect("the request's line");
+    let request = lines
+        .iter()
+        .find(|l| l["request_id"] == "json-line-1" && l.get("stream").is_none())
+        .expect("the request's line");
     assert_eq!(request["component"], "probe");
     assert_eq!(request["level"], "info");
     assert_eq!(request["trace_id"], TRACE_ID);

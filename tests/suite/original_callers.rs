@@ -11,7 +11,10 @@ use serde_json::{json, Value};
 /// Supabase's service-role key, as the guide's `$SERVICE_ROLE_KEY`.
 fn service_role_key() -> String {
     let now = now_unix();
-    jwt_hs256(&json!({ "iss": "supabase", "ref": "abcdefghijklmnopqrst", "role": "service_role", "iat": now, "exp": now + 3600 }), &Jwt::secret())
+    jwt_hs256(
+        &json!({ "iss": "supabase", "ref": "abcdefghijklmnopqrst", "role": "service_role", "iat": now, "exp": now + 3600 }),
+        &Jwt::secret(),
+    )
 }
 
 fn ok(r: &HttpResponse, what: &str) -> Value {
@@ -73,7 +76,11 @@ fn the_originals_quote_and_pdf_callers_are_answered() {
             "line_items": [{ "name": "Mowing", "quantity": 4, "unit_price": 45, "total": 180 }] } }))
         .send();
     let updated = ok(&r, "update");
-    assert_eq!((updated["quote"]["notes"].as_str(), updated["quote"]["total"].as_str()), (Some("Revised"), Some("198.00")), "{updated}");
+    assert_eq!(
+        (updated["quote"]["notes"].as_str(), updated["quote"]["total"].as_str()),
+        (Some("Revised"), Some("198.00")),
+        "{updated}"
+    );
 
     // GET ?id= and the list.
     let one = ok(&host.get(&format!("{QP}?id={id}")).bearer(&token).send(), "get");
@@ -119,9 +126,16 @@ fn the_originals_quote_and_pdf_callers_are_answered() {
     refused(&host.delete(&format!("{QP}?id={id}")).bearer(&token).send(), 404, "not_found");
 
     // The original's CI smoke test posts to subscription-status.
-    let status = ok(&host.post("/functions/v1/subscription-status").bearer(&token).json(&json!({ "test": true })).send(), "status");
+    let status = ok(
+        &host.post("/functions/v1/subscription-status").bearer(&token).json(&json!({ "test": true })).send(),
+        "status",
+    );
     assert_eq!(status["data"]["features"]["pdf_export"], true);
-    refused(&host.post("/functions/v1/subscription-status").json(&json!({ "test": true })).send(), 401, "missing_token");
+    refused(
+        &host.post("/functions/v1/subscription-status").json(&json!({ "test": true })).send(),
+        401,
+        "missing_token",
+    );
 }
 
 #[test]
@@ -131,20 +145,33 @@ fn the_originals_operation_paths_are_answered() {
         "UPDATE security_configuration SET config_value = '{\"requestsPerMinute\": 100000, \"burstLimit\": 100000, \"blockDuration\": 1}'
          WHERE config_category = 'rate_limiting' AND config_key = 'global_settings'",
     );
-    let green = Host::start(HostConfig::app(&db).var("deployment_color", "green").var("green_base_url", "http://127.0.0.1:9"));
-    let host = Host::start(HostConfig::app(&db).var("deployment_color", "blue").var("green_base_url", &green.base).var("green_origin", &green.base));
+    let green =
+        Host::start(HostConfig::app(&db).var("deployment_color", "green").var("green_base_url", "http://127.0.0.1:9"));
+    let host = Host::start(
+        HostConfig::app(&db)
+            .var("deployment_color", "blue")
+            .var("green_base_url", &green.base)
+            .var("green_origin", &green.base),
+    );
     let key = service_role_key();
     let post = |path: &str, body: Value| host.post(&format!("/functions/v1/{path}")).bearer(&key).json(&body).send();
     let get = |path: &str| host.get(&format!("/functions/v1/{path}")).bearer(&key).send();
 
     // production-validator: one category by path, the original's way.
-    for (path, kind) in [("validate-performance", "performance"), ("validate-security", "security"), ("validate-business", "functionality")] {
+    for (path, kind) in [
+        ("validate-performance", "performance"),
+        ("validate-security", "security"),
+        ("validate-business", "functionality"),
+    ] {
         let v = ok(&post(&format!("production-validator/{path}"), json!({})), path);
         assert_eq!(v["data"]["validation_type"], kind, "{v}");
     }
 
     // performance-optimizer: the benchmark is real; warming is answered as not performed.
-    let bench = ok(&post("performance-optimizer/benchmark", json!({ "duration": 5, "concurrency": 2, "includeColdStart": true })), "benchmark");
+    let bench = ok(
+        &post("performance-optimizer/benchmark", json!({ "duration": 5, "concurrency": 2, "includeColdStart": true })),
+        "benchmark",
+    );
     assert!(!bench["data"]["functions"].as_array().unwrap().is_empty(), "{bench}");
     for op in ["warm-up", "memory-optimization"] {
         let v = ok(&post(&format!("performance-optimizer/{op}"), json!({})), op);
@@ -162,21 +189,34 @@ fn the_originals_operation_paths_are_answered() {
     ok(&post("security-hardening/threat-detection", json!({})), "threat-detection");
 
     // migration-controller: start (enabledFunctions), health-check, feature flags, rollback.
-    let started = post("migration-controller/start", json!({ "enabledFunctions": ["subscription-status"], "featureFlags": {} }));
+    let started =
+        post("migration-controller/start", json!({ "enabledFunctions": ["subscription-status"], "featureFlags": {} }));
     let started = ok(&started, "start");
     assert_eq!(started["data"]["migration"]["functions"], json!(["subscription-status"]), "{started}");
     let health = ok(&post("migration-controller/health-check", json!({})), "health-check");
-    assert_eq!((health["data"]["overall"].as_str(), health["data"]["total"].as_i64()), (Some("healthy"), Some(1)), "{health}");
-    let flags = ok(&post("migration-controller/feature-flags", json!({ "flags": { "new_pdf": true } })), "feature-flags");
+    assert_eq!(
+        (health["data"]["overall"].as_str(), health["data"]["total"].as_i64()),
+        (Some("healthy"), Some(1)),
+        "{health}"
+    );
+    let flags =
+        ok(&post("migration-controller/feature-flags", json!({ "flags": { "new_pdf": true } })), "feature-flags");
     assert_eq!(flags["data"]["performed"], false);
     let rolled = ok(&post("migration-controller/rollback", json!({ "reason": "original caller" })), "rollback");
     assert_eq!(rolled["data"]["migration"]["status"], "rolled_back", "{rolled}");
 
     // monitoring-alerting: the original's webhook raises an alert (an administrator's call here).
-    let r = post("monitoring-alerting/webhook", json!({ "severity": "warning", "title": "Queue depth", "message": "12 jobs waiting", "metricValue": 12 }));
+    let r = post(
+        "monitoring-alerting/webhook",
+        json!({ "severity": "warning", "title": "Queue depth", "message": "12 jobs waiting", "metricValue": 12 }),
+    );
     assert_eq!(r.status, 201, "{}", r.text());
     let alerts = ok(&get("monitoring-alerting/alerts"), "alerts");
     assert!(alerts["data"]["alerts"].as_array().unwrap().iter().any(|a| a["title"] == "Queue depth"), "{alerts}");
-    refused(&host.post("/functions/v1/monitoring-alerting/webhook").json(&json!({ "title": "x", "message": "y" })).send(), 401, "missing_token");
+    refused(
+        &host.post("/functions/v1/monitoring-alerting/webhook").json(&json!({ "title": "x", "message": "y" })).send(),
+        401,
+        "missing_token",
+    );
     drop(green);
 }

@@ -4,7 +4,7 @@
 //! `benchmark_all_functions` against the real host (every function, rows stored), the host's
 //! pool endpoint, the `request_metrics` switch, admin-only access and bad input.
 
-use e2e::{FUNCTIONS, Host, HostConfig, HttpResponse, Jwt, TestDb};
+use e2e::{Host, HostConfig, HttpResponse, Jwt, TestDb, FUNCTIONS};
 use serde_json::{json, Value};
 
 const BASE: &str = "/functions/v1/performance-optimizer";
@@ -56,7 +56,11 @@ fn ok_rows(durations: impl IntoIterator<Item = f64>) -> Vec<(f64, i32)> {
 }
 
 fn function<'a>(list: &'a Value, name: &str) -> &'a Value {
-    list.as_array().unwrap().iter().find(|f| f["function"] == name).unwrap_or_else(|| panic!("{name} missing in {list}"))
+    list.as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["function"] == name)
+        .unwrap_or_else(|| panic!("{name} missing in {list}"))
 }
 
 /// A port nobody listens on now, for `edge up --listen` (the pool and `via=public` tests
@@ -94,7 +98,10 @@ fn only_admins_may_use_it() {
     assert_problem(&r, 403, "admin_required");
     let r = host.post(&format!("{BASE}/cost_report")).send();
     assert_problem(&r, 401, "missing_token");
-    let r = e2e::Req::new("PUT", &host.url(&format!("{BASE}/cost_report/settings"))).bearer(&Jwt::user(&user)).json(&json!({"memory_mb": 1})).send();
+    let r = e2e::Req::new("PUT", &host.url(&format!("{BASE}/cost_report/settings")))
+        .bearer(&Jwt::user(&user))
+        .json(&json!({"memory_mb": 1}))
+        .send();
     assert_problem(&r, 403, "admin_required");
     let counts: (i64, i64, i32) = {
         let mut c = db.client();
@@ -137,7 +144,10 @@ fn metrics_are_exact_per_function_and_window() {
     assert_eq!(q["client_errors"], 1);
     assert_eq!(q["error_rate"], 10.0);
     assert_eq!(q["avg_ms"], 55.0);
-    assert_eq!((q["p50_ms"].as_f64(), q["p95_ms"].as_f64(), q["p99_ms"].as_f64()), (Some(50.0), Some(100.0), Some(100.0)));
+    assert_eq!(
+        (q["p50_ms"].as_f64(), q["p95_ms"].as_f64(), q["p99_ms"].as_f64()),
+        (Some(50.0), Some(100.0), Some(100.0))
+    );
     assert_eq!((q["min_ms"].as_f64(), q["max_ms"].as_f64()), (Some(10.0), Some(100.0)));
     assert_eq!(q["throughput_per_minute"], 0.1667, "10 requests in 60 minutes");
     assert_eq!(q["response_bytes"], 10_000);
@@ -145,7 +155,10 @@ fn metrics_are_exact_per_function_and_window() {
     assert_eq!((w["requests"].as_i64(), w["avg_ms"].as_f64(), w["p95_ms"].as_f64()), (Some(3), Some(7.0), Some(9.0)));
     assert_eq!(w["error_rate"], 0.0);
     let s = function(&d["functions"], "subscription-status");
-    assert_eq!((s["p50_ms"].as_f64(), s["p95_ms"].as_f64(), s["p99_ms"].as_f64()), (Some(50.0), Some(95.0), Some(99.0)));
+    assert_eq!(
+        (s["p50_ms"].as_f64(), s["p95_ms"].as_f64(), s["p99_ms"].as_f64()),
+        (Some(50.0), Some(95.0), Some(99.0))
+    );
     assert_eq!(s["avg_ms"], 50.5);
     assert_eq!(s["response_bytes"], 0, "rows without a size add nothing");
     let none = function(&d["functions"], "quote-pdf-generator");
@@ -218,7 +231,8 @@ fn analyze_compares_windows_and_flags_regressions() {
     assert_eq!(s["regressions"], json!([]));
     let w = function(&d["functions"], "webhook-monitor");
     assert_eq!(w["trend"], "insufficient_data");
-    let flagged: Vec<&str> = d["regressions"].as_array().unwrap().iter().map(|r| r["function"].as_str().unwrap()).collect();
+    let flagged: Vec<&str> =
+        d["regressions"].as_array().unwrap().iter().map(|r| r["function"].as_str().unwrap()).collect();
     assert_eq!(flagged, ["quote-processor", "quote-processor"]);
 }
 
@@ -249,7 +263,10 @@ fn recommendations_come_only_from_data() {
     assert_eq!(d["checked"]["latest_benchmark_run"], "7e57a11b-0000-4000-8000-000000000001");
     let recs = d["recommendations"].as_array().unwrap();
     assert_eq!(recs.len(), 1, "{recs:?}");
-    assert_eq!((recs[0]["function"].as_str(), recs[0]["category"].as_str()), (Some("batch-processor"), Some("benchmark")));
+    assert_eq!(
+        (recs[0]["function"].as_str(), recs[0]["category"].as_str()),
+        (Some("batch-processor"), Some("benchmark"))
+    );
     assert_eq!(recs[0]["evidence"]["success_rate"], 50.0);
     db.exec("DELETE FROM performance_benchmarks");
 
@@ -348,7 +365,10 @@ fn cost_report_prices_known_rows_exactly() {
         .unwrap();
     assert_eq!(guide.len(), 3);
     assert_eq!(guide[1].get::<_, String>(1), "26.020000");
-    let r = e2e::Req::new("PUT", &host.url(&format!("{BASE}/cost_report/settings"))).bearer(&service()).json(&json!({"price_per_gb_egress": 20})).send();
+    let r = e2e::Req::new("PUT", &host.url(&format!("{BASE}/cost_report/settings")))
+        .bearer(&service())
+        .json(&json!({"price_per_gb_egress": 20}))
+        .send();
     assert_eq!(r.status, 200, "{}", r.text());
     let d = data(&host, "/cost_report?days=3");
     assert_eq!(d["daily"][1]["bandwidth_cost"], "0.040000");
@@ -367,7 +387,9 @@ fn cost_report_prices_known_rows_exactly() {
 fn cost_settings_are_validated_and_nothing_is_stored_half_way() {
     let db = TestDb::new();
     let host = Host::start(HostConfig::app(&db));
-    let put = |body: Value| e2e::Req::new("PUT", &host.url(&format!("{BASE}/cost_report/settings"))).bearer(&service()).json(&body).send();
+    let put = |body: Value| {
+        e2e::Req::new("PUT", &host.url(&format!("{BASE}/cost_report/settings"))).bearer(&service()).json(&body).send()
+    };
     let v = assert_problem(
         &put(json!({"price_per_gb_egress": "-1", "memory_mb": 0, "currency": "usd", "colour": "red",
                     "database_monthly": "1.234", "price_per_million_invocations": 1e-9})),
@@ -376,10 +398,17 @@ fn cost_settings_are_validated_and_nothing_is_stored_half_way() {
     );
     let mut fields: Vec<&str> = v["errors"].as_array().unwrap().iter().map(|e| e["field"].as_str().unwrap()).collect();
     fields.sort();
-    assert_eq!(fields, ["colour", "database_monthly", "memory_mb", "price_per_gb_egress", "price_per_million_invocations"]);
+    assert_eq!(
+        fields,
+        ["colour", "database_monthly", "memory_mb", "price_per_gb_egress", "price_per_million_invocations"]
+    );
     let v = assert_problem(&put(json!({"currency": "usd"})), 400, "validation_failed");
     assert_eq!(v["errors"][0]["field"], "currency");
-    let v = assert_problem(&put(json!({"baseline_monthly_low": "500", "baseline_monthly_high": "100"})), 400, "validation_failed");
+    let v = assert_problem(
+        &put(json!({"baseline_monthly_low": "500", "baseline_monthly_high": "100"})),
+        400,
+        "validation_failed",
+    );
     assert_eq!(v["errors"][0]["field"], "baseline_monthly_high");
     assert_problem(&put(json!([1, 2])), 400, "invalid_body");
     let s = data(&host, "/cost_report/settings");
@@ -398,11 +427,18 @@ fn bad_input_is_a_4xx_problem() {
     let host = Host::start(HostConfig::app(&db));
     let t = service();
     let v = assert_problem(&get_as(&host, "/metrics?timeRange=2h", &t), 400, "validation_failed");
-    assert_eq!((v["errors"][0]["field"].as_str(), v["errors"][0]["code"].as_str()), (Some("timeRange"), Some("invalid_value")));
+    assert_eq!(
+        (v["errors"][0]["field"].as_str(), v["errors"][0]["code"].as_str()),
+        (Some("timeRange"), Some("invalid_value"))
+    );
     assert_problem(&get_as(&host, "/analyze?timeRange=1y", &t), 400, "validation_failed");
     assert_problem(&get_as(&host, "/analyze?minSamples=abc", &t), 400, "validation_failed");
     assert_problem(&get_as(&host, "/recommendations?minSamples=0", &t), 400, "validation_failed");
-    let r = host.post(&format!("{BASE}/benchmark_all_functions")).bearer(&t).json(&json!({"iterations": 0, "via": "lan"})).send();
+    let r = host
+        .post(&format!("{BASE}/benchmark_all_functions"))
+        .bearer(&t)
+        .json(&json!({"iterations": 0, "via": "lan"}))
+        .send();
     let v = assert_problem(&r, 400, "validation_failed");
     assert_eq!(v["errors"].as_array().unwrap().len(), 2);
     let r = host.post(BASE).bearer(&t).json(&json!({"operation": "warm_the_caches"})).send();
@@ -478,7 +514,11 @@ fn benchmark_all_functions_measures_every_function_through_the_host() {
     let db = TestDb::new();
     let (host, _) = host_at(&db, &[]);
     // The guide's call: the service role, the bare path.
-    let r = host.post(BASE).bearer(&service()).json(&json!({"operation": "benchmark_all_functions", "iterations": 3})).send();
+    let r = host
+        .post(BASE)
+        .bearer(&service())
+        .json(&json!({"operation": "benchmark_all_functions", "iterations": 3}))
+        .send();
     assert_eq!(r.status, 200, "{}", r.text());
     let d = r.json()["data"].clone();
     check_run(&db, &d, "internal", 3);
@@ -498,14 +538,20 @@ fn benchmark_all_functions_measures_every_function_through_the_host() {
     check_run(&db, &d, "public", 2);
     let by: String = db
         .client()
-        .query_one("SELECT DISTINCT requested_by FROM performance_benchmarks WHERE run_id = $1::text::uuid", &[&d["run_id"].as_str().unwrap()])
+        .query_one(
+            "SELECT DISTINCT requested_by FROM performance_benchmarks WHERE run_id = $1::text::uuid",
+            &[&d["run_id"].as_str().unwrap()],
+        )
         .unwrap()
         .get(0);
     assert_eq!(by, admin);
     // The benchmark's own requests are in the metrics like any others.
     let health_rows = || -> i64 {
         db.client()
-            .query_one("SELECT count(*) FROM performance_metrics WHERE route = '/functions/v1/quote-processor/health'", &[])
+            .query_one(
+                "SELECT count(*) FROM performance_metrics WHERE route = '/functions/v1/quote-processor/health'",
+                &[],
+            )
             .unwrap()
             .get(0)
     };
@@ -538,10 +584,12 @@ fn public_pool_labels_cannot_be_recovered_by_hashing_guessed_addresses() {
     let pools = e2e::Req::new("GET", &host.url("/.well-known/edge/pool")).bearer(&service()).send().json();
     let address = pools["pools"][0]["database"].as_str().expect("the pool's address, for the service role").to_string();
     let metrics = host.get("/.well-known/edge/metrics").send().text();
-    let line = metrics.lines().find(|l| l.starts_with("edge_pg_pool{") && l.contains("figure=\"acquired\"")).expect(&metrics);
+    let line =
+        metrics.lines().find(|l| l.starts_with("edge_pg_pool{") && l.contains("figure=\"acquired\"")).expect(&metrics);
     let label = line.split("pool=\"").nth(1).and_then(|rest| rest.split('"').next()).expect(line);
     assert_eq!(label.len(), 8, "{line}");
-    let plain_hash: String = hmac_sha256::Hash::hash(address.as_bytes())[..4].iter().map(|b| format!("{b:02x}")).collect();
+    let plain_hash: String =
+        hmac_sha256::Hash::hash(address.as_bytes())[..4].iter().map(|b| format!("{b:02x}")).collect();
     assert_ne!(label, plain_hash, "the label is the plain hash of {address}: {line}");
     assert!(!line.contains("database="), "no database name in public: {line}");
     assert!(!metrics.contains(&db.name), "the database name is in the public metrics:\n{metrics}");
@@ -635,7 +683,8 @@ fn request_metrics_rows_carry_the_response_size_and_can_be_switched_off() {
     for _ in 0..3 {
         assert_eq!(host.get(&format!("{BASE}/health")).send().status, 200);
     }
-    assert!(host.wait_for_output(|o| o.matches("performance-optimizer] GET").count() >= 3, std::time::Duration::from_secs(5)));
+    assert!(host
+        .wait_for_output(|o| o.matches("performance-optimizer] GET").count() >= 3, std::time::Duration::from_secs(5)));
     std::thread::sleep(std::time::Duration::from_millis(300));
     let n: i64 = db.client().query_one("SELECT count(*) FROM performance_metrics", &[]).unwrap().get(0);
     assert_eq!(n, 0, "request_metrics = off writes no row");

@@ -27,10 +27,25 @@ fn openssl(args: &[&str], dir: &Path) {
 fn make_ca(dir: &Path, name: &str) {
     openssl(
         &[
-            "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-            "-keyout", &format!("{name}.key"), "-out", &format!("{name}.crt"), "-days", "2",
-            "-subj", &format!("/CN={name}"),
-            "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign",
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+            "-keyout",
+            &format!("{name}.key"),
+            "-out",
+            &format!("{name}.crt"),
+            "-days",
+            "2",
+            "-subj",
+            &format!("/CN={name}"),
+            "-addext",
+            "basicConstraints=critical,CA:TRUE",
+            "-addext",
+            "keyUsage=critical,keyCertSign,cRLSign",
         ],
         dir,
     );
@@ -40,8 +55,18 @@ fn make_ca(dir: &Path, name: &str) {
 fn make_server_cert(dir: &Path, ca: &str) {
     openssl(
         &[
-            "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-            "-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=localhost",
+            "req",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+            "-keyout",
+            "server.key",
+            "-out",
+            "server.csr",
+            "-subj",
+            "/CN=localhost",
         ],
         dir,
     );
@@ -52,8 +77,21 @@ fn make_server_cert(dir: &Path, ca: &str) {
     .unwrap();
     openssl(
         &[
-            "x509", "-req", "-in", "server.csr", "-CA", &format!("{ca}.crt"), "-CAkey", &format!("{ca}.key"),
-            "-CAcreateserial", "-out", "server.crt", "-days", "2", "-extfile", "server.ext",
+            "x509",
+            "-req",
+            "-in",
+            "server.csr",
+            "-CA",
+            &format!("{ca}.crt"),
+            "-CAkey",
+            &format!("{ca}.key"),
+            "-CAcreateserial",
+            "-out",
+            "server.crt",
+            "-days",
+            "2",
+            "-extfile",
+            "server.ext",
         ],
         dir,
     );
@@ -105,7 +143,14 @@ impl TlsCluster {
                 Command::new(path)
             }
         };
-        run(as_server("initdb").arg("-D").arg(&data).args(["-U", "postgres", "--auth=trust", "-E", "UTF8", "--locale=C.UTF-8"]));
+        run(as_server("initdb").arg("-D").arg(&data).args([
+            "-U",
+            "postgres",
+            "--auth=trust",
+            "-E",
+            "UTF8",
+            "--locale=C.UTF-8",
+        ]));
         let mut conf = std::fs::read_to_string(data.join("postgresql.conf")).unwrap();
         conf.push_str(&format!(
             "\nlisten_addresses = '127.0.0.1'\nunix_socket_directories = '{}'\nfsync = off\nssl = on\n\
@@ -121,7 +166,12 @@ impl TlsCluster {
             run(Command::new("chown").args(["-R", "postgres"]).arg(&dir.0));
         }
         run(Command::new("chmod").arg("600").arg(certs.join("server.key")));
-        run(as_server("pg_ctl").arg("-D").arg(&data).args(["-o", &format!("-p {port}"), "-l"]).arg(dir.0.join("log")).args(["-w", "start"]));
+        run(as_server("pg_ctl")
+            .arg("-D")
+            .arg(&data)
+            .args(["-o", &format!("-p {port}"), "-l"])
+            .arg(dir.0.join("log"))
+            .args(["-w", "start"]));
         let cluster = TlsCluster { dir, port };
         cluster.psql("postgres", "CREATE DATABASE tlsdb");
         cluster
@@ -155,7 +205,13 @@ impl Drop for TlsCluster {
         let ctl = pg_bin().join("pg_ctl");
         let data = self.dir.0.join("data");
         let _ = if is_root() {
-            Command::new("runuser").args(["-u", "postgres", "--"]).arg(ctl).arg("-D").arg(data).args(["-m", "immediate", "stop"]).output()
+            Command::new("runuser")
+                .args(["-u", "postgres", "--"])
+                .arg(ctl)
+                .arg("-D")
+                .arg(data)
+                .args(["-m", "immediate", "stop"])
+                .output()
         } else {
             Command::new(ctl).arg("-D").arg(data).args(["-m", "immediate", "stop"]).output()
         };
@@ -179,7 +235,12 @@ fn edge_reaches_a_tls_only_postgresql_with_verify_full() {
     assert!(!ok && out.contains("no encryption"), "{out}");
 
     // Components, through edge's pool.
-    let user = pg.psql("tlsdb", "INSERT INTO auth.users (email) VALUES ('tls@example.test') RETURNING id").lines().next().unwrap().to_string();
+    let user = pg
+        .psql("tlsdb", "INSERT INTO auth.users (email) VALUES ('tls@example.test') RETURNING id")
+        .lines()
+        .next()
+        .unwrap()
+        .to_string();
     let db = TestDb::at(&url);
     let host = Host::start(HostConfig::app(&db).var("db_host", &format!("localhost:{}", pg.port)));
     let r = host.get("/functions/v1/subscription-status").bearer(&Jwt::user(&user)).send();
@@ -199,7 +260,12 @@ fn tls_failures_name_their_cause() {
     let ca = pg.ca("ca");
 
     // A CA that did not sign the server's certificate.
-    let (ok, out) = edge(&["db", "status", "--db-url", &pg.url("localhost", &format!("sslmode=verify-full&sslrootcert={}", pg.ca("other-ca")))]);
+    let (ok, out) = edge(&[
+        "db",
+        "status",
+        "--db-url",
+        &pg.url("localhost", &format!("sslmode=verify-full&sslrootcert={}", pg.ca("other-ca"))),
+    ]);
     assert!(!ok, "{out}");
     assert!(out.contains("not signed by a CA in the CA file") && out.contains("other-ca.crt"), "{out}");
 
@@ -207,7 +273,10 @@ fn tls_failures_name_their_cause() {
     let misnamed = |mode: &str| pg.url("db.invalid", &format!("hostaddr=127.0.0.1&sslmode={mode}&sslrootcert={ca}"));
     let (ok, out) = edge(&["db", "status", "--db-url", &misnamed("verify-full")]);
     assert!(!ok, "{out}");
-    assert!(out.contains("not issued for the host name connected to (db.invalid)") && out.contains("localhost"), "{out}");
+    assert!(
+        out.contains("not issued for the host name connected to (db.invalid)") && out.contains("localhost"),
+        "{out}"
+    );
     // verify-ca checks the CA only.
     let (ok, out) = edge(&["db", "status", "--db-url", &misnamed("verify-ca")]);
     assert!(ok, "{out}");
@@ -222,7 +291,12 @@ fn tls_failures_name_their_cause() {
         .env("HOME", pg.dir.0.join("no-home"))
         .current_dir(root())
         .output()
-        .map(|o| (o.status.success(), format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))))
+        .map(|o| {
+            (
+                o.status.success(),
+                format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr)),
+            )
+        })
         .unwrap();
     assert!(!ok && out.contains("sslrootcert=PATH") && out.contains("sslrootcert=system"), "{out}");
 

@@ -5,7 +5,7 @@
 //! and the matching check fails with the evidence. Also: each validation_type's checks, no
 //! data is never a pass, admins only, bad input, stored reports.
 
-use e2e::{sign, FUNCTIONS, Host, HostConfig, HttpResponse, Jwt, Plan, TestDb};
+use e2e::{sign, Host, HostConfig, HttpResponse, Jwt, Plan, TestDb, FUNCTIONS};
 use serde_json::{json, Value};
 use std::collections::BTreeSet;
 
@@ -20,7 +20,15 @@ const SINGLE_CHECKS: [(&str, &[&str]); 5] = [
     ("infrastructure", &["database", "migrations_applied", "production_variables", "regional_configuration"]),
     (
         "security",
-        &["rls_enabled", "privileged_functions", "secret_strength", "rate_limiting", "threat_detection", "forged_tokens", "unsigned_webhooks"],
+        &[
+            "rls_enabled",
+            "privileged_functions",
+            "secret_strength",
+            "rate_limiting",
+            "threat_detection",
+            "forged_tokens",
+            "unsigned_webhooks",
+        ],
     ),
     ("reliability", &["dead_letter_queue", "stale_webhooks"]),
     ("functionality", &["plan_catalog"]),
@@ -28,8 +36,11 @@ const SINGLE_CHECKS: [(&str, &[&str]); 5] = [
 ];
 
 /// Checks run once per function, by category.
-const PER_FUNCTION_CHECKS: [(&str, &[&str]); 3] =
-    [("performance", &["p95_latency", "health_latency"]), ("reliability", &["error_rate"]), ("functionality", &["health_endpoint"])];
+const PER_FUNCTION_CHECKS: [(&str, &[&str]); 3] = [
+    ("performance", &["p95_latency", "health_latency"]),
+    ("reliability", &["error_rate"]),
+    ("functionality", &["health_endpoint"]),
+];
 
 /// A token signed with `secret`.
 fn token(secret: &str, sub: &str, role: &str) -> String {
@@ -160,7 +171,10 @@ fn a_production_like_system_passes_every_check_and_is_ready() {
         assert_eq!(report["deployment_ready"], true);
         assert_eq!(report["estimated_risk"], "low");
         assert_eq!(report["recommendations"], json!([]));
-        assert_eq!(report["summary"], json!({"total": total, "passed": total, "warnings": 0, "failed": 0, "skipped": 0}));
+        assert_eq!(
+            report["summary"],
+            json!({"total": total, "passed": total, "warnings": 0, "failed": 0, "skipped": 0})
+        );
         for c in ["performance", "security", "reliability", "functionality", "infrastructure"] {
             assert_eq!(report["category_scores"][c], 100, "{c}");
         }
@@ -168,7 +182,11 @@ fn a_production_like_system_passes_every_check_and_is_ready() {
         // A timed check warned (a loaded machine): the report says so, and nothing else changes.
         assert!(report["overall_score"].as_i64().unwrap() >= 90, "{}", report["overall_score"]);
         assert_eq!(report["summary"]["failed"], 0);
-        assert!(report["recommendations"].as_array().unwrap().iter().all(|r| TIMED_CHECKS.contains(&r["check"].as_str().unwrap())));
+        assert!(report["recommendations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|r| TIMED_CHECKS.contains(&r["check"].as_str().unwrap())));
     }
 
     // Evidence behind the verdicts: real figures, not constants.
@@ -250,7 +268,8 @@ fn each_validation_type_runs_the_checks_of_its_category() {
     }
     let comprehensive = validate(&host, "comprehensive");
     assert_eq!(comprehensive["checks"].as_array().unwrap().len(), all.len());
-    let listed = host.get(&format!("{BASE}/reports?validation_type=security")).bearer(&service()).send().json()["data"].clone();
+    let listed =
+        host.get(&format!("{BASE}/reports?validation_type=security")).bearer(&service()).send().json()["data"].clone();
     assert_eq!(listed["total"], 1);
     assert_eq!(host.get(&format!("{BASE}/reports?limit=2")).bearer(&service()).send().json()["data"]["total"], 6);
 }
@@ -341,7 +360,9 @@ fn an_empty_required_variable_or_a_weak_secret_fails() {
     drop(host);
 
     // The Supabase CLI's published secret (the fixtures'), and a malformed Stripe secret.
-    let host = Host::start(production(&db).var("jwt_secret", &Jwt::secret()).var("stripe_webhook_secrets", "sk_live_not_a_webhook_secret"));
+    let host = Host::start(
+        production(&db).var("jwt_secret", &Jwt::secret()).var("stripe_webhook_secrets", "sk_live_not_a_webhook_secret"),
+    );
     let report = validate_with(&host, &Jwt::token(SERVICE_SUB, "service_role"), "security");
     let c = check(&report, "secret_strength", None);
     assert_eq!(c["status"], "fail");
@@ -393,7 +414,10 @@ fn a_slow_function_and_a_failing_one_fail_their_checks_and_no_data_is_never_a_pa
     // 40 requests, four of them 2 s: p95 (nearest rank: the 38th value) is 2,000 ms > 1.5 × 950.
     let slow = check(&perf, "p95_latency", Some("quote-processor"));
     assert_eq!(slow["status"], "fail", "{slow}");
-    assert_eq!((slow["evidence"]["p95_ms"].as_f64(), slow["evidence"]["target_ms"].as_f64()), (Some(2000.0), Some(950.0)));
+    assert_eq!(
+        (slow["evidence"]["p95_ms"].as_f64(), slow["evidence"]["target_ms"].as_f64()),
+        (Some(2000.0), Some(950.0))
+    );
     let status_ok = check(&perf, "p95_latency", Some("subscription-status"));
     assert_eq!(status_ok["status"], "fail", "900 ms > 1.5 × 320 ms: {status_ok}");
     assert_eq!(status_of(&perf, "p95_latency", Some("webhook-handler")), "pass");
@@ -459,7 +483,10 @@ fn rate_limiting_off_a_webhook_backlog_and_a_broken_placement_fail() {
     assert_eq!(rate["status"], "fail");
     assert_eq!(rate["evidence"]["enabled"], false);
     let threats = check(&report, "threat_detection", None);
-    assert_eq!((threats["status"].as_str(), threats["evidence"]["off"].clone()), (Some("fail"), json!(["xssDetection"])));
+    assert_eq!(
+        (threats["status"].as_str(), threats["evidence"]["off"].clone()),
+        (Some("fail"), json!(["xssDetection"]))
+    );
 
     let dlq = check(&report, "dead_letter_queue", None);
     assert_eq!((dlq["status"].as_str(), dlq["evidence"]["open"].as_i64()), (Some("fail"), Some(11)));
@@ -473,7 +500,10 @@ fn rate_limiting_off_a_webhook_backlog_and_a_broken_placement_fail() {
     assert!(findings.contains("monitoring-alerting is not placed"), "{findings}");
     assert!(findings.contains("webhook-monitor is cold (home region only) but placed in eu-west-1"), "{findings}");
     // And against the spin.toml this build was made with.
-    assert!(findings.contains("us-west-1: priority 7 weight 0.500 in global_regions, 7 / 0.250 in spin.toml"), "{findings}");
+    assert!(
+        findings.contains("us-west-1: priority 7 weight 0.500 in global_regions, 7 / 0.250 in spin.toml"),
+        "{findings}"
+    );
     assert!(
         findings.contains("webhook-monitor: eu-west-1, us-east-1 as cold in global_function_placement, us-east-1 as cold in spin.toml"),
         "{findings}"
@@ -497,9 +527,25 @@ fn only_admins_validate_and_read_reports() {
     let body = json!({"validation_type": "reliability"});
 
     assert_problem(&host.post(BASE).json(&body).send(), 401, "missing_token");
-    assert_problem(&host.post(BASE).bearer(&token(STRONG_SECRET, &user, "authenticated")).json(&body).send(), 403, "admin_required");
-    assert_problem(&host.get(&format!("{BASE}/reports")).bearer(&token(STRONG_SECRET, &user, "authenticated")).send(), 403, "admin_required");
-    assert_problem(&host.post(BASE).bearer(&token("another-secret-of-enough-length-000000", SERVICE_SUB, "service_role")).json(&body).send(), 401, "invalid_signature");
+    assert_problem(
+        &host.post(BASE).bearer(&token(STRONG_SECRET, &user, "authenticated")).json(&body).send(),
+        403,
+        "admin_required",
+    );
+    assert_problem(
+        &host.get(&format!("{BASE}/reports")).bearer(&token(STRONG_SECRET, &user, "authenticated")).send(),
+        403,
+        "admin_required",
+    );
+    assert_problem(
+        &host
+            .post(BASE)
+            .bearer(&token("another-secret-of-enough-length-000000", SERVICE_SUB, "service_role"))
+            .json(&body)
+            .send(),
+        401,
+        "invalid_signature",
+    );
     assert_eq!(reports_stored(&db), 0);
 
     // The call as often typed: `curl -d '{...}'` with curl's default form content type.
@@ -534,14 +580,44 @@ fn bad_input_is_refused_and_nothing_is_stored() {
         "validation_failed",
     );
     assert_eq!(v["errors"][0]["code"], "unknown_field");
-    assert_problem(&host.post(BASE).bearer(&service()).json(&json!({"validation_type": 3})).send(), 400, "validation_failed");
-    assert_problem(&host.post(BASE).bearer(&service()).body(b"{\"validation_type\":".to_vec()).header("content-type", "application/json").send(), 400, "malformed_json");
-    assert_problem(&host.post(BASE).bearer(&service()).body(b"validation_type=security".to_vec()).header("content-type", "text/plain").send(), 415, "unsupported_media_type");
+    assert_problem(
+        &host.post(BASE).bearer(&service()).json(&json!({"validation_type": 3})).send(),
+        400,
+        "validation_failed",
+    );
+    assert_problem(
+        &host
+            .post(BASE)
+            .bearer(&service())
+            .body(b"{\"validation_type\":".to_vec())
+            .header("content-type", "application/json")
+            .send(),
+        400,
+        "malformed_json",
+    );
+    assert_problem(
+        &host
+            .post(BASE)
+            .bearer(&service())
+            .body(b"validation_type=security".to_vec())
+            .header("content-type", "text/plain")
+            .send(),
+        415,
+        "unsupported_media_type",
+    );
     assert_problem(&host.get(BASE).bearer(&service()).send(), 405, "method_not_allowed");
     assert_problem(&host.get(&format!("{BASE}/reports?limit=0")).bearer(&service()).send(), 400, "validation_failed");
-    assert_problem(&host.get(&format!("{BASE}/reports?validation_type=business")).bearer(&service()).send(), 400, "validation_failed");
+    assert_problem(
+        &host.get(&format!("{BASE}/reports?validation_type=business")).bearer(&service()).send(),
+        400,
+        "validation_failed",
+    );
     assert_problem(&host.get(&format!("{BASE}/reports/42")).bearer(&service()).send(), 400, "validation_failed");
-    assert_problem(&host.get(&format!("{BASE}/reports/5f0c2b7e-5d41-4a8e-9b6f-1c2d3e4f5a6b")).bearer(&service()).send(), 404, "not_found");
+    assert_problem(
+        &host.get(&format!("{BASE}/reports/5f0c2b7e-5d41-4a8e-9b6f-1c2d3e4f5a6b")).bearer(&service()).send(),
+        404,
+        "not_found",
+    );
     assert_problem(&host.get(&format!("{BASE}/nope")).bearer(&service()).send(), 404, "route_not_found");
     assert_eq!(reports_stored(&db), 0);
 }

@@ -5,7 +5,7 @@
 
 use base64::Engine as _;
 use e2e::http::Recorder;
-use e2e::{Host, HostConfig, HttpResponse, Jwt, TempDir, TestDb, Plan};
+use e2e::{Host, HostConfig, HttpResponse, Jwt, Plan, TempDir, TestDb};
 use serde_json::{json, Value};
 use std::process::Command;
 
@@ -549,7 +549,8 @@ fn a_user_renders_at_most_two_large_requests_at_once() {
     let running: Vec<_> = ids
         .iter()
         .map(|id| {
-            let req = host.post(PATH).bearer(&token).header("accept", "application/json").json(&json!({"quote_id": id}));
+            let req =
+                host.post(PATH).bearer(&token).header("accept", "application/json").json(&json!({"quote_id": id}));
             std::thread::spawn(move || req.send())
         })
         .collect();
@@ -773,7 +774,8 @@ fn quote_emails_go_only_to_the_quotes_client_in_the_fixed_form_and_stop_at_the_d
     plan(&db, &user, true, false);
     company(&db, &user);
     db.exec(&format!("UPDATE plan_limits SET max_emails_per_day = 3 WHERE plan_key = 'prod_{}'", &user[..8]));
-    let ids: Vec<String> = (1..=25).map(|i| insert_quote(&db, &user, &spec(i, vec![line("Hedge", "", 1, 5000)])).0).collect();
+    let ids: Vec<String> =
+        (1..=25).map(|i| insert_quote(&db, &user, &spec(i, vec![line("Hedge", "", 1, 5000)])).0).collect();
     let rec = Recorder::start(200, r#"{"id":"email_ok"}"#);
     let host = host_with_resend(&db, &rec);
     let nothing_kept = |db: &TestDb| {
@@ -785,13 +787,21 @@ fn quote_emails_go_only_to_the_quotes_client_in_the_fixed_form_and_stop_at_the_d
     };
 
     // The attack: the platform's address writing whatever to whomever.
-    let r = json_doc(&host, &user, &json!({"quote_id": ids[0], "send_email": true,
-        "email": {"to": "victim@elsewhere.example", "subject": "Your account is locked", "message": "Log in at http://evil.example"}}));
+    let r = json_doc(
+        &host,
+        &user,
+        &json!({"quote_id": ids[0], "send_email": true,
+        "email": {"to": "victim@elsewhere.example", "subject": "Your account is locked", "message": "Log in at http://evil.example"}}),
+    );
     assert_eq!(r.status, 400, "{}", r.text());
     assert_eq!(r.header("content-type"), Some("application/problem+json"));
     let e = &r.json()["errors"][0];
     assert_eq!((e["field"].as_str(), e["code"].as_str()), (Some("email.to"), Some("recipient_not_allowed")), "{e}");
-    let r = json_doc(&host, &user, &json!({"quote_id": ids[0], "send_email": true, "email": {"message": "x".repeat(1_001)}}));
+    let r = json_doc(
+        &host,
+        &user,
+        &json!({"quote_id": ids[0], "send_email": true, "email": {"message": "x".repeat(1_001)}}),
+    );
     assert_eq!((r.status, r.json()["errors"][0]["code"].as_str()), (400, Some("too_long")), "{}", r.text());
     // 25 emails in one request, over the cap of 3: none of them.
     let r = json_doc(&host, &user, &json!({"quote_ids": ids, "send_email": true}));
@@ -847,7 +857,11 @@ fn a_quote_takes_the_company_currency_and_prints_it_in_the_answer_and_the_pdf() 
     company(&db, &user);
     db.exec(&format!("UPDATE company_settings SET preferred_currency = 'EUR' WHERE id = '{user}'"));
     let host = Host::start(HostConfig::app(&db));
-    let r = new_quote(&host, &user, &json!({"client_name": "Ada", "line_items": [{"name": "Design", "quantity": 1, "unit_price": "1234.50"}]}));
+    let r = new_quote(
+        &host,
+        &user,
+        &json!({"client_name": "Ada", "line_items": [{"name": "Design", "quantity": 1, "unit_price": "1234.50"}]}),
+    );
     assert_eq!(r.status, 201, "{}", r.text());
     let q = r.json();
     assert_eq!((q["currency"].as_str(), q["total"].as_str()), (Some("EUR"), Some("1234.50")));
@@ -855,7 +869,8 @@ fn a_quote_takes_the_company_currency_and_prints_it_in_the_answer_and_the_pdf() 
     assert_eq!(q["subtotal_formatted"], "EUR 1,234.50");
     assert_eq!(q["tax_amount_formatted"], "EUR 0.00");
     let id = q["id"].as_str().unwrap().to_string();
-    let stored: String = db.client().query_one("SELECT currency FROM quotes WHERE id = $1::text::uuid", &[&id]).unwrap().get(0);
+    let stored: String =
+        db.client().query_one("SELECT currency FROM quotes WHERE id = $1::text::uuid", &[&id]).unwrap().get(0);
     assert_eq!(stored, "EUR");
     let doc = pdf(&host, &user, &json!({"quote_id": id}));
     assert_eq!(doc.status, 200, "{}", doc.text());
@@ -864,7 +879,11 @@ fn a_quote_takes_the_company_currency_and_prints_it_in_the_answer_and_the_pdf() 
     assert_has(&text, "Total (EUR)");
 
     // A currency of the request wins; a change of currency is kept, in any case.
-    let r = new_quote(&host, &user, &json!({"client_name": "Ada", "currency": "GBP", "line_items": [{"name": "a", "quantity": 2, "unit_price": "5"}]}));
+    let r = new_quote(
+        &host,
+        &user,
+        &json!({"client_name": "Ada", "currency": "GBP", "line_items": [{"name": "a", "quantity": 2, "unit_price": "5"}]}),
+    );
     assert_eq!(r.status, 201, "{}", r.text());
     assert_eq!((r.json()["currency"].as_str(), r.json()["total_formatted"].as_str()), (Some("GBP"), Some("GBP 10.00")));
     let r = host.put(&format!("{QUOTES}/{id}")).bearer(&Jwt::user(&user)).json(&json!({"currency": "usd"})).send();
@@ -873,7 +892,11 @@ fn a_quote_takes_the_company_currency_and_prints_it_in_the_answer_and_the_pdf() 
 
     // Without company settings: USD.
     let other = db.user("plain@example.test");
-    let r = new_quote(&host, &other, &json!({"client_name": "Bo", "line_items": [{"name": "a", "quantity": 1, "unit_price": 1}]}));
+    let r = new_quote(
+        &host,
+        &other,
+        &json!({"client_name": "Bo", "line_items": [{"name": "a", "quantity": 1, "unit_price": 1}]}),
+    );
     assert_eq!(r.status, 201, "{}", r.text());
     assert_eq!((r.json()["currency"].as_str(), r.json()["total_formatted"].as_str()), (Some("USD"), Some("USD 1.00")));
 }
@@ -885,14 +908,24 @@ fn a_yen_quote_has_whole_amounts_and_refuses_fractional_prices() {
     plan(&db, &user, false, false);
     let host = Host::start(HostConfig::app(&db));
     // 0.5 × 101 = 50.5 → 51; 3 × 333 = 999; subtotal 1,050; tax 8.25 % = 86.625 → 87; total 1,137.
-    let r = new_quote(&host, &user, &json!({"client_name": "Sato", "currency": "JPY", "tax_rate": "8.25", "line_items": [
-        {"name": "Tatami", "quantity": "0.5", "unit_price": 101}, {"name": "Shoji", "quantity": 3, "unit_price": "333"}]}));
+    let r = new_quote(
+        &host,
+        &user,
+        &json!({"client_name": "Sato", "currency": "JPY", "tax_rate": "8.25", "line_items": [
+        {"name": "Tatami", "quantity": "0.5", "unit_price": 101}, {"name": "Shoji", "quantity": 3, "unit_price": "333"}]}),
+    );
     assert_eq!(r.status, 201, "{}", r.text());
     let q = r.json();
     let totals: Vec<&str> = q["line_items"].as_array().unwrap().iter().map(|i| i["total"].as_str().unwrap()).collect();
     assert_eq!(totals, vec!["51.00", "999.00"]);
-    assert_eq!((q["subtotal"].as_str(), q["tax_amount"].as_str(), q["total"].as_str()), (Some("1050.00"), Some("87.00"), Some("1137.00")));
-    assert_eq!((q["total_formatted"].as_str(), q["tax_amount_formatted"].as_str()), (Some("JPY 1,137"), Some("JPY 87")));
+    assert_eq!(
+        (q["subtotal"].as_str(), q["tax_amount"].as_str(), q["total"].as_str()),
+        (Some("1050.00"), Some("87.00"), Some("1137.00"))
+    );
+    assert_eq!(
+        (q["total_formatted"].as_str(), q["tax_amount_formatted"].as_str()),
+        (Some("JPY 1,137"), Some("JPY 87"))
+    );
     let doc = pdf(&host, &user, &json!({"quote_id": q["id"]}));
     assert_eq!(doc.status, 200, "{}", doc.text());
     let text = text(&doc.body);
@@ -902,12 +935,20 @@ fn a_yen_quote_has_whole_amounts_and_refuses_fractional_prices() {
     assert!(!text.contains("1,137.00") && !text.contains("999.00"), "no minor units in yen:\n{text}");
 
     // A fractional yen price is refused, not rounded; so is an unknown currency.
-    let r = new_quote(&host, &user, &json!({"client_name": "Sato", "currency": "JPY", "line_items": [{"name": "a", "quantity": 1, "unit_price": "10.50"}]}));
+    let r = new_quote(
+        &host,
+        &user,
+        &json!({"client_name": "Sato", "currency": "JPY", "line_items": [{"name": "a", "quantity": 1, "unit_price": "10.50"}]}),
+    );
     assert_eq!(r.status, 400, "{}", r.text());
     assert_eq!(r.header("content-type"), Some("application/problem+json"));
     let e = &r.json()["errors"][0];
     assert_eq!((e["field"].as_str(), e["code"].as_str()), (Some("line_items[0].unit_price"), Some("too_precise")));
-    let r = new_quote(&host, &user, &json!({"client_name": "Sato", "currency": "ABC", "line_items": [{"name": "a", "quantity": 1, "unit_price": 1}]}));
+    let r = new_quote(
+        &host,
+        &user,
+        &json!({"client_name": "Sato", "currency": "ABC", "line_items": [{"name": "a", "quantity": 1, "unit_price": 1}]}),
+    );
     assert_eq!(r.status, 400, "{}", r.text());
     let e = &r.json()["errors"][0];
     assert_eq!((e["field"].as_str(), e["code"].as_str()), (Some("currency"), Some("unknown_currency")));
@@ -1016,7 +1057,12 @@ fn a_bad_logo_is_refused_and_nothing_is_stored() {
     ];
     for (what, content_type, body, status, code) in cases {
         let r = put_logo(&host, &user, content_type, body);
-        assert_eq!((r.status, r.header("content-type")), (status, Some("application/problem+json")), "{what}: {}", r.text());
+        assert_eq!(
+            (r.status, r.header("content-type")),
+            (status, Some("application/problem+json")),
+            "{what}: {}",
+            r.text()
+        );
         assert_eq!(r.json()["code"], code, "{what}");
         assert_eq!(stored_logo(&db, &user), None, "{what}");
     }
@@ -1028,9 +1074,7 @@ fn a_bad_logo_is_refused_and_nothing_is_stored() {
     assert_eq!(stored_logo(&db, &user), Some((png.len() as i64, "image/png".into())));
 
     // Bytes that got into the table some other way never break the PDF: it renders without them.
-    db.exec(&format!(
-        "UPDATE company_settings SET logo = '\\x89504e470d0a1a0a0000'::bytea WHERE id = '{user}'"
-    ));
+    db.exec(&format!("UPDATE company_settings SET logo = '\\x89504e470d0a1a0a0000'::bytea WHERE id = '{user}'"));
     let (id, _) = insert_quote(&db, &user, &spec(2, vec![line("Hedge", "", 1, 1000)]));
     let r = pdf(&host, &user, &json!({"quote_id": id}));
     assert_eq!(r.status, 200, "{}", r.text());

@@ -2,7 +2,7 @@
 //! race-free numbering, the plan quota under concurrency, allow-listed updates and status
 //! moves, ownership.
 
-use e2e::{HttpResponse, Host, HostConfig, Jwt, TestDb, Plan};
+use e2e::{Host, HostConfig, HttpResponse, Jwt, Plan, TestDb};
 use serde_json::{json, Value};
 
 const PATH: &str = "/functions/v1/quote-processor";
@@ -60,7 +60,10 @@ fn a_quote_is_created_with_exact_totals_and_its_number() {
         assert_eq!(got.json()["total"], "77.13");
     }
     // The stored row holds the same figures.
-    let row = db.client().query_one("SELECT total::text, user_id::text FROM quotes WHERE id = $1::text::uuid", &[&id]).unwrap();
+    let row = db
+        .client()
+        .query_one("SELECT total::text, user_id::text FROM quotes WHERE id = $1::text::uuid", &[&id])
+        .unwrap();
     assert_eq!((row.get::<_, String>(0), row.get::<_, String>(1)), ("77.13".to_string(), user.clone()));
     // The `{quote, operations}` form of the original clients works too.
     let r = create(&host, &Jwt::user(&user), &json!({"quote": sample(), "operations": {}}));
@@ -87,18 +90,36 @@ fn every_validation_error_is_reported_at_once_and_nothing_is_stored() {
     let v = r.json();
     assert_eq!(v["code"], "validation_failed");
     let fields: Vec<&str> = v["errors"].as_array().unwrap().iter().map(|e| e["field"].as_str().unwrap()).collect();
-    for f in ["client_name", "client_email", "line_items[0].name", "line_items[0].quantity", "line_items[0].unit_price",
-              "tax_rate", "user_id", "total", "valid_until"] {
+    for f in [
+        "client_name",
+        "client_email",
+        "line_items[0].name",
+        "line_items[0].quantity",
+        "line_items[0].unit_price",
+        "tax_rate",
+        "user_id",
+        "total",
+        "valid_until",
+    ] {
         assert!(fields.contains(&f), "{f} missing from {fields:?}");
     }
-    let items: Vec<Value> = (0..201).map(|i| json!({"name": format!("i{i}"), "quantity": 1, "unit_price": 1})).collect();
+    let items: Vec<Value> =
+        (0..201).map(|i| json!({"name": format!("i{i}"), "quantity": 1, "unit_price": 1})).collect();
     let r = create(&host, &Jwt::user(&user), &json!({"client_name": "c", "line_items": items}));
     assert_eq!(r.status, 400);
     assert_eq!(r.json()["errors"][0]["code"], "too_many");
     let n: i64 = db.client().query_one("SELECT count(*) FROM quotes", &[]).unwrap().get(0);
     assert_eq!(n, 0);
     assert_eq!(create(&host, &Jwt::user(&user), &json!([1, 2])).status, 400);
-    assert_eq!(host.post(PATH).bearer(&Jwt::user(&user)).header("content-type", "application/json").body(b"{".to_vec()).send().status, 400);
+    assert_eq!(
+        host.post(PATH)
+            .bearer(&Jwt::user(&user))
+            .header("content-type", "application/json")
+            .body(b"{".to_vec())
+            .send()
+            .status,
+        400
+    );
 }
 
 #[test]
@@ -163,7 +184,11 @@ fn a_free_user_firing_twenty_creates_gets_exactly_five_quotes() {
     assert_eq!(usage["data"]["usage"]["quotes"], 5);
     assert_eq!(usage["data"]["limits"]["quotesRemaining"], 0);
     // Templates do not count against the quota.
-    let t = create(&host, &token, &json!({"client_name": "Template client", "is_template": true, "template_name": "Spring clean-up", "line_items": []}));
+    let t = create(
+        &host,
+        &token,
+        &json!({"client_name": "Template client", "is_template": true, "template_name": "Spring clean-up", "line_items": []}),
+    );
     assert_eq!(t.status, 201, "{}", t.text());
 }
 
@@ -175,15 +200,20 @@ fn updates_are_allow_listed_status_moves_are_checked_and_totals_recomputed() {
     let token = Jwt::user(&user);
     let q = create(&host, &token, &sample()).json();
     let id = q["id"].as_str().unwrap();
-    let patch = |body: Value| e2e::Req::new("PATCH", &host.url(&format!("{PATH}/{id}"))).bearer(&token).json(&body).send();
+    let patch =
+        |body: Value| e2e::Req::new("PATCH", &host.url(&format!("{PATH}/{id}"))).bearer(&token).json(&body).send();
 
-    let r = patch(json!({"user_id": "00000000-0000-4000-8000-000000000000", "quote_number": "Q-1", "total": "0.00", "id": id}));
+    let r = patch(
+        json!({"user_id": "00000000-0000-4000-8000-000000000000", "quote_number": "Q-1", "total": "0.00", "id": id}),
+    );
     assert_eq!(r.status, 400, "{}", r.text());
     let codes: Vec<String> =
         r.json()["errors"].as_array().unwrap().iter().map(|e| e["code"].as_str().unwrap().to_string()).collect();
     assert!(codes.iter().all(|c| *c == "read_only"), "{codes:?}");
 
-    let r = patch(json!({"line_items": [{"name": "Planting", "quantity": 4, "unit_price": "25.00"}], "tax_rate": 0, "markup_rate": 0}));
+    let r = patch(
+        json!({"line_items": [{"name": "Planting", "quantity": 4, "unit_price": "25.00"}], "tax_rate": 0, "markup_rate": 0}),
+    );
     assert_eq!(r.status, 200, "{}", r.text());
     let v = r.json();
     assert_eq!((v["subtotal"].as_str(), v["total"].as_str()), (Some("100.00"), Some("100.00")));
@@ -209,7 +239,10 @@ fn another_users_quotes_are_invisible_and_untouchable() {
     let id = q["id"].as_str().unwrap();
     let bob_token = Jwt::user(&bob);
     assert_eq!(host.get(&format!("{PATH}/{id}")).bearer(&bob_token).send().status, 404);
-    let r = e2e::Req::new("PATCH", &host.url(&format!("{PATH}/{id}"))).bearer(&bob_token).json(&json!({"notes": "mine"})).send();
+    let r = e2e::Req::new("PATCH", &host.url(&format!("{PATH}/{id}")))
+        .bearer(&bob_token)
+        .json(&json!({"notes": "mine"}))
+        .send();
     assert_eq!(r.status, 404);
     assert_eq!(e2e::Req::new("DELETE", &host.url(&format!("{PATH}/{id}"))).bearer(&bob_token).send().status, 404);
     assert_eq!(host.post(&format!("{PATH}/{id}/duplicate")).bearer(&bob_token).send().status, 404);
@@ -251,8 +284,13 @@ fn list_filters_and_pages_duplicate_and_templates() {
     assert_ne!(d["quote_number"], first["quote_number"]);
     assert_eq!((d["total"].clone(), d["status"].as_str()), (first["total"].clone(), Some("draft")));
 
-    let t = create(&host, &token, &json!({"client_name": "Anyone", "is_template": true, "template_name": "Weekly mow",
-        "line_items": [{"name": "Mowing", "quantity": 1, "unit_price": "40.00"}], "tax_rate": 10})).json();
+    let t = create(
+        &host,
+        &token,
+        &json!({"client_name": "Anyone", "is_template": true, "template_name": "Weekly mow",
+        "line_items": [{"name": "Mowing", "quantity": 1, "unit_price": "40.00"}], "tax_rate": 10}),
+    )
+    .json();
     let from = host
         .post(&format!("{PATH}/from-template/{}", t["id"].as_str().unwrap()))
         .bearer(&token)
@@ -260,8 +298,12 @@ fn list_filters_and_pages_duplicate_and_templates() {
         .send();
     assert_eq!(from.status, 201, "{}", from.text());
     let f = from.json();
-    assert_eq!((f["client_name"].as_str(), f["total"].as_str(), f["is_template"].as_bool()), (Some("Mr. Smith"), Some("44.00"), Some(false)));
-    let not_template = host.post(&format!("{PATH}/from-template/{}", first["id"].as_str().unwrap())).bearer(&token).send();
+    assert_eq!(
+        (f["client_name"].as_str(), f["total"].as_str(), f["is_template"].as_bool()),
+        (Some("Mr. Smith"), Some("44.00"), Some(false))
+    );
+    let not_template =
+        host.post(&format!("{PATH}/from-template/{}", first["id"].as_str().unwrap())).bearer(&token).send();
     assert_eq!(not_template.status, 409);
     assert_eq!(page("is_template=true").json()["pagination"]["total"], 1);
 }
@@ -274,7 +316,8 @@ fn the_batch_form_runs_on_the_batch_engine_with_exact_counts() {
     let free = db.user("free-bulk@example.test");
     let host = Host::start(HostConfig::app(&db));
     let token = Jwt::user(&user);
-    let ids: Vec<String> = (0..3).map(|_| create(&host, &token, &sample()).json()["id"].as_str().unwrap().to_string()).collect();
+    let ids: Vec<String> =
+        (0..3).map(|_| create(&host, &token, &sample()).json()["id"].as_str().unwrap().to_string()).collect();
     let missing = "00000000-0000-4000-8000-000000000001";
     let r = host
         .post(&format!("{PATH}/batch"))
@@ -287,10 +330,18 @@ fn the_batch_form_runs_on_the_batch_engine_with_exact_counts() {
     assert_eq!((job["processed_items"].as_i64(), job["failed_items"].as_i64()), (Some(2), Some(1)), "{job}");
     let sent: i64 = db.client().query_one("SELECT count(*) FROM quotes WHERE status = 'sent'", &[]).unwrap().get(0);
     assert_eq!(sent, 2);
-    let r = host.post(&format!("{PATH}/batch")).bearer(&token).json(&json!({"operation": "bulk_delete", "quote_ids": [ids[2]]})).send();
+    let r = host
+        .post(&format!("{PATH}/batch"))
+        .bearer(&token)
+        .json(&json!({"operation": "bulk_delete", "quote_ids": [ids[2]]}))
+        .send();
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(db.client().query_one("SELECT count(*) FROM quotes", &[]).unwrap().get::<_, i64>(0), 2);
-    let r = host.post(&format!("{PATH}/batch")).bearer(&token).json(&json!({"operation": "explode", "quote_ids": []})).send();
+    let r = host
+        .post(&format!("{PATH}/batch"))
+        .bearer(&token)
+        .json(&json!({"operation": "explode", "quote_ids": []}))
+        .send();
     assert_eq!((r.status, r.json()["errors"][0]["field"].as_str()), (400, Some("operation")));
     let r = host
         .post(&format!("{PATH}/batch"))
@@ -321,7 +372,10 @@ fn generate_pdf_on_create_goes_through_quote_pdf_generator_and_never_loses_the_q
     assert_eq!((q["document"]["status"].as_str(), q["document"]["http_status"].as_i64()), (Some("failed"), Some(402)));
     // The host's request log says the call stayed inside the host.
     if !e2e::edge_only("the request log") {
-        assert!(host.wait_for_output(|o| o.contains("[quote-pdf-generator]") && o.contains("internal"), std::time::Duration::from_secs(5)));
+        assert!(host.wait_for_output(
+            |o| o.contains("[quote-pdf-generator]") && o.contains("internal"),
+            std::time::Duration::from_secs(5)
+        ));
     }
 }
 
@@ -377,7 +431,10 @@ fn turning_templates_into_quotes_counts_against_the_quota_and_stops_at_it() {
     for r in [
         create(&host, &token, &sample()),
         host.post(&format!("{PATH}/{quote_id}/duplicate")).bearer(&token).send(),
-        host.post(&format!("{PATH}/from-template/{template_id}")).bearer(&token).json(&json!({"client_name": "New"})).send(),
+        host.post(&format!("{PATH}/from-template/{template_id}"))
+            .bearer(&token)
+            .json(&json!({"client_name": "New"}))
+            .send(),
     ] {
         assert_eq!((r.status, r.json()["code"].as_str()), (402, Some("quota_exceeded")), "{}", r.text());
     }
@@ -417,8 +474,13 @@ fn an_idempotency_key_creates_one_quote_and_answers_every_retry_the_same() {
     assert_eq!(first.header("idempotent-replayed"), None);
     // The same body in another layout is the same request.
     let layout = serde_json::to_string_pretty(&sample()).unwrap().into_bytes();
-    let again = host.post(PATH).bearer(&token).header("idempotency-key", "order-7f3a")
-        .header("content-type", "application/json").body(layout).send();
+    let again = host
+        .post(PATH)
+        .bearer(&token)
+        .header("idempotency-key", "order-7f3a")
+        .header("content-type", "application/json")
+        .body(layout)
+        .send();
     assert_eq!(again.status, 201, "{}", again.text());
     assert_eq!(again.header("idempotent-replayed"), Some("true"));
     assert_eq!(again.json()["id"], first.json()["id"]);

@@ -38,7 +38,10 @@ struct Conn {
 
 /// The problem `code` of an answer, empty when it has none.
 fn code(a: &Answer) -> String {
-    serde_json::from_slice::<Value>(&a.body).ok().and_then(|v| v["code"].as_str().map(str::to_string)).unwrap_or_default()
+    serde_json::from_slice::<Value>(&a.body)
+        .ok()
+        .and_then(|v| v["code"].as_str().map(str::to_string))
+        .unwrap_or_default()
 }
 
 impl Conn {
@@ -58,7 +61,13 @@ impl Conn {
         }
     }
 
-    fn try_send(&mut self, method: &str, path: &str, headers: &[(&str, String)], body: &[u8]) -> std::io::Result<Answer> {
+    fn try_send(
+        &mut self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, String)],
+        body: &[u8],
+    ) -> std::io::Result<Answer> {
         if self.stream.is_none() {
             let s = TcpStream::connect(&self.authority)?;
             s.set_read_timeout(Some(self.timeout))?;
@@ -68,7 +77,8 @@ impl Conn {
         }
         let result = (|| {
             let r = self.stream.as_mut().unwrap();
-            let mut head = format!("{method} {path} HTTP/1.1\r\nhost: {}\r\ncontent-length: {}\r\n", self.authority, body.len());
+            let mut head =
+                format!("{method} {path} HTTP/1.1\r\nhost: {}\r\ncontent-length: {}\r\n", self.authority, body.len());
             for (k, v) in headers {
                 head.push_str(&format!("{k}: {v}\r\n"));
             }
@@ -154,7 +164,10 @@ impl Load {
         let mut c = db.client();
         for i in 0..users {
             let id: String = c
-                .query_one("INSERT INTO auth.users (email) VALUES ($1) RETURNING id::text", &[&format!("load{i}@example.test")])
+                .query_one(
+                    "INSERT INTO auth.users (email) VALUES ($1) RETURNING id::text",
+                    &[&format!("load{i}@example.test")],
+                )
                 .unwrap()
                 .get(0);
             db.subscribe(&id, Plan::unlimited());
@@ -197,7 +210,9 @@ impl Load {
         let (_, token) = &self.users[(n as usize / 7) % self.users.len()];
         let auth = || ("authorization", format!("Bearer {token}"));
         match op {
-            Op::Status => (conn.send("GET", "/functions/v1/subscription-status?include_diagnostics=false", &[auth()], b""), None),
+            Op::Status => {
+                (conn.send("GET", "/functions/v1/subscription-status?include_diagnostics=false", &[auth()], b""), None)
+            }
             Op::Health => (conn.send("GET", "/functions/v1/quote-processor/health", &[], b""), None),
             Op::CreateQuote => {
                 let body = json!({"client_name": format!("Load {n}"), "tax_rate": "8.25",
@@ -224,7 +239,13 @@ fn expected_status(op: Op) -> u16 {
 
 /// `connections` clients, each with its own keep-alive connection, sending back to back for
 /// `seconds`. `on_tick` runs on the calling thread meanwhile (faults are injected there).
-fn drive(base: &str, load: &Arc<Load>, connections: usize, seconds: u64, on_tick: impl FnOnce(Instant)) -> Vec<Outcome> {
+fn drive(
+    base: &str,
+    load: &Arc<Load>,
+    connections: usize,
+    seconds: u64,
+    on_tick: impl FnOnce(Instant),
+) -> Vec<Outcome> {
     let stop = Arc::new(AtomicBool::new(false));
     let all = Arc::new(Mutex::new(Vec::new()));
     let t0 = Instant::now();
@@ -243,7 +264,11 @@ fn drive(base: &str, load: &Arc<Load>, connections: usize, seconds: u64, on_tick
                 let (result, event) = load.request(&mut conn, op, n, None);
                 let micros = at.elapsed().as_micros() as u64;
                 let (status, code, retry_after) = match &result {
-                    Ok(a) => (a.status, if a.status >= 300 { code(&a) } else { String::new() }, a.header("retry-after").is_some()),
+                    Ok(a) => (
+                        a.status,
+                        if a.status >= 300 { code(a) } else { String::new() },
+                        a.header("retry-after").is_some(),
+                    ),
                     Err(e) => (0, e.to_string(), false),
                 };
                 // The payload is kept only where it may be delivered again.
@@ -336,7 +361,12 @@ fn assert_delivered_once(db: &TestDb, acknowledged: &[String]) {
         stored.insert(id, ());
     }
     let missing: Vec<&String> = acknowledged.iter().filter(|id| !stored.contains_key(*id)).collect();
-    assert!(missing.is_empty(), "{} acknowledged events are not in the database, e.g. {:?}", missing.len(), missing.first());
+    assert!(
+        missing.is_empty(),
+        "{} acknowledged events are not in the database, e.g. {:?}",
+        missing.len(),
+        missing.first()
+    );
 }
 
 #[test]
@@ -454,7 +484,11 @@ fn a_database_restart_under_load_is_503_with_retry_after_then_recovers_without_l
         *back.lock().unwrap() = Some(t0.elapsed());
     });
     let db_back = db_back.lock().unwrap().expect("the database came back");
-    eprintln!("database restart under load (database back at {:.2} s):\n{}", db_back.as_secs_f64(), summary(&outcomes, 12.0));
+    eprintln!(
+        "database restart under load (database back at {:.2} s):\n{}",
+        db_back.as_secs_f64(),
+        summary(&outcomes, 12.0)
+    );
 
     // Every answer is a success or a 503 with Retry-After: no 500, no hang, no dropped socket.
     let wrong: Vec<(Op, u16, String)> = outcomes
@@ -462,10 +496,16 @@ fn a_database_restart_under_load_is_503_with_retry_after_then_recovers_without_l
         .filter(|o| o.status != expected_status(o.op) && !(o.status == 503 && o.retry_after))
         .map(|o| (o.op, o.status, o.code.clone()))
         .collect();
-    assert!(wrong.is_empty(), "{} answers were neither success nor 503 + Retry-After: {:?}", wrong.len(), &wrong[..wrong.len().min(10)]);
+    assert!(
+        wrong.is_empty(),
+        "{} answers were neither success nor 503 + Retry-After: {:?}",
+        wrong.len(),
+        &wrong[..wrong.len().min(10)]
+    );
     let unavailable = outcomes.iter().filter(|o| o.status == 503).count();
     assert!(unavailable > 0, "the outage was not seen at all");
-    let codes: std::collections::BTreeSet<&str> = outcomes.iter().filter(|o| o.status == 503).map(|o| o.code.as_str()).collect();
+    let codes: std::collections::BTreeSet<&str> =
+        outcomes.iter().filter(|o| o.status == 503).map(|o| o.code.as_str()).collect();
     assert!(codes.iter().all(|c| *c == "database_unavailable" || *c == "conflict_retry"), "503 codes: {codes:?}");
     let slowest = outcomes.iter().map(|o| o.micros).max().unwrap();
     assert!(slowest < 10_000_000, "a request hung for {:.1} s", slowest as f64 / 1e6);
@@ -481,7 +521,11 @@ fn a_database_restart_under_load_is_503_with_retry_after_then_recovers_without_l
         first_failure.as_secs_f64(),
         last_failure.as_secs_f64()
     );
-    assert!(last_failure < db_back + Duration::from_secs(5), "still failing {:.2} s after the database came back", recovery.as_secs_f64());
+    assert!(
+        last_failure < db_back + Duration::from_secs(5),
+        "still failing {:.2} s after the database came back",
+        recovery.as_secs_f64()
+    );
     assert!(
         outcomes.iter().any(|o| o.started > db_back && o.status == expected_status(o.op) && o.op == Op::Webhook),
         "no webhook succeeded after the restart"
@@ -505,7 +549,10 @@ fn a_database_restart_under_load_is_503_with_retry_after_then_recovers_without_l
         retried += 1;
         acknowledged.push(id);
     }
-    eprintln!("{} webhook events acknowledged during the run, {retried} delivered again after a 503", acknowledged.len() - retried);
+    eprintln!(
+        "{} webhook events acknowledged during the run, {retried} delivered again after a 503",
+        acknowledged.len() - retried
+    );
     assert_delivered_once(&test_db, &acknowledged);
     drop(host);
     drop(test_db);
@@ -585,7 +632,10 @@ fn an_email_provider_that_hangs_slows_only_the_requests_that_email() {
         slowest = slowest.max(at.elapsed());
         served += 2;
     }
-    eprintln!("{served} unrelated requests while the provider hung, slowest pair {:.1} ms", slowest.as_secs_f64() * 1e3);
+    eprintln!(
+        "{served} unrelated requests while the provider hung, slowest pair {:.1} ms",
+        slowest.as_secs_f64() * 1e3
+    );
     assert!(slowest < Duration::from_secs(1), "unrelated requests slowed to {slowest:?}");
 
     // The stuck requests end at the outbound timeout with the document and a failed email.
@@ -649,12 +699,20 @@ fn a_slack_webhook_that_hangs_slows_only_the_notification_request() {
     // byte) ends its one attempt (no retry past the retry budget), inside the host's 30 s
     // limit, and the failed delivery is recorded.
     let (r, took) = notifying.join().unwrap();
-    eprintln!("notification-test against a hanging Slack: {} after {:.1} s: {}", r.status, took.as_secs_f64(), r.text());
+    eprintln!(
+        "notification-test against a hanging Slack: {} after {:.1} s: {}",
+        r.status,
+        took.as_secs_f64(),
+        r.text()
+    );
     assert!(took < Duration::from_secs(25), "the notification request took {took:?}");
     assert_eq!(r.status, 200, "{}", r.text());
     let row = db
         .client()
-        .query_one("SELECT status, attempts FROM notification_deliveries WHERE channel = 'slack' AND event = 'test'", &[])
+        .query_one(
+            "SELECT status, attempts FROM notification_deliveries WHERE channel = 'slack' AND event = 'test'",
+            &[],
+        )
         .unwrap();
     assert_eq!((row.get::<_, String>(0), row.get::<_, i32>(1)), ("failed".to_string(), 1));
 }
@@ -671,7 +729,9 @@ fn text_postgresql_cannot_store_is_a_400_not_a_500() {
     assert_eq!(r.status, 400, "{}", r.text());
     assert_eq!(r.json()["code"], "invalid_text");
     let service = Jwt::token("00000000-0000-4000-8000-000000000000", "service_role");
-    let r = e2e::Req::new("DELETE", &host.url("/functions/v1/monitoring-alerting/rules?ruleId=%C2%80%00")).bearer(&service).send();
+    let r = e2e::Req::new("DELETE", &host.url("/functions/v1/monitoring-alerting/rules?ruleId=%C2%80%00"))
+        .bearer(&service)
+        .send();
     assert!(r.status < 500, "{} {}", r.status, r.text());
 }
 
@@ -757,7 +817,11 @@ fn pdf_jobs_with_four_workers_render_every_item_while_creates_with_pdfs_pile_up(
             r.json()["id"].as_str().unwrap().to_string()
         })
         .collect();
-    let r = host.post("/functions/v1/batch-processor").bearer(&owner_token).json(&json!({"operation": "generate_pdfs", "items": ids})).send();
+    let r = host
+        .post("/functions/v1/batch-processor")
+        .bearer(&owner_token)
+        .json(&json!({"operation": "generate_pdfs", "items": ids}))
+        .send();
     assert!(matches!(r.status, 200 | 202), "{}", r.text());
     let job = r.json()["id"].as_str().unwrap().to_string();
     let run_url = host.url(&format!("/functions/v1/batch-processor/jobs/{job}/run"));
@@ -784,5 +848,9 @@ fn pdf_jobs_with_four_workers_render_every_item_while_creates_with_pdfs_pile_up(
         w.join().unwrap();
     }
     let j = host.get(&format!("/functions/v1/batch-processor/jobs/{job}")).bearer(&owner_token).send().json();
-    assert_eq!((j["status"].as_str(), j["processed_items"].as_i64(), j["failed_items"].as_i64()), (Some("completed"), Some(60), Some(0)), "{j}");
+    assert_eq!(
+        (j["status"].as_str(), j["processed_items"].as_i64(), j["failed_items"].as_i64()),
+        (Some("completed"), Some(60), Some(0)),
+        "{j}"
+    );
 }

@@ -16,7 +16,9 @@ struct FastSchedule(std::path::PathBuf);
 impl FastSchedule {
     fn new(tag: &str, every: &str) -> FastSchedule {
         let manifest = std::fs::read_to_string(root().join("spin.toml")).unwrap();
-        let fast = manifest.replace("every = \"60s\"", &format!("every = \"{every}\"")).replace("every = \"24h\"", &format!("every = \"{every}\""));
+        let fast = manifest
+            .replace("every = \"60s\"", &format!("every = \"{every}\""))
+            .replace("every = \"24h\"", &format!("every = \"{every}\""));
         assert_ne!(fast, manifest, "spin.toml has schedules");
         let path = root().join(format!(".spin-schedule-{tag}-{}.toml", std::process::id()));
         std::fs::write(&path, fast).unwrap();
@@ -63,18 +65,35 @@ fn a_thousand_item_job_finishes_with_no_client_call() {
     let host = fast.host(HostConfig::app(&db));
     let items: Vec<Value> =
         (0..1000).map(|i| json!({"name": format!("item-{i:04}"), "cost": format!("{}.{:02}", i, i % 100)})).collect();
-    let r = host.post("/functions/v1/batch-processor").bearer(&Jwt::user(&user)).json(&json!({"operation": "bulk_create_items", "items": items})).send();
+    let r = host
+        .post("/functions/v1/batch-processor")
+        .bearer(&Jwt::user(&user))
+        .json(&json!({"operation": "bulk_create_items", "items": items}))
+        .send();
     assert_eq!(r.status, 202, "{}", r.text());
     let job = r.json()["id"].as_str().unwrap().to_string();
     // Nobody calls /run: the schedule's /jobs/advance does the work.
-    until(&db, &format!("SELECT count(*) FROM batch_jobs WHERE id = '{job}' AND status = 'completed'"), 1, Duration::from_secs(120), &host);
+    until(
+        &db,
+        &format!("SELECT count(*) FROM batch_jobs WHERE id = '{job}' AND status = 'completed'"),
+        1,
+        Duration::from_secs(120),
+        &host,
+    );
     assert_eq!(scalar(&db, &format!("SELECT processed_items::int8 FROM batch_jobs WHERE id = '{job}'")), 1000);
-    assert_eq!(scalar(&db, &format!("SELECT count(*) FROM batch_job_items WHERE job_id = '{job}' AND status = 'processed'")), 1000);
+    assert_eq!(
+        scalar(&db, &format!("SELECT count(*) FROM batch_job_items WHERE job_id = '{job}' AND status = 'processed'")),
+        1000
+    );
     assert_eq!(scalar(&db, "SELECT count(DISTINCT name) FROM line_items"), 1000);
     assert_eq!(scalar(&db, "SELECT count(*) FROM line_items"), 1000);
     // The items belong to the job's owner (the work ran as them, never as the service role).
     assert_eq!(scalar(&db, &format!("SELECT count(*) FROM line_items WHERE user_id = '{user}'")), 1000);
-    assert!(host.output().contains("[schedule] POST /functions/v1/batch-processor/jobs/advance -> 200"), "{}", host.output());
+    assert!(
+        host.output().contains("[schedule] POST /functions/v1/batch-processor/jobs/advance -> 200"),
+        "{}",
+        host.output()
+    );
 }
 
 #[test]
@@ -83,7 +102,12 @@ fn an_active_migration_is_evaluated_and_a_failing_green_rolled_back_by_itself() 
     let broken = db.url.rsplit_once('/').map(|(base, _)| format!("{base}/no_such_database")).unwrap();
     let green = Host::start(HostConfig::app(&db).var("deployment_color", "green").var("db_url", &broken));
     let fast = FastSchedule::new("canary", "2s");
-    let blue = fast.host(HostConfig::app(&db).var("deployment_color", "blue").var("green_base_url", &green.base).var("green_origin", &green.base));
+    let blue = fast.host(
+        HostConfig::app(&db)
+            .var("deployment_color", "blue")
+            .var("green_base_url", &green.base)
+            .var("green_origin", &green.base),
+    );
     let init = blue
         .post("/functions/v1/migration-controller")
         .bearer(&Jwt::token(SERVICE_SUB, "service_role"))
@@ -117,8 +141,17 @@ fn cost_report_and_retention_run_by_themselves() {
     let host = fast.host(HostConfig::app(&db).var("metrics_retention_days", "10"));
     let old_day = "(now() AT TIME ZONE 'UTC')::date - 20";
     // The retention rolled the old day up and deleted its rows...
-    until(&db, &format!("SELECT count(*) FROM performance_metrics_daily WHERE metric_date = {old_day}"), 1, Duration::from_secs(60), &host);
-    assert_eq!(scalar(&db, "SELECT count(*) FROM performance_metrics WHERE created_at < now() - interval '10 days'"), 0);
+    until(
+        &db,
+        &format!("SELECT count(*) FROM performance_metrics_daily WHERE metric_date = {old_day}"),
+        1,
+        Duration::from_secs(60),
+        &host,
+    );
+    assert_eq!(
+        scalar(&db, "SELECT count(*) FROM performance_metrics WHERE created_at < now() - interval '10 days'"),
+        0
+    );
     let row = db
         .client()
         .query_one(
@@ -126,9 +159,18 @@ fn cost_report_and_retention_run_by_themselves() {
             &[],
         )
         .unwrap();
-    assert_eq!((row.get::<_, i64>(0), row.get::<_, i64>(1), row.get::<_, f64>(2), row.get::<_, i64>(3)), (10, 1, 100.0, 10_000));
+    assert_eq!(
+        (row.get::<_, i64>(0), row.get::<_, i64>(1), row.get::<_, f64>(2), row.get::<_, i64>(3)),
+        (10, 1, 100.0, 10_000)
+    );
     // ...and the daily cost report keeps that day's figures from the roll-up.
-    until(&db, &format!("SELECT count(*) FROM cost_metrics WHERE metric_date = {old_day} AND edge_function_invocations = 10"), 1, Duration::from_secs(60), &host);
+    until(
+        &db,
+        &format!("SELECT count(*) FROM cost_metrics WHERE metric_date = {old_day} AND edge_function_invocations = 10"),
+        1,
+        Duration::from_secs(60),
+        &host,
+    );
     until(&db, "SELECT count(*) FROM cost_metrics WHERE metric_date = (now() AT TIME ZONE 'UTC')::date AND edge_function_invocations >= 5", 1, Duration::from_secs(60), &host);
     assert_eq!(scalar(&db, &format!("SELECT server_errors::int8 FROM cost_metrics WHERE metric_date = {old_day}")), 1);
     let out = host.output();

@@ -86,7 +86,9 @@ fn exactly_the_burst_gets_through_300_concurrent_requests() {
     let ok = statuses.iter().filter(|(s, _)| *s == 200).count();
     let limited: Vec<_> = statuses.iter().filter(|(s, _)| *s == 429).collect();
     assert_eq!((ok, limited.len()), (200, 100), "{statuses:?}");
-    assert!(limited.iter().all(|(_, retry)| retry.as_deref().and_then(|r| r.parse::<u32>().ok()).is_some_and(|r| r >= 1)));
+    assert!(limited
+        .iter()
+        .all(|(_, retry)| retry.as_deref().and_then(|r| r.parse::<u32>().ok()).is_some_and(|r| r >= 1)));
     assert_eq!(query_i64(&db, "SELECT allowed FROM security_rate_limits WHERE client_key = 'user:' || (SELECT id FROM auth.users LIMIT 1)"), 200);
 
     // Going over the limit is an incident (one row a minute; the burst may straddle a minute),
@@ -128,7 +130,8 @@ fn the_guides_sql_changes_the_limits_on_the_next_request() {
     let off = admin_send(&host, "PUT", "/config", &json!({"category": "rate_limiting", "enabled": false}));
     assert_eq!(off.status, 200, "{}", off.text());
     let key = format!("user:{user}");
-    let lifted = Req::new("DELETE", &host.url(&format!("{SCAN}/blocks/{}", key.replace(':', "%3A")))).bearer(&service()).send();
+    let lifted =
+        Req::new("DELETE", &host.url(&format!("{SCAN}/blocks/{}", key.replace(':', "%3A")))).bearer(&service()).send();
     assert_eq!(lifted.status, 200, "{}", lifted.text());
     for _ in 0..10 {
         assert_eq!(host.get(STATUS).bearer(&token).send().status, 200);
@@ -148,9 +151,18 @@ fn forwarded_addresses_count_only_behind_a_trusted_proxy() {
     db.exec("DELETE FROM security_rate_limits; DELETE FROM security_blocks;");
     // Trusted: each forwarded client has its own allowance; a forged left-most hop is ignored.
     let host = Host::start(HostConfig::app(&db).var("trusted_proxies", "127.0.0.1"));
-    assert_eq!([send(&host, "203.0.113.7"), send(&host, "6.6.6.6, 203.0.113.7"), send(&host, "203.0.113.7")], [401, 401, 429]);
+    assert_eq!(
+        [send(&host, "203.0.113.7"), send(&host, "6.6.6.6, 203.0.113.7"), send(&host, "203.0.113.7")],
+        [401, 401, 429]
+    );
     assert_eq!(send(&host, "203.0.113.8"), 401);
-    assert_eq!(query_i64(&db, "SELECT count(*) FROM security_rate_limits WHERE client_key IN ('ip:203.0.113.7', 'ip:203.0.113.8')"), 2);
+    assert_eq!(
+        query_i64(
+            &db,
+            "SELECT count(*) FROM security_rate_limits WHERE client_key IN ('ip:203.0.113.7', 'ip:203.0.113.8')"
+        ),
+        2
+    );
     assert_eq!(query_i64(&db, "SELECT count(*) FROM security_rate_limits WHERE client_key = 'ip:6.6.6.6'"), 0);
 }
 
@@ -332,7 +344,12 @@ fn security_hardening_is_admin_only() {
 }
 
 fn finding<'a>(scan: &'a Value, test: &str) -> &'a Value {
-    scan["results"].as_array().unwrap().iter().find(|r| r["test"] == test).unwrap_or_else(|| panic!("no {test} in {scan}"))
+    scan["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["test"] == test)
+        .unwrap_or_else(|| panic!("no {test} in {scan}"))
 }
 
 #[test]
@@ -362,18 +379,28 @@ fn the_scan_probes_our_endpoints_and_derives_its_score_from_the_results() {
     }
     for test in ["sql_injection", "xss", "command_injection"] {
         let f = finding(&scan, test);
-        assert_eq!((f["status"].as_str(), f["evidence"]["code"].as_str()), (Some("pass"), Some("threat_detected")), "{f}");
+        assert_eq!(
+            (f["status"].as_str(), f["evidence"]["code"].as_str()),
+            (Some("pass"), Some("threat_detected")),
+            "{f}"
+        );
     }
     // cors_origins is `*` in tests: any origin may call, a warning with the header as evidence.
     let cors = finding(&scan, "cors_foreign_origin");
-    assert_eq!((cors["status"].as_str(), cors["evidence"]["access_control_allow_origin"].as_str()), (Some("warning"), Some("*")));
+    assert_eq!(
+        (cors["status"].as_str(), cors["evidence"]["access_control_allow_origin"].as_str()),
+        (Some("warning"), Some("*"))
+    );
     assert_eq!(finding(&scan, "rls_enabled")["status"], "pass");
     assert_eq!(finding(&scan, "privileged_functions")["status"], "pass");
     assert_eq!(finding(&scan, "rate_limiting")["status"], "pass");
     assert_eq!(finding(&scan, "threat_detection")["status"], "pass");
     // The fixtures use the Supabase CLI's published secret: rightly a critical failure.
     let secret = finding(&scan, "jwt_secret_strength");
-    assert_eq!((secret["status"].as_str(), secret["evidence"]["published_default"].as_bool()), (Some("fail"), Some(true)));
+    assert_eq!(
+        (secret["status"].as_str(), secret["evidence"]["published_default"].as_bool()),
+        (Some("fail"), Some(true))
+    );
     assert_eq!(scan["status"], "critical");
 
     // The score is the mean of the results' points (pass 100, warning 70, failed critical 0...).
@@ -460,15 +487,30 @@ fn config_is_validated_stored_and_audited() {
     let v = assert_problem(&bad, 400, "validation_failed");
     let fields: Vec<&str> = v["errors"].as_array().unwrap().iter().map(|e| e["field"].as_str().unwrap()).collect();
     assert_eq!(fields, ["value.colour", "value.requestsPerMinute", "value.burstLimit"]);
-    assert_problem(&admin_send(&host, "PUT", "/config", &json!({"category": "firewall", "value": {}})), 400, "validation_failed");
-    assert_problem(&admin_send(&host, "PUT", "/config", &json!({"category": "incident_response", "key": "made_up", "value": {}})), 400, "validation_failed");
-    assert_problem(&admin_send(&host, "PUT", "/config", &json!({"category": "rate_limiting", "value": {}, "extra": 1})), 400, "invalid_body");
+    assert_problem(
+        &admin_send(&host, "PUT", "/config", &json!({"category": "firewall", "value": {}})),
+        400,
+        "validation_failed",
+    );
+    assert_problem(
+        &admin_send(&host, "PUT", "/config", &json!({"category": "incident_response", "key": "made_up", "value": {}})),
+        400,
+        "validation_failed",
+    );
+    assert_problem(
+        &admin_send(&host, "PUT", "/config", &json!({"category": "rate_limiting", "value": {}, "extra": 1})),
+        400,
+        "invalid_body",
+    );
 
     // A partial update merges into the stored value.
     let ok = admin_send(&host, "PUT", "/config", &json!({"category": "rate_limiting", "value": {"burstLimit": 50}}));
     assert_eq!(ok.status, 200, "{}", ok.text());
     let stored = admin_get(&host, "/config");
-    assert_eq!(stored["rate_limiting"]["global_settings"]["value"], json!({"requestsPerMinute": 100, "burstLimit": 50, "blockDuration": 300}));
+    assert_eq!(
+        stored["rate_limiting"]["global_settings"]["value"],
+        json!({"requestsPerMinute": 100, "burstLimit": 50, "blockDuration": 300})
+    );
     let response = admin_send(
         &host,
         "POST",
@@ -496,20 +538,35 @@ fn incidents_blocks_and_threat_analysis_through_the_api() {
     let user = db.user("mallory@example.test");
     let host = start(&db);
     let token = Jwt::user(&user);
-    assert_eq!(host.get(&format!("{QUOTES}?q=1%20UNION%20SELECT%20password%20FROM%20users")).bearer(&token).send().status, 403);
+    assert_eq!(
+        host.get(&format!("{QUOTES}?q=1%20UNION%20SELECT%20password%20FROM%20users")).bearer(&token).send().status,
+        403
+    );
 
     let incidents = admin_get(&host, "/incidents?event_type=injection_attempt&status=open");
     assert_eq!(incidents["total"], 1);
     let incident = &incidents["incidents"][0];
     assert_eq!(incident["client_key"], format!("user:{user}"));
     let id = incident["id"].as_str().unwrap().to_string();
-    assert_problem(&host.get(&format!("{SCAN}/incidents?threat_level=severe")).bearer(&service()).send(), 400, "validation_failed");
-    assert_problem(&host.get(&format!("{SCAN}/incidents/not-a-uuid")).bearer(&service()).send(), 400, "validation_failed");
+    assert_problem(
+        &host.get(&format!("{SCAN}/incidents?threat_level=severe")).bearer(&service()).send(),
+        400,
+        "validation_failed",
+    );
+    assert_problem(
+        &host.get(&format!("{SCAN}/incidents/not-a-uuid")).bearer(&service()).send(),
+        400,
+        "validation_failed",
+    );
 
     let resolved = admin_send(&host, "POST", &format!("/incidents/{id}/resolve"), &json!({"note": "test account"}));
     assert_eq!(resolved.status, 200, "{}", resolved.text());
     assert_eq!(resolved.json()["data"]["status"], "resolved");
-    assert_problem(&admin_send(&host, "POST", &format!("/incidents/{id}/resolve"), &json!({})), 409, "already_resolved");
+    assert_problem(
+        &admin_send(&host, "POST", &format!("/incidents/{id}/resolve"), &json!({})),
+        409,
+        "already_resolved",
+    );
 
     // The user is blocked (immediate_block); the block is listed with its expiry and can be lifted.
     let blocks = admin_get(&host, "/blocks");
@@ -519,15 +576,32 @@ fn incidents_blocks_and_threat_analysis_through_the_api() {
     let key = format!("user%3A{user}");
     assert_eq!(Req::new("DELETE", &host.url(&format!("{SCAN}/blocks/{key}"))).bearer(&service()).send().status, 200);
     assert_eq!(host.get(STATUS).bearer(&token).send().status, 200);
-    assert_problem(&Req::new("DELETE", &host.url(&format!("{SCAN}/blocks/{key}"))).bearer(&service()).send(), 404, "not_found");
+    assert_problem(
+        &Req::new("DELETE", &host.url(&format!("{SCAN}/blocks/{key}"))).bearer(&service()).send(),
+        404,
+        "not_found",
+    );
 
     // A manual block of an address, with expiry; bad ones refused.
-    let added = admin_send(&host, "POST", "/blocks", &json!({"ip": "198.51.100.23", "duration_seconds": 600, "note": "scanner"}));
+    let added = admin_send(
+        &host,
+        "POST",
+        "/blocks",
+        &json!({"ip": "198.51.100.23", "duration_seconds": 600, "note": "scanner"}),
+    );
     assert_eq!(added.status, 201, "{}", added.text());
     assert_eq!(added.json()["data"]["client_key"], "ip:198.51.100.23");
     assert_problem(&admin_send(&host, "POST", "/blocks", &json!({"ip": "999.1.1.1"})), 400, "validation_failed");
-    assert_problem(&admin_send(&host, "POST", "/blocks", &json!({"ip": "1.1.1.1", "user_id": user})), 400, "validation_failed");
-    assert_problem(&admin_send(&host, "POST", "/blocks", &json!({"ip": "1.1.1.1", "duration_seconds": 0})), 400, "validation_failed");
+    assert_problem(
+        &admin_send(&host, "POST", "/blocks", &json!({"ip": "1.1.1.1", "user_id": user})),
+        400,
+        "validation_failed",
+    );
+    assert_problem(
+        &admin_send(&host, "POST", "/blocks", &json!({"ip": "1.1.1.1", "duration_seconds": 0})),
+        400,
+        "validation_failed",
+    );
     // A manual block of 127.0.0.1 stops anonymous traffic from it (but not the service role).
     let local = admin_send(&host, "POST", "/blocks", &json!({"ip": "127.0.0.1", "duration_seconds": 60}));
     assert_eq!(local.status, 201);
@@ -554,7 +628,8 @@ fn incidents_blocks_and_threat_analysis_through_the_api() {
     assert!(recent["by_rule"][0]["rule"].as_str().unwrap().starts_with("sqli."));
     // Audit: resolve, unblock, two blocks.
     let log = admin_get(&host, "/audit-log?category=security_event");
-    let actions: Vec<&str> = log["entries"].as_array().unwrap().iter().map(|e| e["action_performed"].as_str().unwrap()).collect();
+    let actions: Vec<&str> =
+        log["entries"].as_array().unwrap().iter().map(|e| e["action_performed"].as_str().unwrap()).collect();
     assert_eq!(actions, ["block", "block", "unblock", "resolve", "immediate_block"]);
 }
 
@@ -598,7 +673,8 @@ fn a_thousand_signed_deliveries_from_one_address_are_all_applied_once() {
     let host = with_webhooks(&db);
     assert_problem(&host.get(IMG_PROBE).send(), 403, "threat_detected");
     assert_problem(&host.get(STATUS).send(), 403, "client_blocked");
-    let spent_by_the_probes = query_i64(&db, "SELECT count(*) FROM security_rate_limits WHERE client_key LIKE '%127.0.0.1'");
+    let spent_by_the_probes =
+        query_i64(&db, "SELECT count(*) FROM security_rate_limits WHERE client_key LIKE '%127.0.0.1'");
 
     let started = std::time::Instant::now();
     let next = std::sync::atomic::AtomicUsize::new(0);
@@ -613,7 +689,11 @@ fn a_thousand_signed_deliveries_from_one_address_are_all_applied_once() {
                             return seen;
                         }
                         let r = deliver(&host, product_event(n));
-                        let outcome = if r.status == 200 { r.json()["outcome"].as_str().unwrap_or("").to_string() } else { r.text() };
+                        let outcome = if r.status == 200 {
+                            r.json()["outcome"].as_str().unwrap_or("").to_string()
+                        } else {
+                            r.text()
+                        };
                         seen.push((n, r.status, outcome));
                     }
                 })
@@ -625,10 +705,19 @@ fn a_thousand_signed_deliveries_from_one_address_are_all_applied_once() {
     let refused: Vec<_> = statuses.iter().filter(|(_, status, _)| *status != 200).collect();
     assert!(refused.is_empty(), "{} of 1000 refused, e.g. {:?}", refused.len(), refused.first());
     assert!(statuses.iter().all(|(_, _, outcome)| outcome == "applied"), "every delivery applied");
-    assert_eq!(query_i64(&db, "SELECT count(*) FROM stripe_webhook_events WHERE stripe_event_id LIKE 'evt_burst_%' AND processed"), 1000);
+    assert_eq!(
+        query_i64(
+            &db,
+            "SELECT count(*) FROM stripe_webhook_events WHERE stripe_event_id LIKE 'evt_burst_%' AND processed"
+        ),
+        1000
+    );
     assert_eq!(query_i64(&db, "SELECT count(*) FROM stripe_products WHERE id LIKE 'prod_burst_%'"), 1000);
     // Nothing was spent from a budget beyond the probes' own, nothing recorded against the address.
-    assert_eq!(query_i64(&db, "SELECT count(*) FROM security_rate_limits WHERE client_key LIKE '%127.0.0.1'"), spent_by_the_probes);
+    assert_eq!(
+        query_i64(&db, "SELECT count(*) FROM security_rate_limits WHERE client_key LIKE '%127.0.0.1'"),
+        spent_by_the_probes
+    );
     assert_eq!(query_i64(&db, "SELECT count(*) FROM security_incidents WHERE event_type = 'rate_limit_exceeded'"), 0);
     // A redelivery of one of them changes nothing.
     let again = deliver(&host, product_event(7));
@@ -642,7 +731,10 @@ fn a_block_earned_anonymously_never_locks_out_signed_in_users_or_stripe() {
     // The cross-site probe: refused, and its address blocked for anonymous requests.
     let probe = assert_problem(&host.get(IMG_PROBE).send(), 403, "threat_detected");
     assert_eq!(probe["detections"][0]["field"], "query.q");
-    assert_eq!(query_i64(&db, "SELECT count(*) FROM security_blocks WHERE client_key = 'ip:127.0.0.1' AND reason = 'threat'"), 1);
+    assert_eq!(
+        query_i64(&db, "SELECT count(*) FROM security_blocks WHERE client_key = 'ip:127.0.0.1' AND reason = 'threat'"),
+        1
+    );
     assert_problem(&host.get(STATUS).send(), 403, "client_blocked");
     assert_problem(&host.post(WEBHOOK).json(&json!({})).send(), 403, "client_blocked");
     // Signed-in users at that address and Stripe's deliveries go on.
@@ -659,7 +751,8 @@ fn a_block_earned_anonymously_never_locks_out_signed_in_users_or_stripe() {
     assert_eq!(deliver(&host, product_event(2)).status, 200);
 
     // A block an administrator adds by hand holds for everyone at the address.
-    let manual = admin_send(&host, "POST", "/blocks", &json!({"ip": "127.0.0.1", "duration_seconds": 60, "note": "by hand"}));
+    let manual =
+        admin_send(&host, "POST", "/blocks", &json!({"ip": "127.0.0.1", "duration_seconds": 60, "note": "by hand"}));
     assert_eq!(manual.status, 201, "{}", manual.text());
     assert_problem(&host.get(STATUS).bearer(&Jwt::user(&user)).send(), 403, "client_blocked");
 }
@@ -688,7 +781,11 @@ fn failed_signatures_have_their_own_limit_that_blocks_no_one() {
     );
     let host = with_webhooks(&db);
     let forged = |n: usize| {
-        host.post(WEBHOOK).header("stripe-signature", "t=1,v1=00").header("content-type", "application/json").body(product_event(n)).send()
+        host.post(WEBHOOK)
+            .header("stripe-signature", "t=1,v1=00")
+            .header("content-type", "application/json")
+            .body(product_event(n))
+            .send()
     };
     let statuses: Vec<u16> = (0..5).map(|n| forged(n).status).collect();
     assert_eq!(statuses, [400, 400, 400, 429, 429]);
@@ -696,7 +793,10 @@ fn failed_signatures_have_their_own_limit_that_blocks_no_one() {
     assert_problem(&r, 429, "rate_limited");
     assert!(r.header("retry-after").is_some());
     // Its own key; the client budget and the address are untouched.
-    assert_eq!(query_i64(&db, "SELECT allowed FROM security_rate_limits WHERE client_key = 'signature:ip:127.0.0.1'"), 3);
+    assert_eq!(
+        query_i64(&db, "SELECT allowed FROM security_rate_limits WHERE client_key = 'signature:ip:127.0.0.1'"),
+        3
+    );
     assert_eq!(query_i64(&db, "SELECT count(*) FROM security_rate_limits WHERE client_key = 'ip:127.0.0.1'"), 0);
     assert_eq!(query_i64(&db, "SELECT count(*) FROM security_blocks"), 0);
     assert_eq!(deliver(&host, product_event(20)).status, 200, "a genuine delivery still goes through");

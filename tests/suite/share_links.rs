@@ -102,7 +102,11 @@ fn a_shared_quote_is_a_safe_page_and_accepting_it_once_tells_the_owner() {
     assert_eq!(stored.len(), 64);
     assert!(!stored.contains(secret));
     assert_eq!(text(&db, "SELECT (expires_at - created_at)::text FROM quote_share_links"), "7 days");
-    assert_eq!(text(&db, &format!("SELECT status::text FROM quotes WHERE id = '{id}'")), "sent", "sharing a draft sends it");
+    assert_eq!(
+        text(&db, &format!("SELECT status::text FROM quotes WHERE id = '{id}'")),
+        "sent",
+        "sharing a draft sends it"
+    );
 
     // Not the owner: as if there were no such quote.
     let stranger = db.user("stranger@example.test");
@@ -119,8 +123,19 @@ fn a_shared_quote_is_a_safe_page_and_accepting_it_once_tells_the_owner() {
     let html = page.text();
     assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt; &amp; Co"), "{html}");
     assert!(!html.contains("<script"), "{html}");
-    for shown in ["Greenleaf &amp; Sons", "7 Orchard Lane", "Hedge trimming", "91.00", "USD 100.10", "Access through the side gate",
-                  "Payment due within 14 days.", "action=\"", "/accept\"", "/decline\"", "/pdf\""] {
+    for shown in [
+        "Greenleaf &amp; Sons",
+        "7 Orchard Lane",
+        "Hedge trimming",
+        "91.00",
+        "USD 100.10",
+        "Access through the side gate",
+        "Payment due within 14 days.",
+        "action=\"",
+        "/accept\"",
+        "/decline\"",
+        "/pdf\"",
+    ] {
         assert!(html.contains(shown), "{shown} missing from {html}");
     }
     assert!(!html.contains("owner@greenleaf.example"), "the owner's account stays private");
@@ -182,7 +197,13 @@ fn a_shared_quote_is_a_safe_page_and_accepting_it_once_tells_the_owner() {
     let entries = h.json()["entries"].as_array().unwrap().clone();
     let summary: Vec<(String, String, Option<String>)> = entries
         .iter()
-        .map(|e| (e["action"].as_str().unwrap().into(), e["path"].as_str().unwrap().into(), e["status_to"].as_str().map(String::from)))
+        .map(|e| {
+            (
+                e["action"].as_str().unwrap().into(),
+                e["path"].as_str().unwrap().into(),
+                e["status_to"].as_str().map(String::from),
+            )
+        })
         .collect();
     assert_eq!(
         summary,
@@ -224,7 +245,9 @@ fn revoked_and_expired_links_answer_410_and_a_decline_stands_when_the_email_fail
         assert_gone(&host.get(p).send());
         assert_gone(&decide(&host, p, "accept", &json!({"name": "Ada"})));
     }
-    let r = e2e::Req::new("DELETE", &host.url(&format!("{PATH}/{a}/share"))).bearer(&Jwt::user(&db.user("x@example.test"))).send();
+    let r = e2e::Req::new("DELETE", &host.url(&format!("{PATH}/{a}/share")))
+        .bearer(&Jwt::user(&db.user("x@example.test")))
+        .send();
     assert_eq!(r.status, 404);
 
     // Expired: the link's own expiry.
@@ -248,8 +271,10 @@ fn revoked_and_expired_links_answer_410_and_a_decline_stands_when_the_email_fail
     let v = r.json();
     assert_eq!((v["decision"].clone(), v["owner_notified"].clone()), (json!("declined"), json!(false)));
     assert_eq!(text(&db, &format!("SELECT status::text FROM quotes WHERE id = '{c}'")), "declined");
-    assert_eq!(text(&db, "SELECT owner_email_status || ': ' || owner_email_error FROM quote_responses"),
-               "failed: the email provider answered 500: provider down");
+    assert_eq!(
+        text(&db, "SELECT owner_email_status || ': ' || owner_email_error FROM quote_responses"),
+        "failed: the email provider answered 500: provider down"
+    );
     assert_eq!(rec.received().len(), 1);
     assert_gone(&decide(&host, &open, "accept", &json!({"name": "Ada Client"})));
 
@@ -294,7 +319,11 @@ fn quotes_past_valid_until_expire_on_the_schedule_and_their_links_stop_working()
     }
     let _ = std::fs::remove_file(&fast);
     assert_eq!(text(&db, &format!("SELECT status::text FROM quotes WHERE id = '{current}'")), "sent");
-    assert_eq!(text(&db, &format!("SELECT status::text FROM quotes WHERE id = '{draft}'")), "draft", "only sent quotes expire");
+    assert_eq!(
+        text(&db, &format!("SELECT status::text FROM quotes WHERE id = '{draft}'")),
+        "draft",
+        "only sent quotes expire"
+    );
     assert_eq!(text(&db, "SELECT count(*)::text FROM quote_idempotency_keys WHERE idempotency_key = 'old-key'"), "0");
     assert_gone(&host.get(&path).send());
     assert!(host.output().contains("[schedule] POST /functions/v1/quote-processor/expire -> 200"), "{}", host.output());
@@ -344,7 +373,10 @@ fn the_history_names_batch_changes_and_outlives_a_deleted_quote() {
     let host = Host::start(HostConfig::app(&db));
     let token = Jwt::user(&user);
     let id = new_quote(&host, &token);
-    let patch = e2e::Req::new("PATCH", &host.url(&format!("{PATH}/{id}"))).bearer(&token).json(&json!({"notes": "Gate code 1234"})).send();
+    let patch = e2e::Req::new("PATCH", &host.url(&format!("{PATH}/{id}")))
+        .bearer(&token)
+        .json(&json!({"notes": "Gate code 1234"}))
+        .send();
     assert_eq!(patch.status, 200, "{}", patch.text());
     let r = host
         .post(&format!("{PATH}/batch"))
@@ -352,21 +384,33 @@ fn the_history_names_batch_changes_and_outlives_a_deleted_quote() {
         .json(&json!({"operation": "status_update", "quote_ids": [id], "options": {"status": "sent"}}))
         .send();
     assert_eq!(r.status, 200, "{}", r.text());
-    let r = host.post(&format!("{PATH}/batch")).bearer(&token).json(&json!({"operation": "bulk_delete", "quote_ids": [id]})).send();
+    let r = host
+        .post(&format!("{PATH}/batch"))
+        .bearer(&token)
+        .json(&json!({"operation": "bulk_delete", "quote_ids": [id]}))
+        .send();
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(host.get(&format!("{PATH}/{id}")).bearer(&token).send().status, 404);
 
     let h = host.get(&format!("{PATH}/{id}/history")).bearer(&token).send();
     assert_eq!(h.status, 200, "{}", h.text());
     let entries = h.json()["entries"].as_array().unwrap().clone();
-    let summary: Vec<(&str, &str)> = entries.iter().map(|e| (e["action"].as_str().unwrap(), e["path"].as_str().unwrap())).collect();
-    assert_eq!(summary, vec![("created", "api"), ("updated", "api"), ("updated", "batch"), ("deleted", "batch")], "{entries:?}");
+    let summary: Vec<(&str, &str)> =
+        entries.iter().map(|e| (e["action"].as_str().unwrap(), e["path"].as_str().unwrap())).collect();
+    assert_eq!(
+        summary,
+        vec![("created", "api"), ("updated", "api"), ("updated", "batch"), ("deleted", "batch")],
+        "{entries:?}"
+    );
     assert_eq!(entries[1]["changes"]["notes"], json!({"from": "Access through the side gate", "to": "Gate code 1234"}));
     assert!(entries[1]["changes"].get("updated_at").is_none(), "the bookkeeping column is not a change");
     assert_eq!(entries[2]["changes"]["status"], json!({"from": "draft", "to": "sent"}));
     assert!(entries.iter().all(|e| e["changed_by"] == user.as_str() && e["changed_at"].is_string()));
     // Someone else's quote has no history they can read; a malformed id is a 400.
-    assert_eq!(host.get(&format!("{PATH}/{id}/history")).bearer(&Jwt::user(&db.user("nosy@example.test"))).send().status, 404);
+    assert_eq!(
+        host.get(&format!("{PATH}/{id}/history")).bearer(&Jwt::user(&db.user("nosy@example.test"))).send().status,
+        404
+    );
     assert_eq!(host.get(&format!("{PATH}/not-a-uuid/history")).bearer(&token).send().status, 400);
     assert_eq!(host.get(&format!("{PATH}/{id}/history")).send().status, 401);
 }
@@ -375,8 +419,10 @@ fn the_history_names_batch_changes_and_outlives_a_deleted_quote() {
 fn each_link_has_its_own_rate_budget() {
     let db = TestDb::new();
     let user = owner(&db, "busy-owner@greenleaf.example");
-    db.exec("UPDATE security_configuration SET config_value = '{\"requestsPerMinute\": 1, \"burstLimit\": 2}'
-              WHERE config_category = 'rate_limiting' AND config_key = 'share_links'");
+    db.exec(
+        "UPDATE security_configuration SET config_value = '{\"requestsPerMinute\": 1, \"burstLimit\": 2}'
+              WHERE config_category = 'rate_limiting' AND config_key = 'share_links'",
+    );
     let host = Host::start(HostConfig::app(&db));
     let token = Jwt::user(&user);
     let first = link(&host, &token, &new_quote(&host, &token));

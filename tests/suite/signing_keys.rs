@@ -19,7 +19,10 @@ fn user_claims(sub: &str) -> Value {
 /// A Supabase project API key: what the dashboard shows as the anon / service_role key.
 pub fn project_key(role: &str) -> String {
     let now = now_unix();
-    jwt_hs256(&json!({ "iss": "supabase", "ref": "abcdefghijklmnopqrst", "role": role, "iat": now, "exp": now + 10 * 365 * 86_400 }), &Jwt::secret())
+    jwt_hs256(
+        &json!({ "iss": "supabase", "ref": "abcdefghijklmnopqrst", "role": role, "iat": now, "exp": now + 10 * 365 * 86_400 }),
+        &Jwt::secret(),
+    )
 }
 
 fn jwks(keys: &[Value]) -> String {
@@ -51,9 +54,15 @@ fn supabase_api_keys_act_with_their_role() {
     let r = host.get("/.well-known/edge/pool").bearer(&service).send();
     assert_eq!(r.status, 200, "{}", r.text());
     // A key of another project's secret is refused; an expired key is expired.
-    let forged = jwt_hs256(&json!({ "iss": "supabase", "ref": "x", "role": "service_role", "iat": 1, "exp": now_unix() + 60 }), "another-projects-secret-of-some-length");
+    let forged = jwt_hs256(
+        &json!({ "iss": "supabase", "ref": "x", "role": "service_role", "iat": 1, "exp": now_unix() + 60 }),
+        "another-projects-secret-of-some-length",
+    );
     assert_eq!(host.get("/functions/v1/webhook-monitor/overview").bearer(&forged).send().status, 401);
-    let expired = jwt_hs256(&json!({ "iss": "supabase", "ref": "x", "role": "service_role", "iat": 1, "exp": now_unix() - 10 }), &Jwt::secret());
+    let expired = jwt_hs256(
+        &json!({ "iss": "supabase", "ref": "x", "role": "service_role", "iat": 1, "exp": now_unix() - 10 }),
+        &Jwt::secret(),
+    );
     let r = host.get("/functions/v1/webhook-monitor/overview").bearer(&expired).send();
     assert_eq!((r.status, r.json()["code"].as_str()), (401, Some("token_expired")));
 }
@@ -95,8 +104,9 @@ fn rotated_signing_keys_are_fetched_from_jwks_url_once_per_floor() {
 
     // Twelve requests at once with kids nobody published: one fetch, twelve refusals.
     db.exec("UPDATE public.jwks_cache SET attempted_at = attempted_at - interval '31 seconds'");
-    let made_up: Vec<String> =
-        (0..12).map(|i| jwt_es256(&user_claims(&user), &es256_key(&format!("nobody {i}")), &format!("made-up-{i}"))).collect();
+    let made_up: Vec<String> = (0..12)
+        .map(|i| jwt_es256(&user_claims(&user), &es256_key(&format!("nobody {i}")), &format!("made-up-{i}")))
+        .collect();
     let answers: Vec<u16> = std::thread::scope(|s| {
         let handles: Vec<_> = made_up.iter().map(|t| s.spawn(|| host.get(STATUS).bearer(t).send().status)).collect();
         handles.into_iter().map(|h| h.join().unwrap()).collect()

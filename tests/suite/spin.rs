@@ -82,7 +82,8 @@ fn smoke(host: &Host, db: &TestDb, seed: &Seed) -> BTreeMap<String, (u16, Value)
     let quote = created.json();
     assert_eq!(quote["document"]["status"], "generated", "{quote}");
     out.insert("quote create with generate_pdf".into(), outcome(&created));
-    let pdf = host.post("/functions/v1/quote-pdf-generator").bearer(&user).json(&json!({"quote_id": quote["id"]})).send();
+    let pdf =
+        host.post("/functions/v1/quote-pdf-generator").bearer(&user).json(&json!({"quote_id": quote["id"]})).send();
     assert_eq!(pdf.status, 200, "{}", pdf.text());
     assert!(pdf.body.starts_with(b"%PDF-"), "a PDF");
     out.insert("the quote's PDF".into(), outcome(&pdf));
@@ -109,15 +110,11 @@ fn smoke(host: &Host, db: &TestDb, seed: &Seed) -> BTreeMap<String, (u16, Value)
         out.insert(format!("signed webhook, {delivery}"), outcome(&r));
     }
     let mut c = db.client();
-    let applied: i64 = c
-        .query_one("SELECT count(*) FROM stripe_products WHERE id = 'prod_spin_smoke'", &[])
-        .unwrap()
-        .get(0);
+    let applied: i64 =
+        c.query_one("SELECT count(*) FROM stripe_products WHERE id = 'prod_spin_smoke'", &[]).unwrap().get(0);
     assert_eq!(applied, 1);
-    let forged: i64 = c
-        .query_one("SELECT count(*) FROM webhook_audit_trail WHERE client_addr LIKE '6.6.6.6%'", &[])
-        .unwrap()
-        .get(0);
+    let forged: i64 =
+        c.query_one("SELECT count(*) FROM webhook_audit_trail WHERE client_addr LIKE '6.6.6.6%'", &[]).unwrap().get(0);
     assert_eq!(forged, 0, "a client's own spin-client-addr was recorded as its address");
 
     // An administrator's call with a service-role token.
@@ -153,7 +150,10 @@ fn spin_forwards_a_migrations_green_share_to_a_green_edge() {
     let seed = seed(&db);
     let green = Host::edge(HostConfig::app(&db).var("deployment_color", "green"));
     let blue = Host::spin(
-        HostConfig::app(&db).var("deployment_color", "blue").var("green_base_url", &green.base).var("green_origin", &green.base),
+        HostConfig::app(&db)
+            .var("deployment_color", "blue")
+            .var("green_base_url", &green.base)
+            .var("green_origin", &green.base),
     );
     let service = Jwt::token("00000000-0000-4000-8000-000000000000", "service_role");
     let r = blue

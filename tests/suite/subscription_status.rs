@@ -38,7 +38,10 @@ fn status(host: &Host, user: &str) -> Value {
 }
 
 fn codes(data: &Value) -> Vec<String> {
-    data["diagnostics"].as_array().map(|a| a.iter().map(|d| d["code"].as_str().unwrap().to_string()).collect()).unwrap_or_default()
+    data["diagnostics"]
+        .as_array()
+        .map(|a| a.iter().map(|d| d["code"].as_str().unwrap().to_string()).collect())
+        .unwrap_or_default()
 }
 
 #[test]
@@ -244,11 +247,7 @@ fn every_request_writes_one_metrics_row() {
     let root = "/functions/v1/subscription-status".to_string();
     assert_eq!(
         seen,
-        vec![
-            (root.clone(), 200, Some(user.clone())),
-            (root.clone(), 401, None),
-            (format!("{root}/health"), 200, None),
-        ]
+        vec![(root.clone(), 200, Some(user.clone())), (root.clone(), 401, None), (format!("{root}/health"), 200, None),]
     );
     assert!(rows.iter().all(|r| r.get::<_, String>(5) == "blue" && r.get::<_, String>(1) == "GET"));
     assert!(rows.iter().all(|r| r.get::<_, f64>(6) > 0.0));
@@ -276,7 +275,11 @@ fn a_subscription_whose_period_ended_no_longer_entitles() {
         assert_eq!(d["features"]["pdf_export"], entitled, "{name}");
     }
     // The quota follows the same rule: the lapsed user gets the free plan's 5 quotes.
-    let lapsed: String = db.client().query_one("SELECT id::text FROM auth.users WHERE email = 'lapsed@example.test'", &[]).unwrap().get(0);
+    let lapsed: String = db
+        .client()
+        .query_one("SELECT id::text FROM auth.users WHERE email = 'lapsed@example.test'", &[])
+        .unwrap()
+        .get(0);
     let token = Jwt::user(&lapsed);
     let quote = serde_json::json!({"client_name": "C", "line_items": [{"name": "x", "quantity": 1, "unit_price": 1}]});
     let statuses: Vec<u16> =
@@ -309,8 +312,11 @@ fn unprocessed_events_tell_the_user_a_classified_reason_never_database_text() {
         .body(body.into_bytes())
         .send();
     assert_eq!(r.status, 500, "{}", r.text());
-    let stored: String =
-        db.client().query_one("SELECT error_message FROM stripe_webhook_events WHERE stripe_event_id = 'evt_bad_price'", &[]).unwrap().get(0);
+    let stored: String = db
+        .client()
+        .query_one("SELECT error_message FROM stripe_webhook_events WHERE stripe_event_id = 'evt_bad_price'", &[])
+        .unwrap()
+        .get(0);
     assert!(stored.contains("violates check constraint"), "the administrators keep the detail: {stored}");
 
     let r = host.get(PATH).bearer(&Jwt::user(&user)).send();

@@ -39,7 +39,9 @@ fn post_signed(host: &Host, body: &[u8]) -> HttpResponse {
 }
 
 fn the_user(db: &TestDb) {
-    db.exec(&format!("INSERT INTO auth.users (id, email) VALUES ('{USER}', 'maria.oconnor@greenleaf-landscaping.example')"));
+    db.exec(&format!(
+        "INSERT INTO auth.users (id, email) VALUES ('{USER}', 'maria.oconnor@greenleaf-landscaping.example')"
+    ));
 }
 
 fn subscription_row(db: &TestDb) -> Option<postgres::Row> {
@@ -95,7 +97,9 @@ fn run_sequence(name: &str) -> (TestDb, Value) {
         let applied = |o: &str| o == "applied" || o == "ignored";
         match &group[0]["expected_apply"] {
             Value::Bool(true) => assert!(outcomes.iter().all(|o| applied(o)), "{name} seq {}: {outcomes:?}", d["seq"]),
-            Value::Bool(false) => assert!(outcomes.iter().all(|o| !applied(o)), "{name} seq {}: {outcomes:?}", d["seq"]),
+            Value::Bool(false) => {
+                assert!(outcomes.iter().all(|o| !applied(o)), "{name} seq {}: {outcomes:?}", d["seq"])
+            }
             _ => assert_eq!(outcomes.iter().filter(|o| applied(o)).count(), 1, "{name}: exactly one of {outcomes:?}"),
         }
         if let Some(status) = group[0]["expected_subscription_status_after"].as_str() {
@@ -124,7 +128,10 @@ fn check_final(db: &TestDb, seq: &Value) {
     assert_eq!(opt("current_period_start"), want["current_period_start"]);
     assert_eq!(opt("current_period_end"), want["current_period_end"]);
     assert_eq!(row.get::<_, Option<String>>("latest_invoice").as_deref(), want["latest_invoice"].as_str());
-    assert_eq!(row.get::<_, Option<String>>("default_payment_method").as_deref(), want["default_payment_method"].as_str());
+    assert_eq!(
+        row.get::<_, Option<String>>("default_payment_method").as_deref(),
+        want["default_payment_method"].as_str()
+    );
     assert_eq!(row.get::<_, String>("user_id"), want["supabase_user_id"]);
 
     let processed: BTreeSet<String> = db
@@ -134,8 +141,12 @@ fn check_final(db: &TestDb, seq: &Value) {
         .iter()
         .map(|r| r.get(0))
         .collect();
-    let expected: BTreeSet<String> =
-        seq["expected_final"]["processed_event_ids"].as_array().unwrap().iter().map(|v| v.as_str().unwrap().to_string()).collect();
+    let expected: BTreeSet<String> = seq["expected_final"]["processed_event_ids"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap().to_string())
+        .collect();
     assert_eq!(processed, expected);
     assert_eq!(processed.len() as i64, seq["expected_final"]["distinct_events_processed"].as_i64().unwrap());
 }
@@ -148,16 +159,32 @@ fn sequence_in_order_lifecycle_ends_canceled_with_every_event_processed_once() {
     // Catalog: product and price archived, plan row kept for history.
     let r = c.query_one("SELECT active, name FROM stripe_products WHERE id = 'prod_qnaf4OXOPZuGuO'", &[]).unwrap();
     assert_eq!((r.get::<_, bool>(0), r.get::<_, Option<String>>(1).as_deref()), (false, Some("QuoteKit Pro")));
-    let r = c.query_one("SELECT active, unit_amount, \"interval\" FROM stripe_prices WHERE id = 'price_1gc5CORk3Jm02eZvHCNyJIJR'", &[]).unwrap();
-    assert_eq!((r.get::<_, bool>(0), r.get::<_, Option<i64>>(1), r.get::<_, Option<String>>(2).as_deref()), (false, Some(4900), Some("month")));
+    let r = c
+        .query_one(
+            "SELECT active, unit_amount, \"interval\" FROM stripe_prices WHERE id = 'price_1gc5CORk3Jm02eZvHCNyJIJR'",
+            &[],
+        )
+        .unwrap();
+    assert_eq!(
+        (r.get::<_, bool>(0), r.get::<_, Option<i64>>(1), r.get::<_, Option<String>>(2).as_deref()),
+        (false, Some(4900), Some("month"))
+    );
     // Customer linked, then deleted.
     let r = c.query_one("SELECT user_id::text, deleted, email FROM stripe_customers WHERE stripe_customer_id = 'cus_6lQ59gDRwJ2cJY'", &[]).unwrap();
     assert_eq!(r.get::<_, String>(0), USER);
     assert!(r.get::<_, bool>(1));
     // Cards: the first detached, the second set up.
-    let r = c.query_one("SELECT card_last4, detached_at IS NOT NULL FROM payment_methods WHERE id = 'pm_1C0dsORk3Jm02eZvuoUlXq9h'", &[]).unwrap();
+    let r = c
+        .query_one(
+            "SELECT card_last4, detached_at IS NOT NULL FROM payment_methods WHERE id = 'pm_1C0dsORk3Jm02eZvuoUlXq9h'",
+            &[],
+        )
+        .unwrap();
     assert_eq!((r.get::<_, Option<String>>(0).as_deref(), r.get::<_, bool>(1)), (Some("4242"), true));
-    assert_eq!(c.query("SELECT 1 FROM payment_methods WHERE id = 'pm_1lPglFRk3Jm02eZvkI7b8YOV'", &[]).unwrap().len(), 1);
+    assert_eq!(
+        c.query("SELECT 1 FROM payment_methods WHERE id = 'pm_1lPglFRk3Jm02eZvkI7b8YOV'", &[]).unwrap().len(),
+        1
+    );
     // Billing history: one paid invoice, one failed; one payment recorded per invoice.paid.
     let rows = c.query("SELECT id, amount, status FROM billing_history ORDER BY id", &[]).unwrap();
     let bills: Vec<(String, i64, String)> = rows.iter().map(|r| (r.get(0), r.get(1), r.get(2))).collect();
@@ -176,7 +203,10 @@ fn sequence_in_order_lifecycle_ends_canceled_with_every_event_processed_once() {
         .collect();
     assert_eq!(changes.iter().filter(|c| *c == "payment_succeeded").count(), 1, "{changes:?}");
     assert_eq!(changes.iter().filter(|c| *c == "payment_failed").count(), 1, "{changes:?}");
-    assert!(changes.contains(&"cancellation".to_string()) && changes.contains(&"reactivation".to_string()), "{changes:?}");
+    assert!(
+        changes.contains(&"cancellation".to_string()) && changes.contains(&"reactivation".to_string()),
+        "{changes:?}"
+    );
     assert_eq!(changes.last().map(String::as_str), Some("cancellation"), "{changes:?}");
 }
 
@@ -184,7 +214,11 @@ fn sequence_in_order_lifecycle_ends_canceled_with_every_event_processed_once() {
 fn sequence_out_of_order_never_regresses_to_an_older_snapshot() {
     let (db, seq) = run_sequence("b_out_of_order");
     check_final(&db, &seq);
-    let stale: i64 = db.client().query_one("SELECT count(*) FROM stripe_webhook_events WHERE outcome = 'stale'", &[]).unwrap().get(0);
+    let stale: i64 = db
+        .client()
+        .query_one("SELECT count(*) FROM stripe_webhook_events WHERE outcome = 'stale'", &[])
+        .unwrap()
+        .get(0);
     assert_eq!(stale, 3, "the late created event and the two re-sent updates");
 }
 
@@ -193,12 +227,24 @@ fn sequence_duplicates_applies_each_event_once_and_records_one_payment() {
     let (db, seq) = run_sequence("c_duplicates");
     check_final(&db, &seq);
     let mut c = db.client();
-    let bills: i64 = c.query_one("SELECT count(*) FROM billing_history WHERE id = 'in_1ADTVyRk3Jm02eZv9a5AZ3uN' AND amount = 4900", &[]).unwrap().get(0);
+    let bills: i64 = c
+        .query_one(
+            "SELECT count(*) FROM billing_history WHERE id = 'in_1ADTVyRk3Jm02eZv9a5AZ3uN' AND amount = 4900",
+            &[],
+        )
+        .unwrap()
+        .get(0);
     assert_eq!(bills, 1);
-    let payments: i64 = c.query_one("SELECT count(*) FROM subscription_changes WHERE change_type = 'payment_succeeded'", &[]).unwrap().get(0);
+    let payments: i64 = c
+        .query_one("SELECT count(*) FROM subscription_changes WHERE change_type = 'payment_succeeded'", &[])
+        .unwrap()
+        .get(0);
     assert_eq!(payments, 1);
     let deliveries: i32 = c
-        .query_one("SELECT deliveries FROM stripe_webhook_events WHERE stripe_event_id = 'evt_1xfxhvRk3Jm02eZvzPHti9dJ'", &[])
+        .query_one(
+            "SELECT deliveries FROM stripe_webhook_events WHERE stripe_event_id = 'evt_1xfxhvRk3Jm02eZvzPHti9dJ'",
+            &[],
+        )
         .unwrap()
         .get(0);
     assert_eq!(deliveries, 3);
@@ -211,7 +257,8 @@ fn the_same_new_event_from_eight_connections_at_once_is_applied_once() {
     let db = TestDb::new();
     the_user(&db);
     let host = start(&db);
-    for f in ["03_customer.created.json"] {
+    {
+        let f = "03_customer.created.json";
         assert_eq!(post_signed(&host, &event_bytes(f)).status, 200);
     }
     let body = event_bytes("09_invoice.paid.json");
@@ -231,7 +278,10 @@ fn the_same_new_event_from_eight_connections_at_once_is_applied_once() {
     let mut c = db.client();
     let n: i64 = c.query_one("SELECT count(*) FROM billing_history", &[]).unwrap().get(0);
     assert_eq!(n, 1);
-    let p: i64 = c.query_one("SELECT count(*) FROM subscription_changes WHERE change_type = 'payment_succeeded'", &[]).unwrap().get(0);
+    let p: i64 = c
+        .query_one("SELECT count(*) FROM subscription_changes WHERE change_type = 'payment_succeeded'", &[])
+        .unwrap()
+        .get(0);
     assert_eq!(p, 1);
 }
 
@@ -292,7 +342,11 @@ fn events_for_unknown_customers_and_unknown_types_get_their_documented_answers()
         "data": {"object": {"id": "bal_1", "object": "balance"}}});
     let r = post_signed(&host, other.to_string().as_bytes());
     assert_eq!((r.status, r.json()["outcome"].as_str()), (200, Some("ignored")));
-    let n: i64 = db.client().query_one("SELECT count(*) FROM stripe_webhook_events WHERE outcome = 'ignored'", &[]).unwrap().get(0);
+    let n: i64 = db
+        .client()
+        .query_one("SELECT count(*) FROM stripe_webhook_events WHERE outcome = 'ignored'", &[])
+        .unwrap()
+        .get(0);
     assert_eq!(n, 2);
 }
 
@@ -301,8 +355,10 @@ fn bad_deliveries_are_refused_before_the_database_and_audited_within_a_limit() {
     let db = TestDb::new();
     // Unverified requests have a budget of their own (security::failed_signatures_have_their_own_limit_that_blocks_no_one);
     // raised here so that all 67 reach the handler, whose audit limit is what this measures.
-    db.exec("UPDATE security_configuration SET config_value = '{\"requestsPerMinute\": 10000, \"burstLimit\": 10000}'
-              WHERE config_category = 'rate_limiting' AND config_key = 'failed_webhook_signatures'");
+    db.exec(
+        "UPDATE security_configuration SET config_value = '{\"requestsPerMinute\": 10000, \"burstLimit\": 10000}'
+              WHERE config_category = 'rate_limiting' AND config_key = 'failed_webhook_signatures'",
+    );
     let host = start(&db);
     let now = e2e::sign::now_unix();
     let expect = |r: HttpResponse, status: u16, code: &str| {
@@ -311,10 +367,18 @@ fn bad_deliveries_are_refused_before_the_database_and_audited_within_a_limit() {
     };
     let body = event_bytes("09_invoice.paid.json");
     expect(post(&host, body.clone(), ""), 400, "signature_missing");
-    expect(post(&host, Vec::new(), &e2e::sign::stripe_signature(b"", &signing_secret(), now)), 400, "signature_mismatch");
+    expect(
+        post(&host, Vec::new(), &e2e::sign::stripe_signature(b"", &signing_secret(), now)),
+        400,
+        "signature_mismatch",
+    );
     expect(post(&host, body.clone(), "t=abc,v1=00"), 400, "signature_no_timestamp");
     expect(post(&host, body.clone(), &format!("t={now}{}", ",v1=00".repeat(1000))), 400, "signature_too_many");
-    expect(post(&host, body.clone(), &e2e::sign::stripe_signature(&body, "whsec_wrong", now)), 400, "signature_mismatch");
+    expect(
+        post(&host, body.clone(), &e2e::sign::stripe_signature(&body, "whsec_wrong", now)),
+        400,
+        "signature_mismatch",
+    );
     expect(post_signed(&host, b"this is not json"), 400, "invalid_event");
     expect(post_signed(&host, br#"{"hello": "world"}"#), 400, "invalid_event");
     let big = vec![b' '; 5 << 20];
@@ -325,8 +389,10 @@ fn bad_deliveries_are_refused_before_the_database_and_audited_within_a_limit() {
     for _ in 0..60 {
         assert_eq!(post(&host, body.clone(), "t=1,v1=00").status, 400);
     }
-    let audited: i64 = c.query_one("SELECT count(*) FROM webhook_audit_trail WHERE NOT signature_valid", &[]).unwrap().get(0);
-    let counted: i64 = c.query_one("SELECT coalesce(sum(rejections), 0)::int8 FROM webhook_rejection_windows", &[]).unwrap().get(0);
+    let audited: i64 =
+        c.query_one("SELECT count(*) FROM webhook_audit_trail WHERE NOT signature_valid", &[]).unwrap().get(0);
+    let counted: i64 =
+        c.query_one("SELECT coalesce(sum(rejections), 0)::int8 FROM webhook_rejection_windows", &[]).unwrap().get(0);
     assert_eq!(counted, 67, "every rejected delivery is counted");
     assert!(audited <= 30 + 30, "at most 30 audit rows per minute window: {audited}");
     assert!(audited >= 30.min(counted), "the first rejections of a window are audited: {audited}");
@@ -411,7 +477,13 @@ fn a_later_checkout_naming_a_linked_user_cannot_take_over_their_billing() {
     );
     let host = start(&db);
     // Alice subscribes: her checkout links cus_alice, her subscription follows.
-    assert_eq!(applied(&post_signed(&host, &event("checkout.session.completed", checkout("cus_alice", Some(&alice), "alice@example.test")))), "applied");
+    assert_eq!(
+        applied(&post_signed(
+            &host,
+            &event("checkout.session.completed", checkout("cus_alice", Some(&alice), "alice@example.test"))
+        )),
+        "applied"
+    );
     let sub = subscription("sub_alice", "cus_alice", "active", serde_json::json!({}));
     assert_eq!(applied(&post_signed(&host, &event("customer.subscription.created", sub))), "applied");
     assert_eq!(plan_of(&host, &alice)["key"], "prod_pro_link");
@@ -419,9 +491,13 @@ fn a_later_checkout_naming_a_linked_user_cannot_take_over_their_billing() {
     // The attack: Mallory pays through a payment link whose URL carries Alice's id, another
     // checkout carries her email (in other letters' case), and a subscription of Mallory's
     // customer claims her in its metadata.
-    let by_id = post_signed(&host, &event("checkout.session.completed", checkout("cus_mallory", Some(&alice), "mallory@example.test")));
+    let by_id = post_signed(
+        &host,
+        &event("checkout.session.completed", checkout("cus_mallory", Some(&alice), "mallory@example.test")),
+    );
     assert_eq!(applied(&by_id), "ignored", "acknowledged, not failed: {}", by_id.text());
-    let by_email = post_signed(&host, &event("checkout.session.completed", checkout("cus_mallory_2", None, "ALICE@Example.test")));
+    let by_email =
+        post_signed(&host, &event("checkout.session.completed", checkout("cus_mallory_2", None, "ALICE@Example.test")));
     assert_eq!(applied(&by_email), "ignored", "{}", by_email.text());
     let claim = subscription("sub_mallory", "cus_mallory", "active", serde_json::json!({"supabase_user_id": alice}));
     assert_eq!(applied(&post_signed(&host, &event("customer.subscription.created", claim))), "ignored");
@@ -470,7 +546,8 @@ fn a_later_checkout_naming_a_linked_user_cannot_take_over_their_billing() {
     assert_eq!(applied(&post_signed(&host, &event("customer.subscription.deleted", ended))), "applied");
     let plan = plan_of(&host, &alice);
     assert_eq!((plan["key"].as_str(), plan["entitled"].as_bool()), (Some("free"), Some(false)), "{plan}");
-    let dead: i64 = c.query_one("SELECT count(*) FROM webhook_dead_letter_queue WHERE resolved_at IS NULL", &[]).unwrap().get(0);
+    let dead: i64 =
+        c.query_one("SELECT count(*) FROM webhook_dead_letter_queue WHERE resolved_at IS NULL", &[]).unwrap().get(0);
     assert_eq!(dead, 1, "only the unlinked customer's subscription waits");
 }
 
@@ -493,7 +570,11 @@ fn a_checkout_links_by_email_only_to_one_confirmed_address() {
     // Confirmed and unique: Stripe's retry links it.
     db.exec(&format!("UPDATE auth.users SET email_confirmed_at = now() WHERE id = '{user}'"));
     assert_eq!(applied(&post_signed(&host, &body)), "applied");
-    let linked: String = db.client().query_one("SELECT user_id::text FROM stripe_customers WHERE stripe_customer_id = 'cus_by_email'", &[]).unwrap().get(0);
+    let linked: String = db
+        .client()
+        .query_one("SELECT user_id::text FROM stripe_customers WHERE stripe_customer_id = 'cus_by_email'", &[])
+        .unwrap()
+        .get(0);
     assert_eq!(linked, user);
     // Two users with the address (in any case), both confirmed: no one is linked.
     let a = db.user("twin@example.test");
@@ -501,5 +582,8 @@ fn a_checkout_links_by_email_only_to_one_confirmed_address() {
     db.exec(&format!("UPDATE auth.users SET email_confirmed_at = now() WHERE id IN ('{a}', '{b}')"));
     let r = post_signed(&host, &event("checkout.session.completed", checkout("cus_twin", None, "twin@example.test")));
     assert_eq!(r.status, 500, "{}", r.text());
-    assert_eq!(db.client().query("SELECT 1 FROM stripe_customers WHERE stripe_customer_id = 'cus_twin'", &[]).unwrap().len(), 0);
+    assert_eq!(
+        db.client().query("SELECT 1 FROM stripe_customers WHERE stripe_customer_id = 'cus_twin'", &[]).unwrap().len(),
+        0
+    );
 }

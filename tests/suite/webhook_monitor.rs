@@ -478,8 +478,10 @@ fn replay_reruns_the_stored_event_once_its_cause_is_fixed() {
 fn manual_resolution_records_who_resolved() {
     let db = TestDb::new();
     dead_letters(&db, "stuck", 2, false);
-    db.exec("INSERT INTO stripe_webhook_events (stripe_event_id, event_type, processed, outcome)
-             VALUES ('evt_stuck_2', 'invoice.paid', false, 'failed')");
+    db.exec(
+        "INSERT INTO stripe_webhook_events (stripe_event_id, event_type, processed, outcome)
+             VALUES ('evt_stuck_2', 'invoice.paid', false, 'failed')",
+    );
     let ids: Vec<String> = db
         .client()
         .query("SELECT id::text FROM webhook_dead_letter_queue ORDER BY stripe_event_id", &[])
@@ -513,7 +515,10 @@ fn manual_resolution_records_who_resolved() {
     assert_eq!(row.get::<_, String>("resolved_by"), admin);
     assert!(row.get::<_, bool>("done"));
     // Settled by a person: the event stops counting as waiting, and stays failed.
-    let ev = db.client().query_one("SELECT processed, outcome FROM stripe_webhook_events WHERE stripe_event_id = 'evt_stuck_2'", &[]).unwrap();
+    let ev = db
+        .client()
+        .query_one("SELECT processed, outcome FROM stripe_webhook_events WHERE stripe_event_id = 'evt_stuck_2'", &[])
+        .unwrap();
     assert_eq!((ev.get::<_, bool>(0), ev.get::<_, Option<String>>(1).as_deref()), (true, Some("failed")));
     assert_eq!(data(&host, "/overview")["dead_letter_queue"]["open"], 0);
 

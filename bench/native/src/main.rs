@@ -122,7 +122,9 @@ async fn handle(req: hyper::Request<Incoming>, client: SocketAddr) -> hyper::Res
     tokio::task::spawn_blocking(move || {
         futures::executor::block_on(async move {
             match function.name {
-                "subscription-status" => shared::service::serve_native(function, request, send, subscription_status::route).await,
+                "subscription-status" => {
+                    shared::service::serve_native(function, request, send, subscription_status::route).await
+                }
                 _ => shared::service::serve_native(function, request, send, webhook_handler::route).await,
             }
         })
@@ -138,6 +140,7 @@ fn answer(r: Response) -> hyper::Response<Full<Bytes>> {
     for (k, v) in &r.headers {
         b = b.header(k, v);
     }
-    b.body(Full::new(Bytes::from(r.body)))
-        .unwrap_or_else(|_| hyper::Response::builder().status(500).body(Full::new(Bytes::new())).expect("static response"))
+    b.body(Full::new(Bytes::from(r.body))).unwrap_or_else(|_| {
+        hyper::Response::builder().status(500).body(Full::new(Bytes::new())).expect("static response")
+    })
 }

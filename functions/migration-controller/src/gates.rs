@@ -263,7 +263,12 @@ mod tests {
     }
 
     fn healthy() -> Figures {
-        Figures { blue: sample(200, 1, 20.0), forwarded: sample(100, 0, 24.0), green: sample(100, 0, 22.0), ..Figures::default() }
+        Figures {
+            blue: sample(200, 1, 20.0),
+            forwarded: sample(100, 0, 24.0),
+            green: sample(100, 0, 22.0),
+            ..Figures::default()
+        }
     }
 
     fn status(v: &Verdict, name: &str) -> Status {
@@ -328,7 +333,12 @@ mod tests {
     #[test]
     fn the_measured_identical_builds_never_fail_the_latency_gate() {
         // The figures: identical builds, 5–20 samples, p95 22.1 ms against 4.9 ms.
-        let f = Figures { blue: sample(20, 0, 4.9), forwarded: sample(20, 0, 6.0), green: sample(20, 0, 22.1), ..Figures::default() };
+        let f = Figures {
+            blue: sample(20, 0, 4.9),
+            forwarded: sample(20, 0, 6.0),
+            green: sample(20, 0, 22.1),
+            ..Figures::default()
+        };
         let v = judge(&f, &Gates::default(), 5);
         assert_eq!(status(&v, "p95_latency"), Status::Pass, "{v:?}");
         assert!(v.breached().is_empty());
@@ -351,7 +361,12 @@ mod tests {
 
     #[test]
     fn too_few_samples_is_never_a_pass_nor_a_breach() {
-        let f = Figures { blue: sample(10, 5, 20.0), forwarded: sample(3, 3, 90.0), green: sample(3, 0, 90.0), ..Figures::default() };
+        let f = Figures {
+            blue: sample(10, 5, 20.0),
+            forwarded: sample(3, 3, 90.0),
+            green: sample(3, 0, 90.0),
+            ..Figures::default()
+        };
         let v = judge(&f, &Gates::default(), 50);
         assert!(v.breached().is_empty());
         assert!(!v.all_pass());

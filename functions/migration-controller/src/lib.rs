@@ -37,7 +37,8 @@ async fn handle(req: IncomingRequest, out: ResponseOutparam) {
 async fn route(ctx: &Context) -> Result<Response, Problem> {
     let (endpoint, body) = routes::resolve(&ctx.request)?;
     let caller = ctx.admin()?;
-    let actor = if caller.is_service_role() { "service_role".to_string() } else { format!("user:{}", caller.user_id()) };
+    let actor =
+        if caller.is_service_role() { "service_role".to_string() } else { format!("user:{}", caller.user_id()) };
     let db = &*ctx.db()?;
     match endpoint {
         Endpoint::Initialize => ops::initialize(ctx, db, &actor, &body).await,

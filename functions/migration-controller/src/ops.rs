@@ -26,7 +26,9 @@ fn green_base_url() -> Result<String, Problem> {
     let origin = origin_of(&green);
     if shared::config::var_or("green_origin", "").trim_end_matches('/') != origin {
         return Err(Problem::new(409, "green_origin_mismatch", "green_origin does not match green_base_url").detail(
-            format!("set the green_origin variable to {origin}: the covered functions may only reach green at that origin"),
+            format!(
+                "set the green_origin variable to {origin}: the covered functions may only reach green at that origin"
+            ),
         ));
     }
     Ok(green)
@@ -52,7 +54,10 @@ pub async fn initialize(ctx: &Context, db: &Db, actor: &str, body: &Body) -> Res
     if checks.iter().any(|c| !c.ok) {
         let problem = Problem::new(409, "green_unhealthy", "The green deployment failed its health checks")
             .detail("every covered function must answer its health check on green before traffic moves");
-        return Ok(problem_with(&problem, json!({ "health_checks": checks.iter().map(Check::to_json).collect::<Vec<_>>() })));
+        return Ok(problem_with(
+            &problem,
+            json!({ "health_checks": checks.iter().map(Check::to_json).collect::<Vec<_>>() }),
+        ));
     }
     let (run, step) = db.as_service(|db| -> Result<(Run, Step), Problem> {
         let metrics = json!({ "health_checks": checks.iter().map(Check::to_json).collect::<Vec<_>>() });
@@ -191,7 +196,7 @@ pub async fn evaluate(ctx: &Context, db: &Db, actor: &str, body: &Body) -> Resul
         return ok(ctx, json!({ "active": false, "action": "none" }), "No migration is active");
     }
     let e = evaluate_active(db, actor).await?;
-    let run = db.as_service(|db| store::latest(db))?.unwrap_or(e.run);
+    let run = db.as_service(store::latest)?.unwrap_or(e.run);
     let action = if e.rolled_back.is_some() { "rolled_back" } else { "none" };
     ok(
         ctx,
@@ -231,9 +236,10 @@ pub async fn advance(ctx: &Context, db: &Db, actor: &str, body: &Body) -> Result
         return Ok(problem_with(&p, json!({ "bake_remaining_seconds": remaining, "evaluation": e.report })));
     }
     if !e.verdict.all_pass() {
-        let missing: Vec<String> = e.verdict.insufficient().iter().map(|g| format!("{}: {}", g.name, g.detail)).collect();
-        let p = Problem::new(422, "insufficient_samples", "Too few samples to judge the step")
-            .detail(missing.join("; "));
+        let missing: Vec<String> =
+            e.verdict.insufficient().iter().map(|g| format!("{}: {}", g.name, g.detail)).collect();
+        let p =
+            Problem::new(422, "insufficient_samples", "Too few samples to judge the step").detail(missing.join("; "));
         return Ok(problem_with(&p, json!({ "evaluation": e.report })));
     }
     let (run, message) = db.as_service(|db| -> Result<(Run, &'static str), Problem> {
@@ -247,13 +253,35 @@ pub async fn advance(ctx: &Context, db: &Db, actor: &str, body: &Body) -> Result
                 store::end_step(db, &run.id, "advanced")?;
                 store::set_percent(db, &run.id, next)?;
                 store::start_step(db, &run.id, next)?;
-                store::transition(db, &run.id, "advance", Some("active"), "active", Some(run.traffic_percent), next, actor, &why, Some(&e.report))?;
+                store::transition(
+                    db,
+                    &run.id,
+                    "advance",
+                    Some("active"),
+                    "active",
+                    Some(run.traffic_percent),
+                    next,
+                    actor,
+                    &why,
+                    Some(&e.report),
+                )?;
                 "Migration advanced"
             }
             None => {
                 store::end_step(db, &run.id, "completed")?;
                 store::finish(db, &run.id, "completed", 100, &why)?;
-                store::transition(db, &run.id, "complete", Some("active"), "completed", Some(100), 100, actor, &why, Some(&e.report))?;
+                store::transition(
+                    db,
+                    &run.id,
+                    "complete",
+                    Some("active"),
+                    "completed",
+                    Some(100),
+                    100,
+                    actor,
+                    &why,
+                    Some(&e.report),
+                )?;
                 "Migration completed"
             }
         };
@@ -308,7 +336,8 @@ pub fn traffic_split_view(ctx: &Context, db: &Db) -> Result<Response, Problem> {
 /// `POST traffic-split {"target_percent": n}`: set the share directly (a new step; bake restarts).
 pub fn set_traffic_split(ctx: &Context, db: &Db, actor: &str, body: &Body) -> Result<Response, Problem> {
     let mut errors = Vec::new();
-    let name = ["target_percent", "targetPercent", "target_traffic_percent"].into_iter().find(|n| body.contains_key(*n));
+    let name =
+        ["target_percent", "targetPercent", "target_traffic_percent"].into_iter().find(|n| body.contains_key(*n));
     let target = match name {
         Some(n) => int(body, n, 0, 0, 100, &mut errors),
         None => {
@@ -330,8 +359,19 @@ pub fn set_traffic_split(ctx: &Context, db: &Db, actor: &str, body: &Body) -> Re
         store::end_step(db, &run.id, "traffic_split")?;
         store::set_percent(db, &run.id, target)?;
         store::start_step(db, &run.id, target)?;
-        store::transition(db, &run.id, "traffic_split", Some("active"), "active", Some(run.traffic_percent), target, actor, &why, Some(&context))?;
-        Ok(store::require_active(db, false)?)
+        store::transition(
+            db,
+            &run.id,
+            "traffic_split",
+            Some("active"),
+            "active",
+            Some(run.traffic_percent),
+            target,
+            actor,
+            &why,
+            Some(&context),
+        )?;
+        store::require_active(db, false)
     })?;
     ok(ctx, json!({ "migration": run.to_json(), "targetPercent": target }), "Traffic split updated")
 }
@@ -350,11 +390,7 @@ pub fn rollback(ctx: &Context, db: &Db, actor: &str, body: &Body) -> Result<Resp
         Ok(store::latest(db)?.unwrap_or(run))
     })?;
     let rollback = db.as_service(|db| store::rollback_of(db, &run.id))?;
-    ok(
-        ctx,
-        json!({ "migration": run.to_json(), "reason": why, "rollback": rollback }),
-        "Migration rolled back",
-    )
+    ok(ctx, json!({ "migration": run.to_json(), "reason": why, "rollback": rollback }), "Migration rolled back")
 }
 
 /// `route?key=`: where a client key goes now. The key is as the middleware forms it

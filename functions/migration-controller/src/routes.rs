@@ -49,9 +49,9 @@ pub fn resolve(req: &Request) -> Result<(Endpoint, Body), Problem> {
     let is_get = matches!(req.method, Method::Get | Method::Head);
     let is_post = req.method == Method::Post;
     match segments.as_slice() {
-        [] if is_post => return by_operation(req),
-        [] if is_get => return Ok((Endpoint::Status, query(req))),
-        [] => return Err(Problem::method_not_allowed(&["GET", "POST"])),
+        [] if is_post => by_operation(req),
+        [] if is_get => Ok((Endpoint::Status, query(req))),
+        [] => Err(Problem::method_not_allowed(&["GET", "POST"])),
         [name] => {
             let Some(&(_, get, post)) = find(name) else { return Err(Problem::route_not_found(req)) };
             if is_get {
@@ -138,8 +138,14 @@ mod tests {
         assert_eq!(e, Endpoint::Initialize);
         assert_eq!(body.get("target_traffic_percent"), Some(&Value::from(5)));
         assert!(!body.contains_key("operation"));
-        assert_eq!(endpoint(Method::Post, "", r#"{"operation":"execute_rollback","reason":"x"}"#), Ok(Endpoint::Rollback));
-        assert_eq!(endpoint(Method::Post, "", r#"{"operation":"traffic-split","target_percent":5}"#), Ok(Endpoint::SetTrafficSplit));
+        assert_eq!(
+            endpoint(Method::Post, "", r#"{"operation":"execute_rollback","reason":"x"}"#),
+            Ok(Endpoint::Rollback)
+        );
+        assert_eq!(
+            endpoint(Method::Post, "", r#"{"operation":"traffic-split","target_percent":5}"#),
+            Ok(Endpoint::SetTrafficSplit)
+        );
         assert_eq!(endpoint(Method::Post, "", r#"{"operation":"nope"}"#).unwrap_err().code, "route_not_found");
         assert_eq!(endpoint(Method::Post, "", r#"{"reason":"x"}"#).unwrap_err().code, "validation_failed");
     }

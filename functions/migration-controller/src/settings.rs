@@ -81,7 +81,11 @@ const GATE_FIELDS: [&str; 6] = [
 pub fn parse(body: &Body) -> Result<Settings, Problem> {
     let mut errors = Vec::new();
     for k in body.keys().filter(|k| !FIELDS.contains(&k.as_str())) {
-        errors.push(FieldError::new(k.as_str(), "unknown_field", format!("`{}` is not a parameter of initialize_migration; known: {}", clip(k), FIELDS.join(", "))));
+        errors.push(FieldError::new(
+            k.as_str(),
+            "unknown_field",
+            format!("`{}` is not a parameter of initialize_migration; known: {}", clip(k), FIELDS.join(", ")),
+        ));
     }
     let plan = match body.get("steps") {
         None | Some(Value::Null) => DEFAULT_PLAN.to_vec(),
@@ -116,14 +120,19 @@ pub fn parse(body: &Body) -> Result<Settings, Problem> {
         None | Some(Value::Null) => {}
         Some(Value::Object(g)) => {
             for k in g.keys().filter(|k| !GATE_FIELDS.contains(&k.as_str())) {
-                errors.push(FieldError::new(format!("gates.{}", clip(k)), "unknown_field", format!("known gates: {}", GATE_FIELDS.join(", "))));
+                errors.push(FieldError::new(
+                    format!("gates.{}", clip(k)),
+                    "unknown_field",
+                    format!("known gates: {}", GATE_FIELDS.join(", ")),
+                ));
             }
             gates.max_error_rate = number(g, "max_error_rate", gates.max_error_rate, 0.0, 1.0, &mut errors);
             gates.error_rate_margin = number(g, "error_rate_margin", gates.error_rate_margin, 0.0, 1.0, &mut errors);
             gates.max_p95_ratio = number(g, "max_p95_ratio", gates.max_p95_ratio, 1.0, 100.0, &mut errors);
             gates.min_p95_increase_ms =
                 number(g, "min_p95_increase_ms", gates.min_p95_increase_ms, 0.0, 60_000.0, &mut errors);
-            gates.min_latency_samples = int_in(g, "min_latency_samples", gates.min_latency_samples, 1, 1_000_000, &mut errors);
+            gates.min_latency_samples =
+                int_in(g, "min_latency_samples", gates.min_latency_samples, 1, 1_000_000, &mut errors);
             gates.max_failed_health_checks =
                 int(g, "max_failed_health_checks", gates.max_failed_health_checks, 1, 100, &mut errors);
         }
@@ -256,9 +265,20 @@ mod tests {
         .unwrap_err();
         assert_eq!(p.status, 400);
         let f = fields(p);
-        for name in ["target_traffic_percent", "steps", "bake_time_seconds", "min_samples", "gates.max_error_rate",
-            "gates.max_p95_ratio", "gates.min_p95_increase_ms", "gates.min_latency_samples", "gates.bogus", "functions",
-            "reason", "extra"] {
+        for name in [
+            "target_traffic_percent",
+            "steps",
+            "bake_time_seconds",
+            "min_samples",
+            "gates.max_error_rate",
+            "gates.max_p95_ratio",
+            "gates.min_p95_increase_ms",
+            "gates.min_latency_samples",
+            "gates.bogus",
+            "functions",
+            "reason",
+            "extra",
+        ] {
             assert!(f.contains(&name.to_string()), "{name} missing from {f:?}");
         }
     }

@@ -141,8 +141,7 @@ pub fn latest(db: &Db) -> Result<Option<Run>, DbError> {
 
 pub fn require_active(db: &Db, lock: bool) -> Result<Run, Problem> {
     active(db, lock)?.ok_or_else(|| {
-        Problem::new(409, "no_active_migration", "No migration is active")
-            .detail("start one with initialize_migration")
+        Problem::new(409, "no_active_migration", "No migration is active").detail("start one with initialize_migration")
     })
 }
 
@@ -280,7 +279,14 @@ pub fn transition(
 
 /// Traffic to 0 % at once, the run closed as rolled back, the rollback and its transition
 /// recorded. The caller holds the run's lock.
-pub fn roll_back(db: &Db, run: &Run, actor: &str, reason: &str, automatic: bool, metrics: Option<&Value>) -> Result<(), DbError> {
+pub fn roll_back(
+    db: &Db,
+    run: &Run,
+    actor: &str,
+    reason: &str,
+    automatic: bool,
+    metrics: Option<&Value>,
+) -> Result<(), DbError> {
     finish(db, &run.id, "rolled_back", 0, reason)?;
     end_step(db, &run.id, "rolled_back")?;
     db.execute(

@@ -4,11 +4,11 @@
 //! never a name from the body. An alert that is not in a state the transition leaves is a 409.
 
 use crate::display::clip;
-use shared::params::Params;
 use crate::routes::AlertAction;
 use serde_json::{json, Map, Value};
 use shared::auth::Caller;
 use shared::db::{self, Db, DbError, Row};
+use shared::params::Params;
 use shared::{FieldError, Problem, Request};
 
 const STATUSES: [&str; 6] = ["active", "acknowledged", "resolved", "suppressed", "open", "all"];
@@ -56,7 +56,8 @@ pub fn to_json(r: &Row) -> Result<Value, DbError> {
 pub fn external(db: &Db, caller: &Caller, req: &Request, request_id: &str) -> Result<Value, Problem> {
     let body: Map<String, Value> = req.json()?;
     let mut errors = Vec::new();
-    const FIELDS: [&str; 8] = ["severity", "category", "title", "message", "metricValue", "threshold", "metadata", "actions"];
+    const FIELDS: [&str; 8] =
+        ["severity", "category", "title", "message", "metricValue", "threshold", "metadata", "actions"];
     for k in body.keys().filter(|k| !FIELDS.contains(&k.as_str())) {
         errors.push(FieldError::new(clip(k), "unknown_field", format!("known fields: {}", FIELDS.join(", "))));
     }
@@ -65,7 +66,11 @@ pub fn external(db: &Db, caller: &Caller, req: &Request, request_id: &str) -> Re
             None | Some(Value::Null) => None,
             Some(Value::String(s)) if !s.trim().is_empty() && s.chars().count() <= max => Some(s.trim().to_string()),
             Some(_) => {
-                errors.push(FieldError::new(name, "invalid_length", format!("{name} must be text of 1 to {max} characters")));
+                errors.push(FieldError::new(
+                    name,
+                    "invalid_length",
+                    format!("{name} must be text of 1 to {max} characters"),
+                ));
                 None
             }
         }
@@ -161,7 +166,11 @@ fn note(body: &Map<String, Value>, names: &[&str], errors: &mut Vec<FieldError>)
         Value::Null => None,
         Value::String(s) if !s.trim().is_empty() && s.chars().count() <= MAX_NOTE => Some(s.trim().to_string()),
         _ => {
-            errors.push(FieldError::new(name, "invalid_length", format!("{name} must be text of 1 to {MAX_NOTE} characters")));
+            errors.push(FieldError::new(
+                name,
+                "invalid_length",
+                format!("{name} must be text of 1 to {MAX_NOTE} characters"),
+            ));
             None
         }
     }
@@ -171,7 +180,8 @@ fn transition(db: &Db, caller: &Caller, req: &Request, action: AlertAction) -> R
     let body: Map<String, Value> = req.json_opt()?.unwrap_or_default();
     let mut errors = Vec::new();
     let path_id = req.segments().get(1).map(|s| s.to_string());
-    let id = path_id.or_else(|| body.get("alertId").or_else(|| body.get("alert_id")).and_then(Value::as_str).map(str::to_string));
+    let id = path_id
+        .or_else(|| body.get("alertId").or_else(|| body.get("alert_id")).and_then(Value::as_str).map(str::to_string));
     let id = match id {
         Some(id) if shared::auth::jwt::is_uuid(&id) => Some(id.to_ascii_lowercase()),
         Some(id) => {
@@ -187,7 +197,9 @@ fn transition(db: &Db, caller: &Caller, req: &Request, action: AlertAction) -> R
         AlertAction::Resolve => note(&body, &["resolutionNotes", "resolution_notes"], &mut errors),
         AlertAction::Suppress => {
             let reason = note(&body, &["suppressionReason", "suppression_reason"], &mut errors);
-            if reason.is_none() && errors.iter().all(|e| e.field != "suppressionReason" && e.field != "suppression_reason") {
+            if reason.is_none()
+                && errors.iter().all(|e| e.field != "suppressionReason" && e.field != "suppression_reason")
+            {
                 errors.push(FieldError::new("suppressionReason", "required", "say why the alert is suppressed"));
             }
             reason
@@ -199,7 +211,9 @@ fn transition(db: &Db, caller: &Caller, req: &Request, action: AlertAction) -> R
     }
     let id = id.expect("validated");
     let (set, from) = match action {
-        AlertAction::Acknowledge => ("status = 'acknowledged', acknowledged_at = now(), acknowledged_by = $2", "('active')"),
+        AlertAction::Acknowledge => {
+            ("status = 'acknowledged', acknowledged_at = now(), acknowledged_by = $2", "('active')")
+        }
         AlertAction::Resolve => (
             "status = 'resolved', resolved_at = now(), resolved_by = $2, resolution_notes = $3, auto_resolved = false",
             "('active', 'acknowledged', 'suppressed')",

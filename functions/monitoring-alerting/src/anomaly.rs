@@ -6,10 +6,10 @@
 //! fewer than `min_requests` requests are left out (too few to say anything).
 
 use crate::display::round2;
-use shared::params::Params;
 use serde::Serialize;
 use serde_json::{json, Value};
 use shared::db::{Db, Param};
+use shared::params::Params;
 use shared::{Problem, Request};
 use std::collections::BTreeMap;
 
@@ -112,7 +112,6 @@ pub fn get(db: &Db, req: &Request) -> Result<Value, Problem> {
         "anomalies": anomalies,
     }))
 }
-
 
 #[cfg(test)]
 mod tests {

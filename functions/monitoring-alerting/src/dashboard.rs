@@ -11,9 +11,9 @@
 use crate::alerts;
 use crate::components;
 use crate::display::round2;
-use shared::params::Params;
 use serde_json::{json, Value};
 use shared::db::{Db, DbError, Param};
+use shared::params::Params;
 use shared::{Problem, Request};
 
 const WINDOW_SQL: &str = "

@@ -10,12 +10,12 @@
 //! `security_alert_admin` rule, never one message per request.
 
 use crate::condition::{self, Decision, Open};
-use crate::notify::{self, Event, Message};
 use crate::display::round2;
-use shared::params::Params;
+use crate::notify::{self, Event, Message};
 use crate::security_incidents;
 use serde_json::{json, Value};
 use shared::db::{self, Db, DbError, Param};
+use shared::params::Params;
 use shared::{Problem, Request};
 use std::time::Instant;
 

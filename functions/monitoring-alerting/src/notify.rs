@@ -83,7 +83,12 @@ struct Prepared {
 }
 
 fn recipients() -> Vec<String> {
-    config::var_or("alert_email_to", "").split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_string).collect()
+    config::var_or("alert_email_to", "")
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+        .collect()
 }
 
 /// `scheme://host[:port]` of a URL: where a delivery went, without path or secrets.
@@ -131,7 +136,13 @@ fn prepare(channel: &'static str, m: &Message) -> Result<Prepared, String> {
         "slack" => {
             let url = config::var("slack_webhook_url").ok_or_else(|| missing("slack_webhook_url"))?;
             let payload = json!({ "text": format!("*{}*\n{}", m.title, m.text) });
-            Ok(Prepared { target: origin(&url), url, headers: Vec::new(), body: payload.to_string(), stored_payload: payload })
+            Ok(Prepared {
+                target: origin(&url),
+                url,
+                headers: Vec::new(),
+                body: payload.to_string(),
+                stored_payload: payload,
+            })
         }
         "pagerduty" => {
             let key = config::var("pagerduty_routing_key").ok_or_else(|| missing("pagerduty_routing_key"))?;
@@ -178,7 +189,13 @@ fn prepare(channel: &'static str, m: &Message) -> Result<Prepared, String> {
                 "security_incident_id": m.incident_id,
                 "details": m.details,
             });
-            Ok(Prepared { target: origin(&url), url, headers: Vec::new(), body: payload.to_string(), stored_payload: payload })
+            Ok(Prepared {
+                target: origin(&url),
+                url,
+                headers: Vec::new(),
+                body: payload.to_string(),
+                stored_payload: payload,
+            })
         }
         other => Err(format!("unknown channel {other}")),
     }
@@ -327,7 +344,6 @@ pub fn summary(d: &Delivery) -> Value {
         "security_incident_id": d.incident_id,
     })
 }
-
 
 #[cfg(test)]
 mod tests {

@@ -183,8 +183,14 @@ mod tests {
 
     #[test]
     fn a_guide_style_body_names_an_operation() {
-        assert_eq!(resolve(&req(Method::Post, "", "", r#"{"operation":"evaluate"}"#)), Ok(Route::Admin(Endpoint::Evaluate)));
-        assert_eq!(resolve(&req(Method::Post, "", "", r#"{"operation":"status"}"#)).unwrap_err().code, "route_not_found");
+        assert_eq!(
+            resolve(&req(Method::Post, "", "", r#"{"operation":"evaluate"}"#)),
+            Ok(Route::Admin(Endpoint::Evaluate))
+        );
+        assert_eq!(
+            resolve(&req(Method::Post, "", "", r#"{"operation":"status"}"#)).unwrap_err().code,
+            "route_not_found"
+        );
         assert_eq!(resolve(&req(Method::Post, "", "", r#"{"x":1}"#)).unwrap_err().code, "validation_failed");
     }
 }

@@ -92,15 +92,16 @@ fn validate(body: &Map<String, Value>, create: bool) -> Result<Vec<(&'static str
     }
     let mut err = |f: &str, code: &str, m: String| errors.push(FieldError::new(f, code, m));
     let text = |v: &Value| v.as_str().map(str::trim).map(str::to_string);
-    let one_of = |f: &'static str, allowed: &[&str], v: &Value, err: &mut dyn FnMut(&str, &str, String)| -> Option<Val> {
-        match v.as_str().filter(|s| allowed.contains(s)) {
-            Some(s) => Some(Val::Text(Some(s.to_string()))),
-            None => {
-                err(f, "invalid_value", format!("{f} must be one of {}", allowed.join(", ")));
-                None
+    let one_of =
+        |f: &'static str, allowed: &[&str], v: &Value, err: &mut dyn FnMut(&str, &str, String)| -> Option<Val> {
+            match v.as_str().filter(|s| allowed.contains(s)) {
+                Some(s) => Some(Val::Text(Some(s.to_string()))),
+                None => {
+                    err(f, "invalid_value", format!("{f} must be one of {}", allowed.join(", ")));
+                    None
+                }
             }
-        }
-    };
+        };
     let int = |f: &'static str, lo: i64, hi: i64, v: &Value, err: &mut dyn FnMut(&str, &str, String)| -> Option<Val> {
         match v.as_i64().filter(|n| (lo..=hi).contains(n)) {
             Some(n) => Some(Val::Int(n as i32)),
@@ -114,8 +115,16 @@ fn validate(body: &Map<String, Value>, create: bool) -> Result<Vec<(&'static str
         let Some(v) = body.get(field) else {
             let optional = matches!(
                 field,
-                "rule_id" | "description" | "category" | "evaluation_interval_minutes" | "cooldown_minutes"
-                    | "min_samples" | "min_events" | "function_name" | "notification_channels" | "enabled"
+                "rule_id"
+                    | "description"
+                    | "category"
+                    | "evaluation_interval_minutes"
+                    | "cooldown_minutes"
+                    | "min_samples"
+                    | "min_events"
+                    | "function_name"
+                    | "notification_channels"
+                    | "enabled"
             );
             if create && !optional {
                 err(field, "required", format!("{field} is required"));
@@ -126,7 +135,11 @@ fn validate(body: &Map<String, Value>, create: bool) -> Result<Vec<(&'static str
             "rule_id" => match text(v).filter(|s| valid_rule_id(s)) {
                 Some(s) => Some(Val::Text(Some(s))),
                 None => {
-                    err(field, "invalid_format", "rule_id must be 1 to 100 of a-z, 0-9, _ . - (starting with a letter or digit)".into());
+                    err(
+                        field,
+                        "invalid_format",
+                        "rule_id must be 1 to 100 of a-z, 0-9, _ . - (starting with a letter or digit)".into(),
+                    );
                     None
                 }
             },
@@ -219,7 +232,8 @@ fn channels(v: &Value) -> Result<Vec<String>, String> {
 }
 
 fn find(db: &Db, key: &str) -> Result<Option<Value>, DbError> {
-    let (by, param) = if shared::auth::jwt::is_uuid(key) { ("id = $1", db::uuid(key)) } else { ("rule_id = $1", db::text(key)) };
+    let (by, param) =
+        if shared::auth::jwt::is_uuid(key) { ("id = $1", db::uuid(key)) } else { ("rule_id = $1", db::text(key)) };
     let rows = db.query(&format!("SELECT {COLUMNS} FROM public.alert_rules WHERE {by}"), &[param])?;
     rows.first().map(|r| to_json(&r)).transpose()
 }
@@ -231,7 +245,10 @@ fn not_found(key: &str) -> Problem {
 fn managed(rule: &Value) -> Result<(), Problem> {
     if rule["source"] == "performance_alerts" {
         return Err(Problem::new(409, "managed_by_performance_alerts", "This rule mirrors a performance_alerts row")
-            .detail(format!("change or delete performance_alerts row {} instead", rule["performance_alert_id"].as_str().unwrap_or(""))));
+            .detail(format!(
+                "change or delete performance_alerts row {} instead",
+                rule["performance_alert_id"].as_str().unwrap_or("")
+            )));
     }
     Ok(())
 }
@@ -269,7 +286,10 @@ pub fn handle(ctx: &Context, db: &Db, caller: &Caller, op: RuleOp) -> Result<Res
             let body: Map<String, Value> = ctx.request.json()?;
             let mut fields = validate(&body, true)?;
             if !fields.iter().any(|(f, _)| *f == "rule_id") {
-                let id = db.query("SELECT 'rule_' || replace(gen_random_uuid()::text, '-', '') AS id", &[])?.one()?.string("id")?;
+                let id = db
+                    .query("SELECT 'rule_' || replace(gen_random_uuid()::text, '-', '') AS id", &[])?
+                    .one()?
+                    .string("id")?;
                 fields.push(("rule_id", Val::Text(Some(id))));
             }
             fields.push(("created_by", Val::Text(Some(who(caller)))));
@@ -277,7 +297,13 @@ pub fn handle(ctx: &Context, db: &Db, caller: &Caller, op: RuleOp) -> Result<Res
             let values: Vec<String> = fields
                 .iter()
                 .enumerate()
-                .map(|(i, (f, _))| if *f == "notification_channels" { format!("${}::text::jsonb", i + 1) } else { format!("${}", i + 1) })
+                .map(|(i, (f, _))| {
+                    if *f == "notification_channels" {
+                        format!("${}::text::jsonb", i + 1)
+                    } else {
+                        format!("${}", i + 1)
+                    }
+                })
                 .collect();
             let sql = format!(
                 "INSERT INTO public.alert_rules ({}) VALUES ({}) ON CONFLICT (rule_id) DO NOTHING RETURNING {COLUMNS}",
@@ -289,7 +315,8 @@ pub fn handle(ctx: &Context, db: &Db, caller: &Caller, op: RuleOp) -> Result<Res
                 db.query(&sql, &args)?.first().map(|r| to_json(&r)).transpose()
             })?;
             let rule = created.ok_or_else(|| {
-                Problem::new(409, "rule_exists", "A rule with this rule_id exists").detail("choose another rule_id or update that rule")
+                Problem::new(409, "rule_exists", "A rule with this rule_id exists")
+                    .detail("choose another rule_id or update that rule")
             })?;
             Ok(ok(ctx, 201, json!({ "rule": rule, "ruleId": rule["rule_id"] }), "Alert rule created"))
         }
@@ -297,14 +324,22 @@ pub fn handle(ctx: &Context, db: &Db, caller: &Caller, op: RuleOp) -> Result<Res
             let body: Map<String, Value> = ctx.request.json()?;
             let key = if key.is_empty() {
                 body.get("ruleId").and_then(Value::as_str).map(str::to_string).ok_or_else(|| {
-                    Problem::validation(vec![FieldError::new("ruleId", "required", "name the rule in the path or as ruleId")])
+                    Problem::validation(vec![FieldError::new(
+                        "ruleId",
+                        "required",
+                        "name the rule in the path or as ruleId",
+                    )])
                 })?
             } else {
                 key
             };
             let fields: Vec<_> = validate(&body, false)?.into_iter().filter(|(f, _)| *f != "rule_id").collect();
             if fields.is_empty() {
-                return Err(Problem::validation(vec![FieldError::new("body", "empty_update", "send at least one field to change")]));
+                return Err(Problem::validation(vec![FieldError::new(
+                    "body",
+                    "empty_update",
+                    "send at least one field to change",
+                )]));
             }
             let existing = db.as_service(|db| find(db, &key))?.ok_or_else(|| not_found(&key))?;
             managed(&existing)?;
@@ -312,10 +347,15 @@ pub fn handle(ctx: &Context, db: &Db, caller: &Caller, op: RuleOp) -> Result<Res
                 .iter()
                 .enumerate()
                 .map(|(i, (f, _))| {
-                    if *f == "notification_channels" { format!("{f} = ${}::text::jsonb", i + 2) } else { format!("{f} = ${}", i + 2) }
+                    if *f == "notification_channels" {
+                        format!("{f} = ${}::text::jsonb", i + 2)
+                    } else {
+                        format!("{f} = ${}", i + 2)
+                    }
                 })
                 .collect();
-            let sql = format!("UPDATE public.alert_rules SET {} WHERE id = $1::uuid RETURNING {COLUMNS}", sets.join(", "));
+            let sql =
+                format!("UPDATE public.alert_rules SET {} WHERE id = $1::uuid RETURNING {COLUMNS}", sets.join(", "));
             let mut args = vec![db::uuid(existing["id"].as_str().unwrap_or_default())];
             args.extend(fields.iter().map(|(_, v)| v.param()));
             let rule = db.as_service(|db| -> Result<Option<Value>, DbError> {
@@ -326,12 +366,19 @@ pub fn handle(ctx: &Context, db: &Db, caller: &Caller, op: RuleOp) -> Result<Res
         }
         RuleOp::Delete(key) => {
             if key.is_empty() {
-                return Err(Problem::validation(vec![FieldError::new("ruleId", "required", "name the rule in the path or as ?ruleId=")]));
+                return Err(Problem::validation(vec![FieldError::new(
+                    "ruleId",
+                    "required",
+                    "name the rule in the path or as ?ruleId=",
+                )]));
             }
             let existing = db.as_service(|db| find(db, &key))?.ok_or_else(|| not_found(&key))?;
             managed(&existing)?;
             db.as_service(|db| {
-                db.execute("DELETE FROM public.alert_rules WHERE id = $1::uuid", &[db::uuid(existing["id"].as_str().unwrap_or_default())])
+                db.execute(
+                    "DELETE FROM public.alert_rules WHERE id = $1::uuid",
+                    &[db::uuid(existing["id"].as_str().unwrap_or_default())],
+                )
             })?;
             Ok(ok(ctx, 200, json!({ "deleted": existing["rule_id"] }), "Alert rule deleted"))
         }

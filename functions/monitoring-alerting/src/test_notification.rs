@@ -31,24 +31,25 @@ pub async fn run(db: &Db, req: &Request) -> Result<Value, Problem> {
     let channels: Vec<&'static str> = match named {
         None => CHANNELS.to_vec(),
         Some(Value::String(s)) if s == "all" => CHANNELS.to_vec(),
-        Some(Value::String(s)) => match CHANNELS.iter().find(|c| **c == s.as_str() || (s == "pager" && **c == "pagerduty")) {
-            Some(c) => vec![*c],
-            None => {
-                return Err(Problem::validation(vec![FieldError::new(
-                    "channel",
-                    "invalid_value",
-                    format!("channel must be all, {}", CHANNELS.join(", ")),
-                )]))
+        Some(Value::String(s)) => {
+            match CHANNELS.iter().find(|c| **c == s.as_str() || (s == "pager" && **c == "pagerduty")) {
+                Some(c) => vec![*c],
+                None => {
+                    return Err(Problem::validation(vec![FieldError::new(
+                        "channel",
+                        "invalid_value",
+                        format!("channel must be all, {}", CHANNELS.join(", ")),
+                    )]))
+                }
             }
-        },
+        }
         Some(_) => {
             return Err(Problem::validation(vec![FieldError::new("channel", "invalid_value", "channel must be text")]))
         }
     };
-    let dedup_key = db
-        .as_service(|db| -> Result<String, DbError> {
-            db.query("SELECT 'quotekit-test-' || gen_random_uuid() AS k", &[])?.one()?.string("k")
-        })?;
+    let dedup_key = db.as_service(|db| -> Result<String, DbError> {
+        db.query("SELECT 'quotekit-test-' || gen_random_uuid() AS k", &[])?.one()?.string("k")
+    })?;
     let jobs: Vec<(&'static str, Message)> = channels.iter().map(|c| (*c, message(Event::Test, &dedup_key))).collect();
     let mut deliveries = notify::deliver(jobs).await;
     let paged = deliveries.iter().any(|d| d.channel == "pagerduty" && d.status == "sent");

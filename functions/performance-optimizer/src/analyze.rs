@@ -70,7 +70,14 @@ pub fn compare(previous: &Figures, current: &Figures, min_samples: i64) -> Compa
             regressions.push(format!("error rate rose {:.2} points ({:.2} % → {:.2} %)", d, b, a));
         }
     }
-    Comparison { function, trend, p95_change_percent: p95, avg_change_percent: avg, error_rate_change_points: errors, regressions }
+    Comparison {
+        function,
+        trend,
+        p95_change_percent: p95,
+        avg_change_percent: avg,
+        error_rate_change_points: errors,
+        regressions,
+    }
 }
 
 /// The comparisons of every function for a window of `hours`.

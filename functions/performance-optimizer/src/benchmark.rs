@@ -23,8 +23,8 @@ use crate::outbound::{self, Timed};
 use crate::params::Params;
 use crate::stats::{round, summarise};
 use serde_json::{json, Value};
-use shared::db::{self, Db, DbError, Param};
 use shared::auth::Caller;
+use shared::db::{self, Db, DbError, Param};
 use shared::Problem;
 use std::collections::BTreeMap;
 
@@ -126,7 +126,14 @@ impl Probe {
     }
 }
 
-async fn measure(function: &'static str, probe: &'static str, base: &str, path: &str, token: Option<&str>, n: i64) -> Probe {
+async fn measure(
+    function: &'static str,
+    probe: &'static str,
+    base: &str,
+    path: &str,
+    token: Option<&str>,
+    n: i64,
+) -> Probe {
     let route = format!("/functions/v1/{function}{path}");
     let url = format!("{base}{route}");
     let first = outbound::get(&url, token).await;
@@ -232,10 +239,8 @@ pub async fn run(db: &Db, caller: &Caller, request_token: &str, mut params: Para
     let total_calls: i64 = probes.iter().map(|p| p.repeated.len() as i64 + 1).sum();
     let ok_calls: i64 = probes.iter().map(Probe::succeeded).sum();
     let first_ok = probes.iter().filter(|p| p.first.ms < COLD_TARGET_MS).count();
-    let repeated_ok = probes
-        .iter()
-        .filter(|p| summarise(&p.latencies()).is_some_and(|s| s.p95 < WARM_TARGET_MS))
-        .count();
+    let repeated_ok =
+        probes.iter().filter(|p| summarise(&p.latencies()).is_some_and(|s| s.p95 < WARM_TARGET_MS)).count();
     let failing: Vec<Value> = probes
         .iter()
         .filter(|p| p.succeeded() < p.repeated.len() as i64 + 1)

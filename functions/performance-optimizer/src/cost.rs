@@ -263,7 +263,8 @@ pub fn update(db: &Db, who: &str, mut params: Params) -> Result<Value, Problem> 
     let mut known: Vec<&str> = DECIMALS.iter().map(|(n, _)| *n).collect();
     known.extend(["memory_mb", "currency"]);
     params.reject_unknown(&known);
-    let values: Vec<(&str, Option<String>)> = DECIMALS.iter().map(|(n, scale)| (*n, params.decimal(n, *scale))).collect();
+    let values: Vec<(&str, Option<String>)> =
+        DECIMALS.iter().map(|(n, scale)| (*n, params.decimal(n, *scale))).collect();
     let memory = params.int("memory_mb", -1, 1..=65536);
     let currency = params.text("currency", 3);
     params.finish()?;

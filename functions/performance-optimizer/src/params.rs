@@ -48,7 +48,10 @@ mod tests {
         let mut p = Params::from_query(&req("timeRange=2h"));
         time_range(&mut p);
         let e = p.finish().unwrap_err();
-        assert_eq!((e.status, e.errors[0].field.as_str(), e.errors[0].code.as_str()), (400, "timeRange", "invalid_value"));
+        assert_eq!(
+            (e.status, e.errors[0].field.as_str(), e.errors[0].code.as_str()),
+            (400, "timeRange", "invalid_value")
+        );
     }
 
     #[test]
@@ -73,7 +76,8 @@ mod tests {
 
     #[test]
     fn body_fields_come_before_the_query() {
-        let body: Map<String, Value> = serde_json::from_str(r#"{"operation":"metrics","timeRange":"1h","x":null}"#).unwrap();
+        let body: Map<String, Value> =
+            serde_json::from_str(r#"{"operation":"metrics","timeRange":"1h","x":null}"#).unwrap();
         let mut p = Params::from_body(&body, &req("timeRange=7d"));
         assert_eq!(time_range(&mut p), ("1h", 1));
         assert!(p.finish().is_ok());

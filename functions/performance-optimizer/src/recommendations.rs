@@ -95,15 +95,31 @@ pub fn get(db: &Db, mut params: Params) -> Result<Value, Problem> {
         let evidence = json!({ "run_id": run_id, "probe": probe, "route": route, "success_rate": success,
                                "first_ms": round(first, 2), "p95_ms": round(p95, 2), "measured_at": r.timestamp("created_at")? });
         if success < 100.0 {
-            out.push(item(&name, "benchmark", "high", format!("{route} answered 2xx on only {success} % of benchmark calls"), evidence.clone()));
+            out.push(item(
+                &name,
+                "benchmark",
+                "high",
+                format!("{route} answered 2xx on only {success} % of benchmark calls"),
+                evidence.clone(),
+            ));
         }
         if first >= COLD_TARGET_MS {
-            out.push(item(&name, "benchmark", "medium",
-                format!("the first call of {route} took {:.1} ms (target below {COLD_TARGET_MS} ms)", first), evidence.clone()));
+            out.push(item(
+                &name,
+                "benchmark",
+                "medium",
+                format!("the first call of {route} took {:.1} ms (target below {COLD_TARGET_MS} ms)", first),
+                evidence.clone(),
+            ));
         }
         if p95 >= WARM_TARGET_MS {
-            out.push(item(&name, "benchmark", "medium",
-                format!("repeated calls of {route} had p95 {:.1} ms (target below {WARM_TARGET_MS} ms)", p95), evidence));
+            out.push(item(
+                &name,
+                "benchmark",
+                "medium",
+                format!("repeated calls of {route} had p95 {:.1} ms (target below {WARM_TARGET_MS} ms)", p95),
+                evidence,
+            ));
         }
     }
     let rank = |v: &Value| if v["priority"] == "high" { 0 } else { 1 };

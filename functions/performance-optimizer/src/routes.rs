@@ -49,8 +49,14 @@ const OPERATIONS: [(&str, Endpoint, &[&str]); 13] = [
 /// Parameters the original's bodies carry that measure nothing here (its benchmark ignored
 /// them too); dropped rather than refused.
 const ORIGINAL_PARAMETERS: [&str; 8] = [
-    "duration", "concurrency", "includeColdStart", "includeWarmStart", "includeMemory", "includeConnections",
-    "optimizations", "autoApply",
+    "duration",
+    "concurrency",
+    "includeColdStart",
+    "includeWarmStart",
+    "includeMemory",
+    "includeConnections",
+    "optimizations",
+    "autoApply",
 ];
 
 fn normalise(name: &str) -> String {
@@ -143,7 +149,10 @@ mod tests {
         assert_eq!(endpoint(Method::Post, "/cold-start-optimization", "{}"), Ok(Endpoint::BenchmarkAll));
         assert_eq!(endpoint(Method::Post, "/connection-optimization", "{}"), Ok(Endpoint::Pool));
         assert_eq!(endpoint(Method::Get, "/warm-up", ""), Ok(Endpoint::NotPerformed("warm-up")));
-        assert_eq!(endpoint(Method::Post, "/optimize", r#"{"optimizations": [{"type": "x"}], "autoApply": true}"#), Ok(Endpoint::NotPerformed("optimize")));
+        assert_eq!(
+            endpoint(Method::Post, "/optimize", r#"{"optimizations": [{"type": "x"}], "autoApply": true}"#),
+            Ok(Endpoint::NotPerformed("optimize"))
+        );
         assert_eq!(endpoint(Method::Post, "", r#"{"operation":"warm-up"}"#), Ok(Endpoint::NotPerformed("warm-up")));
     }
 
@@ -160,9 +169,15 @@ mod tests {
 
     #[test]
     fn a_guide_style_body_names_an_operation() {
-        assert_eq!(endpoint(Method::Post, "", r#"{"operation":"benchmark_all_functions"}"#), Ok(Endpoint::BenchmarkAll));
+        assert_eq!(
+            endpoint(Method::Post, "", r#"{"operation":"benchmark_all_functions"}"#),
+            Ok(Endpoint::BenchmarkAll)
+        );
         assert_eq!(endpoint(Method::Post, "", r#"{"operation":"metrics","timeRange":"1h"}"#), Ok(Endpoint::Metrics));
-        assert_eq!(endpoint(Method::Post, "", r#"{"operation":"warm-the-caches"}"#).unwrap_err().code, "route_not_found");
+        assert_eq!(
+            endpoint(Method::Post, "", r#"{"operation":"warm-the-caches"}"#).unwrap_err().code,
+            "route_not_found"
+        );
         assert_eq!(endpoint(Method::Post, "", r#"{"timeRange":"1h"}"#).unwrap_err().code, "validation_failed");
         assert_eq!(endpoint(Method::Post, "", "not json").unwrap_err().status, 400);
     }

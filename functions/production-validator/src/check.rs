@@ -14,8 +14,13 @@ pub enum Category {
 }
 
 impl Category {
-    pub const ALL: [Category; 5] =
-        [Category::Performance, Category::Security, Category::Reliability, Category::Functionality, Category::Infrastructure];
+    pub const ALL: [Category; 5] = [
+        Category::Performance,
+        Category::Security,
+        Category::Reliability,
+        Category::Functionality,
+        Category::Infrastructure,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -207,6 +212,6 @@ mod tests {
         assert_eq!(fixed(0.049, 2), "0.05");
         assert_eq!(fixed(180.0, 0), "180");
         assert_eq!(fixed(-2.5, 1), "-2.5");
-        assert_eq!(fixed(3.14159, 2), "3.14");
+        assert_eq!(fixed(1.23456, 2), "1.23");
     }
 }

@@ -62,7 +62,11 @@ fn body(req: &Request) -> Result<ValidationType, Problem> {
     let mut errors = Vec::new();
     for key in body.keys().filter(|k| k.as_str() != "validation_type") {
         let shown: String = key.chars().take(40).collect();
-        errors.push(FieldError::new(shown.clone(), "unknown_field", format!("`{shown}` is not a field of a validation request")));
+        errors.push(FieldError::new(
+            shown.clone(),
+            "unknown_field",
+            format!("`{shown}` is not a field of a validation request"),
+        ));
     }
     let kind = match body.get("validation_type") {
         None | Some(Value::Null) => Ok(ValidationType::Comprehensive),
@@ -102,7 +106,11 @@ fn list_query(req: &Request) -> Result<ListQuery, Problem> {
             Ok(n) if (if name == "limit" { 1 } else { 0 }..=max).contains(&n) => n,
             _ => {
                 let min = if name == "limit" { 1 } else { 0 };
-                errors.push(FieldError::new(name, "out_of_range", format!("{name} must be a whole number from {min} to {max}")));
+                errors.push(FieldError::new(
+                    name,
+                    "out_of_range",
+                    format!("{name} must be a whole number from {min} to {max}"),
+                ));
                 default
             }
         },

@@ -80,9 +80,7 @@ pub fn stripe_secret_findings(list: &str) -> Vec<String> {
             Some(body) => {
                 let base64 = body.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '/' | '='));
                 if body.len() < MIN_WHSEC_BODY || !base64 {
-                    findings.push(format!(
-                        "entry {n} is not `whsec_` and at least {MIN_WHSEC_BODY} base64 characters"
-                    ));
+                    findings.push(format!("entry {n} is not `whsec_` and at least {MIN_WHSEC_BODY} base64 characters"));
                 }
             }
         }
@@ -119,7 +117,8 @@ mod tests {
     #[test]
     fn stripe_secrets_follow_stripes_format() {
         assert!(stripe_secret_findings("whsec_UnKKs2RxdEThhiw5qHGSRQ1ht0efbCQ1").is_empty());
-        assert!(stripe_secret_findings("whsec_UnKKs2RxdEThhiw5qHGSRQ1ht0efbCQ1, whsec_AAAAbbbbCCCCddddEEEEffff1234").is_empty());
+        assert!(stripe_secret_findings("whsec_UnKKs2RxdEThhiw5qHGSRQ1ht0efbCQ1, whsec_AAAAbbbbCCCCddddEEEEffff1234")
+            .is_empty());
         assert_eq!(stripe_secret_findings("sk_live_abc"), vec!["entry 1 does not start with `whsec_`".to_string()]);
         assert_eq!(stripe_secret_findings("whsec_short").len(), 1);
         assert_eq!(

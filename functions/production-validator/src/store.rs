@@ -116,7 +116,8 @@ pub fn report_json(stored: &Stored, kind: &str, s: &Summary, checks: &[Check], e
     })
 }
 
-const REPORT_COLUMNS: &str = "r.id::text AS id, r.validation_type, r.overall_status, r.overall_score, r.deployment_ready,
+const REPORT_COLUMNS: &str =
+    "r.id::text AS id, r.validation_type, r.overall_status, r.overall_score, r.deployment_ready,
   r.estimated_risk, r.total_checks, r.passed_checks, r.warning_checks, r.failed_checks, r.skipped_checks,
   r.category_scores, r.recommendations, r.execution_time_ms, r.requested_by::text AS requested_by,
   r.requested_role, r.region, r.deployment_color, r.component_version, r.created_at";

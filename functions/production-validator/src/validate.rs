@@ -4,7 +4,9 @@
 //! requests never count in the figures it judges.
 
 use crate::check::{Category, Check};
-use crate::checks::{catalog, database, migrations, placement, plans, probes, security_config, traffic, variables, webhooks};
+use crate::checks::{
+    catalog, database, migrations, placement, plans, probes, security_config, traffic, variables, webhooks,
+};
 use crate::report;
 use crate::store;
 use crate::validation_type::ValidationType;

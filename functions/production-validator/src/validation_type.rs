@@ -9,7 +9,8 @@ pub enum ValidationType {
     Only(Category),
 }
 
-pub const NAMES: [&str; 6] = ["comprehensive", "performance", "security", "reliability", "functionality", "infrastructure"];
+pub const NAMES: [&str; 6] =
+    ["comprehensive", "performance", "security", "reliability", "functionality", "infrastructure"];
 
 impl ValidationType {
     pub fn parse(name: &str) -> Result<ValidationType, Problem> {
@@ -57,7 +58,9 @@ mod tests {
         }
         let p = ValidationType::parse("business").unwrap_err();
         assert_eq!((p.status, p.errors[0].field.as_str()), (400, "validation_type"));
-        assert!(p.errors[0].message.contains("comprehensive, performance, security, reliability, functionality, infrastructure"));
+        assert!(p.errors[0]
+            .message
+            .contains("comprehensive, performance, security, reliability, functionality, infrastructure"));
     }
 
     #[test]

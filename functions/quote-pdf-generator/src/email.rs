@@ -135,7 +135,11 @@ mod tests {
         let e = compose(&EmailOptions::default(), &quote(Some("ada@example.com"), Some("Acme"))).unwrap();
         assert_eq!(e.to, "ada@example.com");
         assert_eq!(e.subject, "Quote Q-2026-0007 from Acme");
-        assert!(e.text.starts_with("Hello Ada,\n\nAcme has sent you quote Q-2026-0007 for USD 1,234.50."), "{}", e.text);
+        assert!(
+            e.text.starts_with("Hello Ada,\n\nAcme has sent you quote Q-2026-0007 for USD 1,234.50."),
+            "{}",
+            e.text
+        );
         assert!(e.text.contains("Kind regards,\nAcme\n"), "{}", e.text);
         assert!(!e.text.contains("A note from"));
         assert!(e.warnings.is_empty());

@@ -111,7 +111,9 @@ fn documents(db: &Db, caller: &Caller, req: &GenerateRequest) -> Result<Vec<Outc
         let heavy = weights.iter().map(|(_, w)| w).sum::<u64>() > HEAVY_RENDER_BYTES;
         if heavy && !store::take_render_slot(db, caller.user_id(), RENDERS_PER_USER)? {
             return Err(Problem::new(429, "renders_in_progress", "Too many documents in progress")
-                .detail(format!("{RENDERS_PER_USER} of your large PDF requests are already running; retry when one ends"))
+                .detail(format!(
+                    "{RENDERS_PER_USER} of your large PDF requests are already running; retry when one ends"
+                ))
                 .retry_after(5));
         }
         let mut stored = store::load(db, req.ids(), ent.features.custom_branding)?;

@@ -126,7 +126,11 @@ pub fn render(doc: &QuoteDocument) -> Result<Vec<u8>, RenderError> {
     pdf.set_font_size(BODY_PT);
     pdf.set_line_spacing(1.2);
     let branding = (!doc.custom_branding).then_some(BRANDING);
-    pdf.set_page_decorator(Pages::new(Margins::trbl(MARGIN_TOP_MM as i32, 15, 10, MARGIN_LEFT_MM as i32), &doc.quote_number, branding));
+    pdf.set_page_decorator(Pages::new(
+        Margins::trbl(MARGIN_TOP_MM as i32, 15, 10, MARGIN_LEFT_MM as i32),
+        &doc.quote_number,
+        branding,
+    ));
 
     let body = Style::new().with_font_size(BODY_PT).with_line_spacing(1.2);
     let line_height = body.line_height(pdf.font_cache());

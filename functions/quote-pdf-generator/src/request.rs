@@ -77,7 +77,9 @@ pub fn parse(body: &Value) -> Result<GenerateRequest, Vec<FieldError>> {
         return Err(vec![FieldError::new("body", code::INVALID_TYPE, "the body must be a JSON object")]);
     };
     for key in body.keys() {
-        if !["quote_id", "quote_ids", "send_email", "email"].contains(&key.as_str()) && !ORIGINAL_FIELDS.contains(&key.as_str()) {
+        if !["quote_id", "quote_ids", "send_email", "email"].contains(&key.as_str())
+            && !ORIGINAL_FIELDS.contains(&key.as_str())
+        {
             errors.push(FieldError::new(
                 key.as_str(),
                 code::UNKNOWN_FIELD,
@@ -97,7 +99,11 @@ pub fn parse(body: &Value) -> Result<GenerateRequest, Vec<FieldError>> {
             Some(Value::Array(ids))
         }
         Some(_) => {
-            errors.push(FieldError::new("quotes", code::INVALID_TYPE, "quotes must be an array of quotes with their `id`"));
+            errors.push(FieldError::new(
+                "quotes",
+                code::INVALID_TYPE,
+                "quotes must be an array of quotes with their `id`",
+            ));
             None
         }
     };

@@ -10,7 +10,11 @@ use shared::{Context, FieldError, Problem, Response};
 
 fn translate(body: &Value) -> Result<Value, Problem> {
     let Some(obj) = body.as_object() else {
-        return Err(Problem::validation(vec![FieldError::new("body", "invalid_type", "the body must be a JSON object")]));
+        return Err(Problem::validation(vec![FieldError::new(
+            "body",
+            "invalid_type",
+            "the body must be a JSON object",
+        )]));
     };
     let mut errors = Vec::new();
     for k in obj.keys().filter(|k| !["operation", "quote_ids", "options", "idempotency_key"].contains(&k.as_str())) {

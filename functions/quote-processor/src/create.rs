@@ -65,8 +65,9 @@ pub fn from_template(ctx: &Context, id: &str) -> Result<Response, Problem> {
         source.is_template = false;
         source.template_name = None;
         if let Some(body) = &overrides {
-            let update: quote::QuoteUpdateInput = serde_json::from_value(body.clone())
-                .map_err(|e| Problem::new(400, "invalid_body", "The request body is not valid").detail(e.to_string()))?;
+            let update: quote::QuoteUpdateInput = serde_json::from_value(body.clone()).map_err(|e| {
+                Problem::new(400, "invalid_body", "The request body is not valid").detail(e.to_string())
+            })?;
             let update = quote::validate_update(&update).map_err(Problem::validation)?;
             if update.status.is_some() || update.is_template.is_some() {
                 return Err(Problem::validation(vec![shared::FieldError::new(
@@ -81,7 +82,11 @@ pub fn from_template(ctx: &Context, id: &str) -> Result<Response, Problem> {
     })
 }
 
-fn copy(ctx: &Context, id: &str, adjust: impl FnOnce(&mut QuoteFields) -> Result<(), Problem>) -> Result<Response, Problem> {
+fn copy(
+    ctx: &Context,
+    id: &str,
+    adjust: impl FnOnce(&mut QuoteFields) -> Result<(), Problem>,
+) -> Result<Response, Problem> {
     let caller = ctx.user()?;
     let id = store::quote_id(id)?;
     let created = ctx.db()?.as_user(&caller.claims_json, |db| {

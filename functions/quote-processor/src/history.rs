@@ -60,7 +60,10 @@ pub fn history(ctx: &Context, id: &str) -> Result<Response, Problem> {
 pub fn expire(ctx: &Context) -> Result<Response, Problem> {
     let caller = ctx.caller()?;
     if !caller.is_service_role() {
-        return Err(Problem::forbidden("service_role_required", "the expiry is run by the schedule with the service role"));
+        return Err(Problem::forbidden(
+            "service_role_required",
+            "the expiry is run by the schedule with the service role",
+        ));
     }
     let (expired, purged) = ctx.db()?.as_service(|db| -> Result<(i64, i64), Problem> {
         let rows = db.query("SELECT expired, keys_purged FROM public.expire_quotes()", &[])?;

@@ -7,10 +7,10 @@
 //! first one's row, then finds it committed with its answer and replays it. If the first one
 //! fails (a 402 at the quota, say), its row is rolled back with it and the retry runs afresh.
 
+use serde_json::Value;
 use shared::db::{self, Db, Param};
 use shared::security::capability;
 use shared::{FieldError, Problem, Response};
-use serde_json::Value;
 
 pub const HEADER: &str = "idempotency-key";
 /// Longest key accepted (Stripe's limit).

@@ -96,7 +96,7 @@ pub fn quote_page(quote: &Value, company: &Company, token: &str) -> String {
         Ok(m) => (shared::currency::number(m, &currency), shared::currency::format(m, &currency)),
         Err(_) => (text(v), format!("{currency} {}", text(v))),
     };
-    let nonzero = |v: &Value| Money::parse(&text(v)).map_or(true, |m| m != Money::ZERO);
+    let nonzero = |v: &Value| Money::parse(&text(v)) != Ok(Money::ZERO);
     let mut b = String::new();
 
     b.push_str("<section class=\"card\">");
@@ -108,8 +108,12 @@ pub fn quote_page(quote: &Value, company: &Company, token: &str) -> String {
     if let Some(a) = company.address.as_deref().filter(|a| !a.trim().is_empty()) {
         b.push_str(&format!("<p class=\"muted\">{}</p>", paragraphs(a)));
     }
-    let contact: Vec<String> =
-        [&company.email, &company.phone].into_iter().flatten().filter(|c| !c.trim().is_empty()).map(|c| escape(c)).collect();
+    let contact: Vec<String> = [&company.email, &company.phone]
+        .into_iter()
+        .flatten()
+        .filter(|c| !c.trim().is_empty())
+        .map(|c| escape(c))
+        .collect();
     if !contact.is_empty() {
         b.push_str(&format!("<p class=\"muted\">{}</p>", contact.join(" · ")));
     }
@@ -126,7 +130,8 @@ pub fn quote_page(quote: &Value, company: &Company, token: &str) -> String {
     }
     b.push_str("<table><thead><tr><th>Item</th><th class=\"n\">Qty</th><th class=\"n\">Price</th><th class=\"n\">Total</th></tr></thead><tbody>");
     for item in quote["line_items"].as_array().map(Vec::as_slice).unwrap_or_default() {
-        let unit = item["unit"].as_str().filter(|u| !u.is_empty()).map(|u| format!(" {}", escape(u))).unwrap_or_default();
+        let unit =
+            item["unit"].as_str().filter(|u| !u.is_empty()).map(|u| format!(" {}", escape(u))).unwrap_or_default();
         let description = item["description"]
             .as_str()
             .filter(|d| !d.trim().is_empty())
@@ -170,7 +175,9 @@ pub fn quote_page(quote: &Value, company: &Company, token: &str) -> String {
     let token = escape(token);
     b.push_str(&format!("<p><a href=\"{token}/pdf\">Download the quote as PDF</a></p>"));
     b.push_str("<div class=\"forms\">");
-    for (action, label, class) in [("accept", "Accept the quote", "accept"), ("decline", "Decline the quote", "decline")] {
+    for (action, label, class) in
+        [("accept", "Accept the quote", "accept"), ("decline", "Decline the quote", "decline")]
+    {
         b.push_str(&format!(
             "<form class=\"card\" method=\"post\" action=\"{token}/{action}\">\
              <label for=\"{action}-name\">Your name</label>\
@@ -222,7 +229,8 @@ mod tests {
             "currency": "USD", "subtotal": "20.00", "markup_amount": "0.00", "tax_rate": "0.00", "tax_amount": "0.00", "total": "20.00",
             "notes": "it's </section><script>x</script>"
         });
-        let company = Company { name: Some("A&B <Ltd>".into()), terms: Some("<i>pay</i>".into()), ..Company::default() };
+        let company =
+            Company { name: Some("A&B <Ltd>".into()), terms: Some("<i>pay</i>".into()), ..Company::default() };
         let html = quote_page(&quote, &company, "tok");
         assert!(!html.contains("<script>"), "{html}");
         assert!(!html.contains("<img"), "{html}");
@@ -231,7 +239,11 @@ mod tests {
         assert!(html.contains("A&amp;B &lt;Ltd&gt;"));
         assert!(html.contains("it&#39;s &lt;/section&gt;"));
         assert!(html.contains("1 &quot;Main&quot; St<br>&lt;b&gt;x&lt;/b&gt;"));
-        assert!(html.contains("action=\"tok/accept\"") && html.contains("action=\"tok/decline\"") && html.contains("href=\"tok/pdf\""));
+        assert!(
+            html.contains("action=\"tok/accept\"")
+                && html.contains("action=\"tok/decline\"")
+                && html.contains("href=\"tok/pdf\"")
+        );
         assert!(html.contains("USD 20.00"));
         assert!(!html.contains("Markup"), "a zero markup is not shown");
     }
@@ -253,12 +265,16 @@ mod tests {
     #[test]
     fn the_logo_is_a_data_url_of_a_known_type_only() {
         let b64 = Some("iVBO\nRw0K".to_string());
-        assert_eq!(logo_data_url(Some("image/png".into()), b64.clone()).as_deref(), Some("data:image/png;base64,iVBORw0K"));
+        assert_eq!(
+            logo_data_url(Some("image/png".into()), b64.clone()).as_deref(),
+            Some("data:image/png;base64,iVBORw0K")
+        );
         assert_eq!(logo_data_url(Some("text/html".into()), b64.clone()), None);
         assert_eq!(logo_data_url(Some("image/jpeg".into()), Some("\"><script>".into())), None);
         assert_eq!(logo_data_url(None, b64), None);
         let quote = json!({"quote_number": "Q-1", "client_name": "A", "line_items": []});
-        let company = Company { logo: logo_data_url(Some("image/jpeg".into()), Some("/9j/".into())), ..Company::default() };
+        let company =
+            Company { logo: logo_data_url(Some("image/jpeg".into()), Some("/9j/".into())), ..Company::default() };
         assert!(quote_page(&quote, &company, "t").contains("<img class=\"logo\" src=\"data:image/jpeg;base64,/9j/\""));
         assert!(!quote_page(&quote, &Company::default(), "t").contains("<img"));
     }

@@ -58,7 +58,10 @@ pub fn create(ctx: &Context, id: &str) -> Result<Response, Problem> {
         match status {
             QuoteStatus::Sent => {}
             QuoteStatus::Draft => {
-                db.execute("UPDATE public.quotes SET status = 'sent', sent_at = now() WHERE id = $1", &[db::uuid(&id)])?;
+                db.execute(
+                    "UPDATE public.quotes SET status = 'sent', sent_at = now() WHERE id = $1",
+                    &[db::uuid(&id)],
+                )?;
             }
             other => {
                 return Err(Problem::new(409, "not_shareable", "The quote cannot be shared")
@@ -115,7 +118,11 @@ pub fn revoke(ctx: &Context, id: &str, link_id: Option<&str>) -> Result<Response
     let link_id = match link_id {
         Some(l) if shared::auth::jwt::is_uuid(l) => Some(l.to_ascii_lowercase()),
         Some(_) => {
-            return Err(Problem::validation(vec![FieldError::new("link_id", "invalid_uuid", "the link id must be a UUID")]))
+            return Err(Problem::validation(vec![FieldError::new(
+                "link_id",
+                "invalid_uuid",
+                "the link id must be a UUID",
+            )]))
         }
         None => None,
     };
@@ -168,7 +175,8 @@ fn gone(ctx: &Context, why: &str) -> Response {
 
 /// A browser's request: it accepts HTML, or it posted a form.
 fn wants_html(req: &shared::Request) -> bool {
-    let form = req.header("content-type").is_some_and(|c| c.trim_start().starts_with("application/x-www-form-urlencoded"));
+    let form =
+        req.header("content-type").is_some_and(|c| c.trim_start().starts_with("application/x-www-form-urlencoded"));
     form || req.header("accept").is_some_and(|a| a.contains("text/html"))
 }
 
@@ -227,7 +235,9 @@ fn find(db: &Db, digest: &str, lock: bool) -> Result<Option<Shared>, Problem> {
     let status = QuoteStatus::parse(&r.string("status")?).ok_or_else(Problem::internal)?;
     let gone = if r.flag("revoked")? {
         Some("The sender has withdrawn this link.")
-    } else if r.flag("used")? || matches!(status, QuoteStatus::Accepted | QuoteStatus::Declined | QuoteStatus::Converted) {
+    } else if r.flag("used")?
+        || matches!(status, QuoteStatus::Accepted | QuoteStatus::Declined | QuoteStatus::Converted)
+    {
         Some("A decision on this quote has already been made.")
     } else if r.flag("link_expired")? || r.flag("past_valid_until")? || status == QuoteStatus::Expired {
         Some("This link or the quote it shows has expired; ask the sender for a new one.")
@@ -285,7 +295,11 @@ pub async fn pdf(ctx: &Context, token: &str) -> Result<Response, Problem> {
     if let Some((name, value)) = internal::sign(internal::Purpose::Chain, GENERATOR_PATH) {
         builder.header(name, value);
     }
-    let unavailable = || Problem::new(503, "pdf_unavailable", "The PDF is not available").detail("the PDF cannot be produced right now; the quote's page has the same content").retry_after(30);
+    let unavailable = || {
+        Problem::new(503, "pdf_unavailable", "The PDF is not available")
+            .detail("the PDF cannot be produced right now; the quote's page has the same content")
+            .retry_after(30)
+    };
     let answer = match spin_sdk::http::send::<_, Answer>(builder.body(body).build()).await {
         Ok(a) if *a.status() == 200 => a,
         Ok(a) => {
@@ -313,10 +327,12 @@ struct Decision {
 }
 
 fn decision_of(req: &shared::Request) -> Result<Decision, Problem> {
-    let form = req.header("content-type").is_some_and(|c| c.trim_start().starts_with("application/x-www-form-urlencoded"));
+    let form =
+        req.header("content-type").is_some_and(|c| c.trim_start().starts_with("application/x-www-form-urlencoded"));
     let (name, comment) = if form {
-        let body = std::str::from_utf8(&req.body)
-            .map_err(|_| Problem::new(400, "invalid_body", "The request body is not valid").detail("the form is not UTF-8"))?;
+        let body = std::str::from_utf8(&req.body).map_err(|_| {
+            Problem::new(400, "invalid_body", "The request body is not valid").detail("the form is not UTF-8")
+        })?;
         let field = |k: &str| {
             body.split('&').find_map(|pair| {
                 let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
@@ -330,7 +346,9 @@ fn decision_of(req: &shared::Request) -> Result<Decision, Problem> {
             match &v[k] {
                 Value::Null => Ok(None),
                 Value::String(s) => Ok(Some(s.clone())),
-                _ => Err(Problem::validation(vec![FieldError::new(k, "invalid_type", format!("{k} must be a string"))])),
+                _ => {
+                    Err(Problem::validation(vec![FieldError::new(k, "invalid_type", format!("{k} must be a string"))]))
+                }
             }
         };
         (text("name")?, text("comment")?)
@@ -346,7 +364,11 @@ fn decision_of(req: &shared::Request) -> Result<Decision, Problem> {
     }
     let comment = comment.map(|c| c.trim().to_string()).filter(|c| !c.is_empty());
     if comment.as_ref().is_some_and(|c| c.chars().count() > MAX_COMMENT_CHARS) {
-        errors.push(FieldError::new("comment", "too_long", format!("the comment is at most {MAX_COMMENT_CHARS} characters")));
+        errors.push(FieldError::new(
+            "comment",
+            "too_long",
+            format!("the comment is at most {MAX_COMMENT_CHARS} characters"),
+        ));
     }
     if !errors.is_empty() {
         return Err(Problem::validation(errors));
@@ -410,7 +432,9 @@ pub async fn decide(ctx: &Context, token: &str, to: QuoteStatus) -> Result<Respo
     // The decision is committed; the email comes after, on its own.
     ctx.release_db();
     let outcome = match &recorded.owner_email {
-        Some(to_owner) => Some(email::send_text(to_owner, &notice_subject(&recorded, to), &notice_text(&recorded, to, &decision)).await),
+        Some(to_owner) => Some(
+            email::send_text(to_owner, &notice_subject(&recorded, to), &notice_text(&recorded, to, &decision)).await,
+        ),
         None => None,
     };
     let (state, error) = match &outcome {
@@ -521,7 +545,12 @@ mod tests {
         assert_eq!(expires_in_days(None).unwrap(), DEFAULT_DAYS);
         assert_eq!(expires_in_days(Some(json!({}))).unwrap(), DEFAULT_DAYS);
         assert_eq!(expires_in_days(Some(json!({"expires_in_days": 90}))).unwrap(), 90);
-        for bad in [json!({"expires_in_days": 0}), json!({"expires_in_days": 91}), json!({"expires_in_days": "7"}), json!({"expires_in_days": 1.5})] {
+        for bad in [
+            json!({"expires_in_days": 0}),
+            json!({"expires_in_days": 91}),
+            json!({"expires_in_days": "7"}),
+            json!({"expires_in_days": 1.5}),
+        ] {
             assert_eq!(expires_in_days(Some(bad)).unwrap_err().status, 400);
         }
         assert_eq!(expires_in_days(Some(json!([1]))).unwrap_err().status, 400);
@@ -538,7 +567,8 @@ mod tests {
             total: "10.00 USD".into(),
         };
         assert_eq!(notice_subject(&r, QuoteStatus::Accepted), "Quote Q-2026-0001 accepted by Ada Bcc: x");
-        let text = notice_text(&r, QuoteStatus::Declined, &Decision { name: "Ada".into(), comment: Some("too\ndear".into()) });
+        let text =
+            notice_text(&r, QuoteStatus::Declined, &Decision { name: "Ada".into(), comment: Some("too\ndear".into()) });
         assert!(text.contains("was declined through its share link."), "{text}");
         assert!(text.contains("Signed by: Ada\n"), "{text}");
         assert!(text.contains("    too\n    dear\n"), "{text}");

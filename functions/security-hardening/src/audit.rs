@@ -7,14 +7,8 @@ use shared::db::{self, Db, Param};
 use shared::params::Params;
 use shared::{Context, Problem};
 
-const CATEGORIES: &[&str] = &[
-    "authentication",
-    "authorization",
-    "data_access",
-    "configuration_change",
-    "system_event",
-    "security_event",
-];
+const CATEGORIES: &[&str] =
+    &["authentication", "authorization", "data_access", "configuration_change", "system_event", "security_event"];
 
 pub struct Entry<'a> {
     pub event_type: &'a str,

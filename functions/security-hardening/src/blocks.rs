@@ -82,7 +82,11 @@ pub fn add(ctx: &Context, db: &Db, actor: &Actor) -> Result<Response, Problem> {
         (true, None) => None,
         (false, Some(s)) if (1..=MAX_SECONDS).contains(&s) => Some(s),
         (false, Some(_)) => {
-            errors.push(FieldError::new("duration_seconds", "out_of_range", format!("duration_seconds must be 1 to {MAX_SECONDS}")));
+            errors.push(FieldError::new(
+                "duration_seconds",
+                "out_of_range",
+                format!("duration_seconds must be 1 to {MAX_SECONDS}"),
+            ));
             None
         }
         (false, None) => Some(3600),

@@ -52,7 +52,11 @@ pub fn update(ctx: &Context, db: &Db, actor: &Actor) -> Result<Value, Problem> {
     let category = match body.category.as_deref() {
         Some(c) if settings::CATEGORIES.contains(&c) => c.to_string(),
         Some(_) => {
-            errors.push(FieldError::new("category", "invalid_value", format!("category must be one of {}", settings::CATEGORIES.join(", "))));
+            errors.push(FieldError::new(
+                "category",
+                "invalid_value",
+                format!("category must be one of {}", settings::CATEGORIES.join(", ")),
+            ));
             String::new()
         }
         None => {

@@ -60,7 +60,9 @@ pub fn get(db: &Db, id: &str) -> Result<Value, Problem> {
 /// One incident, inside the caller's transaction.
 fn fetch(db: &Db, id: &str) -> Result<Value, Problem> {
     let rows = db.query(
-        &format!("SELECT to_jsonb(i) AS incident FROM (SELECT {COLUMNS} FROM public.security_incidents WHERE id = $1) i"),
+        &format!(
+            "SELECT to_jsonb(i) AS incident FROM (SELECT {COLUMNS} FROM public.security_incidents WHERE id = $1) i"
+        ),
         &[db::uuid(id)],
     )?;
     match rows.first() {
@@ -79,10 +81,15 @@ pub fn resolve(ctx: &Context, db: &Db, actor: &Actor, id: &str) -> Result<Value,
     let id = params::path_id(id)?;
     let body: Resolution = ctx.request.json_opt()?.unwrap_or_default();
     if body.note.as_ref().is_some_and(|n| n.chars().count() > 2000) {
-        return Err(Problem::validation(vec![FieldError::new("note", "too_long", "note is limited to 2,000 characters")]));
+        return Err(Problem::validation(vec![FieldError::new(
+            "note",
+            "too_long",
+            "note is limited to 2,000 characters",
+        )]));
     }
     db.as_service(|db| -> Result<Value, Problem> {
-        let rows = db.query("SELECT status FROM public.security_incidents WHERE id = $1 FOR UPDATE", &[db::uuid(&id)])?;
+        let rows =
+            db.query("SELECT status FROM public.security_incidents WHERE id = $1 FOR UPDATE", &[db::uuid(&id)])?;
         let Some(row) = rows.first() else { return Err(Problem::not_found(format!("no incident {id}"))) };
         if row.string("status")? == "resolved" {
             return Err(Problem::new(409, "already_resolved", "The incident is already resolved"));

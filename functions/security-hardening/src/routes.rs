@@ -2,8 +2,8 @@
 //! guide-style `POST` of `{"operation": NAME}` to the bare path. Unknown routes are 404 and
 //! wrong methods 405, decided before authentication.
 
-use shared::params::Params;
 use shared::http::Method;
+use shared::params::Params;
 use shared::{Problem, Request};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -64,7 +64,9 @@ pub fn resolve(req: &Request) -> Result<(Endpoint, Params), Problem> {
         ["config"] => return wrong(&["GET", "PUT", "POST"]),
         // The original's path: the same, an empty body reading the settings.
         ["security-config" | "security_config"] if get => Endpoint::Config,
-        ["security-config" | "security_config"] if (put || post) && shared::http::body_is_empty(req) => Endpoint::Config,
+        ["security-config" | "security_config"] if (put || post) && shared::http::body_is_empty(req) => {
+            Endpoint::Config
+        }
         ["security-config" | "security_config"] if put || post => Endpoint::UpdateConfig,
         ["security-config" | "security_config"] => return wrong(&["GET", "PUT", "POST"]),
         // The original's scans of other names were constants; here each runs the real scan.

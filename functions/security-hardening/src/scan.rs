@@ -49,8 +49,23 @@ pub struct Finding {
 }
 
 impl Finding {
-    pub fn new(category: &'static str, test: &'static str, status: Status, severity: Severity, description: &'static str) -> Finding {
-        Finding { category, test, status, severity, description, evidence: Value::Null, recommendation: None, execution_time_ms: 0.0 }
+    pub fn new(
+        category: &'static str,
+        test: &'static str,
+        status: Status,
+        severity: Severity,
+        description: &'static str,
+    ) -> Finding {
+        Finding {
+            category,
+            test,
+            status,
+            severity,
+            description,
+            evidence: Value::Null,
+            recommendation: None,
+            execution_time_ms: 0.0,
+        }
     }
     pub fn evidence(mut self, evidence: Value) -> Finding {
         self.evidence = evidence;
@@ -97,7 +112,8 @@ pub fn summarise(results: &[Finding]) -> (u32, &'static str, Summary) {
     let count = |s: Status| results.iter().filter(|f| f.status == s).count();
     let failed_at = |sev: Severity| results.iter().filter(|f| f.status == Status::Fail && f.severity == sev).count();
     let scored: Vec<u32> = results.iter().filter_map(points).collect();
-    let score = if scored.is_empty() { 0 } else { (scored.iter().sum::<u32>() as f64 / scored.len() as f64).round() as u32 };
+    let score =
+        if scored.is_empty() { 0 } else { (scored.iter().sum::<u32>() as f64 / scored.len() as f64).round() as u32 };
     let summary = Summary {
         total_tests: results.len(),
         passed_tests: count(Status::Pass),
@@ -126,7 +142,7 @@ pub async fn run(ctx: &Context, db: &Db, actor: &Actor) -> Result<Value, Problem
     results.extend(probes::unsigned_webhooks().await);
     results.extend(probes::injections().await);
     results.push(probes::cors_preflight().await);
-    results.extend(db.as_service(|db| configuration_checks(db))?);
+    results.extend(db.as_service(configuration_checks)?);
     results.push(secret_strength());
     results.push(webhook_secrets());
 
@@ -198,7 +214,8 @@ fn configuration_checks(db: &Db) -> Result<Vec<Finding>, Problem> {
                 .evidence(json!({"tables": 0}))
                 .recommend("no tables found in schema public: are the migrations applied?")
         } else if tables.without_rls.is_empty() {
-            Finding::new("authorization", "rls_enabled", Status::Pass, Severity::Critical, what).evidence(json!({"tables": tables.count}))
+            Finding::new("authorization", "rls_enabled", Status::Pass, Severity::Critical, what)
+                .evidence(json!({"tables": tables.count}))
         } else {
             Finding::new("authorization", "rls_enabled", Status::Fail, Severity::Critical, what)
                 .evidence(json!({"tables": tables.count, "without_rls": tables.without_rls}))
@@ -225,10 +242,12 @@ fn configuration_checks(db: &Db) -> Result<Vec<Finding>, Problem> {
     let what = "no privileged (SECURITY DEFINER) function is executable by anon or authenticated";
     out.push(
         if definers.executable_by_anon.is_empty() && definers.executable_by_authenticated.is_empty() {
-            Finding::new("authorization", "privileged_functions", Status::Pass, Severity::Critical, what).evidence(json!({
-                "security_definer_functions": definers.count,
-                "callable_by_users_on_purpose": shared::security::USER_CALLABLE_DEFINERS,
-            }))
+            Finding::new("authorization", "privileged_functions", Status::Pass, Severity::Critical, what).evidence(
+                json!({
+                    "security_definer_functions": definers.count,
+                    "callable_by_users_on_purpose": shared::security::USER_CALLABLE_DEFINERS,
+                }),
+            )
         } else {
             Finding::new("authorization", "privileged_functions", Status::Fail, Severity::Critical, what)
                 .evidence(json!({"executable_by_anon": definers.executable_by_anon,
@@ -281,18 +300,23 @@ fn configuration_checks(db: &Db) -> Result<Vec<Finding>, Problem> {
     out.push(
         match threat {
             Some((v, true)) => {
-                let off: Vec<&str> = kinds.iter().copied().filter(|k| v.get(*k).and_then(Value::as_bool) == Some(false)).collect();
+                let off: Vec<&str> =
+                    kinds.iter().copied().filter(|k| v.get(*k).and_then(Value::as_bool) == Some(false)).collect();
                 if off.is_empty() {
-                    Finding::new("input_validation", "threat_detection", Status::Pass, Severity::High, what).evidence(json!({"value": v}))
+                    Finding::new("input_validation", "threat_detection", Status::Pass, Severity::High, what)
+                        .evidence(json!({"value": v}))
                 } else {
                     Finding::new("input_validation", "threat_detection", Status::Fail, Severity::High, what)
                         .evidence(json!({"value": v, "switched_off": off}))
                         .recommend("switch every detector on in threat_detection/global_settings")
                 }
             }
-            Some((v, false)) => Finding::new("input_validation", "threat_detection", Status::Fail, Severity::High, what)
-                .evidence(json!({"enabled": false, "value": v})),
-            None => Finding::new("input_validation", "threat_detection", Status::Fail, Severity::High, what).evidence(json!({"setting": null})),
+            Some((v, false)) => {
+                Finding::new("input_validation", "threat_detection", Status::Fail, Severity::High, what)
+                    .evidence(json!({"enabled": false, "value": v}))
+            }
+            None => Finding::new("input_validation", "threat_detection", Status::Fail, Severity::High, what)
+                .evidence(json!({"setting": null})),
         }
         .timed(started),
     );
@@ -306,7 +330,8 @@ fn configuration_checks(db: &Db) -> Result<Vec<Finding>, Problem> {
     let open = rows.one()?.i64("open_critical")?;
     let what = "no unresolved critical incident in the last 24 hours";
     out.push(if open == 0 {
-        Finding::new("monitoring", "open_critical_incidents", Status::Pass, Severity::Medium, what).evidence(json!({"open_critical": 0}))
+        Finding::new("monitoring", "open_critical_incidents", Status::Pass, Severity::Medium, what)
+            .evidence(json!({"open_critical": 0}))
     } else {
         Finding::new("monitoring", "open_critical_incidents", Status::Warning, Severity::Medium, what)
             .evidence(json!({"open_critical": open}))
@@ -322,8 +347,9 @@ const WELL_KNOWN_SECRETS: &[&str] = &["super-secret-jwt-token-with-at-least-32-c
 pub fn jwt_secret_finding(secret: Option<&str>) -> Finding {
     let what = "the JWT secret is strong (≥ 32 characters, not a published default, varied)";
     let Some(secret) = secret else {
-        return Finding::new("secrets", "jwt_secret_strength", Status::Skip, Severity::Critical, what)
-            .evidence(json!({"configured": false, "reason": "no HS256 secret; tokens are verified from the JWKS only"}));
+        return Finding::new("secrets", "jwt_secret_strength", Status::Skip, Severity::Critical, what).evidence(
+            json!({"configured": false, "reason": "no HS256 secret; tokens are verified from the JWKS only"}),
+        );
     };
     let distinct = secret.chars().collect::<std::collections::BTreeSet<_>>().len();
     let evidence = json!({"length": secret.chars().count(), "distinct_characters": distinct,
@@ -391,7 +417,10 @@ pub fn list(db: &Db, mut p: Params) -> Result<Value, Problem> {
 pub fn get(db: &Db, id: &str) -> Result<Value, Problem> {
     let id = params::path_id(id)?;
     db.as_service(|db| -> Result<Value, Problem> {
-        let rows = db.query("SELECT to_jsonb(r) AS report FROM public.security_scan_reports r WHERE id = $1", &[db::uuid(&id)])?;
+        let rows = db.query(
+            "SELECT to_jsonb(r) AS report FROM public.security_scan_reports r WHERE id = $1",
+            &[db::uuid(&id)],
+        )?;
         match rows.first() {
             Some(r) => Ok(r.json("report")?.unwrap_or(Value::Null)),
             None => Err(Problem::not_found(format!("no scan report {id}"))),
@@ -413,10 +442,24 @@ mod tests {
         assert_eq!(summarise(&all_pass).0, 100);
         assert_eq!(summarise(&all_pass).1, "secure");
         // 100 + 70 + 0 (critical fail) + skip (not counted) = 170 / 3 = 56.67 → 57
-        let mixed = [f(Status::Pass, Severity::High), f(Status::Warning, Severity::High), f(Status::Fail, Severity::Critical), f(Status::Skip, Severity::High)];
+        let mixed = [
+            f(Status::Pass, Severity::High),
+            f(Status::Warning, Severity::High),
+            f(Status::Fail, Severity::Critical),
+            f(Status::Skip, Severity::High),
+        ];
         let (score, status, summary) = summarise(&mixed);
         assert_eq!((score, status), (57, "critical"));
-        assert_eq!((summary.total_tests, summary.passed_tests, summary.failed_tests, summary.warning_tests, summary.skipped_tests), (4, 1, 1, 1, 1));
+        assert_eq!(
+            (
+                summary.total_tests,
+                summary.passed_tests,
+                summary.failed_tests,
+                summary.warning_tests,
+                summary.skipped_tests
+            ),
+            (4, 1, 1, 1, 1)
+        );
         assert_eq!((summary.critical_issues, summary.high_issues), (1, 0));
         let high = [f(Status::Fail, Severity::High), f(Status::Pass, Severity::High)];
         assert_eq!(summarise(&high).0, 55);
@@ -427,13 +470,19 @@ mod tests {
 
     #[test]
     fn secrets_are_judged_on_what_they_are() {
-        assert_eq!(jwt_secret_finding(Some("super-secret-jwt-token-with-at-least-32-characters-long")).status, Status::Fail);
+        assert_eq!(
+            jwt_secret_finding(Some("super-secret-jwt-token-with-at-least-32-characters-long")).status,
+            Status::Fail
+        );
         assert_eq!(jwt_secret_finding(Some("short")).status, Status::Fail);
         assert_eq!(jwt_secret_finding(Some(&"ab".repeat(20))).status, Status::Fail);
         assert_eq!(jwt_secret_finding(Some("k3J9x-Qw8vLz2Rt7Yp0Nc5Hs1Df6Gm4BaE")).status, Status::Pass);
         assert_eq!(jwt_secret_finding(None).status, Status::Skip);
         assert_eq!(webhook_secrets_finding(None).status, Status::Warning);
         assert_eq!(webhook_secrets_finding(Some("whsec_0123456789abcdefghijklmnopqrstuv")).status, Status::Pass);
-        assert_eq!(webhook_secrets_finding(Some("whsec_0123456789abcdefghijklmnopqrstuv, sk_live_x")).status, Status::Warning);
+        assert_eq!(
+            webhook_secrets_finding(Some("whsec_0123456789abcdefghijklmnopqrstuv, sk_live_x")).status,
+            Status::Warning
+        );
     }
 }

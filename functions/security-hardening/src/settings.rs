@@ -48,7 +48,11 @@ pub fn validate(category: &str, key: &str, value: &Value) -> Vec<FieldError> {
             for k in keys {
                 match object.get(k) {
                     Some(Value::Bool(_)) => {}
-                    Some(_) => errors.push(FieldError::new(format!("value.{k}"), "invalid_type", format!("{k} must be true or false"))),
+                    Some(_) => errors.push(FieldError::new(
+                        format!("value.{k}"),
+                        "invalid_type",
+                        format!("{k} must be true or false"),
+                    )),
                     None => errors.push(FieldError::new(format!("value.{k}"), "required", format!("{k} is required"))),
                 }
             }
@@ -64,11 +68,7 @@ pub fn validate(category: &str, key: &str, value: &Value) -> Vec<FieldError> {
             "invalid_value",
             format!("incident_response keys are event types: {}", EVENT_TYPES.join(", ")),
         )),
-        _ => errors.push(FieldError::new(
-            "key",
-            "invalid_value",
-            format!("{category} has one key: global_settings"),
-        )),
+        _ => errors.push(FieldError::new("key", "invalid_value", format!("{category} has one key: global_settings"))),
     }
     errors
 }
@@ -92,8 +92,16 @@ fn integer(object: &Map<String, Value>, k: &str, min: i64, max: i64, required: b
         None => errors.push(FieldError::new(format!("value.{k}"), "required", format!("{k} is required"))),
         Some(v) => match v.as_i64() {
             Some(n) if (min..=max).contains(&n) => {}
-            Some(_) => errors.push(FieldError::new(format!("value.{k}"), "out_of_range", format!("{k} must be between {min} and {max}"))),
-            None => errors.push(FieldError::new(format!("value.{k}"), "invalid_type", format!("{k} must be a whole number"))),
+            Some(_) => errors.push(FieldError::new(
+                format!("value.{k}"),
+                "out_of_range",
+                format!("{k} must be between {min} and {max}"),
+            )),
+            None => errors.push(FieldError::new(
+                format!("value.{k}"),
+                "invalid_type",
+                format!("{k} must be a whole number"),
+            )),
         },
     }
 }
@@ -150,7 +158,11 @@ mod tests {
         let ir = json!({"threat_level": "severe", "auto_response": "nuke", "block_seconds": 0});
         assert_eq!(
             fields(&validate("incident_response", "injection_attempt", &ir)),
-            ["value.threat_level:invalid_value", "value.auto_response:invalid_value", "value.block_seconds:out_of_range"]
+            [
+                "value.threat_level:invalid_value",
+                "value.auto_response:invalid_value",
+                "value.block_seconds:out_of_range"
+            ]
         );
         assert_eq!(fields(&validate("incident_response", "made_up", &ir)), ["key:invalid_value"]);
         assert_eq!(fields(&validate("rate_limiting", "global_settings", &json!([1]))), ["value:invalid_type"]);

@@ -24,13 +24,15 @@ struct Analysis {
 pub fn analyse(ctx: &Context, db: &Db) -> Result<Value, Problem> {
     let body: Analysis = ctx.request.json()?;
     if body.payload.is_none() && body.query.is_none() {
-        return Err(Problem::validation(vec![FieldError::new("payload", "required", "send `payload` (JSON) and/or `query` (text)")]));
+        return Err(Problem::validation(vec![FieldError::new(
+            "payload",
+            "required",
+            "send `payload` (JSON) and/or `query` (text)",
+        )]));
     }
     let settings = db.as_service(|db| -> Result<Option<Value>, Problem> {
-        let rows = db.query(
-            "SELECT public.security_setting('threat_detection', 'global_settings', '{}') AS settings",
-            &[],
-        )?;
+        let rows =
+            db.query("SELECT public.security_setting('threat_detection', 'global_settings', '{}') AS settings", &[])?;
         Ok(rows.one()?.json("settings")?)
     })?;
     let enabled = if body.all_detectors { threats::Enabled::ALL } else { guard::enabled_from(settings.as_ref()) };

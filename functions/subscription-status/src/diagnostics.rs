@@ -67,7 +67,10 @@ pub fn diagnose(f: &Facts<'_>) -> Vec<Diagnostic> {
         out.push(d(
             "warning",
             "plan_limits_missing",
-            format!("Plan `{}` has no limits of its own; the default for paid plans (`paid_default`) applies", e.plan_key),
+            format!(
+                "Plan `{}` has no limits of its own; the default for paid plans (`paid_default`) applies",
+                e.plan_key
+            ),
             Some("Contact support: the plan's limits need to be configured"),
         ));
     }
@@ -75,7 +78,10 @@ pub fn diagnose(f: &Facts<'_>) -> Vec<Diagnostic> {
         out.push(d(
             "warning",
             "quote_limit_reached",
-            format!("You have reached your quote limit of {} this month ({} used)", e.features.max_quotes, f.usage.quotes),
+            format!(
+                "You have reached your quote limit of {} this month ({} used)",
+                e.features.max_quotes, f.usage.quotes
+            ),
             Some("Upgrade your plan to create more quotes"),
         ));
     }
@@ -130,7 +136,15 @@ mod tests {
     }
 
     fn usage(quotes: i64, clients: i64) -> Usage {
-        Usage { quotes, clients, pdf_exports: 0, api_calls: 0, bulk_operations: 0, period_start: None, period_end: None }
+        Usage {
+            quotes,
+            clients,
+            pdf_exports: 0,
+            api_calls: 0,
+            bulk_operations: 0,
+            period_start: None,
+            period_end: None,
+        }
     }
 
     fn codes(f: &Facts<'_>) -> Vec<&'static str> {

@@ -56,7 +56,8 @@ fn receive(ctx: &Context) -> Result<Response, Problem> {
         }
         Err(e) => return Err(rejected(ctx, started, e.code(), e.message())),
     }
-    let raw = std::str::from_utf8(&req.body).map_err(|_| rejected(ctx, started, "invalid_event", "the body is not UTF-8"))?;
+    let raw =
+        std::str::from_utf8(&req.body).map_err(|_| rejected(ctx, started, "invalid_event", "the body is not UTF-8"))?;
     let event = Event::parse(raw).map_err(|why| rejected(ctx, started, "invalid_event", &why))?;
     let db = ctx.db()?;
     let outcome = webhooks::process(&db, raw, &event, Source::Stripe, req.header("spin-client-addr"))?;

@@ -3,10 +3,10 @@
 //! A rule without data raises nothing and says so in `checks`.
 
 use crate::figures::{round2, Summary, TARGET_MS};
-use shared::params::Params;
 use serde::Serialize;
 use serde_json::{json, Value};
 use shared::db::Db;
+use shared::params::Params;
 use shared::Problem;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]

@@ -1,9 +1,9 @@
 //! `GET /audit-trail[?event_id=&signature_valid=&limit=100&offset=0]`: delivery attempts,
 //! newest first, with counts over everything the filter matches.
 
-use shared::params::Params;
 use serde_json::{json, Value};
 use shared::db::{self, Db, DbError, Param};
+use shared::params::Params;
 use shared::Problem;
 
 const FILTER: &str = "($1::text IS NULL OR a.stripe_event_id = $1) AND ($2::bool IS NULL OR a.signature_valid = $2)";

@@ -1,12 +1,12 @@
 //! The dead-letter queue: list, one entry with its payload, replay through webhook-handler's
 //! own code path (`shared::webhooks::process`), and manual resolution.
 
-use shared::params::{self, Params};
 use crate::reply;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use shared::auth::Caller;
 use shared::db::{self, Db, DbError, Param, Row};
+use shared::params::{self, Params};
 use shared::webhooks::{self, Event, Kind, Source};
 use shared::{FieldError, Problem, Response};
 

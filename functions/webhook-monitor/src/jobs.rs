@@ -1,9 +1,9 @@
 //! `GET /batch-jobs[?status=&limit=50&offset=0]`: every user's batch jobs (the admin view),
 //! newest first, with progress = (processed + failed) / total.
 
-use shared::params::Params;
 use serde_json::{json, Value};
 use shared::db::{self, Db, DbError, Param};
+use shared::params::Params;
 use shared::Problem;
 
 const STATUSES: [&str; 5] = ["pending", "running", "completed", "failed", "cancelled"];

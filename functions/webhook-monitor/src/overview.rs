@@ -3,9 +3,9 @@
 //! and the stale backlog.
 
 use crate::figures::{rate, round2, Summary, TARGET_MS};
-use shared::params::Params;
 use serde_json::{json, Value};
 use shared::db::{Db, DbError, Param};
+use shared::params::Params;
 use shared::Problem;
 
 /// Per event type. `percentile_disc` is the nearest-rank percentile: the smallest value

@@ -2,9 +2,9 @@
 //! oldest first: events, failed, success rate, average and p95 (nearest-rank) processing time.
 
 use crate::figures::{rate, round2, TARGET_MS};
-use shared::params::Params;
 use serde_json::{json, Value};
 use shared::db::{self, Db, DbError, Param};
+use shared::params::Params;
 use shared::Problem;
 
 const HOURLY_SQL: &str = "

@@ -2,8 +2,8 @@
 //! guide-style `POST` of `{"operation": NAME}` to the bare path. Unknown routes are 404 and
 //! wrong methods 405, decided before authentication (they reveal nothing but the SPEC).
 
-use shared::params::Params;
 use shared::http::Method;
+use shared::params::Params;
 use shared::{Problem, Request};
 
 #[derive(Debug, Clone, PartialEq, Eq)]

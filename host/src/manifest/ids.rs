@@ -29,7 +29,9 @@ pub fn check(id: &str, delimiter: char, lowercase_only: bool) -> Result<(), Stri
                 return Err(format!("{delimiter:?}-separated words may only contain alphanumeric ASCII; got {c:?}"));
             }
             if c.is_ascii_alphabetic() && c.is_ascii_uppercase() != upper {
-                return Err(format!("{delimiter:?}-separated words must be all lowercase or all UPPERCASE; got {word:?}"));
+                return Err(format!(
+                    "{delimiter:?}-separated words must be all lowercase or all UPPERCASE; got {word:?}"
+                ));
             }
         }
         if lowercase_only && upper {

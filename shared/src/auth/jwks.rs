@@ -133,7 +133,8 @@ fn claim(db: &Db, url: &str) -> Result<bool, DbError> {
 /// GET the document; it must be a JWKS whose ES256/RS256 keys are all usable.
 async fn fetch(url: &str) -> Result<String, String> {
     let request = spin_sdk::http::Request::get(url).header("accept", "application/json").build();
-    let response: spin_sdk::http::Response = spin_sdk::http::send(request).await.map_err(|e| format!("request failed: {e}"))?;
+    let response: spin_sdk::http::Response =
+        spin_sdk::http::send(request).await.map_err(|e| format!("request failed: {e}"))?;
     if *response.status() != 200 {
         return Err(format!("answered HTTP {}", response.status()));
     }

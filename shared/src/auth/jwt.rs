@@ -75,10 +75,9 @@ pub enum JwtConfigError {
 impl fmt::Display for JwtConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            JwtConfigError::WeakHs256Secret => write!(
-                f,
-                "the HS256 JWT secret is shorter than {MIN_HS256_SECRET_BYTES} bytes"
-            ),
+            JwtConfigError::WeakHs256Secret => {
+                write!(f, "the HS256 JWT secret is shorter than {MIN_HS256_SECRET_BYTES} bytes")
+            }
             JwtConfigError::EmptyAudience => write!(f, "the JWT audience is empty"),
             JwtConfigError::EmptyIssuer => write!(f, "the JWT issuer is configured but empty"),
             JwtConfigError::InvalidJwks(why) => write!(f, "invalid JWKS document: {why}"),
@@ -119,14 +118,8 @@ impl fmt::Debug for JwtConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("JwtConfig")
             .field("hs256", &self.hs256.is_some())
-            .field(
-                "es256_kids",
-                &self.es256.iter().map(|k| &k.kid).collect::<Vec<_>>(),
-            )
-            .field(
-                "rs256_kids",
-                &self.rs256.iter().map(|k| &k.kid).collect::<Vec<_>>(),
-            )
+            .field("es256_kids", &self.es256.iter().map(|k| &k.kid).collect::<Vec<_>>())
+            .field("rs256_kids", &self.rs256.iter().map(|k| &k.kid).collect::<Vec<_>>())
             .field("issuer", &self.issuer)
             .field("audience", &self.audience)
             .field("project_ref", &self.project_ref)
@@ -153,9 +146,7 @@ impl JwtConfig {
     ) -> Result<Self, JwtConfigError> {
         let hs256 = match hs256_secret {
             None | Some("") => None,
-            Some(s) if s.len() < MIN_HS256_SECRET_BYTES => {
-                return Err(JwtConfigError::WeakHs256Secret)
-            }
+            Some(s) if s.len() < MIN_HS256_SECRET_BYTES => return Err(JwtConfigError::WeakHs256Secret),
             Some(s) => Some(HS256Key::from_bytes(s.as_bytes())),
         };
         if audience.is_empty() {
@@ -244,8 +235,7 @@ fn hosted_project_ref(issuer: &str) -> Option<String> {
 type JwksKeys = (Vec<Es256Key>, Vec<Rs256Key>);
 
 fn parse_jwks(doc: &str) -> Result<JwksKeys, JwtConfigError> {
-    let v: Value =
-        serde_json::from_str(doc).map_err(|_| JwtConfigError::InvalidJwks("not valid JSON"))?;
+    let v: Value = serde_json::from_str(doc).map_err(|_| JwtConfigError::InvalidJwks("not valid JSON"))?;
     let keys = v
         .as_object()
         .ok_or(JwtConfigError::InvalidJwks("not a JSON object"))?
@@ -266,9 +256,7 @@ fn parse_jwks(doc: &str) -> Result<JwksKeys, JwtConfigError> {
             }
         }
         if let Some(ops) = jwk.get("key_ops") {
-            let verify = ops
-                .as_array()
-                .is_some_and(|a| a.iter().any(|o| o.as_str() == Some("verify")));
+            let verify = ops.as_array().is_some_and(|a| a.iter().any(|o| o.as_str() == Some("verify")));
             if !verify {
                 continue;
             }
@@ -280,16 +268,11 @@ fn parse_jwks(doc: &str) -> Result<JwksKeys, JwtConfigError> {
         let alg = jwk.get("alg");
         match text("kty") {
             Some("EC") => {
-                if alg.is_some_and(|a| a.as_str() != Some("ES256")) || text("crv") != Some("P-256")
-                {
+                if alg.is_some_and(|a| a.as_str() != Some("ES256")) || text("crv") != Some("P-256") {
                     continue;
                 }
-                let x = text("x")
-                    .and_then(b64url_decode)
-                    .ok_or(bad("EC \"x\" is not base64url"))?;
-                let y = text("y")
-                    .and_then(b64url_decode)
-                    .ok_or(bad("EC \"y\" is not base64url"))?;
+                let x = text("x").and_then(b64url_decode).ok_or(bad("EC \"x\" is not base64url"))?;
+                let y = text("y").and_then(b64url_decode).ok_or(bad("EC \"y\" is not base64url"))?;
                 if x.len() != 32 || y.len() != 32 {
                     return Err(bad("EC P-256 coordinates must be 32 bytes"));
                 }
@@ -297,25 +280,19 @@ fn parse_jwks(doc: &str) -> Result<JwksKeys, JwtConfigError> {
                 point.push(0x04);
                 point.extend_from_slice(&x);
                 point.extend_from_slice(&y);
-                let key = ES256PublicKey::from_bytes(&point)
-                    .map_err(|_| bad("EC point is not on P-256"))?;
+                let key = ES256PublicKey::from_bytes(&point).map_err(|_| bad("EC point is not on P-256"))?;
                 es256.push(Es256Key { kid, key });
             }
             Some("RSA") => {
                 if alg.is_some_and(|a| a.as_str() != Some("RS256")) {
                     continue;
                 }
-                let n = text("n")
-                    .and_then(b64url_decode)
-                    .ok_or(bad("RSA \"n\" is not base64url"))?;
-                let e = text("e")
-                    .and_then(b64url_decode)
-                    .ok_or(bad("RSA \"e\" is not base64url"))?;
+                let n = text("n").and_then(b64url_decode).ok_or(bad("RSA \"n\" is not base64url"))?;
+                let e = text("e").and_then(b64url_decode).ok_or(bad("RSA \"e\" is not base64url"))?;
                 if bit_length(&n) < MIN_RSA_MODULUS_BITS {
                     return Err(bad("RSA modulus shorter than 2048 bits"));
                 }
-                let key = RS256PublicKey::from_components(&n, &e)
-                    .map_err(|_| bad("RSA public key rejected"))?;
+                let key = RS256PublicKey::from_components(&n, &e).map_err(|_| bad("RSA public key rejected"))?;
                 rs256.push(Rs256Key { kid, key });
             }
             _ => continue,
@@ -510,10 +487,7 @@ pub fn verify(token: &str, cfg: &JwtConfig, now_unix: i64) -> Result<Claims, Rej
     if header.contains_key("crit") {
         return Err(Rejection::CritHeader);
     }
-    if FORBIDDEN_HEADER_PARAMS
-        .iter()
-        .any(|p| header.contains_key(*p))
-    {
+    if FORBIDDEN_HEADER_PARAMS.iter().any(|p| header.contains_key(*p)) {
         return Err(Rejection::ForbiddenHeader);
     }
     let alg = match header.get("alg") {
@@ -544,11 +518,7 @@ pub fn verify(token: &str, cfg: &JwtConfig, now_unix: i64) -> Result<Claims, Rej
         Some(_) if matches!(alg, Alg::Hs256) => check_project_key(&payload, cfg, now_unix)?,
         _ => check_claims(&payload, cfg, now_unix)?,
     };
-    Ok(Claims {
-        alg: alg.name(),
-        raw: Value::Object(payload),
-        ..claims
-    })
+    Ok(Claims { alg: alg.name(), raw: Value::Object(payload), ..claims })
 }
 
 fn verify_signature(
@@ -579,16 +549,10 @@ fn verify_signature(
             if signature.len() != 64 {
                 return Err(Rejection::BadSignature);
             }
-            let sig = p256::ecdsa::Signature::from_slice(signature)
-                .map_err(|_| Rejection::BadSignature)?;
+            let sig = p256::ecdsa::Signature::from_slice(signature).map_err(|_| Rejection::BadSignature)?;
             for k in candidates {
                 use p256::ecdsa::signature::Verifier as _;
-                if k.key
-                    .public_key()
-                    .as_ref()
-                    .verify(signing_input, &sig)
-                    .is_ok()
-                {
+                if k.key.public_key().as_ref().verify(signing_input, &sig).is_ok() {
                     return Ok(());
                 }
             }
@@ -643,10 +607,7 @@ fn project_key_role(p: &Map<String, Value>) -> Option<&str> {
 /// Time claims of an authenticated payload: `exp` required, `exp`/`nbf`/`iat` JSON numbers,
 /// checked against `now` with the leeway. Returns `(exp, iat)`.
 fn check_times(p: &Map<String, Value>, cfg: &JwtConfig, now: i64) -> Result<(f64, Option<f64>), Rejection> {
-    let exp = p
-        .get("exp")
-        .and_then(Value::as_f64)
-        .ok_or(Rejection::InvalidClaim)?;
+    let exp = p.get("exp").and_then(Value::as_f64).ok_or(Rejection::InvalidClaim)?;
     let nbf = match p.get("nbf") {
         None => None,
         Some(v) => Some(v.as_f64().ok_or(Rejection::InvalidClaim)?),
@@ -760,10 +721,7 @@ fn check_claims(p: &Map<String, Value>, cfg: &JwtConfig, now: i64) -> Result<Cla
         iss,
         exp: float_to_secs(exp),
         iat: iat.map(float_to_secs),
-        is_anonymous: p
-            .get("is_anonymous")
-            .and_then(Value::as_bool)
-            .unwrap_or(false),
+        is_anonymous: p.get("is_anonymous").and_then(Value::as_bool).unwrap_or(false),
         alg: "",
         raw: Value::Null,
     })
@@ -901,8 +859,7 @@ mod tests {
 
     /// Signs arbitrary `header.payload` text with HS256 (the MAC covers exactly those bytes).
     fn sign_raw(signing_input: &str, secret: &str) -> String {
-        let tag =
-            HS256Key::from_bytes(secret.as_bytes()).authentication_tag(signing_input.as_bytes());
+        let tag = HS256Key::from_bytes(secret.as_bytes()).authentication_tag(signing_input.as_bytes());
         format!("{signing_input}.{}", b64url_encode(&tag))
     }
 
@@ -937,10 +894,7 @@ mod tests {
         assert_eq!(c.sub, USER);
         assert_eq!(c.role, "authenticated");
         assert_eq!(c.email.as_deref(), Some("a@example.com"));
-        assert_eq!(
-            c.session_id.as_deref(),
-            Some("6b1d0c8e-2f7a-4c3b-9e5d-8a7f6e5d4c3b")
-        );
+        assert_eq!(c.session_id.as_deref(), Some("6b1d0c8e-2f7a-4c3b-9e5d-8a7f6e5d4c3b"));
         assert_eq!(c.aud, vec!["authenticated".to_string()]);
         assert_eq!(c.iss.as_deref(), Some(ISS));
         assert_eq!(c.exp, NOW + 3600);
@@ -952,17 +906,9 @@ mod tests {
         let h = token.split('.').next().unwrap();
         assert_eq!(b64url_decode(h).unwrap(), br#"{"alg":"HS256","typ":"JWT"}"#);
         // another secret does not verify it
-        let other = JwtConfig::new(
-            Some("a-different-secret-of-enough-length"),
-            None,
-            Some(ISS),
-            "authenticated",
-        )
-        .unwrap();
-        assert_eq!(
-            verify(&token, &other, NOW).unwrap_err(),
-            Rejection::BadSignature
-        );
+        let other =
+            JwtConfig::new(Some("a-different-secret-of-enough-length"), None, Some(ISS), "authenticated").unwrap();
+        assert_eq!(verify(&token, &other, NOW).unwrap_err(), Rejection::BadSignature);
     }
 
     /// A project API key as Supabase mints them (the dashboard's anon and service_role keys).
@@ -987,14 +933,25 @@ mod tests {
         // Any other role, a missing ref or another issuer is a user token lacking sub.
         assert_eq!(v(with(project_key("authenticated"), "x", json!(1)), &cfg()).unwrap_err(), Rejection::MissingClaim);
         assert_eq!(v(without(project_key("service_role"), "ref"), &cfg()).unwrap_err(), Rejection::MissingClaim);
-        assert_eq!(v(with(project_key("service_role"), "iss", json!(ISS)), &cfg()).unwrap_err(), Rejection::MissingClaim);
+        assert_eq!(
+            v(with(project_key("service_role"), "iss", json!(ISS)), &cfg()).unwrap_err(),
+            Rejection::MissingClaim
+        );
         // A sub or an aud makes it a user token, checked as one.
-        assert_eq!(v(with(project_key("service_role"), "sub", json!("admin")), &cfg()).unwrap_err(), Rejection::MissingClaim);
+        assert_eq!(
+            v(with(project_key("service_role"), "sub", json!("admin")), &cfg()).unwrap_err(),
+            Rejection::MissingClaim
+        );
         let with_aud = with(project_key("service_role"), "aud", json!("authenticated"));
         assert_eq!(v(with_aud, &cfg()).unwrap_err(), Rejection::MissingClaim);
         // Another project's key, when the issuer names a hosted project.
-        let hosted =
-            JwtConfig::new(Some(SECRET), None, Some("https://abcdefghijklmnopqrst.supabase.co/auth/v1"), "authenticated").unwrap();
+        let hosted = JwtConfig::new(
+            Some(SECRET),
+            None,
+            Some("https://abcdefghijklmnopqrst.supabase.co/auth/v1"),
+            "authenticated",
+        )
+        .unwrap();
         assert_eq!(hosted.project_ref(), Some("abcdefghijklmnopqrst"));
         assert!(v(project_key("anon"), &hosted).is_ok());
         let other = with(project_key("service_role"), "ref", json!("zzzzzzzzzzzzzzzzzzzz"));
@@ -1009,119 +966,40 @@ mod tests {
     fn claim_rules() {
         let c = cfg();
         let v = |claims: Value| verify(&mint_hs256(&claims, SECRET), &c, NOW);
-        assert_eq!(
-            v(with(claims(), "exp", json!(NOW))).unwrap_err(),
-            Rejection::Expired
-        );
+        assert_eq!(v(with(claims(), "exp", json!(NOW))).unwrap_err(), Rejection::Expired);
         assert!(v(with(claims(), "exp", json!(NOW + 1))).is_ok());
         assert!(v(with(claims(), "exp", json!(NOW as f64 + 0.5))).is_ok());
-        assert_eq!(
-            v(with(claims(), "exp", json!(u64::MAX))).unwrap().exp,
-            i64::MAX
-        );
-        assert_eq!(
-            v(with(claims(), "exp", json!("4102444800"))).unwrap_err(),
-            Rejection::InvalidClaim
-        );
-        assert_eq!(
-            v(with(claims(), "exp", Value::Null)).unwrap_err(),
-            Rejection::InvalidClaim
-        );
-        assert_eq!(
-            v(without(claims(), "exp")).unwrap_err(),
-            Rejection::MissingClaim
-        );
-        assert_eq!(
-            v(with(claims(), "nbf", json!(NOW + 1))).unwrap_err(),
-            Rejection::NotYetValid
-        );
+        assert_eq!(v(with(claims(), "exp", json!(u64::MAX))).unwrap().exp, i64::MAX);
+        assert_eq!(v(with(claims(), "exp", json!("4102444800"))).unwrap_err(), Rejection::InvalidClaim);
+        assert_eq!(v(with(claims(), "exp", Value::Null)).unwrap_err(), Rejection::InvalidClaim);
+        assert_eq!(v(without(claims(), "exp")).unwrap_err(), Rejection::MissingClaim);
+        assert_eq!(v(with(claims(), "nbf", json!(NOW + 1))).unwrap_err(), Rejection::NotYetValid);
         assert!(v(with(claims(), "nbf", json!(NOW))).is_ok());
-        assert_eq!(
-            v(with(claims(), "nbf", json!("0"))).unwrap_err(),
-            Rejection::InvalidClaim
-        );
-        assert_eq!(
-            v(with(claims(), "iat", json!("0"))).unwrap_err(),
-            Rejection::InvalidClaim
-        );
+        assert_eq!(v(with(claims(), "nbf", json!("0"))).unwrap_err(), Rejection::InvalidClaim);
+        assert_eq!(v(with(claims(), "iat", json!("0"))).unwrap_err(), Rejection::InvalidClaim);
         assert!(v(with(claims(), "aud", json!(["x", "authenticated"]))).is_ok());
-        assert_eq!(
-            v(with(claims(), "aud", json!([]))).unwrap_err(),
-            Rejection::WrongAudience
-        );
-        assert_eq!(
-            v(with(claims(), "aud", json!("anon"))).unwrap_err(),
-            Rejection::WrongAudience
-        );
-        assert_eq!(
-            v(with(claims(), "aud", json!("Authenticated"))).unwrap_err(),
-            Rejection::WrongAudience
-        );
-        assert_eq!(
-            v(with(claims(), "aud", json!(5))).unwrap_err(),
-            Rejection::InvalidClaim
-        );
-        assert_eq!(
-            v(with(claims(), "aud", json!(["authenticated", 5]))).unwrap_err(),
-            Rejection::InvalidClaim
-        );
-        assert_eq!(
-            v(without(claims(), "aud")).unwrap_err(),
-            Rejection::MissingClaim
-        );
+        assert_eq!(v(with(claims(), "aud", json!([]))).unwrap_err(), Rejection::WrongAudience);
+        assert_eq!(v(with(claims(), "aud", json!("anon"))).unwrap_err(), Rejection::WrongAudience);
+        assert_eq!(v(with(claims(), "aud", json!("Authenticated"))).unwrap_err(), Rejection::WrongAudience);
+        assert_eq!(v(with(claims(), "aud", json!(5))).unwrap_err(), Rejection::InvalidClaim);
+        assert_eq!(v(with(claims(), "aud", json!(["authenticated", 5]))).unwrap_err(), Rejection::InvalidClaim);
+        assert_eq!(v(without(claims(), "aud")).unwrap_err(), Rejection::MissingClaim);
         assert_eq!(
             v(with(claims(), "iss", json!("https://evil.example/auth/v1"))).unwrap_err(),
             Rejection::WrongIssuer
         );
+        assert_eq!(v(without(claims(), "iss")).unwrap_err(), Rejection::MissingClaim);
+        assert_eq!(v(with(claims(), "sub", json!("admin"))).unwrap_err(), Rejection::InvalidSubject);
+        assert_eq!(v(with(claims(), "sub", json!(42))).unwrap_err(), Rejection::InvalidSubject);
         assert_eq!(
-            v(without(claims(), "iss")).unwrap_err(),
-            Rejection::MissingClaim
-        );
-        assert_eq!(
-            v(with(claims(), "sub", json!("admin"))).unwrap_err(),
+            v(with(claims(), "sub", json!("3f9c2b7e5d414a8e9b6f1c2d3e4f5a6b0000"))).unwrap_err(),
             Rejection::InvalidSubject
         );
-        assert_eq!(
-            v(with(claims(), "sub", json!(42))).unwrap_err(),
-            Rejection::InvalidSubject
-        );
-        assert_eq!(
-            v(with(
-                claims(),
-                "sub",
-                json!("3f9c2b7e5d414a8e9b6f1c2d3e4f5a6b0000")
-            ))
-            .unwrap_err(),
-            Rejection::InvalidSubject
-        );
-        assert_eq!(
-            v(with(
-                claims(),
-                "sub",
-                json!("3F9C2B7E-5D41-4A8E-9B6F-1C2D3E4F5A6B")
-            ))
-            .unwrap()
-            .sub,
-            USER
-        );
-        assert_eq!(
-            v(without(claims(), "sub")).unwrap_err(),
-            Rejection::MissingClaim
-        );
-        assert_eq!(
-            v(without(claims(), "role")).unwrap_err(),
-            Rejection::MissingClaim
-        );
-        assert_eq!(
-            v(with(claims(), "role", json!(["service_role"]))).unwrap_err(),
-            Rejection::InvalidClaim
-        );
-        let anon = v(with(
-            with(claims(), "role", json!("anon")),
-            "is_anonymous",
-            json!(true),
-        ))
-        .unwrap();
+        assert_eq!(v(with(claims(), "sub", json!("3F9C2B7E-5D41-4A8E-9B6F-1C2D3E4F5A6B"))).unwrap().sub, USER);
+        assert_eq!(v(without(claims(), "sub")).unwrap_err(), Rejection::MissingClaim);
+        assert_eq!(v(without(claims(), "role")).unwrap_err(), Rejection::MissingClaim);
+        assert_eq!(v(with(claims(), "role", json!(["service_role"]))).unwrap_err(), Rejection::InvalidClaim);
+        let anon = v(with(with(claims(), "role", json!("anon")), "is_anonymous", json!(true))).unwrap();
         assert!(anon.is_anonymous && anon.role == "anon");
         let no_email = v(without(without(claims(), "email"), "session_id")).unwrap();
         assert_eq!((no_email.email, no_email.session_id), (None, None));
@@ -1137,12 +1015,7 @@ mod tests {
         let any_iss = with(claims(), "iss", json!("https://elsewhere.example"));
         assert!(verify(&mint_hs256(&any_iss, SECRET), &c, NOW).is_ok());
         assert_eq!(
-            verify(
-                &mint_hs256(&with(claims(), "iss", json!(1)), SECRET),
-                &c,
-                NOW
-            )
-            .unwrap_err(),
+            verify(&mint_hs256(&with(claims(), "iss", json!(1)), SECRET), &c, NOW).unwrap_err(),
             Rejection::InvalidClaim
         );
     }
@@ -1154,15 +1027,9 @@ mod tests {
         let v = |claims: Value| verify(&mint_hs256(&claims, SECRET), &c, NOW);
         assert!(v(with(claims(), "exp", json!(NOW))).is_ok());
         assert!(v(with(claims(), "exp", json!(NOW - 29))).is_ok());
-        assert_eq!(
-            v(with(claims(), "exp", json!(NOW - 30))).unwrap_err(),
-            Rejection::Expired
-        );
+        assert_eq!(v(with(claims(), "exp", json!(NOW - 30))).unwrap_err(), Rejection::Expired);
         assert!(v(with(claims(), "nbf", json!(NOW + 30))).is_ok());
-        assert_eq!(
-            v(with(claims(), "nbf", json!(NOW + 31))).unwrap_err(),
-            Rejection::NotYetValid
-        );
+        assert_eq!(v(with(claims(), "nbf", json!(NOW + 31))).unwrap_err(), Rejection::NotYetValid);
         // default leeway is 0
         assert_eq!(cfg().leeway(), 0);
     }
@@ -1180,10 +1047,7 @@ mod tests {
 
         // Correct '=' padding on the payload / header, MAC computed over those exact bytes.
         let pad = |s: &str| {
-            assert!(
-                !s.len().is_multiple_of(4),
-                "test needs a segment that has padding"
-            );
+            assert!(!s.len().is_multiple_of(4), "test needs a segment that has padding");
             format!("{s}{}", "=".repeat((4 - s.len() % 4) % 4))
         };
         // the unpadded header above is accepted when signed, so only the padding is at fault
@@ -1192,13 +1056,7 @@ mod tests {
         let mut variants = vec![
             sign_raw(&format!("{h}.{}", pad(p)), SECRET),
             // (a header of 25 bytes: its encoding needs "==")
-            sign_raw(
-                &format!(
-                    "{}.{p}",
-                    pad(&b64url_encode(br#"{"alg":"HS256","kid":"k"}"#))
-                ),
-                SECRET,
-            ),
+            sign_raw(&format!("{}.{p}", pad(&b64url_encode(br#"{"alg":"HS256","kid":"k"}"#))), SECRET),
             sign_raw(&format!("{h}.{p}="), SECRET),
             // embedded or surrounding whitespace
             sign_raw(&format!("{h}.{} {}", &p[..10], &p[10..]), SECRET),
@@ -1216,11 +1074,7 @@ mod tests {
         variants.push(format!(" {token}"));
         variants.push(format!("{h}.{p}. {}", parts[2]));
         for t in &variants {
-            assert_eq!(
-                verify(t, &cfg(), NOW).unwrap_err(),
-                Rejection::Malformed,
-                "{t}"
-            );
+            assert_eq!(verify(t, &cfg(), NOW).unwrap_err(), Rejection::Malformed, "{t}");
         }
     }
 
@@ -1257,51 +1111,24 @@ mod tests {
         };
         assert!(t(json!({"alg":"HS256"})).is_ok());
         assert!(t(json!({"alg":"HS256","typ":"JWT","kid":"anything"})).is_ok());
-        assert_eq!(
-            t(json!({"alg":"none"})).unwrap_err(),
-            Rejection::UnsupportedAlgorithm
-        );
-        assert_eq!(
-            t(json!({"alg":"hs256"})).unwrap_err(),
-            Rejection::UnsupportedAlgorithm
-        );
-        assert_eq!(
-            t(json!({"alg":"HS512"})).unwrap_err(),
-            Rejection::UnsupportedAlgorithm
-        );
-        assert_eq!(
-            t(json!({"alg":"PS256"})).unwrap_err(),
-            Rejection::UnsupportedAlgorithm
-        );
+        assert_eq!(t(json!({"alg":"none"})).unwrap_err(), Rejection::UnsupportedAlgorithm);
+        assert_eq!(t(json!({"alg":"hs256"})).unwrap_err(), Rejection::UnsupportedAlgorithm);
+        assert_eq!(t(json!({"alg":"HS512"})).unwrap_err(), Rejection::UnsupportedAlgorithm);
+        assert_eq!(t(json!({"alg":"PS256"})).unwrap_err(), Rejection::UnsupportedAlgorithm);
         assert_eq!(t(json!({"typ":"JWT"})).unwrap_err(), Rejection::Malformed);
         assert_eq!(t(json!({"alg":256})).unwrap_err(), Rejection::Malformed);
-        assert_eq!(
-            t(json!({"alg":"HS256","kid":1})).unwrap_err(),
-            Rejection::Malformed
-        );
+        assert_eq!(t(json!({"alg":"HS256","kid":1})).unwrap_err(), Rejection::Malformed);
         assert_eq!(t(json!(["HS256"])).unwrap_err(), Rejection::Malformed);
-        assert_eq!(
-            t(json!({"alg":"HS256","crit":[]})).unwrap_err(),
-            Rejection::CritHeader
-        );
-        assert_eq!(
-            t(json!({"alg":"HS256","crit":["b64"],"b64":true})).unwrap_err(),
-            Rejection::CritHeader
-        );
+        assert_eq!(t(json!({"alg":"HS256","crit":[]})).unwrap_err(), Rejection::CritHeader);
+        assert_eq!(t(json!({"alg":"HS256","crit":["b64"],"b64":true})).unwrap_err(), Rejection::CritHeader);
         for p in FORBIDDEN_HEADER_PARAMS {
             let mut h = json!({"alg":"HS256"});
             h[p] = json!("https://attacker.example/x");
             assert_eq!(t(h).unwrap_err(), Rejection::ForbiddenHeader, "{p}");
         }
         // ES256/RS256 need a kid and a JWKS; none configured here
-        assert_eq!(
-            t(json!({"alg":"ES256","kid":"k"})).unwrap_err(),
-            Rejection::UnknownKey
-        );
-        assert_eq!(
-            t(json!({"alg":"RS256"})).unwrap_err(),
-            Rejection::UnknownKey
-        );
+        assert_eq!(t(json!({"alg":"ES256","kid":"k"})).unwrap_err(), Rejection::UnknownKey);
+        assert_eq!(t(json!({"alg":"RS256"})).unwrap_err(), Rejection::UnknownKey);
     }
 
     #[test]
@@ -1321,27 +1148,14 @@ mod tests {
             h,
             &format!("{h}.{rest}.{rest}"),
         ] {
-            assert_eq!(
-                verify(bad, &c, NOW).unwrap_err(),
-                Rejection::Malformed,
-                "{bad:?}"
-            );
+            assert_eq!(verify(bad, &c, NOW).unwrap_err(), Rejection::Malformed, "{bad:?}");
         }
         // empty signature → bad signature (never "unsigned = fine")
         let (signing_input, _) = token.rsplit_once('.').unwrap();
-        assert_eq!(
-            verify(&format!("{signing_input}."), &c, NOW).unwrap_err(),
-            Rejection::BadSignature
-        );
+        assert_eq!(verify(&format!("{signing_input}."), &c, NOW).unwrap_err(), Rejection::BadSignature);
         // size limit is on bytes, checked first, and inclusive of exactly MAX_TOKEN_BYTES
-        assert_eq!(
-            verify(&"a".repeat(MAX_TOKEN_BYTES + 1), &c, NOW).unwrap_err(),
-            Rejection::TooLarge
-        );
-        assert_eq!(
-            verify(&"a".repeat(MAX_TOKEN_BYTES), &c, NOW).unwrap_err(),
-            Rejection::Malformed
-        );
+        assert_eq!(verify(&"a".repeat(MAX_TOKEN_BYTES + 1), &c, NOW).unwrap_err(), Rejection::TooLarge);
+        assert_eq!(verify(&"a".repeat(MAX_TOKEN_BYTES), &c, NOW).unwrap_err(), Rejection::Malformed);
         let base = mint_hs256(&with(claims(), "pad", json!("")), SECRET).len();
         // each 3 bytes of filler adds 4 base64 chars: find a filler landing exactly on the limit
         let exact = (0..8).find_map(|extra| {
@@ -1351,10 +1165,7 @@ mod tests {
         });
         let exact = exact.expect("a token of exactly MAX_TOKEN_BYTES");
         assert!(verify(&exact, &c, NOW).is_ok());
-        let over = mint_hs256(
-            &with(claims(), "pad", json!("x".repeat(MAX_TOKEN_BYTES))),
-            SECRET,
-        );
+        let over = mint_hs256(&with(claims(), "pad", json!("x".repeat(MAX_TOKEN_BYTES))), SECRET);
         assert_eq!(verify(&over, &c, NOW).unwrap_err(), Rejection::TooLarge);
     }
 
@@ -1364,30 +1175,18 @@ mod tests {
             JwtConfig::new(Some("short"), None, None, "authenticated").unwrap_err(),
             JwtConfigError::WeakHs256Secret
         );
-        assert_eq!(
-            JwtConfig::new(None, None, None, "").unwrap_err(),
-            JwtConfigError::EmptyAudience
-        );
-        assert_eq!(
-            JwtConfig::new(None, None, Some(""), "authenticated").unwrap_err(),
-            JwtConfigError::EmptyIssuer
-        );
+        assert_eq!(JwtConfig::new(None, None, None, "").unwrap_err(), JwtConfigError::EmptyAudience);
+        assert_eq!(JwtConfig::new(None, None, Some(""), "authenticated").unwrap_err(), JwtConfigError::EmptyIssuer);
         // no secret (or an empty one) → HS256 tokens rejected
         for secret in [None, Some("")] {
             let c = JwtConfig::new(secret, Some("  "), Some(ISS), "authenticated").unwrap();
             assert!(!c.has_hs256());
             assert_eq!(c.jwks_key_count(), 0);
-            assert_eq!(
-                verify(&mint_hs256(&claims(), SECRET), &c, NOW).unwrap_err(),
-                Rejection::UnknownKey
-            );
+            assert_eq!(verify(&mint_hs256(&claims(), SECRET), &c, NOW).unwrap_err(), Rejection::UnknownKey);
         }
         for bad in ["{", "[]", "{}", r#"{"keys":{}}"#] {
             assert!(
-                matches!(
-                    JwtConfig::new(None, Some(bad), None, "authenticated"),
-                    Err(JwtConfigError::InvalidJwks(_))
-                ),
+                matches!(JwtConfig::new(None, Some(bad), None, "authenticated"), Err(JwtConfigError::InvalidJwks(_))),
                 "{bad}"
             );
         }
@@ -1429,10 +1228,7 @@ mod tests {
         let mut seen = std::collections::HashSet::new();
         for r in Rejection::ALL {
             let code = r.code();
-            assert!(
-                code.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'),
-                "{code}"
-            );
+            assert!(code.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'), "{code}");
             assert!(seen.insert(code), "duplicate {code}");
             assert!(r.message().ends_with('.'));
             assert_eq!(r.to_string(), r.message());
@@ -1452,9 +1248,7 @@ mod tests {
             assert!(verify(&valid[i + 1..], &c, NOW).is_err());
         }
         // every single-character substitution is rejected
-        let alphabet: Vec<char> = "ABCXYZabcxyz0189-_=.+/ !\u{e9}\u{1F600}\0"
-            .chars()
-            .collect();
+        let alphabet: Vec<char> = "ABCXYZabcxyz0189-_=.+/ !\u{e9}\u{1F600}\0".chars().collect();
         for i in 0..valid.len() {
             for &ch in &alphabet {
                 if valid.as_bytes()[i] as char == ch {
@@ -1464,17 +1258,12 @@ mod tests {
                 s.push_str(&valid[..i]);
                 s.push(ch);
                 s.push_str(&valid[i + 1..]);
-                assert!(
-                    verify(&s, &c, NOW).is_err(),
-                    "mutation at {i} to {ch:?} accepted"
-                );
+                assert!(verify(&s, &c, NOW).is_err(), "mutation at {i} to {ch:?} accepted");
             }
         }
         // random strings over a JWT-ish alphabet and over arbitrary chars
         let jwtish: Vec<char> =
-            "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.=+/ \t\n{}\""
-                .chars()
-                .collect();
+            "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.=+/ \t\n{}\"".chars().collect();
         for round in 0..20_000 {
             let len = rng.below(if round % 100 == 0 { 9000 } else { 400 });
             let s: String = (0..len)
@@ -1515,8 +1304,7 @@ mod tests {
                     0 => fragments[rng.below(fragments.len())].as_bytes().to_vec(),
                     1 => (0..rng.below(64)).map(|_| rng.next() as u8).collect(),
                     2 => nested.as_bytes()[..rng.below(nested.len())].to_vec(),
-                    _ => serde_json::to_vec(&with(claims(), "exp", json!(rng.next() as i64)))
-                        .unwrap(),
+                    _ => serde_json::to_vec(&with(claims(), "exp", json!(rng.next() as i64))).unwrap(),
                 };
                 b64url_encode(&raw)
             };
@@ -1526,14 +1314,7 @@ mod tests {
             let t = format!("{h}.{p}.{}", b64url_encode(&sig));
             assert!(verify(&t, &c, NOW).is_err());
             // correctly MACed hostile payloads must never panic either
-            let _ = verify(
-                &sign_raw(
-                    &format!("{}.{p}", b64url_encode(br#"{"alg":"HS256"}"#)),
-                    SECRET,
-                ),
-                &c,
-                NOW,
-            );
+            let _ = verify(&sign_raw(&format!("{}.{p}", b64url_encode(br#"{"alg":"HS256"}"#)), SECRET), &c, NOW);
         }
     }
 }

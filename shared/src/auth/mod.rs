@@ -37,10 +37,11 @@ pub fn jwt_config(fetched_jwks: Option<&str>) -> Result<jwt::JwtConfig, Problem>
     let secret = config::var("jwt_secret");
     let jwks = config::var("jwks");
     let issuer = config::var("jwt_issuer");
-    let cfg = jwt::JwtConfig::new(secret.as_deref(), jwks.as_deref(), issuer.as_deref(), "authenticated").map_err(|e| {
-        eprintln!("authentication is misconfigured: {e}");
-        Problem::internal()
-    })?;
+    let cfg =
+        jwt::JwtConfig::new(secret.as_deref(), jwks.as_deref(), issuer.as_deref(), "authenticated").map_err(|e| {
+            eprintln!("authentication is misconfigured: {e}");
+            Problem::internal()
+        })?;
     match fetched_jwks {
         None => Ok(cfg),
         Some(doc) => Ok(cfg.with_jwks(doc).unwrap_or_else(|e| {
@@ -60,7 +61,9 @@ pub fn bearer(req: &Request) -> Result<&str, Problem> {
     Ok(header
         .strip_prefix("Bearer ")
         .or_else(|| header.strip_prefix("bearer "))
-        .ok_or_else(|| Problem::unauthorized("invalid_authorization_header", "the Authorization header must be `Bearer <token>`"))?
+        .ok_or_else(|| {
+            Problem::unauthorized("invalid_authorization_header", "the Authorization header must be `Bearer <token>`")
+        })?
         .trim())
 }
 
@@ -112,7 +115,10 @@ pub fn user_only(caller: Caller) -> Result<Caller, Problem> {
     match caller.claims.role.as_str() {
         "authenticated" => Ok(caller),
         "anon" => Err(Problem::forbidden("sign_in_required", "an anonymous token cannot use this endpoint; sign in")),
-        _ => Err(Problem::forbidden("user_token_required", "this endpoint acts for a signed-in user; use a user's token")),
+        _ => Err(Problem::forbidden(
+            "user_token_required",
+            "this endpoint acts for a signed-in user; use a user's token",
+        )),
     }
 }
 

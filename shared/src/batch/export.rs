@@ -76,7 +76,10 @@ fn inert(s: &str) -> std::borrow::Cow<'_, str> {
 fn is_plain_number(s: &str) -> bool {
     let digits = s.strip_prefix(['+', '-']).unwrap_or(s);
     let (int, frac) = digits.split_once('.').unwrap_or((digits, "0"));
-    !int.is_empty() && !frac.is_empty() && int.bytes().all(|b| b.is_ascii_digit()) && frac.bytes().all(|b| b.is_ascii_digit())
+    !int.is_empty()
+        && !frac.is_empty()
+        && int.bytes().all(|b| b.is_ascii_digit())
+        && frac.bytes().all(|b| b.is_ascii_digit())
 }
 
 fn cell(q: &Value, column: &str) -> String {
@@ -234,7 +237,9 @@ mod tests {
 
     #[test]
     fn numbers_and_ordinary_text_are_left_alone() {
-        for plain in ["-12.50", "+15035550142", "42", "0.5", "12.50", "O'Brien", "a=b", "e-mail", "x@y.example", "'quoted"] {
+        for plain in
+            ["-12.50", "+15035550142", "42", "0.5", "12.50", "O'Brien", "a=b", "e-mail", "x@y.example", "'quoted"]
+        {
             assert_eq!(unquoted(&csv_field(plain)), plain, "{plain:?}");
         }
         // Not numbers: a sign with something else after it.
@@ -245,7 +250,8 @@ mod tests {
 
     #[test]
     fn an_inert_formula_with_a_comma_is_still_one_field() {
-        let row = csv(&[json!({"id": "x", "client_name": "=HYPERLINK(\"http://evil.example\",\"a, b\")", "line_items": []})]);
+        let row =
+            csv(&[json!({"id": "x", "client_name": "=HYPERLINK(\"http://evil.example\",\"a, b\")", "line_items": []})]);
         let line = row.split("\r\n").nth(1).unwrap();
         assert!(line.starts_with("x,,,\"'=HYPERLINK(\"\"http://evil.example\"\",\"\"a, b\"\")\","), "{line}");
     }

@@ -283,7 +283,10 @@ const OWNER_TOKEN_TTL_S: i64 = 120;
 pub async fn advance(ctx: &Context) -> Result<Response, Problem> {
     let caller = ctx.caller()?;
     if !caller.is_service_role() {
-        return Err(Problem::forbidden("service_role_required", "jobs are advanced by the scheduler's service-role token"));
+        return Err(Problem::forbidden(
+            "service_role_required",
+            "jobs are advanced by the scheduler's service-role token",
+        ));
     }
     let started = std::time::Instant::now();
     let db = ctx.db()?;
@@ -306,7 +309,9 @@ pub async fn advance(ctx: &Context) -> Result<Response, Problem> {
         let left = ADVANCE_BUDGET.saturating_sub(started.elapsed());
         let done = worker::run_for(ctx, &as_owner, &format!("Bearer {token}"), &job_id, left).await?;
         let status = db.as_service(|db| -> Result<String, DbError> {
-            db.query("SELECT status FROM public.batch_jobs WHERE id = $1", &[db::uuid(&job_id)])?.one()?.string("status")
+            db.query("SELECT status FROM public.batch_jobs WHERE id = $1", &[db::uuid(&job_id)])?
+                .one()?
+                .string("status")
         })?;
         advanced.push(json!({ "job_id": job_id, "processed_this_run": done, "status": status }));
     }

@@ -114,7 +114,6 @@ fn export_quote(db: &Db, id: &str) -> Result<Value, ItemError> {
     Ok(crate::quote::stored::to_json(&r)?)
 }
 
-
 fn update_item_price(db: &Db, id: &str, options: &Value) -> Result<Value, ItemError> {
     let adj = PriceAdjustment::from_options(options).ok_or_else(|| failed("options.price_adjustment is invalid"))?;
     let rows =

@@ -30,7 +30,13 @@ pub enum Chunk {
 
 /// Claim and process chunks until nothing is left or the budget is spent. `authorization` is
 /// the owner's `Authorization` header, for the calls an item makes on their behalf (PDFs).
-pub async fn run_for(ctx: &Context, caller: &Caller, authorization: &str, job_id: &str, budget: Duration) -> Result<usize, Problem> {
+pub async fn run_for(
+    ctx: &Context,
+    caller: &Caller,
+    authorization: &str,
+    job_id: &str,
+    budget: Duration,
+) -> Result<usize, Problem> {
     let started = Instant::now();
     let mut done = 0;
     while started.elapsed() < budget {

@@ -10,6 +10,11 @@
 //! has its own single-threaded runtime, driven by the thread that uses it, so a query's I/O
 //! happens on that thread, as a synchronous client's would, without a hand-off per statement.
 
+#![allow(
+    clippy::result_large_err,
+    reason = "the error is spin:postgres's own error type, whose shape the interface fixes"
+)]
+
 use bytes::{BufMut, BytesMut};
 use chrono::{Datelike, NaiveDate, NaiveDateTime, NaiveTime, Timelike};
 use spin_sdk::pg4::{Column, DbDataType, DbError, DbValue, Interval, ParameterValue, PgError, QueryError, RowSet};
@@ -51,7 +56,10 @@ impl Pooled {
     }
 
     /// Run `work` with the client while driving the connection's I/O on this thread.
-    fn run<T>(&mut self, work: impl AsyncFnOnce(&Client, &mut HashMap<String, Statement>) -> Result<T, PgError>) -> Result<T, PgError> {
+    fn run<T>(
+        &mut self,
+        work: impl AsyncFnOnce(&Client, &mut HashMap<String, Statement>) -> Result<T, PgError>,
+    ) -> Result<T, PgError> {
         let Pooled { runtime, client, connection, statements, closed } = self;
         let work = work(client, statements);
         runtime.block_on(async {
@@ -217,7 +225,8 @@ impl Drop for Connection {
     fn drop(&mut self) {
         let state = self.state.get_mut();
         if let Some(mut c) = state.client.take() {
-            let clean = !(state.in_transaction && !state.pending_begin)
+            let clean = !state.in_transaction
+                || state.pending_begin
                 || c.run(async |client, _| client.batch_execute("ROLLBACK").await.map_err(query_error)).is_ok();
             if clean && !c.closed && !c.client.is_closed() {
                 self.pool.idle.lock().unwrap_or_else(|e| e.into_inner()).push(c);
@@ -317,12 +326,12 @@ fn to_param(p: ParameterValue) -> Result<Param, PgError> {
         ParameterValue::Floating64(v) => Box::new(v),
         ParameterValue::Str(v) => Box::new(v),
         ParameterValue::Binary(v) => Box::new(v),
-        ParameterValue::Date((y, m, d)) => {
-            Box::new(NaiveDate::from_ymd_opt(y, m.into(), d.into()).ok_or_else(|| bad(format!("invalid date {y}-{m}-{d}")))?)
-        }
-        ParameterValue::Time((h, mi, s, ns)) => {
-            Box::new(NaiveTime::from_hms_nano_opt(h.into(), mi.into(), s.into(), ns).ok_or_else(|| bad("invalid time"))?)
-        }
+        ParameterValue::Date((y, m, d)) => Box::new(
+            NaiveDate::from_ymd_opt(y, m.into(), d.into()).ok_or_else(|| bad(format!("invalid date {y}-{m}-{d}")))?,
+        ),
+        ParameterValue::Time((h, mi, s, ns)) => Box::new(
+            NaiveTime::from_hms_nano_opt(h.into(), mi.into(), s.into(), ns).ok_or_else(|| bad("invalid time"))?,
+        ),
         ParameterValue::Datetime((y, mo, d, h, mi, s, ns)) => {
             let date = NaiveDate::from_ymd_opt(y, mo.into(), d.into());
             let time = NaiveTime::from_hms_nano_opt(h.into(), mi.into(), s.into(), ns);
@@ -505,7 +514,9 @@ fn db_value(row: &tokio_postgres::Row, i: usize, ty: &Type) -> Result<DbValue, P
             t.nanosecond()
         ))),
         Type::TIMESTAMP => get!(NaiveDateTime, datetime),
-        Type::TIMESTAMPTZ => get!(chrono::DateTime<chrono::Utc>, |d: chrono::DateTime<chrono::Utc>| datetime(d.naive_utc())),
+        Type::TIMESTAMPTZ => {
+            get!(chrono::DateTime<chrono::Utc>, |d: chrono::DateTime<chrono::Utc>| datetime(d.naive_utc()))
+        }
         Type::UUID => get!(uuid::Uuid, |u: uuid::Uuid| DbValue::Uuid(u.to_string())),
         Type::JSONB | Type::JSON => {
             get!(serde_json::Value, |v: serde_json::Value| DbValue::Jsonb(serde_json::to_vec(&v).unwrap_or_default()))
@@ -530,5 +541,13 @@ fn db_value(row: &tokio_postgres::Row, i: usize, ty: &Type) -> Result<DbValue, P
 }
 
 fn datetime(d: NaiveDateTime) -> DbValue {
-    DbValue::Datetime((d.year(), d.month() as u8, d.day() as u8, d.hour() as u8, d.minute() as u8, d.second() as u8, d.nanosecond()))
+    DbValue::Datetime((
+        d.year(),
+        d.month() as u8,
+        d.day() as u8,
+        d.hour() as u8,
+        d.minute() as u8,
+        d.second() as u8,
+        d.nanosecond(),
+    ))
 }

@@ -186,7 +186,9 @@ mod tests {
             )
         );
         let recursive = "with recursive n(i) as (select 1 union all select i + 1 from n where i < 3) select i from n";
-        assert!(as_json(recursive).starts_with("with recursive n(i) as (select 1 union all select i + 1 from n where i < 3), __rows AS (select i from n)"));
+        assert!(as_json(recursive).starts_with(
+            "with recursive n(i) as (select 1 union all select i + 1 from n where i < 3), __rows AS (select i from n)"
+        ));
     }
 
     #[test]

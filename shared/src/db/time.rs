@@ -39,7 +39,11 @@ pub fn utc(text: &str) -> Option<String> {
                 _ => return None,
             };
             let seconds = hours * 3600 + minutes * 60;
-            if *sign == b'-' { -seconds } else { seconds }
+            if *sign == b'-' {
+                -seconds
+            } else {
+                seconds
+            }
         }
         _ => return None,
     };

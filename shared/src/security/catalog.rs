@@ -60,7 +60,8 @@ pub fn definers(db: &Db) -> Result<Definers, DbError> {
           ORDER BY 1",
         &[],
     )?;
-    let mut out = Definers { count: rows.len(), executable_by_anon: Vec::new(), executable_by_authenticated: Vec::new() };
+    let mut out =
+        Definers { count: rows.len(), executable_by_anon: Vec::new(), executable_by_authenticated: Vec::new() };
     for row in rows.iter() {
         let signature = row.string("signature")?;
         if row.flag("anon")? {

@@ -72,7 +72,8 @@ pub fn screen(function: &str, policy: Policy, req: &Request, client: &Client, db
     }
     let probe = internal == Some(Purpose::Probe);
     let service = client.key == "service_role";
-    let address_key = if service { None } else { Some(format!("ip:{}", client.address.as_deref().unwrap_or("unknown"))) };
+    let address_key =
+        if service { None } else { Some(format!("ip:{}", client.address.as_deref().unwrap_or("unknown"))) };
 
     // Which budget this request spends (see the module documentation).
     let (budget_key, budget) = if policy.stripe_deliveries && !service {
@@ -84,30 +85,39 @@ pub fn screen(function: &str, policy: Policy, req: &Request, client: &Client, db
         (client.key.clone(), CLIENTS)
     };
 
-    let gate = db.ok_or_else(|| Problem::unavailable("database_unavailable", "no database connection")).and_then(|db| {
-        let rows = db.query(
-            "SELECT status, code, retry_after, threat_settings FROM public.security_gate($1, $2, $3, $4)",
-            &[
-                db::text(budget_key.clone()),
-                db::opt_text(address_key.clone()),
-                Param::Boolean(!service && !probe),
-                db::text(budget),
-            ],
-        )?;
-        let row = rows.one()?;
-        Ok((row.i64("status")?, row.text("code")?, row.i64("retry_after")?, row.json("threat_settings")?))
-    });
+    let gate =
+        db.ok_or_else(|| Problem::unavailable("database_unavailable", "no database connection")).and_then(|db| {
+            let rows = db.query(
+                "SELECT status, code, retry_after, threat_settings FROM public.security_gate($1, $2, $3, $4)",
+                &[
+                    db::text(budget_key.clone()),
+                    db::opt_text(address_key.clone()),
+                    Param::Boolean(!service && !probe),
+                    db::text(budget),
+                ],
+            )?;
+            let row = rows.one()?;
+            Ok((row.i64("status")?, row.text("code")?, row.i64("retry_after")?, row.json("threat_settings")?))
+        });
     let (status, code, retry_after, settings) = match gate {
         Ok(g) => g,
         Err(e) if policy.fail_closed => {
             eprintln!("security gate unavailable, refusing ({function}): {}", e.code);
             return Err(Response::problem(
-                &Problem::unavailable("security_unavailable", "the request could not be screened; retry shortly").retry_after(5),
+                &Problem::unavailable("security_unavailable", "the request could not be screened; retry shortly")
+                    .retry_after(5),
             ));
         }
         Err(e) => {
             eprintln!("security gate unavailable, letting the request through ({function}): {}", e.code);
-            (0, None, 0, Some(serde_json::json!({"sqlInjectionDetection": true, "xssDetection": true, "commandInjectionDetection": true})))
+            (
+                0,
+                None,
+                0,
+                Some(
+                    serde_json::json!({"sqlInjectionDetection": true, "xssDetection": true, "commandInjectionDetection": true}),
+                ),
+            )
         }
     };
     match status {
@@ -129,7 +139,8 @@ pub fn screen(function: &str, policy: Policy, req: &Request, client: &Client, db
         _ => {
             let retry = retry_after.clamp(1, 86_400) as u32;
             return Err(Response::problem(
-                &Problem::forbidden("client_blocked", "this client is blocked after a security incident").retry_after(retry),
+                &Problem::forbidden("client_blocked", "this client is blocked after a security incident")
+                    .retry_after(retry),
             ));
         }
     }
@@ -143,14 +154,21 @@ pub fn screen(function: &str, policy: Policy, req: &Request, client: &Client, db
     if !probe {
         if let Some(db) = db {
             let fields: Vec<&str> = detections.iter().map(|d| d.field.as_str()).collect();
-            record(db, function, req, &client.key, client, "injection_attempt", &rules, serde_json::json!({"fields": fields}));
+            record(
+                db,
+                function,
+                req,
+                &client.key,
+                client,
+                "injection_attempt",
+                &rules,
+                serde_json::json!({"fields": fields}),
+            );
         }
     }
     let problem = Problem::forbidden("threat_detected", "the request looks like an injection attempt and was refused");
-    let listed: Vec<_> = detections
-        .iter()
-        .map(|d| serde_json::json!({"kind": d.kind, "rule": d.rule, "field": d.field}))
-        .collect();
+    let listed: Vec<_> =
+        detections.iter().map(|d| serde_json::json!({"kind": d.kind, "rule": d.rule, "field": d.field})).collect();
     Err(problem_with(&problem, serde_json::json!({"detections": listed})))
 }
 
@@ -169,7 +187,16 @@ pub fn after(function: &str, req: &Request, client: &Client, status: u16, db: Op
         return;
     }
     if let Some(db) = db {
-        record(db, function, req, &client.key, client, "unauthorized_access", &[], serde_json::json!({"status": status}));
+        record(
+            db,
+            function,
+            req,
+            &client.key,
+            client,
+            "unauthorized_access",
+            &[],
+            serde_json::json!({"status": status}),
+        );
     }
 }
 
@@ -204,7 +231,16 @@ const FAILED_SIGNATURES: &str = "failed_webhook_signatures";
 
 /// Record an incident of `key` (the budget's key, or the client's).
 #[allow(clippy::too_many_arguments)]
-fn record(db: &Db, function: &str, req: &Request, key: &str, client: &Client, event: &str, rules: &[String], details: serde_json::Value) {
+fn record(
+    db: &Db,
+    function: &str,
+    req: &Request,
+    key: &str,
+    client: &Client,
+    event: &str,
+    rules: &[String],
+    details: serde_json::Value,
+) {
     let result = db.query(
         "SELECT auto_response FROM public.security_record_incident($1, $2, $3, $4::text::uuid, $5, $6, $7, $8, $9::text::jsonb)",
         &[

@@ -61,7 +61,8 @@ pub fn verify_with(secret: &str, header: &str, path: &str, now: i64) -> Option<P
         return None;
     }
     let expected = mac(secret, purpose.as_str(), t, path);
-    let same = expected.len() == given.len() && expected.bytes().zip(given.bytes()).fold(0u8, |a, (x, y)| a | (x ^ y)) == 0;
+    let same =
+        expected.len() == given.len() && expected.bytes().zip(given.bytes()).fold(0u8, |a, (x, y)| a | (x ^ y)) == 0;
     same.then_some(purpose)
 }
 

@@ -62,11 +62,7 @@ pub struct Enabled {
 }
 
 impl Enabled {
-    pub const ALL: Enabled = Enabled {
-        sql_injection: true,
-        xss: true,
-        command_injection: true,
-    };
+    pub const ALL: Enabled = Enabled { sql_injection: true, xss: true, command_injection: true };
 }
 
 /// Every rule id a [`Detection`] can carry.
@@ -118,11 +114,7 @@ fn excerpt(s: &str, pos: usize) -> String {
     while !s.is_char_boundary(st) {
         st -= 1;
     }
-    s[st..]
-        .chars()
-        .take(80)
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect()
+    s[st..].chars().take(80).map(|c| if c.is_control() { ' ' } else { c }).collect()
 }
 
 /// Scan one string value.
@@ -138,12 +130,7 @@ fn scan_into(field: &str, value: &str, enabled: Enabled, out: &mut Vec<Detection
     }
     let n = normalize::normalize(value);
     let mut push = |kind, (rule, pos): (&'static str, usize), src: &str| {
-        out.push(Detection {
-            kind,
-            rule,
-            field: field.to_string(),
-            excerpt: excerpt(src, pos),
-        });
+        out.push(Detection { kind, rule, field: field.to_string(), excerpt: excerpt(src, pos) });
     };
     if enabled.sql_injection {
         if let Some(h) = sql::scan(&n.lower) {
@@ -170,10 +157,7 @@ fn percent_decode_query(s: &str) -> String {
     while i < b.len() {
         match b[i] {
             b'+' => out.push(b' '),
-            b'%' if i + 2 < b.len()
-                && b[i + 1].is_ascii_hexdigit()
-                && b[i + 2].is_ascii_hexdigit() =>
-            {
+            b'%' if i + 2 < b.len() && b[i + 1].is_ascii_hexdigit() && b[i + 2].is_ascii_hexdigit() => {
                 let h = |c: u8| (c as char).to_digit(16).unwrap_or(0) as u8;
                 out.push(h(b[i + 1]) * 16 + h(b[i + 2]));
                 i += 3;
@@ -221,11 +205,8 @@ pub fn scan_query(query: &str, enabled: Enabled) -> Vec<Detection> {
 /// Appends the segment that names `key` in an object to a field path
 /// (`body.notes`, `body.custom["a b"]`).
 fn push_key(path: &mut String, key: &str) {
-    let plain = !key.is_empty()
-        && key.len() <= 64
-        && key
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+    let plain =
+        !key.is_empty() && key.len() <= 64 && key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
     if plain {
         path.push('.');
         path.push_str(key);

@@ -12,13 +12,11 @@ use shared::db::Db;
 pub fn applied(db: &Db) -> Check {
     let p = start(Category::Infrastructure, "migrations_applied", Severity::Critical);
     // As the connection's own login: the history table belongs to the migration tool.
-    let present = match db.query(
-        "SELECT to_regclass('supabase_migrations.schema_migrations') IS NOT NULL AS present",
-        &[],
-    ) {
-        Ok(r) => r.first().map(|row| row.flag("present").unwrap_or(false)).unwrap_or(false),
-        Err(e) => return p.unavailable("the migration history", super::error_kind(&e)),
-    };
+    let present =
+        match db.query("SELECT to_regclass('supabase_migrations.schema_migrations') IS NOT NULL AS present", &[]) {
+            Ok(r) => r.first().map(|row| row.flag("present").unwrap_or(false)).unwrap_or(false),
+            Err(e) => return p.unavailable("the migration history", super::error_kind(&e)),
+        };
     if !present {
         return p.done(
             Status::Fail,
@@ -72,7 +70,12 @@ pub fn applied(db: &Db) -> Check {
     if !missing.is_empty() {
         return p.done(
             Status::Fail,
-            format!("{} of {} migrations are not recorded as applied: {}", missing.len(), MIGRATIONS.len(), missing.join(", ")),
+            format!(
+                "{} of {} migrations are not recorded as applied: {}",
+                missing.len(),
+                MIGRATIONS.len(),
+                missing.join(", ")
+            ),
             evidence,
             "apply the missing migrations (`edge db migrate`) before deploying this build",
         );

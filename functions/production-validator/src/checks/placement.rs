@@ -28,7 +28,8 @@ SELECT (SELECT coalesce(sum(weight), 0) = 1 FROM public.global_regions WHERE ena
 
 pub fn regional_configuration(db: &Db) -> Check {
     let p = start(Category::Infrastructure, "regional_configuration", Severity::High);
-    let remedy = "correct global_regions / global_function_placement (migration 0007) so that they match spin.toml's placement";
+    let remedy =
+        "correct global_regions / global_function_placement (migration 0007) so that they match spin.toml's placement";
     let present = db.query(
         "SELECT to_regclass('public.global_regions') IS NOT NULL AND to_regclass('public.global_function_placement') IS NOT NULL
                 AND to_regclass('public.global_placement_tiers') IS NOT NULL AS present",
@@ -36,7 +37,14 @@ pub fn regional_configuration(db: &Db) -> Check {
     );
     match present {
         Ok(r) if r.first().map(|row| row.flag("present").unwrap_or(false)).unwrap_or(false) => {}
-        Ok(_) => return p.done(Status::Fail, "the global_* tables do not exist (migration 0007 not applied)", json!({}), remedy),
+        Ok(_) => {
+            return p.done(
+                Status::Fail,
+                "the global_* tables do not exist (migration 0007 not applied)",
+                json!({}),
+                remedy,
+            )
+        }
         Err(e) => return p.unavailable("the regional configuration", super::error_kind(&e)),
     }
     let rows = match db.query(PLACEMENT_SQL, &[]) {
@@ -124,7 +132,10 @@ pub fn findings<'a>(rows: &[Value], components: impl Iterator<Item = &'a str>, c
         for r in rows {
             let region = r["region"].as_str().unwrap_or("");
             if r["home_only"] == true && r["home"] != true {
-                out.push(format!("{function} is {} (home region only) but placed in {region}", r["tier"].as_str().unwrap_or("")));
+                out.push(format!(
+                    "{function} is {} (home region only) but placed in {region}",
+                    r["tier"].as_str().unwrap_or("")
+                ));
             }
             if r["region_enabled"] != true {
                 out.push(format!("{function} is placed in the disabled region {region}"));
@@ -251,7 +262,8 @@ mod tests {
             json!({"region": "eu-west-1", "priority": 6, "weight": "0.250"}),
             json!({"region": "sa-east-1", "priority": 1, "weight": "0.000"}),
         ];
-        let rows = vec![row("webhook-monitor", "us-east-1", "cold", true), row("quote-processor", "us-east-1", "warm", true)];
+        let rows =
+            vec![row("webhook-monitor", "us-east-1", "cold", true), row("quote-processor", "us-east-1", "warm", true)];
         let manifest_regions = [("us-east-1", 8, "0.300"), ("eu-west-1", 6, "0.200"), ("us-west-1", 7, "0.250")];
         let placement: [(&str, &[&str], &str); 2] =
             [("webhook-monitor", &["us-east-1"], "cold"), ("quote-processor", &["eu-west-1", "us-east-1"], "warm")];
@@ -264,6 +276,8 @@ mod tests {
                 "quote-processor: us-east-1 as warm in global_function_placement, eu-west-1, us-east-1 as warm in spin.toml",
             ]
         );
-        assert!(differences_from_manifest(&regions[..1], &rows[..1], &manifest_regions[..1], &placement[..1]).is_empty());
+        assert!(
+            differences_from_manifest(&regions[..1], &rows[..1], &manifest_regions[..1], &placement[..1]).is_empty()
+        );
     }
 }

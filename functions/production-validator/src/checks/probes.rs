@@ -87,9 +87,9 @@ pub struct Health {
 impl Health {
     /// Whether every answer was 200 naming the component.
     fn answers_ok(&self) -> bool {
-        std::iter::once(&self.cold).chain(self.warm.iter()).all(|a| {
-            a.status == Some(200) && a.body["status"] == "ok" && a.body["function"] == self.component
-        })
+        std::iter::once(&self.cold)
+            .chain(self.warm.iter())
+            .all(|a| a.status == Some(200) && a.body["status"] == "ok" && a.body["function"] == self.component)
     }
 
     /// Time spent on the probes (the check's own duration).
@@ -136,7 +136,8 @@ fn health_endpoint_verdict(h: &Health) -> Check {
     if h.answers_ok() {
         p.done(Status::Pass, format!("{} answers /health with 200 and its name", h.component), evidence, "")
     } else {
-        let first_bad = std::iter::once(&h.cold).chain(h.warm.iter()).find(|a| a.status != Some(200)).unwrap_or(&h.cold);
+        let first_bad =
+            std::iter::once(&h.cold).chain(h.warm.iter()).find(|a| a.status != Some(200)).unwrap_or(&h.cold);
         let got = match first_bad.status {
             Some(s) => format!("{s}{}", first_bad.code.as_ref().map(|c| format!(" {c}")).unwrap_or_default()),
             None => "no answer".into(),
@@ -161,7 +162,12 @@ fn health_latency_verdict(h: &Health) -> Check {
         "warm_budget_ms": WARM_BUDGET_MS,
     });
     let (Some(warm), Some(200)) = (warm, h.cold.status) else {
-        return p.done(Status::Skip, format!("{} gave no successful answer to time", h.component), evidence, "make /health answer first (health_endpoint)");
+        return p.done(
+            Status::Skip,
+            format!("{} gave no successful answer to time", h.component),
+            evidence,
+            "make /health answer first (health_endpoint)",
+        );
     };
     let cold_status = by_upper_bound(h.cold.ms, COLD_BUDGET_MS, 2.0 * COLD_BUDGET_MS);
     let warm_status = by_upper_bound(warm, WARM_BUDGET_MS, 2.0 * WARM_BUDGET_MS);
@@ -184,7 +190,10 @@ fn health_latency_verdict(h: &Health) -> Check {
             fixed(WARM_BUDGET_MS, 0)
         ),
         evidence,
-        format!("{} is slow to start or answer: check its size (edge build prints it) and the host's load", h.component),
+        format!(
+            "{} is slow to start or answer: check its size (edge build prints it) and the host's load",
+            h.component
+        ),
     )
 }
 
@@ -201,10 +210,16 @@ pub async fn forged_tokens(caller_authorization: &str) -> Check {
     let issuer = shared::config::var("jwt_issuer");
     let mut forged: Vec<(&str, String)> = vec![
         ("alg_none", tokens::unsigned(&tokens::claims(now, now + 600, issuer.as_deref()))),
-        ("wrong_key", shared::auth::jwt::mint_hs256(&tokens::claims(now, now + 600, issuer.as_deref()), &random_secret())),
+        (
+            "wrong_key",
+            shared::auth::jwt::mint_hs256(&tokens::claims(now, now + 600, issuer.as_deref()), &random_secret()),
+        ),
     ];
     if let Some(secret) = shared::config::var("jwt_secret") {
-        forged.push(("expired", shared::auth::jwt::mint_hs256(&tokens::claims(now - 7200, now - 3600, issuer.as_deref()), &secret)));
+        forged.push((
+            "expired",
+            shared::auth::jwt::mint_hs256(&tokens::claims(now - 7200, now - 3600, issuer.as_deref()), &secret),
+        ));
     }
     let mut probes = Vec::new();
     let mut refused = 0;
@@ -218,13 +233,17 @@ pub async fn forged_tokens(caller_authorization: &str) -> Check {
             if a.status == Some(401) {
                 refused += 1;
             } else {
-                accepted.push(format!("{kind} → {path}: {}", a.status.map(|s| s.to_string()).unwrap_or("no answer".into())));
+                accepted.push(format!(
+                    "{kind} → {path}: {}",
+                    a.status.map(|s| s.to_string()).unwrap_or("no answer".into())
+                ));
             }
             probes.push(json!({ "token": kind, "path": path, "answer": a.to_json() }));
         }
         let control = call(Method::Get, &url, &[("authorization", caller_authorization)], None).await;
         if control.status.is_none() || control.status == Some(401) || control.status.is_some_and(|s| s >= 500) {
-            control_refused.push(format!("{path}: {}", control.status.map(|s| s.to_string()).unwrap_or("no answer".into())));
+            control_refused
+                .push(format!("{path}: {}", control.status.map(|s| s.to_string()).unwrap_or("no answer".into())));
         }
         probes.push(json!({ "token": "caller (control)", "path": path, "answer": control.to_json() }));
     }
@@ -243,7 +262,10 @@ pub async fn forged_tokens(caller_authorization: &str) -> Check {
     if !control_refused.is_empty() {
         return p.done(
             Status::Warning,
-            format!("forged tokens got 401, but so did (or failed) the caller's valid token: {}", control_refused.join("; ")),
+            format!(
+                "forged tokens got 401, but so did (or failed) the caller's valid token: {}",
+                control_refused.join("; ")
+            ),
             evidence,
             "the probed endpoints refuse valid tokens too, so the 401s prove nothing: check those functions",
         );
@@ -271,7 +293,8 @@ pub async fn unsigned_webhooks() -> Check {
     let wrong = shared::stripe::sign(body.as_bytes(), &random_secret(), now);
     let unsigned = call(Method::Post, &url, &[("content-type", "application/json")], Some(body.clone())).await;
     let badly_signed =
-        call(Method::Post, &url, &[("content-type", "application/json"), ("stripe-signature", &wrong)], Some(body)).await;
+        call(Method::Post, &url, &[("content-type", "application/json"), ("stripe-signature", &wrong)], Some(body))
+            .await;
     let evidence = json!({
         "without_signature": unsigned.to_json(),
         "signed_with_a_random_key": badly_signed.to_json(),

@@ -38,7 +38,12 @@ pub fn rate_limiting(db: &Db) -> Check {
     let row = match setting(db, "rate_limiting") {
         Ok(Some(row)) => row,
         Ok(None) => {
-            return p.done(Status::Fail, "no rate_limiting/global_settings row: rate limiting is not configured", json!({}), remedy)
+            return p.done(
+                Status::Fail,
+                "no rate_limiting/global_settings row: rate limiting is not configured",
+                json!({}),
+                remedy,
+            )
         }
         Err(why) => return p.done(Status::Fail, format!("rate limiting cannot be on: {why}"), json!({}), remedy),
     };
@@ -60,7 +65,12 @@ pub fn rate_limiting(db: &Db) -> Check {
     if problems.is_empty() {
         p.done(
             Status::Pass,
-            format!("rate limiting on: {} requests a minute, bursts of {}, blocks of {} s", rpm.unwrap(), burst.unwrap(), block.unwrap()),
+            format!(
+                "rate limiting on: {} requests a minute, bursts of {}, blocks of {} s",
+                rpm.unwrap(),
+                burst.unwrap(),
+                block.unwrap()
+            ),
             evidence,
             remedy,
         )

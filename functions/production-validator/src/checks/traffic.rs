@@ -92,18 +92,34 @@ pub fn p95_latency(function: &str, w: &Window) -> Check {
     let remedy = format!("{function} is slower than its target: look at its slowest routes (performance-optimizer /metrics) and its queries");
     let p95 = match w.p95_ms {
         Some(v) if w.requests > 0 => v,
-        _ => return p.done(Status::Skip, format!("no request to {function} in the last hour"), evidence, "send traffic (or wait for it) and validate again"),
+        _ => {
+            return p.done(
+                Status::Skip,
+                format!("no request to {function} in the last hour"),
+                evidence,
+                "send traffic (or wait for it) and validate again",
+            )
+        }
     };
     if w.requests < MIN_SAMPLES {
         return p.done(
             Status::Warning,
-            format!("only {} requests to {function} in the last hour: too few for a p95 (p95 {} ms)", w.requests, fixed(p95, 1)),
+            format!(
+                "only {} requests to {function} in the last hour: too few for a p95 (p95 {} ms)",
+                w.requests,
+                fixed(p95, 1)
+            ),
             evidence,
             format!("validate again once {function} has served at least {MIN_SAMPLES} requests in an hour"),
         );
     }
     let status = by_upper_bound(p95, target, target * 1.5);
-    p.done(status, format!("p95 {} ms over {} requests (target ≤ {} ms)", fixed(p95, 1), w.requests, fixed(target, 0)), evidence, remedy)
+    p.done(
+        status,
+        format!("p95 {} ms over {} requests (target ≤ {} ms)", fixed(p95, 1), w.requests, fixed(target, 0)),
+        evidence,
+        remedy,
+    )
 }
 
 pub fn error_rate(function: &str, w: &Window) -> Check {
@@ -119,12 +135,20 @@ pub fn error_rate(function: &str, w: &Window) -> Check {
         "min_samples": MIN_SAMPLES,
     });
     let Some(rate) = rate else {
-        return p.done(Status::Skip, format!("no request to {function} in the last hour"), evidence, "send traffic (or wait for it) and validate again");
+        return p.done(
+            Status::Skip,
+            format!("no request to {function} in the last hour"),
+            evidence,
+            "send traffic (or wait for it) and validate again",
+        );
     };
     if w.requests < MIN_SAMPLES {
         return p.done(
             Status::Warning,
-            format!("only {} requests to {function} in the last hour ({} failed): too few to judge", w.requests, w.errors),
+            format!(
+                "only {} requests to {function} in the last hour ({} failed): too few to judge",
+                w.requests, w.errors
+            ),
             evidence,
             format!("validate again once {function} has served at least {MIN_SAMPLES} requests in an hour"),
         );
@@ -140,8 +164,32 @@ pub fn error_rate(function: &str, w: &Window) -> Check {
             fixed(ERROR_RATE_PASS, 2)
         ),
         evidence,
-        format!("{function} answers 5xx: read its log (.edge/logs or the platform's) for the failing routes and fix them"),
+        format!(
+            "{function} answers 5xx: read its log (.edge/logs or the platform's) for the failing routes and fix them"
+        ),
     )
+}
+
+/// The traffic checks, skipped, when the metrics cannot be read at all.
+pub fn unreadable(why: &str, wants: impl Fn(Category) -> bool) -> Vec<Check> {
+    let mut out = Vec::new();
+    for (function, _) in COMPONENTS {
+        if wants(Category::Performance) {
+            out.push(
+                start(Category::Performance, "p95_latency", Severity::Medium)
+                    .subject(function)
+                    .unavailable("performance_metrics", why),
+            );
+        }
+        if wants(Category::Reliability) {
+            out.push(
+                start(Category::Reliability, "error_rate", Severity::High)
+                    .subject(function)
+                    .unavailable("performance_metrics", why),
+            );
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -169,18 +217,4 @@ mod tests {
         assert_eq!(error_rate("quote-processor", &w(100, 1, 1.0)).status, Status::Warning);
         assert_eq!(error_rate("quote-processor", &w(100, 2, 1.0)).status, Status::Fail);
     }
-}
-
-/// The traffic checks, skipped, when the metrics cannot be read at all.
-pub fn unreadable(why: &str, wants: impl Fn(Category) -> bool) -> Vec<Check> {
-    let mut out = Vec::new();
-    for (function, _) in COMPONENTS {
-        if wants(Category::Performance) {
-            out.push(start(Category::Performance, "p95_latency", Severity::Medium).subject(function).unavailable("performance_metrics", why));
-        }
-        if wants(Category::Reliability) {
-            out.push(start(Category::Reliability, "error_rate", Severity::High).subject(function).unavailable("performance_metrics", why));
-        }
-    }
-    out
 }

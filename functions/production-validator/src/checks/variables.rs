@@ -75,9 +75,19 @@ pub fn production_variables() -> Check {
         );
     }
     if !advice.is_empty() {
-        return p.done(Status::Warning, advice.join("; "), evidence, "set jwt_issuer, resend_api_key, cors_origins and an https public_base_url for production");
+        return p.done(
+            Status::Warning,
+            advice.join("; "),
+            evidence,
+            "set jwt_issuer, resend_api_key, cors_origins and an https public_base_url for production",
+        );
     }
-    p.done(Status::Pass, format!("all {} required variables are set; recommended settings too", required().len()), evidence, "")
+    p.done(
+        Status::Pass,
+        format!("all {} required variables are set; recommended settings too", required().len()),
+        evidence,
+        "",
+    )
 }
 
 fn is_loopback(url: &str) -> bool {
@@ -99,7 +109,8 @@ pub fn secret_strength() -> Check {
     match read("stripe_webhook_secrets") {
         Ok(s) if !s.trim().is_empty() => {
             checked.push("stripe_webhook_secrets");
-            findings.extend(secrets::stripe_secret_findings(&s).into_iter().map(|f| format!("stripe_webhook_secrets {f}")));
+            findings
+                .extend(secrets::stripe_secret_findings(&s).into_iter().map(|f| format!("stripe_webhook_secrets {f}")));
         }
         _ => {}
     }
@@ -116,7 +127,12 @@ pub fn secret_strength() -> Check {
         },
     });
     if checked.is_empty() {
-        return p.done(Status::Skip, "no secret is set to judge", evidence, "set jwt_secret and stripe_webhook_secrets");
+        return p.done(
+            Status::Skip,
+            "no secret is set to judge",
+            evidence,
+            "set jwt_secret and stripe_webhook_secrets",
+        );
     }
     if findings.is_empty() {
         return p.done(Status::Pass, format!("{} strong", checked.join(" and ")), evidence, "");

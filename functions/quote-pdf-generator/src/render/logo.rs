@@ -90,9 +90,9 @@ pub fn embed(pdf: &[u8], logo: &Placement, left_mm: f64, top_mm: f64) -> Option<
     } else {
         String::new()
     };
-    write!(
+    writeln!(
         out,
-        "{image_id} 0 obj<</Type/XObject/Subtype/Image/Width {}/Height {}/ColorSpace {color}/BitsPerComponent 8/Filter/{}{parms}/Length {}>>stream\n",
+        "{image_id} 0 obj<</Type/XObject/Subtype/Image/Width {}/Height {}/ColorSpace {color}/BitsPerComponent 8/Filter/{}{parms}/Length {}>>stream",
         img.width,
         img.height,
         data.filter,
@@ -124,7 +124,8 @@ pub fn embed(pdf: &[u8], logo: &Placement, left_mm: f64, top_mm: f64) -> Option<
     for (id, offset) in &offsets {
         write!(out, "{id} 1\n{offset:>010} 00000 n \n").ok()?;
     }
-    write!(out, "trailer\n<</Size {}/Root {root} 0 R/Prev {prev_xref}>>\nstartxref\n{xref_at}\n%%EOF", size + 2).ok()?;
+    write!(out, "trailer\n<</Size {}/Root {root} 0 R/Prev {prev_xref}>>\nstartxref\n{xref_at}\n%%EOF", size + 2)
+        .ok()?;
     Some(out)
 }
 
@@ -158,4 +159,3 @@ fn media_box_height(page: &[u8]) -> Option<f64> {
     let end = at + find(&page[at..], b"]")?;
     std::str::from_utf8(&page[at..end]).ok()?.split_ascii_whitespace().nth(3)?.parse().ok()
 }
-

@@ -29,12 +29,7 @@ struct Cmd {
 }
 
 const fn c(name: &'static str, a: A, unix: bool, distinct: bool) -> Cmd {
-    Cmd {
-        name,
-        a,
-        unix,
-        distinct,
-    }
+    Cmd { name, a, unix, distinct }
 }
 
 const NET: &[&str] = &[
@@ -118,8 +113,18 @@ const CMDS: &[Cmd] = &[
     c(
         "wmic",
         A::Sub(&[
-            "process", "os", "useraccount", "service", "qfe", "startup", "computersystem",
-            "product", "nicconfig", "share", "logicaldisk", "group",
+            "process",
+            "os",
+            "useraccount",
+            "service",
+            "qfe",
+            "startup",
+            "computersystem",
+            "product",
+            "nicconfig",
+            "share",
+            "logicaldisk",
+            "group",
         ]),
         false,
         true,
@@ -140,12 +145,7 @@ const CMDS: &[Cmd] = &[
     c("arp", A::Arg, false, true),
     c("route", A::Arg, false, false),
     c("netsh", A::Arg, false, true),
-    c(
-        "sc",
-        A::Sub(&["query", "create", "config", "start", "stop", "qc"]),
-        false,
-        false,
-    ),
+    c("sc", A::Sub(&["query", "create", "config", "start", "stop", "qc"]), false, false),
     c("schtasks", A::Arg, false, true),
     c("tree", A::Arg, false, false),
     c("who", A::Arg, true, false),
@@ -255,9 +255,7 @@ fn skip_ws(s: &[u8], mut i: usize) -> usize {
     i
 }
 
-const NETWORK: &[&str] = &[
-    "ping", "nslookup", "nc", "ncat", "netcat", "telnet", "curl", "wget", "ftp", "tftp", "dig",
-];
+const NETWORK: &[&str] = &["ping", "nslookup", "nc", "ncat", "netcat", "telnet", "curl", "wget", "ftp", "tftp", "dig"];
 
 /// Ends a command's argument (except as its first byte: `)` or a quote may start one).
 fn ends_arg(c: u8) -> bool {
@@ -332,10 +330,7 @@ impl Run {
 
     /// Dots in `start..end`; 4 means four or more.
     fn dots_from(&self, start: usize) -> usize {
-        self.last_dots
-            .iter()
-            .filter(|d| d.is_some_and(|d| d >= start))
-            .count()
+        self.last_dots.iter().filter(|d| d.is_some_and(|d| d >= start)).count()
     }
 
     fn last_dot_from(&self, start: usize) -> Option<usize> {
@@ -363,9 +358,7 @@ fn arg_like(l: &[u8], start: usize, run: &Run) -> bool {
     match f {
         b'-' => a.get(1).is_some_and(|c| c.is_ascii_alphanumeric()),
         b'/' | b'\\' | b'~' | b'$' | b'\'' | b'"' | b'<' | b'>' | b'`' | b'*' => true,
-        b'.' => a
-            .get(1)
-            .is_some_and(|&c| c == b'/' || c == b'.' || c == b'\\'),
+        b'.' => a.get(1).is_some_and(|&c| c == b'/' || c == b'.' || c == b'\\'),
         b'%' => run.last_percent.is_some_and(|p| p > start),
         _ => {
             if a.len() >= 2 && a[0].is_ascii_alphabetic() && a[1] == b':' {
@@ -383,8 +376,8 @@ fn arg_like(l: &[u8], start: usize, run: &Run) -> bool {
             if let Some(dot) = run.last_dot_from(start) {
                 let ext = &l[dot + 1..run.end];
                 const EXT: &[&str] = &[
-                    "php", "txt", "sh", "py", "pl", "exe", "ini", "conf", "log", "bat", "ps1",
-                    "jsp", "asp", "aspx", "js", "cfg", "cgi", "rb", "db", "sql", "xml", "bak",
+                    "php", "txt", "sh", "py", "pl", "exe", "ini", "conf", "log", "bat", "ps1", "jsp", "asp", "aspx",
+                    "js", "cfg", "cgi", "rb", "db", "sql", "xml", "bak",
                 ];
                 return EXT.iter().any(|e| e.as_bytes() == ext);
             }
@@ -414,15 +407,7 @@ struct Shell<'a> {
 
 impl<'a> Shell<'a> {
     fn new(lower: &'a [u8], raw: &'a [u8]) -> Self {
-        Shell {
-            lower,
-            raw,
-            args: None,
-            second_args: None,
-            targets: None,
-            redirect_or_sep: None,
-            target_start: None,
-        }
+        Shell { lower, raw, args: None, second_args: None, targets: None, redirect_or_sep: None, target_start: None }
     }
 
     /// The argument that starts at `start`: the run it belongs to.
@@ -464,10 +449,7 @@ impl<'a> Shell<'a> {
         let at = match self.redirect_or_sep {
             Some((f, at)) if f <= from && from <= at => at,
             _ => {
-                let at = l[from..]
-                    .iter()
-                    .position(|&c| c == b'>' || sep(c))
-                    .map_or(l.len(), |p| from + p);
+                let at = l[from..].iter().position(|&c| c == b'>' || sep(c)).map_or(l.len(), |p| from + p);
                 work::add(at - from + 1);
                 self.redirect_or_sep = Some((from, at));
                 at
@@ -528,11 +510,7 @@ impl<'a> Shell<'a> {
         }
         // What follows the command word must end it.
         if let Some(&n) = l.get(j) {
-            if !(matches!(
-                n,
-                b' ' | b'\t' | b'+' | b')' | b'\'' | b'"' | b'>' | b'<' | b'{' | b'$' | b'#'
-            ) || sep(n))
-            {
+            if !(matches!(n, b' ' | b'\t' | b'+' | b')' | b'\'' | b'"' | b'>' | b'<' | b'{' | b'$' | b'#') || sep(n)) {
                 return false;
             }
         }
@@ -541,22 +519,15 @@ impl<'a> Shell<'a> {
         // to back.
         let wraps = depth == 0
             && explicit
-            && matches!(
-                &l[i..j],
-                b"busybox" | b"sudo" | b"nohup" | b"exec" | b"xargs" | b"time"
-            );
-        self.known_command(i, j, explicit, lenient)
-            || (wraps && self.command_at_depth(skip_ws(l, j), true, lenient, 1))
+            && matches!(&l[i..j], b"busybox" | b"sudo" | b"nohup" | b"exec" | b"xargs" | b"time");
+        self.known_command(i, j, explicit, lenient) || (wraps && self.command_at_depth(skip_ws(l, j), true, lenient, 1))
     }
 
     /// The word `i..j` names a command whose arguments fit.
     fn known_command(&mut self, i: usize, j: usize, explicit: bool, lenient: bool) -> bool {
         let l = self.lower;
         let word = &l[i..j];
-        let cut = word
-            .iter()
-            .rposition(|&c| c == b'/' || c == b'\\')
-            .map_or(0, |p| p + 1);
+        let cut = word.iter().rposition(|&c| c == b'/' || c == b'\\').map_or(0, |p| p + 1);
         let is_path = cut > 0;
         // `http://host/a/echo` is a URL whose last segment happens to be a command's name, not a
         // command run by its path.
@@ -602,10 +573,7 @@ impl<'a> Shell<'a> {
             }
             A::Num => {
                 let run = self.arg_run(a0);
-                explicit
-                    && a0 < run.end
-                    && run.last_not_digit.is_none_or(|p| p < a0)
-                    && ends(run.end)
+                explicit && a0 < run.end && run.last_not_digit.is_none_or(|p| p < a0) && ends(run.end)
             }
             A::Sub(subs) => {
                 let run = self.arg_run(a0);
@@ -650,30 +618,23 @@ pub(crate) fn scan(raw: &str) -> Option<(&'static str, usize)> {
     let mut l = raw.to_ascii_lowercase().into_bytes();
     blank_field_separators(&mut l, &mut r);
     let (r, l) = (&r[..], &l[..]);
-    let compact: Vec<u8> = l
-        .iter()
-        .copied()
-        .filter(|c| !c.is_ascii_whitespace())
-        .collect();
+    let compact: Vec<u8> = l.iter().copied().filter(|c| !c.is_ascii_whitespace()).collect();
     work::add(2 * l.len());
     if let Some(p) = find(&compact, b"(){:;}") {
         return Some(("cmdi.shellshock", p.min(l.len())));
     }
     if let Some(p) = find(l, b"<!--#") {
         let d = &l[p + 5..];
-        if [
-            "exec", "include", "echo", "config", "fsize", "flastmod", "printenv", "set",
-        ]
-        .iter()
-        .any(|k| d.starts_with(k.as_bytes()))
+        if ["exec", "include", "echo", "config", "fsize", "flastmod", "printenv", "set"]
+            .iter()
+            .any(|k| d.starts_with(k.as_bytes()))
         {
             return Some(("cmdi.ssi", p));
         }
     }
     // `phpinfo()`, `;phpversion();`: PHP's own probes, called
     if let Some((_, p)) = PHP_PROBES.first(l, |i, at| {
-        (at == 0 || !l[at - 1].is_ascii_alphanumeric())
-            && l.get(at + PHP_PROBES.get(i).len()) == Some(&b'(')
+        (at == 0 || !l[at - 1].is_ascii_alphanumeric()) && l.get(at + PHP_PROBES.get(i).len()) == Some(&b'(')
     }) {
         return Some(("cmdi.php_code", p));
     }
@@ -717,10 +678,7 @@ pub(crate) fn scan(raw: &str) -> Option<(&'static str, usize)> {
     let n = l.len();
     // What `lenient` asks at every separator, read once: how far the input is nothing but
     // separators, quotes and spaces, and where its last backtick is.
-    let lead = l
-        .iter()
-        .take_while(|&&c| matches!(c, b' ' | b'\'' | b'"' | b';' | b'|' | b'&' | b'\n' | b'\r'))
-        .count();
+    let lead = l.iter().take_while(|&&c| matches!(c, b' ' | b'\'' | b'"' | b';' | b'|' | b'&' | b'\n' | b'\r')).count();
     let last_backtick = l.iter().rposition(|&c| c == b'`');
     work::add(lead + n + 1);
     // `<whoami`, `<ls -la /tmp`: an input that starts by redirecting into a command reads
@@ -766,18 +724,10 @@ pub(crate) fn scan(raw: &str) -> Option<(&'static str, usize)> {
             }
             // Everything before the separator is separators, quotes and spaces, or a backtick
             // closes this one.
-            let lenient = explicit
-                && ((quote_sub && last_backtick.is_some_and(|b| b >= k))
-                    || i.saturating_sub(1) <= lead);
+            let lenient =
+                explicit && ((quote_sub && last_backtick.is_some_and(|b| b >= k)) || i.saturating_sub(1) <= lead);
             if shell.command_at(k, explicit || quote_sub, lenient) {
-                return Some((
-                    if quote_sub {
-                        "cmdi.substitution"
-                    } else {
-                        "cmdi.chained_command"
-                    },
-                    k,
-                ));
+                return Some((if quote_sub { "cmdi.substitution" } else { "cmdi.chained_command" }, k));
             }
         }
         if i == n {
@@ -805,16 +755,11 @@ pub(crate) fn scan(raw: &str) -> Option<(&'static str, usize)> {
         }
     }
     let sensitive = |p: usize, at: usize| {
-        if PATHS.get(p)[0] == b'/'
-            && at > 0
-            && (l[at - 1].is_ascii_alphanumeric() || l[at - 1] == b'.')
-        {
+        if PATHS.get(p)[0] == b'/' && at > 0 && (l[at - 1].is_ascii_alphanumeric() || l[at - 1] == b'.') {
             // part of a URL path (example.com/bin/...), unless it is `usr/bin/...`
             return l[..at].ends_with(b"usr") || l[..at].ends_with(b"local");
         }
         true
     };
-    PATHS
-        .first(l, sensitive)
-        .map(|(_, at)| ("cmdi.sensitive_path", at))
+    PATHS.first(l, sensitive).map(|(_, at)| ("cmdi.sensitive_path", at))
 }

@@ -28,10 +28,7 @@ const GROUPS: &[(&str, &[&str])] = &[
     ("comment markers", &["--", "/*", "*/", "#", "<!--"]),
     ("entities", &["&amp;", "&#x41;", "&#65;"]),
     ("escapes", &["%25", "%u0041", "\\x41", "\\u0041", "\\\\"]),
-    (
-        "keywords",
-        &["select ", "union ", "or 1=1 ", "<script", "on"],
-    ),
+    ("keywords", &["select ", "union ", "or 1=1 ", "<script", "on"]),
 ];
 
 /// Shapes that reached one of the former rescans (named beside each), or come close to a
@@ -94,9 +91,7 @@ fn inputs(len: usize, each_unit: bool) -> Vec<(String, String)> {
 fn assert_linear(detector: &str, each_unit: bool, run: impl Fn(&str)) {
     let large = large();
     let mut worst = (0.0, String::new());
-    let both = inputs(SMALL, each_unit)
-        .into_iter()
-        .zip(inputs(large, each_unit));
+    let both = inputs(SMALL, each_unit).into_iter().zip(inputs(large, each_unit));
     for ((name, small), (_, big)) in both {
         let ((), s) = work::measure(|| run(&small));
         let ((), b) = work::measure(|| run(&big));
@@ -119,10 +114,7 @@ fn assert_linear(detector: &str, each_unit: bool, run: impl Fn(&str)) {
             worst = (per_byte, name);
         }
     }
-    eprintln!(
-        "{detector}: at most {:.1} steps a byte ({})",
-        worst.0, worst.1
-    );
+    eprintln!("{detector}: at most {:.1} steps a byte ({})", worst.0, worst.1);
 }
 
 #[test]
@@ -173,10 +165,7 @@ fn runs_of_semicolons_cost_linear_time() {
         assert_eq!(found, None);
         per_byte.push(steps as f64 / len as f64);
     }
-    assert!(
-        per_byte.iter().all(|&p| p <= 16.0),
-        "steps a byte at 8 KiB, 64 KiB, 1 MiB: {per_byte:?}"
-    );
+    assert!(per_byte.iter().all(|&p| p <= 16.0), "steps a byte at 8 KiB, 64 KiB, 1 MiB: {per_byte:?}");
     let body = serde_json::Value::Array(vec![json!(";".repeat(65536)); 15]);
     let (found, steps) = work::measure(|| scan_json(&body, Enabled::ALL));
     assert!(found.is_empty());
@@ -195,23 +184,16 @@ fn attack_after_padding_is_found() {
     ] {
         let v = format!("{}{attack}", run_of(pad, pad_len));
         let found = scan_value("f", &v, Enabled::ALL);
-        assert!(
-            found.iter().any(|d| d.kind == kind),
-            "{pad:?} then {attack}"
-        );
+        assert!(found.iter().any(|d| d.kind == kind), "{pad:?} then {attack}");
         let body = json!({ "notes": v });
-        assert!(scan_json(&body, Enabled::ALL)
-            .iter()
-            .any(|d| d.kind == kind));
+        assert!(scan_json(&body, Enabled::ALL).iter().any(|d| d.kind == kind));
     }
 }
 
 /// However short the value, a call costs at most `STEPS_PER_CALL` more.
 #[test]
 fn short_values_cost_a_bounded_amount() {
-    for v in [
-        "", "a", ";", "'", "<", "$(", "/*", "&#", "%", "select", "<a on", "a=1",
-    ] {
+    for v in ["", "a", ";", "'", "<", "$(", "/*", "&#", "%", "select", "<a on", "a=1"] {
         let (_, steps) = work::measure(|| scan_value("f", v, Enabled::ALL));
         assert!(within_bound(steps, v.len()), "{v:?}: {steps} steps");
         let (_, steps) = work::measure(|| scan_query(v, Enabled::ALL));
@@ -225,40 +207,19 @@ fn json_and_query_walks_cost_linear_time() {
     let long_key = "k".repeat(300);
     let bodies = [
         // many small values: what each value costs whatever its length
-        (
-            "one-byte strings",
-            serde_json::Value::Array(vec![json!("a"); n / 4]),
-        ),
-        (
-            "empty strings",
-            serde_json::Value::Array(vec![json!(""); n / 3]),
-        ),
+        ("one-byte strings", serde_json::Value::Array(vec![json!("a"); n / 4])),
+        ("empty strings", serde_json::Value::Array(vec![json!(""); n / 3])),
         ("numbers", serde_json::Value::Array(vec![json!(1); n / 2])),
         // a path past MAX_PATH above every element of a long array
-        (
-            "long path",
-            json!({ long_key.as_str(): vec![json!(1); n / 2] }),
-        ),
-        (
-            "objects",
-            serde_json::Value::Array(vec![json!({"k": ";"}); n / 10]),
-        ),
-        (
-            "semicolon strings",
-            serde_json::Value::Array(vec![json!(";".repeat(n / 16)); 15]),
-        ),
+        ("long path", json!({ long_key.as_str(): vec![json!(1); n / 2] })),
+        ("objects", serde_json::Value::Array(vec![json!({"k": ";"}); n / 10])),
+        ("semicolon strings", serde_json::Value::Array(vec![json!(";".repeat(n / 16)); 15])),
     ];
     for (name, body) in bodies {
         let len = serde_json::to_vec(&body).unwrap().len();
         let (_, steps) = work::measure(|| scan_json(&body, Enabled::ALL));
-        assert!(
-            within_bound(steps, len),
-            "{name}: {steps} steps for {len} bytes"
-        );
-        eprintln!(
-            "scan_json {name}: {:.1} steps a byte",
-            steps as f64 / len as f64
-        );
+        assert!(within_bound(steps, len), "{name}: {steps} steps for {len} bytes");
+        eprintln!("scan_json {name}: {:.1} steps a byte", steps as f64 / len as f64);
     }
     let queries = [
         ("one-byte values", "a=1&".repeat(n / 4)),
@@ -269,13 +230,7 @@ fn json_and_query_walks_cost_linear_time() {
     for (name, query) in queries {
         let (_, steps) = work::measure(|| scan_query(&query, Enabled::ALL));
         let len = query.len();
-        assert!(
-            within_bound(steps, len),
-            "{name}: {steps} steps for {len} bytes"
-        );
-        eprintln!(
-            "scan_query {name}: {:.1} steps a byte",
-            steps as f64 / len as f64
-        );
+        assert!(within_bound(steps, len), "{name}: {steps} steps for {len} bytes");
+        eprintln!("scan_query {name}: {:.1} steps a byte", steps as f64 / len as f64);
     }
 }

@@ -133,17 +133,9 @@ fn entity(b: &[u8], i: usize) -> Option<(u32, usize)> {
         let start = j;
         let mut v: u32 = 0;
         while let Some(&c) = b.get(j) {
-            let d = if hex {
-                hexv(c)
-            } else {
-                (c as char).to_digit(10)
-            };
+            let d = if hex { hexv(c) } else { (c as char).to_digit(10) };
             match d {
-                Some(d) => {
-                    v = v
-                        .saturating_mul(if hex { 16 } else { 10 })
-                        .saturating_add(d)
-                }
+                Some(d) => v = v.saturating_mul(if hex { 16 } else { 10 }).saturating_add(d),
                 None => break,
             }
             j += 1;
@@ -167,10 +159,7 @@ fn entity(b: &[u8], i: usize) -> Option<(u32, usize)> {
         return None;
     }
     let name = &b[start..j];
-    ENTITIES
-        .iter()
-        .find(|(n, _)| n.as_bytes().eq_ignore_ascii_case(name))
-        .map(|&(_, c)| (c as u32, j + 1 - i))
+    ENTITIES.iter().find(|(n, _)| n.as_bytes().eq_ignore_ascii_case(name)).map(|&(_, c)| (c as u32, j + 1 - i))
 }
 
 /// One decoding pass; `None` when nothing was decoded.
@@ -215,9 +204,7 @@ fn decode_once(b: &[u8]) -> Option<Vec<u8>> {
                     }
                 }
                 // `\n` only when not the start of a word (keeps `C:\new\repair` intact).
-                Some(&e @ (b'n' | b'r' | b't'))
-                    if !b.get(i + 2).is_some_and(|c| c.is_ascii_alphanumeric()) =>
-                {
+                Some(&e @ (b'n' | b'r' | b't')) if !b.get(i + 2).is_some_and(|c| c.is_ascii_alphanumeric()) => {
                     out.push(match e {
                         b'n' => b'\n',
                         b'r' => b'\r',
@@ -263,9 +250,6 @@ mod tests {
         assert_eq!(normalize("jav%00ascript").lower, "javascript");
         assert_eq!(normalize("C:\\Windows\\repair").raw, "C:\\Windows\\repair");
         assert_eq!(normalize("a \t\n b").lower, "a b");
-        assert_eq!(
-            normalize("Tom & Jerry's; 50% off").raw,
-            "Tom & Jerry's; 50% off"
-        );
+        assert_eq!(normalize("Tom & Jerry's; 50% off").raw, "Tom & Jerry's; 50% off");
     }
 }

@@ -46,11 +46,7 @@ pub(crate) struct Next<'a> {
 
 impl<'a> Next<'a> {
     pub(crate) fn new(hay: &'a [u8], needle: &'a [u8]) -> Self {
-        Next {
-            hay,
-            needle,
-            last: None,
-        }
+        Next { hay, needle, last: None }
     }
 
     pub(crate) fn at_or_after(&mut self, pos: usize) -> Option<usize> {
@@ -83,10 +79,7 @@ impl<const N: usize> Needles<N> {
             starting_with[bytes[i][0] as usize] |= 1 << i;
             i += 1;
         }
-        Needles {
-            needles: bytes,
-            starting_with,
-        }
+        Needles { needles: bytes, starting_with }
     }
 
     pub(crate) fn get(&self, i: usize) -> &'static [u8] {
@@ -96,11 +89,7 @@ impl<const N: usize> Needles<N> {
     /// The first needle in the list that occurs in `hay` somewhere `accept(needle, at)`
     /// holds, and the first such place: what trying the needles one after the other, each
     /// from the start, would answer.
-    pub(crate) fn first(
-        &self,
-        hay: &[u8],
-        mut accept: impl FnMut(usize, usize) -> bool,
-    ) -> Option<(usize, usize)> {
+    pub(crate) fn first(&self, hay: &[u8], mut accept: impl FnMut(usize, usize) -> bool) -> Option<(usize, usize)> {
         let mut best = None;
         // The needles that can still be the answer: those before the best found so far.
         let mut wanted: u32 = if N == 32 { u32::MAX } else { (1 << N) - 1 };
@@ -145,14 +134,11 @@ mod tests {
         const N: Needles<4> = Needles::new(["ab", "b", "abc", "ca"]);
         let one_by_one = |hay: &[u8], accept: &dyn Fn(usize, usize) -> bool| {
             (0..4).find_map(|i| {
-                (0..hay.len())
-                    .find(|&at| hay[at..].starts_with(N.get(i)) && accept(i, at))
-                    .map(|at| (i, at))
+                (0..hay.len()).find(|&at| hay[at..].starts_with(N.get(i)) && accept(i, at)).map(|at| (i, at))
             })
         };
         for hay in [&b"xxabcab"[..], b"cab", b"bbb", b"", b"xyz", b"cacaab"] {
-            let accepts: [&dyn Fn(usize, usize) -> bool; 3] =
-                [&|_, _| true, &|_, at| at % 2 == 1, &|i, _| i != 0];
+            let accepts: [&dyn Fn(usize, usize) -> bool; 3] = [&|_, _| true, &|_, at| at % 2 == 1, &|i, _| i != 0];
             for accept in accepts {
                 assert_eq!(N.first(hay, accept), one_by_one(hay, accept));
             }

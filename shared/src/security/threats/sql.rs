@@ -147,22 +147,14 @@ fn lex(s: &[u8]) -> Vec<Token> {
                 i += 1;
                 while i < s.len()
                     && i - start < 3
-                    && matches!(
-                        s[i],
-                        b'=' | b'<' | b'>' | b'!' | b'|' | b'&' | b':' | b'^' | b'~'
-                    )
+                    && matches!(s[i], b'=' | b'<' | b'>' | b'!' | b'|' | b'&' | b':' | b'^' | b'~')
                 {
                     i += 1;
                 }
                 Kind::Op
             }
         };
-        tokens.push(Token {
-            kind,
-            start,
-            end: i,
-            space_before: space,
-        });
+        tokens.push(Token { kind, start, end: i, space_before: space });
         space = false;
     }
     // The trailing comment-ish run, then each byte once (a token or a skipped space).
@@ -188,10 +180,7 @@ fn number_end(s: &[u8], start: usize) -> usize {
     while i < s.len() && (s[i].is_ascii_digit() || s[i] == b'.') {
         i += 1;
     }
-    if i < s.len()
-        && s[i] == b'e'
-        && s.get(i + 1).is_some_and(|c| c.is_ascii_digit() || *c == b'-' || *c == b'+')
-    {
+    if i < s.len() && s[i] == b'e' && s.get(i + 1).is_some_and(|c| c.is_ascii_digit() || *c == b'-' || *c == b'+') {
         i += 2;
         while i < s.len() && s[i].is_ascii_digit() {
             i += 1;
@@ -206,12 +195,7 @@ fn plus_is_space(s: &[u8], i: usize) -> bool {
     let letter = |c: u8| c.is_ascii_alphabetic();
     // `')+or+`: after a bracket only before a keyword (`char(65)+char(66)` adds)
     let keyword_after = || {
-        let w: Vec<u8> = s[i + 1..]
-            .iter()
-            .take(9)
-            .take_while(|c| c.is_ascii_alphabetic())
-            .copied()
-            .collect();
+        let w: Vec<u8> = s[i + 1..].iter().take(9).take_while(|c| c.is_ascii_alphabetic()).copied().collect();
         [&b"or"[..], b"and", b"xor", b"union", b"order", b"group", b"limit", b"having", b"procedure", b"into"]
             .contains(&&w[..])
     };
@@ -224,10 +208,7 @@ fn plus_is_space(s: &[u8], i: usize) -> bool {
 }
 
 fn trivial_byte(c: u8) -> bool {
-    matches!(
-        c,
-        b' ' | b'-' | b'+' | b'#' | b'*' | b'/' | b'"' | b'\'' | b';'
-    )
+    matches!(c, b' ' | b'-' | b'+' | b'#' | b'*' | b'/' | b'"' | b'\'' | b';')
 }
 
 /// The input and its tokens, which the rules read.
@@ -302,29 +283,15 @@ const SCHEMA: &[&str] = &[
     "openrowset",
 ];
 /// What `drop` / `create` / `alter` name.
-const OBJECTS: &[&str] = &[
-    "table",
-    "database",
-    "procedure",
-    "view",
-    "function",
-    "user",
-    "schema",
-    "index",
-    "trigger",
-];
+const OBJECTS: &[&str] = &["table", "database", "procedure", "view", "function", "user", "schema", "index", "trigger"];
 /// Operators only SQL spells as words (`or`, `and`, `like`, `not`, `mod`, `div` are English or
 /// search words too).
 const SQL_ONLY_OPS: &[&str] = &["xor", "rlike", "regexp", "sounds"];
-const BOOL: &[&str] = &[
-    "or", "and", "xor", "div", "mod", "like", "rlike", "regexp", "having", "not",
-];
+const BOOL: &[&str] = &["or", "and", "xor", "div", "mod", "like", "rlike", "regexp", "having", "not"];
 
 impl Tokens<'_> {
     fn text(&self, i: usize) -> &[u8] {
-        self.list
-            .get(i)
-            .map_or(&[][..], |t| &self.input[t.start..t.end])
+        self.list.get(i).map_or(&[][..], |t| &self.input[t.start..t.end])
     }
     fn kind(&self, i: usize) -> Option<Kind> {
         self.list.get(i).map(|t| t.kind)
@@ -336,8 +303,7 @@ impl Tokens<'_> {
         self.word(i) == Some(w.as_bytes())
     }
     fn kw_in(&self, i: usize, ws: &[&str]) -> bool {
-        self.word(i)
-            .is_some_and(|x| ws.iter().any(|w| w.as_bytes() == x))
+        self.word(i).is_some_and(|x| ws.iter().any(|w| w.as_bytes() == x))
     }
     fn op(&self, i: usize) -> Option<&[u8]> {
         (self.kind(i) == Some(Kind::Op)).then(|| self.text(i))
@@ -346,15 +312,11 @@ impl Tokens<'_> {
         if let Some(o) = self.op(i) {
             return matches!(o[0], b'=' | b'<' | b'>') || o.starts_with(b"!=") || o == b":=";
         }
-        self.kw_in(
-            i,
-            &["like", "rlike", "regexp", "is", "between", "in", "sounds"],
-        )
+        self.kw_in(i, &["like", "rlike", "regexp", "is", "between", "in", "sounds"])
     }
     /// `||`, `&&` (also as the end of a run of operators: `+||`).
     fn is_bool_op(&self, i: usize) -> bool {
-        self.op(i)
-            .is_some_and(|o| o.ends_with(b"||") || o.ends_with(b"&&"))
+        self.op(i).is_some_and(|o| o.ends_with(b"||") || o.ends_with(b"&&"))
     }
     fn is_comment(&self, i: usize) -> bool {
         matches!(self.kind(i), Some(Kind::Comment { .. }))
@@ -406,11 +368,7 @@ impl Tokens<'_> {
             b"insert" => self.kw(i + 1, "into"),
             // `delete ignore from`, `delete quick from`
             b"delete" => {
-                let j = if self.kw_in(i + 1, &["ignore", "quick", "low_priority"]) {
-                    i + 2
-                } else {
-                    i + 1
-                };
+                let j = if self.kw_in(i + 1, &["ignore", "quick", "low_priority"]) { i + 2 } else { i + 1 };
                 self.kw(j, "from")
             }
             b"load" => self.kw_in(i + 1, &["data", "xml"]),
@@ -424,15 +382,12 @@ impl Tokens<'_> {
                 // `exec(...)`, not the mention `exec()`
                 (self.kind(i + 1) == Some(Kind::LParen) && self.kind(i + 2) != Some(Kind::RParen))
                     || self.kind(i + 1) == Some(Kind::Var)
-                    || self.word(i + 1).is_some_and(|x| {
-                        x.starts_with(b"xp_") || x.starts_with(b"sp_") || x.starts_with(b"master")
-                    })
+                    || self
+                        .word(i + 1)
+                        .is_some_and(|x| x.starts_with(b"xp_") || x.starts_with(b"sp_") || x.starts_with(b"master"))
             }
             b"declare" | b"set" => self.kind(i + 1) == Some(Kind::Var),
-            b"shutdown" => matches!(
-                self.kind(i + 1),
-                None | Some(Kind::Semi | Kind::Comment { .. })
-            ),
+            b"shutdown" => matches!(self.kind(i + 1), None | Some(Kind::Semi | Kind::Comment { .. })),
             b"waitfor" => self.kw_in(i + 1, &["delay", "time"]),
             // `if exists`, `if not exists`, `if(` (not the English "if not")
             b"if" => {
@@ -447,10 +402,7 @@ impl Tokens<'_> {
                         (self.kind(i + 1) == Some(Kind::Num)
                             || matches!(self.kind(e - 1), Some(Kind::Quote(_))) && e - 1 > i + 1)
                             && (e == self.list.len()
-                                || matches!(
-                                    self.kind(e),
-                                    Some(Kind::Comma | Kind::Semi | Kind::Comment { .. })
-                                )
+                                || matches!(self.kind(e), Some(Kind::Comma | Kind::Semi | Kind::Comment { .. }))
                                 || self.kw(e, "from"))
                     }))
                     || self.op(i + 1) == Some(b"*")
@@ -472,10 +424,7 @@ impl Tokens<'_> {
         }
         j = self.skip(j, Kind::LParen);
         // `select`, or `select` with digits glued on (`select1,2`); not `selected`.
-        self.word(j).is_some_and(|w| {
-            w.strip_prefix(b"select")
-                .is_some_and(|rest| rest.iter().all(u8::is_ascii_digit))
-        })
+        self.word(j).is_some_and(|w| w.strip_prefix(b"select").is_some_and(|rest| rest.iter().all(u8::is_ascii_digit)))
     }
 
     fn select_from(&self, i: usize) -> bool {
@@ -492,9 +441,7 @@ impl Tokens<'_> {
         let col = (i + 1..f).any(|j| {
             matches!(self.kind(j), Some(Kind::Var | Kind::Quote(_)))
                 || self.op(j).is_some_and(|o| o == b"*" || o == b"||")
-                || (self.kind(j) == Some(Kind::LParen)
-                    && j > i + 1
-                    && self.kind(j - 1) == Some(Kind::Word))
+                || (self.kind(j) == Some(Kind::LParen) && j > i + 1 && self.kind(j - 1) == Some(Kind::Word))
         });
         let tab = self.kind(f + 1) == Some(Kind::Word)
             && (self.kind(f + 2) == Some(Kind::Dot)
@@ -525,18 +472,12 @@ impl Tokens<'_> {
         match self.kind(k) {
             Some(Kind::Num) => {
                 let n = k + 1;
-                self.is_cmp(n)
-                    || matches!(
-                        self.kind(n),
-                        None | Some(Kind::LParen | Kind::Comment { .. } | Kind::Semi)
-                    )
+                self.is_cmp(n) || matches!(self.kind(n), None | Some(Kind::LParen | Kind::Comment { .. } | Kind::Semi))
             }
             Some(Kind::LParen | Kind::Var) => true,
             Some(Kind::Word) => {
-                self.kw_in(
-                    k,
-                    &["null", "true", "false", "sleep", "benchmark", "exists"],
-                ) || (self.is_call(k) && !self.list[k + 1].space_before)
+                self.kw_in(k, &["null", "true", "false", "sleep", "benchmark", "exists"])
+                    || (self.is_call(k) && !self.list[k + 1].space_before)
                     || self.is_cmp(k + 1)
             }
             Some(Kind::Quote(q2)) => {
@@ -550,8 +491,7 @@ impl Tokens<'_> {
                 // `' and '1`: a short string left open for the application's quote.
                 if q2 == q
                     && k + 2 == self.list.len()
-                    && (self.kind(k + 1) == Some(Kind::Num)
-                        || self.word(k + 1).is_some_and(|w| w.len() <= 2))
+                    && (self.kind(k + 1) == Some(Kind::Num) || self.word(k + 1).is_some_and(|w| w.len() <= 2))
                 {
                     return true;
                 }
@@ -585,10 +525,7 @@ impl Tokens<'_> {
                 i += 2;
             }
         }
-        if self.kind(i) != Some(Kind::Word)
-            || self.kind(i + 1) != Some(Kind::LParen)
-            || self.list[i + 1].space_before
-        {
+        if self.kind(i) != Some(Kind::Word) || self.kind(i + 1) != Some(Kind::LParen) || self.list[i + 1].space_before {
             return None;
         }
         let mut depth = 0;
@@ -649,13 +586,11 @@ impl Tokens<'_> {
     fn quote_expression(&self, i: usize, q: u8) -> bool {
         let n = self.list.len();
         let glued = i == 0
-            || (!self.list[i].space_before
-                && matches!(self.kind(i - 1), Some(Kind::Word | Kind::Num | Kind::RParen)));
+            || (!self.list[i].space_before && matches!(self.kind(i - 1), Some(Kind::Word | Kind::Num | Kind::RParen)));
         if q != b'\'' && !glued {
             return false;
         }
-        let Some(k) = (i + 2..(i + 13).min(n)).find(|&k| self.kind(k) == Some(Kind::Quote(q)))
-        else {
+        let Some(k) = (i + 2..(i + 13).min(n)).find(|&k| self.kind(k) == Some(Kind::Quote(q))) else {
             return false;
         };
         let mut symbolic = false;
@@ -666,11 +601,7 @@ impl Tokens<'_> {
             spaced |= self.list[j].space_before;
             match self.kind(j) {
                 // `"a": "b"` is JSON and `c['red'] += 1` a program, not SQL
-                Some(Kind::Op)
-                    if matches!(self.text(j)[0], b':' | b'[' | b']' | b'{' | b'}') =>
-                {
-                    return false
-                }
+                Some(Kind::Op) if matches!(self.text(j)[0], b':' | b'[' | b']' | b'{' | b'}') => return false,
                 Some(Kind::Op) => {
                     symbolic = true;
                     compares |= self.is_cmp(j) || self.text(j).starts_with(b"!");
@@ -703,9 +634,7 @@ impl Tokens<'_> {
     /// `;`, since ordinary text starts with "Select", "Create", "Drop" too.
     fn leading_statement(&self) -> bool {
         match self.word(0) {
-            Some(b"declare" | b"exec" | b"execute" | b"backup" | b"load" | b"waitfor") => {
-                self.statement(0)
-            }
+            Some(b"declare" | b"exec" | b"execute" | b"backup" | b"load" | b"waitfor") => self.statement(0),
             Some(b"select") => {
                 self.kind(1) == Some(Kind::Var)
                     || self.call_end(1).is_some()
@@ -714,19 +643,16 @@ impl Tokens<'_> {
             }
             Some(b"insert") => {
                 self.kw(1, "into")
-                    && (3..(8).min(self.list.len())).any(|j| {
-                        self.kw_in(j, &["values", "select"]) || self.kind(j) == Some(Kind::LParen)
-                    })
+                    && (3..(8).min(self.list.len()))
+                        .any(|j| self.kw_in(j, &["values", "select"]) || self.kind(j) == Some(Kind::LParen))
             }
             Some(b"delete") => {
                 self.statement(0)
                     && (2..4).any(|j| {
                         self.kw(j, "from")
                             && self.word(j + 1).is_some()
-                            && (matches!(
-                                self.kind(j + 2),
-                                None | Some(Kind::Semi | Kind::Comment { .. })
-                            ) || self.kw(j + 2, "where"))
+                            && (matches!(self.kind(j + 2), None | Some(Kind::Semi | Kind::Comment { .. }))
+                                || self.kw(j + 2, "where"))
                     })
             }
             Some(b"drop" | b"create") => {
@@ -768,14 +694,12 @@ impl Tokens<'_> {
             return false;
         }
         let mut j = i + 2;
-        let paged = (self.kind(j) == Some(Kind::Comma) || self.kw(j, "offset"))
-            && self.kind(j + 1) == Some(Kind::Num);
+        let paged = (self.kind(j) == Some(Kind::Comma) || self.kw(j, "offset")) && self.kind(j + 1) == Some(Kind::Num);
         if paged {
             j += 2;
         }
         let prev = i.checked_sub(1).and_then(|p| self.kind(p));
-        let commented = self.is_comment(j)
-            || (self.kind(j) == Some(Kind::Semi) && self.is_comment(j + 1));
+        let commented = self.is_comment(j) || (self.kind(j) == Some(Kind::Semi) && self.is_comment(j + 1));
         matches!(prev, None | Some(Kind::Num | Kind::Quote(_) | Kind::RParen))
             && (commented || (paged && j == self.list.len()))
     }
@@ -793,10 +717,7 @@ impl Tokens<'_> {
         if let (Some(Kind::Comment { .. }), true) = (self.kind(0), self.input.starts_with(b"--")) {
             // What follows the `--`: lexing starts afresh after a comment, so these are the
             // tokens the rest of the input would lex to on its own.
-            let c = Tokens {
-                input: self.input,
-                list: &self.list[1..],
-            };
+            let c = Tokens { input: self.input, list: &self.list[1..] };
             let mut words = 0;
             work::add(c.list.len());
             let only_sql = (0..c.list.len()).all(|j| match c.kind(j) {
@@ -839,18 +760,14 @@ impl Tokens<'_> {
                     if SCHEMA.iter().any(|s| s.as_bytes() == w) {
                         return Some(("sqli.schema_probe", at(i)));
                     }
-                    if (w.starts_with(b"dbms_") || w.starts_with(b"utl_"))
-                        && self.kind(i + 1) == Some(Kind::Dot)
-                    {
+                    if (w.starts_with(b"dbms_") || w.starts_with(b"utl_")) && self.kind(i + 1) == Some(Kind::Dot) {
                         return Some(("sqli.schema_probe", at(i)));
                     }
                     if self.time_based(i) {
                         return Some(("sqli.time_based", at(i)));
                     }
                     if self.kw_in(i, &["exec", "execute"])
-                        && self
-                            .word(i + 1)
-                            .is_some_and(|x| x.starts_with(b"xp_") || x.starts_with(b"sp_"))
+                        && self.word(i + 1).is_some_and(|x| x.starts_with(b"xp_") || x.starts_with(b"sp_"))
                     {
                         return Some(("sqli.stacked_query", at(i)));
                     }
@@ -883,10 +800,7 @@ impl Tokens<'_> {
                     ) && self.kind(i + 1) == Some(Kind::LParen)
                         && self.kind(i + 2) == Some(Kind::RParen)
                         && (i == 0
-                            || matches!(
-                                self.kind(i - 1),
-                                Some(Kind::Comma | Kind::LParen | Kind::Op)
-                            )
+                            || matches!(self.kind(i - 1), Some(Kind::Comma | Kind::LParen | Kind::Op))
                             || self.kw_in(i - 1, &["and", "or", "xor", "select", "union", "not"]))
                     {
                         return Some(("sqli.fingerprint_function", at(i)));
@@ -903,22 +817,14 @@ impl Tokens<'_> {
                         return Some(("sqli.fingerprint_function", at(i)));
                     }
                     if self.kw_in(i, &["and", "or", "xor", "having"])
-                        && (i == 0
-                            || matches!(
-                                self.kind(i - 1),
-                                Some(Kind::Num | Kind::Quote(_) | Kind::RParen)
-                            ))
+                        && (i == 0 || matches!(self.kind(i - 1), Some(Kind::Num | Kind::Quote(_) | Kind::RParen)))
                         && ({
                             // `or true`, `or not false`
                             let v = if self.kw(i + 1, "not") { i + 2 } else { i + 1 };
                             self.kw_in(v, &["true", "false", "null"])
-                                && matches!(
-                                    self.kind(v + 1),
-                                    None | Some(Kind::Comment { .. } | Kind::Semi)
-                                )
-                        }
-                            || (!matches!(self.kind(i + 1), Some(Kind::Quote(_)))
-                                && self.operand(i + 1).is_some_and(|(e, _)| {
+                                && matches!(self.kind(v + 1), None | Some(Kind::Comment { .. } | Kind::Semi))
+                        } || (!matches!(self.kind(i + 1), Some(Kind::Quote(_)))
+                            && self.operand(i + 1).is_some_and(|(e, _)| {
                                 // `or 1 --`, `or ((1 or 1)))--`, `( 1 or @a ) --`
                                 let after = self.kind(self.skip(e, Kind::RParen));
                                 matches!(after, Some(Kind::Comment { trivial: true } | Kind::Semi))
@@ -935,13 +841,7 @@ impl Tokens<'_> {
                         return Some(("sqli.tautology", at(i)));
                     }
                 }
-                Kind::Num
-                    if i == 0
-                        || matches!(
-                            self.kind(i - 1),
-                            Some(Kind::Quote(_) | Kind::RParen | Kind::Op)
-                        ) =>
-                {
+                Kind::Num if i == 0 || matches!(self.kind(i - 1), Some(Kind::Quote(_) | Kind::RParen | Kind::Op)) => {
                     // `1 - ord('a')`, `456 + ascii(substring(passwd,1,1))`: a number the
                     // application expects, turned into arithmetic over a SQL function.
                     if (i == 0 || (i == 1 && self.op(0) == Some(b"-")))
@@ -953,10 +853,8 @@ impl Tokens<'_> {
                     // `1 rlike 1`, `1 is null`, `1 div 0`: a number then a SQL-only operator.
                     let k = if self.kw(i + 2, "not") { i + 3 } else { i + 2 };
                     if (self.kw_in(i + 1, &["rlike", "regexp", "sounds", "div", "xor"])
-                        && (self.literal(i + 2).is_some()
-                            || self.kind(i + 2) == Some(Kind::LParen)))
-                        || (self.kw(i + 1, "is")
-                            && self.kw_in(k, &["null", "true", "false", "unknown"]))
+                        && (self.literal(i + 2).is_some() || self.kind(i + 2) == Some(Kind::LParen)))
+                        || (self.kw(i + 1, "is") && self.kw_in(k, &["null", "true", "false", "unknown"]))
                     {
                         return Some(("sqli.tautology", at(i)));
                     }
@@ -967,10 +865,7 @@ impl Tokens<'_> {
                 Kind::Var => {
                     let v = self.text(i);
                     if v.starts_with(b"@@")
-                        || matches!(
-                            v,
-                            b"@version" | b"@datadir" | b"@basedir" | b"@hostname" | b"@tmpdir"
-                        )
+                        || matches!(v, b"@version" | b"@datadir" | b"@basedir" | b"@hostname" | b"@tmpdir")
                         || self.op(i + 1) == Some(b":=")
                     {
                         return Some(("sqli.system_variable", at(i)));
@@ -981,15 +876,11 @@ impl Tokens<'_> {
                 }
                 Kind::LParen
                     if self.kw(i + 1, "select")
-                        && (matches!(
-                            self.kind(i + 2),
-                            Some(Kind::LParen | Kind::Var | Kind::Quote(_))
-                        ) || self.op(i + 2) == Some(b"*")
+                        && (matches!(self.kind(i + 2), Some(Kind::LParen | Kind::Var | Kind::Quote(_)))
+                            || self.op(i + 2) == Some(b"*")
                             || self.is_call(i + 2)
                             || self.select_num(i + 2)
-                            || (i > 0
-                                && self.kw_in(i - 1, &["in", "exists"])
-                                && self.word(i + 2).is_some())) =>
+                            || (i > 0 && self.kw_in(i - 1, &["in", "exists"]) && self.word(i + 2).is_some())) =>
                 {
                     return Some(("sqli.subquery", at(i)));
                 }
@@ -1010,10 +901,8 @@ impl Tokens<'_> {
                 Kind::Comment { trivial: true } if i >= 2 => {
                     // `( BINARY ( 1) ) --`: an expression closed and the rest commented out.
                     let w = i.saturating_sub(16);
-                    if matches!(
-                        self.kind(i - 1),
-                        Some(Kind::RParen | Kind::Num | Kind::Quote(_))
-                    ) && (w..i).any(|j| self.kw_in(j, STRONG))
+                    if matches!(self.kind(i - 1), Some(Kind::RParen | Kind::Num | Kind::Quote(_)))
+                        && (w..i).any(|j| self.kw_in(j, STRONG))
                         && (w..i).any(|j| {
                             matches!(self.kind(j), Some(Kind::LParen | Kind::Quote(_)))
                                 || (self.is_cmp(j) && self.kind(j) == Some(Kind::Op))
@@ -1052,8 +941,7 @@ impl Tokens<'_> {
         self.kind(j + 1) == Some(Kind::Comma)
             || self.kw(j + 1, "from")
             || (self.kind(j + 1) == Some(Kind::RParen)
-                && (self.is_cmp(j + 2)
-                    || (i > 0 && self.kw_in(i - 1, &["in", "exists", "and", "or"]))))
+                && (self.is_cmp(j + 2) || (i > 0 && self.kw_in(i - 1, &["in", "exists", "and", "or"]))))
     }
 
     fn time_based(&self, i: usize) -> bool {
@@ -1063,12 +951,9 @@ impl Tokens<'_> {
                 self.kind(j) == Some(Kind::LParen)
                     && (matches!(self.kind(j + 1), Some(Kind::Var | Kind::LParen))
                         || self.is_call(j + 1)
-                        || (self.kind(j + 1) == Some(Kind::Num)
-                            && self.kind(j + 2) == Some(Kind::RParen)))
+                        || (self.kind(j + 1) == Some(Kind::Num) && self.kind(j + 2) == Some(Kind::RParen)))
             }
-            Some(b"benchmark" | b"pg_sleep" | b"randomblob" | b"sys_sleep") => {
-                self.kind(i + 1) == Some(Kind::LParen)
-            }
+            Some(b"benchmark" | b"pg_sleep" | b"randomblob" | b"sys_sleep") => self.kind(i + 1) == Some(Kind::LParen),
             Some(b"waitfor") => self.kw_in(i + 1, &["delay", "time"]),
             _ => false,
         }
@@ -1076,8 +961,7 @@ impl Tokens<'_> {
 
     /// `or 1=1`, `and 'a'='a`, `|| 2>1`: boolean operator then literal-compare-literal.
     fn tautology(&self, i: usize) -> bool {
-        let is_bool = self.kw_in(i, &["or", "and", "xor", "not", "having", "where", "when"])
-            || self.is_bool_op(i);
+        let is_bool = self.kw_in(i, &["or", "and", "xor", "not", "having", "where", "when"]) || self.is_bool_op(i);
         if !is_bool {
             return false;
         }
@@ -1135,8 +1019,7 @@ impl Tokens<'_> {
                     return self.kind(j + 2) == Some(Kind::Num) || self.is_call(j + 2);
                 }
                 self.statement(j)
-                    || (self.kw_in(j, &["limit", "procedure", "into"])
-                        && self.kind(j + 1) != Some(Kind::Word))
+                    || (self.kw_in(j, &["limit", "procedure", "into"]) && self.kind(j + 1) != Some(Kind::Word))
             }
             Some(Kind::Op) => match self.text(j) {
                 b"+" | b"||" if q == b'\'' && self.kind(j + 1) == Some(Kind::Quote(q)) => true,
@@ -1144,12 +1027,11 @@ impl Tokens<'_> {
                 b"&" if self.query_pair(j) => false,
                 b"||" | b"&&" | b"*" | b"|" | b"^" | b"&" => self.sql_operand(j + 1, q),
                 b"+" | b"-" => {
-                    self.kind(j + 1) == Some(Kind::LParen)
-                        || (self.is_call(j + 1) && !self.list[j + 2].space_before)
+                    self.kind(j + 1) == Some(Kind::LParen) || (self.is_call(j + 1) && !self.list[j + 2].space_before)
                 }
-                o if self.is_cmp(j) && o != b"<" && o != b">" => self
-                    .literal(j + 1)
-                    .is_some_and(|e| matches!(self.kind(e), Some(Kind::Comment { trivial: true }))),
+                o if self.is_cmp(j) && o != b"<" && o != b">" => {
+                    self.literal(j + 1).is_some_and(|e| matches!(self.kind(e), Some(Kind::Comment { trivial: true })))
+                }
                 _ => false,
             },
             _ => false,
@@ -1160,9 +1042,6 @@ impl Tokens<'_> {
 pub(crate) fn scan(lower: &str) -> Option<(&'static str, usize)> {
     let s = lower.as_bytes();
     let list = lex(s);
-    let tokens = Tokens {
-        input: s,
-        list: &list,
-    };
+    let tokens = Tokens { input: s, list: &list };
     tokens.run()
 }

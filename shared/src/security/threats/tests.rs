@@ -4,10 +4,7 @@ use serde_json::json;
 const ALL: Enabled = Enabled::ALL;
 
 fn kinds(v: &str) -> Vec<ThreatKind> {
-    scan_value("body.x", v, ALL)
-        .into_iter()
-        .map(|d| d.kind)
-        .collect()
+    scan_value("body.x", v, ALL).into_iter().map(|d| d.kind).collect()
 }
 
 #[test]
@@ -76,16 +73,9 @@ fn each_kind_detected_and_switchable() {
             xss: k != ThreatKind::Xss,
             command_injection: k != ThreatKind::CommandInjection,
         };
-        assert!(
-            !scan_value("f", v, off).iter().any(|d| d.kind == k),
-            "{v} with {k:?} off"
-        );
+        assert!(!scan_value("f", v, off).iter().any(|d| d.kind == k), "{v} with {k:?} off");
     }
-    let none = Enabled {
-        sql_injection: false,
-        xss: false,
-        command_injection: false,
-    };
+    let none = Enabled { sql_injection: false, xss: false, command_injection: false };
     assert!(scan_value("f", "<script>alert(1)</script>; id", none).is_empty());
 }
 
@@ -95,11 +85,7 @@ fn rule_ids_and_excerpts() {
     assert_eq!(d[0].rule, "sqli.union_select");
     assert_eq!(d[0].field, "query.q");
     assert!(d[0].excerpt.contains("union select"));
-    let long = format!(
-        "{}<script>alert(1)</script>{}",
-        "a".repeat(500),
-        "b".repeat(500)
-    );
+    let long = format!("{}<script>alert(1)</script>{}", "a".repeat(500), "b".repeat(500));
     let d = scan_value("f", &long, ALL);
     assert_eq!(d[0].rule, "xss.script_tag");
     assert!(d[0].excerpt.chars().count() <= 80 && d[0].excerpt.contains("<script"));
@@ -125,37 +111,19 @@ fn json_paths() {
     });
     let d = scan_json(&body, ALL);
     let fields: Vec<_> = d.iter().map(|d| (d.field.as_str(), d.kind)).collect();
-    assert!(
-        fields.contains(&("body.line_items[2].name", ThreatKind::Xss)),
-        "{fields:?}"
-    );
-    assert!(
-        fields.contains(&("body.custom[\"a b\"]", ThreatKind::SqlInjection)),
-        "{fields:?}"
-    );
-    assert!(
-        fields.contains(&("body.custom[\"<script>\"]", ThreatKind::Xss)),
-        "{fields:?}"
-    );
+    assert!(fields.contains(&("body.line_items[2].name", ThreatKind::Xss)), "{fields:?}");
+    assert!(fields.contains(&("body.custom[\"a b\"]", ThreatKind::SqlInjection)), "{fields:?}");
+    assert!(fields.contains(&("body.custom[\"<script>\"]", ThreatKind::Xss)), "{fields:?}");
     assert_eq!(d.len(), 3, "{d:?}");
     assert!(scan_json(&json!("<script>x</script>"), ALL)[0].field == "body");
 }
 
 #[test]
 fn query_decoding() {
-    let d = scan_query(
-        "?page=2&q=1%27+or+%271%27%3D%271&name=O%27Brien&x=%253Cscript%253E",
-        ALL,
-    );
+    let d = scan_query("?page=2&q=1%27+or+%271%27%3D%271&name=O%27Brien&x=%253Cscript%253E", ALL);
     assert_eq!(d.len(), 2, "{d:?}");
-    assert_eq!(
-        (d[0].field.as_str(), d[0].kind),
-        ("query.q", ThreatKind::SqlInjection)
-    );
-    assert_eq!(
-        (d[1].field.as_str(), d[1].kind),
-        ("query.x", ThreatKind::Xss)
-    );
+    assert_eq!((d[0].field.as_str(), d[0].kind), ("query.q", ThreatKind::SqlInjection));
+    assert_eq!((d[1].field.as_str(), d[1].kind), ("query.x", ThreatKind::Xss));
     assert!(scan_query("utm_source=email&utm_medium=link&a&=&&", ALL).is_empty());
     let d = scan_query("cmd%5B%5D=%3B+id", ALL);
     assert_eq!(d[0].field, "query.cmd[]");
@@ -163,9 +131,7 @@ fn query_decoding() {
 
 #[test]
 fn pathological_inputs_are_bounded() {
-    for c in [
-        "'", "<", "%", "&#", "\\x", "(", "on", "-- ", "/*", "`", ";id", "${", "<a ",
-    ] {
+    for c in ["'", "<", "%", "&#", "\\x", "(", "on", "-- ", "/*", "`", ";id", "${", "<a "] {
         let big = c.repeat((1 << 20) / c.len());
         let _ = scan_value("f", &big, ALL);
     }

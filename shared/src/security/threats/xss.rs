@@ -71,12 +71,7 @@ const LINKS: usize = 3;
 
 /// A value (after the `=`) that starts with a scheme (`http:`) or `//`.
 fn absolute_url(value: &[u8]) -> bool {
-    let v: Vec<u8> = value
-        .iter()
-        .copied()
-        .skip_while(|&c| matches!(c, b' ' | b'"' | b'\'' | b'`'))
-        .take(16)
-        .collect();
+    let v: Vec<u8> = value.iter().copied().skip_while(|&c| matches!(c, b' ' | b'"' | b'\'' | b'`')).take(16).collect();
     v.starts_with(b"//")
         || v.starts_with(b"\\\\")
         || v.iter()
@@ -85,17 +80,8 @@ fn absolute_url(value: &[u8]) -> bool {
 }
 
 /// `<!doctype`, `<!entity` (XML entities), `<?xml`, `<?import`, `<![cdata[`, `<!--`.
-const DECLARATIONS: Needles<9> = Needles::new([
-    "<!--",
-    "<!doctype",
-    "<!entity",
-    "<!element",
-    "<!attlist",
-    "<![cdata[",
-    "<?xml",
-    "<?import",
-    "<%@",
-]);
+const DECLARATIONS: Needles<9> =
+    Needles::new(["<!--", "<!doctype", "<!entity", "<!element", "<!attlist", "<![cdata[", "<?xml", "<?import", "<%@"]);
 /// Event handlers no ordinary word is named like: found with or without a tag around them.
 const HANDLERS: &[&str] = &[
     "onerror",
@@ -130,9 +116,7 @@ const HANDLERS: &[&str] = &[
     "onstart",
 ];
 /// The global object indexed and called, `top['al'+'ert'](1)`, `window[...](1)`.
-const GLOBALS: Needles<7> = Needles::new([
-    "top[", "window[", "self[", "parent[", "this[", "frames[", "globalthis[",
-]);
+const GLOBALS: Needles<7> = Needles::new(["top[", "window[", "self[", "parent[", "this[", "frames[", "globalthis["]);
 const SCHEMES: Needles<9> = Needles::new([
     "javascript:",
     "vbscript:",
@@ -173,12 +157,7 @@ const SINKS: Needles<22> = Needles::new([
 const VALUE_SINKS: Needles<4> = Needles::new(["eval", "alert", "prompt", "confirm"]);
 /// `SINKS` before this one are calls, from it on properties.
 const SINK_CALLS: usize = 15;
-const CSS: Needles<4> = Needles::new([
-    "expression(",
-    "-moz-binding",
-    "behavior:url(",
-    "behaviour:url(",
-]);
+const CSS: Needles<4> = Needles::new(["expression(", "-moz-binding", "behavior:url(", "behaviour:url("]);
 
 fn name_byte(c: u8) -> bool {
     c.is_ascii_alphanumeric() || c == b'-' || c == b':' || c == b'_'
@@ -232,11 +211,7 @@ pub(crate) fn scan(lower: &str) -> Option<(&'static str, usize)> {
         }
         // An attribute that loads, links or styles, before the next `<` (so each byte is
         // read for one tag only) and within 256 bytes.
-        let region_end = s[en..]
-            .iter()
-            .take(256)
-            .position(|&c| c == b'<')
-            .map_or((en + 256).min(s.len()), |p| en + p);
+        let region_end = s[en..].iter().take(256).position(|&c| c == b'<').map_or((en + 256).min(s.len()), |p| en + p);
         work::add(region_end - en + 1);
         let region = &s[en..region_end];
         let attribute = |i: usize, at: usize| {
@@ -289,10 +264,7 @@ pub(crate) fn scan(lower: &str) -> Option<(&'static str, usize)> {
         let at = i + p;
         i = at + 2;
         let before = if at == 0 { b' ' } else { s[at - 1] };
-        if !matches!(
-            before,
-            b' ' | b'"' | b'\'' | b'/' | b'`' | b';' | b'<' | b',' | b'>'
-        ) {
+        if !matches!(before, b' ' | b'"' | b'\'' | b'/' | b'`' | b';' | b'<' | b',' | b'>') {
             continue;
         }
         let mut j = at + 2;
@@ -370,9 +342,7 @@ pub(crate) fn scan(lower: &str) -> Option<(&'static str, usize)> {
         let from = at + GLOBALS.get(i).len();
         index_call.at_or_after(from).is_some_and(|p| p < from + 64)
     };
-    GLOBALS
-        .first(s, computed_call)
-        .map(|(_, at)| ("xss.js_sink", at))
+    GLOBALS.first(s, computed_call).map(|(_, at)| ("xss.js_sink", at))
 }
 
 fn strip_c_comments(s: &[u8]) -> Vec<u8> {
