@@ -264,7 +264,7 @@ pub fn public_label(redacted: &str) -> String {
     let key = KEY.get_or_init(process_key);
     let mut mac = Hmac::<sha2::Sha256>::new_from_slice(key).expect("HMAC takes a key of any length");
     mac.update(redacted.as_bytes());
-    mac.finalize().into_bytes()[..4].iter().map(|b| format!("{b:02x}")).collect()
+    credentials::encoding::hex(&mac.finalize().into_bytes()[..4])
 }
 
 /// 32 random bytes from the operating system, for [`public_label`]'s key. Nothing is stored;
@@ -321,7 +321,7 @@ mod tests {
         assert!(label.bytes().all(|b| b.is_ascii_hexdigit()));
         // Not the unkeyed fingerprint, which anyone can compute from a guessed address.
         use sha2::{Digest, Sha256};
-        let unkeyed: String = Sha256::digest(redacted.as_bytes())[..4].iter().map(|b| format!("{b:02x}")).collect();
+        let unkeyed = credentials::encoding::hex(&Sha256::digest(redacted.as_bytes())[..4]);
         assert_ne!(label, unkeyed);
         // Stable within the process; two addresses of one database name stay apart.
         assert_eq!(public_label(&redacted), label);

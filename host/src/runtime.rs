@@ -133,7 +133,7 @@ pub fn load_component(engine: &Engine, wasm_path: &Path, cache_dir: &Path) -> Re
     let mut h = Sha256::new();
     h.update(&bytes);
     h.update(engine_hash.finish().to_le_bytes());
-    let key: String = h.finalize().iter().map(|b| format!("{b:02x}")).collect();
+    let key = credentials::encoding::hex(&h.finalize());
     let cached = cache_dir.join(format!("{key}.cwasm"));
     if cached.exists() {
         // SAFETY: the file was written by `Component::serialize` of this same engine

@@ -777,8 +777,8 @@ impl Server {
         let now = chrono::Utc::now().timestamp();
         match crate::token::verify_service_role(token.trim(), secret, vars.get("jwt_issuer"), now) {
             Ok(()) => {}
-            Err(crate::token::Refusal::Invalid(code)) => {
-                return problem(StatusCode::UNAUTHORIZED, code, "the token was refused");
+            Err(crate::token::Refusal::Invalid(why)) => {
+                return problem(StatusCode::UNAUTHORIZED, why.code(), why.message());
             }
             Err(crate::token::Refusal::NotServiceRole) => {
                 return problem(StatusCode::FORBIDDEN, "admin_required", "pool statistics need the service-role token");

@@ -118,9 +118,7 @@ pub fn parse_traceparent(value: &str) -> Option<TraceParent> {
     Some(TraceParent { trace_id, span_id, flags: u8::from_str_radix(flags, 16).ok()? })
 }
 
-pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
+pub use credentials::encoding::hex;
 
 fn unhex(s: &str) -> Option<Vec<u8>> {
     (0..s.len()).step_by(2).map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok()).collect()

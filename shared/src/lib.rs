@@ -12,7 +12,6 @@ pub mod metrics;
 pub mod params;
 pub mod plans;
 pub mod service;
-pub mod stripe;
 pub mod webhooks;
 
 pub use http::{FieldError, Problem, Request, Response};

@@ -7,6 +7,9 @@ use crate::http::{FieldError, Problem, Request};
 use serde_json::{Map, Value};
 use std::ops::RangeInclusive;
 
+/// Ids are lower-case or upper-case `8-4-4-4-12` hex: the same test as a token's subject.
+pub use credentials::jwt::is_uuid;
+
 /// Look-back window of the figures, in hours (default one day, at most 30 days).
 pub const HOURS: RangeInclusive<i64> = 1..=720;
 pub const DEFAULT_HOURS: i64 = 24;
@@ -216,7 +219,7 @@ pub fn operation<'a>(req: &Request, names: &[&'a str]) -> Result<(&'a str, Map<S
 
 /// An id from the path (a dead-letter entry, an incident...): a uuid, or a 400 naming the field `id`.
 pub fn path_id(segment: &str) -> Result<String, Problem> {
-    if crate::auth::jwt::is_uuid(segment) {
+    if is_uuid(segment) {
         Ok(segment.to_ascii_lowercase())
     } else {
         Err(Problem::validation(vec![FieldError::new(

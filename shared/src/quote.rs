@@ -49,10 +49,10 @@
 //! - Status: draft → sent → accepted | declined | expired; accepted → converted
 //!   ([`transition`]). Setting the status a quote already has is allowed and changes nothing.
 
-use crate::auth::jwt::is_uuid;
 use crate::currency::Currency;
 use crate::http::{FieldError, Problem};
 use crate::money::{Money, MoneyError, Priced, Quantity, Rate, Totals};
+use crate::params::is_uuid;
 use serde::de::Error as _;
 use serde::ser::SerializeMap;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};

@@ -19,8 +19,26 @@
 
 use crate::db::{self, Db, DbError, Param};
 use crate::http::Problem;
+use credentials::stripe;
 use serde_json::Value;
 use std::time::Instant;
+
+/// Verify a delivery's `Stripe-Signature` with this deployment's configuration: the secrets of
+/// `stripe_webhook_secrets` and the age limit `stripe_webhook_tolerance_s` (default 300 s).
+/// The security middleware calls it before the rate limiter (a verified delivery spends no
+/// client budget) and webhook-handler before anything touches the database.
+pub fn verify_signature(payload: &[u8], header: &str) -> Result<i64, stripe::SignatureError> {
+    let configured = crate::config::var("stripe_webhook_secrets").unwrap_or_default();
+    let secrets = stripe::parse_secrets(&configured);
+    if secrets.is_empty() {
+        return Err(stripe::SignatureError::NoSecret);
+    }
+    let tolerance = crate::config::var("stripe_webhook_tolerance_s")
+        .and_then(|v| v.trim().parse::<i64>().ok())
+        .filter(|t| *t > 0)
+        .unwrap_or(stripe::DEFAULT_TOLERANCE_S);
+    stripe::verify(payload, header, &secrets, tolerance, crate::auth::now_unix())
+}
 
 /// Where a delivery came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -498,7 +516,7 @@ fn owner(db: &Db, e: &Event, customer: Option<&str>, metadata: Option<&Value>) -
     if let Some(r) = rows.first() {
         return Ok(Owner::User(r.string("user_id")?));
     }
-    let claimed = metadata.and_then(|m| s(m, "supabase_user_id")).filter(|u| crate::auth::jwt::is_uuid(u));
+    let claimed = metadata.and_then(|m| s(m, "supabase_user_id")).filter(|u| crate::params::is_uuid(u));
     match claimed {
         Some(user) if user_exists(db, user)? => {
             link(db, e, &user.to_ascii_lowercase(), customer, None, MatchedBy::Metadata)
@@ -787,7 +805,7 @@ fn checkout(db: &Db, e: &Event) -> Applied {
         (o.get("metadata").and_then(|m| s(m, "supabase_user_id")), MatchedBy::Metadata),
     ];
     for (candidate, by) in named {
-        if let Some(id) = candidate.filter(|c| crate::auth::jwt::is_uuid(c)) {
+        if let Some(id) = candidate.filter(|c| crate::params::is_uuid(c)) {
             if user_exists(db, id)? {
                 claim = Some((id.to_ascii_lowercase(), by));
                 break;

@@ -8,8 +8,9 @@
 //! `RELIABILITY_LONG=1` runs 1,000,000 per target. `FUZZ_SEED` changes the seed. The threat
 //! detector's work target reads inputs of up to 1 MiB, so it runs a hundredth of that.
 
+use credentials::encoding::base64url_decode;
+use credentials::jwt::{self, JwtConfig};
 use serde_json::{json, Value};
-use shared::auth::jwt::{self, b64url_decode, JwtConfig};
 use shared::http::{Method, Request};
 use shared::money::{Money, Quantity, Rate, Totals};
 use shared::quote::{validate, validate_update, QuoteInput, QuoteUpdateInput};
@@ -203,7 +204,7 @@ const NOW: i64 = 1_795_000_000;
 #[test]
 fn stripe_signature_header_parser() {
     let payload = br#"{"id":"evt_1","type":"customer.created","created":1795000000}"#;
-    let valid = shared::stripe::sign(payload, STRIPE_SECRET, NOW - 10);
+    let valid = credentials::stripe::sign(payload, STRIPE_SECRET, NOW - 10);
     run("stripe_signature", |rng| {
         let header_bytes = if rng.chance(80) {
             mutate(rng, valid.as_bytes())
@@ -213,10 +214,10 @@ fn stripe_signature_header_parser() {
         let header = String::from_utf8_lossy(&header_bytes).into_owned();
         let body = if rng.chance(20) { mutate(rng, payload) } else { payload.to_vec() };
         let secrets: &[&str] = if rng.chance(10) { &["whsec_other", STRIPE_SECRET] } else { &[STRIPE_SECRET] };
-        match shared::stripe::verify(&body, &header, secrets, 300, NOW) {
+        match credentials::stripe::verify(&body, &header, secrets, 300, NOW) {
             // Accepted only if the header really carries the MAC of this body at that time.
             Ok(t) => {
-                let expected = shared::stripe::sign(&body, STRIPE_SECRET, t);
+                let expected = credentials::stripe::sign(&body, STRIPE_SECRET, t);
                 let mac = expected.split("v1=").nth(1).unwrap_or("");
                 if !header.contains(mac) || (NOW - t).abs() > 300 {
                     return Err(format!("accepted a forged header {header:?}"));
@@ -248,7 +249,7 @@ fn jwt_config() -> (JwtConfig, String) {
 }
 
 fn decoded_parts(token: &str) -> Option<Vec<Vec<u8>>> {
-    token.split('.').map(b64url_decode).collect()
+    token.split('.').map(base64url_decode).collect()
 }
 
 #[test]
@@ -293,9 +294,9 @@ fn jwt_verification_path() {
                     c[k] = v;
                 }
                 let header = *rng.pick(&headers);
-                let mut t = jwt::b64url_encode(header.as_bytes());
+                let mut t = credentials::encoding::base64url_encode(header.as_bytes());
                 t.push('.');
-                t.push_str(&jwt::b64url_encode(c.to_string().as_bytes()));
+                t.push_str(&credentials::encoding::base64url_encode(c.to_string().as_bytes()));
                 let signing_input = t.clone();
                 let full = jwt::mint_hs256(&c, &secret);
                 let sig = full.rsplit('.').next().unwrap();
@@ -323,7 +324,7 @@ fn jwt_verification_path() {
                 // a real HMAC of its signing input under the secret (checked independently).
                 let same = decoded_parts(&token).is_some_and(|p| p == original);
                 let (input, sig) = token.rsplit_once('.').unwrap_or(("", ""));
-                let signed = b64url_decode(sig)
+                let signed = base64url_decode(sig)
                     .is_some_and(|s| s == hmac_sha256::HMAC::mac(input.as_bytes(), secret.as_bytes()).to_vec());
                 if !(same || (signed && c.alg == "HS256")) {
                     return Err(format!("accepted a token that was not signed: {token}"));

@@ -406,7 +406,7 @@ pub fn route(ctx: &Context, db: &Db, body: &Body) -> Result<Response, Problem> {
             )]))
         }
     };
-    let key = if shared::auth::jwt::is_uuid(&key) { format!("user:{}", key.to_ascii_lowercase()) } else { key };
+    let key = if shared::params::is_uuid(&key) { format!("user:{}", key.to_ascii_lowercase()) } else { key };
     let run = db.as_service(|db| store::active(db, false))?;
     let percent = run.as_ref().map(|r| r.traffic_percent).unwrap_or(0);
     let bucket = canary::bucket(&key);

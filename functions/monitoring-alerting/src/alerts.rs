@@ -183,7 +183,7 @@ fn transition(db: &Db, caller: &Caller, req: &Request, action: AlertAction) -> R
     let id = path_id
         .or_else(|| body.get("alertId").or_else(|| body.get("alert_id")).and_then(Value::as_str).map(str::to_string));
     let id = match id {
-        Some(id) if shared::auth::jwt::is_uuid(&id) => Some(id.to_ascii_lowercase()),
+        Some(id) if shared::params::is_uuid(&id) => Some(id.to_ascii_lowercase()),
         Some(id) => {
             errors.push(FieldError::new("alertId", "invalid_uuid", format!("`{}` is not a uuid", clip(&id))));
             None

@@ -233,7 +233,7 @@ fn channels(v: &Value) -> Result<Vec<String>, String> {
 
 fn find(db: &Db, key: &str) -> Result<Option<Value>, DbError> {
     let (by, param) =
-        if shared::auth::jwt::is_uuid(key) { ("id = $1", db::uuid(key)) } else { ("rule_id = $1", db::text(key)) };
+        if shared::params::is_uuid(key) { ("id = $1", db::uuid(key)) } else { ("rule_id = $1", db::text(key)) };
     let rows = db.query(&format!("SELECT {COLUMNS} FROM public.alert_rules WHERE {by}"), &[param])?;
     rows.first().map(|r| to_json(&r)).transpose()
 }

@@ -1,7 +1,8 @@
 //! Outbound HTTP of this function: timed GETs to our own functions and to the host, and the
 //! short-lived tokens they carry (minted from `jwt_secret`, as Supabase's service-role key is).
 
-use shared::auth::{jwt, now_unix};
+use credentials::jwt;
+use shared::auth::now_unix;
 use shared::{config, Problem};
 use spin_sdk::http::{Method, Request, Response};
 use std::time::Instant;

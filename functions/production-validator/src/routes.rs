@@ -136,7 +136,7 @@ fn list_query(req: &Request) -> Result<ListQuery, Problem> {
 
 /// A report id from the path: a uuid, or a 400 naming the field `id`.
 pub fn report_id(segment: &str) -> Result<String, Problem> {
-    if shared::auth::jwt::is_uuid(segment) {
+    if shared::params::is_uuid(segment) {
         Ok(segment.to_ascii_lowercase())
     } else {
         let shown: String = segment.chars().take(40).collect();

@@ -1,9 +1,9 @@
 //! Tokens an attacker could present, for probing our own endpoints: `alg: none`, an expired
 //! token signed with the real secret, and one signed with a key nobody configured (signing
-//! itself is `shared::auth::jwt::mint_hs256`; Stripe signatures `shared::stripe::sign`).
+//! itself is `credentials::jwt::mint_hs256`; Stripe signatures `credentials::stripe::sign`).
 
+use credentials::encoding::base64url_encode;
 use serde_json::{json, Value};
-use shared::auth::jwt::b64url_encode;
 
 /// Claims of a service-role token that would pass every check but the one probed.
 pub fn claims(now: i64, exp: i64, issuer: Option<&str>) -> Value {
@@ -21,6 +21,6 @@ pub fn claims(now: i64, exp: i64, issuer: Option<&str>) -> Value {
 }
 
 pub fn unsigned(claims: &Value) -> String {
-    let header = b64url_encode(br#"{"alg":"none","typ":"JWT"}"#);
-    format!("{header}.{}.", b64url_encode(claims.to_string().as_bytes()))
+    let header = base64url_encode(br#"{"alg":"none","typ":"JWT"}"#);
+    format!("{header}.{}.", base64url_encode(claims.to_string().as_bytes()))
 }

@@ -10,7 +10,6 @@
 
 use crate::request::EmailOptions;
 use crate::store::StoredQuote;
-use base64::Engine as _;
 use shared::quote::code;
 use shared::FieldError;
 
@@ -116,7 +115,7 @@ pub use shared::email::Outcome;
 pub async fn send(email: &Email, filename: &str, pdf: &[u8]) -> Outcome {
     let pdf = shared::email::Attachment {
         filename: filename.to_string(),
-        content_base64: base64::engine::general_purpose::STANDARD.encode(pdf),
+        content_base64: credentials::encoding::base64_encode(pdf),
     };
     shared::email::send(&email.to, &email.subject, &email.text, &[pdf]).await
 }

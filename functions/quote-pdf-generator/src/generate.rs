@@ -20,7 +20,7 @@ use crate::email::{self, Email};
 use crate::render;
 use crate::request::{self, GenerateRequest, Target};
 use crate::store::{self, Attempt, StoredQuote};
-use base64::Engine as _;
+use credentials::encoding::{base64_encode, hex};
 use serde_json::{json, Value};
 use shared::auth::Caller;
 use shared::db::Db;
@@ -272,7 +272,7 @@ fn document_json(doc: &Document, email: Option<&(Email, email::Outcome)>) -> Val
         "sha256": doc.sha256,
         "cached": doc.cached,
         "render_ms": doc.render_ms,
-        "pdf_base64": base64::engine::general_purpose::STANDARD.encode(&doc.pdf),
+        "pdf_base64": base64_encode(&doc.pdf),
     });
     if let Some(email) = email {
         v["email"] = email_json(email);
@@ -307,10 +307,6 @@ fn filename(quote: &StoredQuote) -> String {
 
 fn wants_json(ctx: &Context) -> bool {
     ctx.request.list_header("accept").is_some_and(|a| a.to_ascii_lowercase().contains("application/json"))
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 #[cfg(test)]

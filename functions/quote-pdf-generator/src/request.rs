@@ -22,7 +22,7 @@
 //! ignored with a warning in the answer.
 
 use serde_json::{Map, Value};
-use shared::auth::jwt::is_uuid;
+use shared::params::is_uuid;
 use shared::quote::code;
 use shared::FieldError;
 

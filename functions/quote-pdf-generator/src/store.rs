@@ -9,7 +9,7 @@
 //! branding footer) changed after it was made. Rendering replaces the quote's documents.
 
 use crate::render::{Client, Company, Item, QuoteDocument};
-use base64::Engine as _;
+use credentials::encoding::base64_decode;
 use shared::db::{self, Db, DbError, Param, Row};
 use shared::money::{Money, Rate};
 use shared::quote::line_items_from_stored;
@@ -192,9 +192,8 @@ fn stored_quote(r: &Row<'_>, custom_branding: bool) -> Result<StoredQuote, DbErr
     let cached = match (r.text("content")?, r.text("sha256")?) {
         (Some(b64), Some(sha256)) => {
             let compact: String = b64.split_ascii_whitespace().collect();
-            let content = base64::engine::general_purpose::STANDARD
-                .decode(compact)
-                .map_err(|e| DbError::Decode(format!("cached document: {e}")))?;
+            let content =
+                base64_decode(&compact).ok_or_else(|| DbError::Decode("cached document: not base64".into()))?;
             Some(Cached { content, sha256 })
         }
         _ => None,
@@ -218,10 +217,11 @@ fn stored_quote(r: &Row<'_>, custom_branding: bool) -> Result<StoredQuote, DbErr
 /// document renders without it).
 fn logo(b64: Option<String>) -> Option<Vec<u8>> {
     let compact: String = b64?.split_ascii_whitespace().collect();
-    base64::engine::general_purpose::STANDARD
-        .decode(compact)
-        .map_err(|e| eprintln!("company logo left out: stored base64 does not decode: {e}"))
-        .ok()
+    let bytes = base64_decode(&compact);
+    if bytes.is_none() {
+        eprintln!("company logo left out: stored base64 does not decode");
+    }
+    bytes
 }
 
 /// A fresh rendering of `quote`, replacing its older ones (as the caller).

@@ -12,7 +12,6 @@
 //! quote PDF and the share page draw the stored logo. Writing it moves the row's
 //! `updated_at`, which makes the cached documents of the caller's quotes stale.
 
-use base64::Engine as _;
 use serde_json::json;
 use shared::db::{self, Param};
 use shared::image;
@@ -66,8 +65,8 @@ pub fn get(ctx: &Context) -> Result<Response, Problem> {
     })?;
     let (b64, mime) = stored.ok_or_else(|| Problem::not_found("no company logo is stored"))?;
     let compact: String = b64.split_ascii_whitespace().collect();
-    let bytes = base64::engine::general_purpose::STANDARD.decode(compact).map_err(|e| {
-        eprintln!("company logo of {user_id}: stored base64 does not decode: {e}");
+    let bytes = credentials::encoding::base64_decode(&compact).ok_or_else(|| {
+        eprintln!("company logo of {user_id}: stored base64 does not decode");
         Problem::internal()
     })?;
     Ok(Response::bytes(200, &mime, bytes)

@@ -51,7 +51,7 @@ fn filters(ctx: &Context) -> Result<Filters, Problem> {
         parsed
     });
     let client_id = q("client_id").and_then(|c| {
-        if shared::auth::jwt::is_uuid(&c) {
+        if shared::params::is_uuid(&c) {
             Some(c.to_ascii_lowercase())
         } else {
             errors.push(FieldError::new("client_id", "invalid_uuid", "client_id must be a UUID"));

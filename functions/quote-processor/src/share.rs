@@ -116,7 +116,7 @@ pub fn revoke(ctx: &Context, id: &str, link_id: Option<&str>) -> Result<Response
     let caller = ctx.user()?;
     let id = store::quote_id(id)?;
     let link_id = match link_id {
-        Some(l) if shared::auth::jwt::is_uuid(l) => Some(l.to_ascii_lowercase()),
+        Some(l) if shared::params::is_uuid(l) => Some(l.to_ascii_lowercase()),
         Some(_) => {
             return Err(Problem::validation(vec![FieldError::new(
                 "link_id",

@@ -167,7 +167,7 @@ pub fn load(db: &Db, id: &str, lock: bool) -> Result<Option<(Value, QuoteFields,
 
 /// A path or query id: a UUID, else a 400 naming the field.
 pub fn quote_id(id: &str) -> Result<String, Problem> {
-    if shared::auth::jwt::is_uuid(id) {
+    if shared::params::is_uuid(id) {
         Ok(id.to_ascii_lowercase())
     } else {
         Err(Problem::validation(vec![FieldError::new("id", "invalid_uuid", "the quote id must be a UUID")]))

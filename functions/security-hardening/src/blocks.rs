@@ -58,7 +58,7 @@ fn client_key(b: &NewBlock, errors: &mut Vec<FieldError>) -> Option<String> {
                 None
             }
         },
-        (None, Some(user)) if shared::auth::jwt::is_uuid(user) => Some(format!("user:{}", user.to_ascii_lowercase())),
+        (None, Some(user)) if shared::params::is_uuid(user) => Some(format!("user:{}", user.to_ascii_lowercase())),
         (None, Some(_)) => {
             errors.push(FieldError::new("user_id", "invalid_uuid", "user_id must be a uuid"));
             None

@@ -6,8 +6,9 @@
 //! never locks out the address it runs from.
 
 use crate::scan::{Finding, Severity, Status};
+use credentials::encoding::base64url_encode;
+use credentials::jwt::{mint_hs256, mint_hs256_with_header};
 use serde_json::{json, Value};
-use shared::auth::jwt::{b64url_encode, mint_hs256, mint_hs256_with_header};
 use shared::config;
 use shared::security::internal::{self, Purpose};
 use spin_sdk::http::{Method, Request, Response};
@@ -70,7 +71,7 @@ fn claims(aud: &str, exp_offset: i64) -> Value {
 }
 
 fn unsigned(header: &Value, claims: &Value) -> String {
-    format!("{}.{}.", b64url_encode(header.to_string().as_bytes()), b64url_encode(claims.to_string().as_bytes()))
+    format!("{}.{}.", base64url_encode(header.to_string().as_bytes()), base64url_encode(claims.to_string().as_bytes()))
 }
 
 /// The public keys of the JWKS, each as the JSON text a naive verifier would use as an HMAC key.

@@ -375,7 +375,7 @@ fn secret_strength() -> Finding {
 /// Stripe endpoint secrets look like Stripe's (`whsec_` and enough characters).
 pub fn webhook_secrets_finding(list: Option<&str>) -> Finding {
     let what = "Stripe webhook secrets are configured and well-formed";
-    let secrets = list.map(shared::stripe::parse_secrets).unwrap_or_default();
+    let secrets = list.map(credentials::stripe::parse_secrets).unwrap_or_default();
     if secrets.is_empty() {
         return Finding::new("secrets", "stripe_webhook_secrets", Status::Warning, Severity::High, what)
             .evidence(json!({"configured": 0}))

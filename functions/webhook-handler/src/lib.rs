@@ -6,11 +6,12 @@
 //! and marks the event in one transaction. Answers: 200 applied / stale / ignored / duplicate,
 //! 400 bad signature or not an event, 500 handler failure (queued for retry), 503 database down.
 
+use credentials::stripe;
 use serde_json::json;
 use shared::http::Method;
 use shared::service::{Callers, Function};
 use shared::webhooks::{self, Event, Kind, Source};
-use shared::{stripe, Context, Problem, Response};
+use shared::{Context, Problem, Response};
 use spin_sdk::http::{IncomingRequest, ResponseOutparam};
 use std::time::Instant;
 
@@ -49,7 +50,7 @@ fn receive(ctx: &Context) -> Result<Response, Problem> {
     let started = Instant::now();
     let req = &ctx.request;
     let header = req.header("stripe-signature").unwrap_or("");
-    match stripe::verify_configured(&req.body, header) {
+    match shared::webhooks::verify_signature(&req.body, header) {
         Ok(_) => {}
         Err(stripe::SignatureError::NoSecret) => {
             return Err(Problem::unavailable("webhook_not_configured", "no Stripe webhook secret is configured"));

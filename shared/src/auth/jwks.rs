@@ -28,10 +28,10 @@ pub const MAX_DOCUMENT_BYTES: usize = 64 * 1024;
 
 /// The `alg` and `kid` of an ES256/RS256 token's header (nothing is verified here).
 pub fn asymmetric_key_of(token: &str) -> Option<(String, String)> {
-    if token.len() > super::jwt::MAX_TOKEN_BYTES {
+    if token.len() > credentials::jwt::MAX_TOKEN_BYTES {
         return None;
     }
-    let header = super::jwt::b64url_decode(token.split('.').next()?)?;
+    let header = credentials::encoding::base64url_decode(token.split('.').next()?)?;
     let header: Value = serde_json::from_slice(&header).ok()?;
     let alg = header.get("alg")?.as_str()?;
     let kid = header.get("kid")?.as_str()?;
@@ -40,7 +40,7 @@ pub fn asymmetric_key_of(token: &str) -> Option<(String, String)> {
 
 /// Whether `document` is a JWKS with a key of this `kid` usable for `alg`.
 fn has_key(document: &str, alg: &str, kid: &str) -> bool {
-    super::jwt::JwtConfig::new(None, Some(document), None, "authenticated").is_ok_and(|c| c.has_key(alg, kid))
+    credentials::jwt::JwtConfig::new(None, Some(document), None, "authenticated").is_ok_and(|c| c.has_key(alg, kid))
 }
 
 /// The cached document for `url`, refetched first when it lacks `kid` or is too old and this
@@ -143,7 +143,7 @@ async fn fetch(url: &str) -> Result<String, String> {
         return Err(format!("the document is larger than {MAX_DOCUMENT_BYTES} bytes"));
     }
     let document = String::from_utf8(body).map_err(|_| "the document is not UTF-8".to_string())?;
-    super::jwt::JwtConfig::new(None, Some(&document), None, "authenticated").map_err(|e| e.to_string())?;
+    credentials::jwt::JwtConfig::new(None, Some(&document), None, "authenticated").map_err(|e| e.to_string())?;
     Ok(document)
 }
 
@@ -153,7 +153,7 @@ mod tests {
 
     #[test]
     fn the_key_an_asymmetric_token_names_is_read_from_its_header() {
-        let h = |json: &str| format!("{}.e30.c2ln", super::super::jwt::b64url_encode(json.as_bytes()));
+        let h = |json: &str| format!("{}.e30.c2ln", credentials::encoding::base64url_encode(json.as_bytes()));
         assert_eq!(
             asymmetric_key_of(&h(r#"{"alg":"ES256","kid":"k1","typ":"JWT"}"#)),
             Some(("ES256".to_string(), "k1".to_string()))

@@ -2,11 +2,11 @@
 //! `user_roles`, or the service-role JWT), or nobody.
 
 pub mod jwks;
-pub mod jwt;
 
 use crate::config;
 use crate::db::Db;
 use crate::http::{Problem, Request};
+use credentials::jwt;
 
 /// A verified caller.
 #[derive(Debug, Clone)]

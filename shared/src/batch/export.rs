@@ -139,7 +139,7 @@ pub fn download(ctx: &Context, id: &str) -> Result<Response, Problem> {
                 })
             }
             "generate_pdfs" => {
-                let Some(quote_id) = req.query_param("quote_id").filter(|q| crate::auth::jwt::is_uuid(q)) else {
+                let Some(quote_id) = req.query_param("quote_id").filter(|q| crate::params::is_uuid(q)) else {
                     return Err(Problem::validation(vec![FieldError::new("quote_id", "required", "quote_id (a UUID of this job's quotes) is required")]));
                 };
                 let quote_id = quote_id.to_ascii_lowercase();

@@ -108,7 +108,7 @@ fn insert(db: &Db, user_id: &str, spec: &JobSpec) -> Result<(String, Created), D
 
 /// A job id from the path: a UUID, else 400.
 pub fn job_id(id: &str) -> Result<String, Problem> {
-    if crate::auth::jwt::is_uuid(id) {
+    if crate::params::is_uuid(id) {
         Ok(id.to_ascii_lowercase())
     } else {
         Err(Problem::validation(vec![FieldError::new("id", "invalid_uuid", "the job id must be a UUID")]))

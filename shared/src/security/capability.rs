@@ -8,7 +8,7 @@ pub const TOKEN_BYTES: usize = 32;
 
 /// A fresh token.
 pub fn new_token() -> String {
-    crate::auth::jwt::b64url_encode(&random_bytes(TOKEN_BYTES))
+    credentials::encoding::base64url_encode(&random_bytes(TOKEN_BYTES))
 }
 
 #[cfg(not(feature = "native"))]
@@ -32,7 +32,7 @@ pub fn is_token(s: &str) -> bool {
 
 /// The stored form of a token (or of any secret): lowercase hexadecimal SHA-256.
 pub fn digest(secret: &[u8]) -> String {
-    hmac_sha256::Hash::hash(secret).iter().map(|b| format!("{b:02x}")).collect()
+    credentials::encoding::hex(&hmac_sha256::Hash::hash(secret))
 }
 
 #[cfg(test)]

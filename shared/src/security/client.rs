@@ -32,7 +32,7 @@ pub fn identify_with(req: &Request, trusted_proxies: &str, caller: Option<auth::
     let address = client_address(req, trusted_proxies);
     match caller {
         Some(c) if c.is_service_role() => Client { key: "service_role".into(), address, user_id: None },
-        Some(c) if auth::jwt::is_uuid(c.user_id()) => {
+        Some(c) if crate::params::is_uuid(c.user_id()) => {
             Client { key: format!("user:{}", c.user_id()), address, user_id: Some(c.user_id().to_string()) }
         }
         _ => Client { key: format!("ip:{}", address.as_deref().unwrap_or("unknown")), address, user_id: None },

@@ -212,13 +212,13 @@ pub async fn forged_tokens(caller_authorization: &str) -> Check {
         ("alg_none", tokens::unsigned(&tokens::claims(now, now + 600, issuer.as_deref()))),
         (
             "wrong_key",
-            shared::auth::jwt::mint_hs256(&tokens::claims(now, now + 600, issuer.as_deref()), &random_secret()),
+            credentials::jwt::mint_hs256(&tokens::claims(now, now + 600, issuer.as_deref()), &random_secret()),
         ),
     ];
     if let Some(secret) = shared::config::var("jwt_secret") {
         forged.push((
             "expired",
-            shared::auth::jwt::mint_hs256(&tokens::claims(now - 7200, now - 3600, issuer.as_deref()), &secret),
+            credentials::jwt::mint_hs256(&tokens::claims(now - 7200, now - 3600, issuer.as_deref()), &secret),
         ));
     }
     let mut probes = Vec::new();
@@ -290,7 +290,7 @@ pub async fn unsigned_webhooks() -> Check {
         "data": { "object": { "id": "cus_validation_probe", "object": "customer" } },
     })
     .to_string();
-    let wrong = shared::stripe::sign(body.as_bytes(), &random_secret(), now);
+    let wrong = credentials::stripe::sign(body.as_bytes(), &random_secret(), now);
     let unsigned = call(Method::Post, &url, &[("content-type", "application/json")], Some(body.clone())).await;
     let badly_signed =
         call(Method::Post, &url, &[("content-type", "application/json"), ("stripe-signature", &wrong)], Some(body))

@@ -7,6 +7,8 @@
 //! Headers Stripe never sends are refused rather than guessed at: `t` must be one plain
 //! decimal number, given once (see `fixtures/stripe/signatures_quirks.json`).
 
+use crate::encoding::{constant_time_eq, hex};
+
 /// Stripe's default tolerance.
 pub const DEFAULT_TOLERANCE_S: i64 = 300;
 /// More `v1` values than any rotation needs: a header with more is refused unread.
@@ -52,23 +54,6 @@ impl SignatureError {
             SignatureError::TooOld => "the signature timestamp is older than the tolerance",
         }
     }
-}
-
-fn hex(bytes: &[u8; 32]) -> [u8; 64] {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut out = [0u8; 64];
-    for (i, b) in bytes.iter().enumerate() {
-        out[2 * i] = DIGITS[(b >> 4) as usize];
-        out[2 * i + 1] = DIGITS[(b & 15) as usize];
-    }
-    out
-}
-
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    if a.len() != b.len() {
-        return false;
-    }
-    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 /// Verify `header` for the exact raw `payload`. Returns the signed timestamp `t`.
@@ -136,7 +121,7 @@ pub fn verify(
         let expected = hex(&hmac_sha256::HMAC::mac(&signed, secret.as_bytes()));
         for sig in &signatures {
             // No early exit: every comparison runs, whatever matched.
-            matched |= constant_time_eq(&expected, sig.as_bytes());
+            matched |= constant_time_eq(expected.as_bytes(), sig.as_bytes());
         }
     }
     if !matched {
@@ -152,30 +137,12 @@ pub fn verify(
 pub fn sign(payload: &[u8], secret: &str, t: i64) -> String {
     let mut signed = format!("{t}.").into_bytes();
     signed.extend_from_slice(payload);
-    let sig = hex(&hmac_sha256::HMAC::mac(&signed, secret.as_bytes()));
-    format!("t={t},v1={}", std::str::from_utf8(&sig).expect("hex is ascii"))
+    format!("t={t},v1={}", hex(&hmac_sha256::HMAC::mac(&signed, secret.as_bytes())))
 }
 
 /// The configured secrets: `stripe_webhook_secrets`, comma-separated (rotation).
 pub fn parse_secrets(list: &str) -> Vec<&str> {
     list.split(',').map(str::trim).filter(|s| !s.is_empty()).collect()
-}
-
-/// Verify a delivery with this deployment's configuration: the secrets of
-/// `stripe_webhook_secrets` and the age limit `stripe_webhook_tolerance_s` (default 300 s).
-/// The security middleware calls it before the rate limiter (a verified delivery spends no
-/// client budget) and webhook-handler before anything touches the database.
-pub fn verify_configured(payload: &[u8], header: &str) -> Result<i64, SignatureError> {
-    let configured = crate::config::var("stripe_webhook_secrets").unwrap_or_default();
-    let secrets = parse_secrets(&configured);
-    if secrets.is_empty() {
-        return Err(SignatureError::NoSecret);
-    }
-    let tolerance = crate::config::var("stripe_webhook_tolerance_s")
-        .and_then(|v| v.trim().parse::<i64>().ok())
-        .filter(|t| *t > 0)
-        .unwrap_or(DEFAULT_TOLERANCE_S);
-    verify(payload, header, &secrets, tolerance, crate::auth::now_unix())
 }
 
 #[cfg(test)]

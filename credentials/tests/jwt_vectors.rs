@@ -5,9 +5,10 @@
 //!
 //! The fixtures are required: a missing or unreadable file fails the test, it never skips.
 
+use credentials::encoding::base64url_encode;
+use credentials::jwt::{self, verify, Claims, JwtConfig, Rejection};
 use jwt_simple::algorithms::{ECDSAP256KeyPairLike, ES256KeyPair, HS256Key, MACLike, RS256KeyPair, RSAKeyPairLike};
 use serde_json::{json, Value};
-use shared::auth::jwt::{self, b64url_encode, verify, Claims, JwtConfig, Rejection};
 
 const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/fixtures/jwt");
 
@@ -217,14 +218,14 @@ fn payload() -> Value {
 }
 
 fn seg(v: &Value) -> String {
-    b64url_encode(&serde_json::to_vec(v).unwrap())
+    base64url_encode(&serde_json::to_vec(v).unwrap())
 }
 
 fn sign_es256(pem_file: &str, input: &str) -> String {
     use p256::ecdsa::signature::Signer as _;
     let kp = ES256KeyPair::from_pem(&read(pem_file)).expect("ES256 private key");
     let sig: p256::ecdsa::Signature = kp.key_pair().as_ref().sign(input.as_bytes());
-    format!("{input}.{}", b64url_encode(&sig.to_bytes()))
+    format!("{input}.{}", base64url_encode(&sig.to_bytes()))
 }
 
 fn sign_rs256(pem_file: &str, input: &str) -> String {
@@ -234,12 +235,12 @@ fn sign_rs256(pem_file: &str, input: &str) -> String {
     let mut signer = Signer::new(MessageDigest::sha256(), &pkey).unwrap();
     signer.set_rsa_padding(Padding::PKCS1).unwrap();
     signer.update(input.as_bytes()).unwrap();
-    format!("{input}.{}", b64url_encode(&signer.sign_to_vec().unwrap()))
+    format!("{input}.{}", base64url_encode(&signer.sign_to_vec().unwrap()))
 }
 
 fn sign_hs256(secret: &[u8], input: &str) -> String {
     let tag = HS256Key::from_bytes(secret).authentication_tag(input.as_bytes());
-    format!("{input}.{}", b64url_encode(&tag))
+    format!("{input}.{}", base64url_encode(&tag))
 }
 
 fn secret() -> String {
@@ -303,9 +304,9 @@ fn key_selection_is_by_kid_and_type_only() {
     let good = sign_es256("keys/es256_private.pem", &es_input(json!({"alg":"ES256","kid":ES_KID})));
     assert!(verify(&good, &cfg, now()).is_ok());
     let (input, sig) = good.rsplit_once('.').unwrap();
-    let raw = jwt::b64url_decode(sig).unwrap();
+    let raw = credentials::encoding::base64url_decode(sig).unwrap();
     for bad in [&raw[..63], &[raw.as_slice(), &[0u8]].concat()[..]] {
-        let t = format!("{input}.{}", b64url_encode(bad));
+        let t = format!("{input}.{}", base64url_encode(bad));
         assert_eq!(verify(&t, &cfg, now()).unwrap_err(), Rejection::BadSignature);
     }
     // A JWKS that lacks the key: unknown key; no HS256 secret configured: HS256 unknown key.

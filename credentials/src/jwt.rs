@@ -1,6 +1,6 @@
 //! Verification of Supabase-style access tokens (`Authorization: Bearer <JWT>`).
 //!
-//! Policy (the one pinned by `shared/fixtures/jwt/tokens.json` → `validation`):
+//! Policy (the one pinned by `tests/fixtures/jwt/tokens.json` → `validation`):
 //!
 //! * tokens longer than [`MAX_TOKEN_BYTES`] are rejected before any parsing;
 //! * JWS compact serialization only: exactly three segments, each strict *unpadded,
@@ -41,6 +41,8 @@ use jwt_simple::algorithms::{
     ECDSAP256PublicKeyLike, ES256PublicKey, HS256Key, MACLike, RS256PublicKey, RSAPublicKeyLike,
 };
 use serde_json::{Map, Value};
+
+use crate::encoding::{base64url_decode, base64url_encode, constant_time_eq};
 
 /// Tokens longer than this (in bytes) are rejected before parsing.
 pub const MAX_TOKEN_BYTES: usize = 8192;
@@ -271,8 +273,8 @@ fn parse_jwks(doc: &str) -> Result<JwksKeys, JwtConfigError> {
                 if alg.is_some_and(|a| a.as_str() != Some("ES256")) || text("crv") != Some("P-256") {
                     continue;
                 }
-                let x = text("x").and_then(b64url_decode).ok_or(bad("EC \"x\" is not base64url"))?;
-                let y = text("y").and_then(b64url_decode).ok_or(bad("EC \"y\" is not base64url"))?;
+                let x = text("x").and_then(base64url_decode).ok_or(bad("EC \"x\" is not base64url"))?;
+                let y = text("y").and_then(base64url_decode).ok_or(bad("EC \"y\" is not base64url"))?;
                 if x.len() != 32 || y.len() != 32 {
                     return Err(bad("EC P-256 coordinates must be 32 bytes"));
                 }
@@ -287,8 +289,8 @@ fn parse_jwks(doc: &str) -> Result<JwksKeys, JwtConfigError> {
                 if alg.is_some_and(|a| a.as_str() != Some("RS256")) {
                     continue;
                 }
-                let n = text("n").and_then(b64url_decode).ok_or(bad("RSA \"n\" is not base64url"))?;
-                let e = text("e").and_then(b64url_decode).ok_or(bad("RSA \"e\" is not base64url"))?;
+                let n = text("n").and_then(base64url_decode).ok_or(bad("RSA \"n\" is not base64url"))?;
+                let e = text("e").and_then(base64url_decode).ok_or(bad("RSA \"e\" is not base64url"))?;
                 if bit_length(&n) < MIN_RSA_MODULUS_BITS {
                     return Err(bad("RSA modulus shorter than 2048 bits"));
                 }
@@ -475,9 +477,9 @@ pub fn verify(token: &str, cfg: &JwtConfig, now_unix: i64) -> Result<Claims, Rej
         (Some(h), Some(p), Some(s), None) => (h, p, s),
         _ => return Err(Rejection::Malformed),
     };
-    let header_bytes = b64url_decode(h64).ok_or(Rejection::Malformed)?;
-    let payload_bytes = b64url_decode(p64).ok_or(Rejection::Malformed)?;
-    let signature = b64url_decode(s64).ok_or(Rejection::Malformed)?;
+    let header_bytes = base64url_decode(h64).ok_or(Rejection::Malformed)?;
+    let payload_bytes = base64url_decode(p64).ok_or(Rejection::Malformed)?;
+    let signature = base64url_decode(s64).ok_or(Rejection::Malformed)?;
 
     // Header.
     let header = match serde_json::from_slice::<Value>(&header_bytes) {
@@ -533,7 +535,7 @@ fn verify_signature(
             // Only the project secret; a header kid never selects an HMAC key.
             let key = cfg.hs256.as_ref().ok_or(Rejection::UnknownKey)?;
             let tag = key.authentication_tag(signing_input);
-            if ct_eq(&tag, signature) {
+            if constant_time_eq(&tag, signature) {
                 Ok(())
             } else {
                 Err(Rejection::BadSignature)
@@ -742,14 +744,6 @@ pub fn is_uuid(s: &str) -> bool {
         })
 }
 
-fn ct_eq(a: &[u8], b: &[u8]) -> bool {
-    if a.len() != b.len() {
-        return false;
-    }
-    let diff = a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y));
-    std::hint::black_box(diff) == 0
-}
-
 // ---------------------------------------------------------------------------------------------
 // Minting (tests and dev tooling)
 // ---------------------------------------------------------------------------------------------
@@ -764,71 +758,13 @@ pub fn mint_hs256(claims: &serde_json::Value, secret: &str) -> String {
 /// signs with a public key and names its `kid`).
 pub fn mint_hs256_with_header(header: &serde_json::Value, claims: &serde_json::Value, key: &[u8]) -> String {
     let payload = serde_json::to_vec(claims).unwrap_or_else(|_| b"null".to_vec());
-    let mut token = b64url_encode(header.to_string().as_bytes());
+    let mut token = base64url_encode(header.to_string().as_bytes());
     token.push('.');
-    token.push_str(&b64url_encode(&payload));
+    token.push_str(&base64url_encode(&payload));
     let tag = HS256Key::from_bytes(key).authentication_tag(token.as_bytes());
     token.push('.');
-    token.push_str(&b64url_encode(&tag));
+    token.push_str(&base64url_encode(&tag));
     token
-}
-
-// ---------------------------------------------------------------------------------------------
-// Strict base64url (RFC 4648 §5, no padding, canonical)
-// ---------------------------------------------------------------------------------------------
-
-const B64URL: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-
-fn b64url_value(c: u8) -> Option<u32> {
-    let v = match c {
-        b'A'..=b'Z' => c - b'A',
-        b'a'..=b'z' => c - b'a' + 26,
-        b'0'..=b'9' => c - b'0' + 52,
-        b'-' => 62,
-        b'_' => 63,
-        _ => return None,
-    };
-    Some(u32::from(v))
-}
-
-/// Decodes unpadded base64url. Rejects `=`, whitespace, characters outside the URL-safe
-/// alphabet, impossible lengths (`len % 4 == 1`) and non-zero trailing bits, so every byte
-/// string has exactly one accepted encoding.
-pub fn b64url_decode(s: &str) -> Option<Vec<u8>> {
-    let b = s.as_bytes();
-    if b.len() % 4 == 1 {
-        return None;
-    }
-    let mut out = Vec::with_capacity(b.len() / 4 * 3 + 2);
-    for chunk in b.chunks(4) {
-        let mut acc: u32 = 0;
-        for (i, &c) in chunk.iter().enumerate() {
-            acc |= b64url_value(c)? << (18 - 6 * i);
-        }
-        let bytes = acc.to_be_bytes(); // [0, b0, b1, b2]
-        match chunk.len() {
-            4 => out.extend_from_slice(&bytes[1..4]),
-            3 if acc & 0xFF == 0 => out.extend_from_slice(&bytes[1..3]),
-            2 if acc & 0xFFFF == 0 => out.push(bytes[1]),
-            _ => return None,
-        }
-    }
-    Some(out)
-}
-
-/// Encodes unpadded base64url.
-pub fn b64url_encode(data: &[u8]) -> String {
-    let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
-    for chunk in data.chunks(3) {
-        let mut acc: u32 = 0;
-        for (i, &byte) in chunk.iter().enumerate() {
-            acc |= u32::from(byte) << (16 - 8 * i);
-        }
-        for i in 0..=chunk.len() {
-            out.push(B64URL[((acc >> (18 - 6 * i)) & 63) as usize] as char);
-        }
-    }
-    out
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -860,7 +796,7 @@ mod tests {
     /// Signs arbitrary `header.payload` text with HS256 (the MAC covers exactly those bytes).
     fn sign_raw(signing_input: &str, secret: &str) -> String {
         let tag = HS256Key::from_bytes(secret.as_bytes()).authentication_tag(signing_input.as_bytes());
-        format!("{signing_input}.{}", b64url_encode(&tag))
+        format!("{signing_input}.{}", base64url_encode(&tag))
     }
 
     fn with(mut v: Value, key: &str, val: Value) -> Value {
@@ -904,7 +840,7 @@ mod tests {
         assert_eq!(c.raw, claims());
         // the header is exactly what mint_hs256 documents
         let h = token.split('.').next().unwrap();
-        assert_eq!(b64url_decode(h).unwrap(), br#"{"alg":"HS256","typ":"JWT"}"#);
+        assert_eq!(base64url_decode(h).unwrap(), br#"{"alg":"HS256","typ":"JWT"}"#);
         // another secret does not verify it
         let other =
             JwtConfig::new(Some("a-different-secret-of-enough-length"), None, Some(ISS), "authenticated").unwrap();
@@ -1051,12 +987,12 @@ mod tests {
             format!("{s}{}", "=".repeat((4 - s.len() % 4) % 4))
         };
         // the unpadded header above is accepted when signed, so only the padding is at fault
-        let hk = b64url_encode(br#"{"alg":"HS256","kid":"k"}"#);
+        let hk = base64url_encode(br#"{"alg":"HS256","kid":"k"}"#);
         assert!(verify(&sign_raw(&format!("{hk}.{p}"), SECRET), &cfg(), NOW).is_ok());
         let mut variants = vec![
             sign_raw(&format!("{h}.{}", pad(p)), SECRET),
             // (a header of 25 bytes: its encoding needs "==")
-            sign_raw(&format!("{}.{p}", pad(&b64url_encode(br#"{"alg":"HS256","kid":"k"}"#))), SECRET),
+            sign_raw(&format!("{}.{p}", pad(&base64url_encode(br#"{"alg":"HS256","kid":"k"}"#))), SECRET),
             sign_raw(&format!("{h}.{p}="), SECRET),
             // embedded or surrounding whitespace
             sign_raw(&format!("{h}.{} {}", &p[..10], &p[10..]), SECRET),
@@ -1081,32 +1017,32 @@ mod tests {
     #[test]
     fn non_canonical_trailing_bits_are_rejected() {
         // "QQ" is canonical for [0x41]; "QR".."QZ" decode to the same byte with junk bits.
-        assert_eq!(b64url_decode("QQ"), Some(vec![0x41]));
-        assert_eq!(b64url_decode("QR"), None);
-        assert_eq!(b64url_decode("QUI"), Some(vec![0x41, 0x42]));
-        assert_eq!(b64url_decode("QUJ"), None);
-        assert_eq!(b64url_decode("Q"), None);
-        assert_eq!(b64url_decode(""), Some(vec![]));
-        assert_eq!(b64url_decode("QQ=="), None);
-        assert_eq!(b64url_decode("Q Q"), None);
-        assert_eq!(b64url_decode("+/"), None);
+        assert_eq!(base64url_decode("QQ"), Some(vec![0x41]));
+        assert_eq!(base64url_decode("QR"), None);
+        assert_eq!(base64url_decode("QUI"), Some(vec![0x41, 0x42]));
+        assert_eq!(base64url_decode("QUJ"), None);
+        assert_eq!(base64url_decode("Q"), None);
+        assert_eq!(base64url_decode(""), Some(vec![]));
+        assert_eq!(base64url_decode("QQ=="), None);
+        assert_eq!(base64url_decode("Q Q"), None);
+        assert_eq!(base64url_decode("+/"), None);
         // encoder/decoder agree on every length and byte value
         let mut rng = Rng(7);
         for len in 0..200 {
             let data: Vec<u8> = (0..len).map(|_| rng.next() as u8).collect();
-            let enc = b64url_encode(&data);
+            let enc = base64url_encode(&data);
             assert!(!enc.contains('='));
-            assert_eq!(b64url_decode(&enc), Some(data));
+            assert_eq!(base64url_decode(&enc), Some(data));
         }
-        assert_eq!(b64url_encode(b"\xfb\xff"), "-_8");
+        assert_eq!(base64url_encode(b"\xfb\xff"), "-_8");
     }
 
     #[test]
     fn header_policy() {
         let c = cfg();
-        let body = b64url_encode(&serde_json::to_vec(&claims()).unwrap());
+        let body = base64url_encode(&serde_json::to_vec(&claims()).unwrap());
         let t = |header: Value| {
-            let h = b64url_encode(&serde_json::to_vec(&header).unwrap());
+            let h = base64url_encode(&serde_json::to_vec(&header).unwrap());
             verify(&sign_raw(&format!("{h}.{body}"), SECRET), &c, NOW)
         };
         assert!(t(json!({"alg":"HS256"})).is_ok());
@@ -1204,7 +1140,7 @@ mod tests {
         let c = JwtConfig::new(None, Some(skipped), None, "authenticated").unwrap();
         assert_eq!(c.jwks_key_count(), 0);
         // broken ES256/RS256 keys are errors
-        let x = b64url_encode(&[1u8; 32]);
+        let x = base64url_encode(&[1u8; 32]);
         for bad in [
             format!(r#"{{"keys":[{{"kty":"EC","crv":"P-256","x":"{x}","y":"{x}","kid":"k"}}]}}"#),
             r#"{"keys":[{"kty":"EC","crv":"P-256","x":"AA==","y":"AA","kid":"k"}]}"#.to_string(),
@@ -1306,15 +1242,15 @@ mod tests {
                     2 => nested.as_bytes()[..rng.below(nested.len())].to_vec(),
                     _ => serde_json::to_vec(&with(claims(), "exp", json!(rng.next() as i64))).unwrap(),
                 };
-                b64url_encode(&raw)
+                base64url_encode(&raw)
             };
             let (h, p) = (seg(), seg());
             let sig_len = [0usize, 32, 64, 72, 256][round % 5];
             let sig: Vec<u8> = (0..sig_len).map(|_| rng.next() as u8).collect();
-            let t = format!("{h}.{p}.{}", b64url_encode(&sig));
+            let t = format!("{h}.{p}.{}", base64url_encode(&sig));
             assert!(verify(&t, &c, NOW).is_err());
             // correctly MACed hostile payloads must never panic either
-            let _ = verify(&sign_raw(&format!("{}.{p}", b64url_encode(br#"{"alg":"HS256"}"#)), SECRET), &c, NOW);
+            let _ = verify(&sign_raw(&format!("{}.{p}", base64url_encode(br#"{"alg":"HS256"}"#)), SECRET), &c, NOW);
         }
     }
 }

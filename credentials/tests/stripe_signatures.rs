@@ -1,8 +1,8 @@
 //! Every case of `tests/fixtures/stripe/signatures.json` (made with Stripe's own libraries) gives
 //! the labelled verdict; the implementation-defined quirks are refused (documented choice).
 
+use credentials::stripe::verify;
 use serde_json::Value;
-use shared::stripe::verify;
 
 fn load(name: &str) -> Value {
     let path = format!("{}/../tests/fixtures/stripe/{name}", env!("CARGO_MANIFEST_DIR"));
