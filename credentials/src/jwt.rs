@@ -92,11 +92,13 @@ impl fmt::Display for JwtConfigError {
 
 impl std::error::Error for JwtConfigError {}
 
+#[derive(Clone)]
 struct Es256Key {
     kid: String,
     key: ES256PublicKey,
 }
 
+#[derive(Clone)]
 struct Rs256Key {
     kid: String,
     key: RS256PublicKey,
@@ -104,6 +106,7 @@ struct Rs256Key {
 
 /// Everything needed to verify a token: keys, expected issuer/audience and leeway.
 /// Built once per request from configuration; `Debug` never prints key material.
+#[derive(Clone)]
 pub struct JwtConfig {
     hs256: Option<HS256Key>,
     es256: Vec<Es256Key>,

@@ -59,8 +59,8 @@ pub fn goes_green(key: &str, percent: i64) -> bool {
 }
 
 /// This deployment's colour (`deployment_color`, blue unless set).
-pub fn colour() -> String {
-    crate::config::var_or("deployment_color", "blue")
+pub fn colour() -> &'static str {
+    crate::settings::current().deployment_color()
 }
 
 /// Hop-by-hop and host-set headers that are not passed on to green.
@@ -96,7 +96,7 @@ pub async fn forward(ctx: &Context) -> Option<Response> {
     if colour() == "green" {
         return None;
     }
-    let green = crate::config::var("green_base_url")?;
+    let green = crate::settings::current().green_base_url()?;
     let percent = match active_percent(ctx) {
         Some(p) if p > 0 => p,
         _ => return None,
@@ -106,7 +106,7 @@ pub async fn forward(ctx: &Context) -> Option<Response> {
         return None;
     }
     let started = Instant::now();
-    match send(&green, ctx, client.address.as_deref()).await {
+    match send(green, ctx, client.address.as_deref()).await {
         Ok(response) => {
             ctx.forwarded.set(true);
             Some(response)
@@ -211,7 +211,7 @@ pub fn row_colour(ctx: &Context) -> String {
     if ctx.forwarded.get() {
         FORWARDED.to_string()
     } else {
-        colour()
+        colour().to_string()
     }
 }
 

@@ -8,11 +8,13 @@
 //! origin instead (`http://self.alt`, which `http://self` in `allowed_outbound_hosts` allows).
 //! The choice is configuration; the code is the same.
 
+use crate::settings::Chaining;
+
 /// The URL of `path` (e.g. `/functions/v1/quote-pdf-generator`) of the application's own
 /// `function`, as this deployment reaches it.
 pub fn url(function: &str, path: &str) -> String {
-    match crate::config::var_or("service_chaining", "local").as_str() {
-        "self" => format!("http://self.alt{path}"),
-        _ => format!("http://{function}.spin.internal{path}"),
+    match crate::settings::current().service_chaining() {
+        Chaining::SelfOrigin => format!("http://self.alt{path}"),
+        Chaining::Local => format!("http://{function}.spin.internal{path}"),
     }
 }

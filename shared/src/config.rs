@@ -1,5 +1,6 @@
-//! Configuration comes from Spin variables (`spin.toml` `[variables]`; locally
-//! `SPIN_VARIABLE_<NAME>` or `.env`), never from constants or database rows.
+//! Reading one Spin variable from the host (`spin.toml` `[variables]`; locally
+//! `SPIN_VARIABLE_<NAME>` or `.env`). Only [`crate::settings`] calls it: everything else asks
+//! the settings, which name each variable once and read it once per request.
 
 /// A variable's value; `None` when undefined or empty.
 #[cfg(not(feature = "native"))]
@@ -15,9 +16,4 @@ pub fn var(name: &str) -> Option<String> {
 #[cfg(feature = "native")]
 pub fn var(name: &str) -> Option<String> {
     std::env::var(format!("SPIN_VARIABLE_{}", name.to_ascii_uppercase())).ok().filter(|v| !v.trim().is_empty())
-}
-
-/// A variable with a fallback for optional settings.
-pub fn var_or(name: &str, default: &str) -> String {
-    var(name).unwrap_or_else(|| default.to_string())
 }

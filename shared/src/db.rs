@@ -375,9 +375,10 @@ impl<'a> Row<'a> {
 impl Db {
     /// Connect to the database named by the `db_url` variable.
     pub fn connect() -> Result<Db, DbError> {
-        let url =
-            crate::config::var("db_url").ok_or_else(|| DbError::Unavailable("db_url is not configured".into()))?;
-        Db::open(&url)
+        let url = crate::settings::current()
+            .db_url()
+            .ok_or_else(|| DbError::Unavailable("db_url is not configured".into()))?;
+        Db::open(url)
     }
 
     pub fn open(url: &str) -> Result<Db, DbError> {

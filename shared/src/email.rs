@@ -33,14 +33,14 @@ pub async fn send_text(to: &str, subject: &str, text: &str) -> Outcome {
 #[cfg(not(feature = "native"))]
 pub async fn send(to: &str, subject: &str, text: &str, attachments: &[Attachment]) -> Outcome {
     use spin_sdk::http::{Method, Request, Response};
-    let Some(key) = crate::config::var("resend_api_key") else {
+    let settings = crate::settings::current();
+    let Some(key) = settings.resend_api_key() else {
         return Outcome::Failed {
             error: "email is not configured (resend_api_key is empty)".into(),
             http_status: None,
         };
     };
-    let base = crate::config::var_or("resend_api_base", "https://api.resend.com");
-    let from = crate::config::var_or("email_from", "QuoteKit <quotes@example.com>");
+    let (base, from) = (settings.resend_api_base(), settings.email_from());
     let mut body = serde_json::json!({ "from": from, "to": [to], "subject": subject, "text": text });
     if !attachments.is_empty() {
         body["attachments"] = attachments

@@ -3,7 +3,7 @@
 
 pub mod auth;
 pub mod chain;
-pub mod config;
+mod config;
 pub mod db;
 pub mod email;
 pub mod http;
@@ -12,6 +12,7 @@ pub mod metrics;
 pub mod params;
 pub mod plans;
 pub mod service;
+pub mod settings;
 pub mod webhooks;
 
 pub use http::{FieldError, Problem, Request, Response};

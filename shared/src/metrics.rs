@@ -44,13 +44,13 @@ fn looks_like_id(seg: &str) -> bool {
 /// A benchmarking switch (scripts/bench `metrics_cost` measures a request with and without
 /// the row); production leaves it on, since monitoring, alerting and the cost report read the rows.
 pub fn enabled() -> bool {
-    crate::config::var("request_metrics").is_none_or(|v| v.trim() != "off")
+    crate::settings::current().request_metrics()
 }
 
 /// Insert the row as the connection's own (service) login; a failure is logged, never raised:
 /// metrics must not turn a served request into an error.
 pub fn record(db: &Db, m: &RequestMetric<'_>) {
-    record_as(db, m, &crate::config::var_or("deployment_color", "blue"))
+    record_as(db, m, crate::settings::current().deployment_color())
 }
 
 /// As [`record`], with the row's deployment colour given (see `canary`: `forwarded`).
@@ -61,7 +61,7 @@ pub fn record(db: &Db, m: &RequestMetric<'_>) {
 /// the database may lose the last fraction of a second of rows, never corrupt anything; the
 /// application's own data keeps synchronous commits.
 pub fn record_as(db: &Db, m: &RequestMetric<'_>, colour: &str) {
-    let region = crate::config::var_or("region", "local");
+    let region = crate::settings::current().region();
     let result = db.execute(
         "INSERT INTO public.performance_metrics \
            (function_name, route, method, status, duration_ms, region, deployment_color, user_id, request_id, \

@@ -8,6 +8,7 @@ use crate::http::{cors_headers, Method, Problem, Request, Response, DEFAULT_BODY
 use crate::metrics;
 pub use crate::security::guard::Callers;
 use crate::security::{client, client::Client, guard};
+use crate::settings::Settings;
 use futures::StreamExt;
 use spin_sdk::http::{Fields, IncomingRequest, OutgoingResponse, ResponseOutparam};
 use std::cell::{OnceCell, RefCell};
@@ -47,6 +48,11 @@ impl Context {
         }
     }
 
+    /// This request's settings (the component variables, read and parsed once).
+    pub fn settings(&self) -> &'static Settings {
+        crate::settings::current()
+    }
+
     /// The database connection, opened on first use and shared for the rest of the request.
     pub fn db(&self) -> Result<Rc<Db>, Problem> {
         if let Some(db) = self.db.borrow().as_ref() {
@@ -77,23 +83,21 @@ impl Context {
     /// configured `jwks` lacks and `jwks_url` is set, the keys published there (cached in the
     /// database; see `auth::jwks`).
     async fn fetch_signing_keys(&self) {
-        let Some(url) = crate::config::var("jwks_url") else { return };
+        let Some(url) = self.settings().jwks_url() else { return };
         let Some((alg, kid)) = auth::bearer(&self.request).ok().and_then(auth::jwks::asymmetric_key_of) else { return };
-        if auth::jwt_config(None).is_ok_and(|c| c.has_key(&alg, &kid)) {
+        if self.settings().jwt_keys().is_ok_and(|c| c.has_key(&alg, &kid)) {
             return;
         }
         let Ok(db) = self.db() else { return };
-        let document = auth::jwks::document_for(&db, &url, &alg, &kid).await;
+        let document = auth::jwks::document_for(&db, url, &alg, &kid).await;
         let _ = self.fetched_jwks.set(document);
     }
 
     /// Who the request comes from (user, service role or address), for rate limits, blocks
     /// and sticky canary assignment.
     pub fn client(&self) -> &Client {
-        self.client.get_or_init(|| {
-            let proxies = crate::config::var_or("trusted_proxies", "");
-            client::identify_with(&self.request, &proxies, self.caller().ok())
-        })
+        self.client
+            .get_or_init(|| client::identify_with(&self.request, self.settings().trusted_proxies(), self.caller().ok()))
     }
 
     /// The signed-in user calling this endpoint (401 / 403 otherwise).
@@ -306,7 +310,7 @@ async fn pipeline<F: Forwarding, H>(
 {
     let started = Instant::now();
     let origin = incoming.headers().get("origin").first().map(|v| String::from_utf8_lossy(v).into_owned());
-    let allowed = crate::config::var_or("cors_origins", "*");
+    let allowed = crate::settings::current().cors_origins();
 
     let (ctx, mut response) = match read_request(function.name, incoming, DEFAULT_BODY_LIMIT).await {
         Err(problem) => (None, Response::problem(&problem)),
@@ -323,12 +327,12 @@ async fn pipeline<F: Forwarding, H>(
         }
     };
     response.headers.retain(|(k, _)| !k.starts_with("access-control-"));
-    response.headers.extend(cors_headers(origin.as_deref(), &allowed));
+    response.headers.extend(cors_headers(origin.as_deref(), allowed));
     if let Some(ctx) = &ctx {
         response.headers.push(("x-request-id".into(), ctx.request_id.clone()));
     }
     if !response.headers.iter().any(|(k, _)| k == crate::canary::COLOUR_HEADER) {
-        response.headers.push((crate::canary::COLOUR_HEADER.into(), crate::canary::colour()));
+        response.headers.push((crate::canary::COLOUR_HEADER.into(), crate::canary::colour().into()));
     }
     let status = response.status;
     let response_bytes = response.body.len() as i64;
@@ -397,7 +401,7 @@ where
         };
     }
     // The security middleware: blocks, rate limit, threat detection (one SQL statement).
-    let screened = crate::config::var_or("security_middleware", "on") != "off";
+    let screened = ctx.settings().security_middleware();
     if screened {
         if let Err(refusal) =
             guard::screen(function.name, function.policy(&req.sub_path), req, ctx.client(), ctx.db().ok().as_deref())
@@ -446,15 +450,15 @@ where
 {
     let started = Instant::now();
     let origin = request.header("origin").map(str::to_string);
-    let allowed = crate::config::var_or("cors_origins", "*");
+    let allowed = crate::settings::current().cors_origins();
     let ctx = Context::new(function.name, request);
     // No canary forwarding: it goes out through Spin's outbound HTTP, and the benchmark has no
     // green deployment (`forward` answers None before any work when none is configured).
     let mut response = dispatch(&ctx, function, &handler).await;
     response.headers.retain(|(k, _)| !k.starts_with("access-control-"));
-    response.headers.extend(cors_headers(origin.as_deref(), &allowed));
+    response.headers.extend(cors_headers(origin.as_deref(), allowed));
     response.headers.push(("x-request-id".into(), ctx.request_id.clone()));
-    response.headers.push((crate::canary::COLOUR_HEADER.into(), crate::canary::colour()));
+    response.headers.push((crate::canary::COLOUR_HEADER.into(), crate::canary::colour().into()));
     let status = response.status;
     let response_bytes = response.body.len() as i64;
     send(response);

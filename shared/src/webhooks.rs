@@ -28,16 +28,12 @@ use std::time::Instant;
 /// The security middleware calls it before the rate limiter (a verified delivery spends no
 /// client budget) and webhook-handler before anything touches the database.
 pub fn verify_signature(payload: &[u8], header: &str) -> Result<i64, stripe::SignatureError> {
-    let configured = crate::config::var("stripe_webhook_secrets").unwrap_or_default();
-    let secrets = stripe::parse_secrets(&configured);
+    let settings = crate::settings::current();
+    let secrets = settings.stripe_webhook_secrets();
     if secrets.is_empty() {
         return Err(stripe::SignatureError::NoSecret);
     }
-    let tolerance = crate::config::var("stripe_webhook_tolerance_s")
-        .and_then(|v| v.trim().parse::<i64>().ok())
-        .filter(|t| *t > 0)
-        .unwrap_or(stripe::DEFAULT_TOLERANCE_S);
-    stripe::verify(payload, header, &secrets, tolerance, crate::auth::now_unix())
+    stripe::verify(payload, header, &secrets, settings.stripe_webhook_tolerance_s(), crate::auth::now_unix())
 }
 
 /// Where a delivery came from.

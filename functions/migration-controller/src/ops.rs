@@ -19,19 +19,20 @@ fn ok(ctx: &Context, data: Value, message: &str) -> Result<Response, Problem> {
 /// The green deployment, when it is configured and reachable by the covered functions: their
 /// `allowed_outbound_hosts` name green by `green_origin`, so that must be green_base_url's origin.
 fn green_base_url() -> Result<String, Problem> {
-    let green = shared::config::var("green_base_url").ok_or_else(|| {
+    let settings = shared::settings::current();
+    let green = settings.green_base_url().ok_or_else(|| {
         Problem::new(409, "green_not_configured", "No green deployment is configured")
             .detail("set the green_base_url variable to the green deployment's origin (scheme://host:port)")
     })?;
-    let origin = origin_of(&green);
-    if shared::config::var_or("green_origin", "").trim_end_matches('/') != origin {
+    let origin = origin_of(green);
+    if settings.green_origin() != origin {
         return Err(Problem::new(409, "green_origin_mismatch", "green_origin does not match green_base_url").detail(
             format!(
                 "set the green_origin variable to {origin}: the covered functions may only reach green at that origin"
             ),
         ));
     }
-    Ok(green)
+    Ok(green.to_string())
 }
 
 /// `scheme://host[:port]` of a URL.

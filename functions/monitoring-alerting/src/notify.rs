@@ -11,7 +11,6 @@
 //! is returned with its outcome, to be stored.
 
 use serde_json::{json, Value};
-use shared::config;
 use shared::email::short;
 use spin_sdk::http::{Method, Request, Response};
 use std::time::{Duration, Instant};
@@ -83,12 +82,7 @@ struct Prepared {
 }
 
 fn recipients() -> Vec<String> {
-    config::var_or("alert_email_to", "")
-        .split(',')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(str::to_string)
-        .collect()
+    shared::settings::current().alert_email_to().into_iter().map(str::to_string).collect()
 }
 
 /// `scheme://host[:port]` of a URL: where a delivery went, without path or secrets.
@@ -111,16 +105,17 @@ fn pagerduty_severity(severity: &str) -> &'static str {
 /// The request `channel` sends for `m`; `Err` says which setting is missing.
 fn prepare(channel: &'static str, m: &Message) -> Result<Prepared, String> {
     let missing = |v: &str| format!("{channel} is not configured ({v} is empty)");
+    let settings = shared::settings::current();
     match channel {
         "email" => {
-            let key = config::var("resend_api_key").ok_or_else(|| missing("resend_api_key"))?;
+            let key = settings.resend_api_key().ok_or_else(|| missing("resend_api_key"))?;
             let to = recipients();
             if to.is_empty() {
                 return Err(missing("alert_email_to"));
             }
-            let base = config::var_or("resend_api_base", "https://api.resend.com");
+            let base = settings.resend_api_base();
             let payload = json!({
-                "from": config::var_or("email_from", "QuoteKit <quotes@example.com>"),
+                "from": settings.email_from(),
                 "to": to,
                 "subject": m.title,
                 "text": m.text,
@@ -134,7 +129,7 @@ fn prepare(channel: &'static str, m: &Message) -> Result<Prepared, String> {
             })
         }
         "slack" => {
-            let url = config::var("slack_webhook_url").ok_or_else(|| missing("slack_webhook_url"))?;
+            let url = settings.slack_webhook_url().ok_or_else(|| missing("slack_webhook_url"))?.to_string();
             let payload = json!({ "text": format!("*{}*\n{}", m.title, m.text) });
             Ok(Prepared {
                 target: origin(&url),
@@ -145,8 +140,8 @@ fn prepare(channel: &'static str, m: &Message) -> Result<Prepared, String> {
             })
         }
         "pagerduty" => {
-            let key = config::var("pagerduty_routing_key").ok_or_else(|| missing("pagerduty_routing_key"))?;
-            let base = config::var_or("pagerduty_api_base", "https://events.pagerduty.com");
+            let key = settings.pagerduty_routing_key().ok_or_else(|| missing("pagerduty_routing_key"))?;
+            let base = settings.pagerduty_api_base();
             let mut payload = match m.event {
                 Event::Resolve => json!({
                     "routing_key": key,
@@ -173,7 +168,7 @@ fn prepare(channel: &'static str, m: &Message) -> Result<Prepared, String> {
             Ok(Prepared { target: origin(&url), url, headers: Vec::new(), body, stored_payload: payload })
         }
         "webhook" => {
-            let url = config::var("alert_webhook_url").ok_or_else(|| missing("alert_webhook_url"))?;
+            let url = settings.alert_webhook_url().ok_or_else(|| missing("alert_webhook_url"))?.to_string();
             let event = match m.event {
                 Event::Trigger => "alert.triggered",
                 Event::Resolve => "alert.resolved",

@@ -3,7 +3,7 @@
 
 use credentials::jwt;
 use shared::auth::now_unix;
-use shared::{config, Problem};
+use shared::Problem;
 use spin_sdk::http::{Method, Request, Response};
 use std::time::Instant;
 
@@ -13,16 +13,18 @@ const SERVICE_SUB: &str = "00000000-0000-0000-0000-000000000000";
 const TOKEN_TTL_S: i64 = 120;
 
 fn mint(sub: &str, role: &str) -> Result<String, Problem> {
-    let secret = config::var("jwt_secret")
+    let settings = shared::settings::current();
+    let secret = settings
+        .jwt_secret()
         .ok_or_else(|| Problem::unavailable("not_configured", "jwt_secret is not set, so no token can be minted"))?;
     let now = now_unix();
     let mut claims = serde_json::json!({
         "sub": sub, "role": role, "aud": "authenticated", "iat": now, "exp": now + TOKEN_TTL_S,
     });
-    if let Some(iss) = config::var("jwt_issuer") {
+    if let Some(iss) = settings.jwt_issuer() {
         claims["iss"] = iss.into();
     }
-    Ok(jwt::mint_hs256(&claims, &secret))
+    Ok(jwt::mint_hs256(&claims, secret))
 }
 
 pub fn service_token() -> Result<String, Problem> {
@@ -62,5 +64,5 @@ pub async fn get(url: &str, token: Option<&str>) -> Timed {
 
 /// `public_base_url` without a trailing slash.
 pub fn public_base_url() -> Option<String> {
-    config::var("public_base_url").map(|u| u.trim().trim_end_matches('/').to_string())
+    Some(shared::settings::current().public_base_url().to_string()).filter(|u| !u.is_empty())
 }

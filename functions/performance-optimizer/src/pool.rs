@@ -8,7 +8,7 @@
 use crate::outbound;
 use crate::stats::{rate, round};
 use serde_json::{json, Value};
-use shared::{config, Problem};
+use shared::Problem;
 
 pub const PATH: &str = "/.well-known/edge/pool";
 
@@ -17,7 +17,7 @@ fn unavailable(reason: String) -> Value {
 }
 
 pub async fn get() -> Result<Value, Problem> {
-    match config::var("pool_stats").as_deref().map(str::trim) {
+    match shared::settings::current().pool_stats() {
         Some("edge") => {}
         None => {
             return Ok(unavailable(

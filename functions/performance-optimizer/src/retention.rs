@@ -7,16 +7,11 @@
 use crate::params::Params;
 use serde_json::{json, Value};
 use shared::db::{self, Db, DbError};
-use shared::{config, Problem};
-
-const DEFAULT_KEEP_DAYS: i64 = 35;
+use shared::Problem;
 
 pub fn run(db: &Db, mut params: Params) -> Result<Value, Problem> {
-    let configured = config::var("metrics_retention_days")
-        .and_then(|v| v.trim().parse::<i64>().ok())
-        .filter(|d| (1..=3660).contains(d))
-        .unwrap_or(DEFAULT_KEEP_DAYS);
-    let keep = params.int("keep_days", configured, 1..=3660);
+    let configured = shared::settings::current().metrics_retention_days();
+    let keep = params.int("keep_days", configured, shared::settings::RETENTION_DAYS);
     let max_days = params.int("max_days", 31, 1..=366);
     params.finish()?;
     let r = db.as_service(|db| -> Result<Value, DbError> {

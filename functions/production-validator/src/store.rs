@@ -77,8 +77,8 @@ pub fn save(
                 Param::Floating64(execution_ms),
                 requested_by.as_deref().map(db::uuid).unwrap_or(Param::DbNull),
                 db::text(role.clone()),
-                db::opt_text(shared::config::var("region")),
-                db::opt_text(shared::config::var("deployment_color")),
+                db::text(shared::settings::current().region()),
+                db::text(shared::settings::current().deployment_color()),
                 db::text(env!("CARGO_PKG_VERSION")),
             ],
         )?;

@@ -83,7 +83,7 @@ pub fn create(ctx: &Context, id: &str) -> Result<Response, Problem> {
         }))
     })?;
     let path = format!("/functions/v1/quote-processor/shared/{token}");
-    let base = shared::config::var_or("public_base_url", "");
+    let base = shared::settings::current().public_base_url();
     let mut answer = link;
     answer["token"] = token.into();
     answer["url"] = format!("{}{path}", base.trim_end_matches('/')).into();

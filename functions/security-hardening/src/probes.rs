@@ -9,7 +9,6 @@ use crate::scan::{Finding, Severity, Status};
 use credentials::encoding::base64url_encode;
 use credentials::jwt::{mint_hs256, mint_hs256_with_header};
 use serde_json::{json, Value};
-use shared::config;
 use shared::security::internal::{self, Purpose};
 use spin_sdk::http::{Method, Request, Response};
 use std::time::Instant;
@@ -64,7 +63,7 @@ fn claims(aud: &str, exp_offset: i64) -> Value {
         "sub": NOBODY, "role": "authenticated", "aud": aud, "email": "probe@scan.invalid",
         "iat": now - 60, "exp": now + exp_offset,
     });
-    if let Some(iss) = config::var("jwt_issuer") {
+    if let Some(iss) = shared::settings::current().jwt_issuer() {
         c["iss"] = json!(iss);
     }
     c
@@ -76,7 +75,7 @@ fn unsigned(header: &Value, claims: &Value) -> String {
 
 /// The public keys of the JWKS, each as the JSON text a naive verifier would use as an HMAC key.
 fn public_key_material() -> Option<(String, String)> {
-    let jwks: Value = serde_json::from_str(&config::var("jwks")?).ok()?;
+    let jwks: Value = serde_json::from_str(shared::settings::current().jwks()?).ok()?;
     let key = jwks.get("keys")?.as_array()?.iter().find(|k| k.get("kty").and_then(Value::as_str) != Some("oct"))?;
     let kid = key.get("kid").and_then(Value::as_str).unwrap_or("").to_string();
     Some((kid, key.to_string()))
@@ -102,17 +101,17 @@ pub async fn forged_tokens() -> Vec<Finding> {
             Some(format!("eyJhbGciOiJIUzI1NiJ9.{}.sig", "A".repeat(10 * 1024))),
         ),
     ];
-    match config::var("jwt_secret") {
+    match shared::settings::current().jwt_secret() {
         Some(secret) => {
             cases.push((
                 "jwt_expired",
                 "a correctly signed token that expired an hour ago",
-                Some(mint_hs256(&claims("authenticated", -3600), &secret)),
+                Some(mint_hs256(&claims("authenticated", -3600), secret)),
             ));
             cases.push((
                 "jwt_wrong_audience",
                 "a correctly signed token for another audience",
-                Some(mint_hs256(&claims("some-other-service", 3600), &secret)),
+                Some(mint_hs256(&claims("some-other-service", 3600), secret)),
             ));
         }
         None => cases.push(("jwt_expired", "a correctly signed, expired token", None)),
@@ -261,7 +260,7 @@ pub async fn cors_preflight() -> Finding {
         ("access-control-request-method", "GET".to_string()),
         ("access-control-request-headers", "authorization".to_string()),
     ];
-    let configured = config::var_or("cors_origins", "*");
+    let configured = shared::settings::current().cors_origins();
     let finding = match send(SUBSCRIPTION_STATUS, Method::Options, "", &headers, None).await {
         Ok(a) => {
             let allowed = a.headers.iter().find(|(k, _)| k == "access-control-allow-origin").map(|(_, v)| v.clone());

@@ -14,7 +14,7 @@ use serde_json::{json, Value};
 use shared::db::{self, Db};
 use shared::params::{self, Params};
 use shared::security::catalog;
-use shared::{config, Context, Problem};
+use shared::{Context, Problem};
 use std::time::Instant;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -369,7 +369,7 @@ pub fn jwt_secret_finding(secret: Option<&str>) -> Finding {
 
 fn secret_strength() -> Finding {
     let started = Instant::now();
-    jwt_secret_finding(config::var("jwt_secret").as_deref()).timed(started)
+    jwt_secret_finding(shared::settings::current().jwt_secret()).timed(started)
 }
 
 /// Stripe endpoint secrets look like Stripe's (`whsec_` and enough characters).
@@ -394,7 +394,7 @@ pub fn webhook_secrets_finding(list: Option<&str>) -> Finding {
 
 fn webhook_secrets() -> Finding {
     let started = Instant::now();
-    webhook_secrets_finding(config::var("stripe_webhook_secrets").as_deref()).timed(started)
+    webhook_secrets_finding(shared::settings::current().value(shared::settings::STRIPE_WEBHOOK_SECRETS)).timed(started)
 }
 
 pub fn list(db: &Db, mut p: Params) -> Result<Value, Problem> {

@@ -3,10 +3,10 @@
 
 pub mod jwks;
 
-use crate::config;
 use crate::db::Db;
 use crate::http::{Problem, Request};
 use credentials::jwt;
+use std::borrow::Cow;
 
 /// A verified caller.
 #[derive(Debug, Clone)]
@@ -31,25 +31,20 @@ pub fn now_unix() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
 }
 
-/// The configured keys (`jwt_secret`, `jwks`, `jwt_issuer`), plus a document fetched from
-/// `jwks_url` when the request needed one (see [`jwks`]).
-pub fn jwt_config(fetched_jwks: Option<&str>) -> Result<jwt::JwtConfig, Problem> {
-    let secret = config::var("jwt_secret");
-    let jwks = config::var("jwks");
-    let issuer = config::var("jwt_issuer");
-    let cfg =
-        jwt::JwtConfig::new(secret.as_deref(), jwks.as_deref(), issuer.as_deref(), "authenticated").map_err(|e| {
-            eprintln!("authentication is misconfigured: {e}");
-            Problem::internal()
-        })?;
+/// The configured keys (`jwt_secret`, `jwks`, `jwt_issuer`, parsed once per request), plus a
+/// document fetched from `jwks_url` when the request needed one (see [`jwks`]).
+pub fn jwt_config(fetched_jwks: Option<&str>) -> Result<Cow<'static, jwt::JwtConfig>, Problem> {
+    let configured = crate::settings::current().jwt_keys()?;
     match fetched_jwks {
-        None => Ok(cfg),
-        Some(doc) => Ok(cfg.with_jwks(doc).unwrap_or_else(|e| {
-            // Checked when it was fetched; a document that no longer parses is ignored.
-            eprintln!("the JWKS fetched from jwks_url is unusable: {e}");
-            jwt::JwtConfig::new(secret.as_deref(), jwks.as_deref(), issuer.as_deref(), "authenticated")
-                .expect("built above from the same settings")
-        })),
+        None => Ok(Cow::Borrowed(configured)),
+        Some(doc) => match configured.clone().with_jwks(doc) {
+            Ok(with_fetched) => Ok(Cow::Owned(with_fetched)),
+            Err(e) => {
+                // Checked when it was fetched; a document that no longer parses is ignored.
+                eprintln!("the JWKS fetched from jwks_url is unusable: {e}");
+                Ok(Cow::Borrowed(configured))
+            }
+        },
     }
 }
 
@@ -76,7 +71,7 @@ pub fn authenticate(req: &Request) -> Result<Caller, Problem> {
 /// As [`authenticate`], also trusting the keys of `fetched_jwks` (from `jwks_url`).
 pub fn authenticate_with(req: &Request, fetched_jwks: Option<&str>) -> Result<Caller, Problem> {
     let token = bearer(req)?;
-    let claims = jwt::verify(token, &jwt_config(fetched_jwks)?, now_unix())
+    let claims = jwt::verify(token, jwt_config(fetched_jwks)?.as_ref(), now_unix())
         .map_err(|r| Problem::unauthorized(r.code(), r.message()))?;
     let claims_json = claims.raw.to_string();
     Ok(Caller { claims, claims_json })
@@ -87,17 +82,19 @@ pub fn authenticate_with(req: &Request, fetched_jwks: Option<&str>) -> Result<Ca
 /// caller it verifies as. The token goes wherever the user's own would (a chained PDF render),
 /// so RLS and every check see the owner, never the service role.
 pub fn act_for(user_id: &str, ttl_s: i64) -> Result<(Caller, String), Problem> {
-    let secret = config::var("jwt_secret")
+    let settings = crate::settings::current();
+    let secret = settings
+        .jwt_secret()
         .ok_or_else(|| Problem::unavailable("not_configured", "jwt_secret is not set, so no token can be minted"))?;
     let now = now_unix();
     let mut claims = serde_json::json!({
         "sub": user_id, "role": "authenticated", "aud": "authenticated", "iat": now, "exp": now + ttl_s,
     });
-    if let Some(iss) = config::var("jwt_issuer") {
+    if let Some(iss) = settings.jwt_issuer() {
         claims["iss"] = iss.into();
     }
-    let token = jwt::mint_hs256(&claims, &secret);
-    let verified = jwt::verify(&token, &jwt_config(None)?, now).map_err(|r| {
+    let token = jwt::mint_hs256(&claims, secret);
+    let verified = jwt::verify(&token, jwt_config(None)?.as_ref(), now).map_err(|r| {
         eprintln!("a minted token did not verify: {}", r.code());
         Problem::internal()
     })?;

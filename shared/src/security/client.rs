@@ -23,8 +23,7 @@ pub struct Client {
 
 /// Identify the caller of `req` with the configured trusted proxies.
 pub fn identify(req: &Request) -> Client {
-    let proxies = crate::config::var_or("trusted_proxies", "");
-    identify_with(req, &proxies, auth::authenticate(req).ok())
+    identify_with(req, crate::settings::current().trusted_proxies(), auth::authenticate(req).ok())
 }
 
 /// As [`identify`], with the proxy list and the verified caller given (testable natively).

@@ -7,13 +7,13 @@ pub use credentials::internal_call::{Purpose, HEADER};
 
 /// The header value, signed with the configured JWT secret (`None` when there is none).
 pub fn sign(purpose: Purpose, path: &str) -> Option<(String, String)> {
-    let secret = crate::config::var("jwt_secret")?;
-    Some((HEADER.to_string(), sign_with(&secret, purpose, path, crate::auth::now_unix())))
+    let secret = crate::settings::current().jwt_secret()?;
+    Some((HEADER.to_string(), sign_with(secret, purpose, path, crate::auth::now_unix())))
 }
 
 /// The purpose of the request's internal-call header, if it has a valid one.
 pub fn verify(req: &crate::http::Request) -> Option<Purpose> {
     let header = req.header(HEADER)?;
-    let secret = crate::config::var("jwt_secret")?;
-    verify_with(&secret, header, &req.path, crate::auth::now_unix())
+    let secret = crate::settings::current().jwt_secret()?;
+    verify_with(secret, header, &req.path, crate::auth::now_unix())
 }

@@ -207,19 +207,14 @@ const AUTH_TARGETS: [(&str, &str); 3] = [
 pub async fn forged_tokens(caller_authorization: &str) -> Check {
     let p = start(Category::Security, "forged_tokens", Severity::Critical);
     let now = shared::auth::now_unix();
-    let issuer = shared::config::var("jwt_issuer");
+    let settings = shared::settings::current();
+    let issuer = settings.jwt_issuer();
     let mut forged: Vec<(&str, String)> = vec![
-        ("alg_none", tokens::unsigned(&tokens::claims(now, now + 600, issuer.as_deref()))),
-        (
-            "wrong_key",
-            credentials::jwt::mint_hs256(&tokens::claims(now, now + 600, issuer.as_deref()), &random_secret()),
-        ),
+        ("alg_none", tokens::unsigned(&tokens::claims(now, now + 600, issuer))),
+        ("wrong_key", credentials::jwt::mint_hs256(&tokens::claims(now, now + 600, issuer), &random_secret())),
     ];
-    if let Some(secret) = shared::config::var("jwt_secret") {
-        forged.push((
-            "expired",
-            credentials::jwt::mint_hs256(&tokens::claims(now - 7200, now - 3600, issuer.as_deref()), &secret),
-        ));
+    if let Some(secret) = settings.jwt_secret() {
+        forged.push(("expired", credentials::jwt::mint_hs256(&tokens::claims(now - 7200, now - 3600, issuer), secret)));
     }
     let mut probes = Vec::new();
     let mut refused = 0;
