@@ -47,7 +47,7 @@ check_lints() {
   (cd "$ROOT" \
     && cargo clippy --quiet --workspace --exclude bench-native --all-targets -- -D warnings \
     && cargo clippy --quiet -p bench-native --all-targets -- -D warnings \
-    && cargo clippy --quiet --target wasm32-wasip2 $components -p shared -p probe -- -D warnings)
+    && cargo clippy --quiet --target wasm32-wasip2 $components -p shared -p quotekit -p probe -- -D warnings)
 }
 
 ensure_postgres() {

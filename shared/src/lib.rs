@@ -1,25 +1,24 @@
-//! What every function shares: the request pipeline, errors and CORS, authentication,
-//! database access, plans and quotas, and request metrics.
+//! The platform every function runs on: the request pipeline ([`service`]), requests,
+//! responses and problem+json ([`http`]), who is calling ([`auth`]), the component variables
+//! ([`settings`]), database access as the caller ([`db`]), the security middleware
+//! ([`security`]), request metrics, calls between functions ([`chain`]), a rollout's canary
+//! forwarding ([`canary`]) and email ([`email`]).
+//!
+//! Nothing here knows about quotes: the QuoteKit domain is the `quotekit` crate, which builds
+//! on this one. Depends on `credentials` (and, natively, `pgtls`) only.
 
 pub mod auth;
+pub mod canary;
 pub mod chain;
 mod config;
 pub mod db;
 pub mod email;
 pub mod http;
-pub mod image;
 pub mod metrics;
 pub mod params;
-pub mod plans;
+pub mod security;
 pub mod service;
 pub mod settings;
-pub mod webhooks;
 
 pub use http::{FieldError, Problem, Request, Response};
 pub use service::Context;
-pub mod batch;
-pub mod canary;
-pub mod currency;
-pub mod money;
-pub mod quote;
-pub mod security;

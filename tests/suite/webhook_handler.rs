@@ -9,7 +9,7 @@ use std::collections::BTreeSet;
 const PATH: &str = "/functions/v1/webhook-handler";
 const USER: &str = "3f9c2b7e-5d41-4a8e-9b6f-1c2d3e4f5a6b";
 /// Long enough that the fixtures' historic signatures are inside it; the age rule itself is
-/// checked by the signature vectors in shared/tests.
+/// checked by the signature vectors in credentials/tests.
 const TOLERANCE_FOR_FIXTURES: &str = "999999999";
 
 fn signing_secret() -> String {

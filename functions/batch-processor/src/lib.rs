@@ -13,10 +13,10 @@
 //! ```
 //!
 //! Operations: update_quote_status, delete_quotes, export_quotes, delete_clients,
-//! update_item_prices, bulk_create_items, generate_pdfs. The engine is `shared::batch`
+//! update_item_prices, bulk_create_items, generate_pdfs. The engine is `quotekit::batch`
 //! (quote-processor's `/batch` runs on it too); this crate is its router.
 
-use shared::batch::{export, jobs};
+use quotekit::batch::{export, jobs};
 use shared::http::Method;
 use shared::service::{Callers, Function};
 use shared::{Context, Problem, Response};

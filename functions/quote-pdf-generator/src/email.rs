@@ -10,7 +10,7 @@
 
 use crate::request::EmailOptions;
 use crate::store::StoredQuote;
-use shared::quote::code;
+use quotekit::quote::code;
 use shared::FieldError;
 
 /// Longest company name put into a subject line.
@@ -77,7 +77,7 @@ fn text(quote: &StoredQuote, company: Option<&str>, note: Option<&str>) -> Strin
         "Hello {},\n\n{sender} has sent you quote {} for {}{valid}. The quote is attached as a PDF.\n\n",
         one_line(&quote.client_name),
         quote.quote_number,
-        shared::currency::format(quote.total, &quote.currency),
+        quotekit::currency::format(quote.total, &quote.currency),
     );
     if let Some(note) = note.map(str::trim).filter(|n| !n.is_empty()) {
         out.push_str(&format!("A note from {sender}:\n\n"));
@@ -123,7 +123,7 @@ pub async fn send(email: &Email, filename: &str, pdf: &[u8]) -> Outcome {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use shared::money::Money;
+    use quotekit::money::Money;
 
     fn quote(client_email: Option<&str>, company: Option<&str>) -> StoredQuote {
         StoredQuote::for_tests("Q-2026-0007", "Ada", client_email, company, Money::parse("1234.5").unwrap())

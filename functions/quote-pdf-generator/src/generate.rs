@@ -21,10 +21,10 @@ use crate::render;
 use crate::request::{self, GenerateRequest, Target};
 use crate::store::{self, Attempt, StoredQuote};
 use credentials::encoding::{base64_encode, hex};
+use quotekit::plans::Entitlements;
 use serde_json::{json, Value};
 use shared::auth::Caller;
 use shared::db::Db;
-use shared::plans::Entitlements;
 use shared::{Context, Problem, Response};
 use std::time::Instant;
 
@@ -312,7 +312,7 @@ fn wants_json(ctx: &Context) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use shared::money::Money;
+    use quotekit::money::Money;
 
     #[test]
     fn filenames_carry_the_quote_number_and_nothing_else() {

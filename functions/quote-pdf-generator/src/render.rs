@@ -23,7 +23,7 @@ use genpdf::fonts::{FontData, FontFamily};
 use genpdf::style::{Color, Style};
 use genpdf::{Element, Margins, Mm, PaperSize};
 use printpdf::BuiltinFont;
-use shared::money::{Money, Quantity, Rate};
+use quotekit::money::{Money, Quantity, Rate};
 use std::fmt;
 use std::sync::OnceLock;
 
@@ -249,8 +249,8 @@ fn items(items: &[Item], currency: &str, line_height: Mm) -> Result<RepeatingTab
             cell(Wrapped::new(&item.name)),
             cell(Wrapped::new(item.description.as_deref().unwrap_or(""))),
             cell(Wrapped::line(&qty).right()),
-            cell(Wrapped::line(&shared::currency::number(item.unit_price, currency)).right()),
-            cell(Wrapped::line(&shared::currency::number(item.total, currency)).right()),
+            cell(Wrapped::line(&quotekit::currency::number(item.unit_price, currency)).right()),
+            cell(Wrapped::line(&quotekit::currency::number(item.total, currency)).right()),
         ])?;
     }
     Ok(table)
@@ -269,7 +269,7 @@ fn totals(doc: &QuoteDocument) -> Result<TableLayout, RenderError> {
         table.push_row(vec![
             Box::new(Wrapped::line("")),
             cell(Wrapped::line(&label).style(style).right()),
-            cell(Wrapped::line(&shared::currency::format(amount, &doc.currency)).style(style).right()),
+            cell(Wrapped::line(&quotekit::currency::format(amount, &doc.currency)).style(style).right()),
         ])?;
     }
     Ok(table)
@@ -485,7 +485,7 @@ mod tests {
     #[test]
     fn a_png_logo_is_drawn_on_the_first_page() {
         let mut doc = sample(3);
-        doc.logo = Some(shared::image::samples::png_rgb(120, 40));
+        doc.logo = Some(quotekit::image::samples::png_rgb(120, 40));
         let pdf = render(&doc).unwrap();
         is_pdf(&pdf);
         assert_eq!(images_of_first_page(&pdf), 1);
@@ -497,7 +497,7 @@ mod tests {
     #[test]
     fn a_jpeg_logo_is_drawn_on_the_first_page() {
         let mut doc = sample(60);
-        doc.logo = Some(shared::image::samples::jpeg_baseline(200, 200));
+        doc.logo = Some(quotekit::image::samples::jpeg_baseline(200, 200));
         let pdf = render(&doc).unwrap();
         is_pdf(&pdf);
         assert_eq!(images_of_first_page(&pdf), 1);
@@ -506,7 +506,7 @@ mod tests {
 
     #[test]
     fn a_logo_that_cannot_be_embedded_is_left_out() {
-        for bad in [b"not an image".to_vec(), shared::image::samples::png_rgb(20, 20)[..30].to_vec(), Vec::new()] {
+        for bad in [b"not an image".to_vec(), quotekit::image::samples::png_rgb(20, 20)[..30].to_vec(), Vec::new()] {
             let mut doc = sample(2);
             doc.logo = Some(bad);
             let pdf = render(&doc).unwrap();

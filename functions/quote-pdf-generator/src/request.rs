@@ -21,9 +21,9 @@
 //! quote's client email (checked per quote, [`crate::email::compose`]), `email.subject` is
 //! ignored with a warning in the answer.
 
+use quotekit::quote::code;
 use serde_json::{Map, Value};
 use shared::params::is_uuid;
-use shared::quote::code;
 use shared::FieldError;
 
 /// Most quotes one request may render.
@@ -235,7 +235,7 @@ fn email_options(errors: &mut Vec<FieldError>, o: &Map<String, Value>) -> EmailO
     let subject = text("subject", MAX_SUBJECT_CHARS, false);
     let message = text("message", MAX_MESSAGE_CHARS, true);
     let to = match to {
-        Some(addr) if !shared::quote::is_email(&addr) => {
+        Some(addr) if !quotekit::quote::is_email(&addr) => {
             errors.push(FieldError::new(
                 "email.to",
                 code::INVALID_EMAIL,

@@ -10,9 +10,9 @@
 
 use crate::render::{Client, Company, Item, QuoteDocument};
 use credentials::encoding::base64_decode;
+use quotekit::money::{Money, Rate};
+use quotekit::quote::line_items_from_stored;
 use shared::db::{self, Db, DbError, Param, Row};
-use shared::money::{Money, Rate};
-use shared::quote::line_items_from_stored;
 use shared::FieldError;
 
 /// One of the caller's quotes as stored.
@@ -133,7 +133,7 @@ fn rate(r: &Row<'_>, column: &str) -> Result<Rate, DbError> {
 fn stored_quote(r: &Row<'_>, custom_branding: bool) -> Result<StoredQuote, DbError> {
     let currency = r.string("currency")?;
     // Line totals rounded as the quote's were: to whole units in a currency without minor units.
-    let step = shared::currency::Currency::lookup(&currency).map_or(1, |c| c.step());
+    let step = quotekit::currency::Currency::lookup(&currency).map_or(1, |c| c.step());
     let line_items = r.json("line_items")?.unwrap_or_else(|| serde_json::json!([]));
     let items = line_items_from_stored(&line_items).and_then(|items| {
         items
@@ -141,7 +141,11 @@ fn stored_quote(r: &Row<'_>, custom_branding: bool) -> Result<StoredQuote, DbErr
             .enumerate()
             .map(|(i, item)| {
                 let total = item.unit_price.times_in(item.quantity, step).map_err(|e| {
-                    vec![FieldError::new(format!("line_items[{i}]"), shared::quote::code::OUT_OF_RANGE, e.to_string())]
+                    vec![FieldError::new(
+                        format!("line_items[{i}]"),
+                        quotekit::quote::code::OUT_OF_RANGE,
+                        e.to_string(),
+                    )]
                 })?;
                 Ok(Item {
                     name: item.name,

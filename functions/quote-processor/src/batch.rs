@@ -1,11 +1,11 @@
 //! `POST /batch`: the original clients' bulk form, run by the same engine as batch-processor
-//! (`shared::batch`): same limits, entitlement, usage, jobs and per-item results.
+//! (`quotekit::batch`): same limits, entitlement, usage, jobs and per-item results.
 //!
 //! `{operation: status_update | bulk_delete | bulk_export, quote_ids: [...], options: {status?, format?}}`
 //! maps to update_quote_status / delete_quotes / export_quotes (`format: "pdf"` to generate_pdfs).
 
+use quotekit::batch::{jobs, spec};
 use serde_json::{json, Map, Value};
-use shared::batch::{jobs, spec};
 use shared::{Context, FieldError, Problem, Response};
 
 fn translate(body: &Value) -> Result<Value, Problem> {

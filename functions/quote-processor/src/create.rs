@@ -1,7 +1,7 @@
 //! Creating quotes: from a request body, as a copy of another quote, or from a template.
 
 use crate::{idempotency, store};
-use shared::quote::{self, QuoteFields, QuoteInput};
+use quotekit::quote::{self, QuoteFields, QuoteInput};
 use shared::{Context, Problem, Response};
 
 /// Create a quote; `operations.generate_pdf` / `send_email` then go to quote-pdf-generator.

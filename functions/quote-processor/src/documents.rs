@@ -2,8 +2,8 @@
 //! the application's functions, see `shared::chain`), acting as the same user with their token.
 //! A failure there never loses the quote: the answer says what happened to the document.
 
+use quotekit::quote::Operations;
 use serde_json::{json, Value};
-use shared::quote::Operations;
 use shared::security::internal;
 use shared::Context;
 use spin_sdk::http::{Method, Request, Response};

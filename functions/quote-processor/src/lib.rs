@@ -39,8 +39,8 @@ mod share;
 mod store;
 mod update;
 
+use quotekit::quote::QuoteStatus;
 use shared::http::Method;
-use shared::quote::QuoteStatus;
 use shared::service::{Callers, Function};
 use shared::{Context, Problem, Response};
 use spin_sdk::http::{IncomingRequest, ResponseOutparam};

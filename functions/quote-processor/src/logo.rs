@@ -6,15 +6,15 @@
 //! DELETE /company/logo   remove it (204, also without one)
 //! ```
 //!
-//! The upload is checked before anything is written ([`shared::image::check`]: PNG or JPEG,
+//! The upload is checked before anything is written ([`quotekit::image::check`]: PNG or JPEG,
 //! at most 512 KiB, each side 16 to 4096 px, only what the PDF writer embeds as it is); a
 //! refused image is a 400 (413 when too large) and leaves the stored logo as it was. The
 //! quote PDF and the share page draw the stored logo. Writing it moves the row's
 //! `updated_at`, which makes the cached documents of the caller's quotes stale.
 
+use quotekit::image;
 use serde_json::json;
 use shared::db::{self, Param};
-use shared::image;
 use shared::{Context, Problem, Response};
 
 /// `PUT /company/logo`.

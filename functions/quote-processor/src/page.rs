@@ -3,8 +3,8 @@
 //! outside resource, so the strict policy in [`CSP`] holds; every text that comes from a
 //! user (the quote, the company block, the signer) goes through [`escape`].
 
+use quotekit::money::Money;
 use serde_json::Value;
-use shared::money::Money;
 
 /// The page's Content-Security-Policy: nothing loads from anywhere, inline style only, data:
 /// images, and forms post back to this origin only.
@@ -93,7 +93,7 @@ pub fn quote_page(quote: &Value, company: &Company, token: &str) -> String {
     // Amounts in the quote's currency: `EUR 1,234.50` in the totals, the number alone
     // (`1,234.50`, `1,235` in JPY) in the item rows.
     let amount = |v: &Value| match Money::parse(&text(v)) {
-        Ok(m) => (shared::currency::number(m, &currency), shared::currency::format(m, &currency)),
+        Ok(m) => (quotekit::currency::number(m, &currency), quotekit::currency::format(m, &currency)),
         Err(_) => (text(v), format!("{currency} {}", text(v))),
     };
     let nonzero = |v: &Value| Money::parse(&text(v)) != Ok(Money::ZERO);

@@ -1,9 +1,9 @@
 //! Reading the caller's quotes: one, or a filtered page.
 
 use crate::store::{self, COLUMNS};
+use quotekit::quote::{Date, QuoteStatus};
 use serde_json::json;
 use shared::db::{self, Param};
-use shared::quote::{Date, QuoteStatus};
 use shared::{Context, FieldError, Problem, Response};
 
 pub fn one(ctx: &Context, id: &str) -> Result<Response, Problem> {

@@ -20,10 +20,10 @@
 use crate::history::set_path;
 use crate::page::{self, Company};
 use crate::store::{self, COLUMNS};
+use quotekit::quote::{transition, QuoteStatus};
 use serde_json::{json, Value};
 use shared::db::{self, Db, Param};
 use shared::email::{self, Outcome};
-use shared::quote::{transition, QuoteStatus};
 use shared::security::{capability, internal};
 use shared::{Context, FieldError, Problem, Response};
 

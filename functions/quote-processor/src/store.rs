@@ -1,17 +1,17 @@
 //! Quotes in the database: one insert path (number from the owner's counter, quota by the
 //! table's trigger), one row shape, all as the calling user (RLS applies).
 
+use quotekit::money::{Money, Rate, Totals};
+use quotekit::quote::{line_items_from_stored, priced, Date, QuoteFields, QuoteStatus};
 use serde_json::{json, Value};
 use shared::db::{self, Db, Param, Row};
-use shared::money::{Money, Rate, Totals};
-use shared::quote::{line_items_from_stored, priced, Date, QuoteFields, QuoteStatus};
 use shared::{FieldError, Problem};
 
-pub use shared::quote::stored::COLUMNS;
+pub use quotekit::quote::stored::COLUMNS;
 
 /// A stored quote as the API answers it.
 pub fn to_json(r: &Row<'_>) -> Result<Value, Problem> {
-    Ok(shared::quote::stored::to_json(r)?)
+    Ok(quotekit::quote::stored::to_json(r)?)
 }
 
 fn stored(detail: impl Into<String>) -> Problem {
@@ -84,7 +84,7 @@ fn params(first: Param, q: &QuoteFields, totals: &Totals, extra: Option<Param>) 
         date(q.valid_until),
         Param::Boolean(q.is_template),
         db::opt_text(q.template_name.clone()),
-        db::text(q.currency.clone().unwrap_or_else(|| shared::currency::DEFAULT.to_string())),
+        db::text(q.currency.clone().unwrap_or_else(|| quotekit::currency::DEFAULT.to_string())),
     ];
     p.extend(extra);
     p
@@ -149,8 +149,8 @@ pub fn preferred_currency(db: &Db, user_id: &str) -> Result<String, Problem> {
         None => None,
     };
     Ok(stored
-        .and_then(|c| shared::currency::Currency::lookup(&c))
-        .map_or(shared::currency::DEFAULT, |c| c.code())
+        .and_then(|c| quotekit::currency::Currency::lookup(&c))
+        .map_or(quotekit::currency::DEFAULT, |c| c.code())
         .to_string())
 }
 

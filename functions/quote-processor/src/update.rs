@@ -1,7 +1,7 @@
 //! Changing the caller's quotes: allow-listed fields, status moves, deletes.
 
 use crate::store;
-use shared::quote::{self, transition, QuoteUpdateInput};
+use quotekit::quote::{self, transition, QuoteUpdateInput};
 use shared::{Context, Problem, Response};
 
 pub async fn update(ctx: &Context, id: &str) -> Result<Response, Problem> {

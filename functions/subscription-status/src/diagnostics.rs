@@ -1,7 +1,7 @@
 //! What subscription-status tells a user about their account, derived from facts only.
 
+use quotekit::plans::{at_limit, Entitlements, Usage};
 use serde::Serialize;
-use shared::plans::{at_limit, Entitlements, Usage};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Diagnostic {
@@ -112,7 +112,7 @@ pub fn diagnose(f: &Facts<'_>) -> Vec<Diagnostic> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use shared::plans::{Features, SubscriptionSummary};
+    use quotekit::plans::{Features, SubscriptionSummary};
 
     fn ent(entitled: bool, max_quotes: i64) -> Entitlements {
         Entitlements {

@@ -8,10 +8,10 @@
 mod diagnostics;
 
 use diagnostics::{diagnose, Diagnostic, Facts};
+use quotekit::plans::{remaining, Entitlements, Usage};
 use serde_json::json;
 use shared::db::{self, Db};
 use shared::http::Method;
-use shared::plans::{remaining, Entitlements, Usage};
 use shared::service::{Callers, Function};
 use shared::{Context, Problem, Response};
 use spin_sdk::http::{IncomingRequest, ResponseOutparam};

@@ -2,15 +2,15 @@
 //! (SPEC "webhook-handler").
 //!
 //! `POST /functions/v1/webhook-handler` with Stripe's `Stripe-Signature` header. The signature
-//! is checked before anything touches the database; then `shared::webhooks` records, applies
+//! is checked before anything touches the database; then `quotekit::webhooks` records, applies
 //! and marks the event in one transaction. Answers: 200 applied / stale / ignored / duplicate,
 //! 400 bad signature or not an event, 500 handler failure (queued for retry), 503 database down.
 
 use credentials::stripe;
+use quotekit::webhooks::{self, Event, Kind, Source};
 use serde_json::json;
 use shared::http::Method;
 use shared::service::{Callers, Function};
-use shared::webhooks::{self, Event, Kind, Source};
 use shared::{Context, Problem, Response};
 use spin_sdk::http::{IncomingRequest, ResponseOutparam};
 use std::time::Instant;
@@ -50,7 +50,7 @@ fn receive(ctx: &Context) -> Result<Response, Problem> {
     let started = Instant::now();
     let req = &ctx.request;
     let header = req.header("stripe-signature").unwrap_or("");
-    match shared::webhooks::verify_signature(&req.body, header) {
+    match shared::auth::stripe_delivery(&req.body, header) {
         Ok(_) => {}
         Err(stripe::SignatureError::NoSecret) => {
             return Err(Problem::unavailable("webhook_not_configured", "no Stripe webhook secret is configured"));

@@ -1,13 +1,13 @@
 //! The dead-letter queue: list, one entry with its payload, replay through webhook-handler's
-//! own code path (`shared::webhooks::process`), and manual resolution.
+//! own code path (`quotekit::webhooks::process`), and manual resolution.
 
 use crate::reply;
+use quotekit::webhooks::{self, Event, Kind, Source};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use shared::auth::Caller;
 use shared::db::{self, Db, DbError, Param, Row};
 use shared::params::{self, Params};
-use shared::webhooks::{self, Event, Kind, Source};
 use shared::{FieldError, Problem, Response};
 
 const COLUMNS: &str = "q.id, q.stripe_event_id, q.event_type, q.failure_count, q.last_error,

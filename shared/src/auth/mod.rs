@@ -1,11 +1,11 @@
 //! Who is calling: a user (a valid `authenticated` JWT), an admin (an active `admin` row in
-//! `user_roles`, or the service-role JWT), or nobody.
+//! `user_roles`, or the service-role JWT), Stripe (a signed webhook delivery), or nobody.
 
 pub mod jwks;
 
 use crate::db::Db;
 use crate::http::{Problem, Request};
-use credentials::jwt;
+use credentials::{jwt, stripe};
 use std::borrow::Cow;
 
 /// A verified caller.
@@ -100,6 +100,19 @@ pub fn act_for(user_id: &str, ttl_s: i64) -> Result<(Caller, String), Problem> {
     })?;
     let claims_json = verified.raw.to_string();
     Ok((Caller { claims: verified, claims_json }, token))
+}
+
+/// Verify a delivery's `Stripe-Signature` with this deployment's configuration: the secrets of
+/// `stripe_webhook_secrets` and the age limit `stripe_webhook_tolerance_s` (default 300 s).
+/// The security middleware calls it before the rate limiter (a verified delivery spends no
+/// client budget) and webhook-handler before anything touches the database.
+pub fn stripe_delivery(payload: &[u8], header: &str) -> Result<i64, stripe::SignatureError> {
+    let settings = crate::settings::current();
+    let secrets = settings.stripe_webhook_secrets();
+    if secrets.is_empty() {
+        return Err(stripe::SignatureError::NoSecret);
+    }
+    stripe::verify(payload, header, &secrets, settings.stripe_webhook_tolerance_s(), now_unix())
 }
 
 /// A signed-in user acting for themselves (role `authenticated`).

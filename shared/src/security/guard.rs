@@ -77,7 +77,7 @@ pub fn screen(function: &str, policy: Policy, req: &Request, client: &Client, db
 
     // Which budget this request spends (see the module documentation).
     let (budget_key, budget) = if policy.stripe_deliveries && !service {
-        if crate::webhooks::verify_signature(&req.body, req.header("stripe-signature").unwrap_or("")).is_ok() {
+        if crate::auth::stripe_delivery(&req.body, req.header("stripe-signature").unwrap_or("")).is_ok() {
             return Ok(());
         }
         (format!("signature:{}", address_key.as_deref().unwrap_or("ip:unknown")), FAILED_SIGNATURES)

@@ -3,13 +3,13 @@
 //! of the first page (its contents now that stream then its own) and of its resources (the
 //! XObject named). Nothing of the file is parsed beyond the few objects it touches, and no
 //! pixel is decoded: a JPEG goes in as it is (`DCTDecode`), a PNG as its zlib data with PNG
-//! row predictors (`FlateDecode` `/Predictor 15`); [`shared::image`] accepts nothing else.
+//! row predictors (`FlateDecode` `/Predictor 15`); [`quotekit::image`] accepts nothing else.
 //!
 //! The caller reserves the space ([`Placement`]) while laying out; [`embed`] answers `None`
 //! when the file is not shaped as expected, and the caller keeps the file without the logo.
 
 use super::tidy::{find, number, rfind};
-use shared::image::{self, ColorSpace, Image, PdfData};
+use quotekit::image::{self, ColorSpace, Image, PdfData};
 use std::io::Write;
 
 /// The largest box the logo is fitted into (keeping its proportions), top-left of the page's

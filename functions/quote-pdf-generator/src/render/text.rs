@@ -2,7 +2,7 @@
 //! every other character becomes a visible placeholder instead of breaking the file, and
 //! amounts are written the one way the document writes them.
 
-use shared::money::Money;
+use quotekit::money::Money;
 
 /// What stands in for a character Helvetica cannot show.
 pub const PLACEHOLDER: char = '?';

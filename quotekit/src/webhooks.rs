@@ -17,24 +17,10 @@
 //! A failure keeps its text (database errors included) for the administrators' views and
 //! carries a [`FailureReason`], the only thing the customer concerned is told.
 
-use crate::db::{self, Db, DbError, Param};
-use crate::http::Problem;
-use credentials::stripe;
 use serde_json::Value;
+use shared::db::{self, Db, DbError, Param};
+use shared::http::Problem;
 use std::time::Instant;
-
-/// Verify a delivery's `Stripe-Signature` with this deployment's configuration: the secrets of
-/// `stripe_webhook_secrets` and the age limit `stripe_webhook_tolerance_s` (default 300 s).
-/// The security middleware calls it before the rate limiter (a verified delivery spends no
-/// client budget) and webhook-handler before anything touches the database.
-pub fn verify_signature(payload: &[u8], header: &str) -> Result<i64, stripe::SignatureError> {
-    let settings = crate::settings::current();
-    let secrets = settings.stripe_webhook_secrets();
-    if secrets.is_empty() {
-        return Err(stripe::SignatureError::NoSecret);
-    }
-    stripe::verify(payload, header, &secrets, settings.stripe_webhook_tolerance_s(), crate::auth::now_unix())
-}
 
 /// Where a delivery came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -512,7 +498,7 @@ fn owner(db: &Db, e: &Event, customer: Option<&str>, metadata: Option<&Value>) -
     if let Some(r) = rows.first() {
         return Ok(Owner::User(r.string("user_id")?));
     }
-    let claimed = metadata.and_then(|m| s(m, "supabase_user_id")).filter(|u| crate::params::is_uuid(u));
+    let claimed = metadata.and_then(|m| s(m, "supabase_user_id")).filter(|u| shared::params::is_uuid(u));
     match claimed {
         Some(user) if user_exists(db, user)? => {
             link(db, e, &user.to_ascii_lowercase(), customer, None, MatchedBy::Metadata)
@@ -801,7 +787,7 @@ fn checkout(db: &Db, e: &Event) -> Applied {
         (o.get("metadata").and_then(|m| s(m, "supabase_user_id")), MatchedBy::Metadata),
     ];
     for (candidate, by) in named {
-        if let Some(id) = candidate.filter(|c| crate::params::is_uuid(c)) {
+        if let Some(id) = candidate.filter(|c| shared::params::is_uuid(c)) {
             if user_exists(db, id)? {
                 claim = Some((id.to_ascii_lowercase(), by));
                 break;

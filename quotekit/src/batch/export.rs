@@ -10,16 +10,16 @@
 //! are the user's (and their clients') free text, so, as OWASP's CSV injection guidance says,
 //! such a cell is written with a leading `'`, which spreadsheets show as text and do not
 //! evaluate; then RFC 4180 quoting applies as usual. Input is trimmed when a quote is saved
-//! (`shared::quote`), so a stored value rarely starts with whitespace, but rows written
+//! (`crate::quote`), so a stored value rarely starts with whitespace, but rows written
 //! another way might: whitespace followed by a formula character is treated the same.
 //!
 //! A cell that is a plain number — an optional sign, digits, an optional decimal part
 //! (`-12.50`, `+15035550142`) — is left as it is: it cannot be a formula, and a quote in
 //! front would turn amounts into text. The JSON export is data, not a sheet: unchanged.
 
-use crate::db;
-use crate::{Context, FieldError, Problem, Response};
 use serde_json::{json, Value};
+use shared::db;
+use shared::{Context, FieldError, Problem, Response};
 
 /// The CSV columns, in order (each a field of an exported quote).
 pub const CSV_COLUMNS: &[&str] = &[
@@ -139,7 +139,7 @@ pub fn download(ctx: &Context, id: &str) -> Result<Response, Problem> {
                 })
             }
             "generate_pdfs" => {
-                let Some(quote_id) = req.query_param("quote_id").filter(|q| crate::params::is_uuid(q)) else {
+                let Some(quote_id) = req.query_param("quote_id").filter(|q| shared::params::is_uuid(q)) else {
                     return Err(Problem::validation(vec![FieldError::new("quote_id", "required", "quote_id (a UUID of this job's quotes) is required")]));
                 };
                 let quote_id = quote_id.to_ascii_lowercase();

@@ -4,8 +4,8 @@
 
 use crate::money::{Money, Rate};
 use crate::quote::QuoteStatus;
-use crate::FieldError;
 use serde_json::{json, Map, Value};
+use shared::FieldError;
 
 /// Most items one job may carry.
 pub const MAX_ITEMS: usize = 1000;
@@ -229,7 +229,7 @@ fn ids(items: &[Value], e: &mut Errors) -> Vec<Value> {
     let mut out = Vec::with_capacity(items.len());
     for (i, v) in items.iter().enumerate() {
         match v.as_str() {
-            Some(s) if crate::params::is_uuid(s) => {
+            Some(s) if shared::params::is_uuid(s) => {
                 let id = s.to_ascii_lowercase();
                 if let Some(first) = seen.get(&id) {
                     e.add(

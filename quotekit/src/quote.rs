@@ -50,13 +50,13 @@
 //!   ([`transition`]). Setting the status a quote already has is allowed and changes nothing.
 
 use crate::currency::Currency;
-use crate::http::{FieldError, Problem};
 use crate::money::{Money, MoneyError, Priced, Quantity, Rate, Totals};
-use crate::params::is_uuid;
 use serde::de::Error as _;
 use serde::ser::SerializeMap;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::{Map, Value};
+use shared::http::{FieldError, Problem};
+use shared::params::is_uuid;
 use std::fmt;
 
 pub const MAX_LINE_ITEMS: usize = 200;
@@ -1260,8 +1260,8 @@ fn read_operations(errors: &mut Errors, field: &str, v: &Value, operations: &mut
 /// Quotes as stored in `public.quotes`: the columns every answer reads (numbers as exact
 /// decimal text) and the JSON shape of a stored quote, shared by every function that shows one.
 pub mod stored {
-    use crate::db::{DbError, Row};
     use serde_json::{json, Value};
+    use shared::db::{DbError, Row};
 
     /// The columns of a quote aliased `q` (`SELECT {COLUMNS} FROM public.quotes q ...`).
     pub const COLUMNS: &str = "q.id, q.quote_number, q.status::text AS status, q.client_id, q.client_name,

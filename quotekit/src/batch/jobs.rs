@@ -3,11 +3,11 @@
 
 use super::spec::{self, JobSpec};
 use super::worker;
-use crate::auth::Caller;
-use crate::db::{self, Db, DbError, Param, Row};
 use crate::plans::Entitlements;
-use crate::{Context, FieldError, Problem, Response};
 use serde_json::{json, Value};
+use shared::auth::Caller;
+use shared::db::{self, Db, DbError, Param, Row};
+use shared::{Context, FieldError, Problem, Response};
 
 const BASE: &str = "/functions/v1/batch-processor";
 
@@ -108,7 +108,7 @@ fn insert(db: &Db, user_id: &str, spec: &JobSpec) -> Result<(String, Created), D
 
 /// A job id from the path: a UUID, else 400.
 pub fn job_id(id: &str) -> Result<String, Problem> {
-    if crate::params::is_uuid(id) {
+    if shared::params::is_uuid(id) {
         Ok(id.to_ascii_lowercase())
     } else {
         Err(Problem::validation(vec![FieldError::new("id", "invalid_uuid", "the job id must be a UUID")]))
@@ -305,7 +305,7 @@ pub async fn advance(ctx: &Context) -> Result<Response, Problem> {
         })?;
         let Some((job_id, owner)) = next else { break };
         visited.push(job_id.clone());
-        let (as_owner, token) = crate::auth::act_for(&owner, OWNER_TOKEN_TTL_S)?;
+        let (as_owner, token) = shared::auth::act_for(&owner, OWNER_TOKEN_TTL_S)?;
         let left = ADVANCE_BUDGET.saturating_sub(started.elapsed());
         let done = worker::run_for(ctx, &as_owner, &format!("Bearer {token}"), &job_id, left).await?;
         let status = db.as_service(|db| -> Result<String, DbError> {

@@ -12,10 +12,10 @@
 use super::ops::{self, ItemError};
 use super::spec::Operation;
 use super::tx::Tx;
-use crate::auth::Caller;
-use crate::db::{self, Param};
-use crate::{Context, Problem};
 use serde_json::{json, Value};
+use shared::auth::Caller;
+use shared::db::{self, Param};
+use shared::{Context, Problem};
 use std::time::{Duration, Instant};
 
 /// How long one `run` request keeps claiming chunks.
@@ -85,7 +85,7 @@ pub async fn chunk(ctx: &Context, caller: &Caller, authorization: &str, job_id: 
     let items: Vec<(i64, Value)> = claimed
         .iter()
         .map(|r| Ok((r.i64("position")?, r.json("item")?.unwrap_or(Value::Null))))
-        .collect::<Result<_, crate::db::DbError>>()?;
+        .collect::<Result<_, shared::db::DbError>>()?;
     if items.is_empty() {
         // A job whose last items were finished by a worker that saw others still in flight.
         finish(&tx, job_id, 0, 0)?;
@@ -132,7 +132,7 @@ pub async fn chunk(ctx: &Context, caller: &Caller, authorization: &str, job_id: 
 /// Add this chunk's counts and complete the job when nothing is pending any more. The job
 /// row is locked first, in its own statement: the UPDATE that follows then sees every chunk
 /// committed before this one, so the last worker to finish always completes the job.
-fn finish(tx: &Tx<'_>, job_id: &str, processed: i64, failed: i64) -> Result<(), crate::db::DbError> {
+fn finish(tx: &Tx<'_>, job_id: &str, processed: i64, failed: i64) -> Result<(), shared::db::DbError> {
     let db = tx.db();
     db.query("SELECT 1 FROM public.batch_jobs WHERE id = $1 FOR UPDATE", &[db::uuid(job_id)])?;
     db.execute(

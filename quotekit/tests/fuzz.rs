@@ -10,10 +10,10 @@
 
 use credentials::encoding::base64url_decode;
 use credentials::jwt::{self, JwtConfig};
+use quotekit::money::{Money, Quantity, Rate, Totals};
+use quotekit::quote::{validate, validate_update, QuoteInput, QuoteUpdateInput};
 use serde_json::{json, Value};
 use shared::http::{Method, Request};
-use shared::money::{Money, Quantity, Rate, Totals};
-use shared::quote::{validate, validate_update, QuoteInput, QuoteUpdateInput};
 use shared::security::threats::{self, work, Enabled, RULES};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
@@ -480,7 +480,7 @@ fn json_bodies_and_quote_validation() {
 
 // ---- Quote maths --------------------------------------------------------------------------
 
-/// Half away from zero, written independently of shared::money.
+/// Half away from zero, written independently of quotekit::money.
 fn reference_round(num: i128, den: i128) -> i128 {
     let q = num / den;
     let r = num % den;

@@ -17,7 +17,7 @@
 //! centimetres at 300 dpi, well under 1000 px) needs, and a tiny compressed file of huge
 //! dimensions would make every PDF reader inflate hundreds of megabytes.
 
-use crate::http::Problem;
+use shared::http::Problem;
 
 /// Largest accepted file.
 pub const MAX_BYTES: usize = 512 * 1024;

@@ -2,8 +2,8 @@
 //! `plan_limits` table (the `free` row is the free plan); `get_entitlements()` picks the
 //! caller's plan from their subscription. Every function asks the same question here.
 
-use crate::db::{Db, DbError, Row};
 use serde::Serialize;
+use shared::db::{Db, DbError, Row};
 
 /// `-1` in a limit means unlimited.
 pub const UNLIMITED: i64 = -1;
@@ -96,7 +96,7 @@ impl Entitlements {
 
     /// Any user's entitlements (service-role transactions only).
     pub fn of_user(db: &Db, user_id: &str) -> Result<Entitlements, DbError> {
-        let rows = db.query("SELECT * FROM public.get_entitlements($1)", &[crate::db::uuid(user_id)])?;
+        let rows = db.query("SELECT * FROM public.get_entitlements($1)", &[shared::db::uuid(user_id)])?;
         Entitlements::from_row(&rows.one()?)
     }
 }
@@ -115,7 +115,7 @@ pub struct Usage {
 
 impl Usage {
     pub fn of_user(db: &Db, user_id: &str) -> Result<Usage, DbError> {
-        let rows = db.query("SELECT * FROM public.get_current_usage($1)", &[crate::db::uuid(user_id)])?;
+        let rows = db.query("SELECT * FROM public.get_current_usage($1)", &[shared::db::uuid(user_id)])?;
         Usage::from_row(&rows.one()?)
     }
 

@@ -2,11 +2,11 @@
 //! and an id of someone else's row look the same — "not found" — and fail that item only.
 
 use super::spec::{Operation, PriceAdjustment};
-use crate::db::{self, Db, DbError, Param};
 use crate::money::Money;
 use crate::quote::{transition, QuoteStatus};
-use crate::security::internal;
 use serde_json::{json, Value};
+use shared::db::{self, Db, DbError, Param};
+use shared::security::internal;
 use spin_sdk::http::{Method, Request, Response};
 
 /// Why an item did not succeed.
@@ -154,7 +154,7 @@ pub async fn pdf(authorization: &str, quote_id: &str) -> Result<Value, ItemError
     let mut builder = Request::builder();
     builder
         .method(Method::Post)
-        .uri(crate::chain::url("quote-pdf-generator", GENERATOR_PATH))
+        .uri(shared::chain::url("quote-pdf-generator", GENERATOR_PATH))
         .header("content-type", "application/json")
         .header("accept", "application/json")
         .header("authorization", authorization);

@@ -5,7 +5,7 @@
 //! `Db::as_user` / `Db::as_service` take a closure and cannot span an `.await` (a PDF is
 //! rendered by another component), hence this explicit form.
 
-use crate::db::{Db, DbError, Param};
+use shared::db::{Db, DbError, Param};
 
 pub struct Tx<'a> {
     db: &'a Db,
