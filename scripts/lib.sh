@@ -27,9 +27,10 @@ ensure_rust_target() {
   fi
 }
 
-# The style and lint gates: rustfmt.toml's format, and clippy with every warning an error, for
-# the host and the tests natively, the native build of the handlers (bench/native), and the
-# components as they are deployed (wasm32-wasip2).
+# The style and lint gates: rustfmt.toml's format, and clippy with every warning an error, in
+# each configuration the code is built in: the whole workspace natively (there `shared` has its
+# `native` feature, for bench/native), the workspace without bench/native (as the unit tests
+# build it), and the components as they are deployed (wasm32-wasip2).
 check_format() {
   rustup component list --installed 2>/dev/null | grep -q '^rustfmt' || rustup component add rustfmt
   log "checking the format (cargo fmt --check)"
@@ -45,8 +46,8 @@ check_lints() {
   local components
   components=$(for f in "$ROOT"/functions/*/; do printf -- '-p %s ' "$(basename "$f")"; done)
   (cd "$ROOT" \
+    && cargo clippy --quiet --workspace --all-targets -- -D warnings \
     && cargo clippy --quiet --workspace --exclude bench-native --all-targets -- -D warnings \
-    && cargo clippy --quiet -p bench-native --all-targets -- -D warnings \
     && cargo clippy --quiet --target wasm32-wasip2 $components -p shared -p quotekit -p probe -- -D warnings)
 }
 

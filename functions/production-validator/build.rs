@@ -70,7 +70,7 @@ fn migrations(dir: &Path) -> Vec<(String, String, String)> {
             continue;
         }
         let text = std::fs::read(&path).unwrap();
-        let sha: String = hmac_sha256::Hash::hash(&text).iter().map(|b| format!("{b:02x}")).collect();
+        let sha = credentials::encoding::hex(&hmac_sha256::Hash::hash(&text));
         found.push((version.to_string(), name.to_string(), sha));
     }
     found.sort();
@@ -79,39 +79,34 @@ fn migrations(dir: &Path) -> Vec<(String, String, String)> {
 
 type ManifestFacts = (Vec<(String, String)>, Vec<String>, Vec<(String, String)>);
 
-fn manifest_facts(path: &Path) -> ManifestFacts {
+/// Read as the host reads it (the `spin-manifest` crate): a manifest the host would refuse
+/// fails the build here too.
+fn manifest(path: &Path) -> spin_manifest::Manifest {
     let text = std::fs::read_to_string(path).expect("spin.toml is readable");
-    let doc: toml::Table = text.parse().expect("spin.toml is valid TOML");
-    let mut components = Vec::new();
-    if let Some(triggers) = doc.get("trigger").and_then(|t| t.get("http")).and_then(|h| h.as_array()) {
-        for t in triggers {
-            let (Some(c), Some(route)) =
-                (t.get("component").and_then(|v| v.as_str()), t.get("route").and_then(|v| v.as_str()))
-            else {
-                continue;
-            };
-            let base = route.trim_end_matches("/...").trim_end_matches('/').to_string();
-            components.push((c.to_string(), base));
-        }
-    }
-    let mut required = Vec::new();
-    if let Some(vars) = doc.get("variables").and_then(|v| v.as_table()) {
-        for (name, decl) in vars {
-            if decl.get("required").and_then(|r| r.as_bool()) == Some(true) {
-                required.push(name.clone());
+    toml::from_str(&text).unwrap_or_else(|e| panic!("spin.toml: {e}"))
+}
+
+fn manifest_facts(path: &Path) -> ManifestFacts {
+    let m = manifest(path);
+    let components = m
+        .trigger
+        .http
+        .iter()
+        .filter_map(|t| match &t.route {
+            spin_manifest::RouteDecl::Path(route) => {
+                Some((t.component.clone(), route.trim_end_matches("/...").trim_end_matches('/').to_string()))
             }
-        }
-    }
+            spin_manifest::RouteDecl::Private => None,
+        })
+        .collect();
+    let required = m.variables.iter().filter(|(_, v)| v.required).map(|(name, _)| name.clone()).collect();
     // Named chains only: a wildcard (`http://*.spin.internal`) names no particular callee.
     let mut chains = Vec::new();
-    if let Some(table) = doc.get("component").and_then(|c| c.as_table()) {
-        for (name, component) in table {
-            let hosts = component.get("allowed_outbound_hosts").and_then(|h| h.as_array());
-            for host in hosts.into_iter().flatten().filter_map(|h| h.as_str()) {
-                let callee = host.split("://").nth(1).and_then(|h| h.strip_suffix(".spin.internal"));
-                if let Some(callee) = callee.filter(|c| !c.contains('*')) {
-                    chains.push((name.clone(), callee.to_string()));
-                }
+    for (name, component) in &m.component {
+        for host in &component.allowed_outbound_hosts {
+            let callee = host.split("://").nth(1).and_then(|h| h.strip_suffix(".spin.internal"));
+            if let Some(callee) = callee.filter(|c| !c.contains('*')) {
+                chains.push((name.clone(), callee.to_string()));
             }
         }
     }
@@ -123,10 +118,9 @@ type Placement = (Vec<(String, i64, String)>, Vec<(String, Vec<String>, String)>
 /// Regions (weights printed with three decimals, as the database's numeric(4,3) prints them)
 /// and each component's regions and tier; empty where the manifest has none.
 fn manifest_placement(path: &Path) -> Placement {
-    let doc: toml::Table = std::fs::read_to_string(path).unwrap().parse().unwrap();
-    let edge = |t: &toml::Value| t.get("tool").and_then(|t| t.get("edge")).cloned();
+    let m = manifest(path);
     let mut regions = Vec::new();
-    if let Some(table) = doc.get("application").and_then(edge).and_then(|e| e.get("regions").cloned()) {
+    if let Some(table) = m.application.tool.get("edge").and_then(|e| e.get("regions")) {
         for (name, r) in table.as_table().into_iter().flatten() {
             let priority = r.get("priority").and_then(|p| p.as_integer()).unwrap_or(0);
             let weight = r.get("weight").and_then(|w| w.as_float().or(w.as_integer().map(|i| i as f64))).unwrap_or(0.0);
@@ -134,8 +128,8 @@ fn manifest_placement(path: &Path) -> Placement {
         }
     }
     let mut placement = Vec::new();
-    for (name, component) in doc.get("component").and_then(|c| c.as_table()).into_iter().flatten() {
-        let Some(e) = edge(component) else { continue };
+    for (name, component) in &m.component {
+        let Some(e) = component.tool.get("edge") else { continue };
         let (Some(rs), Some(tier)) =
             (e.get("regions").and_then(|r| r.as_array()), e.get("tier").and_then(|t| t.as_str()))
         else {

@@ -17,6 +17,10 @@
 //! A failure keeps its text (database errors included) for the administrators' views and
 //! carries a [`FailureReason`], the only thing the customer concerned is told.
 
+mod objects;
+
+use objects::{Invoice, PaymentMethod, PlanLimits, Price, Product, Subscription};
+use serde::Serialize;
 use serde_json::Value;
 use shared::db::{self, Db, DbError, Param};
 use shared::http::Problem;
@@ -425,15 +429,33 @@ fn s<'a>(v: &'a Value, key: &str) -> Option<&'a str> {
     v.get(key).and_then(Value::as_str)
 }
 
-fn ts(v: &Value, key: &str) -> Param {
-    v.get(key).and_then(Value::as_i64).map(Param::Int64).unwrap_or(Param::DbNull)
-}
-
 fn json(v: &Value, key: &str) -> Param {
     Param::Jsonb(
         serde_json::to_vec(v.get(key).filter(|m| m.is_object()).unwrap_or(&Value::Object(Default::default())))
             .unwrap_or_default(),
     )
+}
+
+/// One row for a statement that reads its values by name (`jsonb_to_record($1)`): a Stripe
+/// object with what the mirror adds to it.
+fn record(row: &impl Serialize) -> Param {
+    Param::Jsonb(serde_json::to_vec(row).unwrap_or_default())
+}
+
+/// What the mirror adds to a Stripe object: whose it is and which event it comes from.
+#[derive(Serialize)]
+struct Mirrored<'a, T: Serialize> {
+    #[serde(flatten)]
+    object: &'a T,
+    user_id: Option<&'a str>,
+    event_created: Option<i64>,
+    event_id: Option<&'a str>,
+}
+
+impl<'a, T: Serialize> Mirrored<'a, T> {
+    fn new(object: &'a T, user_id: Option<&'a str>, e: Option<&'a Event>) -> Mirrored<'a, T> {
+        Mirrored { object, user_id, event_created: e.map(|e| e.created), event_id: e.map(|e| e.id.as_str()) }
+    }
 }
 
 fn required<'a>(v: &'a Value, key: &str, what: &str) -> Result<&'a str, Failure> {
@@ -592,105 +614,59 @@ fn link(db: &Db, e: &Event, user: &str, customer: &str, email: Option<&str>, by:
 }
 
 fn product(db: &Db, e: &Event, deleted: bool) -> Applied {
-    let o = &e.object;
-    let id = required(o, "id", "product")?;
-    if !advance_watermark(db, "product", id, e)? {
-        return stale("product", id);
+    let mut product = Product::read(&e.object).map_err(handler)?;
+    let id = product.id.clone();
+    if !advance_watermark(db, "product", &id, e)? {
+        return stale("product", &id);
     }
-    let active = !deleted && o.get("active").and_then(Value::as_bool).unwrap_or(true);
+    product.active &= !deleted;
     db.execute(
         "INSERT INTO public.stripe_products (id, active, name, description, metadata, last_event_created, last_event_id)
-         VALUES ($1, $2, $3, $4, $5, to_timestamp($6::int8), $7)
+         SELECT p.id, p.active, p.name, p.description, p.metadata, to_timestamp(p.event_created), p.event_id
+         FROM jsonb_to_record($1::jsonb) AS p(id text, active bool, name text, description text, metadata jsonb,
+                                              event_created int8, event_id text)
          ON CONFLICT (id) DO UPDATE SET active = EXCLUDED.active,
            name = coalesce(EXCLUDED.name, stripe_products.name), description = EXCLUDED.description,
            metadata = EXCLUDED.metadata, last_event_created = EXCLUDED.last_event_created,
            last_event_id = EXCLUDED.last_event_id, updated_at = now()",
-        &[
-            db::text(id),
-            Param::Boolean(active),
-            db::opt_text(s(o, "name")),
-            db::opt_text(s(o, "description")),
-            json(o, "metadata"),
-            Param::Int64(e.created),
-            db::text(&e.id),
-        ],
+        &[record(&Mirrored::new(&product, None, Some(e)))],
     )?;
     // Plan limits may be kept in Stripe: product metadata with `max_quotes` defines the row.
-    if let Some(meta) = o.get("metadata").filter(|m| m.get("max_quotes").is_some()) {
-        let limit = |k: &str, default: i64| -> Result<i64, Failure> {
-            match meta.get(k) {
-                None => Ok(default),
-                Some(v) => v
-                    .as_str()
-                    .and_then(|s| s.trim().parse::<i64>().ok())
-                    .or_else(|| v.as_i64())
-                    .filter(|n| *n >= -1)
-                    .ok_or_else(|| handler(format!("product {id}: metadata {k} is not a limit"))),
-            }
-        };
-        let flag = |k: &str| meta.get(k).and_then(Value::as_str) == Some("true");
+    if let Some(limits) = PlanLimits::read(&product).map_err(handler)? {
         db.execute(
             "INSERT INTO public.plan_limits (plan_key, name, max_quotes, max_clients, pdf_export, email_quotes,
                                              custom_branding, analytics, api_access, bulk_operations)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+             SELECT * FROM jsonb_to_record($1::jsonb) AS l(plan_key text, name text, max_quotes int, max_clients int,
+               pdf_export bool, email_quotes bool, custom_branding bool, analytics bool, api_access bool,
+               bulk_operations bool)
              ON CONFLICT (plan_key) DO UPDATE SET name = EXCLUDED.name, max_quotes = EXCLUDED.max_quotes,
                max_clients = EXCLUDED.max_clients, pdf_export = EXCLUDED.pdf_export, email_quotes = EXCLUDED.email_quotes,
                custom_branding = EXCLUDED.custom_branding, analytics = EXCLUDED.analytics,
                api_access = EXCLUDED.api_access, bulk_operations = EXCLUDED.bulk_operations, updated_at = now()",
-            &[
-                db::text(id),
-                db::text(s(o, "name").unwrap_or(id)),
-                Param::Int32(limit("max_quotes", 5)? as i32),
-                Param::Int32(limit("max_clients", 3)? as i32),
-                Param::Boolean(flag("pdf_export")),
-                Param::Boolean(flag("email_quotes")),
-                Param::Boolean(flag("custom_branding")),
-                Param::Boolean(flag("analytics")),
-                Param::Boolean(flag("api_access")),
-                Param::Boolean(flag("bulk_operations")),
-            ],
+            &[record(&limits)],
         )?;
     }
-    Ok((Kind::Applied, format!("product {id} {}", if active { "active" } else { "inactive" })))
+    Ok((Kind::Applied, format!("product {id} {}", if product.active { "active" } else { "inactive" })))
 }
 
-fn upsert_price(db: &Db, o: &Value, e: Option<&Event>) -> Result<(), Failure> {
-    let id = required(o, "id", "price")?;
-    let product = match o.get("product") {
-        Some(Value::String(p)) => p.clone(),
-        Some(Value::Object(p)) => p.get("id").and_then(Value::as_str).unwrap_or_default().to_string(),
-        _ => return Err(handler(format!("price {id} has no product"))),
-    };
-    let recurring = o.get("recurring").filter(|r| r.is_object());
-    let currency = required(o, "currency", "price")?;
+/// Mirror a price: from its own event (`e`), or from a subscription's snapshot (no event of
+/// its own, so the price's watermark columns keep what they had).
+fn upsert_price(db: &Db, price: &Price, e: Option<&Event>) -> Result<(), Failure> {
     db.execute(
         "INSERT INTO public.stripe_prices (id, stripe_product_id, active, currency, unit_amount, type, \"interval\",
                                            interval_count, trial_period_days, metadata, last_event_created, last_event_id)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, coalesce($8, 1), $9, $10, to_timestamp($11::int8), $12)
+         SELECT p.id, p.product, p.active, p.currency, p.unit_amount, p.type, p.\"interval\", coalesce(p.interval_count, 1),
+                p.trial_period_days, p.metadata, to_timestamp(p.event_created), p.event_id
+         FROM jsonb_to_record($1::jsonb) AS p(id text, product text, active bool, currency text, unit_amount int8,
+                                              type text, \"interval\" text, interval_count int, trial_period_days int,
+                                              metadata jsonb, event_created int8, event_id text)
          ON CONFLICT (id) DO UPDATE SET stripe_product_id = EXCLUDED.stripe_product_id, active = EXCLUDED.active,
            currency = EXCLUDED.currency, unit_amount = EXCLUDED.unit_amount, type = EXCLUDED.type,
            \"interval\" = EXCLUDED.\"interval\", interval_count = EXCLUDED.interval_count,
            trial_period_days = EXCLUDED.trial_period_days, metadata = EXCLUDED.metadata,
            last_event_created = coalesce(EXCLUDED.last_event_created, stripe_prices.last_event_created),
            last_event_id = coalesce(EXCLUDED.last_event_id, stripe_prices.last_event_id), updated_at = now()",
-        &[
-            db::text(id),
-            db::text(product),
-            Param::Boolean(o.get("active").and_then(Value::as_bool).unwrap_or(true)),
-            db::text(currency.to_ascii_lowercase()),
-            o.get("unit_amount").and_then(Value::as_i64).map(Param::Int64).unwrap_or(Param::DbNull),
-            db::opt_text(s(o, "type")),
-            db::opt_text(recurring.and_then(|r| s(r, "interval"))),
-            recurring.and_then(|r| r.get("interval_count")).and_then(Value::as_i64).map(|n| Param::Int32(n as i32)).unwrap_or(Param::DbNull),
-            recurring
-                .and_then(|r| r.get("trial_period_days"))
-                .and_then(Value::as_i64)
-                .map(|n| Param::Int32(n as i32))
-                .unwrap_or(Param::DbNull),
-            json(o, "metadata"),
-            e.map(|e| Param::Int64(e.created)).unwrap_or(Param::DbNull),
-            db::opt_text(e.map(|e| e.id.clone())),
-        ],
+        &[record(&Mirrored::new(price, None, e))],
     )?;
     Ok(())
 }
@@ -702,7 +678,7 @@ fn price(db: &Db, e: &Event) -> Applied {
     }
     // A price whose product is unknown fails (foreign key) and is retried from the queue once
     // product.created has arrived.
-    upsert_price(db, &e.object, Some(e))?;
+    upsert_price(db, &Price::read(&e.object).map_err(handler)?, Some(e))?;
     Ok((Kind::Applied, format!("price {id}")))
 }
 
@@ -816,11 +792,11 @@ fn checkout(db: &Db, e: &Event) -> Applied {
 }
 
 fn subscription(db: &Db, e: &Event) -> Applied {
-    let o = &e.object;
-    let id = required(o, "id", "subscription")?;
+    let subscription = Subscription::read(&e.object).map_err(handler)?;
+    let Subscription { id, status, price_id, cancel_at_period_end, .. } = &subscription;
     let customer = e.customer_id();
     // The subscription is its customer's: whoever else its metadata names gets nothing.
-    let user = match owner(db, e, customer.as_deref(), o.get("metadata"))? {
+    let user = match owner(db, e, customer.as_deref(), e.object.get("metadata"))? {
         Owner::User(user) => user,
         Owner::Conflict(why) => return Ok((Kind::Ignored, why)),
         // Retried until checkout.session.completed (or the customer) links it.
@@ -834,52 +810,40 @@ fn subscription(db: &Db, e: &Event) -> Applied {
     if !advance_watermark(db, "subscription", id, e)? {
         return stale("subscription", id);
     }
-    let item = o.get("items").and_then(|i| i.get("data")).and_then(|d| d.get(0));
-    let price = item.and_then(|i| i.get("price")).filter(|p| p.is_object());
-    let price_id = price.and_then(|p| s(p, "id"));
-    if let Some(p) = price {
+    if let (Some(price), Some(price_id)) = (&subscription.price, price_id) {
         // The snapshot carries the whole price: mirror it (and a placeholder for its product
         // until product.created arrives), so a subscription never waits on catalog events.
-        let exists = !db
-            .query("SELECT 1 FROM public.stripe_prices WHERE id = $1", &[db::text(price_id.unwrap_or(""))])?
-            .is_empty();
+        let exists = !db.query("SELECT 1 FROM public.stripe_prices WHERE id = $1", &[db::text(price_id)])?.is_empty();
         if !exists {
-            if let Some(prod) = s(p, "product") {
-                db.execute(
-                    "INSERT INTO public.stripe_products (id, active) VALUES ($1, true) ON CONFLICT (id) DO NOTHING",
-                    &[db::text(prod)],
-                )?;
-            }
-            upsert_price(db, p, None)?;
+            let price = Price::read(price).map_err(handler)?;
+            db.execute(
+                "INSERT INTO public.stripe_products (id, active) VALUES ($1, true) ON CONFLICT (id) DO NOTHING",
+                &[db::text(&price.product)],
+            )?;
+            upsert_price(db, &price, None)?;
         }
     }
-    let period = |k: &str| match o.get(k).and_then(Value::as_i64) {
-        Some(v) => Param::Int64(v),
-        None => item.map(|i| ts(i, k)).unwrap_or(Param::DbNull),
-    };
-    let quantity =
-        item.and_then(|i| i.get("quantity")).or_else(|| o.get("quantity")).and_then(Value::as_i64).unwrap_or(1);
-    let status = required(o, "status", "subscription")?;
-    const STATUSES: [&str; 8] =
-        ["trialing", "active", "canceled", "incomplete", "incomplete_expired", "past_due", "unpaid", "paused"];
-    if !STATUSES.contains(&status) {
-        return Err(handler(format!("subscription {id} has unknown status {status}")));
-    }
-    let cancel_at_period_end = o.get("cancel_at_period_end").and_then(Value::as_bool).unwrap_or(false);
     // The row as it was (for the change history) and the upsert, in one statement.
     let previous = db.query(
-        "WITH old AS (
+        "WITH s AS (
+           SELECT * FROM jsonb_to_record($1::jsonb) AS s(id text, user_id uuid, customer text, price_id text,
+             status text, quantity int, cancel_at_period_end bool, created int8, current_period_start int8,
+             current_period_end int8, ended_at int8, cancel_at int8, canceled_at int8, trial_start int8, trial_end int8,
+             metadata jsonb, latest_invoice text, default_payment_method text, event_created int8, event_id text)
+         ), old AS (
            SELECT status::text AS status, cancel_at_period_end, stripe_price_id
-           FROM public.subscriptions WHERE stripe_subscription_id = $1
+           FROM public.subscriptions WHERE stripe_subscription_id = (SELECT id FROM s)
          ), up AS (
          INSERT INTO public.subscriptions (stripe_subscription_id, user_id, stripe_customer_id, stripe_price_id, status,
             quantity, cancel_at_period_end, created, current_period_start, current_period_end, ended_at, cancel_at,
             canceled_at, trial_start, trial_end, metadata, latest_invoice, default_payment_method,
             last_event_created, last_event_id)
-         VALUES ($1, $2, $3, $4, $5::text::public.subscription_status, $6, $7, coalesce(to_timestamp($8::int8), now()),
-            to_timestamp($9::int8), to_timestamp($10::int8), to_timestamp($11::int8), to_timestamp($12::int8),
-            to_timestamp($13::int8), to_timestamp($14::int8), to_timestamp($15::int8), $16, $17, $18,
-            to_timestamp($19::int8), $20)
+         SELECT s.id, s.user_id, s.customer, s.price_id, s.status::public.subscription_status, s.quantity,
+            s.cancel_at_period_end, coalesce(to_timestamp(s.created), now()), to_timestamp(s.current_period_start),
+            to_timestamp(s.current_period_end), to_timestamp(s.ended_at), to_timestamp(s.cancel_at),
+            to_timestamp(s.canceled_at), to_timestamp(s.trial_start), to_timestamp(s.trial_end), s.metadata,
+            s.latest_invoice, s.default_payment_method, to_timestamp(s.event_created), s.event_id
+         FROM s
          ON CONFLICT (stripe_subscription_id) DO UPDATE SET user_id = EXCLUDED.user_id,
             stripe_customer_id = EXCLUDED.stripe_customer_id, stripe_price_id = EXCLUDED.stripe_price_id,
             status = EXCLUDED.status, quantity = EXCLUDED.quantity, cancel_at_period_end = EXCLUDED.cancel_at_period_end,
@@ -892,32 +856,7 @@ fn subscription(db: &Db, e: &Event) -> Applied {
          RETURNING 1
          )
          SELECT * FROM old",
-        &[
-            db::text(id),
-            db::uuid(&user),
-            db::opt_text(customer.clone()),
-            db::opt_text(price_id),
-            db::text(status),
-            Param::Int32(quantity as i32),
-            Param::Boolean(cancel_at_period_end),
-            ts(o, "created"),
-            period("current_period_start"),
-            period("current_period_end"),
-            ts(o, "ended_at"),
-            ts(o, "cancel_at"),
-            ts(o, "canceled_at"),
-            ts(o, "trial_start"),
-            ts(o, "trial_end"),
-            json(o, "metadata"),
-            db::opt_text(match o.get("latest_invoice") {
-                Some(Value::Object(i)) => i.get("id").and_then(Value::as_str).map(str::to_string),
-                Some(Value::String(s)) => Some(s.clone()),
-                _ => None,
-            }),
-            db::opt_text(s(o, "default_payment_method")),
-            Param::Int64(e.created),
-            db::text(&e.id),
-        ],
+        &[record(&Mirrored::new(&subscription, Some(&user), Some(e)))],
     )?;
     let before = match previous.first() {
         Some(r) => Some((r.string("status")?, r.flag("cancel_at_period_end")?, r.text("stripe_price_id")?)),
@@ -936,12 +875,12 @@ fn subscription(db: &Db, e: &Event) -> Applied {
                     "status_change"
                 };
                 Some((kind, serde_json::json!({ "status": old_status })))
-            } else if *old_cancel != cancel_at_period_end {
+            } else if old_cancel != cancel_at_period_end {
                 Some((
-                    if cancel_at_period_end { "cancellation" } else { "reactivation" },
+                    if *cancel_at_period_end { "cancellation" } else { "reactivation" },
                     serde_json::json!({ "cancel_at_period_end": old_cancel }),
                 ))
-            } else if old_price.as_deref() != price_id {
+            } else if old_price != price_id {
                 Some(("plan_change", serde_json::json!({ "price": old_price })))
             } else {
                 None
@@ -971,42 +910,40 @@ fn subscription(db: &Db, e: &Event) -> Applied {
 }
 
 fn invoice(db: &Db, e: &Event) -> Applied {
-    let o = &e.object;
-    let id = required(o, "id", "invoice")?;
-    let customer = e.customer_id();
-    let user = match owner(db, e, customer.as_deref(), None)? {
+    let invoice = Invoice::read(&e.object).map_err(handler)?;
+    let id = invoice.id.as_str();
+    let user = match owner(db, e, invoice.customer.as_deref(), None)? {
         Owner::User(user) => Some(user),
         Owner::Conflict(_) | Owner::Unknown => None,
     };
-    let subscription = s(o, "subscription")
-        .or_else(|| o.get("parent").and_then(|p| p.get("subscription_details")).and_then(|d| s(d, "subscription")))
-        .map(str::to_string);
     let failed = e.kind == "invoice.payment_failed";
-    let amount = if failed { o.get("amount_due") } else { o.get("amount_paid") }.and_then(Value::as_i64).unwrap_or(0);
-    let status = if failed { "failed" } else { s(o, "status").unwrap_or("paid") };
-    let currency = s(o, "currency").unwrap_or("usd").to_ascii_lowercase();
+    let amount = if failed { invoice.amount_due } else { invoice.amount_paid }.unwrap_or(0);
+    let status = if failed { "failed" } else { invoice.status.as_deref().unwrap_or("paid") };
+    let currency = invoice.currency.as_str();
+    let subscription = invoice.subscription.clone();
     // One row per invoice; the newest event about it decides its status.
     if advance_watermark(db, "invoice", id, e)? {
+        #[derive(Serialize)]
+        struct Billed<'a> {
+            #[serde(flatten)]
+            invoice: &'a Invoice,
+            user_id: Option<&'a str>,
+            amount: i64,
+            billed_status: &'a str,
+        }
+        let row = Billed { invoice: &invoice, user_id: user.as_deref(), amount, billed_status: status };
         db.execute(
             "INSERT INTO public.billing_history (id, user_id, stripe_customer_id, subscription_id, amount, currency, status,
                  description, invoice_url, period_start, period_end)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, to_timestamp($10::int8), to_timestamp($11::int8))
+             SELECT b.id, b.user_id, b.customer, b.subscription, b.amount, b.currency, b.billed_status, b.description,
+                    b.hosted_invoice_url, to_timestamp(b.period_start), to_timestamp(b.period_end)
+             FROM jsonb_to_record($1::jsonb) AS b(id text, user_id uuid, customer text, subscription text, amount int8,
+                    currency text, billed_status text, description text, hosted_invoice_url text, period_start int8,
+                    period_end int8)
              ON CONFLICT (id) DO UPDATE SET user_id = coalesce(EXCLUDED.user_id, billing_history.user_id),
                amount = EXCLUDED.amount, currency = EXCLUDED.currency, status = EXCLUDED.status,
                invoice_url = coalesce(EXCLUDED.invoice_url, billing_history.invoice_url), updated_at = now()",
-            &[
-                db::text(id),
-                user.as_deref().map(db::uuid).unwrap_or(Param::DbNull),
-                db::opt_text(customer.clone()),
-                db::opt_text(subscription.clone()),
-                Param::Int64(amount),
-                db::text(currency.clone()),
-                db::text(status),
-                db::opt_text(s(o, "description").or_else(|| s(o, "number"))),
-                db::opt_text(s(o, "hosted_invoice_url")),
-                ts(o, "period_start"),
-                ts(o, "period_end"),
-            ],
+            &[record(&row)],
         )?;
     }
     // Each payment event is recorded once (the event id is processed once). The subscription's
@@ -1039,8 +976,8 @@ fn already_recorded_payment(db: &Db, invoice: &str) -> Result<bool, Failure> {
 }
 
 fn payment_method(db: &Db, e: &Event) -> Applied {
-    let o = &e.object;
-    let id = required(o, "id", "payment method")?;
+    let method = PaymentMethod::read(&e.object).map_err(handler)?;
+    let id = method.id.as_str();
     let customer = e.customer_id();
     let Owner::User(user) = owner(db, e, customer.as_deref(), None)? else {
         return Err(not_linked(format!(
@@ -1051,31 +988,17 @@ fn payment_method(db: &Db, e: &Event) -> Applied {
     if !advance_watermark(db, "payment_method", id, e)? {
         return stale("payment method", id);
     }
-    let card = o.get("card").filter(|c| c.is_object());
     db.execute(
         "INSERT INTO public.payment_methods (id, user_id, stripe_customer_id, type, card_brand, card_last4,
              card_exp_month, card_exp_year, detached_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, NULL)
+         SELECT m.id, m.user_id, m.customer, m.type, m.card_brand, m.card_last4, m.card_exp_month, m.card_exp_year, NULL
+         FROM jsonb_to_record($1::jsonb) AS m(id text, user_id uuid, customer text, type text, card_brand text,
+                                              card_last4 text, card_exp_month int, card_exp_year int)
          ON CONFLICT (id) DO UPDATE SET user_id = EXCLUDED.user_id, stripe_customer_id = EXCLUDED.stripe_customer_id,
            type = EXCLUDED.type, card_brand = EXCLUDED.card_brand, card_last4 = EXCLUDED.card_last4,
            card_exp_month = EXCLUDED.card_exp_month, card_exp_year = EXCLUDED.card_exp_year, detached_at = NULL,
            updated_at = now()",
-        &[
-            db::text(id),
-            db::uuid(&user),
-            db::opt_text(customer),
-            db::text(s(o, "type").unwrap_or("card")),
-            db::opt_text(card.and_then(|c| s(c, "brand"))),
-            db::opt_text(card.and_then(|c| s(c, "last4"))),
-            card.and_then(|c| c.get("exp_month"))
-                .and_then(Value::as_i64)
-                .map(|n| Param::Int32(n as i32))
-                .unwrap_or(Param::DbNull),
-            card.and_then(|c| c.get("exp_year"))
-                .and_then(Value::as_i64)
-                .map(|n| Param::Int32(n as i32))
-                .unwrap_or(Param::DbNull),
-        ],
+        &[record(&Mirrored::new(&method, Some(&user), None))],
     )?;
     Ok((Kind::Applied, format!("payment method {id} attached")))
 }
