@@ -910,40 +910,30 @@ fn subscription(db: &Db, e: &Event) -> Applied {
 }
 
 fn invoice(db: &Db, e: &Event) -> Applied {
-    let invoice = Invoice::read(&e.object).map_err(handler)?;
+    let failed = e.kind == "invoice.payment_failed";
+    let invoice = Invoice::read(&e.object, failed).map_err(handler)?;
     let id = invoice.id.as_str();
     let user = match owner(db, e, invoice.customer.as_deref(), None)? {
         Owner::User(user) => Some(user),
         Owner::Conflict(_) | Owner::Unknown => None,
     };
-    let failed = e.kind == "invoice.payment_failed";
-    let amount = if failed { invoice.amount_due } else { invoice.amount_paid }.unwrap_or(0);
-    let status = if failed { "failed" } else { invoice.status.as_deref().unwrap_or("paid") };
+    let (amount, status) = (invoice.amount, invoice.status.as_str());
     let currency = invoice.currency.as_str();
     let subscription = invoice.subscription.clone();
     // One row per invoice; the newest event about it decides its status.
     if advance_watermark(db, "invoice", id, e)? {
-        #[derive(Serialize)]
-        struct Billed<'a> {
-            #[serde(flatten)]
-            invoice: &'a Invoice,
-            user_id: Option<&'a str>,
-            amount: i64,
-            billed_status: &'a str,
-        }
-        let row = Billed { invoice: &invoice, user_id: user.as_deref(), amount, billed_status: status };
         db.execute(
             "INSERT INTO public.billing_history (id, user_id, stripe_customer_id, subscription_id, amount, currency, status,
                  description, invoice_url, period_start, period_end)
-             SELECT b.id, b.user_id, b.customer, b.subscription, b.amount, b.currency, b.billed_status, b.description,
+             SELECT b.id, b.user_id, b.customer, b.subscription, b.amount, b.currency, b.status, b.description,
                     b.hosted_invoice_url, to_timestamp(b.period_start), to_timestamp(b.period_end)
              FROM jsonb_to_record($1::jsonb) AS b(id text, user_id uuid, customer text, subscription text, amount int8,
-                    currency text, billed_status text, description text, hosted_invoice_url text, period_start int8,
+                    currency text, status text, description text, hosted_invoice_url text, period_start int8,
                     period_end int8)
              ON CONFLICT (id) DO UPDATE SET user_id = coalesce(EXCLUDED.user_id, billing_history.user_id),
                amount = EXCLUDED.amount, currency = EXCLUDED.currency, status = EXCLUDED.status,
                invoice_url = coalesce(EXCLUDED.invoice_url, billing_history.invoice_url), updated_at = now()",
-            &[record(&row)],
+            &[record(&Mirrored::new(&invoice, user.as_deref(), None))],
         )?;
     }
     // Each payment event is recorded once (the event id is processed once). The subscription's

@@ -228,9 +228,10 @@ pub struct Invoice {
     /// The subscription it bills (older API versions: `subscription`; newer:
     /// `parent.subscription_details.subscription`).
     pub subscription: Option<String>,
-    pub amount_due: Option<i64>,
-    pub amount_paid: Option<i64>,
-    pub status: Option<String>,
+    /// What the event reports: the amount paid, or for a failed payment the amount due.
+    pub amount: i64,
+    /// `failed` for a failed payment, else the invoice's status (`paid` when absent).
+    pub status: String,
     /// Lower case; Stripe's default `usd` when absent.
     pub currency: String,
     /// The description, else the invoice number.
@@ -241,16 +242,16 @@ pub struct Invoice {
 }
 
 impl Invoice {
-    pub fn read(o: &Value) -> Result<Invoice, String> {
+    /// The invoice of an `invoice.*` event; `failed` for `invoice.payment_failed`.
+    pub fn read(o: &Value, failed: bool) -> Result<Invoice, String> {
         let parent_subscription =
             || o.get("parent").and_then(|p| p.get("subscription_details")).and_then(|d| text(d, "subscription"));
         Ok(Invoice {
             id: required(o, "id", "invoice")?,
             customer: reference(o, "customer"),
             subscription: text(o, "subscription").or_else(parent_subscription),
-            amount_due: int(o, "amount_due"),
-            amount_paid: int(o, "amount_paid"),
-            status: text(o, "status"),
+            amount: int(o, if failed { "amount_due" } else { "amount_paid" }).unwrap_or(0),
+            status: if failed { "failed".into() } else { text(o, "status").unwrap_or_else(|| "paid".into()) },
             currency: text(o, "currency").unwrap_or_else(|| "usd".into()).to_ascii_lowercase(),
             description: text(o, "description").or_else(|| text(o, "number")),
             hosted_invoice_url: text(o, "hosted_invoice_url"),
@@ -339,11 +340,17 @@ mod tests {
 
     #[test]
     fn an_invoice_finds_its_subscription_in_either_api_version() {
-        let old = Invoice::read(&json!({"id": "in_1", "subscription": "sub_1", "number": "A-1"})).unwrap();
-        let new = Invoice::read(&json!({"id": "in_2", "parent": {"subscription_details": {"subscription": "sub_2"}}}))
-            .unwrap();
+        let old =
+            Invoice::read(&json!({"id": "in_1", "subscription": "sub_1", "number": "A-1", "amount_paid": 900}), false)
+                .unwrap();
+        let new = Invoice::read(
+            &json!({"id": "in_2", "amount_due": 500, "parent": {"subscription_details": {"subscription": "sub_2"}}}),
+            true,
+        )
+        .unwrap();
         assert_eq!((old.subscription.as_deref(), old.description.as_deref()), (Some("sub_1"), Some("A-1")));
         assert_eq!((new.subscription.as_deref(), new.currency.as_str()), (Some("sub_2"), "usd"));
+        assert_eq!((old.amount, old.status.as_str(), new.amount, new.status.as_str()), (900, "paid", 500, "failed"));
     }
 
     #[test]
