@@ -310,7 +310,6 @@ async fn pipeline<F: Forwarding, H>(
 {
     let started = Instant::now();
     let origin = incoming.headers().get("origin").first().map(|v| String::from_utf8_lossy(v).into_owned());
-    let allowed = crate::settings::current().cors_origins();
 
     let (ctx, mut response) = match read_request(function.name, incoming, DEFAULT_BODY_LIMIT).await {
         Err(problem) => (None, Response::problem(&problem)),
@@ -326,14 +325,7 @@ async fn pipeline<F: Forwarding, H>(
             (Some(ctx), response)
         }
     };
-    response.headers.retain(|(k, _)| !k.starts_with("access-control-"));
-    response.headers.extend(cors_headers(origin.as_deref(), allowed));
-    if let Some(ctx) = &ctx {
-        response.headers.push(("x-request-id".into(), ctx.request_id.clone()));
-    }
-    if !response.headers.iter().any(|(k, _)| k == crate::canary::COLOUR_HEADER) {
-        response.headers.push((crate::canary::COLOUR_HEADER.into(), crate::canary::colour().into()));
-    }
+    finish(&mut response, origin.as_deref(), ctx.as_ref());
     let status = response.status;
     let response_bytes = response.body.len() as i64;
     // The database connection goes back to the pool before the answer is written: a client
@@ -351,6 +343,20 @@ async fn pipeline<F: Forwarding, H>(
     }
     if let Ok(db) = Db::connect() {
         record_metric(&db, function, &ctx, status, duration_ms, response_bytes);
+    }
+}
+
+/// What every answer carries, whoever made it (the handler, the middleware, the canary's
+/// forwarding, a refused body): the CORS headers for the caller's origin and only those, the
+/// request's id, and the colour of the deployment that answered (green's own, when forwarded).
+fn finish(response: &mut Response, origin: Option<&str>, ctx: Option<&Context>) {
+    response.headers.retain(|(k, _)| !k.starts_with("access-control-"));
+    response.headers.extend(cors_headers(origin, crate::settings::current().cors_origins()));
+    if let Some(ctx) = ctx {
+        response.headers.push(("x-request-id".into(), ctx.request_id.clone()));
+    }
+    if !response.headers.iter().any(|(k, _)| k == crate::canary::COLOUR_HEADER) {
+        response.headers.push((crate::canary::COLOUR_HEADER.into(), crate::canary::colour().into()));
     }
 }
 
@@ -450,15 +456,11 @@ where
 {
     let started = Instant::now();
     let origin = request.header("origin").map(str::to_string);
-    let allowed = crate::settings::current().cors_origins();
     let ctx = Context::new(function.name, request);
     // No canary forwarding: it goes out through Spin's outbound HTTP, and the benchmark has no
     // green deployment (`forward` answers None before any work when none is configured).
     let mut response = dispatch(&ctx, function, &handler).await;
-    response.headers.retain(|(k, _)| !k.starts_with("access-control-"));
-    response.headers.extend(cors_headers(origin.as_deref(), allowed));
-    response.headers.push(("x-request-id".into(), ctx.request_id.clone()));
-    response.headers.push((crate::canary::COLOUR_HEADER.into(), crate::canary::colour().into()));
+    finish(&mut response, origin.as_deref(), Some(&ctx));
     let status = response.status;
     let response_bytes = response.body.len() as i64;
     send(response);
