@@ -5,6 +5,7 @@
 //! the resource. A client returned inside an open transaction is rolled back first, and a
 //! closed client (database restart) is discarded, so a request never inherits another's state.
 
+use pgtransaction::Transaction;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -23,20 +24,25 @@ const STATEMENT_CACHE: usize = 256;
 
 pub struct PooledClient {
     pub client: Client,
-    statements: HashMap<String, Statement>,
+    pub statements: StatementCache,
 }
 
-impl PooledClient {
-    /// A prepared statement for `sql`, from this connection's cache when possible.
-    pub async fn prepare(&mut self, sql: &str) -> Result<Statement, tokio_postgres::Error> {
-        if let Some(s) = self.statements.get(sql) {
+/// Prepared statements of one connection.
+#[derive(Default)]
+pub struct StatementCache(HashMap<String, Statement>);
+
+impl StatementCache {
+    /// A prepared statement for `sql` on `client` (the connection this cache belongs to),
+    /// from the cache when possible.
+    pub async fn prepare(&mut self, client: &Client, sql: &str) -> Result<Statement, tokio_postgres::Error> {
+        if let Some(s) = self.0.get(sql) {
             return Ok(s.clone());
         }
-        let stmt = self.client.prepare(sql).await?;
-        if self.statements.len() >= STATEMENT_CACHE {
-            self.statements.clear();
+        let stmt = client.prepare(sql).await?;
+        if self.0.len() >= STATEMENT_CACHE {
+            self.0.clear();
         }
-        self.statements.insert(sql.to_string(), stmt.clone());
+        self.0.insert(sql.to_string(), stmt.clone());
         Ok(stmt)
     }
 }
@@ -72,54 +78,55 @@ pub fn reserved_for_chaining(max: usize) -> usize {
     (max / 5).max(1).min(max.saturating_sub(1))
 }
 
-/// A client on loan to one request; goes back to the pool on drop.
+/// A client on loan to one request; goes back to the pool on drop, rolled back first when the
+/// request left a transaction open on it.
 pub struct Lease {
-    client: Option<PooledClient>,
+    loan: Option<Loan>,
     pool: Arc<Pool>,
-    permit: Option<OwnedSemaphorePermit>,
-    /// A client request's share, held with the connection.
-    client_permit: Option<OwnedSemaphorePermit>,
-    /// Set while the component has a transaction open on this client.
-    pub in_transaction: bool,
-    /// A `BEGIN` not sent yet: it goes out together with the next statement.
-    pub pending_begin: bool,
+    /// Where the request's statements left the client's transaction.
+    pub transaction: Transaction,
+}
+
+/// A client and the pool's permits for it. They go everywhere together, so the permits are
+/// released (by drop) only once the client is back in the pool or gone, on every path: given
+/// back, rolled back first in a task of its own, or discarded.
+struct Loan {
+    client: PooledClient,
+    _permit: OwnedSemaphorePermit,
+    /// A client request's share (none for a call between components).
+    _client_permit: Option<OwnedSemaphorePermit>,
 }
 
 impl Lease {
     pub fn client(&mut self) -> &mut PooledClient {
-        self.client.as_mut().expect("lease holds a client until dropped")
+        &mut self.loan.as_mut().expect("a lease holds its loan until dropped").client
     }
 }
 
 impl Drop for Lease {
     fn drop(&mut self) {
-        let Some(client) = self.client.take() else { return };
-        let permit = self.permit.take();
-        let client_permit = self.client_permit.take();
+        let Some(loan) = self.loan.take() else { return };
         let pool = self.pool.clone();
-        if client.client.is_closed() {
+        if loan.client.client.is_closed() {
             pool.stats.discarded.fetch_add(1, Ordering::Relaxed);
             return;
         }
-        if self.in_transaction && !self.pending_begin {
-            // Roll back off the request path, then return the client.
-            pool.stats.rolled_back.fetch_add(1, Ordering::Relaxed);
-            if let Ok(handle) = tokio::runtime::Handle::try_current() {
-                handle.spawn(async move {
-                    if client.client.batch_execute("ROLLBACK").await.is_ok() {
-                        pool.idle.lock().unwrap().push(client);
-                    } else {
-                        pool.stats.discarded.fetch_add(1, Ordering::Relaxed);
-                    }
-                    drop(permit);
-                    drop(client_permit);
-                });
-            }
+        if !self.transaction.must_roll_back() {
+            pool.take_back(loan);
             return;
         }
-        pool.idle.lock().unwrap().push(client);
-        drop(permit);
-        drop(client_permit);
+        // Rolled back off the request path: the loan moves into the task, so the next request
+        // waits for a permit until the client is back, clean.
+        pool.stats.rolled_back.fetch_add(1, Ordering::Relaxed);
+        if let Ok(handle) = tokio::runtime::Handle::try_current() {
+            handle.spawn(async move {
+                if loan.client.client.batch_execute("ROLLBACK").await.is_ok() {
+                    pool.take_back(loan);
+                } else {
+                    pool.stats.discarded.fetch_add(1, Ordering::Relaxed);
+                }
+            });
+        }
     }
 }
 
@@ -167,13 +174,17 @@ impl Pool {
         self.stats.acquired.fetch_add(1, Ordering::Relaxed);
         self.stats.acquire_micros_total.fetch_add(started.elapsed().as_micros() as u64, Ordering::Relaxed);
         Ok(Lease {
-            client: Some(client),
+            loan: Some(Loan { client, _permit: permit, _client_permit: client_permit }),
             pool: self.clone(),
-            permit: Some(permit),
-            client_permit,
-            in_transaction: false,
-            pending_begin: false,
+            transaction: Transaction::Idle,
         })
+    }
+
+    /// Put a loan's client back among the idle ones. Its permits are released after that, as
+    /// the loan ends, so whoever they go to finds the client there.
+    fn take_back(&self, loan: Loan) {
+        let Loan { client, _permit, _client_permit } = loan;
+        self.idle.lock().unwrap().push(client);
     }
 
     /// A permit of `permits`, waited for until `deadline`.
@@ -212,7 +223,7 @@ impl Pool {
             let _ = connection.await;
         });
         self.stats.created.fetch_add(1, Ordering::Relaxed);
-        Ok(PooledClient { client, statements: HashMap::new() })
+        Ok(PooledClient { client, statements: StatementCache::default() })
     }
 
     pub fn idle_count(&self) -> usize {

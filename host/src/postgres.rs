@@ -14,12 +14,14 @@ use crate::bindings::spin::postgres::postgres::{
     self as pg, Column, DbDataType, DbError, DbValue, Error as PgError, Interval, ParameterValue, QueryError,
     RangeBoundKind, RowSet,
 };
-use crate::pool::{AcquireError, Lease};
+use crate::pool::{AcquireError, Lease, PooledClient};
 use crate::state::RequestState;
 use bytes::{BufMut, BytesMut};
 use chrono::{Datelike, NaiveDate, NaiveDateTime, NaiveTime, Timelike};
+use pgtransaction::Outgoing;
 use std::error::Error as StdError;
 use tokio_postgres::types::{to_sql_checked, FromSql, IsNull, Kind, ToSql, Type};
+use tokio_postgres::Statement;
 use wasmtime::component::Resource;
 
 /// The `connection` resource: a pooled client lent to the request.
@@ -92,64 +94,76 @@ impl pg::HostConnection for RequestState {
     }
 }
 
-/// Keeps track of BEGIN / COMMIT so a client dropped mid-transaction is rolled back.
-fn note_transaction(lease: &mut Lease, statement: &str) {
-    let head = statement.trim_start().split(|c: char| c.is_whitespace() || c == ';').next().unwrap_or("");
-    match head.to_ascii_uppercase().as_str() {
-        "BEGIN" | "START" => lease.in_transaction = true,
-        "COMMIT" | "ROLLBACK" | "END" | "ABORT" => lease.in_transaction = false,
-        _ => {}
-    }
+/// What a component asked of a statement: `execute` wants the rows affected, `query` the rows.
+enum Asked {
+    Count,
+    Rows,
 }
 
-fn is_bare(statement: &str, word: &str) -> bool {
-    statement.trim().trim_end_matches(';').trim().eq_ignore_ascii_case(word)
+enum Answer {
+    Count(u64),
+    Rows(Statement, Vec<tokio_postgres::Row>),
 }
 
-/// What to do with a statement given a deferred `BEGIN`.
-enum Plan {
-    /// Answer without a round trip.
-    Done,
-    /// Send the statement, preceded by `BEGIN` in the same write when `with_begin`.
-    Send { with_begin: bool },
+/// Run `statement` on the lease's client as its transaction state says (see `pgtransaction`:
+/// a bare `BEGIN` waits for the next statement); `None` when nothing had to be sent. The state
+/// moves on once the server has answered: a request stopped meanwhile leaves it where the
+/// client is rolled back.
+async fn run(
+    lease: &mut Lease,
+    statement: &str,
+    params: Vec<ParameterValue>,
+    asked: Asked,
+) -> Result<Option<Answer>, PgError> {
+    let step = lease.transaction.send(statement, params.len());
+    let answer = match step.outgoing {
+        Outgoing::Nothing => Ok(None),
+        Outgoing::Statement => send(lease.client(), false, statement, params, asked).await.map(Some),
+        Outgoing::BeginAndStatement => send(lease.client(), true, statement, params, asked).await.map(Some),
+    };
+    lease.transaction.answered(step);
+    answer
 }
 
-/// A bare `BEGIN` is not sent on its own: it is pipelined with the statement that follows
-/// (one round trip instead of two). A transaction that ends before any statement costs
-/// nothing. Results are the same as sending each statement alone.
-fn plan(lease: &mut Lease, statement: &str, has_params: bool) -> Plan {
-    if !has_params && !lease.in_transaction && is_bare(statement, "BEGIN") {
-        lease.in_transaction = true;
-        lease.pending_begin = true;
-        return Plan::Done;
-    }
-    if lease.pending_begin {
-        lease.pending_begin = false;
-        if !has_params && (is_bare(statement, "COMMIT") || is_bare(statement, "ROLLBACK")) {
-            lease.in_transaction = false;
-            return Plan::Done;
+/// Prepare `statement`, convert its parameters and run it, after `BEGIN` when `begin_first`.
+/// `BEGIN` is written first, before the statement is even prepared, in the same round trip:
+/// whatever then becomes of the statement (refused by the server, or its parameters refused
+/// here) happens inside the transaction, as it would had each been sent alone.
+async fn send(
+    pooled: &mut PooledClient,
+    begin_first: bool,
+    statement: &str,
+    params: Vec<ParameterValue>,
+    asked: Asked,
+) -> Result<Answer, PgError> {
+    let PooledClient { client, statements } = pooled;
+    let begin = if begin_first { Some(statements.prepare(client, "BEGIN").await.map_err(query_error)?) } else { None };
+    let began = async {
+        match &begin {
+            Some(begin) => client.execute(begin, &[]).await.map(drop),
+            None => Ok(()),
         }
-        note_transaction(lease, statement);
-        return Plan::Send { with_begin: true };
-    }
-    note_transaction(lease, statement);
-    Plan::Send { with_begin: false }
+    };
+    let done = async {
+        let stmt = statements.prepare(client, statement).await.map_err(query_error)?;
+        let params = to_params(params)?;
+        let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p.as_ref() as &(dyn ToSql + Sync)).collect();
+        match asked {
+            Asked::Count => client.execute(&stmt, &refs).await.map(Answer::Count),
+            Asked::Rows => client.query(&stmt, &refs).await.map(|rows| Answer::Rows(stmt, rows)),
+        }
+        .map_err(query_error)
+    };
+    // Polled in this order, `began` writes BEGIN before `done` writes anything.
+    let (began, done) = tokio::join!(began, done);
+    began.map_err(query_error)?;
+    done
 }
 
 async fn run_execute(lease: &mut Lease, statement: &str, params: Vec<ParameterValue>) -> Result<u64, PgError> {
-    let Plan::Send { with_begin } = plan(lease, statement, !params.is_empty()) else { return Ok(0) };
-    let client = lease.client();
-    let begin = if with_begin { Some(client.prepare("BEGIN").await.map_err(query_error)?) } else { None };
-    let stmt = client.prepare(statement).await.map_err(query_error)?;
-    let params = to_params(params)?;
-    let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p.as_ref() as &(dyn ToSql + Sync)).collect();
-    match begin {
-        Some(b) => {
-            let (began, done) = tokio::join!(client.client.execute(&b, &[]), client.client.execute(&stmt, &refs));
-            began.map_err(query_error)?;
-            done.map_err(query_error)
-        }
-        None => client.client.execute(&stmt, &refs).await.map_err(query_error),
+    match run(lease, statement, params, Asked::Count).await? {
+        Some(Answer::Count(n)) => Ok(n),
+        _ => Ok(0),
     }
 }
 
@@ -160,7 +174,7 @@ const SPIN_COMPAT: &str = "spin compatibility:";
 /// it never answers a query that returns no rows, and it cannot read a `timestamptz` column.
 /// With the check on (`EDGE_SPIN_COMPAT=1`, as in the tests) such a query fails here as it
 /// would hang or fail there, naming the statement.
-fn breaks_on_spin(stmt: &tokio_postgres::Statement, rows: usize) -> Option<String> {
+fn breaks_on_spin(stmt: &Statement, rows: usize) -> Option<String> {
     if rows == 0 {
         return Some("it returned no rows, and Spin 4.0.2 never answers such a query".into());
     }
@@ -176,21 +190,8 @@ async fn run_query(
     params: Vec<ParameterValue>,
     spin_compat: bool,
 ) -> Result<RowSet, PgError> {
-    let Plan::Send { with_begin } = plan(lease, statement, !params.is_empty()) else {
+    let Some(Answer::Rows(stmt, rows)) = run(lease, statement, params, Asked::Rows).await? else {
         return Ok(RowSet { columns: Vec::new(), rows: Vec::new() });
-    };
-    let client = lease.client();
-    let begin = if with_begin { Some(client.prepare("BEGIN").await.map_err(query_error)?) } else { None };
-    let stmt = client.prepare(statement).await.map_err(query_error)?;
-    let params = to_params(params)?;
-    let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p.as_ref() as &(dyn ToSql + Sync)).collect();
-    let rows = match begin {
-        Some(b) => {
-            let (began, rows) = tokio::join!(client.client.execute(&b, &[]), client.client.query(&stmt, &refs));
-            began.map_err(query_error)?;
-            rows.map_err(query_error)?
-        }
-        None => client.client.query(&stmt, &refs).await.map_err(query_error)?,
     };
     if spin_compat {
         if let Some(reason) = breaks_on_spin(&stmt, rows.len()) {
@@ -615,5 +616,137 @@ impl<'a, T: RangeElement> FromSql<'a> for RangeValue<T> {
     }
     fn accepts(ty: &Type) -> bool {
         *ty == T::RANGE
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! A pool of one connection against the cluster `EDGE_TEST_PG` names (scripts/test sets
+    //! it); skipped without it.
+
+    use super::*;
+    use crate::pool::Pool;
+    use pgtransaction::Transaction;
+    use std::sync::atomic::Ordering;
+    use std::sync::Arc;
+
+    fn pool_of_one(test: &str) -> Option<Arc<Pool>> {
+        let Ok(url) = std::env::var("EDGE_TEST_PG") else {
+            eprintln!("{test}: skipped, EDGE_TEST_PG names no PostgreSQL cluster");
+            return None;
+        };
+        Some(Pool::new(pgtls::Target::parse(&url).unwrap(), 1))
+    }
+
+    /// The first column of the first row, as text (`None` for NULL).
+    async fn value(lease: &mut Lease, sql: &str) -> Option<String> {
+        let rows = run_query(lease, sql, Vec::new(), false).await.unwrap_or_else(|e| panic!("{sql}: {e:?}"));
+        match &rows.rows[0][0] {
+            DbValue::DbNull => None,
+            DbValue::Int32(n) => Some(n.to_string()),
+            DbValue::Int64(n) => Some(n.to_string()),
+            DbValue::Str(s) => Some(s.clone()),
+            other => panic!("{sql}: {other:?}"),
+        }
+    }
+
+    async fn execute(lease: &mut Lease, sql: &str) {
+        run_execute(lease, sql, Vec::new()).await.unwrap_or_else(|e| panic!("{sql}: {e:?}"));
+    }
+
+    /// Whether the lease's session is inside a transaction: two statements see the same
+    /// transaction id only inside one.
+    async fn in_transaction(lease: &mut Lease) -> bool {
+        let first = value(lease, "SELECT txid_current()").await;
+        value(lease, "SELECT txid_current_if_assigned()").await == first
+    }
+
+    #[tokio::test]
+    async fn a_committed_transaction_gives_the_client_straight_back() {
+        let Some(pool) = pool_of_one("a_committed_transaction_gives_the_client_straight_back") else { return };
+        let mut lease = pool.acquire(false).await.unwrap();
+        execute(&mut lease, "BEGIN").await;
+        assert_eq!(lease.transaction, Transaction::BeginPending);
+        execute(&mut lease, "SELECT pg_advisory_xact_lock(7248)").await;
+        assert_eq!(lease.transaction, Transaction::Open);
+        assert!(in_transaction(&mut lease).await, "BEGIN went out with the statement after it");
+        execute(&mut lease, "COMMIT").await;
+        assert_eq!(lease.transaction, Transaction::Idle);
+        assert!(!in_transaction(&mut lease).await);
+        drop(lease);
+        let _again = pool.acquire(false).await.unwrap();
+        assert_eq!(pool.stats.rolled_back.load(Ordering::Relaxed), 0);
+        assert_eq!(pool.stats.reused.load(Ordering::Relaxed), 1);
+    }
+
+    #[tokio::test]
+    async fn a_rolled_back_transaction_leaves_nothing_open() {
+        let Some(pool) = pool_of_one("a_rolled_back_transaction_leaves_nothing_open") else { return };
+        let mut lease = pool.acquire(false).await.unwrap();
+        execute(&mut lease, "BEGIN").await;
+        execute(&mut lease, "SELECT set_config('application_name', 'inside', false)").await;
+        execute(&mut lease, "ROLLBACK").await;
+        assert_eq!(lease.transaction, Transaction::Idle);
+        assert!(!in_transaction(&mut lease).await);
+        assert_eq!(value(&mut lease, "SELECT current_setting('application_name')").await.as_deref(), Some(""));
+    }
+
+    #[tokio::test]
+    async fn a_client_given_back_inside_a_transaction_is_rolled_back_before_anyone_gets_it() {
+        let Some(pool) = pool_of_one("a_client_given_back_inside_a_transaction_is_rolled_back_before_anyone_gets_it")
+        else {
+            return;
+        };
+        let mut lease = pool.acquire(false).await.unwrap();
+        let backend = value(&mut lease, "SELECT pg_backend_pid()").await;
+        execute(&mut lease, "BEGIN").await;
+        execute(&mut lease, "SELECT set_config('role', 'pg_monitor', true), pg_advisory_xact_lock(7249)").await;
+        execute(&mut lease, "SAVEPOINT item").await;
+        execute(&mut lease, "ROLLBACK TO SAVEPOINT item").await;
+        assert_eq!(lease.transaction, Transaction::Open, "still inside after ROLLBACK TO SAVEPOINT");
+        drop(lease);
+
+        // One connection: this waits until the rollback has given it back.
+        let mut lease = pool.acquire(false).await.unwrap();
+        assert_eq!(value(&mut lease, "SELECT pg_backend_pid()").await, backend, "the same connection");
+        assert!(!in_transaction(&mut lease).await);
+        assert_eq!(value(&mut lease, "SELECT current_setting('role')").await.as_deref(), Some("none"));
+        let locks = "SELECT count(*)::int4 FROM pg_locks WHERE pid = pg_backend_pid() AND locktype = 'advisory'";
+        assert_eq!(value(&mut lease, locks).await.as_deref(), Some("0"));
+        assert_eq!(pool.stats.rolled_back.load(Ordering::Relaxed), 1);
+        assert_eq!(pool.stats.created.load(Ordering::Relaxed), 1);
+    }
+
+    #[tokio::test]
+    async fn a_client_whose_connection_died_is_discarded() {
+        let Some(pool) = pool_of_one("a_client_whose_connection_died_is_discarded") else { return };
+        let mut lease = pool.acquire(false).await.unwrap();
+        let backend = value(&mut lease, "SELECT pg_backend_pid()").await;
+        execute(&mut lease, "BEGIN").await;
+        let _ = run_execute(&mut lease, "SELECT pg_terminate_backend(pg_backend_pid())", Vec::new()).await;
+        while !lease.client().client.is_closed() {
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+        drop(lease);
+        let mut lease = pool.acquire(false).await.unwrap();
+        assert_ne!(value(&mut lease, "SELECT pg_backend_pid()").await, backend, "a new connection");
+        assert_eq!(pool.stats.discarded.load(Ordering::Relaxed), 1);
+        assert_eq!(pool.stats.rolled_back.load(Ordering::Relaxed), 0);
+    }
+
+    #[tokio::test]
+    async fn a_deferred_begin_goes_out_even_when_the_next_statement_is_refused() {
+        let Some(pool) = pool_of_one("a_deferred_begin_goes_out_even_when_the_next_statement_is_refused") else {
+            return;
+        };
+        let mut lease = pool.acquire(false).await.unwrap();
+        execute(&mut lease, "BEGIN").await;
+        // Refused here, before it reaches the server: as if BEGIN had been sent alone, the
+        // transaction is open and goes on.
+        let refused = run_execute(&mut lease, "SELECT $1::uuid", vec![ParameterValue::Uuid("not a uuid".into())]).await;
+        assert!(matches!(refused, Err(PgError::BadParameter(_))), "{refused:?}");
+        assert_eq!(lease.transaction, Transaction::Open);
+        assert!(in_transaction(&mut lease).await);
+        execute(&mut lease, "ROLLBACK").await;
     }
 }

@@ -209,3 +209,55 @@ fn components_call_each_other_in_process_through_spin_internal_hosts() {
     );
     assert!(!host.output().contains("[exact] GET /exact"), "the refused call never ran the component");
 }
+
+#[test]
+fn an_instance_that_traps_mid_transaction_leaves_a_clean_session_to_the_next_request() {
+    let db = TestDb::new();
+    let dir = TempDir::new("trap-tx");
+    // One connection in the pool: the next request is served on the session the trapped one held.
+    let host = Host::start(HostConfig {
+        manifest: manifest(&dir, &[format!("postgres://{}", db.host_port())], "pg_pool_size = 1"),
+        vars: vec![("secret_thing".into(), "s3cr3t".into()), ("db_url".into(), db.url.clone())],
+        args: vec![],
+        env: vec![],
+    });
+    let r = host.get("/probe/session").send();
+    assert_eq!(r.status, 200, "{}", r.text());
+    let fresh = r.json();
+    let pid = fresh["pid"].as_i64().unwrap();
+
+    // In a transaction with a role, claims, a session setting and an advisory lock, back from
+    // a savepoint, the instance traps.
+    let r = host.get("/probe/session?trap=1").send();
+    assert_eq!((r.status, r.json()["code"].as_str()), (500, Some("function_failed")), "{}", r.text());
+    let held =
+        |o: &str| o.lines().any(|l| l.contains("trapping in a transaction") && l.contains(&format!("\"pid\":{pid},")));
+    assert!(host.wait_for_output(held, Duration::from_secs(5)), "the probe held the session:\n{}", host.output());
+    let line = host.output().lines().find(|l| held(l)).unwrap().to_string();
+    for left in ["\"advisory_locks\":1", "\"role\":\"authenticated\"", "\"xid\":\""] {
+        assert!(line.contains(left), "the trapped instance had {left}: {line}");
+    }
+
+    let r = host.get("/probe/session").send();
+    assert_eq!(r.status, 200, "the next request on the connection: {}", r.text());
+    let after = r.json();
+    assert_eq!(after["pid"], pid, "the next request runs on the same backend");
+    assert_eq!(after, fresh, "and finds the session as a fresh one: no transaction, role, claims, setting or lock");
+    // Seen from another connection: the backend is idle, not idle in a transaction.
+    let state: String =
+        db.client().query_one("SELECT state FROM pg_stat_activity WHERE pid = $1", &[&(pid as i32)]).unwrap().get(0);
+    assert_eq!(state, "idle");
+    let metrics = host.get("/.well-known/edge/metrics").send().text();
+    let figure = |name: &str| {
+        let line =
+            metrics.lines().find(|l| l.starts_with("edge_pg_pool{") && l.contains(&format!("figure=\"{name}\"")));
+        line.and_then(|l| l.rsplit(' ').next())
+            .unwrap_or_else(|| panic!("no pool figure {name}:\n{metrics}"))
+            .to_string()
+    };
+    assert_eq!(
+        (figure("rolled_back"), figure("created"), figure("discarded")),
+        ("1".into(), "1".into(), "0".into()),
+        "rolled back, not replaced"
+    );
+}

@@ -1,10 +1,11 @@
 //! `spin_sdk::pg4::Connection`'s interface on tokio-postgres, for the handlers compiled
 //! natively (feature `native`, used by bench/native only). It does what the edge host does
 //! for a component (host/src/postgres.rs, pool.rs): pooled clients, prepared statements cached
-//! per client, a bare `BEGIN` sent together with the statement that follows, the same value
-//! mapping, the same connection strings (`pgtls`: sslmode, sslrootcert, rustls). The native
-//! baseline thus does the same database work as the component in edge; only the isolation
-//! differs.
+//! per client, transactions tracked by the same state machine (`pgtransaction`: a bare `BEGIN`
+//! sent together with the statement that follows, a client given back inside a transaction
+//! rolled back first), the same value mapping, the same connection strings (`pgtls`: sslmode,
+//! sslrootcert, rustls). The native baseline thus does the same database work as the component
+//! in edge; only the isolation differs.
 //!
 //! Calls block the calling thread (handlers run on tokio's blocking pool): each pooled client
 //! has its own single-threaded runtime, driven by the thread that uses it, so a query's I/O
@@ -17,6 +18,7 @@
 
 use bytes::{BufMut, BytesMut};
 use chrono::{Datelike, NaiveDate, NaiveDateTime, NaiveTime, Timelike};
+use pgtransaction::{Outgoing, Transaction};
 use spin_sdk::pg4::{Column, DbDataType, DbError, DbValue, Interval, ParameterValue, PgError, QueryError, RowSet};
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -100,7 +102,8 @@ struct Pool {
 }
 
 impl Pool {
-    fn acquire(&self) -> Result<(), PgError> {
+    /// One of the MAX_CONNECTIONS places for a client lent out, waited for up to ACQUIRE_TIMEOUT.
+    fn lend(self: &Arc<Self>) -> Result<Loan, PgError> {
         let lent = self.lent.lock().unwrap_or_else(|e| e.into_inner());
         let (mut lent, wait) = self
             .returned
@@ -110,12 +113,20 @@ impl Pool {
             return Err(PgError::ConnectionFailed("timed out waiting for a free database connection".into()));
         }
         *lent += 1;
-        Ok(())
+        Ok(Loan { pool: self.clone() })
     }
+}
 
-    fn release(&self) {
-        *self.lent.lock().unwrap_or_else(|e| e.into_inner()) -= 1;
-        self.returned.notify_one();
+/// A place among the clients lent out, given back when dropped, on every path (a failed
+/// connect, a panic, the end of the request).
+struct Loan {
+    pool: Arc<Pool>,
+}
+
+impl Drop for Loan {
+    fn drop(&mut self) {
+        *self.pool.lent.lock().unwrap_or_else(|e| e.into_inner()) -= 1;
+        self.pool.returned.notify_one();
     }
 }
 
@@ -133,91 +144,74 @@ fn pool_for(url: &str) -> Result<Arc<Pool>, PgError> {
 
 struct State {
     client: Option<Pooled>,
-    in_transaction: bool,
-    /// A `BEGIN` not sent yet: it goes out together with the next statement.
-    pending_begin: bool,
+    transaction: Transaction,
 }
 
 /// A pooled client lent to one request; back to the pool on drop (rolled back first if a
 /// transaction is still open; discarded if closed).
 pub struct Connection {
-    pool: Arc<Pool>,
     state: RefCell<State>,
+    /// Dropped after the client is back in the pool (fields drop after `Drop::drop`).
+    loan: Loan,
 }
 
 impl Connection {
     pub fn open(url: &str) -> Result<Connection, PgError> {
         let pool = pool_for(url)?;
-        pool.acquire()?;
+        let loan = pool.lend()?;
         let idle = pool.idle.lock().unwrap_or_else(|e| e.into_inner()).pop();
         let client = match idle.filter(|c| !c.closed && !c.client.is_closed()) {
             Some(c) => c,
-            None => match Pooled::connect(&pool.target) {
-                Ok(c) => c,
-                Err(e) => {
-                    pool.release();
-                    return Err(e);
-                }
-            },
+            None => Pooled::connect(&pool.target)?,
         };
-        let state = RefCell::new(State { client: Some(client), in_transaction: false, pending_begin: false });
-        Ok(Connection { pool, state })
+        let state = RefCell::new(State { client: Some(client), transaction: Transaction::Idle });
+        Ok(Connection { state, loan })
     }
 
     pub fn query(&self, statement: &str, params: &[ParameterValue]) -> Result<RowSet, PgError> {
-        let mut state = self.state.borrow_mut();
-        let Plan::Send { with_begin } = plan(&mut state, statement, !params.is_empty()) else {
+        let Some(Answer::Rows(stmt, rows)) = self.run(statement, params, Asked::Rows)? else {
             return Ok(RowSet { columns: Vec::new(), rows: Vec::new() });
         };
-        let params = to_params(params)?;
-        let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p.as_ref() as &(dyn ToSql + Sync)).collect();
-        let c = state.client.as_mut().expect("a connection holds a client until dropped");
-        c.run(async |client, cache| {
-            let begin = if with_begin { Some(prepare(client, cache, "BEGIN").await?) } else { None };
-            let stmt = prepare(client, cache, statement).await?;
-            let rows = match begin {
-                Some(b) => {
-                    let (began, rows) = tokio::join!(client.execute(&b, &[]), client.query(&stmt, &refs));
-                    began.map_err(query_error)?;
-                    rows.map_err(query_error)?
-                }
-                None => client.query(&stmt, &refs).await.map_err(query_error)?,
-            };
-            let columns: Vec<Column> = stmt
-                .columns()
-                .iter()
-                .map(|c| Column { name: c.name().to_string(), data_type: data_type(c.type_()) })
-                .collect();
-            let mut out = Vec::with_capacity(rows.len());
-            for row in &rows {
-                let mut values = Vec::with_capacity(columns.len());
-                for (i, col) in stmt.columns().iter().enumerate() {
-                    values.push(db_value(row, i, col.type_())?);
-                }
-                out.push(values);
+        let columns: Vec<Column> = stmt
+            .columns()
+            .iter()
+            .map(|c| Column { name: c.name().to_string(), data_type: data_type(c.type_()) })
+            .collect();
+        let mut out = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let mut values = Vec::with_capacity(columns.len());
+            for (i, col) in stmt.columns().iter().enumerate() {
+                values.push(db_value(row, i, col.type_())?);
             }
-            Ok(RowSet { columns, rows: out })
-        })
+            out.push(values);
+        }
+        Ok(RowSet { columns, rows: out })
     }
 
     pub fn execute(&self, statement: &str, params: &[ParameterValue]) -> Result<u64, PgError> {
+        match self.run(statement, params, Asked::Count)? {
+            Some(Answer::Count(n)) => Ok(n),
+            _ => Ok(0),
+        }
+    }
+
+    /// Run `statement` as the transaction state says; `None` when nothing had to be sent.
+    fn run(&self, statement: &str, params: &[ParameterValue], asked: Asked) -> Result<Option<Answer>, PgError> {
         let mut state = self.state.borrow_mut();
-        let Plan::Send { with_begin } = plan(&mut state, statement, !params.is_empty()) else { return Ok(0) };
-        let params = to_params(params)?;
-        let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p.as_ref() as &(dyn ToSql + Sync)).collect();
-        let c = state.client.as_mut().expect("a connection holds a client until dropped");
-        c.run(async |client, cache| {
-            let begin = if with_begin { Some(prepare(client, cache, "BEGIN").await?) } else { None };
-            let stmt = prepare(client, cache, statement).await?;
-            match begin {
-                Some(b) => {
-                    let (began, done) = tokio::join!(client.execute(&b, &[]), client.execute(&stmt, &refs));
-                    began.map_err(query_error)?;
-                    done.map_err(query_error)
-                }
-                None => client.execute(&stmt, &refs).await.map_err(query_error),
+        let State { client, transaction } = &mut *state;
+        let step = transaction.send(statement, params.len());
+        let answer = match step.outgoing {
+            Outgoing::Nothing => Ok(None),
+            outgoing => {
+                let begin_first = outgoing == Outgoing::BeginAndStatement;
+                let pooled = client.as_mut().expect("a connection holds a client until dropped");
+                pooled
+                    .run(async |client, cache| send(client, cache, begin_first, statement, params, asked).await)
+                    .map(Some)
             }
-        })
+        };
+        transaction.answered(step);
+        answer
     }
 }
 
@@ -225,54 +219,61 @@ impl Drop for Connection {
     fn drop(&mut self) {
         let state = self.state.get_mut();
         if let Some(mut c) = state.client.take() {
-            let clean = !state.in_transaction
-                || state.pending_begin
+            let clean = !state.transaction.must_roll_back()
                 || c.run(async |client, _| client.batch_execute("ROLLBACK").await.map_err(query_error)).is_ok();
             if clean && !c.closed && !c.client.is_closed() {
-                self.pool.idle.lock().unwrap_or_else(|e| e.into_inner()).push(c);
+                self.loan.pool.idle.lock().unwrap_or_else(|e| e.into_inner()).push(c);
             }
         }
-        self.pool.release();
     }
 }
 
-// ---- transactions (as host/src/postgres.rs) -------------------------------------------------
+// ---- statements (as host/src/postgres.rs) ---------------------------------------------------
 
-fn note_transaction(state: &mut State, statement: &str) {
-    let head = statement.trim_start().split(|c: char| c.is_whitespace() || c == ';').next().unwrap_or("");
-    match head.to_ascii_uppercase().as_str() {
-        "BEGIN" | "START" => state.in_transaction = true,
-        "COMMIT" | "ROLLBACK" | "END" | "ABORT" => state.in_transaction = false,
-        _ => {}
-    }
+/// What a handler asked of a statement: `execute` wants the rows affected, `query` the rows.
+enum Asked {
+    Count,
+    Rows,
 }
 
-fn is_bare(statement: &str, word: &str) -> bool {
-    statement.trim().trim_end_matches(';').trim().eq_ignore_ascii_case(word)
+enum Answer {
+    Count(u64),
+    Rows(Statement, Vec<tokio_postgres::Row>),
 }
 
-enum Plan {
-    Done,
-    Send { with_begin: bool },
-}
-
-fn plan(state: &mut State, statement: &str, has_params: bool) -> Plan {
-    if !has_params && !state.in_transaction && is_bare(statement, "BEGIN") {
-        state.in_transaction = true;
-        state.pending_begin = true;
-        return Plan::Done;
-    }
-    if state.pending_begin {
-        state.pending_begin = false;
-        if !has_params && (is_bare(statement, "COMMIT") || is_bare(statement, "ROLLBACK")) {
-            state.in_transaction = false;
-            return Plan::Done;
+/// Prepare `statement`, convert its parameters and run it, after `BEGIN` when `begin_first`.
+/// `BEGIN` is written first, before the statement is even prepared, in the same round trip:
+/// whatever then becomes of the statement happens inside the transaction, as it would had
+/// each been sent alone.
+async fn send(
+    client: &Client,
+    cache: &mut HashMap<String, Statement>,
+    begin_first: bool,
+    statement: &str,
+    params: &[ParameterValue],
+    asked: Asked,
+) -> Result<Answer, PgError> {
+    let begin = if begin_first { Some(prepare(client, cache, "BEGIN").await?) } else { None };
+    let began = async {
+        match &begin {
+            Some(begin) => client.execute(begin, &[]).await.map(drop),
+            None => Ok(()),
         }
-        note_transaction(state, statement);
-        return Plan::Send { with_begin: true };
-    }
-    note_transaction(state, statement);
-    Plan::Send { with_begin: false }
+    };
+    let done = async {
+        let stmt = prepare(client, cache, statement).await?;
+        let params = to_params(params)?;
+        let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p.as_ref() as &(dyn ToSql + Sync)).collect();
+        match asked {
+            Asked::Count => client.execute(&stmt, &refs).await.map(Answer::Count),
+            Asked::Rows => client.query(&stmt, &refs).await.map(|rows| Answer::Rows(stmt, rows)),
+        }
+        .map_err(query_error)
+    };
+    // Polled in this order, `began` writes BEGIN before `done` writes anything.
+    let (began, done) = tokio::join!(began, done);
+    began.map_err(query_error)?;
+    done
 }
 
 fn query_error(e: tokio_postgres::Error) -> PgError {
@@ -550,4 +551,52 @@ fn datetime(d: NaiveDateTime) -> DbValue {
         d.second() as u8,
         d.nanosecond(),
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    //! Against the cluster `EDGE_TEST_PG` names (`cargo test -p shared --features native`);
+    //! skipped without it.
+
+    use super::*;
+
+    fn value(c: &Connection, sql: &str) -> Option<String> {
+        let rows = c.query(sql, &[]).unwrap_or_else(|e| panic!("{sql}: {e:?}"));
+        match &rows.rows[0][0] {
+            DbValue::DbNull => None,
+            DbValue::Int32(n) => Some(n.to_string()),
+            DbValue::Int64(n) => Some(n.to_string()),
+            other => panic!("{sql}: {other:?}"),
+        }
+    }
+
+    /// Two statements see the same transaction id only inside a transaction.
+    fn in_transaction(c: &Connection) -> bool {
+        let first = value(c, "SELECT txid_current()");
+        value(c, "SELECT txid_current_if_assigned()") == first
+    }
+
+    #[test]
+    fn a_connection_dropped_inside_a_transaction_is_rolled_back_before_reuse() {
+        let Ok(url) = std::env::var("EDGE_TEST_PG") else {
+            eprintln!("skipped: EDGE_TEST_PG names no PostgreSQL cluster");
+            return;
+        };
+        let c = Connection::open(&url).unwrap();
+        c.execute("BEGIN", &[]).unwrap();
+        c.execute("SELECT pg_advisory_xact_lock(7250)", &[]).unwrap();
+        assert!(in_transaction(&c), "BEGIN went out with the statement after it");
+        c.execute("SAVEPOINT item", &[]).unwrap();
+        c.execute("ROLLBACK TO SAVEPOINT item", &[]).unwrap();
+        let backend = value(&c, "SELECT pg_backend_pid()");
+        drop(c);
+        let c = Connection::open(&url).unwrap();
+        assert_eq!(value(&c, "SELECT pg_backend_pid()"), backend, "the same connection");
+        assert!(!in_transaction(&c));
+        let locks = "SELECT count(*)::int4 FROM pg_locks WHERE pid = pg_backend_pid() AND locktype = 'advisory'";
+        assert_eq!(value(&c, locks).as_deref(), Some("0"));
+        c.execute("BEGIN", &[]).unwrap();
+        c.execute("COMMIT", &[]).unwrap();
+        assert!(!in_transaction(&c));
+    }
 }

@@ -4,9 +4,12 @@
 //! `/json` (parses a JSON body through the shared pipeline), `/var?name=`, `/loop`
 //! (never ends), `/alloc` (grows memory without bound), `/big?kib=` (an answer of that
 //! size; with `&db=1` after a query on the request's database connection, `db_url`),
-//! `/fetch?url=` (outbound HTTP), `/pg?url=` (opens a Postgres connection).
+//! `/fetch?url=` (outbound HTTP), `/pg?url=` (opens a Postgres connection), `/session` (the
+//! request's database session as it finds it; with `?trap=1` it traps in the middle of a
+//! transaction instead of answering).
 
 use serde_json::json;
+use shared::db::{self, Db};
 use shared::service::{Callers, Function};
 use shared::{Context, Problem, Response};
 use spin_sdk::http::{IncomingRequest, ResponseOutparam};
@@ -84,6 +87,54 @@ async fn route(ctx: &Context) -> Result<Response, Problem> {
                 Err(e) => Ok(Response::json(502, &json!({ "error": e.to_string() }))),
             }
         }
+        "session" => {
+            let db = ctx.db()?;
+            if req.query_param("trap").as_deref() == Some("1") {
+                leave_a_transaction_open(&db)?;
+                eprintln!("probe session: trapping in a transaction: {}", session(&db)?);
+                panic!("probe: trapped in the middle of a transaction");
+            }
+            Ok(Response::ok(&session(&db)?))
+        }
         _ => Err(Problem::route_not_found(req)),
     }
+}
+
+/// Everything a request could leave behind on its connection: a transaction (with an id, so
+/// the next request can tell it is not inside it), a role and claims, a session setting, an
+/// advisory lock; then back from a savepoint, still inside the transaction.
+fn leave_a_transaction_open(db: &Db) -> Result<(), Problem> {
+    db.execute("BEGIN", &[])?;
+    db.query(
+        "SELECT set_config('role', 'authenticated', true), set_config('request.jwt.claims', $1, true),
+                set_config('application_name', 'left by the probe', false), txid_current()",
+        &[db::text(r#"{"sub":"probe"}"#)],
+    )?;
+    db.execute("SELECT pg_advisory_xact_lock(7247)", &[])?;
+    db.execute("SAVEPOINT probe", &[])?;
+    db.execute("ROLLBACK TO SAVEPOINT probe", &[])?;
+    Ok(())
+}
+
+/// The session as this request sees it: its backend, the transaction id it holds if any,
+/// its role, claims and application name, the advisory locks it holds.
+fn session(db: &Db) -> Result<serde_json::Value, Problem> {
+    let rows = db.query(
+        "SELECT pg_backend_pid() AS pid, txid_current_if_assigned()::text AS xid,
+                current_setting('role') AS role,
+                coalesce(current_setting('request.jwt.claims', true), '') AS claims,
+                current_setting('application_name') AS application_name,
+                (SELECT count(*) FROM pg_locks WHERE pid = pg_backend_pid() AND locktype = 'advisory')::int4
+                    AS advisory_locks",
+        &[],
+    )?;
+    let row = rows.one()?;
+    Ok(json!({
+        "pid": row.i64("pid")?,
+        "xid": row.text("xid")?,
+        "role": row.string("role")?,
+        "claims": row.string("claims")?,
+        "application_name": row.string("application_name")?,
+        "advisory_locks": row.i64("advisory_locks")?,
+    }))
 }
