@@ -490,6 +490,11 @@ fn reference_round(num: i128, den: i128) -> i128 {
     }
 }
 
+/// An amount in cents (`Totals::compute` rounds every amount to cents).
+fn cents(m: Money) -> i128 {
+    m.thousandths() as i128 / 10
+}
+
 #[test]
 fn quote_maths() {
     const MAX: i128 = 999_999_999_999;
@@ -498,7 +503,8 @@ fn quote_maths() {
             .map(|_| {
                 let q = if rng.chance(70) { (rng.next() % 100_000) as i64 } else { rng.edgy_i64() };
                 let p = if rng.chance(70) { (rng.next() % 10_000_000) as i64 } else { rng.edgy_i64() };
-                (Quantity::from_thousandths(q), Money::from_cents(p.clamp(-(MAX as i64), MAX as i64)).unwrap())
+                let p = p.clamp(-(MAX as i64), MAX as i64) * 10; // cents, in thousandths
+                (Quantity::from_thousandths(q), Money::from_thousandths(p).unwrap())
             })
             .collect();
         let markup = Rate::from_hundredths(if rng.chance(80) { (rng.next() % 100_001) as i64 } else { rng.edgy_i64() });
@@ -512,10 +518,10 @@ fn quote_maths() {
             let mut totals = Vec::new();
             let mut sub = 0i128;
             for (q, p) in &lines {
-                if q.thousandths() < 0 || p.cents() < 0 {
+                if q.thousandths() < 0 || cents(*p) < 0 {
                     return None;
                 }
-                let t = reference_round(q.thousandths() as i128 * p.cents() as i128, 1000);
+                let t = reference_round(q.thousandths() as i128 * cents(*p), 1000);
                 if t > MAX {
                     return None;
                 }
@@ -538,12 +544,14 @@ fn quote_maths() {
         let got = Totals::compute(&lines, markup, tax);
         match (got, expected) {
             (Ok(t), Some((lines_e, sub, m, x, total))) => {
-                let lines_g: Vec<i128> = t.line_totals.iter().map(|m| m.cents() as i128).collect();
+                let lines_g: Vec<i128> = t.line_totals.iter().map(|m| cents(*m)).collect();
+                let mut amounts = t.line_totals.iter().chain([&t.subtotal, &t.markup_amount, &t.tax_amount, &t.total]);
                 if lines_g != lines_e
-                    || t.subtotal.cents() as i128 != sub
-                    || t.markup_amount.cents() as i128 != m
-                    || t.tax_amount.cents() as i128 != x
-                    || t.total.cents() as i128 != total
+                    || cents(t.subtotal) != sub
+                    || cents(t.markup_amount) != m
+                    || cents(t.tax_amount) != x
+                    || cents(t.total) != total
+                    || !amounts.all(|a| a.is_multiple_of(10))
                 {
                     return Err(format!("totals differ from the reference: {t:?} vs {sub} {m} {x} {total}"));
                 }

@@ -956,6 +956,83 @@ fn a_yen_quote_has_whole_amounts_and_refuses_fractional_prices() {
     assert_eq!(n, 1);
 }
 
+#[test]
+fn a_dinar_quote_keeps_its_third_decimal_in_the_database_the_answer_the_page_and_the_pdf() {
+    let db = TestDb::new();
+    let user = db.user("dinar@example.test");
+    plan(&db, &user, false, false);
+    company(&db, &user);
+    db.exec(&format!("UPDATE company_settings SET preferred_currency = 'KWD' WHERE id = '{user}'"));
+    let host = Host::start(HostConfig::app(&db));
+    // A price with more decimals than the currency has is refused, never rounded away.
+    let r = new_quote(
+        &host,
+        &user,
+        &json!({"client_name": "Al-Sabah", "line_items": [{"name": "Tiles", "quantity": 3, "unit_price": "1.2345"}]}),
+    );
+    assert_eq!(r.status, 400, "{}", r.text());
+    let e = &r.json()["errors"][0];
+    assert_eq!((e["field"].as_str(), e["code"].as_str()), (Some("line_items[0].unit_price"), Some("too_precise")));
+
+    // 3 × 1.235 = 3.705; 0.333 × 1.001 = 0.333333 → 0.333; subtotal 4.038; tax 8.25 % =
+    // 0.333135 → 0.333; total 4.371 (in cents it would have been 3.71 + 0.33 + 0.33 = 4.37).
+    let r = new_quote(
+        &host,
+        &user,
+        &json!({"client_name": "Al-Sabah", "tax_rate": "8.25", "line_items": [
+            {"name": "Tiles", "quantity": 3, "unit_price": "1.235"},
+            {"name": "Grout", "quantity": "0.333", "unit_price": 1.001}]}),
+    );
+    assert_eq!(r.status, 201, "{}", r.text());
+    let q = r.json();
+    assert_eq!(q["currency"], "KWD", "the company's currency");
+    let totals: Vec<&str> = q["line_items"].as_array().unwrap().iter().map(|i| i["total"].as_str().unwrap()).collect();
+    assert_eq!(totals, vec!["3.705", "0.333"]);
+    assert_eq!(
+        (q["subtotal"].as_str(), q["tax_amount"].as_str(), q["total"].as_str()),
+        (Some("4.038"), Some("0.333"), Some("4.371"))
+    );
+    assert_eq!(
+        (q["total_formatted"].as_str(), q["markup_amount_formatted"].as_str()),
+        (Some("KWD 4.371"), Some("KWD 0.000"))
+    );
+    let id = q["id"].as_str().unwrap().to_string();
+    let row = db
+        .client()
+        .query_one("SELECT subtotal::text, tax_amount::text, total::text FROM quotes WHERE id = $1::text::uuid", &[&id])
+        .unwrap();
+    let stored: (String, String, String) = (row.get(0), row.get(1), row.get(2));
+    assert_eq!(stored, ("4.038".into(), "0.333".into(), "4.371".into()));
+    // Read back, the answer is the same.
+    let again = host.get(&format!("{QUOTES}/{id}")).bearer(&Jwt::user(&user)).send().json();
+    assert_eq!((again["total"].as_str(), again["total_formatted"].as_str()), (Some("4.371"), Some("KWD 4.371")));
+
+    let doc = pdf(&host, &user, &json!({"quote_id": id}));
+    assert_eq!(doc.status, 200, "{}", doc.text());
+    qpdf_check(&doc.body);
+    let text = text(&doc.body);
+    for wanted in ["KWD 4.371", "KWD 4.038", "KWD 0.333", "3.705", "1.235", "1.001", "Total (KWD)"] {
+        assert_has(&text, wanted);
+    }
+
+    let share = host.post(&format!("{QUOTES}/{id}/share")).bearer(&Jwt::user(&user)).send();
+    assert_eq!(share.status, 201, "{}", share.text());
+    let page = host.get(share.json()["path"].as_str().unwrap()).send();
+    assert_eq!(page.status, 200);
+    for wanted in ["KWD 4.371", "KWD 4.038", "3.705", "0.333"] {
+        assert!(page.text().contains(wanted), "{wanted} on the page:\n{}", page.text());
+    }
+
+    // A dollar quote of the same owner still has cents only.
+    let r = new_quote(
+        &host,
+        &user,
+        &json!({"client_name": "Bo", "currency": "USD", "line_items": [{"name": "a", "quantity": "0.333", "unit_price": "1.01"}]}),
+    );
+    assert_eq!(r.status, 201, "{}", r.text());
+    assert_eq!((r.json()["total"].as_str(), r.json()["total_formatted"].as_str()), (Some("0.34"), Some("USD 0.34")));
+}
+
 // ---------------------------------------------------------------------------------------------
 // The company logo (quote-processor's /company/logo, drawn by this function and the share page)
 // ---------------------------------------------------------------------------------------------

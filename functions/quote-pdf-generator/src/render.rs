@@ -302,7 +302,7 @@ mod tests {
                 total: m("25.00"),
             })
             .collect();
-        let subtotal = Money::from_cents(2500 * n as i64).unwrap();
+        let subtotal = Money::from_thousandths(25_000 * n as i64).unwrap();
         QuoteDocument {
             quote_number: "Q-2026-0001".into(),
             status: "draft".into(),
