@@ -505,6 +505,29 @@ mod tests {
     }
 
     #[test]
+    fn a_transparent_logo_is_drawn_with_its_soft_mask() {
+        let mut doc = sample(3);
+        // Interlaced 16-bit RGBA, half of it see-through.
+        doc.logo = Some(shared::image::samples::png(60, 30, 16, 6, true, &[], |x, _| {
+            vec![0xFFFF, 0x8000, 0, if x < 30 { 0 } else { 0xFFFF }]
+        }));
+        let pdf = render(&doc).unwrap();
+        is_pdf(&pdf);
+        assert_eq!(images_of_first_page(&pdf), 1);
+        let file = lopdf::Document::load_mem(&pdf).unwrap();
+        let (image, mask) = file
+            .objects
+            .values()
+            .filter_map(|o| o.as_stream().ok())
+            .find_map(|s| Some((s, s.dict.get(b"SMask").ok()?.as_reference().ok()?)))
+            .expect("an image with a soft mask");
+        assert_eq!(image.dict.get(b"BitsPerComponent").unwrap().as_i64().unwrap(), 8);
+        let mask = file.get_object(mask).unwrap().as_stream().unwrap();
+        assert_eq!(mask.dict.get(b"ColorSpace").unwrap().as_name().unwrap(), b"DeviceGray");
+        assert_eq!(mask.dict.get(b"Width").unwrap().as_i64().unwrap(), 60);
+    }
+
+    #[test]
     fn a_logo_that_cannot_be_embedded_is_left_out() {
         for bad in [b"not an image".to_vec(), shared::image::samples::png_rgb(20, 20)[..30].to_vec(), Vec::new()] {
             let mut doc = sample(2);
