@@ -53,6 +53,10 @@ ALTER TABLE public.quotes ALTER COLUMN currency DROP DEFAULT;
 CREATE TRIGGER quotes_default_currency
   BEFORE INSERT ON public.quotes
   FOR EACH ROW EXECUTE FUNCTION public.quotes_default_currency();
+-- It stands in for a column default, so it also fires where ordinary triggers do not
+-- (session_replication_role = replica: data loads that skip the quota and the history). Rows
+-- that carry their currency, as dumps and replication do, pass through unchanged.
+ALTER TABLE public.quotes ENABLE ALWAYS TRIGGER quotes_default_currency;
 
 COMMENT ON COLUMN public.quotes.currency IS
   'ISO 4217 code of the quote''s amounts; when an insert names none, the owner''s company_settings.preferred_currency (else USD).';

@@ -168,6 +168,19 @@ fn a_quote_inserted_without_a_currency_takes_its_owners() {
         .unwrap()
         .get(0);
     assert_eq!(by_sql, "EUR");
+    // Also where ordinary triggers are off (data loads in replica mode).
+    let mut tx = c.transaction().unwrap();
+    tx.batch_execute("SET LOCAL session_replication_role = replica").unwrap();
+    let loaded: String = tx
+        .query_one(
+            "INSERT INTO quotes (user_id, client_name, quote_number, quote_year, quote_seq)
+             VALUES ($1::text::uuid, 'Load', 'Q-2026-0005', 2026, 5) RETURNING currency",
+            &[&euro],
+        )
+        .unwrap()
+        .get(0);
+    tx.commit().unwrap();
+    assert_eq!(loaded, "EUR");
     // A setting that is no currency code falls back to USD rather than failing the insert.
     db.exec(&format!("UPDATE company_settings SET preferred_currency = 'e1' || 'x' WHERE id = '{euro}'"));
     assert_eq!(insert(&mut c, &euro, 4, None), "USD");
