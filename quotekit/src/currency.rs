@@ -13,10 +13,10 @@
 //!
 //! # Amounts in a currency
 //!
-//! Amounts are [`Money`] (cents) whatever the currency. A currency without minor units
-//! rounds a quote's amounts to whole units ([`Currency::step`], used by
-//! [`crate::money::Totals::compute_in`]); a three-decimal currency carries them to the cent
-//! (`numeric(12,2)`) and prints its third decimal, always 0.
+//! Amounts are [`Money`] (thousandths of a unit) whatever the currency. A quote's amounts are
+//! rounded to its currency's smallest unit ([`Currency::step`], used by
+//! [`crate::money::Totals::compute_in`]): whole yen, cents of a dollar, thousandths of a
+//! dinar; the database keeps three decimals (`numeric(13,3)`, migration 0018).
 //!
 //! # Printing
 //!
@@ -80,23 +80,19 @@ impl Currency {
         self.minor_units
     }
 
-    /// The smallest amount a quote in this currency carries, in cents: 100 without minor
-    /// units, else 1.
+    /// The smallest amount a quote in this currency carries, in thousandths of a unit
+    /// ([`Money`]'s unit): 1000 without minor units, 10 with two, 1 with three.
     pub fn step(self) -> i64 {
-        if self.minor_units == 0 {
-            100
-        } else {
-            1
-        }
+        10i64.pow(3u32.saturating_sub(self.minor_units.into()))
     }
 
     /// Whether `amount` is a whole number of the currency's smallest unit.
     pub fn carries(self, amount: Money) -> bool {
-        amount.cents() % self.step() == 0
+        amount.is_multiple_of(self.step())
     }
 
-    /// `USD 1,234.50`, `JPY 1,235`, `KWD 12.340`: see the module documentation. A
-    /// currency without minor units rounds half away from zero.
+    /// `USD 1,234.50`, `JPY 1,235`, `KWD 12.340`: see the module documentation. An amount
+    /// finer than the currency's minor unit is rounded half away from zero.
     pub fn format(self, amount: Money) -> String {
         print(self.code, self.minor_units, amount)
     }
@@ -122,14 +118,18 @@ fn print(code: &str, minor_units: u8, amount: Money) -> String {
 }
 
 fn digits(minor_units: u8, amount: Money) -> String {
-    let cents = amount.cents();
-    let sign = if cents < 0 { "-" } else { "" };
-    let abs = cents.unsigned_abs();
-    let (units, fraction) = match minor_units {
-        0 => ((abs + 50) / 100, String::new()),
-        n => (abs / 100, format!(".{:02}{}", abs % 100, "0".repeat(n.saturating_sub(2) as usize))),
+    let thousandths = amount.thousandths();
+    let sign = if thousandths < 0 { "-" } else { "" };
+    let minor_units = u32::from(minor_units.min(3));
+    let step = 10u64.pow(3 - minor_units);
+    // In the currency's minor units, halves away from zero.
+    let minor = (thousandths.unsigned_abs() + step / 2) / step;
+    let one = 10u64.pow(minor_units);
+    let fraction = match minor_units {
+        0 => String::new(),
+        n => format!(".{:0width$}", minor % one, width = n as usize),
     };
-    format!("{sign}{}{fraction}", grouped(units))
+    format!("{sign}{}{fraction}", grouped(minor / one))
 }
 
 /// `1234567` → `1,234,567`.
@@ -194,6 +194,10 @@ mod tests {
         assert_eq!(f("1235", "JPY"), "JPY 1,235");
         assert_eq!(f("1234.50", "JPY"), "JPY 1,235"); // half away from zero
         assert_eq!(f("12.34", "KWD"), "KWD 12.340");
+        assert_eq!(f("1234.567", "KWD"), "KWD 1,234.567");
+        assert_eq!(f("0.005", "USD"), "USD 0.01"); // half away from zero
+        assert_eq!(f("-0.005", "USD"), "USD -0.01");
+        assert_eq!(f("0.004", "EUR"), "EUR 0.00");
         assert_eq!(f("0", "USD"), "USD 0.00");
         assert_eq!(f("0.05", "GBP"), "GBP 0.05");
         assert_eq!(f("999", "USD"), "USD 999.00");
@@ -204,16 +208,20 @@ mod tests {
         assert_eq!(number(m("1234.5"), "JPY"), "1,235");
         assert_eq!(number(m("1234.5"), "EUR"), "1,234.50");
         assert_eq!(number(m("0.5"), "BHD"), "0.500");
+        assert_eq!(number(m("3.705"), "OMR"), "3.705");
     }
 
     #[test]
     fn a_currency_without_minor_units_steps_by_whole_units() {
         let jpy = Currency::lookup("JPY").unwrap();
-        assert_eq!(jpy.step(), 100);
+        assert_eq!(jpy.step(), 1000);
         assert!(jpy.carries(m("1235")) && !jpy.carries(m("10.50")));
         let usd = Currency::lookup("USD").unwrap();
-        assert_eq!(usd.step(), 1);
-        assert!(usd.carries(m("10.50")));
+        assert_eq!(usd.step(), 10);
+        assert!(usd.carries(m("10.50")) && !usd.carries(m("10.505")));
+        let kwd = Currency::lookup("KWD").unwrap();
+        assert_eq!(kwd.step(), 1);
+        assert!(kwd.carries(m("10.505")));
     }
 
     #[test]
@@ -223,15 +231,36 @@ mod tests {
         // 0.5 × 101 = 50.5 → 51; 3 × 333 = 999; subtotal 1050; markup 12.5 % = 131.25 → 131;
         // tax 8.25 % of 1181 = 97.4325 → 97; total 1278.
         let lines = [(q("0.5"), m("101")), (q("3"), m("333"))];
-        let t = Totals::compute_in(&lines, r("12.5"), r("8.25"), 100).unwrap();
+        let t = Totals::compute_in(&lines, r("12.5"), r("8.25"), 1000).unwrap();
         assert_eq!(t.line_totals, vec![m("51"), m("999")]);
         assert_eq!((t.subtotal, t.markup_amount, t.tax_amount, t.total), (m("1050"), m("131"), m("97"), m("1278")));
         for a in t.line_totals.iter().chain([&t.subtotal, &t.markup_amount, &t.tax_amount, &t.total]) {
-            assert_eq!(a.cents() % 100, 0, "{a}");
+            assert!(a.is_multiple_of(1000), "{a}");
         }
         // The same lines in cents keep the fractions.
         let cents = Totals::compute(&lines, r("12.5"), r("8.25")).unwrap();
         assert_eq!(cents.line_totals[0], m("50.5"));
-        assert_eq!(Totals::compute_in(&lines, r("12.5"), r("8.25"), 1).unwrap(), cents);
+        assert_eq!(Totals::compute_in(&lines, r("12.5"), r("8.25"), 10).unwrap(), cents);
+    }
+
+    #[test]
+    fn totals_in_a_three_decimal_currency_keep_the_third_decimal() {
+        let q = |s: &str| Quantity::parse(s).unwrap();
+        let r = |s: &str| Rate::parse(s).unwrap();
+        let kwd = Currency::lookup("KWD").unwrap();
+        // 3 × 1.235 = 3.705; 0.333 × 1.001 = 0.333333 → 0.333; subtotal 4.038;
+        // markup 2.5 % = 0.10095 → 0.101; tax 8.25 % of 4.139 = 0.3414675 → 0.341; total 4.480.
+        let lines = [(q("3"), m("1.235")), (q("0.333"), m("1.001"))];
+        let t = Totals::compute_in(&lines, r("2.5"), r("8.25"), kwd.step()).unwrap();
+        assert_eq!(t.line_totals, vec![m("3.705"), m("0.333")]);
+        assert_eq!(
+            (t.subtotal, t.markup_amount, t.tax_amount, t.total),
+            (m("4.038"), m("0.101"), m("0.341"), m("4.48"))
+        );
+        assert_eq!(kwd.format(t.total), "KWD 4.480");
+        assert_eq!(t.line_totals[0].to_string(), "3.705");
+        // In cents the same quote loses the third decimal: 3.71 + 0.33.
+        let usd = Totals::compute_in(&lines, r("2.5"), r("8.25"), 10).unwrap();
+        assert_eq!(usd.subtotal, m("4.04"));
     }
 }

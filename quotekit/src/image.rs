@@ -1,26 +1,37 @@
 //! Company logos: the PNG or JPEG a user uploads, checked before it is stored so that a stored
-//! logo can always be drawn (the quote PDF, the share page). The headers are read here, by hand:
-//! no image library enters the components, and nothing is decoded.
+//! logo can always be drawn (the quote PDF, the share page). The files are read here, by hand:
+//! no image library enters the components; zlib is `flate2`, already in the tree.
 //!
-//! What is accepted is exactly what the PDF writer embeds without decoding pixels:
+//! What is accepted, and how the PDF writer embeds it:
 //! - JPEG, baseline or extended or progressive Huffman (SOF0..SOF2), gray or YCbCr (1 or 3
 //!   components), 8 bits: its bytes become a `DCTDecode` image as they are;
-//! - PNG, non-interlaced, 8 bits, gray, RGB or palette (colour types 0, 2, 3): its IDAT stream
-//!   is already zlib with PNG row filters, i.e. `FlateDecode` with `/Predictor 15`.
+//! - PNG of any standard kind ([`png`]): gray, RGB or palette, with or without alpha or a
+//!   `tRNS` chunk, 1 to 16 bits, interlaced or not. Its pixels are decoded on upload, so a
+//!   broken or hostile file is refused before anything is stored, and again for every PDF,
+//!   so broken image data never reaches a document. The usual 8-bit opaque PNG
+//!   goes into the PDF as its own zlib data with PNG row filters (`FlateDecode` with
+//!   `/Predictor 15`); the others as 8-bit gray or RGB and, when they are transparent, an
+//!   8-bit soft mask (`/SMask`).
 //!
-//! PNGs with an alpha channel (colour types 4, 6) would need their pixels decoded to split the
-//! alpha into a soft mask; they are refused (`unsupported_image_type`) with that reason. Arithmetic
-//! coded, lossless or hierarchical JPEGs are refused too: PDF readers do not display them.
+//! Arithmetic coded, lossless or hierarchical JPEGs are refused (`unsupported_image_type`):
+//! PDF readers do not display them.
 //!
 //! Sizes: at most [`MAX_BYTES`]; each side in [`MIN_SIDE`]..=[`MAX_SIDE`] pixels. Below 16 px a
 //! logo is unreadable at any print size; above 4096 px it is far beyond what a header (a few
 //! centimetres at 300 dpi, well under 1000 px) needs, and a tiny compressed file of huge
-//! dimensions would make every PDF reader inflate hundreds of megabytes.
+//! dimensions would make every PDF reader inflate hundreds of megabytes. A decoded PNG must
+//! compress again into at most [`MAX_PDF_BYTES`] for the PDF (only a file made to defeat
+//! compression comes near; the renderer then leaves the logo out).
+
+mod png;
 
 use shared::http::Problem;
 
 /// Largest accepted file.
 pub const MAX_BYTES: usize = 512 * 1024;
+/// Largest image data a decoded PNG may take in the PDF (colour and mask together): four
+/// times the largest file, far above what a logo's pixels compress to.
+pub const MAX_PDF_BYTES: usize = 4 * MAX_BYTES;
 /// Smallest accepted side, in pixels.
 pub const MIN_SIDE: u32 = 16;
 /// Largest accepted side, in pixels.
@@ -74,15 +85,19 @@ pub struct Image {
     pub kind: Kind,
     pub width: u32,
     pub height: u32,
-    pub color: ColorSpace,
 }
 
 /// The image's pixel data as a PDF image XObject stream carries it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PdfData {
-    /// `DCTDecode` (the JPEG file) or `FlateDecode` (the PNG's IDAT, with `/Predictor 15`).
+    /// `DCTDecode` (the JPEG file) or `FlateDecode` (8-bit samples with PNG row filters, read
+    /// with `/Predictor 15`).
     pub filter: &'static str,
+    pub color: ColorSpace,
     pub data: Vec<u8>,
+    /// The soft mask (alpha) of a transparent image: 8-bit gray, `FlateDecode` with
+    /// `/Predictor 15`, the image's width and height.
+    pub smask: Option<Vec<u8>>,
 }
 
 fn invalid(detail: impl Into<String>) -> Problem {
@@ -108,7 +123,7 @@ pub fn check(content_type: Option<&str>, bytes: &[u8]) -> Result<Image, Problem>
             MAX_BYTES / 1024
         )));
     }
-    let image = parse(bytes)?;
+    let (image, png) = parse(bytes)?;
     if image.kind != kind {
         return Err(invalid(format!("the file is a {} but was labelled {}", image.kind.mime(), kind.mime())));
     }
@@ -117,15 +132,27 @@ pub fn check(content_type: Option<&str>, bytes: &[u8]) -> Result<Image, Problem>
             return Err(invalid(format!("{side} is {px} px; each side must be {MIN_SIDE} to {MAX_SIDE} px")));
         }
     }
+    // Every row decoded: what is stored can be drawn (the renderer decodes it again).
+    if let Parsed::Png(png) = png {
+        png::verify(&png)?;
+    }
     Ok(image)
 }
 
-/// Reads the header of a PNG or JPEG file, whatever it is labelled.
-pub fn parse(bytes: &[u8]) -> Result<Image, Problem> {
+/// A file's headers: a PNG's chunks, a JPEG's colour space.
+enum Parsed {
+    Png(png::Png),
+    Jpeg(ColorSpace),
+}
+
+/// Reads the headers of a PNG (all its chunks) or a JPEG, whatever it is labelled.
+fn parse(bytes: &[u8]) -> Result<(Image, Parsed), Problem> {
     if bytes.starts_with(PNG_SIGNATURE) {
-        png(bytes).map(|(i, _)| i)
+        let png = png::read(bytes)?;
+        Ok((Image { kind: Kind::Png, width: png.width, height: png.height }, Parsed::Png(png)))
     } else if bytes.starts_with(&[0xFF, 0xD8]) {
-        jpeg(bytes)
+        let (image, color) = jpeg(bytes)?;
+        Ok((image, Parsed::Jpeg(color)))
     } else {
         Err(invalid("the file is neither a PNG nor a JPEG"))
     }
@@ -133,20 +160,16 @@ pub fn parse(bytes: &[u8]) -> Result<Image, Problem> {
 
 /// The image data for a PDF XObject, for a stored (already checked) image.
 pub fn pdf_data(bytes: &[u8]) -> Result<(Image, PdfData), Problem> {
-    if bytes.starts_with(PNG_SIGNATURE) {
-        let (image, idat) = png(bytes)?;
-        Ok((image, PdfData { filter: "FlateDecode", data: idat }))
-    } else {
-        let image = jpeg(bytes)?;
-        Ok((image, PdfData { filter: "DCTDecode", data: bytes.to_vec() }))
-    }
+    let data = match parse(bytes)? {
+        (image, Parsed::Png(png)) => (image, png::pdf_data(&png)?),
+        (image, Parsed::Jpeg(color)) => {
+            (image, PdfData { filter: "DCTDecode", color, data: bytes.to_vec(), smask: None })
+        }
+    };
+    Ok(data)
 }
 
 const PNG_SIGNATURE: &[u8] = b"\x89PNG\r\n\x1a\n";
-
-fn be32(b: &[u8]) -> u32 {
-    u32::from_be_bytes([b[0], b[1], b[2], b[3]])
-}
 
 /// CRC-32 (ISO-HDLC), as PNG chunks carry it.
 pub fn crc32(parts: &[&[u8]]) -> u32 {
@@ -162,97 +185,10 @@ pub fn crc32(parts: &[&[u8]]) -> u32 {
     !crc
 }
 
-/// Walks every chunk (lengths and CRCs), returns the image and its IDAT data joined.
-fn png(bytes: &[u8]) -> Result<(Image, Vec<u8>), Problem> {
-    let mut at = PNG_SIGNATURE.len();
-    let mut header: Option<(u32, u32, u8)> = None;
-    let mut palette: Option<Vec<u8>> = None;
-    let mut idat = Vec::new();
-    let mut ended = false;
-    while at < bytes.len() {
-        if bytes.len() - at < 12 {
-            return Err(invalid("the PNG is truncated (incomplete chunk)"));
-        }
-        let len = be32(&bytes[at..]) as usize;
-        let kind = &bytes[at + 4..at + 8];
-        let Some(data) = bytes.get(at + 8..at + 8 + len) else {
-            return Err(invalid("the PNG is truncated (chunk longer than the file)"));
-        };
-        let Some(crc) = bytes.get(at + 8 + len..at + 12 + len) else {
-            return Err(invalid("the PNG is truncated (chunk without CRC)"));
-        };
-        if crc32(&[kind, data]) != be32(crc) {
-            return Err(invalid(format!("the PNG is corrupt (bad CRC in chunk {})", String::from_utf8_lossy(kind))));
-        }
-        if header.is_none() && kind != b"IHDR" {
-            return Err(invalid("the PNG does not start with its IHDR chunk"));
-        }
-        match kind {
-            b"IHDR" => {
-                if header.is_some() || len != 13 {
-                    return Err(invalid("the PNG's IHDR chunk is malformed"));
-                }
-                let (w, h, depth, color) = (be32(data), be32(&data[4..]), data[8], data[9]);
-                let (compression, filter, interlace) = (data[10], data[11], data[12]);
-                let depth_ok = match color {
-                    0 => [1, 2, 4, 8, 16].contains(&depth),
-                    3 => [1, 2, 4, 8].contains(&depth),
-                    2 | 4 | 6 => [8, 16].contains(&depth),
-                    _ => false,
-                };
-                if !depth_ok || compression != 0 || filter != 0 || interlace > 1 || w == 0 || h == 0 {
-                    return Err(invalid("the PNG's header is invalid"));
-                }
-                if color == 4 || color == 6 {
-                    return Err(unsupported(
-                        "PNG with an alpha channel (transparency); flatten it onto a background or send a JPEG",
-                    ));
-                }
-                if depth != 8 {
-                    return Err(unsupported(format!("PNG of {depth} bits per sample; save it with 8 bits")));
-                }
-                if interlace == 1 {
-                    return Err(unsupported("interlaced PNG; save it without interlacing"));
-                }
-                header = Some((w, h, color));
-            }
-            b"PLTE" => {
-                if len == 0 || !len.is_multiple_of(3) || len > 768 {
-                    return Err(invalid("the PNG's palette is malformed"));
-                }
-                palette = Some(data.to_vec());
-            }
-            b"tRNS" if header.map(|h| h.2) == Some(3) => {
-                return Err(unsupported("PNG with transparency; flatten it onto a background or send a JPEG"));
-            }
-            b"IDAT" => idat.extend_from_slice(data),
-            b"IEND" => {
-                ended = true;
-                break;
-            }
-            _ => {}
-        }
-        at += 12 + len;
-    }
-    let (width, height, color) = header.ok_or_else(|| invalid("the PNG has no header"))?;
-    if !ended {
-        return Err(invalid("the PNG is truncated (no IEND chunk)"));
-    }
-    if idat.len() < 2 || (u16::from(idat[0]) << 8 | u16::from(idat[1])) % 31 != 0 || idat[0] & 0x0F != 8 {
-        return Err(invalid("the PNG has no valid image data"));
-    }
-    let color = match color {
-        0 => ColorSpace::Gray,
-        2 => ColorSpace::Rgb,
-        _ => ColorSpace::Indexed(palette.ok_or_else(|| invalid("the palette PNG has no palette"))?),
-    };
-    Ok((Image { kind: Kind::Png, width, height, color }, idat))
-}
-
 /// Walks the markers up to the first scan; requires the end marker at the end of the file.
-fn jpeg(bytes: &[u8]) -> Result<Image, Problem> {
+fn jpeg(bytes: &[u8]) -> Result<(Image, ColorSpace), Problem> {
     let mut at = 2;
-    let mut frame: Option<Image> = None;
+    let mut frame: Option<(Image, ColorSpace)> = None;
     loop {
         // Markers may be preceded by fill bytes 0xFF.
         while bytes.get(at) == Some(&0xFF) && bytes.get(at + 1) == Some(&0xFF) {
@@ -298,7 +234,7 @@ fn jpeg(bytes: &[u8]) -> Result<Image, Problem> {
                 if height == 0 {
                     return Err(unsupported("JPEG whose height is given after the image data (DNL); save it again"));
                 }
-                frame = Some(Image { kind: Kind::Jpeg, width, height, color });
+                frame = Some((Image { kind: Kind::Jpeg, width, height }, color));
             }
             0xC3 | 0xC5..=0xC7 | 0xC9..=0xCB | 0xCD..=0xCF => {
                 return Err(unsupported(
@@ -310,15 +246,15 @@ fn jpeg(bytes: &[u8]) -> Result<Image, Problem> {
         }
         at += len;
     }
-    let image = frame.ok_or_else(|| invalid("the JPEG has no frame header before its image data"))?;
+    let found = frame.ok_or_else(|| invalid("the JPEG has no frame header before its image data"))?;
     let end = bytes.iter().rposition(|&b| b != 0).unwrap_or(0);
     if end < 1 || bytes[end - 1] != 0xFF || bytes[end] != 0xD9 || end <= at {
         return Err(invalid("the JPEG is truncated (no end-of-image marker)"));
     }
-    Ok(image)
+    Ok(found)
 }
 
-/// Test images, built here rather than stored: a PNG whose pixels are zlib "stored" blocks
+/// Test images, built here rather than stored: PNGs whose pixels are zlib "stored" blocks
 /// (valid deflate without compressing) and a baseline JPEG's header structure. For tests
 /// (here and in the functions); nothing else calls them.
 #[doc(hidden)]
@@ -371,6 +307,106 @@ pub mod samples {
         out
     }
 
+    /// Adam7's passes: (first column, first row, column step, row step).
+    const ADAM7: [(u32, u32, u32, u32); 7] =
+        [(0, 0, 8, 8), (4, 0, 8, 8), (0, 4, 4, 8), (2, 0, 4, 4), (0, 2, 2, 4), (1, 0, 2, 2), (0, 1, 1, 2)];
+
+    /// The filtered scanlines of a `w`×`h` image: each pixel's samples (at bit `depth`) from
+    /// `samples(x, y)`, in Adam7's passes when `interlaced`; the rows take the five PNG filters
+    /// in turn, so that a decoder meets each of them.
+    pub fn scanlines(w: u32, h: u32, depth: u8, interlaced: bool, samples: impl Fn(u32, u32) -> Vec<u16>) -> Vec<u8> {
+        let passes: &[(u32, u32, u32, u32)] = if interlaced { &ADAM7 } else { &[(0, 0, 1, 1)] };
+        let mut out = Vec::new();
+        let mut n = 0u8;
+        for &(x0, y0, dx, dy) in passes {
+            let (columns, rows) = (w.saturating_sub(x0).div_ceil(dx), h.saturating_sub(y0).div_ceil(dy));
+            if columns == 0 || rows == 0 {
+                continue;
+            }
+            let per_pixel = samples(0, 0).len() * usize::from(depth);
+            let distance = per_pixel.div_ceil(8);
+            let mut prev = vec![0u8; (columns as usize * per_pixel).div_ceil(8)];
+            for j in 0..rows {
+                let (mut row, mut acc, mut bits) = (Vec::new(), 0u32, 0u8);
+                for i in 0..columns {
+                    for v in samples(x0 + i * dx, y0 + j * dy) {
+                        match depth {
+                            16 => row.extend_from_slice(&v.to_be_bytes()),
+                            8 => row.push(v as u8),
+                            _ => {
+                                acc = acc << depth | u32::from(v);
+                                bits += depth;
+                                if bits == 8 {
+                                    row.push(acc as u8);
+                                    (acc, bits) = (0, 0);
+                                }
+                            }
+                        }
+                    }
+                }
+                if bits > 0 {
+                    row.push((acc << (8 - bits)) as u8);
+                }
+                let kind = n % 5;
+                n += 1;
+                out.push(kind);
+                for i in 0..row.len() {
+                    let a = if i >= distance { row[i - distance] } else { 0 };
+                    let c = if i >= distance { prev[i - distance] } else { 0 };
+                    let b = prev[i];
+                    let predicted = match kind {
+                        0 => 0,
+                        1 => a,
+                        2 => b,
+                        3 => ((u16::from(a) + u16::from(b)) / 2) as u8,
+                        _ => super::png::paeth(a, b, c),
+                    };
+                    out.push(row[i].wrapping_sub(predicted));
+                }
+                prev = row;
+            }
+        }
+        out
+    }
+
+    /// A PNG file: its header, `chunks` (PLTE, tRNS, ...), `idat` as one IDAT chunk, IEND.
+    pub fn png_file(
+        w: u32,
+        h: u32,
+        depth: u8,
+        color_type: u8,
+        interlaced: bool,
+        chunks: &[(&[u8; 4], &[u8])],
+        idat: &[u8],
+    ) -> Vec<u8> {
+        let mut ihdr = Vec::new();
+        ihdr.extend_from_slice(&w.to_be_bytes());
+        ihdr.extend_from_slice(&h.to_be_bytes());
+        ihdr.extend_from_slice(&[depth, color_type, 0, 0, u8::from(interlaced)]);
+        let mut out = b"\x89PNG\r\n\x1a\n".to_vec();
+        chunk(&mut out, b"IHDR", &ihdr);
+        for (kind, data) in chunks {
+            chunk(&mut out, kind, data);
+        }
+        chunk(&mut out, b"IDAT", idat);
+        chunk(&mut out, b"IEND", &[]);
+        out
+    }
+
+    /// A PNG of any kind ([`scanlines`], [`png_file`]), its data in zlib "stored" blocks.
+    pub fn png(
+        w: u32,
+        h: u32,
+        depth: u8,
+        color_type: u8,
+        interlaced: bool,
+        chunks: &[(&[u8; 4], &[u8])],
+        samples: impl Fn(u32, u32) -> Vec<u16>,
+    ) -> Vec<u8> {
+        let idat = zlib_stored(&scanlines(w, h, depth, interlaced, samples));
+        png_file(w, h, depth, color_type, interlaced, chunks, &idat)
+    }
+
     /// A baseline JPEG's marker structure for a `w`×`h` 3-component image (SOI, APP0, DQT,
     /// SOF0, DHT, SOS, a short scan, EOI): enough for header checks, not for decoding.
     pub fn jpeg_baseline(w: u16, h: u16) -> Vec<u8> {
@@ -410,19 +446,20 @@ mod tests {
     }
 
     #[test]
-    fn png_header_is_read() {
+    fn an_opaque_8_bit_png_goes_into_the_pdf_as_it_is() {
         let img = check(Some("image/png"), &png_rgb(40, 20)).unwrap();
-        assert_eq!((img.kind, img.width, img.height, img.color), (Kind::Png, 40, 20, ColorSpace::Rgb));
+        assert_eq!((img.kind, img.width, img.height), (Kind::Png, 40, 20));
         let (_, data) = pdf_data(&png_rgb(40, 20)).unwrap();
-        assert_eq!(data.filter, "FlateDecode");
-        assert_eq!(&data.data[..2], &[0x78, 0x01]);
+        assert_eq!((data.filter, &data.color, data.smask.is_none()), ("FlateDecode", &ColorSpace::Rgb, true));
+        assert_eq!(&data.data[..2], &[0x78, 0x01], "the file's own zlib data");
     }
 
     #[test]
     fn jpeg_header_is_read() {
         let img = check(Some("image/jpeg"), &jpeg_baseline(300, 100)).unwrap();
-        assert_eq!((img.kind, img.width, img.height, img.color), (Kind::Jpeg, 300, 100, ColorSpace::Rgb));
-        assert_eq!(pdf_data(&jpeg_baseline(300, 100)).unwrap().1.filter, "DCTDecode");
+        assert_eq!((img.kind, img.width, img.height), (Kind::Jpeg, 300, 100));
+        let (_, data) = pdf_data(&jpeg_baseline(300, 100)).unwrap();
+        assert_eq!((data.filter, data.color, data.smask), ("DCTDecode", ColorSpace::Rgb, None));
     }
 
     #[test]
@@ -461,14 +498,265 @@ mod tests {
 
     #[test]
     fn what_pdf_cannot_embed_is_refused() {
-        let mut alpha = png_rgb(20, 20);
-        alpha[8 + 8 + 9] = 6; // colour type RGBA
-        let crc = crc32(&[&alpha[12..16], &alpha[16..29]]);
-        alpha[29..33].copy_from_slice(&crc.to_be_bytes());
-        assert_eq!(code(check(Some("image/png"), &alpha)).1, "unsupported_image_type");
         let mut arith = jpeg_baseline(20, 20);
         let sof = arith.windows(2).position(|w| w == [0xFF, 0xC0]).unwrap();
         arith[sof + 1] = 0xC9;
         assert_eq!(code(check(Some("image/jpeg"), &arith)).1, "unsupported_image_type");
+    }
+
+    // --- PNGs of every kind ----------------------------------------------------------------
+
+    /// The reference picture, 8-bit RGBA: gradients, and alpha from clear (top left) to opaque.
+    fn rgba(x: u32, y: u32) -> [u8; 4] {
+        [(x * 7 % 256) as u8, (y * 11 % 256) as u8, ((x + y) * 5 % 256) as u8, ((x * 3 + y * 5) % 256) as u8]
+    }
+
+    /// Every pixel of `png` as `decode` hands them out, row by row.
+    fn decoded(bytes: &[u8]) -> Vec<[u8; 4]> {
+        let p = png::read(bytes).unwrap();
+        let mut out = vec![[0u8; 4]; (p.width * p.height) as usize];
+        png::decode(&p, |x, y, px| out[(y * p.width + x) as usize] = px).unwrap();
+        out
+    }
+
+    fn expect(w: u32, h: u32, f: impl Fn([u8; 4]) -> [u8; 4]) -> Vec<[u8; 4]> {
+        (0..h).flat_map(|y| (0..w).map(move |x| (x, y))).map(|(x, y)| f(rgba(x, y))).collect()
+    }
+
+    fn gray(v: u8) -> [u8; 4] {
+        [v, v, v, 255]
+    }
+
+    /// 8 bits to 16 (the same value in both bytes), as PNG scales them.
+    fn wide(v: u8) -> u16 {
+        u16::from(v) << 8 | u16::from(v)
+    }
+
+    #[test]
+    fn every_kind_of_png_decodes_to_its_pixels_interlaced_or_not() {
+        // Odd sizes: Adam7's passes are partly empty, rows end mid-byte at low depths.
+        for (w, h) in [(37, 21), (16, 16), (3, 2), (1, 9)] {
+            for interlaced in [false, true] {
+                let cases = vec![
+                    (
+                        "RGBA 8",
+                        png(w, h, 8, 6, interlaced, &[], |x, y| rgba(x, y).map(u16::from).to_vec()),
+                        expect(w, h, |p| p),
+                    ),
+                    (
+                        "RGBA 16",
+                        png(w, h, 16, 6, interlaced, &[], |x, y| rgba(x, y).map(wide).to_vec()),
+                        expect(w, h, |p| p),
+                    ),
+                    (
+                        "gray + alpha 8",
+                        png(w, h, 8, 4, interlaced, &[], |x, y| vec![rgba(x, y)[0].into(), rgba(x, y)[3].into()]),
+                        expect(w, h, |p| [p[0], p[0], p[0], p[3]]),
+                    ),
+                    (
+                        "RGB 16",
+                        png(w, h, 16, 2, interlaced, &[], |x, y| rgba(x, y)[..3].iter().map(|&v| wide(v)).collect()),
+                        expect(w, h, |p| [p[0], p[1], p[2], 255]),
+                    ),
+                    (
+                        "gray 16",
+                        png(w, h, 16, 0, interlaced, &[], |x, y| vec![wide(rgba(x, y)[1])]),
+                        expect(w, h, |p| gray(p[1])),
+                    ),
+                    (
+                        "gray 4",
+                        png(w, h, 4, 0, interlaced, &[], |x, y| vec![u16::from(rgba(x, y)[0] >> 4)]),
+                        expect(w, h, |p| gray((p[0] >> 4) * 17)),
+                    ),
+                    (
+                        "gray 1",
+                        png(w, h, 1, 0, interlaced, &[], |x, y| vec![u16::from(rgba(x, y)[0] >> 7)]),
+                        expect(w, h, |p| gray((p[0] >> 7) * 255)),
+                    ),
+                ];
+                for (what, file, want) in cases {
+                    assert_eq!(decoded(&file), want, "{what} {w}x{h} interlaced={interlaced}");
+                }
+            }
+        }
+    }
+
+    /// A palette of 16 colours, its alpha in `tRNS`, at 2, 4 and 8 bits an index.
+    #[test]
+    fn palette_pngs_of_every_depth_and_their_transparency_decode() {
+        let palette: Vec<u8> = (0..16u8).flat_map(|i| [i * 16, 255 - i * 16, i * 3]).collect();
+        let alpha: Vec<u8> = (0..12u8).map(|i| i * 20).collect(); // indexes 12..16 opaque
+        let index = |x: u32, y: u32| ((x + 2 * y) % 16) as u8;
+        for depth in [4u8, 8] {
+            for interlaced in [false, true] {
+                let file = png(37, 21, depth, 3, interlaced, &[(b"PLTE", &palette), (b"tRNS", &alpha)], |x, y| {
+                    vec![index(x, y).into()]
+                });
+                let want: Vec<[u8; 4]> = (0..21)
+                    .flat_map(|y| (0..37).map(move |x| (x, y)))
+                    .map(|(x, y)| {
+                        let i = usize::from(index(x, y));
+                        [palette[3 * i], palette[3 * i + 1], palette[3 * i + 2], alpha.get(i).copied().unwrap_or(255)]
+                    })
+                    .collect();
+                assert_eq!(decoded(&file), want, "depth {depth} interlaced={interlaced}");
+            }
+        }
+        // Two bits an index: four colours.
+        let file = png(16, 16, 2, 3, false, &[(b"PLTE", &palette[..12])], |x, _| vec![u16::from(x as u8 % 4)]);
+        assert_eq!(decoded(&file)[5], [palette[3], palette[4], palette[5], 255]);
+    }
+
+    #[test]
+    fn a_trns_key_colour_is_transparent() {
+        let key = [0u8, 0, 0, 200, 0, 7]; // RGB (0, 200, 7)
+        let file =
+            png(16, 16, 8, 2, false, &[(b"tRNS", &key)], |x, _| if x == 3 { vec![0, 200, 7] } else { vec![0, 200, 8] });
+        let px = decoded(&file);
+        assert_eq!((px[3], px[4]), ([0, 200, 7, 0], [0, 200, 8, 255]));
+        let gray_key = [0u8, 9];
+        let file = png(16, 16, 8, 0, false, &[(b"tRNS", &gray_key)], |x, _| vec![if x == 0 { 9 } else { 10 }]);
+        assert_eq!(decoded(&file)[..2], [[9, 9, 9, 0], [10, 10, 10, 255]]);
+    }
+
+    /// What [`pdf_data`] writes for a decoded PNG, read back: inflated, rows unfiltered.
+    fn read_back(data: &[u8], row_len: usize, distance: usize) -> Vec<u8> {
+        use std::io::Read;
+        let mut raw = Vec::new();
+        flate2::read::ZlibDecoder::new(data).read_to_end(&mut raw).unwrap();
+        let mut out = Vec::new();
+        let mut prev = vec![0u8; row_len];
+        for row in raw.chunks(row_len + 1) {
+            let mut r = row[1..].to_vec();
+            png::unfilter(row[0], &mut r, &prev, distance).unwrap();
+            out.extend_from_slice(&r);
+            prev = r;
+        }
+        out
+    }
+
+    #[test]
+    fn a_transparent_png_becomes_8_bit_colour_and_a_soft_mask() {
+        for (depth, interlaced) in [(8, false), (16, true)] {
+            let file = png(37, 21, depth, 6, interlaced, &[], |x, y| {
+                rgba(x, y).map(|v| if depth == 16 { wide(v) } else { v.into() }).to_vec()
+            });
+            assert!(check(Some("image/png"), &file).is_ok());
+            let (image, data) = pdf_data(&file).unwrap();
+            assert_eq!((image.width, image.height, &data.color), (37, 21, &ColorSpace::Rgb));
+            let colour = read_back(&data.data, 37 * 3, 3);
+            let mask = read_back(data.smask.as_deref().expect("a soft mask"), 37, 1);
+            let want = expect(37, 21, |p| p);
+            assert_eq!(colour, want.iter().flat_map(|p| p[..3].to_vec()).collect::<Vec<_>>());
+            assert_eq!(mask, want.iter().map(|p| p[3]).collect::<Vec<_>>());
+        }
+        // Opaque everywhere: no mask; gray stays gray.
+        let file = png(20, 20, 8, 4, false, &[], |x, _| vec![x as u16, 255]);
+        let (_, data) = pdf_data(&file).unwrap();
+        assert_eq!((&data.color, data.smask.is_none()), (&ColorSpace::Gray, true));
+        assert_eq!(read_back(&data.data, 20, 1)[..3], [0, 1, 2]);
+        assert!(check(Some("image/png"), &file).is_ok());
+    }
+
+    #[test]
+    fn pngs_refused_before_are_accepted() {
+        let kinds = [
+            ("RGBA", png(64, 32, 8, 6, false, &[], |x, y| rgba(x, y).map(u16::from).to_vec())),
+            ("gray + alpha 16", png(64, 32, 16, 4, false, &[], |x, y| vec![wide(x as u8), wide(y as u8)])),
+            ("interlaced RGB", png(64, 32, 8, 2, true, &[], |x, y| vec![x as u16, y as u16, 0])),
+            ("16-bit RGB", png(64, 32, 16, 2, false, &[], |x, y| vec![wide(x as u8), 0, wide(y as u8)])),
+            ("1-bit gray", png(64, 32, 1, 0, false, &[], |x, y| vec![u16::from((x + y) % 2 == 0)])),
+            (
+                "4-bit palette",
+                png(64, 32, 4, 3, false, &[(b"PLTE", &[0, 0, 0, 255, 0, 0])], |x, _| vec![(x % 2) as u16]),
+            ),
+        ];
+        for (what, file) in kinds {
+            let img = check(Some("image/png"), &file).unwrap_or_else(|p| panic!("{what}: {p:?}"));
+            assert_eq!((img.width, img.height), (64, 32), "{what}");
+            assert!(pdf_data(&file).is_ok(), "{what}");
+        }
+    }
+
+    // --- hostile PNGs -----------------------------------------------------------------------
+
+    fn refused(bytes: &[u8]) -> String {
+        let p = check(Some("image/png"), bytes).expect_err("refused");
+        assert_eq!((p.status, p.code.as_str()), (400, "invalid_image"), "{p:?}");
+        assert!(pdf_data(bytes).is_err(), "the renderer refuses it too");
+        p.detail.unwrap_or_default()
+    }
+
+    fn zlib(raw: &[u8]) -> Vec<u8> {
+        use std::io::Write;
+        let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::best());
+        z.write_all(raw).unwrap();
+        z.finish().unwrap()
+    }
+
+    #[test]
+    fn truncated_or_corrupt_image_data_is_refused() {
+        let raw = scanlines(32, 32, 8, false, |x, y| vec![x as u16, y as u16, 0, 255]);
+        let whole = zlib(&raw);
+        // Valid chunks around cut data: the rows end early.
+        let cut = png_file(32, 32, 8, 6, false, &[], &whole[..whole.len() / 2]);
+        assert!(refused(&cut).contains("truncated"));
+        // Rows missing though the stream ends properly.
+        let short = png_file(32, 32, 8, 6, false, &[], &zlib(&raw[..raw.len() - 129]));
+        assert!(refused(&short).contains("truncated"));
+        // A deflate block of the reserved type.
+        let mut broken = whole.clone();
+        broken[2] = 0b111;
+        assert!(refused(&png_file(32, 32, 8, 6, false, &[], &broken)).contains("corrupt"));
+        // A row filter that does not exist.
+        let mut bad_filter = raw.clone();
+        bad_filter[129 * 3] = 9;
+        assert!(refused(&png_file(32, 32, 8, 6, false, &[], &zlib(&bad_filter))).contains("filter"));
+        // The same holds for the kind embedded as it is: a cut stream is refused on upload.
+        let rgb = scanlines(32, 32, 8, false, |x, y| vec![x as u16, y as u16, 0]);
+        assert!(refused(&png_file(32, 32, 8, 2, false, &[], &zlib(&rgb)[..40])).contains("truncated"));
+        // tRNS where it does not belong, or of the wrong size.
+        let rgba = png(16, 16, 8, 6, false, &[(b"tRNS", &[0, 0])], |_, _| vec![0, 0, 0, 0]);
+        assert!(refused(&rgba).contains("tRNS"));
+        let gray = png(16, 16, 8, 0, false, &[(b"tRNS", &[0, 0, 0])], |_, _| vec![0]);
+        assert!(refused(&gray).contains("tRNS"));
+    }
+
+    #[test]
+    fn a_decompression_bomb_is_refused_after_inflating_no_more_than_the_image() {
+        // 64 × 64 RGB needs 64 × 193 bytes; the stream holds 64 MiB of zeros (a 64 KiB file).
+        let bomb = zlib(&vec![0u8; 64 << 20]);
+        let file = png_file(64, 64, 8, 2, false, &[], &bomb);
+        assert!(file.len() < MAX_BYTES);
+        let started = std::time::Instant::now();
+        assert!(refused(&file).contains("more image data"));
+        // Reading 12 KiB and one byte more, not 64 MiB (which takes far longer even natively).
+        assert!(started.elapsed() < std::time::Duration::from_millis(500), "{:?}", started.elapsed());
+    }
+
+    #[test]
+    fn huge_dimensions_are_refused_before_anything_is_inflated() {
+        let file = png_file(100_000, 100_000, 8, 6, false, &[], &zlib(&[0; 10]));
+        assert_eq!(code(check(Some("image/png"), &file)), (400, "invalid_image".into()));
+        assert!(pdf_data(&file).is_err());
+        let tall = png_file(16, 4097, 16, 6, true, &[], &zlib(&[0; 10]));
+        assert!(pdf_data(&tall).unwrap_err().detail.unwrap_or_default().contains("4097"));
+    }
+
+    #[test]
+    fn what_does_not_compress_again_into_the_limit_is_too_large() {
+        // Noise does not compress: 64 × 64 × 3 bytes do not fit in 4 KiB.
+        let mut seed = 0x2545_F491u32;
+        let noise: Vec<u8> = (0..64 * 64 * 3)
+            .map(|_| {
+                seed ^= seed << 13;
+                seed ^= seed >> 17;
+                seed ^= seed << 5;
+                seed as u8
+            })
+            .collect();
+        let p = png::deflate(&noise, 64 * 3, 3, 4096).unwrap_err();
+        assert_eq!((p.status, p.code.as_str()), (413, "image_too_large"));
+        assert_eq!(read_back(&png::deflate(&noise, 64 * 3, 3, 1 << 20).unwrap(), 64 * 3, 3), noise);
     }
 }

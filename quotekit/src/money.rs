@@ -1,20 +1,26 @@
-//! Exact money for quotes: amounts in integer cents, quantities in thousandths, percentage
-//! rates in hundredths of a percent. No floating point is used for any value or computation.
+//! Exact money for quotes: amounts in integer thousandths of a unit, quantities in
+//! thousandths, percentage rates in hundredths of a percent. No floating point is used for any
+//! value or computation.
 //!
 //! | type         | unit                      | decimals read | written as          |
 //! |--------------|---------------------------|---------------|---------------------|
-//! | [`Money`]    | cent                      | ≤ 2           | `"1234.50"`         |
+//! | [`Money`]    | thousandth of a unit      | ≤ 3           | `"1234.50"`, `"1.235"` |
 //! | [`Quantity`] | thousandth of a unit      | ≤ 3           | `"2.5"`, `"3"`      |
 //! | [`Rate`]     | hundredth of a percent    | ≤ 2           | `"8.25"` (percent)  |
 //!
-//! An amount is at most [`Money::MAX`] = 9999999999.99 in magnitude, what `numeric(12,2)`
-//! holds; arithmetic that would leave that range is a [`MoneyError::Overflow`], never a
-//! panic or a wrap-around.
+//! Thousandths because a quote's currency has at most three minor units (KWD, BHD, ...;
+//! [`crate::currency`]); quote amounts are stored as `numeric(13,3)` (migration 0018). An
+//! amount is written with two decimals, and a third when it has one (`"12.34"`, `"12.345"`),
+//! so that two-decimal amounts read as they always did. It is at most [`Money::MAX`] =
+//! 9999999999.99 in magnitude; arithmetic that would leave that range is a
+//! [`MoneyError::Overflow`], never a panic or a wrap-around.
 //!
 //! # Quote totals and rounding
 //!
-//! Every rounding is to whole cents, **half away from zero** (0.125 → 0.13, −0.125 → −0.13),
-//! and happens at exactly these four points ([`Totals::compute`]):
+//! Every rounding is **half away from zero** (0.125 → 0.13, −0.125 → −0.13) to the smallest
+//! unit of the quote's currency (the cent for USD, the whole yen for JPY, the fils for KWD:
+//! [`crate::currency::Currency::step`]), and happens at exactly these four points
+//! ([`Totals::compute_in`]):
 //!
 //! 1. line total = round(quantity × unit price), each line on its own, so the lines printed
 //!    on a quote add up to the printed subtotal;
@@ -23,15 +29,11 @@
 //! 4. tax        = round((subtotal + markup) × tax rate / 100);
 //!
 //! and total = subtotal + markup + tax (exact). Intermediate products are exact (`i128`).
+//! Unit prices must already be in the currency's smallest unit: the quote rules refuse
+//! `"10.50"` on a JPY quote and `"1.2345"` anywhere rather than round them. JPY: 0.5 × 101 =
+//! 50.5 → 51; KWD: 3 × 1.235 = 3.705, and 8.25 % tax on it 0.3056625 → 0.306.
 //!
-//! A quote's currency may have fewer minor units than cents ([`crate::currency`]: JPY has
-//! none). [`Totals::compute_in`] then rounds at the same four points, by the same rule, to
-//! the currency's smallest unit instead of the cent (JPY: 0.5 × 101 = 50.5 → 51), so every
-//! amount of such a quote is whole; its unit prices must already be whole (the quote rules
-//! refuse `"10.50"` on a JPY quote rather than round it). Amounts stay in cents: a
-//! three-decimal currency (KWD) is carried to the cent, as `numeric(12,2)` stores it.
-//!
-//! Worked example, markup 12.5 %, tax 8.25 %:
+//! Worked example in cents ([`Totals::compute`]), markup 12.5 %, tax 8.25 %:
 //!
 //! ```text
 //!   3     × 19.99 = 59.97                 → 59.97
@@ -105,24 +107,29 @@ pub fn round_half_away_from_zero(numerator: i128, denominator: i128) -> Option<i
 // Money
 // ---------------------------------------------------------------------------------------------
 
-/// An exact amount in cents, at most [`Money::MAX`] in magnitude. Written as `"1234.50"`.
+/// An exact amount in thousandths of a unit, at most [`Money::MAX`] in magnitude. Written as
+/// `"1234.50"` (a third decimal only when it has one: `"1.235"`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 pub struct Money(i64);
 
-/// 9999999999.99, the largest value of `numeric(12,2)`.
-const MAX_CENTS: i64 = 999_999_999_999;
+/// 9999999999.99, the largest amount of a quote (it was `numeric(12,2)`'s largest value, and
+/// stays the limit now that amounts are `numeric(13,3)`).
+const MAX_THOUSANDTHS: i64 = 9_999_999_999_990;
+
+/// Thousandths in a cent: the rounding step of two-decimal amounts.
+pub const CENT: i64 = 10;
 
 impl Money {
     pub const ZERO: Money = Money(0);
-    pub const MAX: Money = Money(MAX_CENTS);
-    pub const DECIMALS: u32 = 2;
+    pub const MAX: Money = Money(MAX_THOUSANDTHS);
+    pub const DECIMALS: u32 = 3;
 
     /// `Err(OutOfRange)` beyond ±[`Money::MAX`].
-    pub fn from_cents(cents: i64) -> Result<Money, MoneyError> {
-        Money::in_range(cents as i128).ok_or(MoneyError::OutOfRange)
+    pub fn from_thousandths(thousandths: i64) -> Result<Money, MoneyError> {
+        Money::in_range(thousandths as i128).ok_or(MoneyError::OutOfRange)
     }
 
-    pub fn cents(self) -> i64 {
+    pub fn thousandths(self) -> i64 {
         self.0
     }
 
@@ -130,15 +137,36 @@ impl Money {
         self.0 < 0
     }
 
-    /// A plain decimal string with at most 2 decimals: `"1234.5"`, `"-0.05"`, `"10"`.
+    /// Whether the amount is a whole number of `step` thousandths ([`CENT`], a currency's
+    /// [`crate::currency::Currency::step`]).
+    pub fn is_multiple_of(self, step: i64) -> bool {
+        self.0 % step.max(1) == 0
+    }
+
+    /// A plain decimal string with at most 3 decimals: `"1234.5"`, `"-0.05"`, `"10"`.
     pub fn parse(text: &str) -> Result<Money, MoneyError> {
-        let cents = parse_scaled(text, Self::DECIMALS, false)?;
-        Money::from_cents(cents)
+        let thousandths = parse_scaled(text, Self::DECIMALS, false)?;
+        Money::from_thousandths(thousandths)
     }
 
     /// A JSON number or a decimal string.
     pub fn from_json(value: &Value) -> Result<Money, MoneyError> {
-        Money::from_cents(json_scaled(value, Self::DECIMALS)?)
+        Money::from_thousandths(json_scaled(value, Self::DECIMALS)?)
+    }
+
+    /// [`Money::from_json`] for amounts kept in cents (the item catalog): `TooPrecise` beyond
+    /// two decimals.
+    pub fn cents_from_json(value: &Value) -> Result<Money, MoneyError> {
+        Money::from_json(value)?.in_cents()
+    }
+
+    /// `self`, when it has at most two decimals.
+    fn in_cents(self) -> Result<Money, MoneyError> {
+        if self.is_multiple_of(CENT) {
+            Ok(self)
+        } else {
+            Err(MoneyError::TooPrecise { max_decimals: 2 })
+        }
     }
 
     pub fn checked_add(self, other: Money) -> Result<Money, MoneyError> {
@@ -151,31 +179,25 @@ impl Money {
 
     /// `self × quantity`, rounded to cents half away from zero.
     pub fn times(self, quantity: Quantity) -> Result<Money, MoneyError> {
-        let exact = self.0 as i128 * quantity.0 as i128; // in 1/1000 cent; |·| < 2^103
-        Money::rounded(exact, Quantity::ONE.0 as i128)
+        self.times_in(quantity, CENT)
     }
 
     /// `self × rate / 100`, rounded to cents half away from zero.
     pub fn percent(self, rate: Rate) -> Result<Money, MoneyError> {
-        let exact = self.0 as i128 * rate.0 as i128; // in 1/10000 cent
-        Money::rounded(exact, Rate::ONE_PERCENT.0 as i128 * 100)
+        self.percent_in(rate, CENT)
     }
 
-    /// `self × quantity`, rounded half away from zero to a multiple of `step` cents (100 for
-    /// a currency without minor units); `step` 1 is [`Money::times`].
+    /// `self × quantity`, rounded half away from zero to a multiple of `step` thousandths
+    /// (a currency's smallest unit: [`CENT`] for USD, 1000 for JPY, 1 for KWD).
     pub fn times_in(self, quantity: Quantity, step: i64) -> Result<Money, MoneyError> {
-        let exact = self.0 as i128 * quantity.0 as i128;
+        let exact = self.0 as i128 * quantity.0 as i128; // in millionths; |·| < 2^107
         Money::rounded_to(exact, Quantity::ONE.0 as i128, step)
     }
 
-    /// `self × rate / 100`, rounded half away from zero to a multiple of `step` cents.
+    /// `self × rate / 100`, rounded half away from zero to a multiple of `step` thousandths.
     pub fn percent_in(self, rate: Rate, step: i64) -> Result<Money, MoneyError> {
-        let exact = self.0 as i128 * rate.0 as i128;
+        let exact = self.0 as i128 * rate.0 as i128; // in 1/10000 thousandths
         Money::rounded_to(exact, Rate::ONE_PERCENT.0 as i128 * 100, step)
-    }
-
-    fn rounded(numerator: i128, denominator: i128) -> Result<Money, MoneyError> {
-        round_half_away_from_zero(numerator, denominator).and_then(Money::in_range).ok_or(MoneyError::Overflow)
     }
 
     fn rounded_to(numerator: i128, denominator: i128, step: i64) -> Result<Money, MoneyError> {
@@ -186,14 +208,16 @@ impl Money {
             .ok_or(MoneyError::Overflow)
     }
 
-    fn in_range(cents: i128) -> Option<Money> {
-        (-(MAX_CENTS as i128)..=MAX_CENTS as i128).contains(&cents).then_some(Money(cents as i64))
+    fn in_range(thousandths: i128) -> Option<Money> {
+        (-(MAX_THOUSANDTHS as i128)..=MAX_THOUSANDTHS as i128)
+            .contains(&thousandths)
+            .then_some(Money(thousandths as i64))
     }
 }
 
 impl fmt::Display for Money {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write_scaled(f, self.0, Self::DECIMALS, Self::DECIMALS)
+        write_scaled(f, self.0, Self::DECIMALS, 2)
     }
 }
 
@@ -345,12 +369,14 @@ pub struct Totals {
 impl Totals {
     /// Refuses negative quantities, prices and rates (`OutOfRange`), so totals are never
     /// negative; `Overflow` when any amount would exceed [`Money::MAX`].
+    /// Every rounding is to cents.
     pub fn compute<L: Priced>(lines: &[L], markup_rate: Rate, tax_rate: Rate) -> Result<Totals, MoneyError> {
-        Totals::compute_in(lines, markup_rate, tax_rate, 1)
+        Totals::compute_in(lines, markup_rate, tax_rate, CENT)
     }
 
-    /// [`Totals::compute`] with every rounding to a multiple of `step` cents: the smallest
-    /// unit of the quote's currency ([`crate::currency::Currency::step`]; 100 for JPY).
+    /// [`Totals::compute`] with every rounding to a multiple of `step` thousandths: the
+    /// smallest unit of the quote's currency ([`crate::currency::Currency::step`]: [`CENT`]
+    /// for USD, 1000 for JPY, 1 for KWD).
     pub fn compute_in<L: Priced>(
         lines: &[L],
         markup_rate: Rate,
@@ -653,17 +679,21 @@ mod tests {
     fn the_largest_amount_is_9999999999_99() {
         assert_eq!(Money::MAX.to_string(), "9999999999.99");
         assert_eq!(m("9999999999.99"), Money::MAX);
+        assert_eq!(Money::parse("9999999999.991"), Err(MoneyError::OutOfRange));
         assert_eq!(Money::parse("10000000000.00"), Err(MoneyError::OutOfRange));
         assert_eq!(Money::parse("-10000000000"), Err(MoneyError::OutOfRange));
-        assert_eq!(Money::from_cents(i64::MAX), Err(MoneyError::OutOfRange));
-        assert_eq!(Money::from_cents(i64::MIN), Err(MoneyError::OutOfRange));
+        assert_eq!(Money::from_thousandths(i64::MAX), Err(MoneyError::OutOfRange));
+        assert_eq!(Money::from_thousandths(i64::MIN), Err(MoneyError::OutOfRange));
     }
 
     #[test]
     fn overflow_is_an_error_never_a_panic() {
         assert_eq!(Money::MAX.checked_add(m("0.01")), Err(MoneyError::Overflow));
-        assert_eq!(Money::from_cents(-MAX_CENTS - 1), Err(MoneyError::OutOfRange));
-        assert_eq!(Money::from_cents(-MAX_CENTS).unwrap().checked_sub(m("0.01")), Err(MoneyError::Overflow));
+        assert_eq!(Money::from_thousandths(-MAX_THOUSANDTHS - 1), Err(MoneyError::OutOfRange));
+        assert_eq!(
+            Money::from_thousandths(-MAX_THOUSANDTHS).unwrap().checked_sub(m("0.01")),
+            Err(MoneyError::Overflow)
+        );
         assert_eq!(Money::MAX.times(q("1.001")), Err(MoneyError::Overflow));
         assert_eq!(Money::MAX.times(Quantity::from_thousandths(i64::MAX)), Err(MoneyError::Overflow));
         assert_eq!(Money::MAX.percent(Rate::from_hundredths(i64::MAX)), Err(MoneyError::Overflow));
@@ -674,7 +704,7 @@ mod tests {
         // Subtotal fits, markup does not.
         assert_eq!(Totals::compute(&[(Quantity::ONE, Money::MAX)], r("0.01"), Rate::ZERO), Err(MoneyError::Overflow));
         // Subtotal + markup fits, so does the tax; the total does not.
-        let third = Money::from_cents(MAX_CENTS / 3).unwrap();
+        let third = Money::from_thousandths(MAX_THOUSANDTHS / 3).unwrap();
         assert_eq!(Totals::compute(&[(Quantity::ONE, third)], r("100"), r("100")), Err(MoneyError::Overflow));
         assert!(Totals::compute(&[(Quantity::ONE, third)], r("100"), r("50")).is_ok());
         // Lines fit one by one, not together.
@@ -704,12 +734,13 @@ mod tests {
 
     #[test]
     fn money_reads_plain_decimals() {
-        assert_eq!(m("1234.5").cents(), 123450);
-        assert_eq!(m("1234.50").cents(), 123450);
-        assert_eq!(m("19.990").cents(), 1999);
-        assert_eq!(m("0").cents(), 0);
-        assert_eq!(m("007.10").cents(), 710);
-        assert_eq!(m("0.000").cents(), 0);
+        assert_eq!(m("1234.5").thousandths(), 1_234_500);
+        assert_eq!(m("1234.50").thousandths(), 1_234_500);
+        assert_eq!(m("19.990").thousandths(), 19_990);
+        assert_eq!(m("1.235").thousandths(), 1_235);
+        assert_eq!(m("0").thousandths(), 0);
+        assert_eq!(m("007.10").thousandths(), 7_100);
+        assert_eq!(m("0.0000").thousandths(), 0);
     }
 
     #[test]
@@ -725,32 +756,36 @@ mod tests {
 
     #[test]
     fn more_decimals_than_the_type_carries_are_refused() {
-        assert_eq!(Money::parse("19.999"), Err(MoneyError::TooPrecise { max_decimals: 2 }));
-        assert_eq!(Money::parse("0.001"), Err(MoneyError::TooPrecise { max_decimals: 2 }));
+        assert_eq!(Money::parse("1.2345"), Err(MoneyError::TooPrecise { max_decimals: 3 }));
+        assert_eq!(Money::parse("0.0001"), Err(MoneyError::TooPrecise { max_decimals: 3 }));
         assert_eq!(Quantity::parse("1.0005"), Err(MoneyError::TooPrecise { max_decimals: 3 }));
         assert_eq!(Rate::parse("8.255"), Err(MoneyError::TooPrecise { max_decimals: 2 }));
-        assert_eq!(Money::from_json(&json!(19.999)), Err(MoneyError::TooPrecise { max_decimals: 2 }));
+        assert_eq!(Money::from_json(&json!(19.9999)), Err(MoneyError::TooPrecise { max_decimals: 3 }));
+        // The catalog keeps cents.
+        assert_eq!(Money::cents_from_json(&json!("19.999")), Err(MoneyError::TooPrecise { max_decimals: 2 }));
+        assert_eq!(Money::cents_from_json(&json!(19.990)), Ok(m("19.99")));
     }
 
     #[test]
     fn json_numbers_are_read_exactly() {
         let cases = [
-            (json!(19.99), 1999),
-            (json!(0.1), 10),
-            (json!(0.3), 30),
-            (json!(1234.5), 123450),
-            (json!(10), 1000),
-            (json!(-2.05), -205),
-            (json!(9999999999.99), MAX_CENTS),
-            (json!(1.1e2), 11000),
+            (json!(19.99), 19_990),
+            (json!(0.1), 100),
+            (json!(0.3), 300),
+            (json!(1234.5), 1_234_500),
+            (json!(1.235), 1_235),
+            (json!(10), 10_000),
+            (json!(-2.05), -2_050),
+            (json!(9999999999.99), MAX_THOUSANDTHS),
+            (json!(1.1e2), 110_000),
         ];
-        for (v, cents) in cases {
-            assert_eq!(Money::from_json(&v), Ok(Money(cents)), "{v}");
+        for (v, thousandths) in cases {
+            assert_eq!(Money::from_json(&v), Ok(Money(thousandths)), "{v}");
         }
         // Parsed from request text, as the handlers see it.
         let v: Value = serde_json::from_str(r#"[0.07, 1e2, 1E-2, 2.50, 1.005e1, 12345678901.5]"#).unwrap();
         let got: Vec<_> = v.as_array().unwrap().iter().map(Money::from_json).collect();
-        assert_eq!(got[..5], [Ok(Money(7)), Ok(Money(10000)), Ok(Money(1)), Ok(Money(250)), Ok(Money(1005))]);
+        assert_eq!(got[..5], [Ok(Money(70)), Ok(Money(100_000)), Ok(Money(10)), Ok(Money(2_500)), Ok(Money(10_050))]);
         assert_eq!(got[5], Err(MoneyError::OutOfRange));
         assert_eq!(Quantity::from_json(&json!(0.333)), Ok(Quantity(333)));
         assert_eq!(Rate::from_json(&json!(8.25)), Ok(Rate(825)));
@@ -758,7 +793,7 @@ mod tests {
 
     #[test]
     fn json_numbers_that_are_not_amounts_are_refused() {
-        assert_eq!(Money::from_json(&json!(1e-7)), Err(MoneyError::TooPrecise { max_decimals: 2 }));
+        assert_eq!(Money::from_json(&json!(1e-7)), Err(MoneyError::TooPrecise { max_decimals: 3 }));
         assert_eq!(Money::from_json(&json!(1e300)), Err(MoneyError::OutOfRange));
         assert_eq!(Money::from_json(&json!(u64::MAX)), Err(MoneyError::OutOfRange));
         assert_eq!(Quantity::from_json(&json!(1e30)), Err(MoneyError::OutOfRange));
@@ -781,6 +816,9 @@ mod tests {
     fn display_forms() {
         assert_eq!(m("1234.5").to_string(), "1234.50");
         assert_eq!(m("0.05").to_string(), "0.05");
+        assert_eq!(m("1.235").to_string(), "1.235");
+        assert_eq!(m("12.340").to_string(), "12.34");
+        assert_eq!(m("-0.005").to_string(), "-0.005");
         assert_eq!(Money::ZERO.to_string(), "0.00");
         assert_eq!(q("2.5").to_string(), "2.5");
         assert_eq!(q("3").to_string(), "3");
@@ -799,16 +837,16 @@ mod tests {
         assert_eq!(serde_json::from_str::<Money>(r#""1234.50""#).unwrap(), m("1234.5"));
         assert_eq!(serde_json::from_str::<Money>("1234.5").unwrap(), m("1234.5"));
         assert_eq!(serde_json::from_str::<Quantity>("2.5").unwrap(), q("2.5"));
-        assert!(serde_json::from_str::<Money>(r#""12.345""#).is_err());
+        assert!(serde_json::from_str::<Money>(r#""12.3456""#).is_err());
         assert!(serde_json::from_str::<Rate>("true").is_err());
     }
 
     // --- properties -----------------------------------------------------------------------
 
-    /// A random line: quantity 0.001..=1000 (sometimes whole), price 0..=10,000.00.
+    /// A random line: quantity 0.001..=1000 (sometimes whole), price 0..=10,000.00 (cents).
     fn random_line(rng: &mut XorShift) -> (Quantity, Money) {
         let qty = if rng.next().is_multiple_of(3) { rng.range(1, 1000) * 1000 } else { rng.range(1, 1_000_000) };
-        let price = if rng.next().is_multiple_of(10) { 0 } else { rng.range(0, 1_000_000) };
+        let price = if rng.next().is_multiple_of(10) { 0 } else { rng.range(0, 1_000_000) * CENT };
         (Quantity(qty), Money(price))
     }
 
@@ -818,7 +856,7 @@ mod tests {
         (lines, Rate(rng.range(0, 100_000)), Rate(rng.range(0, 10_000)))
     }
 
-    /// Σ quantity × price, unrounded, in thousandths of a cent.
+    /// Σ quantity × price, unrounded, in millionths.
     fn exact_subtotal(lines: &[(Quantity, Money)]) -> i128 {
         lines.iter().map(|(q, p)| q.0 as i128 * p.0 as i128).sum()
     }
@@ -845,16 +883,16 @@ mod tests {
             let (lines, markup, tax) = random_quote(&mut rng);
             let t = Totals::compute(&lines, markup, tax).unwrap();
             for ((q, p), lt) in lines.iter().zip(&t.line_totals) {
-                // |line × 1000 − q × p| ≤ 500 (thousandths of a cent), ties away from zero.
+                // |line × 1000 − q × p| ≤ 5000 (millionths: half a cent), ties away from zero.
                 // Off by at most half a cent; a half goes up (away from zero), never down.
                 let err = lt.0 as i128 * 1000 - q.0 as i128 * p.0 as i128;
-                assert!((-499..=500).contains(&err), "{q} × {p} = {lt}");
+                assert!((-4_999..=5_000).contains(&err), "{q} × {p} = {lt}");
             }
             let err = t.markup_amount.0 as i128 * 10_000 - t.subtotal.0 as i128 * markup.0 as i128;
-            assert!((-4_999..=5_000).contains(&err));
+            assert!((-49_999..=50_000).contains(&err));
             let base = (t.subtotal.0 + t.markup_amount.0) as i128;
             let err = t.tax_amount.0 as i128 * 10_000 - base * tax.0 as i128;
-            assert!((-4_999..=5_000).contains(&err));
+            assert!((-49_999..=50_000).contains(&err));
         }
     }
 
@@ -874,8 +912,8 @@ mod tests {
             let base = Totals::compute(&lines, Rate::ZERO, Rate::ZERO).unwrap();
             let big = Totals::compute(&scaled, Rate::ZERO, Rate::ZERO).unwrap();
             let drift = (big.subtotal.0 - k * base.subtotal.0).abs();
-            assert!(drift <= lines.len() as i64 * ((k + 1) / 2), "k={k} drift={drift} n={}", lines.len());
-            let whole_cents = lines.iter().all(|(q, p)| (q.0 as i128 * p.0 as i128) % 1000 == 0);
+            assert!(drift <= lines.len() as i64 * ((k + 1) / 2) * CENT, "k={k} drift={drift} n={}", lines.len());
+            let whole_cents = lines.iter().all(|(q, p)| (q.0 as i128 * p.0 as i128) % 10_000 == 0);
             if whole_cents {
                 assert_eq!(big.subtotal.0, k * base.subtotal.0);
             }
@@ -886,7 +924,7 @@ mod tests {
     fn property_display_parses_back_to_the_same_value() {
         let mut rng = XorShift::new(0x5EED_0004);
         for _ in 0..CASES {
-            let money = Money(rng.range(-MAX_CENTS, MAX_CENTS));
+            let money = Money(rng.range(-MAX_THOUSANDTHS, MAX_THOUSANDTHS));
             assert_eq!(Money::parse(&money.to_string()), Ok(money));
             let json = serde_json::to_value(money).unwrap();
             assert_eq!(serde_json::from_value::<Money>(json).unwrap(), money);
@@ -899,10 +937,10 @@ mod tests {
 
     #[test]
     fn property_json_numbers_with_up_to_15_digits_are_exact() {
-        // Every amount up to Money::MAX, sent as a JSON number, reads back to the same cents.
+        // Every amount up to Money::MAX, sent as a JSON number, reads back to the same value.
         let mut rng = XorShift::new(0x5EED_0005);
         for _ in 0..CASES {
-            let money = Money(rng.range(0, MAX_CENTS));
+            let money = Money(rng.range(0, MAX_THOUSANDTHS));
             let text = money.to_string();
             let v: Value = serde_json::from_str(&text).unwrap();
             assert_eq!(Money::from_json(&v), Ok(money), "{text}");

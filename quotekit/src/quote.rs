@@ -37,15 +37,17 @@
 //! - Line items take `unit_price` or the app's `cost` (both when they are equal), and an
 //!   optional `id` (string or integer) and `category`.
 //! - Numbers are JSON numbers or decimal strings, read exactly (see [`crate::money`]): prices
-//!   with ≤ 2 decimals, quantities with ≤ 3, rates (percent) with ≤ 2. Totals follow the
-//!   rounding rule documented there; a quote whose total would exceed 9999999999.99 is refused.
+//!   with at most the decimals of the quote's currency (2 for USD, 0 for JPY, 3 for KWD),
+//!   quantities with ≤ 3, rates (percent) with ≤ 2. Totals follow the rounding rule
+//!   documented there, to the currency's smallest unit; a quote whose total would exceed
+//!   9999999999.99 is refused.
 //! - `tax_rate` and `markup_rate` default to 0 on create.
 //! - `currency` is an active ISO 4217 code ([`crate::currency`]), upper case; unknown codes
 //!   are `unknown_currency`. Absent on create, the caller fills in the owner's preferred
-//!   currency and checks the quote again ([`QuoteFields::check`]). In a currency without
-//!   minor units (JPY) unit prices must be whole (`"10.50"` is `too_precise` on
-//!   `line_items[i].unit_price`, never rounded away) and every total is rounded to whole
-//!   units ([`crate::money::Totals::compute_in`]).
+//!   currency and checks the quote again ([`QuoteFields::check`]). Unit prices must be whole
+//!   numbers of the currency's smallest unit (`"10.50"` in JPY, `"10.505"` in USD and
+//!   `"1.2345"` anywhere are `too_precise` on `line_items[i].unit_price`, never rounded away)
+//!   and every total is rounded to that unit ([`crate::money::Totals::compute_in`]).
 //! - Status: draft → sent → accepted | declined | expired; accepted → converted
 //!   ([`transition`]). Setting the status a quote already has is allowed and changes nothing.
 
@@ -325,7 +327,8 @@ pub struct ValidLineItem {
 }
 
 impl ValidLineItem {
-    /// quantity × unit price, rounded to cents half away from zero.
+    /// quantity × unit price, rounded to cents half away from zero (whether it fits at all;
+    /// a quote's line totals are rounded in its currency by [`Totals::compute_in`]).
     pub fn total(&self) -> Result<Money, MoneyError> {
         self.unit_price.times(self.quantity)
     }
@@ -397,7 +400,10 @@ impl QuoteFields {
     /// name) and the totals; for a quote after an update was applied.
     pub fn check(&self) -> Result<Totals, Vec<FieldError>> {
         let mut errors = Errors::default();
-        let step = currency_step(&mut errors, self.currency.as_deref());
+        let currency = match self.currency.as_deref() {
+            Some(code) => lookup_currency(&mut errors, code).map(Some),
+            None => Ok(None),
+        };
         let totals = whole_quote_rules(
             &mut errors,
             Some(self.is_template),
@@ -405,7 +411,7 @@ impl QuoteFields {
             Some(&self.line_items),
             Some(self.markup_rate),
             Some(self.tax_rate),
-            step,
+            currency,
         );
         match totals {
             Some(t) if errors.0.is_empty() => Ok(t),
@@ -609,10 +615,10 @@ pub fn validate(input: &QuoteInput) -> Result<ValidQuote, Vec<FieldError>> {
     let markup_rate = p.markup_rate.value_or(Rate::ZERO);
     let tax_rate = p.tax_rate.value_or(Rate::ZERO);
     let has_template_name = p.template_name.is_set() || p.template_name.is_invalid();
-    let step = match &p.currency {
-        Slot::Set(c) => currency_step(&mut errors, Some(c)),
-        Slot::Invalid => None,
-        Slot::Absent | Slot::Null => Some(1),
+    let currency = match &p.currency {
+        Slot::Set(c) => lookup_currency(&mut errors, c).map(Some),
+        Slot::Invalid => Err(()),
+        Slot::Absent | Slot::Null => Ok(None),
     };
     let totals = whole_quote_rules(
         &mut errors,
@@ -621,7 +627,7 @@ pub fn validate(input: &QuoteInput) -> Result<ValidQuote, Vec<FieldError>> {
         line_items.as_deref(),
         markup_rate,
         tax_rate,
-        step,
+        currency,
     );
 
     if !errors.0.is_empty() {
@@ -885,7 +891,9 @@ fn read_quote(errors: &mut Errors, q: &Map<String, Value>, mode: Mode, operation
 }
 
 /// The rules that span fields, on whatever could be read: a template needs a name, a quote
-/// needs a line item, and the totals must fit. `None` for unreadable inputs (already reported).
+/// needs a line item, prices fit the currency and the totals must fit. `None` for unreadable
+/// inputs (already reported). `currency` is `Ok(None)` before the owner's is filled in (the
+/// totals are then in cents, and computed again once it is), `Err` when unknown (reported).
 fn whole_quote_rules(
     errors: &mut Errors,
     is_template: Option<bool>,
@@ -893,7 +901,7 @@ fn whole_quote_rules(
     items: Option<&[ValidLineItem]>,
     markup_rate: Option<Rate>,
     tax_rate: Option<Rate>,
-    step: Option<i64>,
+    currency: Result<Option<Currency>, ()>,
 ) -> Option<Totals> {
     if is_template == Some(true) && !has_template_name {
         errors.add("template_name", code::REQUIRED, "a template needs a template_name");
@@ -912,16 +920,17 @@ fn whole_quote_rules(
             );
         }
     }
-    let step = step?;
+    let currency = currency.ok()?;
     for (i, item) in items.iter().enumerate() {
-        if item.unit_price.cents() % step != 0 {
-            errors.add(
-                format!("line_items[{i}].unit_price"),
-                code::TOO_PRECISE,
-                "the quote's currency has no minor unit: send a whole unit price",
-            );
+        if let Some(c) = currency.filter(|c| !c.carries(item.unit_price)) {
+            let detail = match c.minor_units() {
+                0 => format!("{} has no minor unit: send a whole unit price", c.code()),
+                n => format!("{} has {n} decimal places: send a unit price with at most {n}", c.code()),
+            };
+            errors.add(format!("line_items[{i}].unit_price"), code::TOO_PRECISE, detail);
         }
     }
+    let step = currency.map_or(crate::money::CENT, Currency::step);
     if errors.0.len() > before {
         return None;
     }
@@ -938,23 +947,11 @@ fn whole_quote_rules(
     }
 }
 
-/// The rounding step (in cents) of a quote's currency; `Some(1)` when not yet chosen, `None`
-/// (with an error) when unknown.
-fn currency_step(errors: &mut Errors, currency: Option<&str>) -> Option<i64> {
-    match currency {
-        None => Some(1),
-        Some(code) => match Currency::lookup(code) {
-            Some(c) => Some(c.step()),
-            None => {
-                errors.add(
-                    "currency",
-                    code::UNKNOWN_CURRENCY,
-                    format!("`{code}` is not an active ISO 4217 currency code"),
-                );
-                None
-            }
-        },
-    }
+/// The currency of `code`; `Err` (with an error) when it is not an active one.
+fn lookup_currency(errors: &mut Errors, code: &str) -> Result<Currency, ()> {
+    Currency::lookup(code).ok_or_else(|| {
+        errors.add("currency", code::UNKNOWN_CURRENCY, format!("`{code}` is not an active ISO 4217 currency code"))
+    })
 }
 
 /// An ISO 4217 code (any case, kept in capitals).
@@ -1210,7 +1207,7 @@ fn read_quantity(errors: &mut Errors, field: &str, v: &Value) -> Read<Quantity> 
 }
 
 fn read_price(errors: &mut Errors, field: &str, v: &Value) -> Read<Money> {
-    let max = Money::from_cents(MAX_UNIT_PRICE_UNITS * 100).unwrap_or(Money::ZERO);
+    let max = Money::from_thousandths(MAX_UNIT_PRICE_UNITS * 1000).unwrap_or(Money::ZERO);
     let range = format!("must be between 0 and {max}");
     read_decimal(errors, field, v, Money::from_json, |m| !m.is_negative() && *m <= max, &range)
 }
@@ -1270,21 +1267,24 @@ pub mod stored {
   q.tax_amount::text AS tax_amount, q.total::text AS total, q.notes, q.valid_until, q.is_template, q.template_name,
   q.sent_at, q.accepted_at, q.declined_at, q.created_at, q.updated_at, q.currency";
 
-    /// A row of [`COLUMNS`] as the API answers it: the amounts as decimal strings, and each
-    /// also printed in the quote's currency (`total_formatted`: `EUR 1,234.50`).
+    /// A row of [`COLUMNS`] as the API answers it: the amounts as decimal strings (two
+    /// decimals, a third when there is one: `"1234.50"`, `"4.011"`), and each also printed in
+    /// the quote's currency (`total_formatted`: `EUR 1,234.50`, `KWD 4.010`).
     pub fn to_json(r: &Row<'_>) -> Result<Value, DbError> {
         let currency = r.string("currency")?;
-        let formatted = |column: &str| -> Result<String, DbError> {
-            let amount = crate::money::Money::parse(&r.string(column)?)
-                .map_err(|e| DbError::Decode(format!("column `{column}`: {e}")))?;
-            Ok(crate::currency::format(amount, &currency))
+        let amount = |column: &str| -> Result<crate::money::Money, DbError> {
+            crate::money::Money::parse(&r.string(column)?)
+                .map_err(|e| DbError::Decode(format!("column `{column}`: {e}")))
         };
+        let (subtotal, markup, tax, total) =
+            (amount("subtotal")?, amount("markup_amount")?, amount("tax_amount")?, amount("total")?);
+        let formatted = |a| crate::currency::format(a, &currency);
         Ok(json!({
+            "subtotal_formatted": formatted(subtotal),
+            "markup_amount_formatted": formatted(markup),
+            "tax_amount_formatted": formatted(tax),
+            "total_formatted": formatted(total),
             "currency": currency,
-            "subtotal_formatted": formatted("subtotal")?,
-            "markup_amount_formatted": formatted("markup_amount")?,
-            "tax_amount_formatted": formatted("tax_amount")?,
-            "total_formatted": formatted("total")?,
             "id": r.string("id")?,
             "quote_number": r.string("quote_number")?,
             "status": r.string("status")?,
@@ -1294,12 +1294,12 @@ pub mod stored {
             "client_phone": r.text("client_phone")?,
             "client_address": r.text("client_address")?,
             "line_items": r.json("line_items")?.unwrap_or_else(|| json!([])),
-            "subtotal": r.string("subtotal")?,
+            "subtotal": subtotal.to_string(),
             "markup_rate": r.string("markup_rate")?,
-            "markup_amount": r.string("markup_amount")?,
+            "markup_amount": markup.to_string(),
             "tax_rate": r.string("tax_rate")?,
-            "tax_amount": r.string("tax_amount")?,
-            "total": r.string("total")?,
+            "tax_amount": tax.to_string(),
+            "total": total.to_string(),
             "notes": r.text("notes")?,
             "valid_until": r.timestamp("valid_until")?,
             "is_template": r.flag("is_template")?,
@@ -1380,6 +1380,30 @@ mod tests {
         let mut fields = stored();
         fields.line_items[0].unit_price = m("25.50");
         validate_update(&update_input(json!({"currency": "JPY"}))).unwrap().apply(&mut fields);
+        assert_eq!(pairs(&fields.check().unwrap_err()), vec![("line_items[0].unit_price", code::TOO_PRECISE)]);
+    }
+
+    #[test]
+    fn a_quote_in_dinars_keeps_three_decimals() {
+        let kwd =
+            |items: Value| json!({"client_name": "Ada", "currency": "KWD", "tax_rate": "8.25", "line_items": items});
+        // 3 × 1.235 = 3.705; tax 8.25 % = 0.3056625 → 0.306; total 4.011.
+        let v = ok(kwd(json!([{"name": "a", "quantity": 3, "unit_price": "1.235"}])));
+        assert_eq!(v.totals.line_totals, vec![m("3.705")]);
+        assert_eq!((v.totals.tax_amount, v.totals.total), (m("0.306"), m("4.011")));
+        // A fourth decimal is refused, as a third is in dollars.
+        let e = errs(kwd(json!([{"name": "a", "quantity": 3, "unit_price": "1.2345"}])));
+        assert_eq!(pairs(&e), vec![("line_items[0].unit_price", code::TOO_PRECISE)]);
+        let usd = json!({"client_name": "Ada", "currency": "USD", "line_items": [{"name": "a", "quantity": 1, "unit_price": "1.235"}]});
+        let e = errs(usd);
+        assert_eq!(pairs(&e), vec![("line_items[0].unit_price", code::TOO_PRECISE)]);
+        assert!(e[0].message.contains("USD has 2 decimal places"), "{e:?}");
+        // Before the owner's currency is known a third decimal is kept: it may be theirs.
+        let v = ok(json!({"client_name": "Ada", "line_items": [{"name": "a", "quantity": 1, "unit_price": "1.235"}]}));
+        let mut fields = v.quote;
+        fields.currency = Some("BHD".into());
+        assert_eq!(fields.check().unwrap().total, m("1.235"));
+        fields.currency = Some("EUR".into());
         assert_eq!(pairs(&fields.check().unwrap_err()), vec![("line_items[0].unit_price", code::TOO_PRECISE)]);
     }
 
@@ -1561,7 +1585,7 @@ mod tests {
         let e = errs(json!({"client_name": "Ada", "line_items": [
             {"name": "", "quantity": "abc", "unit_price": -1},
             item(),
-            {"quantity": 1.0005, "unit_price": "1.001", "colour": "red", "total": "5.00"},
+            {"quantity": 1.0005, "unit_price": "1.0001", "colour": "red", "total": "5.00"},
             7
         ]}));
         assert_eq!(
@@ -1761,7 +1785,8 @@ mod tests {
             (priced(json!(1), json!("NaN")), "line_items[0].unit_price", "invalid_number"),
             (priced(json!(1), json!("1e3")), "line_items[0].unit_price", "invalid_number"),
             (priced(json!(true), json!(1)), "line_items[0].quantity", "invalid_number"),
-            (priced(json!(1), json!(1.005)), "line_items[0].unit_price", "too_precise"),
+            (priced(json!(1), json!(1.0005)), "line_items[0].unit_price", "too_precise"),
+            (with(priced(json!(1), json!(1.005)), "currency", json!("USD")), "line_items[0].unit_price", "too_precise"),
         ];
         for (body, field, code) in cases {
             assert_eq!(pairs(&errs(body)), [(field, code)]);
@@ -1967,7 +1992,7 @@ mod tests {
             for i in 0..n {
                 let qty = rng.range(1, 1_000_000); // 0.001 ..= 1,000
                 let price = rng.range(0, 1_000_000); // 0 ..= 10,000.00
-                lines.push((Quantity::from_thousandths(qty), Money::from_cents(price).unwrap()));
+                lines.push((Quantity::from_thousandths(qty), Money::from_thousandths(price * 10).unwrap()));
                 items.push(json!({"name": format!("item {i}"), "quantity": number(&mut rng, qty, 3), "unit_price": number(&mut rng, price, 2)}));
             }
             let markup = rng.range(0, 100_000);
@@ -1977,7 +2002,10 @@ mod tests {
             let expected = Totals::compute(&lines, Rate::from_hundredths(markup), Rate::from_hundredths(tax)).unwrap();
             assert_eq!(v.totals, expected);
             let t = &v.totals;
-            assert_eq!(t.total.cents(), t.subtotal.cents() + t.markup_amount.cents() + t.tax_amount.cents());
+            assert_eq!(
+                t.total.thousandths(),
+                t.subtotal.thousandths() + t.markup_amount.thousandths() + t.tax_amount.thousandths()
+            );
             assert!(t.total >= t.subtotal && t.line_totals.iter().all(|l| !l.is_negative()));
             // Serialised amounts parse back to the same values.
             let json = serde_json::to_value(t).unwrap();

@@ -1,6 +1,6 @@
 //! Bounded random-input runs over the code that reads what strangers send: the Stripe
-//! signature header, access tokens, JSON request bodies and quote validation, quote maths and
-//! the threat detector. Every input is generated from a fixed seed (a failure names its seed
+//! signature header, access tokens, JSON request bodies and quote validation, quote maths,
+//! the threat detector and uploaded logos. Every input is generated from a fixed seed (a failure names its seed
 //! and input and can be replayed), mutated from valid samples so the runs reach deep into the
 //! parsers, and checked for more than "no panic": each target has properties that must hold.
 //!
@@ -10,6 +10,7 @@
 
 use credentials::encoding::base64url_decode;
 use credentials::jwt::{self, JwtConfig};
+use quotekit::image::{self, samples};
 use quotekit::money::{Money, Quantity, Rate, Totals};
 use quotekit::quote::{validate, validate_update, QuoteInput, QuoteUpdateInput};
 use serde_json::{json, Value};
@@ -491,6 +492,11 @@ fn reference_round(num: i128, den: i128) -> i128 {
     }
 }
 
+/// An amount in cents (`Totals::compute` rounds every amount to cents).
+fn cents(m: Money) -> i128 {
+    m.thousandths() as i128 / 10
+}
+
 #[test]
 fn quote_maths() {
     const MAX: i128 = 999_999_999_999;
@@ -499,7 +505,8 @@ fn quote_maths() {
             .map(|_| {
                 let q = if rng.chance(70) { (rng.next() % 100_000) as i64 } else { rng.edgy_i64() };
                 let p = if rng.chance(70) { (rng.next() % 10_000_000) as i64 } else { rng.edgy_i64() };
-                (Quantity::from_thousandths(q), Money::from_cents(p.clamp(-(MAX as i64), MAX as i64)).unwrap())
+                let p = p.clamp(-(MAX as i64), MAX as i64) * 10; // cents, in thousandths
+                (Quantity::from_thousandths(q), Money::from_thousandths(p).unwrap())
             })
             .collect();
         let markup = Rate::from_hundredths(if rng.chance(80) { (rng.next() % 100_001) as i64 } else { rng.edgy_i64() });
@@ -513,10 +520,10 @@ fn quote_maths() {
             let mut totals = Vec::new();
             let mut sub = 0i128;
             for (q, p) in &lines {
-                if q.thousandths() < 0 || p.cents() < 0 {
+                if q.thousandths() < 0 || cents(*p) < 0 {
                     return None;
                 }
-                let t = reference_round(q.thousandths() as i128 * p.cents() as i128, 1000);
+                let t = reference_round(q.thousandths() as i128 * cents(*p), 1000);
                 if t > MAX {
                     return None;
                 }
@@ -539,12 +546,14 @@ fn quote_maths() {
         let got = Totals::compute(&lines, markup, tax);
         match (got, expected) {
             (Ok(t), Some((lines_e, sub, m, x, total))) => {
-                let lines_g: Vec<i128> = t.line_totals.iter().map(|m| m.cents() as i128).collect();
+                let lines_g: Vec<i128> = t.line_totals.iter().map(|m| cents(*m)).collect();
+                let mut amounts = t.line_totals.iter().chain([&t.subtotal, &t.markup_amount, &t.tax_amount, &t.total]);
                 if lines_g != lines_e
-                    || t.subtotal.cents() as i128 != sub
-                    || t.markup_amount.cents() as i128 != m
-                    || t.tax_amount.cents() as i128 != x
-                    || t.total.cents() as i128 != total
+                    || cents(t.subtotal) != sub
+                    || cents(t.markup_amount) != m
+                    || cents(t.tax_amount) != x
+                    || cents(t.total) != total
+                    || !amounts.all(|a| a.is_multiple_of(10))
                 {
                     return Err(format!("totals differ from the reference: {t:?} vs {sub} {m} {x} {total}"));
                 }
@@ -790,4 +799,85 @@ fn threat_detector_work_is_linear() {
         Ok(())
     });
     eprintln!("fuzz threat_work: worst {:.1} steps a byte (bound {}): {}", worst.0, work::STEPS_PER_BYTE, worst.1);
+}
+
+// ---- Logos --------------------------------------------------------------------------------
+
+/// `png` with every complete chunk's CRC made right again, so that a mutation reaches the
+/// header, the palette and the image data instead of stopping at the first CRC.
+fn with_crcs_fixed(mut png: Vec<u8>) -> Vec<u8> {
+    let mut at = 8;
+    while at + 12 <= png.len() {
+        let len = u32::from_be_bytes([png[at], png[at + 1], png[at + 2], png[at + 3]]) as usize;
+        let Some(end) = (at + 8).checked_add(len).filter(|end| end + 4 <= png.len()) else { break };
+        let crc = image::crc32(&[&png[at + 4..end]]);
+        png[end..end + 4].copy_from_slice(&crc.to_be_bytes());
+        at = end + 4;
+    }
+    png
+}
+
+#[test]
+fn logo_uploads() {
+    use std::io::Write;
+    let zlib = |raw: &[u8]| {
+        let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::fast());
+        z.write_all(raw).unwrap();
+        z.finish().unwrap()
+    };
+    // (depth, colour type, interlaced, chunks): kinds embedded as they are and decoded ones.
+    let palette: Vec<u8> = (0..48u8).collect();
+    type Chunks = Vec<(&'static [u8; 4], Vec<u8>)>;
+    let kinds: Vec<(u8, u8, bool, Chunks)> = vec![
+        (8, 2, false, vec![]),
+        (8, 6, true, vec![]),
+        (16, 4, false, vec![]),
+        (1, 0, true, vec![(b"tRNS", vec![0, 1])]),
+        (4, 3, false, vec![(b"PLTE", palette.clone()), (b"tRNS", vec![0, 90, 255])]),
+        (16, 2, true, vec![(b"tRNS", vec![0, 1, 0, 2, 0, 3])]),
+    ];
+    let channels = |color_type: u8| match color_type {
+        2 => 3,
+        4 => 2,
+        6 => 4,
+        _ => 1,
+    };
+    run("logo", |rng| {
+        let (depth, color_type, interlaced, chunks) = rng.pick(&kinds).clone();
+        let (w, h) = (16 + rng.below(12) as u32, 16 + rng.below(12) as u32);
+        let max = (1u32 << depth) - 1;
+        let seed = rng.next();
+        let pixel = |x: u32, y: u32| -> Vec<u16> {
+            (0..channels(color_type))
+                .map(|c| ((seed as u32 ^ (x * 31 + y * 7 + c as u32 * 3)) % (max + 1)) as u16)
+                .collect()
+        };
+        let chunks: Vec<(&[u8; 4], &[u8])> = chunks.iter().map(|(k, d)| (*k, d.as_slice())).collect();
+        let mut rows = samples::scanlines(w, h, depth, interlaced, pixel);
+        // Mutate the decoded rows (filters, lengths) or the file itself (header, chunks, zlib).
+        let file = if rng.chance(50) {
+            rows = mutate(rng, &rows);
+            samples::png_file(w, h, depth, color_type, interlaced, &chunks, &zlib(&rows))
+        } else {
+            let file = samples::png_file(w, h, depth, color_type, interlaced, &chunks, &zlib(&rows));
+            let mutated = mutate(rng, &file);
+            if rng.chance(90) {
+                with_crcs_fixed(mutated)
+            } else {
+                mutated
+            }
+        };
+        match image::check(Some("image/png"), &file) {
+            Ok(checked) => {
+                // Accepted: the renderer gets image data of the right size from it.
+                let (img, data) = image::pdf_data(&file).map_err(|p| format!("accepted, then not drawn: {p:?}"))?;
+                if (img.width, img.height) != (checked.width, checked.height) || data.data.is_empty() {
+                    return Err(format!("drawn as {img:?} after {checked:?}"));
+                }
+            }
+            Err(p) if matches!(p.status, 400 | 413) => {}
+            Err(p) => return Err(format!("refused with {}: {p:?}", p.status)),
+        }
+        Ok(())
+    });
 }

@@ -492,6 +492,7 @@ fn every_operation_answers_as_its_schema_says() {
     t.call("quote_processor_get_shared_token", &[&token], "", None, "");
     t.call("quote_processor_get_shared_token_pdf", &[&token], "", None, "");
     t.call("quote_processor_post_shared_token_accept", &[&token], "", Some(json!({"name": "Tour Client"})), "");
+    t.call("quote_processor_get_id_share", &[&q1], "", None, &user);
     t.call("quote_processor_delete_id_share_link_id", &[&q1, &link_id], "", None, &user);
     t.call("quote_processor_delete_id_share", &[&q1], "", None, &user);
     let declined = t.call("quote_processor_post", &[], "", Some(new_quote.clone()), &user);

@@ -168,31 +168,44 @@ fn exports_download_as_rfc4180_csv_and_json() {
     let tricky = quote(&host, &user, "Smith, \"Bob\" & Sons", "line one\nline two, with comma");
     let plain = quote(&host, &user, "Plain", "");
     let foreign = quote(&host, &other, "Hidden", "");
+    let r = host
+        .post("/functions/v1/quote-processor")
+        .bearer(&Jwt::user(&user))
+        .json(&json!({"client_name": "Dinar", "currency": "KWD",
+                      "line_items": [{"name": "Tiles", "quantity": 3, "unit_price": "1.235"}]}))
+        .send();
+    assert_eq!(r.status, 201, "{}", r.text());
+    let dinar = r.json()["id"].as_str().unwrap().to_string();
     let j = submit(
         &host,
         &user,
-        &json!({"operation": "export_quotes", "items": [tricky, foreign, plain], "options": {"format": "csv"}}),
+        &json!({"operation": "export_quotes", "items": [tricky, foreign, plain, dinar], "options": {"format": "csv"}}),
     )
     .json();
-    assert_eq!((j["processed_items"].as_i64(), j["failed_items"].as_i64()), (Some(2), Some(1)), "{j}");
+    assert_eq!((j["processed_items"].as_i64(), j["failed_items"].as_i64()), (Some(3), Some(1)), "{j}");
     let id = j["id"].as_str().unwrap();
     let r = host.get(&format!("{PATH}/jobs/{id}/download")).bearer(&Jwt::user(&user)).send();
     assert_eq!(r.status, 200, "{}", r.text());
     assert!(r.header("content-type").unwrap().starts_with("text/csv"));
     assert!(r.header("content-disposition").unwrap().contains("attachment; filename="));
     let rows = parse_csv(&r.text());
-    assert_eq!(rows.len(), 3, "header + one row per exported quote");
+    assert_eq!(rows.len(), 4, "header + one row per exported quote");
     let col = |name: &str| rows[0].iter().position(|c| c == name).unwrap();
     assert_eq!(rows[1][col("id")], tricky);
     assert_eq!(rows[1][col("client_name")], "Smith, \"Bob\" & Sons");
     assert_eq!(rows[1][col("notes")], "line one\nline two, with comma");
-    assert_eq!(rows[1][col("total")], "39.98");
+    assert_eq!((rows[1][col("currency")].as_str(), rows[1][col("total")].as_str()), ("USD", "39.98"));
     assert_eq!(rows[2][col("id")], plain);
+    // Each row names the currency of its amounts, just before them.
+    assert_eq!(col("currency") + 1, col("subtotal"));
+    assert_eq!(rows[3][col("id")], dinar);
+    assert_eq!((rows[3][col("currency")].as_str(), rows[3][col("total")].as_str()), ("KWD", "3.705"));
     assert!(!r.text().contains("Hidden"));
     let r = host.get(&format!("{PATH}/jobs/{id}/download?format=json")).bearer(&Jwt::user(&user)).send();
     assert_eq!(r.status, 200);
     let v = r.json();
-    assert_eq!(v["count"], 2);
+    assert_eq!(v["count"], 3);
+    assert_eq!(v["quotes"][2]["currency"], "KWD");
     assert_eq!(v["quotes"][0]["client_name"], "Smith, \"Bob\" & Sons");
     // Someone else cannot download it.
     let r = host.get(&format!("{PATH}/jobs/{id}/download")).bearer(&Jwt::user(&other)).send();

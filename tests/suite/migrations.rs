@@ -88,7 +88,8 @@ fn reset_recreates_a_local_database_and_migrates_it() {
 #[test]
 fn quote_currency_is_backfilled_from_the_owners_preferred_currency() {
     let db = TestDb::new();
-    // As before 0016: no column, the file not applied.
+    // As before 0016: no column (nor 0018's trigger that fills it in), the file not applied.
+    db.exec("DROP TRIGGER quotes_default_currency ON public.quotes");
     db.exec("ALTER TABLE public.quotes DROP COLUMN currency");
     db.exec("DELETE FROM supabase_migrations.schema_migrations WHERE version = '0016'");
     let mut owners = Vec::new();
@@ -119,4 +120,86 @@ fn quote_currency_is_backfilled_from_the_owners_preferred_currency() {
     // Three capital letters only.
     let bad = db.client().execute("UPDATE quotes SET currency = 'eur'", &[]);
     assert!(bad.is_err(), "lower case passes the check");
+}
+
+#[test]
+fn a_quote_inserted_without_a_currency_takes_its_owners() {
+    let db = TestDb::new();
+    let (euro, plain) = (db.user("euro-api@example.test"), db.user("plain-api@example.test"));
+    for user in [&euro, &plain] {
+        db.subscribe(user, e2e::Plan::unlimited());
+    }
+    db.exec(&format!("INSERT INTO company_settings (id, preferred_currency) VALUES ('{euro}', 'eur')"));
+    let mut c = db.client();
+    // As the original app inserts through the Data API: the owner's role and claims, no currency.
+    let insert = |c: &mut postgres::Client, user: &str, seq: i32, currency: Option<&str>| -> String {
+        let mut tx = c.transaction().unwrap();
+        let claims = format!(r#"{{"sub":"{user}","role":"authenticated","aud":"authenticated"}}"#);
+        tx.execute(
+            "SELECT set_config('role', 'authenticated', true), set_config('request.jwt.claims', $1, true)",
+            &[&claims],
+        )
+        .unwrap();
+        let currency_column = if currency.is_some() { ", currency" } else { "" };
+        let currency_value = currency.map(|c| format!(", '{c}'")).unwrap_or_default();
+        let row = tx
+            .query_one(
+                &format!(
+                    "INSERT INTO public.quotes (user_id, client_name, quote_number, quote_year, quote_seq{currency_column})
+                     VALUES (auth.uid(), 'Data API', 'Q-2026-' || lpad($1::int::text, 4, '0'), 2026, $1{currency_value})
+                     RETURNING currency"
+                ),
+                &[&seq],
+            )
+            .unwrap();
+        tx.commit().unwrap();
+        row.get(0)
+    };
+    assert_eq!(insert(&mut c, &euro, 1, None), "EUR", "the owner's preferred currency, in capitals");
+    assert_eq!(insert(&mut c, &euro, 2, Some("JPY")), "JPY", "a named currency is kept");
+    assert_eq!(insert(&mut c, &plain, 1, None), "USD", "no company settings: USD");
+    // As the service role or an administrator's SQL, for any owner.
+    let by_sql: String = c
+        .query_one(
+            "INSERT INTO quotes (user_id, client_name, quote_number, quote_year, quote_seq)
+             VALUES ($1::text::uuid, 'SQL', 'Q-2026-0003', 2026, 3) RETURNING currency",
+            &[&euro],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(by_sql, "EUR");
+    // Also where ordinary triggers are off (data loads in replica mode).
+    let mut tx = c.transaction().unwrap();
+    tx.batch_execute("SET LOCAL session_replication_role = replica").unwrap();
+    let loaded: String = tx
+        .query_one(
+            "INSERT INTO quotes (user_id, client_name, quote_number, quote_year, quote_seq)
+             VALUES ($1::text::uuid, 'Load', 'Q-2026-0005', 2026, 5) RETURNING currency",
+            &[&euro],
+        )
+        .unwrap()
+        .get(0);
+    tx.commit().unwrap();
+    assert_eq!(loaded, "EUR");
+    // A setting that is no currency code falls back to USD rather than failing the insert.
+    db.exec(&format!("UPDATE company_settings SET preferred_currency = 'e1' || 'x' WHERE id = '{euro}'"));
+    assert_eq!(insert(&mut c, &euro, 4, None), "USD");
+}
+
+#[test]
+fn quote_amounts_keep_three_decimals() {
+    let db = TestDb::new();
+    let user = db.user("dinar-sql@example.test");
+    db.subscribe(&user, e2e::Plan::unlimited());
+    let row = db
+        .client()
+        .query_one(
+            "INSERT INTO quotes (user_id, client_name, quote_number, quote_year, quote_seq, currency, subtotal, tax_amount, total)
+             VALUES ($1::text::uuid, 'c', 'Q-2026-0001', 2026, 1, 'KWD', 4.038, 0.333, 4.371)
+             RETURNING subtotal::text, tax_amount::text, total::text",
+            &[&user],
+        )
+        .unwrap();
+    let got: (String, String, String) = (row.get(0), row.get(1), row.get(2));
+    assert_eq!(got, ("4.038".into(), "0.333".into(), "4.371".into()));
 }

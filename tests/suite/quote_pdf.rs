@@ -956,6 +956,83 @@ fn a_yen_quote_has_whole_amounts_and_refuses_fractional_prices() {
     assert_eq!(n, 1);
 }
 
+#[test]
+fn a_dinar_quote_keeps_its_third_decimal_in_the_database_the_answer_the_page_and_the_pdf() {
+    let db = TestDb::new();
+    let user = db.user("dinar@example.test");
+    plan(&db, &user, false, false);
+    company(&db, &user);
+    db.exec(&format!("UPDATE company_settings SET preferred_currency = 'KWD' WHERE id = '{user}'"));
+    let host = Host::start(HostConfig::app(&db));
+    // A price with more decimals than the currency has is refused, never rounded away.
+    let r = new_quote(
+        &host,
+        &user,
+        &json!({"client_name": "Al-Sabah", "line_items": [{"name": "Tiles", "quantity": 3, "unit_price": "1.2345"}]}),
+    );
+    assert_eq!(r.status, 400, "{}", r.text());
+    let e = &r.json()["errors"][0];
+    assert_eq!((e["field"].as_str(), e["code"].as_str()), (Some("line_items[0].unit_price"), Some("too_precise")));
+
+    // 3 × 1.235 = 3.705; 0.333 × 1.001 = 0.333333 → 0.333; subtotal 4.038; tax 8.25 % =
+    // 0.333135 → 0.333; total 4.371 (in cents it would have been 3.71 + 0.33 + 0.33 = 4.37).
+    let r = new_quote(
+        &host,
+        &user,
+        &json!({"client_name": "Al-Sabah", "tax_rate": "8.25", "line_items": [
+            {"name": "Tiles", "quantity": 3, "unit_price": "1.235"},
+            {"name": "Grout", "quantity": "0.333", "unit_price": 1.001}]}),
+    );
+    assert_eq!(r.status, 201, "{}", r.text());
+    let q = r.json();
+    assert_eq!(q["currency"], "KWD", "the company's currency");
+    let totals: Vec<&str> = q["line_items"].as_array().unwrap().iter().map(|i| i["total"].as_str().unwrap()).collect();
+    assert_eq!(totals, vec!["3.705", "0.333"]);
+    assert_eq!(
+        (q["subtotal"].as_str(), q["tax_amount"].as_str(), q["total"].as_str()),
+        (Some("4.038"), Some("0.333"), Some("4.371"))
+    );
+    assert_eq!(
+        (q["total_formatted"].as_str(), q["markup_amount_formatted"].as_str()),
+        (Some("KWD 4.371"), Some("KWD 0.000"))
+    );
+    let id = q["id"].as_str().unwrap().to_string();
+    let row = db
+        .client()
+        .query_one("SELECT subtotal::text, tax_amount::text, total::text FROM quotes WHERE id = $1::text::uuid", &[&id])
+        .unwrap();
+    let stored: (String, String, String) = (row.get(0), row.get(1), row.get(2));
+    assert_eq!(stored, ("4.038".into(), "0.333".into(), "4.371".into()));
+    // Read back, the answer is the same.
+    let again = host.get(&format!("{QUOTES}/{id}")).bearer(&Jwt::user(&user)).send().json();
+    assert_eq!((again["total"].as_str(), again["total_formatted"].as_str()), (Some("4.371"), Some("KWD 4.371")));
+
+    let doc = pdf(&host, &user, &json!({"quote_id": id}));
+    assert_eq!(doc.status, 200, "{}", doc.text());
+    qpdf_check(&doc.body);
+    let text = text(&doc.body);
+    for wanted in ["KWD 4.371", "KWD 4.038", "KWD 0.333", "3.705", "1.235", "1.001", "Total (KWD)"] {
+        assert_has(&text, wanted);
+    }
+
+    let share = host.post(&format!("{QUOTES}/{id}/share")).bearer(&Jwt::user(&user)).send();
+    assert_eq!(share.status, 201, "{}", share.text());
+    let page = host.get(share.json()["path"].as_str().unwrap()).send();
+    assert_eq!(page.status, 200);
+    for wanted in ["KWD 4.371", "KWD 4.038", "3.705", "0.333"] {
+        assert!(page.text().contains(wanted), "{wanted} on the page:\n{}", page.text());
+    }
+
+    // A dollar quote of the same owner still has cents only.
+    let r = new_quote(
+        &host,
+        &user,
+        &json!({"client_name": "Bo", "currency": "USD", "line_items": [{"name": "a", "quantity": "0.333", "unit_price": "1.01"}]}),
+    );
+    assert_eq!(r.status, 201, "{}", r.text());
+    assert_eq!((r.json()["total"].as_str(), r.json()["total_formatted"].as_str()), (Some("0.34"), Some("USD 0.34")));
+}
+
 // ---------------------------------------------------------------------------------------------
 // The company logo (quote-processor's /company/logo, drawn by this function and the share page)
 // ---------------------------------------------------------------------------------------------
@@ -1041,10 +1118,22 @@ fn a_bad_logo_is_refused_and_nothing_is_stored() {
 
     let mut big = png.clone();
     big.resize(600 * 1024, 0);
-    let mut alpha = e2e::images::png_rgb(32, 32);
-    alpha[25] = 6; // colour type RGBA, CRC fixed
-    let crc = e2e::images::crc32(&[&alpha[12..16], &alpha[16..29]]);
-    alpha[29..33].copy_from_slice(&crc.to_be_bytes());
+    let mut bad_crc = e2e::images::png_rgb(32, 32);
+    bad_crc[25] = 6; // colour type RGBA, CRC left as it was
+                     // Hostile image data inside well-formed chunks (every CRC right).
+    use e2e::images::{png_file, scanlines, zlib_zeros};
+    let rows = scanlines(64, 64, 8, false, |x, y| vec![x as u16, y as u16, 7, 200]);
+    let stored = e2e::images::png(64, 64, 8, 6, false, &[], |x, y| vec![x as u16, y as u16, 7, 200]);
+    let idat_at = stored.windows(4).position(|w| w == b"IDAT").unwrap() + 4;
+    let cut_idat = png_file(64, 64, 8, 6, false, &[], &stored[idat_at..idat_at + rows.len() / 2]);
+    let mut bad_filter = rows.clone();
+    bad_filter[257 * 5] = 7; // row 5's filter byte
+    let bad_filter = png_file(64, 64, 8, 6, false, &[], &e2e::images::zlib_stored(&bad_filter));
+    // 64 × 64 RGB needs 12,352 bytes; this stream inflates to 40 MB from about 250 KB.
+    let bomb = png_file(64, 64, 8, 2, false, &[], &zlib_zeros(40_000_000));
+    assert!(bomb.len() < 512 * 1024, "{}", bomb.len());
+    let huge = png_file(60_000, 60_000, 8, 6, true, &[], &zlib_zeros(1 << 20));
+    let trns_on_rgba = e2e::images::png(32, 32, 8, 6, false, &[(b"tRNS", &[0, 1])], |_, _| vec![1, 2, 3, 4]);
     let cases: Vec<(&str, &str, Vec<u8>, u16, &str)> = vec![
         ("600 KiB", "image/png", big, 413, "image_too_large"),
         ("text labelled PNG", "image/png", b"just some text, not an image".to_vec(), 400, "invalid_image"),
@@ -1052,7 +1141,12 @@ fn a_bad_logo_is_refused_and_nothing_is_stored() {
         ("PNG labelled JPEG", "image/jpeg", png.clone(), 400, "invalid_image"),
         ("GIF type", "image/gif", b"GIF89a".to_vec(), 400, "unsupported_image_type"),
         ("too small", "image/png", e2e::images::png_rgb(8, 8), 400, "invalid_image"),
-        ("alpha", "image/png", alpha, 400, "unsupported_image_type"),
+        ("bad CRC", "image/png", bad_crc, 400, "invalid_image"),
+        ("image data cut short", "image/png", cut_idat, 400, "invalid_image"),
+        ("an unknown row filter", "image/png", bad_filter, 400, "invalid_image"),
+        ("decompression bomb", "image/png", bomb, 400, "invalid_image"),
+        ("60,000 px a side", "image/png", huge, 400, "invalid_image"),
+        ("tRNS on RGBA", "image/png", trns_on_rgba, 400, "invalid_image"),
         ("empty", "image/png", Vec::new(), 400, "invalid_image"),
     ];
     for (what, content_type, body, status, code) in cases {
@@ -1080,4 +1174,170 @@ fn a_bad_logo_is_refused_and_nothing_is_stored() {
     assert_eq!(r.status, 200, "{}", r.text());
     qpdf_check(&r.body);
     assert_eq!(tool(&r.body, "pdfimages", &["-list"]).lines().count(), 2);
+}
+
+/// The images of a PDF's first page as pdfimages extracts them: binary PPM or PGM (it writes
+/// soft masks as PPM, gray in each channel), read as (width, height, samples).
+fn extracted_images(pdf: &[u8]) -> Vec<(u32, u32, Vec<u8>)> {
+    let dir = TempDir::new("pdfimages");
+    let file = dir.0.join("doc.pdf");
+    std::fs::write(&file, pdf).unwrap();
+    let out = Command::new("pdfimages").args(["-f", "1", "-l", "1"]).arg(&file).arg(dir.0.join("img")).output();
+    assert!(out.is_ok_and(|o| o.status.success()), "pdfimages failed");
+    let mut files: Vec<_> = std::fs::read_dir(&dir.0)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.file_name().unwrap().to_string_lossy().starts_with("img-"))
+        .collect();
+    files.sort();
+    files
+        .iter()
+        .map(|path| {
+            let bytes = std::fs::read(path).unwrap();
+            // "P6" or "P5", width, height, 255, each after whitespace; one whitespace byte, the samples.
+            let mut fields = Vec::new();
+            let mut at = 0;
+            while fields.len() < 4 {
+                while bytes[at].is_ascii_whitespace() {
+                    at += 1;
+                }
+                let start = at;
+                while !bytes[at].is_ascii_whitespace() {
+                    at += 1;
+                }
+                fields.push(String::from_utf8_lossy(&bytes[start..at]).into_owned());
+            }
+            assert!(["P5", "P6"].contains(&fields[0].as_str()) && fields[3] == "255", "{fields:?} in {path:?}");
+            (fields[1].parse().unwrap(), fields[2].parse().unwrap(), bytes[at + 1..].to_vec())
+        })
+        .collect()
+}
+
+#[test]
+fn transparent_interlaced_16_bit_and_palette_logos_are_drawn_with_their_masks() {
+    use e2e::images::png;
+    let db = TestDb::new();
+    let user = db.user("alpha-logo@example.test");
+    plan(&db, &user, false, false);
+    let (id, _) = insert_quote(&db, &user, &spec(1, vec![line("Lawn mowing", "", 1, 1000)]));
+    let host = Host::start(HostConfig::app(&db));
+    let share = host.post(&format!("/functions/v1/quote-processor/{id}/share")).bearer(&Jwt::user(&user)).send();
+    assert_eq!(share.status, 201, "{}", share.text());
+    let page_path = share.json()["path"].as_str().unwrap().to_string();
+
+    // The reference picture, 8-bit RGBA; 16-bit files carry each value in both bytes.
+    let rgba = |x: u32, y: u32| [(x * 4 % 256) as u8, (y * 6 % 256) as u8, 90, ((x + y) * 3 % 256) as u8];
+    let wide = |v: u8| u16::from(v) << 8 | u16::from(v);
+    let palette: Vec<u8> = (0..16u8).flat_map(|i| [i * 16, 200 - i * 8, 40]).collect();
+    let palette_alpha: Vec<u8> = (0..16u8).map(|i| i * 17).collect();
+    let index = |x: u32, y: u32| (x / 3 + y) % 16;
+
+    // (what, file, colour space, transparent, the pixels to find: RGB or gray, alpha)
+    type Pixels = Option<Box<dyn Fn(u32, u32) -> (Vec<u8>, u8)>>;
+    let cases: Vec<(&str, Vec<u8>, &str, bool, Pixels)> =
+        vec![
+            ("RGBA", png(120, 40, 8, 6, false, &[], |x, y| rgba(x, y).map(u16::from).to_vec()), "rgb", true, None),
+            (
+                "interlaced 16-bit RGBA",
+                png(61, 37, 16, 6, true, &[], |x, y| rgba(x, y).map(wide).to_vec()),
+                "rgb",
+                true,
+                Some(Box::new(move |x, y| (rgba(x, y)[..3].to_vec(), rgba(x, y)[3]))),
+            ),
+            (
+                "gray and alpha",
+                png(48, 48, 8, 4, false, &[], |x, y| vec![u16::from(rgba(x, y)[0]), u16::from(rgba(x, y)[3])]),
+                "gray",
+                true,
+                Some(Box::new(move |x, y| (vec![rgba(x, y)[0]], rgba(x, y)[3]))),
+            ),
+            (
+                "4-bit palette with tRNS",
+                png(40, 20, 4, 3, false, &[(b"PLTE", &palette), (b"tRNS", &palette_alpha)], |x, y| {
+                    vec![index(x, y) as u16]
+                }),
+                "rgb",
+                true,
+                Some(Box::new({
+                    let (palette, palette_alpha) = (palette.clone(), palette_alpha.clone());
+                    move |x, y| {
+                        let i = index(x, y) as usize;
+                        (palette[3 * i..3 * i + 3].to_vec(), palette_alpha[i])
+                    }
+                })),
+            ),
+            (
+                "RGB with a tRNS key colour",
+                png(32, 32, 8, 2, false, &[(b"tRNS", &[0, 0, 0, 9, 0, 90])], |x, y| {
+                    if (x + y) % 2 == 0 {
+                        vec![0, 9, 90]
+                    } else {
+                        vec![200, 9, 90]
+                    }
+                }),
+                "rgb",
+                true,
+                Some(Box::new(|x, y| if (x + y) % 2 == 0 { (vec![0, 9, 90], 0) } else { (vec![200, 9, 90], 255) })),
+            ),
+            (
+                "interlaced RGB",
+                png(50, 30, 8, 2, true, &[], |x, y| rgba(x, y)[..3].iter().map(|&v| v.into()).collect()),
+                "rgb",
+                false,
+                None,
+            ),
+            ("16-bit gray", png(30, 30, 16, 0, false, &[], |x, y| vec![wide(rgba(x, y)[1])]), "gray", false, None),
+            ("1-bit gray", png(64, 16, 1, 0, false, &[], |x, _| vec![u16::from(x % 3 == 0)]), "gray", false, None),
+        ];
+    for (what, file, color, transparent, pixels) in cases {
+        let side = |at: usize| u32::from_be_bytes([file[at], file[at + 1], file[at + 2], file[at + 3]]);
+        let (w, h) = (side(16), side(20)); // IHDR's width and height
+        let r = put_logo(&host, &user, "image/png", file.clone());
+        assert_eq!(r.status, 200, "{what}: {}", r.text());
+        assert_eq!((&r.json()["width"], &r.json()["height"]), (&json!(w), &json!(h)), "{what}");
+
+        let doc = pdf(&host, &user, &json!({"quote_id": id}));
+        assert_eq!(doc.status, 200, "{what}: {}", doc.text());
+        qpdf_check(&doc.body);
+        assert_has(&text(&doc.body), "Lawn mowing");
+        let list = tool(&doc.body, "pdfimages", &["-list"]);
+        let rows: Vec<Vec<&str>> = list.lines().skip(2).map(|l| l.split_whitespace().collect()).collect();
+        let (size, want_rows) = ((w.to_string(), h.to_string()), if transparent { 2 } else { 1 });
+        assert_eq!(rows.len(), want_rows, "{what}:\n{list}");
+        assert_eq!(
+            (rows[0][2], rows[0][3], rows[0][4], rows[0][5], rows[0][7]),
+            ("image", &*size.0, &*size.1, color, "8"),
+            "{what}:\n{list}"
+        );
+        if transparent {
+            assert_eq!(
+                (rows[1][2], rows[1][3], rows[1][4], rows[1][5]),
+                ("smask", &*size.0, &*size.1, "gray"),
+                "{what}:\n{list}"
+            );
+        }
+        // The pixels themselves, colour and mask, as a reader gets them.
+        if let Some(expected) = pixels {
+            let images = extracted_images(&doc.body);
+            assert_eq!(images.len(), 2, "{what}");
+            let ((iw, ih, colour), (_, _, mask)) = (&images[0], &images[1]);
+            assert_eq!((*iw, *ih), (w, h), "{what}");
+            // pdfimages may write a gray image as PPM, its gray repeated in each channel.
+            let (channels, mask_channels) = (colour.len() / (w * h) as usize, mask.len() / (w * h) as usize);
+            for (x, y) in (0..h).flat_map(|y| (0..w).map(move |x| (x, y))) {
+                let at = (y * w + x) as usize;
+                let (mut want, alpha) = expected(x, y);
+                if want.len() == 1 {
+                    want = vec![want[0]; channels];
+                }
+                assert_eq!(&colour[at * channels..(at + 1) * channels], &want[..], "{what}: colour at ({x}, {y})");
+                assert_eq!(mask[at * mask_channels], alpha, "{what}: alpha at ({x}, {y})");
+            }
+        }
+        // The share page shows the file itself.
+        let page = host.get(&page_path).send();
+        assert_eq!(page.status, 200, "{what}");
+        let b64 = base64::engine::general_purpose::STANDARD.encode(&file);
+        assert!(page.text().contains(&format!("src=\"data:image/png;base64,{b64}\"")), "{what}: the logo on the page");
+    }
 }

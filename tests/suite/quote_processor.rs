@@ -59,12 +59,12 @@ fn a_quote_is_created_with_exact_totals_and_its_number() {
         assert_eq!(got.status, 200, "{}", got.text());
         assert_eq!(got.json()["total"], "77.13");
     }
-    // The stored row holds the same figures.
+    // The stored row holds the same figures (three decimals a column, migration 0018).
     let row = db
         .client()
         .query_one("SELECT total::text, user_id::text FROM quotes WHERE id = $1::text::uuid", &[&id])
         .unwrap();
-    assert_eq!((row.get::<_, String>(0), row.get::<_, String>(1)), ("77.13".to_string(), user.clone()));
+    assert_eq!((row.get::<_, String>(0), row.get::<_, String>(1)), ("77.130".to_string(), user.clone()));
     // The `{quote, operations}` form of the original clients works too.
     let r = create(&host, &Jwt::user(&user), &json!({"quote": sample(), "operations": {}}));
     assert_eq!(r.status, 201, "{}", r.text());

@@ -435,3 +435,76 @@ fn each_link_has_its_own_rate_budget() {
     // Another link from the same address still opens.
     assert_eq!(host.get(&second).send().status, 200);
 }
+
+#[test]
+fn the_owner_lists_a_quotes_links_without_their_tokens() {
+    let db = TestDb::new();
+    let user = owner(&db, "lister@greenleaf.example");
+    let host = Host::start(HostConfig::app(&db));
+    let token = Jwt::user(&user);
+    let id = new_quote(&host, &token);
+    let list = |as_token: &str| host.get(&format!("{PATH}/{id}/share")).bearer(as_token).send();
+
+    // None yet.
+    let r = list(&token);
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!((&r.json()["quote_id"], &r.json()["links"]), (&json!(id), &json!([])));
+
+    // Three links: one opened, one revoked, one used for the decision.
+    let made: Vec<Value> = (0..3)
+        .map(|_| {
+            let r = share(&host, &token, &id, Some(json!({"expires_in_days": 5})));
+            assert_eq!(r.status, 201, "{}", r.text());
+            r.json()
+        })
+        .collect();
+    let (opened, revoked, decided) = (&made[0], &made[1], &made[2]);
+    assert_eq!(host.get(opened["path"].as_str().unwrap()).send().status, 200);
+    let r = host.delete(&format!("{PATH}/{id}/share/{}", revoked["id"].as_str().unwrap())).bearer(&token).send();
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(host.get(revoked["path"].as_str().unwrap()).send().status, 410, "a revoked link is not used");
+
+    let r = list(&token);
+    assert_eq!(r.status, 200, "{}", r.text());
+    let body = r.text();
+    for link in &made {
+        assert!(!body.contains(link["token"].as_str().unwrap()), "a token in the list: {body}");
+    }
+    let links = r.json()["links"].as_array().unwrap().clone();
+    let ids: Vec<&str> = links.iter().map(|l| l["id"].as_str().unwrap()).collect();
+    let newest_first: Vec<&str> = made.iter().rev().map(|l| l["id"].as_str().unwrap()).collect();
+    assert_eq!(ids, newest_first);
+    for l in &links {
+        let mut keys: Vec<&str> = l.as_object().unwrap().keys().map(String::as_str).collect();
+        keys.sort_unstable();
+        assert_eq!(keys, ["active", "created_at", "expires_at", "id", "last_used_at", "revoked_at", "used_at"]);
+    }
+    let by_id = |link: &Value| links.iter().find(|l| l["id"] == link["id"]).unwrap().clone();
+    let o = by_id(opened);
+    assert_eq!((o["active"].as_bool(), o["revoked_at"].is_null(), o["used_at"].is_null()), (Some(true), true, true));
+    assert!(o["last_used_at"].is_string(), "opened: {o}");
+    assert_eq!(o["created_at"], opened["created_at"]);
+    assert_eq!(o["expires_at"], opened["expires_at"]);
+    let v = by_id(revoked);
+    assert_eq!(
+        (v["active"].as_bool(), v["revoked_at"].is_string(), v["last_used_at"].is_null()),
+        (Some(false), true, true)
+    );
+    let d = by_id(decided);
+    assert_eq!((d["active"].as_bool(), d["last_used_at"].is_null()), (Some(true), true), "never opened: {d}");
+
+    // The decision uses up its link, and the others with the quote: nothing is active any more.
+    let r = decide(&host, decided["path"].as_str().unwrap(), "decline", &json!({"name": "Ada Client"}));
+    assert_eq!(r.status, 200, "{}", r.text());
+    let links = list(&token).json()["links"].as_array().unwrap().clone();
+    let d = links.iter().find(|l| l["id"] == decided["id"]).unwrap();
+    assert!(d["used_at"].is_string() && d["last_used_at"] == d["used_at"], "{d}");
+    assert!(links.iter().all(|l| l["active"] == false), "{links:?}");
+
+    // Someone else's quote, or none: 404; a malformed id: 400; no token: 401.
+    assert_eq!(list(&Jwt::user(&db.user("nosy-lister@example.test"))).status, 404);
+    let r = host.get(&format!("{PATH}/00000000-0000-4000-8000-000000000000/share")).bearer(&token).send();
+    assert_eq!(r.status, 404);
+    assert_eq!(host.get(&format!("{PATH}/not-a-uuid/share")).bearer(&token).send().status, 400);
+    assert_eq!(host.get(&format!("{PATH}/{id}/share")).send().status, 401);
+}

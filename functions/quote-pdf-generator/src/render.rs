@@ -302,7 +302,7 @@ mod tests {
                 total: m("25.00"),
             })
             .collect();
-        let subtotal = Money::from_cents(2500 * n as i64).unwrap();
+        let subtotal = Money::from_thousandths(25_000 * n as i64).unwrap();
         QuoteDocument {
             quote_number: "Q-2026-0001".into(),
             status: "draft".into(),
@@ -502,6 +502,29 @@ mod tests {
         is_pdf(&pdf);
         assert_eq!(images_of_first_page(&pdf), 1);
         assert!(pages(&pdf).len() >= 2);
+    }
+
+    #[test]
+    fn a_transparent_logo_is_drawn_with_its_soft_mask() {
+        let mut doc = sample(3);
+        // Interlaced 16-bit RGBA, half of it see-through.
+        doc.logo = Some(quotekit::image::samples::png(60, 30, 16, 6, true, &[], |x, _| {
+            vec![0xFFFF, 0x8000, 0, if x < 30 { 0 } else { 0xFFFF }]
+        }));
+        let pdf = render(&doc).unwrap();
+        is_pdf(&pdf);
+        assert_eq!(images_of_first_page(&pdf), 1);
+        let file = lopdf::Document::load_mem(&pdf).unwrap();
+        let (image, mask) = file
+            .objects
+            .values()
+            .filter_map(|o| o.as_stream().ok())
+            .find_map(|s| Some((s, s.dict.get(b"SMask").ok()?.as_reference().ok()?)))
+            .expect("an image with a soft mask");
+        assert_eq!(image.dict.get(b"BitsPerComponent").unwrap().as_i64().unwrap(), 8);
+        let mask = file.get_object(mask).unwrap().as_stream().unwrap();
+        assert_eq!(mask.dict.get(b"ColorSpace").unwrap().as_name().unwrap(), b"DeviceGray");
+        assert_eq!(mask.dict.get(b"Width").unwrap().as_i64().unwrap(), 60);
     }
 
     #[test]

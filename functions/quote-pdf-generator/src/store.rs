@@ -133,7 +133,7 @@ fn rate(r: &Row<'_>, column: &str) -> Result<Rate, DbError> {
 fn stored_quote(r: &Row<'_>, custom_branding: bool) -> Result<StoredQuote, DbError> {
     let currency = r.string("currency")?;
     // Line totals rounded as the quote's were: to whole units in a currency without minor units.
-    let step = quotekit::currency::Currency::lookup(&currency).map_or(1, |c| c.step());
+    let step = quotekit::currency::Currency::lookup(&currency).map_or(quotekit::money::CENT, |c| c.step());
     let line_items = r.json("line_items")?.unwrap_or_else(|| serde_json::json!([]));
     let items = line_items_from_stored(&line_items).and_then(|items| {
         items

@@ -13,6 +13,7 @@
 //! POST   /functions/v1/quote-processor/from-template/{id}   a new quote from a template
 //! POST   /functions/v1/quote-processor/batch                status_update | bulk_delete | bulk_export (batch-processor's engine)
 //! POST   /functions/v1/quote-processor/{id}/share           a share link (owner; see `share`)
+//! GET    /functions/v1/quote-processor/{id}/share           the quote's links, without their tokens (owner)
 //! DELETE /functions/v1/quote-processor/{id}/share[/{link}]  revoke the quote's links (or one)
 //! GET    /functions/v1/quote-processor/shared/{token}       the shared quote's page (no authentication)
 //! GET    /functions/v1/quote-processor/shared/{token}/pdf   its PDF (no authentication)
@@ -82,6 +83,7 @@ async fn route(ctx: &Context) -> Result<Response, Problem> {
         (Method::Post, ["shared", token, "accept"]) => share::decide(ctx, token, QuoteStatus::Accepted).await,
         (Method::Post, ["shared", token, "decline"]) => share::decide(ctx, token, QuoteStatus::Declined).await,
         (Method::Post, [id, "share"]) => share::create(ctx, id),
+        (Method::Get, [id, "share"]) => share::list(ctx, id),
         (Method::Delete, [id, "share"]) => share::revoke(ctx, id, None),
         (Method::Delete, [id, "share", link]) => share::revoke(ctx, id, Some(link)),
         (Method::Get, [id, "history"]) => history::history(ctx, id),

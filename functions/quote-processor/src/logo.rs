@@ -7,8 +7,9 @@
 //! ```
 //!
 //! The upload is checked before anything is written ([`quotekit::image::check`]: PNG or JPEG,
-//! at most 512 KiB, each side 16 to 4096 px, only what the PDF writer embeds as it is); a
-//! refused image is a 400 (413 when too large) and leaves the stored logo as it was. The
+//! at most 512 KiB, each side 16 to 4096 px, a PNG's pixels decoded, so that what is stored
+//! can be drawn); a refused image is a 400 (413 when too large) and leaves the stored logo as
+//! it was. The
 //! quote PDF and the share page draw the stored logo. Writing it moves the row's
 //! `updated_at`, which makes the cached documents of the caller's quotes stale.
 

@@ -3,6 +3,7 @@
 //!
 //! ```text
 //! POST   /{id}/share                  owner: a new link (expires_in_days, default 30, at most 90)
+//! GET    /{id}/share                  owner: the quote's links (never their tokens)
 //! DELETE /{id}/share[/{link_id}]      owner: revoke the quote's links (or one)
 //! GET    /shared/{token}              anyone with the link: the quote as an HTML page
 //! GET    /shared/{token}/pdf          anyone with the link: the quote's PDF
@@ -109,6 +110,44 @@ fn expires_in_days(body: Option<Value>) -> Result<i64, Problem> {
         None | Some(Value::Null) => Ok(DEFAULT_DAYS),
         Some(v) => v.as_i64().filter(|d| (1..=MAX_DAYS).contains(d)).ok_or_else(invalid),
     }
+}
+
+/// The caller's links to quote `id`, newest first: when each was made, expires, was revoked,
+/// used for the decision and last used, and whether it still works (as the client's routes
+/// judge it). Never a token: only their hashes are stored.
+pub fn list(ctx: &Context, id: &str) -> Result<Response, Problem> {
+    let caller = ctx.user()?;
+    let id = store::quote_id(id)?;
+    let links = ctx.db()?.as_user(&caller.claims_json, |db| -> Result<Vec<Value>, Problem> {
+        if db.query("SELECT 1 FROM public.quotes WHERE id = $1", &[db::uuid(&id)])?.first().is_none() {
+            return Err(store::not_found(&id));
+        }
+        let rows = db.query(
+            "SELECT l.id, l.created_at, l.expires_at, l.revoked_at, l.used_at, l.last_used_at,
+                    (l.revoked_at IS NULL AND l.used_at IS NULL AND l.expires_at > now()
+                     AND q.status IN ('draft', 'sent')
+                     AND NOT coalesce(q.valid_until < (now() AT TIME ZONE 'UTC')::date, false)) AS active
+               FROM public.quote_share_links l
+               JOIN public.quotes q ON q.id = l.quote_id
+              WHERE l.quote_id = $1
+              ORDER BY l.created_at DESC, l.id",
+            &[db::uuid(&id)],
+        )?;
+        rows.iter()
+            .map(|r| {
+                Ok(json!({
+                    "id": r.string("id")?,
+                    "created_at": r.timestamp("created_at")?,
+                    "expires_at": r.timestamp("expires_at")?,
+                    "revoked_at": r.timestamp("revoked_at")?,
+                    "used_at": r.timestamp("used_at")?,
+                    "last_used_at": r.timestamp("last_used_at")?,
+                    "active": r.flag("active")?,
+                }))
+            })
+            .collect()
+    })?;
+    Ok(Response::ok(&json!({ "quote_id": id, "links": links })))
 }
 
 /// Revoke the caller's links to quote `id`: all of them, or the one `link_id`.
@@ -261,10 +300,26 @@ fn find(db: &Db, digest: &str, lock: bool) -> Result<Option<Shared>, Problem> {
     }))
 }
 
+/// The link of `digest` and its quote; a link that still works is noted as used now.
+fn open(ctx: &Context, digest: &str) -> Result<Shared, Problem> {
+    ctx.db()?
+        .as_service(|db| -> Result<Option<Shared>, Problem> {
+            let found = find(db, digest, false)?;
+            if let Some(link) = found.as_ref().filter(|f| f.gone.is_none()) {
+                db.execute(
+                    "UPDATE public.quote_share_links SET last_used_at = now() WHERE id = $1",
+                    &[db::uuid(&link.link_id)],
+                )?;
+            }
+            Ok(found)
+        })?
+        .ok_or_else(unknown_link)
+}
+
 /// `GET /shared/{token}`: the quote's page.
 pub fn view(ctx: &Context, token: &str) -> Result<Response, Problem> {
     let digest = admit(ctx, token)?;
-    let found = ctx.db()?.as_service(|db| find(db, &digest, false))?.ok_or_else(unknown_link)?;
+    let found = open(ctx, &digest)?;
     if let Some(why) = found.gone {
         return Ok(gone(ctx, why));
     }
@@ -277,7 +332,7 @@ pub async fn pdf(ctx: &Context, token: &str) -> Result<Response, Problem> {
     use spin_sdk::http::{Method, Request, Response as Answer};
     const GENERATOR_PATH: &str = "/functions/v1/quote-pdf-generator";
     let digest = admit(ctx, token)?;
-    let found = ctx.db()?.as_service(|db| find(db, &digest, false))?.ok_or_else(unknown_link)?;
+    let found = open(ctx, &digest)?;
     if let Some(why) = found.gone {
         return Ok(gone(ctx, why));
     }
@@ -399,7 +454,10 @@ pub async fn decide(ctx: &Context, token: &str, to: QuoteStatus) -> Result<Respo
               WHERE id = $1",
             &[db::uuid(found.quote["id"].as_str().unwrap_or_default()), db::text(to.as_str())],
         )?;
-        db.execute("UPDATE public.quote_share_links SET used_at = now() WHERE id = $1", &[db::uuid(&found.link_id)])?;
+        db.execute(
+            "UPDATE public.quote_share_links SET used_at = now(), last_used_at = now() WHERE id = $1",
+            &[db::uuid(&found.link_id)],
+        )?;
         let rows = db.query(
             "INSERT INTO public.quote_responses (quote_id, user_id, link_id, decision, signer_name, comment, client_address)
              VALUES ($1, $2, $3, $4, $5, $6, $7)

@@ -21,7 +21,9 @@ use serde_json::{json, Value};
 use shared::db;
 use shared::{Context, FieldError, Problem, Response};
 
-/// The CSV columns, in order (each a field of an exported quote).
+/// The CSV columns, in order (each a field of an exported quote). `currency` (ISO 4217) stands
+/// before the amounts it applies to: a sheet of quotes in several currencies cannot be summed
+/// without it.
 pub const CSV_COLUMNS: &[&str] = &[
     "id",
     "quote_number",
@@ -31,6 +33,7 @@ pub const CSV_COLUMNS: &[&str] = &[
     "client_phone",
     "client_address",
     "line_item_count",
+    "currency",
     "subtotal",
     "markup_rate",
     "markup_amount",
@@ -184,10 +187,11 @@ mod tests {
         assert_eq!(csv_field("say \"hi\""), "\"say \"\"hi\"\"\"");
         assert_eq!(csv_field("two\nlines"), "\"two\nlines\"");
         let out =
-            csv(&[json!({"id": "x", "client_name": "O'Neil, \"Bob\"", "line_items": [1, 2], "is_template": false})]);
+            csv(&[json!({"id": "x", "client_name": "O'Neil, \"Bob\"", "line_items": [1, 2], "is_template": false,
+                                "currency": "KWD", "subtotal": "4.011"})]);
         let mut lines = out.split("\r\n");
         assert_eq!(lines.next().unwrap(), CSV_COLUMNS.join(","));
-        assert!(lines.next().unwrap().starts_with("x,,,\"O'Neil, \"\"Bob\"\"\",,,,2,"));
+        assert!(lines.next().unwrap().starts_with("x,,,\"O'Neil, \"\"Bob\"\"\",,,,2,KWD,4.011,"));
     }
 
     /// Formula payloads from OWASP's CSV injection page and public cheat sheets.

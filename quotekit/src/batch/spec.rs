@@ -97,7 +97,7 @@ impl PriceAdjustment {
         let adj = &options["price_adjustment"];
         match adj["type"].as_str()? {
             "percentage" => Rate::from_json(&adj["value"]).ok().map(PriceAdjustment::Percentage),
-            "fixed" => Money::from_json(&adj["value"]).ok().map(PriceAdjustment::Fixed),
+            "fixed" => Money::cents_from_json(&adj["value"]).ok().map(PriceAdjustment::Fixed),
             _ => None,
         }
     }
@@ -314,7 +314,8 @@ fn new_items(items: &[Value], e: &mut Errors) -> Vec<Value> {
                 e.add(format!("items[{i}].cost"), "required", "cost is required");
                 None
             }
-            Some(c) => match Money::from_json(c) {
+            // The catalog keeps cents (`line_items.cost numeric(12,2)`): it has no currency.
+            Some(c) => match Money::cents_from_json(c) {
                 Ok(m) if !m.is_negative() => Some(m),
                 Ok(_) => {
                     e.add(format!("items[{i}].cost"), "out_of_range", "cost must not be negative");
@@ -410,7 +411,7 @@ fn check_options(op: Operation, options: Value, e: &mut Errors) -> Value {
                         ),
                     },
                     Some(Value::String(t)) if t == "fixed" => {
-                        if Money::from_json(value).is_err() {
+                        if Money::cents_from_json(value).is_err() {
                             e.add(
                                 "options.price_adjustment.value",
                                 "invalid_amount",

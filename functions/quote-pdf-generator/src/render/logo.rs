@@ -1,9 +1,10 @@
 //! The company logo at the top of the first page, added to the finished file as an
-//! incremental update: the image as an XObject, a content stream drawing it, and new versions
-//! of the first page (its contents now that stream then its own) and of its resources (the
-//! XObject named). Nothing of the file is parsed beyond the few objects it touches, and no
-//! pixel is decoded: a JPEG goes in as it is (`DCTDecode`), a PNG as its zlib data with PNG
-//! row predictors (`FlateDecode` `/Predictor 15`); [`quotekit::image`] accepts nothing else.
+//! incremental update: the image as an XObject (and its soft mask when it is transparent), a
+//! content stream drawing it, and new versions of the first page (its contents now that stream
+//! then its own) and of its resources (the XObject named). Nothing of the file is parsed beyond
+//! the few objects it touches. The image data is [`quotekit::image::pdf_data`]'s: a JPEG as it is
+//! (`DCTDecode`), a PNG as zlib data with PNG row predictors (`FlateDecode` `/Predictor 15`),
+//! its own or its pixels decoded to 8 bits, the alpha as an `/SMask`.
 //!
 //! The caller reserves the space ([`Placement`]) while laying out; [`embed`] answers `None`
 //! when the file is not shaped as expected, and the caller keeps the file without the logo.
@@ -65,19 +66,22 @@ pub fn embed(pdf: &[u8], logo: &Placement, left_mm: f64, top_mm: f64) -> Option<
     }
     let page_height = media_box_height(page_dict).unwrap_or(297.0 * PT_PER_MM);
 
-    let (image_id, draw_id) = (size, size + 1);
+    // The mask, when there is one, is the last new object.
+    let (image_id, draw_id, mask_id) = (size, size + 1, size + 2);
+    let new_objects = if logo.data.smask.is_some() { 3 } else { 2 };
     let (w, h) = (logo.width_mm * PT_PER_MM, logo.height_mm * PT_PER_MM);
     let (x, y) = (left_mm * PT_PER_MM, page_height - top_mm * PT_PER_MM - h);
     let draw = format!("q {w:.3} 0 0 {h:.3} {x:.3} {y:.3} cm /Logo Do Q\n");
 
-    let mut out = Vec::with_capacity(pdf.len() + logo.data.data.len() + 1024);
+    let mask_len = logo.data.smask.as_ref().map_or(0, Vec::len);
+    let mut out = Vec::with_capacity(pdf.len() + logo.data.data.len() + mask_len + 1024);
     out.extend_from_slice(pdf);
     out.push(b'\n');
     let mut offsets = Vec::new();
 
     offsets.push((image_id, out.len()));
     let (img, data) = (&logo.image, &logo.data);
-    let color = match &img.color {
+    let color = match &data.color {
         ColorSpace::Gray => "/DeviceGray".to_string(),
         ColorSpace::Rgb => "/DeviceRGB".to_string(),
         ColorSpace::Indexed(palette) => {
@@ -85,14 +89,13 @@ pub fn embed(pdf: &[u8], logo: &Placement, left_mm: f64, top_mm: f64) -> Option<
             format!("[/Indexed/DeviceRGB {} <{hex}>]", palette.len() / 3 - 1)
         }
     };
-    let parms = if data.filter == "FlateDecode" {
-        format!("/DecodeParms<</Predictor 15/Colors {}/BitsPerComponent 8/Columns {}>>", img.color.colors(), img.width)
-    } else {
-        String::new()
-    };
+    let parms =
+        |colors: u8| format!("/DecodeParms<</Predictor 15/Colors {colors}/BitsPerComponent 8/Columns {}>>", img.width);
+    let image_parms = if data.filter == "FlateDecode" { parms(data.color.colors()) } else { String::new() };
+    let mask = if data.smask.is_some() { format!("/SMask {mask_id} 0 R") } else { String::new() };
     writeln!(
         out,
-        "{image_id} 0 obj<</Type/XObject/Subtype/Image/Width {}/Height {}/ColorSpace {color}/BitsPerComponent 8/Filter/{}{parms}/Length {}>>stream",
+        "{image_id} 0 obj<</Type/XObject/Subtype/Image/Width {}/Height {}/ColorSpace {color}/BitsPerComponent 8{mask}/Filter/{}{image_parms}/Length {}>>stream",
         img.width,
         img.height,
         data.filter,
@@ -101,6 +104,20 @@ pub fn embed(pdf: &[u8], logo: &Placement, left_mm: f64, top_mm: f64) -> Option<
     .ok()?;
     out.extend_from_slice(&data.data);
     out.extend_from_slice(b"\nendstream\nendobj\n");
+    if let Some(alpha) = &data.smask {
+        offsets.push((mask_id, out.len()));
+        writeln!(
+            out,
+            "{mask_id} 0 obj<</Type/XObject/Subtype/Image/Width {}/Height {}/ColorSpace/DeviceGray/BitsPerComponent 8/Filter/FlateDecode{}/Length {}>>stream",
+            img.width,
+            img.height,
+            parms(1),
+            alpha.len()
+        )
+        .ok()?;
+        out.extend_from_slice(alpha);
+        out.extend_from_slice(b"\nendstream\nendobj\n");
+    }
 
     offsets.push((draw_id, out.len()));
     write!(out, "{draw_id} 0 obj<</Length {}>>stream\n{draw}endstream\nendobj\n", draw.len()).ok()?;
@@ -124,8 +141,12 @@ pub fn embed(pdf: &[u8], logo: &Placement, left_mm: f64, top_mm: f64) -> Option<
     for (id, offset) in &offsets {
         write!(out, "{id} 1\n{offset:>010} 00000 n \n").ok()?;
     }
-    write!(out, "trailer\n<</Size {}/Root {root} 0 R/Prev {prev_xref}>>\nstartxref\n{xref_at}\n%%EOF", size + 2)
-        .ok()?;
+    write!(
+        out,
+        "trailer\n<</Size {}/Root {root} 0 R/Prev {prev_xref}>>\nstartxref\n{xref_at}\n%%EOF",
+        size + new_objects
+    )
+    .ok()?;
     Some(out)
 }
 
