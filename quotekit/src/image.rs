@@ -268,7 +268,8 @@ pub mod samples {
         out.extend_from_slice(&crc32(&[kind, data]).to_be_bytes());
     }
 
-    fn zlib_stored(raw: &[u8]) -> Vec<u8> {
+    /// `raw` as a zlib stream of "stored" (uncompressed) blocks: valid without a compressor.
+    pub fn zlib_stored(raw: &[u8]) -> Vec<u8> {
         let mut z = vec![0x78, 0x01];
         let blocks: Vec<&[u8]> = if raw.is_empty() { vec![&[][..]] } else { raw.chunks(65_535).collect() };
         for (i, block) in blocks.iter().enumerate() {
@@ -432,6 +433,56 @@ pub mod samples {
         seg(0xDA, &[3, 1, 0, 2, 0, 3, 0, 0, 63, 0]);
         out.extend_from_slice(&[0x00, 0x00, 0xFF, 0xD9]);
         out
+    }
+
+    /// A zlib stream of `len` zero bytes in well under `len / 200` bytes: one fixed-Huffman
+    /// block of a literal 0 and then matches of 258 bytes at distance 1 (13 bits each).
+    pub fn zlib_zeros(len: usize) -> Vec<u8> {
+        struct Bits {
+            out: Vec<u8>,
+            acc: u32,
+            n: u32,
+        }
+        impl Bits {
+            /// `count` bits of `value`, least significant first (header fields).
+            fn put(&mut self, value: u32, count: u32) {
+                for i in 0..count {
+                    self.acc |= ((value >> i) & 1) << self.n;
+                    self.n += 1;
+                    if self.n == 8 {
+                        self.out.push(self.acc as u8);
+                        (self.acc, self.n) = (0, 0);
+                    }
+                }
+            }
+            /// A Huffman code, most significant bit first.
+            fn code(&mut self, code: u32, count: u32) {
+                for i in (0..count).rev() {
+                    self.put((code >> i) & 1, 1);
+                }
+            }
+        }
+        let mut b = Bits { out: vec![0x78, 0x01], acc: 0, n: 0 };
+        b.put(1, 1); // the last block
+        b.put(1, 2); // fixed Huffman codes
+        b.code(0x30, 8); // literal 0
+        let mut left = len.saturating_sub(1);
+        while left >= 258 {
+            b.code(0b1100_0101, 8); // length code 285: 258 bytes
+            b.code(0, 5); // distance code 0: 1 byte back
+            left -= 258;
+        }
+        for _ in 0..left {
+            b.code(0x30, 8);
+        }
+        b.code(0, 7); // end of block
+        if b.n > 0 {
+            b.out.push(b.acc as u8);
+        }
+        // Adler-32 of zeros: a stays 1, b grows by 1 a byte.
+        let adler = ((len % 65_521) as u32) << 16 | 1;
+        b.out.extend_from_slice(&adler.to_be_bytes());
+        b.out
     }
 }
 
