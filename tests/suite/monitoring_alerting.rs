@@ -865,22 +865,7 @@ fn metrics_are_prometheus_text_that_promtool_accepts() {
     assert!(text_
         .contains("quotekit_request_duration_last5m_seconds{function=\"quote-processor\",percentile=\"p50\"} 0.02\n"));
     assert!(text_.contains("quotekit_alerts_open{severity=\"critical\"} 0\n"));
-    let mut child = Command::new("promtool")
-        .args(["check", "metrics"])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("promtool is installed by scripts/test (Debian package prometheus)");
-    use std::io::Write;
-    child.stdin.take().unwrap().write_all(text_.as_bytes()).unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "promtool check metrics:\n{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    e2e::assert_promtool_accepts(&text_);
 }
 
 #[test]

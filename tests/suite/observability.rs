@@ -6,7 +6,6 @@
 use e2e::http::{Recorded, Recorder};
 use e2e::{probe_manifest, Host, HostConfig, Jwt, Plan, TempDir, TestDb};
 use serde_json::{json, Value};
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 const TRACE_ID: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
@@ -369,20 +368,5 @@ fn observability_host_metrics_by_function_are_prometheus_text_that_promtool_acce
     assert!(value("edge_request_duration_seconds_bucket{component=\"probe\",method=\"GET\",le=\"10\"}") <= 3.0);
     assert!(value("edge_request_duration_seconds_sum{component=\"probe\",method=\"GET\"}") > 0.0);
     assert!(text.contains("# TYPE edge_request_duration_seconds histogram\n"));
-    let mut child = Command::new("promtool")
-        .args(["check", "metrics"])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("promtool is installed by scripts/test (Debian package prometheus)");
-    use std::io::Write;
-    child.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "promtool check metrics:\n{}{}\n{text}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    e2e::assert_promtool_accepts(&text);
 }
