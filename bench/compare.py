@@ -4,17 +4,24 @@
   edge    our components in the edge host (Wasm, one instance per request)
   native  the same handler code compiled natively behind hyper (bench/native)
   deno    the same endpoints in TypeScript for Deno, as Supabase Edge Functions (bench/peers)
+  baseline  with `scripts/bench compare --baseline REV`: REV's components in REV's own edge,
+          built in their own folder; the A/B measure of a change
 
 Workloads (wrk, after a warm-up):
-  subscription-status  GET with a user's token: JWT, one transaction as the user, the answer
+  subscription-status  GET with a user's token: JWT, the caller's plan and usage read as the user
   webhook-handler      POST of signed, distinct customer.subscription.updated events: signature,
-                       one transaction recording, applying and marking each event
+                       recording, applying and marking each event exactly once
+  quote-create         POST of a new quote (edge and baseline only: the other two serve the first
+                       two endpoints alone)
 
 Each (server, workload) pair runs in a fresh server process, so its peak RSS (VmHWM) is that
 workload's; the runs repeat in rounds (COMPARE_ROUNDS, 3) with the order rotated, and each
 server's figures are its median round. PostgreSQL is shared and measured apart (PSS of its processes under load).
-Environment: EDGE, NATIVE, DENO (binaries), DB (url), PG_PORT, PG_DIR, WORKDIR. Writes
-bench/results/compare.json and prints the README table.
+Before the rounds, one request of each workload per server is sent with PostgreSQL's statement
+log on: the statements a request costs, counted and listed in the results.
+Environment: EDGE, NATIVE, DENO (binaries), DB (url), PG_PORT, PG_DIR, WORKDIR; for the A/B
+run BASELINE_EDGE, BASELINE_ROOT, BASELINE_REV. Writes bench/results/compare.json (or
+compare-ab.json with a baseline) and prints the README table.
 """
 import datetime, json, os, re, signal, socket, statistics, subprocess, sys, time, urllib.request
 
@@ -23,7 +30,8 @@ DB, PG_PORT, WORK = os.environ["DB"], os.environ["PG_PORT"], os.environ["WORKDIR
 DURATION = int(os.environ.get("COMPARE_SECONDS", "10"))
 ROUNDS = int(os.environ.get("COMPARE_ROUNDS", "3"))
 WARMUP = 3
-STATUS_CONNECTIONS, WEBHOOK_CONNECTIONS = 50, 16
+STATUS_CONNECTIONS, WEBHOOK_CONNECTIONS, QUOTE_CONNECTIONS = 50, 16, 16
+BASELINE_EDGE, BASELINE_ROOT, BASELINE_REV = (os.environ.get(k) for k in ("BASELINE_EDGE", "BASELINE_ROOT", "BASELINE_REV"))
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PEERS = os.path.join(ROOT, "bench", "peers")
 
@@ -49,11 +57,12 @@ ENV = dict(os.environ, SPIN_VARIABLE_DB_URL=DB, SPIN_VARIABLE_DB_HOST=f"127.0.0.
 
 
 def command(server, port):
-    if server == "edge":
-        # The two components only, as the other two serve only these endpoints (and edge's
-        # schedule, which calls monitoring-alerting, does no work during the measurement).
-        return [EDGE, "up", "--listen", f"127.0.0.1:{port}", "--component-id", "subscription-status",
-                "--component-id", "webhook-handler"], ROOT, ENV
+    if server in ("edge", "baseline"):
+        # The measured components only (edge's schedule, which calls monitoring-alerting, then
+        # does no work during the measurement).
+        edge, root = (EDGE, ROOT) if server == "edge" else (os.path.abspath(BASELINE_EDGE), BASELINE_ROOT)
+        return [edge, "up", "--listen", f"127.0.0.1:{port}"] + [
+            a for c in ("subscription-status", "webhook-handler", "quote-processor") for a in ("--component-id", c)], root, ENV
     if server == "native":
         return [NATIVE, "--listen", f"127.0.0.1:{port}"], ROOT, ENV
     return [DENO, "run", "--allow-net", "--allow-env", "--allow-read", "main.ts"], PEERS, dict(ENV, PORT=str(port))
@@ -182,7 +191,7 @@ def wrk(args, env=None):
 # ---- data -------------------------------------------------------------------------------------
 # One benchmark user at thousands of requests a second is far over any per-client limit: the
 # limiter is off (requestsPerMinute 0). The security gate itself (block list, settings: one
-# statement per request) still runs in all three servers.
+# statement per request) still runs in every server.
 psql("""UPDATE security_configuration SET config_value = config_value || '{"requestsPerMinute": 0}'
         WHERE config_category = 'rate_limiting' AND config_key = 'global_settings'""")
 user = psql("""
@@ -196,10 +205,28 @@ user = psql("""
              SELECT 'sub_cmp', id, 'cus_cmp', 'price_cmp', 'active' FROM u)
   SELECT id FROM u;""").splitlines()[-1]
 webhook_user = psql("INSERT INTO auth.users (email) VALUES ('compare-webhooks@example.test') RETURNING id").splitlines()[-1]
-token = subprocess.run([EDGE, "token", "--sub", user, "--email", "compare@example.test", "--ttl", "3600"],
-                       env=ENV, capture_output=True, text=True, check=True).stdout.strip()
+# Quote creation needs a plan without a quote limit (the workload creates tens of thousands).
+quote_user = psql("""
+  INSERT INTO stripe_products (id, name) VALUES ('prod_cmp_unl', 'Unlimited');
+  INSERT INTO stripe_prices (id, stripe_product_id, currency, unit_amount, type, "interval")
+    VALUES ('price_cmp_unl', 'prod_cmp_unl', 'usd', 9900, 'recurring', 'month');
+  INSERT INTO plan_limits (plan_key, name, max_quotes, max_clients) VALUES ('prod_cmp_unl', 'Unlimited', -1, -1);
+  WITH u AS (INSERT INTO auth.users (email) VALUES ('compare-quotes@example.test') RETURNING id),
+       s AS (INSERT INTO subscriptions (stripe_subscription_id, user_id, stripe_price_id, status)
+             SELECT 'sub_cmp_unl', id, 'price_cmp_unl', 'active' FROM u)
+  SELECT id FROM u;""").splitlines()[-1]
 
-SERVERS = ["edge", "native", "deno"]
+
+def mint(sub, email):
+    return subprocess.run([EDGE, "token", "--sub", sub, "--email", email, "--ttl", "3600"],
+                          env=ENV, capture_output=True, text=True, check=True).stdout.strip()
+
+
+token, quote_token = mint(user, "compare@example.test"), mint(quote_user, "compare-quotes@example.test")
+
+SERVERS = ["edge", "native", "deno"] + (["baseline"] if BASELINE_EDGE else [])
+QUOTE_SERVERS = [s for s in SERVERS if s in ("edge", "baseline")]
+WORKLOADS = ("subscription_status", "webhook_handler", "quote_create")
 EVENTS_PER_RUN = 25000
 next_event = 0
 
@@ -222,13 +249,59 @@ def answer(base):
     return doc
 
 
+def send(base, workload):
+    """One request of a workload, as the load generator sends it; its status."""
+    if workload == "subscription_status":
+        req = urllib.request.Request(base + "/functions/v1/subscription-status", headers={"authorization": "Bearer " + token})
+    elif workload == "webhook_handler":
+        sig, body = open(events(1)).read().rstrip("\n").split("\t", 1)
+        req = urllib.request.Request(base + "/functions/v1/webhook-handler", data=body.encode(), method="POST",
+                                     headers={"content-type": "application/json", "stripe-signature": sig})
+    else:
+        req = urllib.request.Request(base + "/functions/v1/quote-processor", data=QUOTE_BODY.encode(), method="POST",
+                                     headers={"content-type": "application/json", "authorization": "Bearer " + quote_token})
+    with urllib.request.urlopen(req) as r:
+        r.read()
+        return r.status
+
+
+QUOTE_BODY = re.search(r"wrk\.body = \[\[(.*?)\]\]", open(os.path.join(ROOT, "bench", "create_quote.lua")).read(), re.S).group(1)
+PG_LOG = os.path.join(os.environ["PG_DIR"], "postgres.log")
+
+
+def statement_log(name, workload):
+    """The statements one request sends PostgreSQL, from its statement log (log_statement = all)."""
+    s = Server(name)
+    try:
+        send(s.base, workload)  # the first request of a process also fills caches; the second is measured
+        psql("ALTER SYSTEM SET log_statement = 'all'")
+        psql("SELECT pg_reload_conf()")
+        time.sleep(0.3)
+        start = os.path.getsize(PG_LOG)
+        status = send(s.base, workload)
+        time.sleep(0.5)  # the metrics row is written after the answer
+        psql("ALTER SYSTEM RESET log_statement")
+        psql("SELECT pg_reload_conf()")
+        with open(PG_LOG, errors="replace") as f:
+            f.seek(start)
+            lines = f.read().splitlines()
+    finally:
+        s.stop()
+    sent = [re.sub(r"\s+", " ", m.group(1))[:160] for m in (re.search(r"LOG:\s+(?:execute [^:]*|statement): (.*)", l) for l in lines) if m]
+    sent = [q for q in sent if "pg_reload_conf" not in q and "log_statement" not in q]
+    return {"status": status, "count": len(sent), "statements": sent}
+
+
 results = {"suite": "compare", "measured_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
            "machine": {"cores": os.cpu_count(), "load_average_before": load()},
            "settings": {"rounds": ROUNDS, "seconds": DURATION, "warmup_seconds": WARMUP, "subscription_status_connections": STATUS_CONNECTIONS,
-                        "webhook_connections": WEBHOOK_CONNECTIONS, "database_pool": 25, "wrk_threads": 2},
+                        "webhook_connections": WEBHOOK_CONNECTIONS, "quote_connections": QUOTE_CONNECTIONS, "database_pool": 25,
+                        "wrk_threads": 2},
            "servers": {}}
+if BASELINE_EDGE:
+    results["baseline"] = {"revision": BASELINE_REV}
 
-# The three must give the same answer before their speed means anything.
+# The servers must give the same answer before their speed means anything.
 answers = {}
 for name in SERVERS:
     s = Server(name)
@@ -240,6 +313,10 @@ results["same_subscription_status_answer"] = all(a == answers["edge"] for a in a
 if not results["same_subscription_status_answer"]:
     print(json.dumps(answers, indent=1), file=sys.stderr)
     sys.exit("the servers do not give the same subscription-status answer")
+
+statements = {name: {w: statement_log(name, w) for w in WORKLOADS if w != "quote_create" or name in QUOTE_SERVERS}
+              for name in SERVERS}
+
 
 def run_status(name):
     s = Server(name)
@@ -277,16 +354,36 @@ def run_webhooks(name):
     return r
 
 
+def run_quotes(name):
+    before = int(psql("SELECT count(*) FROM quotes"))
+    s = Server(name)
+    try:
+        lua = os.path.join(ROOT, "bench", "create_quote.lua")
+        url = f"{s.base}/functions/v1/quote-processor"
+        env = dict(os.environ, TOKEN=quote_token)
+        wrk(["-t2", f"-c{QUOTE_CONNECTIONS}", f"-d{WARMUP}s", "--latency", "-s", lua, url], env=env)
+        r = measured(s, ["-t2", f"-c{QUOTE_CONNECTIONS}", f"-d{DURATION}s", "--latency", "-s", lua, url], env=env)
+        r["peak_rss_mib"] = round(s.status("VmHWM"), 1)
+        r["load_average"] = load()
+    finally:
+        s.stop()
+    r["quotes_stored"] = int(psql("SELECT count(*) FROM quotes")) - before
+    return r
+
+
 # Rounds with the order rotated, so a burst of load elsewhere on the machine does not fall on
 # one server only; each server's figures are its median round (by throughput).
-rounds = {name: {"subscription_status": [], "webhook_handler": []} for name in SERVERS}
+rounds = {name: {w: [] for w in WORKLOADS} for name in SERVERS}
 for i in range(ROUNDS):
-    order = SERVERS[i % 3:] + SERVERS[:i % 3]
+    order = SERVERS[i % len(SERVERS):] + SERVERS[:i % len(SERVERS)]
     for name in order:
         print(f"== round {i + 1}: {name}", file=sys.stderr)
         rounds[name]["subscription_status"].append(run_status(name))
     for name in order:
         rounds[name]["webhook_handler"].append(run_webhooks(name))
+    for name in order:
+        if name in QUOTE_SERVERS:
+            rounds[name]["quote_create"].append(run_quotes(name))
 
 
 def median_round(runs):
@@ -297,30 +394,35 @@ def median_round(runs):
     m["peak_rss_mib"] = max(r["peak_rss_mib"] for r in runs)
     m["server_cpu_ms_per_request"] = statistics.median(r["server_cpu_ms_per_request"] for r in runs)
     m["postgres_cpu_ms_per_request"] = statistics.median(r["postgres_cpu_ms_per_request"] for r in runs)
+    m["total_cpu_ms_per_request"] = round(statistics.median(r["server_cpu_ms_per_request"] + r["postgres_cpu_ms_per_request"]
+                                                            for r in runs), 3)
     m["non_2xx"] = sum(r["non_2xx"] for r in runs)
     return m
 
 
 for name in SERVERS:
-    r = {w: median_round(rounds[name][w]) for w in ("subscription_status", "webhook_handler")}
+    r = {w: median_round(rounds[name][w]) for w in WORKLOADS if rounds[name][w]}
     r["webhook_handler"]["events_applied"] = sum(x["events_applied"] for x in rounds[name]["webhook_handler"])
-    r["peak_rss_mib"] = max(r["subscription_status"]["peak_rss_mib"], r["webhook_handler"]["peak_rss_mib"])
+    if "quote_create" in r:
+        r["quote_create"]["quotes_stored"] = sum(x["quotes_stored"] for x in rounds[name]["quote_create"])
+    r["peak_rss_mib"] = max(r[w]["peak_rss_mib"] for w in WORKLOADS if w in r)
+    r["statements_per_request"] = {w: statements[name][w]["count"] for w in statements[name]}
+    r["statement_log"] = statements[name]
     r["rounds"] = rounds[name]
     results["servers"][name] = r
 results["duplicate_deliveries"] = int(psql("SELECT coalesce(sum(deliveries - 1), 0) FROM stripe_webhook_events"))
 
 # Cold start and, in edge, instantiation per request.
-results["servers"]["edge"]["cold_start_ms"] = cold_start("edge")
-results["servers"]["deno"]["cold_start_ms"] = cold_start("deno")
-results["servers"]["native"]["cold_start_ms"] = cold_start("native")
+for name in SERVERS:
+    results["servers"][name]["cold_start_ms"] = cold_start(name)
 results["servers"]["edge"]["instantiation_us"] = {
     c: json.loads(subprocess.run([EDGE, "bench-instantiate", "--component", c, "--rounds", "5000"], cwd=ROOT, env=ENV,
                                  capture_output=True, text=True, check=True).stdout)
     for c in ("subscription-status", "webhook-handler")}
 results["machine"]["load_average_after"] = load()
 
-# Ratios and targets: (a) edge >= 2x deno's throughput, <= 1/2 its p99 and memory; within 1.5x of native.
-e, n, d = (results["servers"][k] for k in SERVERS)
+# Ratios and targets: edge against Deno and native; with a baseline, this tree against it.
+e, n, d = (results["servers"][k] for k in ("edge", "native", "deno"))
 ratios, checks = {}, []
 for w in ("subscription_status", "webhook_handler"):
     ratios[w] = {
@@ -329,32 +431,54 @@ for w in ("subscription_status", "webhook_handler"):
         "edge_vs_deno_peak_rss": round(e[w]["peak_rss_mib"] / d[w]["peak_rss_mib"], 2),
         "native_vs_edge_throughput": round(n[w]["rps"] / e[w]["rps"], 2),
         "edge_vs_native_p99": round(e[w]["p99_ms"] / n[w]["p99_ms"], 2),
+        # The host's own cost: the server's CPU per request, edge against the same handlers native.
+        "edge_vs_native_server_cpu": round(e[w]["server_cpu_ms_per_request"] / n[w]["server_cpu_ms_per_request"], 2),
     }
     q = ratios[w]
     checks += [(w, "throughput >= 2x deno", q["edge_vs_deno_throughput"], q["edge_vs_deno_throughput"] >= 2),
                (w, "p99 <= 1/2 deno", q["edge_vs_deno_p99"], q["edge_vs_deno_p99"] <= 0.5),
                (w, "peak RSS <= 1/2 deno", q["edge_vs_deno_peak_rss"], q["edge_vs_deno_peak_rss"] <= 0.5),
-               (w, "throughput within 1.5x of native", q["native_vs_edge_throughput"], q["native_vs_edge_throughput"] <= 1.5)]
+               (w, "throughput within 1.5x of native", q["native_vs_edge_throughput"], q["native_vs_edge_throughput"] <= 1.5),
+               (w, "server CPU <= 1.2x native", q["edge_vs_native_server_cpu"], q["edge_vs_native_server_cpu"] <= 1.2)]
+checks += [("subscription_status", "p99 <= 15 ms at 50 connections", e["subscription_status"]["p99_ms"],
+            e["subscription_status"]["p99_ms"] <= 15),
+           ("webhook_handler", "p99 <= 20 ms at 16 connections", e["webhook_handler"]["p99_ms"], e["webhook_handler"]["p99_ms"] <= 20)]
+if BASELINE_EDGE:
+    b = results["servers"]["baseline"]
+    ab = {}
+    for w in WORKLOADS:
+        ab[w] = {k: {"baseline": b[w][k], "now": e[w][k], "ratio": round(e[w][k] / b[w][k], 2) if b[w][k] else None}
+                 for k in ("total_cpu_ms_per_request", "server_cpu_ms_per_request", "postgres_cpu_ms_per_request", "rps", "p99_ms")}
+        ab[w]["statements_per_request"] = {"baseline": b["statements_per_request"][w], "now": e["statements_per_request"][w]}
+        t = ab[w]["total_cpu_ms_per_request"]["ratio"]
+        checks.append((w, "total CPU per request <= 1/2 baseline", t, t is not None and t <= 0.5))
+    results["ab"] = ab
 results["ratios"] = ratios
 results["targets"] = [{"workload": w, "target": t, "value": v, "met": ok} for w, t, v, ok in checks]
 
 os.makedirs(os.path.join(ROOT, "bench", "results"), exist_ok=True)
-with open(os.path.join(ROOT, "bench", "results", "compare.json"), "w") as f:
+out_name = "compare-ab.json" if BASELINE_EDGE else "compare.json"
+with open(os.path.join(ROOT, "bench", "results", out_name), "w") as f:
     json.dump(results, f, indent=2)
 
-label = {"edge": "(a) edge (Wasm)", "native": "(b) native (hyper)", "deno": "(c) Deno (TypeScript)"}
-print("| workload | server | req/s | p50 | p99 | peak RSS | CPU ms/request: server / PostgreSQL | non-2xx |\n|---|---|---|---|---|---|---|---|")
+label = {"edge": "(a) edge (Wasm)", "native": "(b) native (hyper)", "deno": "(c) Deno (TypeScript)",
+         "baseline": f"edge at {(BASELINE_REV or '')[:10]}"}
+print("| workload | server | req/s | p50 | p99 | peak RSS | CPU ms/request: server / PostgreSQL | statements | non-2xx |\n"
+      "|---|---|---|---|---|---|---|---|---|")
 for w, title in (("subscription_status", f"subscription-status, {STATUS_CONNECTIONS} conn."),
-                 ("webhook_handler", f"webhook-handler, {WEBHOOK_CONNECTIONS} conn.")):
+                 ("webhook_handler", f"webhook-handler, {WEBHOOK_CONNECTIONS} conn."),
+                 ("quote_create", f"quote create, {QUOTE_CONNECTIONS} conn.")):
     for k in SERVERS:
+        if w not in results["servers"][k]:
+            continue
         x = results["servers"][k][w]
         print(f"| {title} | {label[k]} | {x['rps']:.0f} | {x['p50_ms']:.2f} ms | {x['p99_ms']:.2f} ms | {x['peak_rss_mib']:.1f} MiB "
-              f"| {x['server_cpu_ms_per_request']:.3f} / {x['postgres_cpu_ms_per_request']:.3f} | {x['non_2xx']} |")
-print("\n| target | workload | ratio | met |\n|---|---|---|---|")
+              f"| {x['server_cpu_ms_per_request']:.3f} / {x['postgres_cpu_ms_per_request']:.3f} "
+              f"| {results['servers'][k]['statements_per_request'][w]} | {x['non_2xx']} |")
+print("\n| target | workload | value | met |\n|---|---|---|---|")
 for w, t, v, ok in checks:
     print(f"| {t} | {w.replace('_', '-')} | {v} | {'yes' if ok else 'NO'} |")
-print(f"\ncold start (process start to first response): edge {e['cold_start_ms']} ms, native {n['cold_start_ms']} ms, "
-      f"deno {d['cold_start_ms']} ms")
+print("\ncold start (process start to first response): " + ", ".join(f"{k} {results['servers'][k]['cold_start_ms']} ms" for k in SERVERS))
 print("instantiation per request (edge): " + ", ".join(f"{c} p50 {v['p50_us']} us / p99 {v['p99_us']} us"
                                                       for c, v in e["instantiation_us"].items()))
 print(f"load average before {results['machine']['load_average_before']}, after {results['machine']['load_average_after']}")

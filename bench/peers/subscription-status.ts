@@ -3,18 +3,10 @@
 import { jwtVerify } from "jose";
 import { env, json, Problem, sql, timestamp } from "./_shared.ts";
 
-const STATUS_SQL = `
-SELECT e.*, u.*, c.stripe_customer_id, c.email AS customer_email, b.backlog_total, b.backlog
-FROM public.my_entitlements() e
-CROSS JOIN public.my_usage() u
-LEFT JOIN public.stripe_customers c ON c.user_id = $1 AND NOT c.deleted
-LEFT JOIN LATERAL (
-  SELECT max(w.total) AS backlog_total,
-         jsonb_agg(jsonb_build_object('id', w.stripe_event_id, 'type', w.event_type,
-                                      'received_at', w.received_at, 'reason', w.reason)
-                   ORDER BY w.received_at DESC) FILTER (WHERE w.stripe_event_id IS NOT NULL) AS backlog
-  FROM public.my_webhook_backlog(5) w
-) b ON $2 AND c.stripe_customer_id IS NOT NULL`;
+// The caller's plan, usage, customer and backlog, read as the caller in one statement: the
+// function functions/subscription-status calls (migrations/0019_requests_in_one_statement.sql).
+const STATUS_SQL = "SELECT public.subscription_status_as($1, $2, $3) AS rows";
+const TIMESTAMPS = ["current_period_start", "current_period_end", "period_start", "period_end"];
 
 const secret = new TextEncoder().encode(env("jwt_secret") ?? "");
 const issuer = env("jwt_issuer");
@@ -60,11 +52,11 @@ export async function subscriptionStatus(req: Request, requestId: string, verifi
   else if (q === "false" || q === "0") include = false;
   else throw new Problem(422, "validation_failed", "Validation failed", `\`${q}\` is not true or false`);
 
-  // As the caller, so RLS limits every row to their own: role and claims local to the transaction.
-  const [r] = await sql.begin(async (tx) => {
-    await tx`SELECT set_config('role', 'authenticated', true), set_config('request.jwt.claims', ${JSON.stringify(caller.claims)}, true)`;
-    return await tx.unsafe(STATUS_SQL, [caller.sub, include], { prepare: true });
-  });
+  // As the caller, so RLS limits every row to their own: the function takes the role and claims
+  // for its own statement, and answers its rows as JSON text.
+  const [{ rows }] = await sql.unsafe(STATUS_SQL, [JSON.stringify(caller.claims), caller.sub, include], { prepare: true });
+  const [r] = JSON.parse(rows);
+  for (const k of TIMESTAMPS) r[k] = r[k] ? new Date(r[k]) : null;
 
   const subscription = r.subscription_id
     ? {

@@ -27,6 +27,9 @@ pub struct Context {
     caller: OnceCell<Result<Caller, Problem>>,
     /// Keys fetched from `jwks_url` for this request's token, when it needed them.
     fetched_jwks: OnceCell<Option<String>>,
+    /// A Stripe delivery's signature, verified once per request (the middleware and
+    /// webhook-handler share it).
+    stripe_delivery: OnceCell<Result<i64, credentials::stripe::SignatureError>>,
     client: OnceCell<Client>,
     /// Set when the canary forwarded the request to green (the metrics row says so).
     pub(crate) forwarded: std::cell::Cell<bool>,
@@ -43,6 +46,7 @@ impl Context {
             user_id: RefCell::new(None),
             caller: OnceCell::new(),
             fetched_jwks: OnceCell::new(),
+            stripe_delivery: OnceCell::new(),
             client: OnceCell::new(),
             forwarded: std::cell::Cell::new(false),
         }
@@ -77,6 +81,14 @@ impl Context {
         self.caller
             .get_or_init(|| auth::authenticate_with(&self.request, self.fetched_jwks.get().and_then(|d| d.as_deref())))
             .clone()
+    }
+
+    /// The request's `Stripe-Signature` checked against its body (see
+    /// [`auth::stripe_delivery`]): the delivery's timestamp when it is Stripe's.
+    pub fn stripe_delivery(&self) -> Result<i64, credentials::stripe::SignatureError> {
+        *self.stripe_delivery.get_or_init(|| {
+            auth::stripe_delivery(&self.request.body, self.request.header("stripe-signature").unwrap_or(""))
+        })
     }
 
     /// Before anything verifies the token: when it is an ES256/RS256 token whose `kid` the
@@ -409,9 +421,14 @@ where
     // The security middleware: blocks, rate limit, threat detection (one SQL statement).
     let screened = ctx.settings().security_middleware();
     if screened {
-        if let Err(refusal) =
-            guard::screen(function.name, function.policy(&req.sub_path), req, ctx.client(), ctx.db().ok().as_deref())
-        {
+        if let Err(refusal) = guard::screen(
+            function.name,
+            function.policy(&req.sub_path),
+            req,
+            ctx.client(),
+            ctx.db().ok().as_deref(),
+            || ctx.stripe_delivery().is_ok(),
+        ) {
             return refusal;
         }
     }

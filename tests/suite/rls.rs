@@ -56,6 +56,11 @@ fn quote_numbers_are_per_user_and_never_reused() {
 }
 
 #[test]
+fn one_statement_requests_read_as_the_caller_and_only_their_owner_may_call_them() {
+    run_sql_file("rls_one_statement_requests.sql");
+}
+
+#[test]
 fn anon_sees_only_public_catalog_tables() {
     run_sql_file("rls_anon.sql");
 }

@@ -10,7 +10,7 @@ mod diagnostics;
 use diagnostics::{diagnose, Diagnostic, Facts};
 use quotekit::plans::{remaining, Entitlements, Usage};
 use serde_json::json;
-use shared::db::{self, Db};
+use shared::db;
 use shared::http::Method;
 use shared::service::{Callers, Function};
 use shared::{Context, Problem, Response};
@@ -39,22 +39,13 @@ pub async fn route(ctx: &Context) -> Result<Response, Problem> {
 }
 
 /// Plan, usage this period, Stripe customer and (when asked) the customer's unprocessed
-/// webhook events, of the caller (`$1` = auth.uid(), `$2` = include diagnostics). An event
-/// says why it is unprocessed by a classified `reason` (`billing_data_rejected`,
-/// `customer_not_linked`, `temporarily_unavailable`, `processing_failed`), never by the
-/// handler's own text, which may quote the database and is for administrators only.
-const STATUS_SQL: &str = "
-SELECT e.*, u.*, c.stripe_customer_id, c.email AS customer_email, b.backlog_total, b.backlog
-FROM public.my_entitlements() e
-CROSS JOIN public.my_usage() u
-LEFT JOIN public.stripe_customers c ON c.user_id = $1 AND NOT c.deleted
-LEFT JOIN LATERAL (
-  SELECT max(w.total) AS backlog_total,
-         jsonb_agg(jsonb_build_object('id', w.stripe_event_id, 'type', w.event_type,
-                                      'received_at', w.received_at, 'reason', w.reason)
-                   ORDER BY w.received_at DESC) FILTER (WHERE w.stripe_event_id IS NOT NULL) AS backlog
-  FROM public.my_webhook_backlog(5) w
-) b ON $2 AND c.stripe_customer_id IS NOT NULL";
+/// webhook events of the caller, read as the caller in one statement: the SQL is the function
+/// `public.subscription_status_as(claims, user id, include diagnostics)` in
+/// `migrations/0019_requests_in_one_statement.sql`. An event says why it is unprocessed by a
+/// classified `reason` (`billing_data_rejected`, `customer_not_linked`,
+/// `temporarily_unavailable`, `processing_failed`), never by the handler's own text, which may
+/// quote the database and is for administrators only.
+const STATUS_FUNCTION: &str = "public.subscription_status_as";
 
 /// Stripe customer of the caller, if linked.
 struct Customer {
@@ -79,19 +70,21 @@ fn status(ctx: &Context) -> Result<Response, Problem> {
 
     // Everything is read as the caller, so RLS limits it to their own rows; one statement
     // for plan, usage, customer and webhook backlog keeps the request to one round trip.
-    let (ent, usage, customer, backlog) = ctx.db()?.as_user(&caller.claims_json, |db: &Db| -> Result<_, Problem> {
-        let rows = db.query(STATUS_SQL, &[db::uuid(&user_id), db::Param::Boolean(include_diagnostics)])?;
-        let r = rows.one()?;
-        let customer = match r.text("stripe_customer_id")? {
-            Some(id) => Some(Customer { id, email: r.text("customer_email")? }),
-            None => None,
-        };
-        let backlog = match r.int("backlog_total")? {
-            Some(total) => Some((total, r.json("backlog")?.unwrap_or_else(|| json!([])))),
-            None => None,
-        };
-        Ok((Entitlements::from_row(&r)?, Usage::from_row(&r)?, customer, backlog))
-    })?;
+    let rows = ctx.db()?.query_as_user(
+        &caller.claims_json,
+        STATUS_FUNCTION,
+        &[db::uuid(&user_id), db::Param::Boolean(include_diagnostics)],
+    )?;
+    let r = rows.one()?;
+    let customer = match r.text("stripe_customer_id")? {
+        Some(id) => Some(Customer { id, email: r.text("customer_email")? }),
+        None => None,
+    };
+    let backlog = match r.int("backlog_total")? {
+        Some(total) => Some((total, r.json("backlog")?.unwrap_or_else(|| json!([])))),
+        None => None,
+    };
+    let (ent, usage) = (Entitlements::from_row(&r)?, Usage::from_row(&r)?);
 
     let f = &ent.features;
     let mut data = json!({

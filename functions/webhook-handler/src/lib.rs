@@ -49,8 +49,7 @@ fn rejected(ctx: &Context, started: Instant, code: &str, message: &str) -> Probl
 fn receive(ctx: &Context) -> Result<Response, Problem> {
     let started = Instant::now();
     let req = &ctx.request;
-    let header = req.header("stripe-signature").unwrap_or("");
-    match shared::auth::stripe_delivery(&req.body, header) {
+    match ctx.stripe_delivery() {
         Ok(_) => {}
         Err(stripe::SignatureError::NoSecret) => {
             return Err(Problem::unavailable("webhook_not_configured", "no Stripe webhook secret is configured"));

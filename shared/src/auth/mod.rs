@@ -104,8 +104,9 @@ pub fn act_for(user_id: &str, ttl_s: i64) -> Result<(Caller, String), Problem> {
 
 /// Verify a delivery's `Stripe-Signature` with this deployment's configuration: the secrets of
 /// `stripe_webhook_secrets` and the age limit `stripe_webhook_tolerance_s` (default 300 s).
-/// The security middleware calls it before the rate limiter (a verified delivery spends no
-/// client budget) and webhook-handler before anything touches the database.
+/// Asked once per request through `Context::stripe_delivery`: the security middleware needs
+/// it before the rate limiter (a verified delivery spends no client budget), webhook-handler
+/// before anything touches the database.
 pub fn stripe_delivery(payload: &[u8], header: &str) -> Result<i64, stripe::SignatureError> {
     let settings = crate::settings::current();
     let secrets = settings.stripe_webhook_secrets();

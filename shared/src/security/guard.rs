@@ -65,7 +65,16 @@ impl Policy {
 }
 
 /// Screen a request. `Err` is the answer to give instead of running the handler.
-pub fn screen(function: &str, policy: Policy, req: &Request, client: &Client, db: Option<&Db>) -> Result<(), Response> {
+/// `verified_delivery` says whether the request is a delivery signed by Stripe (asked only
+/// of functions Stripe calls; the handler reuses the verdict).
+pub fn screen(
+    function: &str,
+    policy: Policy,
+    req: &Request,
+    client: &Client,
+    db: Option<&Db>,
+    verified_delivery: impl FnOnce() -> bool,
+) -> Result<(), Response> {
     let internal = internal::verify(req);
     if internal == Some(Purpose::Chain) {
         return Ok(());
@@ -77,7 +86,7 @@ pub fn screen(function: &str, policy: Policy, req: &Request, client: &Client, db
 
     // Which budget this request spends (see the module documentation).
     let (budget_key, budget) = if policy.stripe_deliveries && !service {
-        if crate::auth::stripe_delivery(&req.body, req.header("stripe-signature").unwrap_or("")).is_ok() {
+        if verified_delivery() {
             return Ok(());
         }
         (format!("signature:{}", address_key.as_deref().unwrap_or("ip:unknown")), FAILED_SIGNATURES)
