@@ -6,12 +6,13 @@
 //! closed client (database restart) is discarded, so a request never inherits another's state.
 
 use pgtransaction::Transaction;
+use pgvalue::StatementCache;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
-use tokio_postgres::{Client, Statement};
+use tokio_postgres::Client;
 
 /// Connections per database address unless `pg_pool_size` says otherwise.
 pub const DEFAULT_MAX_CONNECTIONS: usize = 25;
@@ -19,32 +20,11 @@ pub const DEFAULT_MAX_CONNECTIONS: usize = 25;
 pub const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long dialing a new connection may take.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
-/// Prepared statements kept per connection.
-const STATEMENT_CACHE: usize = 256;
 
 pub struct PooledClient {
     pub client: Client,
+    /// Prepared statements of this connection.
     pub statements: StatementCache,
-}
-
-/// Prepared statements of one connection.
-#[derive(Default)]
-pub struct StatementCache(HashMap<String, Statement>);
-
-impl StatementCache {
-    /// A prepared statement for `sql` on `client` (the connection this cache belongs to),
-    /// from the cache when possible.
-    pub async fn prepare(&mut self, client: &Client, sql: &str) -> Result<Statement, tokio_postgres::Error> {
-        if let Some(s) = self.0.get(sql) {
-            return Ok(s.clone());
-        }
-        let stmt = client.prepare(sql).await?;
-        if self.0.len() >= STATEMENT_CACHE {
-            self.0.clear();
-        }
-        self.0.insert(sql.to_string(), stmt.clone());
-        Ok(stmt)
-    }
 }
 
 #[derive(Default)]

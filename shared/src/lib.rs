@@ -5,7 +5,8 @@
 //! forwarding ([`canary`]) and email ([`email`]).
 //!
 //! Nothing here knows about quotes: the QuoteKit domain is the `quotekit` crate, which builds
-//! on this one. Depends on `credentials` (and, natively, `pgtls`) only.
+//! on this one. Depends on `credentials` (and, natively, `pgtls`, `pgtransaction` and
+//! `pgvalue`) only.
 
 pub mod auth;
 pub mod canary;

@@ -3,9 +3,10 @@
 //! for a component (host/src/postgres.rs, pool.rs): pooled clients, prepared statements cached
 //! per client, transactions tracked by the same state machine (`pgtransaction`: a bare `BEGIN`
 //! sent together with the statement that follows, a client given back inside a transaction
-//! rolled back first), the same value mapping, the same connection strings (`pgtls`: sslmode,
-//! sslrootcert, rustls). The native baseline thus does the same database work as the component
-//! in edge; only the isolation differs.
+//! rolled back first), the same values, errors and sending of a statement (`pgvalue`, here
+//! over spin-sdk's `pg4` types), the same connection strings (`pgtls`: sslmode, sslrootcert,
+//! rustls). The native baseline thus does the same database work as the component in edge;
+//! only the isolation differs.
 //!
 //! Calls block the calling thread (handlers run on tokio's blocking pool): each pooled client
 //! has its own single-threaded runtime, driven by the thread that uses it, so a query's I/O
@@ -16,31 +17,35 @@
     reason = "the error is spin:postgres's own error type, whose shape the interface fixes"
 )]
 
-use bytes::{BufMut, BytesMut};
-use chrono::{Datelike, NaiveDate, NaiveDateTime, NaiveTime, Timelike};
 use pgtransaction::{Outgoing, Transaction};
-use spin_sdk::pg4::{Column, DbDataType, DbError, DbValue, Interval, ParameterValue, PgError, QueryError, RowSet};
+use pgvalue::{Answer, Asked, StatementCache};
+use spin_sdk::pg4::{ParameterValue, PgError, RowSet};
 use std::cell::RefCell;
 use std::collections::HashMap;
-use std::error::Error as StdError;
 use std::pin::Pin;
 use std::sync::{Arc, Condvar, Mutex, OnceLock};
 use std::time::Duration;
 use tokio::runtime::Runtime;
-use tokio_postgres::types::{to_sql_checked, FromSql, IsNull, Kind, ToSql, Type};
-use tokio_postgres::{Client, Statement};
+use tokio_postgres::Client;
+
+pgvalue::spin_postgres! {
+    /// The interface's values, errors and statements over spin-sdk's `pg4` types.
+    mod values {
+        types: spin_sdk::pg4,
+        error: spin_sdk::pg4::PgError,
+    }
+}
 
 /// Per database address, as in edge (`pool::DEFAULT_MAX_CONNECTIONS`).
 const MAX_CONNECTIONS: usize = 25;
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
-const STATEMENT_CACHE: usize = 256;
 
 struct Pooled {
     runtime: Runtime,
     client: Client,
     connection: Pin<Box<pgtls::Connection>>,
-    statements: HashMap<String, Statement>,
+    statements: StatementCache,
     closed: bool,
 }
 
@@ -54,13 +59,19 @@ impl Pooled {
             .block_on(async { tokio::time::timeout(CONNECT_TIMEOUT, target.connect()).await })
             .map_err(|_| PgError::ConnectionFailed("timed out connecting to the database".into()))?
             .map_err(PgError::ConnectionFailed)?;
-        Ok(Pooled { runtime, client, connection: Box::pin(connection), statements: HashMap::new(), closed: false })
+        Ok(Pooled {
+            runtime,
+            client,
+            connection: Box::pin(connection),
+            statements: StatementCache::default(),
+            closed: false,
+        })
     }
 
     /// Run `work` with the client while driving the connection's I/O on this thread.
     fn run<T>(
         &mut self,
-        work: impl AsyncFnOnce(&Client, &mut HashMap<String, Statement>) -> Result<T, PgError>,
+        work: impl AsyncFnOnce(&Client, &mut StatementCache) -> Result<T, PgError>,
     ) -> Result<T, PgError> {
         let Pooled { runtime, client, connection, statements, closed } = self;
         let work = work(client, statements);
@@ -78,18 +89,6 @@ impl Pooled {
             }
         })
     }
-}
-
-async fn prepare(client: &Client, cache: &mut HashMap<String, Statement>, sql: &str) -> Result<Statement, PgError> {
-    if let Some(s) = cache.get(sql) {
-        return Ok(s.clone());
-    }
-    let stmt = client.prepare(sql).await.map_err(query_error)?;
-    if cache.len() >= STATEMENT_CACHE {
-        cache.clear();
-    }
-    cache.insert(sql.to_string(), stmt.clone());
-    Ok(stmt)
 }
 
 struct Pool {
@@ -172,20 +171,7 @@ impl Connection {
         let Some(Answer::Rows(stmt, rows)) = self.run(statement, params, Asked::Rows)? else {
             return Ok(RowSet { columns: Vec::new(), rows: Vec::new() });
         };
-        let columns: Vec<Column> = stmt
-            .columns()
-            .iter()
-            .map(|c| Column { name: c.name().to_string(), data_type: data_type(c.type_()) })
-            .collect();
-        let mut out = Vec::with_capacity(rows.len());
-        for row in &rows {
-            let mut values = Vec::with_capacity(columns.len());
-            for (i, col) in stmt.columns().iter().enumerate() {
-                values.push(db_value(row, i, col.type_())?);
-            }
-            out.push(values);
-        }
-        Ok(RowSet { columns, rows: out })
+        values::row_set(&stmt, &rows)
     }
 
     pub fn execute(&self, statement: &str, params: &[ParameterValue]) -> Result<u64, PgError> {
@@ -205,8 +191,11 @@ impl Connection {
             outgoing => {
                 let begin_first = outgoing == Outgoing::BeginAndStatement;
                 let pooled = client.as_mut().expect("a connection holds a client until dropped");
+                let params = params.to_vec();
                 pooled
-                    .run(async |client, cache| send(client, cache, begin_first, statement, params, asked).await)
+                    .run(async |client, statements| {
+                        values::send(client, statements, begin_first, statement, params, asked).await
+                    })
                     .map(Some)
             }
         };
@@ -220,337 +209,12 @@ impl Drop for Connection {
         let state = self.state.get_mut();
         if let Some(mut c) = state.client.take() {
             let clean = !state.transaction.must_roll_back()
-                || c.run(async |client, _| client.batch_execute("ROLLBACK").await.map_err(query_error)).is_ok();
+                || c.run(async |client, _| client.batch_execute("ROLLBACK").await.map_err(values::query_error)).is_ok();
             if clean && !c.closed && !c.client.is_closed() {
                 self.loan.pool.idle.lock().unwrap_or_else(|e| e.into_inner()).push(c);
             }
         }
     }
-}
-
-// ---- statements (as host/src/postgres.rs) ---------------------------------------------------
-
-/// What a handler asked of a statement: `execute` wants the rows affected, `query` the rows.
-enum Asked {
-    Count,
-    Rows,
-}
-
-enum Answer {
-    Count(u64),
-    Rows(Statement, Vec<tokio_postgres::Row>),
-}
-
-/// Prepare `statement`, convert its parameters and run it, after `BEGIN` when `begin_first`.
-/// `BEGIN` is written first, before the statement is even prepared, in the same round trip:
-/// whatever then becomes of the statement happens inside the transaction, as it would had
-/// each been sent alone.
-async fn send(
-    client: &Client,
-    cache: &mut HashMap<String, Statement>,
-    begin_first: bool,
-    statement: &str,
-    params: &[ParameterValue],
-    asked: Asked,
-) -> Result<Answer, PgError> {
-    let begin = if begin_first { Some(prepare(client, cache, "BEGIN").await?) } else { None };
-    let began = async {
-        match &begin {
-            Some(begin) => client.execute(begin, &[]).await.map(drop),
-            None => Ok(()),
-        }
-    };
-    let done = async {
-        let stmt = prepare(client, cache, statement).await?;
-        let params = to_params(params)?;
-        let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p.as_ref() as &(dyn ToSql + Sync)).collect();
-        match asked {
-            Asked::Count => client.execute(&stmt, &refs).await.map(Answer::Count),
-            Asked::Rows => client.query(&stmt, &refs).await.map(|rows| Answer::Rows(stmt, rows)),
-        }
-        .map_err(query_error)
-    };
-    // Polled in this order, `began` writes BEGIN before `done` writes anything.
-    let (began, done) = tokio::join!(began, done);
-    began.map_err(query_error)?;
-    done
-}
-
-fn query_error(e: tokio_postgres::Error) -> PgError {
-    if let Some(db) = e.as_db_error() {
-        let mut extras = Vec::new();
-        if let Some(c) = db.constraint() {
-            extras.push(("constraint".to_string(), c.to_string()));
-        }
-        if let Some(t) = db.table() {
-            extras.push(("table".to_string(), t.to_string()));
-        }
-        return PgError::QueryFailed(QueryError::DbError(DbError {
-            as_text: db.to_string(),
-            severity: db.severity().to_string(),
-            code: db.code().code().to_string(),
-            message: db.message().to_string(),
-            detail: db.detail().map(str::to_string),
-            extras,
-        }));
-    }
-    if e.is_closed() {
-        return PgError::ConnectionFailed(format!("database connection lost: {e}"));
-    }
-    let mut text = e.to_string();
-    if let Some(source) = e.source() {
-        text = format!("{text}: {source}");
-    }
-    PgError::QueryFailed(QueryError::Text(text))
-}
-
-// ---- parameters ---------------------------------------------------------------------------
-
-type Param = Box<dyn ToSql + Sync + Send>;
-
-fn to_params(params: &[ParameterValue]) -> Result<Vec<Param>, PgError> {
-    params.iter().cloned().map(to_param).collect()
-}
-
-fn bad(what: impl Into<String>) -> PgError {
-    PgError::BadParameter(what.into())
-}
-
-fn to_param(p: ParameterValue) -> Result<Param, PgError> {
-    Ok(match p {
-        ParameterValue::Boolean(v) => Box::new(v),
-        ParameterValue::Int8(v) => Box::new(v),
-        ParameterValue::Int16(v) => Box::new(v),
-        ParameterValue::Int32(v) => Box::new(v),
-        ParameterValue::Int64(v) => Box::new(v),
-        ParameterValue::Floating32(v) => Box::new(v),
-        ParameterValue::Floating64(v) => Box::new(v),
-        ParameterValue::Str(v) => Box::new(v),
-        ParameterValue::Binary(v) => Box::new(v),
-        ParameterValue::Date((y, m, d)) => Box::new(
-            NaiveDate::from_ymd_opt(y, m.into(), d.into()).ok_or_else(|| bad(format!("invalid date {y}-{m}-{d}")))?,
-        ),
-        ParameterValue::Time((h, mi, s, ns)) => Box::new(
-            NaiveTime::from_hms_nano_opt(h.into(), mi.into(), s.into(), ns).ok_or_else(|| bad("invalid time"))?,
-        ),
-        ParameterValue::Datetime((y, mo, d, h, mi, s, ns)) => {
-            let date = NaiveDate::from_ymd_opt(y, mo.into(), d.into());
-            let time = NaiveTime::from_hms_nano_opt(h.into(), mi.into(), s.into(), ns);
-            match (date, time) {
-                (Some(date), Some(time)) => Box::new(UtcDateTime(NaiveDateTime::new(date, time))),
-                _ => return Err(bad("invalid datetime")),
-            }
-        }
-        ParameterValue::Timestamp(v) => Box::new(v),
-        ParameterValue::Uuid(v) => Box::new(uuid::Uuid::parse_str(&v).map_err(|e| bad(format!("invalid uuid: {e}")))?),
-        ParameterValue::Jsonb(v) => Box::new(JsonBytes(v)),
-        ParameterValue::Decimal(v) => Box::new(parse_decimal(&v)?),
-        ParameterValue::ArrayInt32(v) => Box::new(v),
-        ParameterValue::ArrayInt64(v) => Box::new(v),
-        ParameterValue::ArrayStr(v) => Box::new(v),
-        ParameterValue::ArrayDecimal(v) => {
-            let parsed: Result<Vec<Option<rust_decimal::Decimal>>, PgError> =
-                v.iter().map(|d| d.as_deref().map(parse_decimal).transpose()).collect();
-            Box::new(parsed?)
-        }
-        ParameterValue::Interval(i) => Box::new(IntervalValue(i)),
-        ParameterValue::DbNull => Box::new(Null),
-        ParameterValue::RangeInt32(_) | ParameterValue::RangeInt64(_) | ParameterValue::RangeDecimal(_) => {
-            return Err(bad("range parameters are not supported"))
-        }
-    })
-}
-
-fn parse_decimal(s: &str) -> Result<rust_decimal::Decimal, PgError> {
-    s.parse().map_err(|e| bad(format!("invalid decimal `{s}`: {e}")))
-}
-
-#[derive(Debug)]
-struct Null;
-
-impl ToSql for Null {
-    fn to_sql(&self, _: &Type, _: &mut BytesMut) -> Result<IsNull, Box<dyn StdError + Sync + Send>> {
-        Ok(IsNull::Yes)
-    }
-    fn accepts(_: &Type) -> bool {
-        true
-    }
-    to_sql_checked!();
-}
-
-#[derive(Debug)]
-struct JsonBytes(Vec<u8>);
-
-impl ToSql for JsonBytes {
-    fn to_sql(&self, ty: &Type, out: &mut BytesMut) -> Result<IsNull, Box<dyn StdError + Sync + Send>> {
-        if *ty == Type::JSONB {
-            out.put_u8(1);
-        }
-        out.put_slice(&self.0);
-        Ok(IsNull::No)
-    }
-    fn accepts(ty: &Type) -> bool {
-        *ty == Type::JSONB || *ty == Type::JSON
-    }
-    to_sql_checked!();
-}
-
-#[derive(Debug)]
-struct UtcDateTime(NaiveDateTime);
-
-impl ToSql for UtcDateTime {
-    fn to_sql(&self, ty: &Type, out: &mut BytesMut) -> Result<IsNull, Box<dyn StdError + Sync + Send>> {
-        if *ty == Type::TIMESTAMPTZ {
-            self.0.and_utc().to_sql(ty, out)
-        } else {
-            self.0.to_sql(ty, out)
-        }
-    }
-    fn accepts(ty: &Type) -> bool {
-        *ty == Type::TIMESTAMP || *ty == Type::TIMESTAMPTZ
-    }
-    to_sql_checked!();
-}
-
-#[derive(Debug)]
-struct IntervalValue(Interval);
-
-impl ToSql for IntervalValue {
-    fn to_sql(&self, _: &Type, out: &mut BytesMut) -> Result<IsNull, Box<dyn StdError + Sync + Send>> {
-        out.put_i64(self.0.micros);
-        out.put_i32(self.0.days);
-        out.put_i32(self.0.months);
-        Ok(IsNull::No)
-    }
-    fn accepts(ty: &Type) -> bool {
-        *ty == Type::INTERVAL
-    }
-    to_sql_checked!();
-}
-
-impl<'a> FromSql<'a> for IntervalValue {
-    fn from_sql(_: &Type, raw: &'a [u8]) -> Result<Self, Box<dyn StdError + Sync + Send>> {
-        if raw.len() != 16 {
-            return Err("bad interval".into());
-        }
-        Ok(IntervalValue(Interval {
-            micros: i64::from_be_bytes(raw[0..8].try_into()?),
-            days: i32::from_be_bytes(raw[8..12].try_into()?),
-            months: i32::from_be_bytes(raw[12..16].try_into()?),
-        }))
-    }
-    fn accepts(ty: &Type) -> bool {
-        *ty == Type::INTERVAL
-    }
-}
-
-struct Raw(Vec<u8>);
-
-impl<'a> FromSql<'a> for Raw {
-    fn from_sql(_: &Type, raw: &'a [u8]) -> Result<Self, Box<dyn StdError + Sync + Send>> {
-        Ok(Raw(raw.to_vec()))
-    }
-    fn accepts(_: &Type) -> bool {
-        true
-    }
-}
-
-// ---- columns ------------------------------------------------------------------------------
-
-fn data_type(ty: &Type) -> DbDataType {
-    match *ty {
-        Type::BOOL => DbDataType::Boolean,
-        Type::CHAR => DbDataType::Int8,
-        Type::INT2 => DbDataType::Int16,
-        Type::INT4 => DbDataType::Int32,
-        Type::INT8 => DbDataType::Int64,
-        Type::FLOAT4 => DbDataType::Floating32,
-        Type::FLOAT8 => DbDataType::Floating64,
-        Type::TEXT | Type::VARCHAR | Type::BPCHAR | Type::NAME => DbDataType::Str,
-        Type::BYTEA => DbDataType::Binary,
-        Type::DATE => DbDataType::Date,
-        Type::TIME => DbDataType::Time,
-        Type::TIMESTAMP | Type::TIMESTAMPTZ => DbDataType::Datetime,
-        Type::UUID => DbDataType::Uuid,
-        Type::JSONB | Type::JSON => DbDataType::Jsonb,
-        Type::NUMERIC => DbDataType::Decimal,
-        Type::INT4_ARRAY => DbDataType::ArrayInt32,
-        Type::INT8_ARRAY => DbDataType::ArrayInt64,
-        Type::NUMERIC_ARRAY => DbDataType::ArrayDecimal,
-        Type::TEXT_ARRAY | Type::VARCHAR_ARRAY => DbDataType::ArrayStr,
-        Type::INTERVAL => DbDataType::Interval,
-        _ if matches!(ty.kind(), Kind::Enum(_)) => DbDataType::Str,
-        _ => DbDataType::Other(ty.name().to_string()),
-    }
-}
-
-fn conversion(e: tokio_postgres::Error) -> PgError {
-    PgError::ValueConversionFailed(e.to_string())
-}
-
-fn db_value(row: &tokio_postgres::Row, i: usize, ty: &Type) -> Result<DbValue, PgError> {
-    macro_rules! get {
-        ($t:ty, $variant:expr) => {
-            match row.try_get::<_, Option<$t>>(i).map_err(conversion)? {
-                Some(v) => $variant(v),
-                None => DbValue::DbNull,
-            }
-        };
-    }
-    Ok(match *ty {
-        Type::BOOL => get!(bool, DbValue::Boolean),
-        Type::CHAR => get!(i8, DbValue::Int8),
-        Type::INT2 => get!(i16, DbValue::Int16),
-        Type::INT4 => get!(i32, DbValue::Int32),
-        Type::INT8 => get!(i64, DbValue::Int64),
-        Type::FLOAT4 => get!(f32, DbValue::Floating32),
-        Type::FLOAT8 => get!(f64, DbValue::Floating64),
-        Type::TEXT | Type::VARCHAR | Type::BPCHAR | Type::NAME => get!(String, DbValue::Str),
-        Type::BYTEA => get!(Vec<u8>, DbValue::Binary),
-        Type::DATE => get!(NaiveDate, |d: NaiveDate| DbValue::Date((d.year(), d.month() as u8, d.day() as u8))),
-        Type::TIME => get!(NaiveTime, |t: NaiveTime| DbValue::Time((
-            t.hour() as u8,
-            t.minute() as u8,
-            t.second() as u8,
-            t.nanosecond()
-        ))),
-        Type::TIMESTAMP => get!(NaiveDateTime, datetime),
-        Type::TIMESTAMPTZ => {
-            get!(chrono::DateTime<chrono::Utc>, |d: chrono::DateTime<chrono::Utc>| datetime(d.naive_utc()))
-        }
-        Type::UUID => get!(uuid::Uuid, |u: uuid::Uuid| DbValue::Uuid(u.to_string())),
-        Type::JSONB | Type::JSON => {
-            get!(serde_json::Value, |v: serde_json::Value| DbValue::Jsonb(serde_json::to_vec(&v).unwrap_or_default()))
-        }
-        Type::NUMERIC => match row.try_get::<_, Option<rust_decimal::Decimal>>(i) {
-            Ok(Some(d)) => DbValue::Decimal(d.to_string()),
-            Ok(None) => DbValue::DbNull,
-            Err(_) => get!(Raw, |r: Raw| DbValue::Unsupported(r.0)),
-        },
-        Type::INT4_ARRAY => get!(Vec<Option<i32>>, DbValue::ArrayInt32),
-        Type::INT8_ARRAY => get!(Vec<Option<i64>>, DbValue::ArrayInt64),
-        Type::NUMERIC_ARRAY => get!(Vec<Option<rust_decimal::Decimal>>, |v: Vec<Option<rust_decimal::Decimal>>| {
-            DbValue::ArrayDecimal(v.into_iter().map(|d| d.map(|d| d.to_string())).collect())
-        }),
-        Type::TEXT_ARRAY | Type::VARCHAR_ARRAY => get!(Vec<Option<String>>, DbValue::ArrayStr),
-        Type::INTERVAL => get!(IntervalValue, |v: IntervalValue| DbValue::Interval(v.0)),
-        _ if matches!(ty.kind(), Kind::Enum(_)) => {
-            get!(Raw, |r: Raw| DbValue::Str(String::from_utf8_lossy(&r.0).into_owned()))
-        }
-        _ => get!(Raw, |r: Raw| DbValue::Unsupported(r.0)),
-    })
-}
-
-fn datetime(d: NaiveDateTime) -> DbValue {
-    DbValue::Datetime((
-        d.year(),
-        d.month() as u8,
-        d.day() as u8,
-        d.hour() as u8,
-        d.minute() as u8,
-        d.second() as u8,
-        d.nanosecond(),
-    ))
 }
 
 #[cfg(test)]
@@ -559,6 +223,7 @@ mod tests {
     //! skipped without it.
 
     use super::*;
+    use spin_sdk::pg4::DbValue;
 
     fn value(c: &Connection, sql: &str) -> Option<String> {
         let rows = c.query(sql, &[]).unwrap_or_else(|e| panic!("{sql}: {e:?}"));

@@ -1,0 +1,80 @@
+//! Sending one statement: prepared once per connection, and after a deferred `BEGIN` in the
+//! same round trip when the transaction state (`pgtransaction`) says so.
+
+use crate::Param;
+use std::collections::HashMap;
+use tokio_postgres::types::ToSql;
+use tokio_postgres::{Client, Row, Statement};
+
+/// Prepared statements kept per connection.
+const STATEMENT_CACHE: usize = 256;
+
+/// Prepared statements of one connection.
+#[derive(Default)]
+pub struct StatementCache(HashMap<String, Statement>);
+
+impl StatementCache {
+    /// A prepared statement for `sql` on `client` (the connection this cache belongs to),
+    /// from the cache when possible.
+    pub async fn prepare(&mut self, client: &Client, sql: &str) -> Result<Statement, tokio_postgres::Error> {
+        if let Some(s) = self.0.get(sql) {
+            return Ok(s.clone());
+        }
+        let stmt = client.prepare(sql).await?;
+        if self.0.len() >= STATEMENT_CACHE {
+            self.0.clear();
+        }
+        self.0.insert(sql.to_string(), stmt.clone());
+        Ok(stmt)
+    }
+}
+
+/// What was asked of a statement: `execute` wants the rows affected, `query` the rows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Asked {
+    Count,
+    Rows,
+}
+
+/// The server's answer to a statement, as [`Asked`].
+pub enum Answer {
+    Count(u64),
+    Rows(Statement, Vec<Row>),
+}
+
+/// Prepare `statement`, convert its parameters (`params`, an error `E` when one is refused) and
+/// run it, after `BEGIN` when `begin_first`; `query_error` says what a tokio-postgres error is.
+/// `BEGIN` is written first, before the statement is even prepared, in the same round trip:
+/// whatever then becomes of the statement (refused by the server, or its parameters refused
+/// here) happens inside the transaction, as it would had each been sent alone.
+pub async fn send<E>(
+    client: &Client,
+    statements: &mut StatementCache,
+    begin_first: bool,
+    statement: &str,
+    params: impl FnOnce() -> Result<Vec<Param>, E>,
+    asked: Asked,
+    query_error: fn(tokio_postgres::Error) -> E,
+) -> Result<Answer, E> {
+    let begin = if begin_first { Some(statements.prepare(client, "BEGIN").await.map_err(query_error)?) } else { None };
+    let began = async {
+        match &begin {
+            Some(begin) => client.execute(begin, &[]).await.map(drop),
+            None => Ok(()),
+        }
+    };
+    let done = async {
+        let stmt = statements.prepare(client, statement).await.map_err(query_error)?;
+        let params = params()?;
+        let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p.as_ref() as &(dyn ToSql + Sync)).collect();
+        match asked {
+            Asked::Count => client.execute(&stmt, &refs).await.map(Answer::Count),
+            Asked::Rows => client.query(&stmt, &refs).await.map(|rows| Answer::Rows(stmt, rows)),
+        }
+        .map_err(query_error)
+    };
+    // Polled in this order, `began` writes BEGIN before `done` writes anything.
+    let (began, done) = tokio::join!(began, done);
+    began.map_err(query_error)?;
+    done
+}
