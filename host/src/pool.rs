@@ -5,6 +5,7 @@
 //! the resource. A client returned inside an open transaction is rolled back first, and a
 //! closed client (database restart) is discarded, so a request never inherits another's state.
 
+use crate::bindings::spin::postgres::postgres::ParameterValue;
 use pgtransaction::Transaction;
 use pgvalue::StatementCache;
 use std::collections::HashMap;
@@ -65,6 +66,8 @@ pub struct Lease {
     pool: Arc<Pool>,
     /// Where the request's statements left the client's transaction.
     pub transaction: Transaction,
+    /// Statements held for the next one (`pgtransaction::Outgoing::Held`); dropped with the lease.
+    pub held: Vec<(String, Vec<ParameterValue>)>,
 }
 
 /// A client and the pool's permits for it. They go everywhere together, so the permits are
@@ -157,6 +160,7 @@ impl Pool {
             loan: Some(Loan { client, _permit: permit, _client_permit: client_permit }),
             pool: self.clone(),
             transaction: Transaction::Idle,
+            held: Vec::new(),
         })
     }
 

@@ -100,7 +100,8 @@ pgvalue::spin_postgres! {
 }
 
 /// Run `statement` on the lease's client as its transaction state says (see `pgtransaction`:
-/// a bare `BEGIN` waits for the next statement); `None` when nothing had to be sent. The state
+/// a bare `BEGIN`, and the transaction-local settings after it, wait for the next statement);
+/// `None` when nothing had to be sent. The state
 /// moves on once the server has answered: a request stopped meanwhile leaves it where the
 /// client is rolled back.
 async fn run(
@@ -109,13 +110,19 @@ async fn run(
     params: Vec<ParameterValue>,
     asked: Asked,
 ) -> Result<Option<Answer>, PgError> {
-    let step = lease.transaction.send(statement, params.len());
+    let step = lease.transaction.send(statement, params.len(), asked == Asked::Rows);
     let answer = match step.outgoing {
         Outgoing::Nothing => Ok(None),
+        // A transaction-local setting after BEGIN: one row, as the server will answer it.
+        Outgoing::Held => {
+            lease.held.push((statement.to_string(), params));
+            Ok(Some(Answer::Count(1)))
+        }
         outgoing => {
             let begin_first = outgoing == Outgoing::BeginAndStatement;
+            let held = std::mem::take(&mut lease.held);
             let PooledClient { client, statements } = lease.client();
-            values::send(client, statements, begin_first, statement, params, asked).await.map(Some)
+            values::send(client, statements, begin_first, held, statement, params, asked).await.map(Some)
         }
     };
     lease.transaction.answered(step);

@@ -20,7 +20,13 @@
 //!
 //! A bare `BEGIN` is not sent on its own: it goes out with the statement that follows (one
 //! round trip instead of two), and a transaction that ends before any statement costs nothing.
-//! Results are the same as sending each statement alone.
+//! So do the transaction-local settings that usually follow it — the role and the JWT claims a
+//! request acts with, `SELECT set_config($1, $2, true), ...` sent to learn nothing but that it
+//! worked ([`is_local_setting`]): they are held, answered at once as the server would answer
+//! them (one row), and go out between `BEGIN` and the next statement. BEGIN, the role and the
+//! request's first query then cost one round trip instead of three. Results are the same as
+//! sending each statement alone, but for when an error is told: a held setting the server
+//! refuses is the answer to the statement it went out with, which then does not run.
 
 /// What a statement does to a transaction.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -106,6 +112,52 @@ fn after_block_comment(sql: &str) -> &str {
     ""
 }
 
+/// Whether `sql` only sets transaction-local settings: `SELECT set_config(name, value, true)`,
+/// one call or several separated by commas, each name and value a parameter (`$1`) or a plain
+/// string literal. Such a statement, sent for its row count, always answers one row unless it
+/// fails, and what it sets ends with the transaction.
+pub fn is_local_setting(sql: &str) -> bool {
+    let text = after_comments(sql).trim_end().trim_end_matches(';').trim_end();
+    let Some(mut rest) = strip_word(text, "SELECT").filter(|r| r.starts_with(char::is_whitespace)) else {
+        return false;
+    };
+    loop {
+        rest = rest.trim_start();
+        rest = strip_word(rest, "pg_catalog.").map_or(rest, str::trim_start);
+        let Some(call) = strip_word(rest, "set_config").map(str::trim_start) else { return false };
+        let Some(args) = call.strip_prefix('(') else { return false };
+        let Some((args, after)) = args.split_once(')') else { return false };
+        let args: Vec<&str> = args.split(',').map(str::trim).collect();
+        if !matches!(args.as_slice(), [name, value, local] if plain(name) && plain(value) && local.eq_ignore_ascii_case("true"))
+        {
+            return false;
+        }
+        rest = after.trim_start();
+        if rest.is_empty() {
+            return true;
+        }
+        let Some(next) = rest.strip_prefix(',') else { return false };
+        rest = next;
+    }
+}
+
+/// `text` past `word` (case-insensitive), when it starts with it.
+fn strip_word<'a>(text: &'a str, word: &str) -> Option<&'a str> {
+    let head = text.get(..word.len())?;
+    head.eq_ignore_ascii_case(word).then(|| &text[word.len()..])
+}
+
+/// A parameter (`$1`) or a string literal without quotes, commas or parentheses inside.
+fn plain(arg: &str) -> bool {
+    if let Some(n) = arg.strip_prefix('$') {
+        return !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit());
+    }
+    arg.len() >= 2
+        && arg.starts_with('\'')
+        && arg.ends_with('\'')
+        && !arg[1..arg.len() - 1].contains(['\'', ',', '(', ')', '\\'])
+}
+
 /// Where a connection stands. A connection given back to its pool in [`Transaction::Open`] is
 /// rolled back first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -115,6 +167,9 @@ pub enum Transaction {
     Idle,
     /// A bare `BEGIN` was asked for and not sent yet: it goes out with the next statement.
     BeginPending,
+    /// A bare `BEGIN` and transaction-local settings were asked for, and none sent yet: they go
+    /// out with the next statement. Given back to the pool now, the held settings are dropped.
+    SettingsPending,
     /// A transaction is open on the server, or may be.
     Open,
 }
@@ -124,9 +179,13 @@ pub enum Transaction {
 pub enum Outgoing {
     /// Nothing: the statement is answered at once, with nothing done and no rows.
     Nothing,
+    /// Nothing yet: the statement is held, to go out after `BEGIN` with the next statement,
+    /// and answered at once with one row (see [`is_local_setting`]).
+    Held,
     /// The statement.
     Statement,
-    /// `BEGIN`, then the statement, in the same write.
+    /// `BEGIN`, then the held statements in the order they were asked for, then the statement,
+    /// in the same write.
     BeginAndStatement,
 }
 
@@ -140,20 +199,27 @@ pub struct Step {
 }
 
 impl Transaction {
-    /// Plan `sql`, sent with `params` parameters. The state becomes what it is while the
+    /// Plan `sql`, sent with `params` parameters; `for_rows` when the caller wants its rows
+    /// (a query) rather than how many rows it touched. The state becomes what it is while the
     /// statement is on its way (open if a transaction may be open at any point of it), and
     /// [`Transaction::answered`] moves it on once the server has answered, with rows or with an
     /// error alike. A request stopped in between leaves a connection that is rolled back.
-    pub fn send(&mut self, sql: &str, params: usize) -> Step {
+    pub fn send(&mut self, sql: &str, params: usize, for_rows: bool) -> Step {
         let effect = Effect::of(sql, params);
+        let holds = !for_rows && is_local_setting(sql);
         let (outgoing, after) = match (*self, effect) {
             (Transaction::Idle, Effect::Begins { bare: true }) => (Outgoing::Nothing, Transaction::BeginPending),
             (Transaction::BeginPending, Effect::Ends { bare: true }) => (Outgoing::Nothing, Transaction::Idle),
-            (Transaction::BeginPending, effect) => (Outgoing::BeginAndStatement, Transaction::Open.then(effect)),
+            (Transaction::BeginPending | Transaction::SettingsPending, Effect::Keeps) if holds => {
+                (Outgoing::Held, Transaction::SettingsPending)
+            }
+            (Transaction::BeginPending | Transaction::SettingsPending, effect) => {
+                (Outgoing::BeginAndStatement, Transaction::Open.then(effect))
+            }
             (state, effect) => (Outgoing::Statement, state.then(effect)),
         };
         *self = match outgoing {
-            Outgoing::Nothing => after,
+            Outgoing::Nothing | Outgoing::Held => after,
             _ if *self == Transaction::Idle && after == Transaction::Idle => Transaction::Idle,
             _ => Transaction::Open,
         };
@@ -168,6 +234,12 @@ impl Transaction {
     /// Whether a connection given back now must be rolled back before anyone else uses it.
     pub fn must_roll_back(self) -> bool {
         self == Transaction::Open
+    }
+
+    /// Whether statements are held for the next one ([`Outgoing::Held`]); a connection given
+    /// back now drops them.
+    pub fn holds_statements(self) -> bool {
+        self == Transaction::SettingsPending
     }
 
     fn then(self, effect: Effect) -> Transaction {
@@ -188,7 +260,7 @@ mod tests {
         statements
             .iter()
             .map(|sql| {
-                let step = transaction.send(sql, 0);
+                let step = transaction.send(sql, 0, false);
                 let outgoing = step.outgoing;
                 transaction.answered(step);
                 outgoing
@@ -234,7 +306,7 @@ mod tests {
     #[test]
     fn a_bare_begin_goes_out_with_the_next_statement() {
         let mut t = Transaction::Idle;
-        let sent = run(&mut t, &["BEGIN", "SELECT set_config('role', $1, true)"]);
+        let sent = run(&mut t, &["BEGIN", "SELECT 1"]);
         assert_eq!(sent, [Outgoing::Nothing, Outgoing::BeginAndStatement]);
         assert_eq!(t, Transaction::Open);
         // While only asked for, nothing is open on the server: nothing to roll back.
@@ -300,7 +372,7 @@ mod tests {
         let _ = run(&mut t, &["COMMIT -- done"]);
         assert!(t.must_roll_back());
         // Nor does a transaction command with parameters (refused).
-        let step = t.send("ROLLBACK", 1);
+        let step = t.send("ROLLBACK", 1, false);
         t.answered(step);
         assert!(t.must_roll_back());
     }
@@ -309,7 +381,7 @@ mod tests {
     fn a_request_stopped_with_a_statement_on_its_way_leaves_a_connection_to_roll_back() {
         // Stopped while COMMIT is on its way: it may not have reached the server.
         let mut t = Transaction::Open;
-        let step = t.send("COMMIT", 0);
+        let step = t.send("COMMIT", 0, false);
         assert_eq!(step.outgoing, Outgoing::Statement);
         assert!(t.must_roll_back());
         t.answered(step);
@@ -317,17 +389,17 @@ mod tests {
         // Stopped while BEGIN and its statement are on their way: BEGIN may have run.
         let mut t = Transaction::Idle;
         let _ = run(&mut t, &["BEGIN"]);
-        let step = t.send("COMMIT WORK", 0);
+        let step = t.send("COMMIT WORK", 0, false);
         assert_eq!(step.outgoing, Outgoing::BeginAndStatement);
         assert!(t.must_roll_back());
         drop(step);
         // Stopped while BEGIN ISOLATION LEVEL ... is on its way.
         let mut t = Transaction::Idle;
-        let _step = t.send("BEGIN ISOLATION LEVEL REPEATABLE READ", 0);
+        let _step = t.send("BEGIN ISOLATION LEVEL REPEATABLE READ", 0, false);
         assert!(t.must_roll_back());
         // An ordinary statement outside a transaction never needs one.
         let mut t = Transaction::Idle;
-        let _step = t.send("SELECT 1", 0);
+        let _step = t.send("SELECT 1", 0, false);
         assert!(!t.must_roll_back());
     }
 
@@ -340,5 +412,77 @@ mod tests {
         let mut t = Transaction::Idle;
         assert_eq!(run(&mut t, &["BEGIN", "BEGIN"]), [Outgoing::Nothing, Outgoing::BeginAndStatement]);
         assert_eq!(t, Transaction::Open);
+    }
+
+    #[test]
+    fn local_settings_are_told_apart_from_everything_else() {
+        for sql in [
+            "SELECT set_config('role', $1, true), set_config('request.jwt.claims', $2, true)",
+            "select set_config($1, $2, TRUE);",
+            "SELECT pg_catalog.set_config('synchronous_commit', 'off', true)",
+            "-- the caller\nSELECT set_config ( 'role' , 'authenticated' , true )",
+        ] {
+            assert!(is_local_setting(sql), "{sql:?}");
+        }
+        for sql in [
+            // Session settings outlive the transaction.
+            "SELECT set_config('role', $1, false)",
+            "SELECT set_config('role', $1, $3)",
+            // Anything that computes, reads or has more than the calls.
+            "SELECT set_config('role', current_user, true)",
+            "SELECT set_config('role', $1, true) FROM t",
+            "SELECT set_config('role', $1, true), now()",
+            "SELECT set_config('a', 'x'')', true)",
+            "SELECT set_config('role', $1, true); DELETE FROM t",
+            "SELECT set_config('role', $1, true) WHERE false",
+            "SELECT set_config('role', lower($1), true)",
+            "SELECT set_configuration('role', $1, true)",
+            "SELECTset_config('role', $1, true)",
+            "SELECT 1",
+            "SET LOCAL role authenticated",
+            "",
+        ] {
+            assert!(!is_local_setting(sql), "{sql:?}");
+        }
+    }
+
+    #[test]
+    fn local_settings_after_a_bare_begin_go_out_with_the_next_statement() {
+        let setting = "SELECT set_config('role', $1, true), set_config('request.jwt.claims', $2, true)";
+        let mut t = Transaction::Idle;
+        let sent = run(&mut t, &["BEGIN", setting, "SELECT set_config('x.y', 'z', true)"]);
+        assert_eq!(sent, [Outgoing::Nothing, Outgoing::Held, Outgoing::Held]);
+        assert!(t.holds_statements());
+        assert!(!t.must_roll_back(), "nothing has reached the server");
+        assert_eq!(run(&mut t, &["UPDATE t SET x = 1", "COMMIT"]), [Outgoing::BeginAndStatement, Outgoing::Statement]);
+        assert_eq!(t, Transaction::Idle);
+        // Ended at once, they still go out (so a refused setting is still told).
+        let mut t = Transaction::Idle;
+        assert_eq!(
+            run(&mut t, &["BEGIN", setting, "COMMIT"]),
+            [Outgoing::Nothing, Outgoing::Held, Outgoing::BeginAndStatement]
+        );
+        assert_eq!(t, Transaction::Idle);
+    }
+
+    #[test]
+    fn local_settings_are_held_only_after_a_bare_begin_and_only_for_a_row_count() {
+        let setting = "SELECT set_config('role', $1, true)";
+        // Outside a transaction, inside an open one, or asked for its rows: sent as it comes.
+        let mut t = Transaction::Idle;
+        assert_eq!(run(&mut t, &[setting]), [Outgoing::Statement]);
+        let mut t = Transaction::Idle;
+        assert_eq!(run(&mut t, &["BEGIN", "SELECT 1", setting]).last(), Some(&Outgoing::Statement));
+        let mut t = Transaction::Idle;
+        let _ = run(&mut t, &["BEGIN"]);
+        let step = t.send(setting, 1, true);
+        assert_eq!(step.outgoing, Outgoing::BeginAndStatement);
+        t.answered(step);
+        assert_eq!(t, Transaction::Open);
+        // A request stopped while the held statements go out leaves a connection to roll back.
+        let mut t = Transaction::Idle;
+        let _ = run(&mut t, &["BEGIN", setting]);
+        let _step = t.send("SELECT 1", 0, true);
+        assert!(t.must_roll_back());
     }
 }

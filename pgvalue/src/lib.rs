@@ -8,9 +8,9 @@
 //! - results: each column's `db-data-type` and each value's `db-value` (`unsupported` with the
 //!   raw bytes for types outside the interface, enums as `str`);
 //! - errors: a tokio-postgres error as the interface's `error` (the server's fields included);
-//! - sending: prepared statements cached per connection, and a deferred bare `BEGIN` written in
-//!   the same round trip as the statement after it (the state machine that defers it is
-//!   `pgtransaction`'s).
+//! - sending: prepared statements cached per connection, and a deferred bare `BEGIN` (and the
+//!   transaction-local settings held after it) written in the same round trip as the statement
+//!   after it (the state machine that defers them is `pgtransaction`'s).
 //!
 //! The value logic is plain code ([`Range`], [`Interval`], [`decimal`], [`send`], ...). The
 //! mapping to the generated types is [`spin_postgres!`]: both sides' bindings come from the same
@@ -25,7 +25,7 @@
 mod send;
 mod values;
 
-pub use send::{send, Answer, Asked, StatementCache};
+pub use send::{send, Answer, Asked, Held, StatementCache};
 pub use values::{
     date, date_parts, datetime, datetime_parts, decimal, decimals, time, time_parts, uuid, BoundKind, Interval,
     JsonBytes, Null, Param, Range, RangeElement, Raw, UtcDateTime,
@@ -73,16 +73,22 @@ macro_rules! spin_postgres {
 
             type Error = $error;
 
-            /// `statement` with `params`, after `BEGIN` when `begin_first` (the crate's `send`).
+            /// `statement` with `params`, after `BEGIN` when `begin_first` and after the `held`
+            /// statements (the crate's `send`).
             pub async fn send(
                 client: &Client,
                 statements: &mut StatementCache,
                 begin_first: bool,
+                held: Vec<(String, Vec<ParameterValue>)>,
                 statement: &str,
                 params: Vec<ParameterValue>,
                 asked: Asked,
             ) -> Result<Answer, Error> {
-                $crate::send(client, statements, begin_first, statement, move || to_params(params), asked, query_error)
+                let held = held
+                    .into_iter()
+                    .map(|(sql, params)| Ok((sql, to_params(params)?)))
+                    .collect::<Result<Vec<_>, Error>>()?;
+                $crate::send(client, statements, begin_first, held, statement, move || to_params(params), asked, query_error)
                     .await
             }
 

@@ -1,5 +1,6 @@
-//! Sending one statement: prepared once per connection, and after a deferred `BEGIN` in the
-//! same round trip when the transaction state (`pgtransaction`) says so.
+//! Sending one statement: prepared once per connection, and after a deferred `BEGIN` and the
+//! statements held for it in the same round trip when the transaction state (`pgtransaction`)
+//! says so.
 
 use crate::Param;
 use std::collections::HashMap;
@@ -42,27 +43,42 @@ pub enum Answer {
     Rows(Statement, Vec<Row>),
 }
 
+/// A statement held for the next round trip (see `pgtransaction::Outgoing::Held`), with its
+/// parameters converted.
+pub type Held = (String, Vec<Param>);
+
 /// Prepare `statement`, convert its parameters (`params`, an error `E` when one is refused) and
-/// run it, after `BEGIN` when `begin_first`; `query_error` says what a tokio-postgres error is.
-/// `BEGIN` is written first, before the statement is even prepared, in the same round trip:
-/// whatever then becomes of the statement (refused by the server, or its parameters refused
-/// here) happens inside the transaction, as it would had each been sent alone.
+/// run it, after `BEGIN` when `begin_first` and after the `held` statements; `query_error` says
+/// what a tokio-postgres error is. `BEGIN` is written first, before the statement is even
+/// prepared, then the held statements, in the same round trip: whatever then becomes of the
+/// statement (refused by the server, or its parameters refused here) happens inside the
+/// transaction, as it would had each been sent alone. The first error in that order is the
+/// answer: a refused held statement is, and the statement after it is not run.
 pub async fn send<E>(
     client: &Client,
     statements: &mut StatementCache,
     begin_first: bool,
+    held: Vec<Held>,
     statement: &str,
     params: impl FnOnce() -> Result<Vec<Param>, E>,
     asked: Asked,
     query_error: fn(tokio_postgres::Error) -> E,
 ) -> Result<Answer, E> {
     let begin = if begin_first { Some(statements.prepare(client, "BEGIN").await.map_err(query_error)?) } else { None };
+    // Prepared before anything is written (the same few texts each time: cached), so that each
+    // goes out at its turn.
+    let mut settings = Vec::with_capacity(held.len());
+    for (sql, params) in &held {
+        let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p.as_ref() as &(dyn ToSql + Sync)).collect();
+        settings.push((statements.prepare(client, sql).await.map_err(query_error)?, refs));
+    }
     let began = async {
         match &begin {
             Some(begin) => client.execute(begin, &[]).await.map(drop),
             None => Ok(()),
         }
     };
+    let settled = futures::future::join_all(settings.iter().map(|(stmt, refs)| client.execute(stmt, refs)));
     let done = async {
         let stmt = statements.prepare(client, statement).await.map_err(query_error)?;
         let params = params()?;
@@ -73,8 +89,12 @@ pub async fn send<E>(
         }
         .map_err(query_error)
     };
-    // Polled in this order, `began` writes BEGIN before `done` writes anything.
-    let (began, done) = tokio::join!(began, done);
+    // Polled in this order, `began` writes BEGIN, then `settled` the held statements (each
+    // future of `join_all` in turn), before `done` writes anything.
+    let (began, settled, done) = tokio::join!(began, settled, done);
     began.map_err(query_error)?;
+    for answer in settled {
+        answer.map_err(query_error)?;
+    }
     done
 }

@@ -101,7 +101,7 @@ async fn client(test: &str) -> Option<Client> {
 }
 
 async fn query(client: &Client, cache: &mut StatementCache, sql: &str, params: Vec<P>) -> Result<RowSet, Error> {
-    match values::send(client, cache, false, sql, params, Asked::Rows).await? {
+    match values::send(client, cache, false, Vec::new(), sql, params, Asked::Rows).await? {
         Answer::Rows(stmt, rows) => values::row_set(&stmt, &rows),
         Answer::Count(_) => unreachable!("rows were asked for"),
     }
@@ -309,13 +309,56 @@ async fn a_deferred_begin_goes_out_with_the_statement_even_when_its_parameters_a
         return;
     };
     let cache = &mut StatementCache::default();
-    let refused = values::send(&client, cache, true, "SELECT $1::uuid", vec![P::Uuid("x".into())], Asked::Rows).await;
+    let refused =
+        values::send(&client, cache, true, Vec::new(), "SELECT $1::uuid", vec![P::Uuid("x".into())], Asked::Rows).await;
     assert!(matches!(refused, Err(Error::BadParameter(_))), "{:?}", refused.err());
     // Inside a transaction, two statements see the same transaction id.
     let txid = "SELECT txid_current() AS t";
     let first = query(&client, cache, txid, Vec::new()).await.unwrap().rows;
     assert_eq!(query(&client, cache, txid, Vec::new()).await.unwrap().rows, first, "BEGIN went out");
-    let count = values::send(&client, cache, false, "ROLLBACK", Vec::new(), Asked::Count).await.unwrap();
+    let count = values::send(&client, cache, false, Vec::new(), "ROLLBACK", Vec::new(), Asked::Count).await.unwrap();
     assert!(matches!(count, Answer::Count(0)));
     assert_ne!(query(&client, cache, txid, Vec::new()).await.unwrap().rows, first, "rolled back");
+}
+
+#[tokio::test]
+async fn held_settings_go_out_between_begin_and_the_statement_and_a_refused_one_is_the_answer() {
+    let Some(client) =
+        client("held_settings_go_out_between_begin_and_the_statement_and_a_refused_one_is_the_answer").await
+    else {
+        return;
+    };
+    let cache = &mut StatementCache::default();
+    let setting = "SELECT set_config($1, $2, true)";
+    let held = |name: &str, value: &str| (setting.to_string(), vec![P::Str(name.into()), P::Str(value.into())]);
+    // BEGIN, two settings and the query in one round trip: the query sees both, in a transaction.
+    let read =
+        "SELECT current_setting('qk.a') || current_setting('qk.b') || (txid_current_if_assigned() IS NULL)::text AS v";
+    let answer =
+        values::send(&client, cache, true, vec![held("qk.a", "1"), held("qk.b", "2")], read, Vec::new(), Asked::Rows)
+            .await
+            .unwrap();
+    let Answer::Rows(stmt, rows) = answer else { panic!("rows were asked for") };
+    assert_eq!(values::row_set(&stmt, &rows).unwrap().rows, vec![vec![DbValue::Str("12true".into())]]);
+    let txid = "SELECT txid_current() AS t";
+    let first = query(&client, cache, txid, Vec::new()).await.unwrap().rows;
+    assert_eq!(query(&client, cache, txid, Vec::new()).await.unwrap().rows, first, "BEGIN went out first");
+    values::send(&client, cache, false, Vec::new(), "COMMIT", Vec::new(), Asked::Count).await.unwrap();
+    // Local settings end with the transaction.
+    let gone = "SELECT coalesce(current_setting('qk.a', true), '') AS v";
+    assert_eq!(query(&client, cache, gone, Vec::new()).await.unwrap().rows, vec![vec![DbValue::Str(String::new())]]);
+
+    // A held setting the server refuses is the answer, and the statement after it does not run.
+    let write = "CREATE TEMPORARY TABLE qk_never (x int)";
+    let refused =
+        values::send(&client, cache, true, vec![held("role", "qk_no_such_role")], write, Vec::new(), Asked::Count)
+            .await;
+    match refused {
+        Err(Error::QueryFailed(QueryError::DbError(e))) => assert!(e.message.contains("qk_no_such_role"), "{e:?}"),
+        Err(other) => panic!("{other:?}"),
+        Ok(_) => panic!("the refused setting was not the answer"),
+    }
+    values::send(&client, cache, false, Vec::new(), "ROLLBACK", Vec::new(), Asked::Count).await.unwrap();
+    let exists = "SELECT (to_regclass('pg_temp.qk_never') IS NOT NULL)::text AS v";
+    assert_eq!(query(&client, cache, exists, Vec::new()).await.unwrap().rows, vec![vec![DbValue::Str("false".into())]]);
 }

@@ -144,6 +144,8 @@ fn pool_for(url: &str) -> Result<Arc<Pool>, PgError> {
 struct State {
     client: Option<Pooled>,
     transaction: Transaction,
+    /// Statements held for the next one (`pgtransaction::Outgoing::Held`).
+    held: Vec<(String, Vec<ParameterValue>)>,
 }
 
 /// A pooled client lent to one request; back to the pool on drop (rolled back first if a
@@ -163,7 +165,7 @@ impl Connection {
             Some(c) => c,
             None => Pooled::connect(&pool.target)?,
         };
-        let state = RefCell::new(State { client: Some(client), transaction: Transaction::Idle });
+        let state = RefCell::new(State { client: Some(client), transaction: Transaction::Idle, held: Vec::new() });
         Ok(Connection { state, loan })
     }
 
@@ -184,17 +186,22 @@ impl Connection {
     /// Run `statement` as the transaction state says; `None` when nothing had to be sent.
     fn run(&self, statement: &str, params: &[ParameterValue], asked: Asked) -> Result<Option<Answer>, PgError> {
         let mut state = self.state.borrow_mut();
-        let State { client, transaction } = &mut *state;
-        let step = transaction.send(statement, params.len());
+        let State { client, transaction, held } = &mut *state;
+        let step = transaction.send(statement, params.len(), asked == Asked::Rows);
         let answer = match step.outgoing {
             Outgoing::Nothing => Ok(None),
+            Outgoing::Held => {
+                held.push((statement.to_string(), params.to_vec()));
+                Ok(Some(Answer::Count(1)))
+            }
             outgoing => {
                 let begin_first = outgoing == Outgoing::BeginAndStatement;
+                let held = std::mem::take(held);
                 let pooled = client.as_mut().expect("a connection holds a client until dropped");
                 let params = params.to_vec();
                 pooled
                     .run(async |client, statements| {
-                        values::send(client, statements, begin_first, statement, params, asked).await
+                        values::send(client, statements, begin_first, held, statement, params, asked).await
                     })
                     .map(Some)
             }
