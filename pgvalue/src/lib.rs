@@ -25,7 +25,7 @@
 mod send;
 mod values;
 
-pub use send::{send, Answer, Asked, Held, StatementCache};
+pub use send::{send, Ahead, Answer, Asked, Held, StatementCache};
 pub use values::{
     date, date_parts, datetime, datetime_parts, decimal, decimals, time, time_parts, uuid, BoundKind, Interval,
     JsonBytes, Null, Param, Range, RangeElement, Raw, UtcDateTime,
@@ -88,8 +88,8 @@ macro_rules! spin_postgres {
                     .into_iter()
                     .map(|(sql, params)| Ok((sql, to_params(params)?)))
                     .collect::<Result<Vec<_>, Error>>()?;
-                $crate::send(client, statements, begin_first, held, statement, move || to_params(params), asked, query_error)
-                    .await
+                let ahead = $crate::Ahead { begin: begin_first, held };
+                $crate::send(client, statements, ahead, statement, move || to_params(params), asked, query_error).await
             }
 
             /// The rows a statement answered, with its columns.

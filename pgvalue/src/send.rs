@@ -47,9 +47,16 @@ pub enum Answer {
 /// parameters converted.
 pub type Held = (String, Vec<Param>);
 
+/// What goes out ahead of a statement, in the same write: a deferred `BEGIN`, then the
+/// statements held after it.
+#[derive(Default)]
+pub struct Ahead {
+    pub begin: bool,
+    pub held: Vec<Held>,
+}
+
 /// Prepare `statement`, convert its parameters (`params`, an error `E` when one is refused) and
-/// run it, after `BEGIN` when `begin_first` and after the `held` statements; `query_error` says
-/// what a tokio-postgres error is. `BEGIN` is written first, before the statement is even
+/// run it, after what goes `ahead` of it; `query_error` says what a tokio-postgres error is. `BEGIN` is written first, before the statement is even
 /// prepared, then the held statements, in the same round trip: whatever then becomes of the
 /// statement (refused by the server, or its parameters refused here) happens inside the
 /// transaction, as it would had each been sent alone. The first error in that order is the
@@ -57,13 +64,13 @@ pub type Held = (String, Vec<Param>);
 pub async fn send<E>(
     client: &Client,
     statements: &mut StatementCache,
-    begin_first: bool,
-    held: Vec<Held>,
+    ahead: Ahead,
     statement: &str,
     params: impl FnOnce() -> Result<Vec<Param>, E>,
     asked: Asked,
     query_error: fn(tokio_postgres::Error) -> E,
 ) -> Result<Answer, E> {
+    let Ahead { begin: begin_first, held } = ahead;
     let begin = if begin_first { Some(statements.prepare(client, "BEGIN").await.map_err(query_error)?) } else { None };
     // Prepared before anything is written (the same few texts each time: cached), so that each
     // goes out at its turn.
