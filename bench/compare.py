@@ -160,8 +160,16 @@ def postgres_pids():
     return [master] + subprocess.run(["pgrep", "-P", master], capture_output=True, text=True).stdout.split()
 
 
+def quiesce():
+    """Finish PostgreSQL's background work left by the last run (vacuum of the rows it wrote, a
+    checkpoint of its pages) before the next is measured, so that it is not charged to it."""
+    psql("VACUUM (ANALYZE)")
+    psql("CHECKPOINT")
+
+
 def measured(server, args, env=None):
     """wrk run plus the CPU time the server and PostgreSQL spent per request during it."""
+    quiesce()
     pg_before = {p: cpu_seconds([p]) for p in postgres_pids()}
     srv_before = cpu_seconds([server.proc.pid])
     r = wrk(args, env)
