@@ -49,11 +49,14 @@ def load():
     return [float(x) for x in open("/proc/loadavg").read().split()[:3]]
 
 
+# The pool edge keeps for a database on this machine (pgvalue::pool_size: two per core and one
+# more), given to the Deno peer too; native uses edge's rule itself.
+POOL = 2 * os.cpu_count() + 1
 secret = "bench-secret-" + os.urandom(16).hex()
 whsec = "whsec_compare_" + os.urandom(12).hex()
 ENV = dict(os.environ, SPIN_VARIABLE_DB_URL=DB, SPIN_VARIABLE_DB_HOST=f"127.0.0.1:{PG_PORT}", SPIN_VARIABLE_JWT_SECRET=secret,
            SPIN_VARIABLE_STRIPE_WEBHOOK_SECRETS=whsec, SPIN_VARIABLE_STRIPE_WEBHOOK_TOLERANCE_S="3600",
-           DENO_DIR=os.path.join(PEERS, ".deno"), DENO_NO_UPDATE_CHECK="1")
+           DENO_DIR=os.path.join(PEERS, ".deno"), DENO_NO_UPDATE_CHECK="1", PG_POOL_SIZE=str(POOL))
 
 
 def command(server, port):
@@ -303,7 +306,7 @@ def statement_log(name, workload):
 results = {"suite": "compare", "measured_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
            "machine": {"cores": os.cpu_count(), "load_average_before": load()},
            "settings": {"rounds": ROUNDS, "seconds": DURATION, "warmup_seconds": WARMUP, "subscription_status_connections": STATUS_CONNECTIONS,
-                        "webhook_connections": WEBHOOK_CONNECTIONS, "quote_connections": QUOTE_CONNECTIONS, "database_pool": 25,
+                        "webhook_connections": WEBHOOK_CONNECTIONS, "quote_connections": QUOTE_CONNECTIONS, "database_pool": POOL,
                         "wrk_threads": 2},
            "servers": {}}
 if BASELINE_EDGE:

@@ -9,8 +9,10 @@ export function env(name: string): string | undefined {
   return v && v.trim() !== "" ? v : undefined;
 }
 
-// As many connections as edge's pool (25 per database address); prepared statements, as edge.
-export const sql = postgres(env("db_url") ?? "", { max: 25, prepare: true, idle_timeout: 0, onnotice: () => {} });
+// As many connections as edge's pool (PG_POOL_SIZE, which scripts/bench compare sets to edge's
+// size for the database it uses); prepared statements, as edge.
+const poolSize = Number(Deno.env.get("PG_POOL_SIZE") ?? "25");
+export const sql = postgres(env("db_url") ?? "", { max: poolSize, prepare: true, idle_timeout: 0, onnotice: () => {} });
 
 const corsOrigins = env("cors_origins") ?? "*";
 

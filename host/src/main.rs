@@ -104,7 +104,7 @@ fn load(
     }
     let app_variables = variables::AppVariables::resolve(&app.manifest, &app.dir, &env)?;
     let env = component_env;
-    let pools = pool::Pools::new(settings.pg_pool_size.filter(|n| *n > 0).unwrap_or(pool::DEFAULT_MAX_CONNECTIONS));
+    let pools = pool::Pools::new(settings.pg_pool_size.filter(|n| *n > 0));
     let spin_compat = std::env::var("EDGE_SPIN_COMPAT").is_ok_and(|v| v == "1");
     let state_dir = app.state_dir();
     let shared = Arc::new(state::Shared {

@@ -15,8 +15,9 @@ use std::time::{Duration, Instant};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_postgres::Client;
 
-/// Connections per database address unless `pg_pool_size` says otherwise.
-pub const DEFAULT_MAX_CONNECTIONS: usize = 25;
+/// Connections per database address elsewhere, unless `pg_pool_size` says otherwise (one on
+/// this machine: `pgvalue::pool_size`).
+pub const DEFAULT_MAX_CONNECTIONS: usize = pgvalue::REMOTE_POOL_SIZE;
 /// How long a request waits for a free connection before the open fails.
 pub const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long dialing a new connection may take.
@@ -226,18 +227,20 @@ impl Pool {
 /// Pools by connection string, created on first use.
 pub struct Pools {
     pools: Mutex<HashMap<String, Arc<Pool>>>,
-    /// Connections per database address (`pg_pool_size` in `[application.tool.edge]`).
-    max_connections: usize,
+    /// Connections per database address (`pg_pool_size` in `[application.tool.edge]`); unset,
+    /// as `pgvalue::pool_size` sizes it for where the database is.
+    max_connections: Option<usize>,
 }
 
 impl Pools {
-    pub fn new(max_connections: usize) -> Pools {
-        Pools { pools: Mutex::new(HashMap::new()), max_connections: max_connections.max(1) }
+    pub fn new(max_connections: Option<usize>) -> Pools {
+        Pools { pools: Mutex::new(HashMap::new()), max_connections: max_connections.map(|n| n.max(1)) }
     }
 
     pub fn get_or_create(&self, address: &str, target: pgtls::Target) -> Arc<Pool> {
         let mut pools = self.pools.lock().unwrap();
-        pools.entry(address.to_string()).or_insert_with(|| Pool::new(target, self.max_connections)).clone()
+        let max = self.max_connections.unwrap_or_else(|| pgvalue::pool_size(target.on_this_machine()));
+        pools.entry(address.to_string()).or_insert_with(|| Pool::new(target, max)).clone()
     }
 
     pub fn all(&self) -> Vec<(String, Arc<Pool>)> {

@@ -153,6 +153,22 @@ impl Target {
         Ok(Target { config, sslmode, roots, connector })
     }
 
+    /// Whether the server is on this machine: every host a loopback address, `localhost` or a
+    /// Unix socket. Such a server shares this machine's cores with whoever connects to it.
+    pub fn on_this_machine(&self) -> bool {
+        use tokio_postgres::config::Host;
+        let hosts = self.config.get_hosts();
+        !hosts.is_empty()
+            && hosts.iter().all(|h| match h {
+                Host::Tcp(name) => {
+                    name.eq_ignore_ascii_case("localhost")
+                        || name.trim_matches(['[', ']']).parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
+                }
+                #[cfg(unix)]
+                Host::Unix(_) => true,
+            })
+    }
+
     /// The `MakeTlsConnect` for this target's settings.
     pub fn connector(&self) -> Connector {
         self.connector.clone()
@@ -275,6 +291,22 @@ fn provider() -> Arc<rustls::crypto::CryptoProvider> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_server_on_this_machine_is_a_loopback_address_localhost_or_a_socket() {
+        for (conn, local) in [
+            ("postgres://u@127.0.0.1:5432/db", true),
+            ("postgres://u@localhost/db", true),
+            ("postgres://u@[::1]:5432/db", true),
+            ("host=/var/run/postgresql dbname=db", true),
+            ("postgres://u@127.0.0.1,localhost/db", true),
+            ("postgres://u@db.example.com/db", false),
+            ("postgres://u@10.0.0.5/db", false),
+            ("postgres://u@127.0.0.1,db.example.com/db", false),
+        ] {
+            assert_eq!(super::Target::parse(conn).unwrap().on_this_machine(), local, "{conn}");
+        }
+    }
+
     use super::*;
 
     #[test]

@@ -8,7 +8,7 @@
 //! - results: each column's `db-data-type` and each value's `db-value` (`unsupported` with the
 //!   raw bytes for types outside the interface, enums as `str`);
 //! - errors: a tokio-postgres error as the interface's `error` (the server's fields included);
-//! - sending: prepared statements cached per connection, and a deferred bare `BEGIN` (and the
+//! - sending: how many connections a pool keeps ([`pool_size`]), prepared statements cached per connection, and a deferred bare `BEGIN` (and the
 //!   transaction-local settings held after it) written in the same round trip as the statement
 //!   after it (the state machine that defers them is `pgtransaction`'s).
 //!
@@ -25,7 +25,7 @@
 mod send;
 mod values;
 
-pub use send::{send, Ahead, Answer, Asked, Held, StatementCache};
+pub use send::{pool_size, send, Ahead, Answer, Asked, Held, StatementCache, REMOTE_POOL_SIZE};
 pub use values::{
     date, date_parts, datetime, datetime_parts, decimal, decimals, time, time_parts, uuid, BoundKind, Interval,
     JsonBytes, Null, Param, Range, RangeElement, Raw, UtcDateTime,

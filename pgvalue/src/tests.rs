@@ -362,3 +362,10 @@ async fn held_settings_go_out_between_begin_and_the_statement_and_a_refused_one_
     let exists = "SELECT (to_regclass('pg_temp.qk_never') IS NOT NULL)::text AS v";
     assert_eq!(query(&client, cache, exists, Vec::new()).await.unwrap().rows, vec![vec![DbValue::Str("false".into())]]);
 }
+
+#[test]
+fn a_pool_is_sized_for_where_its_database_is() {
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    assert_eq!(crate::pool_size(true), 2 * cores + 1);
+    assert_eq!(crate::pool_size(false), crate::REMOTE_POOL_SIZE);
+}

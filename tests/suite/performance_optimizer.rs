@@ -631,7 +631,9 @@ fn pool_statistics_where_the_host_exposes_them() {
     let pools = d["host"]["pools"].as_array().unwrap();
     assert_eq!(pools.len(), 1, "one database");
     let p = &pools[0];
-    assert_eq!(p["max_connections"], 25);
+    // The test database is on this machine: two connections per core and one more.
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    assert_eq!(p["max_connections"], 2 * cores + 1, "{p}");
     assert!(p["in_use"].as_i64().unwrap() >= 1, "this request holds one: {p}");
     assert!(p["acquired"].as_i64().unwrap() >= 1);
     assert!(p["created"].as_i64().unwrap() >= 1);

@@ -36,8 +36,6 @@ pgvalue::spin_postgres! {
     }
 }
 
-/// Per database address, as in edge (`pool::DEFAULT_MAX_CONNECTIONS`).
-const MAX_CONNECTIONS: usize = 25;
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -95,20 +93,22 @@ struct Pool {
     /// The connection string's settings, TLS included (sslmode / sslrootcert, as edge reads them).
     target: pgtls::Target,
     idle: Mutex<Vec<Pooled>>,
-    /// Clients lent out; at most MAX_CONNECTIONS.
+    /// Clients lent at once, at most: as edge sizes its pool (`pgvalue::pool_size`).
+    max: usize,
+    /// Clients lent out; at most `max`.
     lent: Mutex<usize>,
     returned: Condvar,
 }
 
 impl Pool {
-    /// One of the MAX_CONNECTIONS places for a client lent out, waited for up to ACQUIRE_TIMEOUT.
+    /// One of the `max` places for a client lent out, waited for up to ACQUIRE_TIMEOUT.
     fn lend(self: &Arc<Self>) -> Result<Loan, PgError> {
         let lent = self.lent.lock().unwrap_or_else(|e| e.into_inner());
         let (mut lent, wait) = self
             .returned
-            .wait_timeout_while(lent, ACQUIRE_TIMEOUT, |n| *n >= MAX_CONNECTIONS)
+            .wait_timeout_while(lent, ACQUIRE_TIMEOUT, |n| *n >= self.max)
             .unwrap_or_else(|e| e.into_inner());
-        if wait.timed_out() && *lent >= MAX_CONNECTIONS {
+        if wait.timed_out() && *lent >= self.max {
             return Err(PgError::ConnectionFailed("timed out waiting for a free database connection".into()));
         }
         *lent += 1;
@@ -136,7 +136,9 @@ fn pool_for(url: &str) -> Result<Arc<Pool>, PgError> {
         return Ok(p.clone());
     }
     let target = pgtls::Target::parse(url).map_err(|e| PgError::ConnectionFailed(e.to_string()))?;
-    let pool = Arc::new(Pool { target, idle: Mutex::new(Vec::new()), lent: Mutex::new(0), returned: Condvar::new() });
+    let max = pgvalue::pool_size(target.on_this_machine());
+    let pool =
+        Arc::new(Pool { target, idle: Mutex::new(Vec::new()), max, lent: Mutex::new(0), returned: Condvar::new() });
     pools.insert(url.to_string(), pool.clone());
     Ok(pool)
 }
