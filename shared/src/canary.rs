@@ -105,6 +105,8 @@ pub async fn forward(ctx: &Context) -> Option<Response> {
     if !goes_green(&client.key, percent) {
         return None;
     }
+    // Green answers from its own connections: this one goes back to the pool meanwhile.
+    ctx.release_db();
     let started = Instant::now();
     match send(green, ctx, client.address.as_deref()).await {
         Ok(response) => {

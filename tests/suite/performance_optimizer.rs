@@ -655,7 +655,7 @@ fn pool_statistics_where_the_host_exposes_them() {
     assert!(text.lines().any(|l| l.starts_with("edge_pg_pool{") && l.contains("figure=\"acquired\"")), "{text}");
     assert_eq!(
         p["utilisation_percent"].as_f64().unwrap(),
-        (100.0 * p["in_use"].as_f64().unwrap() / 25.0 * 10.0).round() / 10.0
+        (100.0 * p["in_use"].as_f64().unwrap() / p["max_connections"].as_f64().unwrap() * 10.0).round() / 10.0
     );
 }
 

@@ -45,12 +45,14 @@ pub async fn generate(ctx: &Context) -> Result<Response, Problem> {
     let caller = ctx.user()?;
     let body: Value = ctx.request.json()?;
     let req = request::parse(&body).map_err(Problem::validation)?;
-    let db = &*ctx.db()?;
-    let outcomes = documents(db, &caller, &req)?;
-
-    let served = outcomes.iter().filter(|o| o.is_ok()).count();
-    store::count_exports(db, caller.user_id(), served)?;
-    let emails = if req.send_email { send_emails(db, &caller, &outcomes).await } else { Vec::new() };
+    let (outcomes, served) = {
+        let db = ctx.db()?;
+        let outcomes = documents(&db, &caller, &req)?;
+        let served = outcomes.iter().filter(|o| o.is_ok()).count();
+        store::count_exports(&db, caller.user_id(), served)?;
+        (outcomes, served)
+    };
+    let emails = if req.send_email { send_emails(ctx, &caller, &outcomes).await } else { Vec::new() };
 
     match req.target {
         Target::One(_) => {
@@ -210,7 +212,10 @@ fn document(db: &Db, user_id: &str, mut quote: StoredQuote, req: &GenerateReques
 }
 
 /// What happened to each document's email (`None` where there was no document), in order.
-async fn send_emails(db: &Db, caller: &Caller, outcomes: &[Outcome]) -> Vec<Option<(Email, email::Outcome)>> {
+/// The database connection goes back to the pool while the provider is waited on (see
+/// `Context::release_db`): a provider that hangs must not hold the pool's connections.
+async fn send_emails(ctx: &Context, caller: &Caller, outcomes: &[Outcome]) -> Vec<Option<(Email, email::Outcome)>> {
+    ctx.release_db();
     let sends = outcomes.iter().map(|o| async move {
         match o {
             Ok(Document { email: Some(e), pdf, quote, .. }) => {
@@ -241,7 +246,10 @@ async fn send_emails(db: &Db, caller: &Caller, outcomes: &[Outcome]) -> Vec<Opti
         })
         .collect();
     // The documents are already safe; a failure to record is logged, not answered.
-    if let Err(e) = store::record_attempts(db, &caller.claims_json, caller.user_id(), &attempts) {
+    let recorded = ctx.db().map_err(|p| p.to_json().to_string()).and_then(|db| {
+        store::record_attempts(&db, &caller.claims_json, caller.user_id(), &attempts).map_err(|e| e.to_string())
+    });
+    if let Err(e) = recorded {
         eprintln!("email attempts not recorded: {e}");
     }
     sent
