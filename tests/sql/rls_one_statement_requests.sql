@@ -6,16 +6,7 @@
 --   psql -v ON_ERROR_STOP=1 -f tests/sql/rls_one_statement_requests.sql
 -- A failed check raises an exception whose message starts with 'FAIL:'; success ends with 'ok'.
 
-SET client_min_messages = warning;
-RESET ROLE;
-
-CREATE FUNCTION pg_temp.ok(p_label text, p_cond boolean) RETURNS void
-  LANGUAGE plpgsql AS $$
-BEGIN
-  IF p_cond IS DISTINCT FROM true THEN
-    RAISE EXCEPTION 'FAIL: %', p_label;
-  END IF;
-END $$;
+\ir lib/checks.sql
 
 DELETE FROM auth.users WHERE id IN ('aaaaaaaa-0000-4000-8000-00000000000a', 'bbbbbbbb-0000-4000-8000-00000000000b');
 DELETE FROM public.stripe_webhook_events WHERE stripe_event_id = 'evt_test_bob_pending';
