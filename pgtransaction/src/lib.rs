@@ -236,12 +236,6 @@ impl Transaction {
         self == Transaction::Open
     }
 
-    /// Whether statements are held for the next one ([`Outgoing::Held`]); a connection given
-    /// back now drops them.
-    pub fn holds_statements(self) -> bool {
-        self == Transaction::SettingsPending
-    }
-
     fn then(self, effect: Effect) -> Transaction {
         match effect {
             Effect::Begins { .. } => Transaction::Open,
@@ -452,7 +446,7 @@ mod tests {
         let mut t = Transaction::Idle;
         let sent = run(&mut t, &["BEGIN", setting, "SELECT set_config('x.y', 'z', true)"]);
         assert_eq!(sent, [Outgoing::Nothing, Outgoing::Held, Outgoing::Held]);
-        assert!(t.holds_statements());
+        assert_eq!(t, Transaction::SettingsPending);
         assert!(!t.must_roll_back(), "nothing has reached the server");
         assert_eq!(run(&mut t, &["UPDATE t SET x = 1", "COMMIT"]), [Outgoing::BeginAndStatement, Outgoing::Statement]);
         assert_eq!(t, Transaction::Idle);
