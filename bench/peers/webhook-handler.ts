@@ -1,6 +1,6 @@
 // webhook-handler for Deno: Stripe signature, then the event recorded, applied and marked in one
-// transaction, exactly once (the statements of shared::webhooks). The subscription events are
-// applied as shared::webhooks applies them (the benchmark's workload); other types are recorded
+// transaction, exactly once (the statements of quotekit::webhooks). The subscription events are
+// applied as quotekit::webhooks applies them (the benchmark's workload); other types are recorded
 // and acknowledged as ignored.
 import type postgres from "postgres";
 import { env, json, Problem, sql } from "./_shared.ts";
@@ -91,32 +91,39 @@ async function upsertPrice(tx: Tx, o: Json) {
   ]);
 }
 
-async function subscription(tx: Tx, e: Json): Promise<[string, string]> {
+// `linked`: the user the event's customer was linked to, read with the event's row.
+async function subscription(tx: Tx, e: Json, linked: string | null): Promise<[string, string]> {
   const o = e.data.object;
   const id = o.id;
   if (typeof id !== "string") throw new HandlerFailure("subscription has no id");
   const customer = customerId(o);
-  const claimed = typeof o.metadata?.supabase_user_id === "string" && UUID.test(o.metadata.supabase_user_id) ? o.metadata.supabase_user_id : null;
-  const [{ user_id: user }] = await q(tx, `SELECT coalesce(
-           (SELECT user_id::text FROM public.stripe_customers WHERE stripe_customer_id = $1),
-           CASE WHEN $2::uuid IS NOT NULL AND public.auth_user_exists($2::uuid) THEN $2::uuid::text END) AS user_id`, [customer, claimed]);
+  let user = linked;
+  let claimedLink = false;
+  if (!user) {
+    const claimed = typeof o.metadata?.supabase_user_id === "string" && UUID.test(o.metadata.supabase_user_id) ? o.metadata.supabase_user_id : null;
+    if (customer && claimed && (await q(tx, `SELECT public.auth_user_exists($1) AS found`, [claimed]))[0].found) {
+      user = claimed.toLowerCase();
+      claimedLink = true;
+    }
+  }
   if (!user) throw new HandlerFailure(`subscription ${id}: customer ${customer ?? ""} is not linked to a user`);
-  const advanced = await q(tx, `INSERT INTO public.stripe_object_watermarks AS w (object_type, object_id, event_created, event_id)
+  const item = o.items?.data?.[0];
+  const price = item?.price && typeof item.price === "object" ? item.price : null;
+  const priceId: string | null = price?.id ?? null;
+  const [mark] = await q(tx, `WITH w AS (INSERT INTO public.stripe_object_watermarks AS w (object_type, object_id, event_created, event_id)
          VALUES ($1, $2, to_timestamp($3::int8), $4)
          ON CONFLICT (object_type, object_id) DO UPDATE
            SET event_created = EXCLUDED.event_created, event_id = EXCLUDED.event_id, updated_at = now()
            WHERE w.event_created <= EXCLUDED.event_created
-         RETURNING true AS advanced`, ["subscription", id, e.created, e.id]);
-  if (advanced.length === 0) return ["stale", `subscription ${id} already reflects a newer event`];
-  if (customer) {
+         RETURNING true AS advanced) SELECT EXISTS (SELECT 1 FROM w) AS advanced,
+                      EXISTS (SELECT 1 FROM public.stripe_prices WHERE id = $5) AS price_mirrored`,
+    ["subscription", id, e.created, e.id, priceId]);
+  if (!mark.advanced) return ["stale", `subscription ${id} already reflects a newer event`];
+  if (claimedLink) {
     await q(tx, `INSERT INTO public.stripe_customers (user_id, stripe_customer_id) VALUES ($1, $2) ON CONFLICT DO NOTHING`, [user, customer]);
   }
-  const item = o.items?.data?.[0];
-  const price = item?.price && typeof item.price === "object" ? item.price : null;
-  const priceId: string | null = price?.id ?? null;
   if (price) {
-    const exists = (await q(tx, `SELECT 1 FROM public.stripe_prices WHERE id = $1`, [priceId ?? ""])).length > 0;
-    if (!exists) {
+    if (!mark.price_mirrored) {
       if (typeof price.product === "string") {
         await q(tx, `INSERT INTO public.stripe_products (id, active) VALUES ($1, true) ON CONFLICT (id) DO NOTHING`, [price.product]);
       }
@@ -131,18 +138,25 @@ async function subscription(tx: Tx, e: Json): Promise<[string, string]> {
   if (!STATUSES.includes(status)) throw new HandlerFailure(`subscription ${id} has unknown status ${status}`);
   const cancel = o.cancel_at_period_end === true;
   const latestInvoice = typeof o.latest_invoice === "string" ? o.latest_invoice : o.latest_invoice?.id ?? null;
-  const previous = await q(tx, `WITH old AS (
+  await q(tx, `WITH s AS (
+           SELECT * FROM jsonb_to_record($1::jsonb) AS s(id text, user_id uuid, customer text, price_id text,
+             status text, quantity int, cancel_at_period_end bool, created int8, current_period_start int8,
+             current_period_end int8, ended_at int8, cancel_at int8, canceled_at int8, trial_start int8, trial_end int8,
+             metadata jsonb, latest_invoice text, default_payment_method text, event_created int8, event_id text)
+         ), old AS (
            SELECT status::text AS status, cancel_at_period_end, stripe_price_id
-           FROM public.subscriptions WHERE stripe_subscription_id = $1
+           FROM public.subscriptions WHERE stripe_subscription_id = (SELECT id FROM s)
          ), up AS (
          INSERT INTO public.subscriptions (stripe_subscription_id, user_id, stripe_customer_id, stripe_price_id, status,
             quantity, cancel_at_period_end, created, current_period_start, current_period_end, ended_at, cancel_at,
             canceled_at, trial_start, trial_end, metadata, latest_invoice, default_payment_method,
             last_event_created, last_event_id)
-         VALUES ($1, $2, $3, $4, $5::text::public.subscription_status, $6, $7, coalesce(to_timestamp($8::int8), now()),
-            to_timestamp($9::int8), to_timestamp($10::int8), to_timestamp($11::int8), to_timestamp($12::int8),
-            to_timestamp($13::int8), to_timestamp($14::int8), to_timestamp($15::int8), $16, $17, $18,
-            to_timestamp($19::int8), $20)
+         SELECT s.id, s.user_id, s.customer, s.price_id, s.status::public.subscription_status, s.quantity,
+            s.cancel_at_period_end, coalesce(to_timestamp(s.created), now()), to_timestamp(s.current_period_start),
+            to_timestamp(s.current_period_end), to_timestamp(s.ended_at), to_timestamp(s.cancel_at),
+            to_timestamp(s.canceled_at), to_timestamp(s.trial_start), to_timestamp(s.trial_end), s.metadata,
+            s.latest_invoice, s.default_payment_method, to_timestamp(s.event_created), s.event_id
+         FROM s
          ON CONFLICT (stripe_subscription_id) DO UPDATE SET user_id = EXCLUDED.user_id,
             stripe_customer_id = EXCLUDED.stripe_customer_id, stripe_price_id = EXCLUDED.stripe_price_id,
             status = EXCLUDED.status, quantity = EXCLUDED.quantity, cancel_at_period_end = EXCLUDED.cancel_at_period_end,
@@ -152,37 +166,47 @@ async function subscription(tx: Tx, e: Json): Promise<[string, string]> {
             trial_end = EXCLUDED.trial_end, metadata = EXCLUDED.metadata, latest_invoice = EXCLUDED.latest_invoice,
             default_payment_method = EXCLUDED.default_payment_method,
             last_event_created = EXCLUDED.last_event_created, last_event_id = EXCLUDED.last_event_id, updated_at = now()
-         RETURNING 1
+         ), change AS (
+           SELECT CASE
+                    WHEN old.status IS NULL THEN 'status_change'
+                    WHEN old.status <> s.status THEN
+                      CASE WHEN s.status = 'canceled' THEN 'cancellation'
+                           WHEN old.status = 'canceled' OR (old.status = 'paused' AND s.status = 'active') THEN 'reactivation'
+                           ELSE 'status_change' END
+                    WHEN old.cancel_at_period_end <> s.cancel_at_period_end THEN
+                      CASE WHEN s.cancel_at_period_end THEN 'cancellation' ELSE 'reactivation' END
+                    WHEN old.stripe_price_id IS DISTINCT FROM s.price_id THEN 'plan_change'
+                  END AS kind,
+                  CASE
+                    WHEN old.status IS NULL THEN 'null'::jsonb
+                    WHEN old.status <> s.status THEN jsonb_build_object('status', old.status)
+                    WHEN old.cancel_at_period_end <> s.cancel_at_period_end
+                      THEN jsonb_build_object('cancel_at_period_end', old.cancel_at_period_end)
+                    ELSE jsonb_build_object('price', old.stripe_price_id)
+                  END AS old_value
+           FROM s LEFT JOIN old ON true
          )
-         SELECT * FROM old`, [
-    id, user, customer, priceId, status, quantity, cancel, ts(o, "created"), period("current_period_start"),
-    period("current_period_end"), ts(o, "ended_at"), ts(o, "cancel_at"), ts(o, "canceled_at"), ts(o, "trial_start"),
-    ts(o, "trial_end"), JSON.stringify(o.metadata && typeof o.metadata === "object" ? o.metadata : {}), latestInvoice,
-    typeof o.default_payment_method === "string" ? o.default_payment_method : null, e.created, e.id,
+         INSERT INTO public.subscription_changes (user_id, subscription_id, change_type, old_value, new_value, "timestamp", metadata)
+         SELECT s.user_id, s.id, change.kind, change.old_value,
+                jsonb_build_object('status', s.status, 'cancel_at_period_end', s.cancel_at_period_end, 'price', s.price_id),
+                to_timestamp(s.event_created), jsonb_build_object('event_id', s.event_id, 'event_type', $2::text)
+         FROM s, change WHERE change.kind IS NOT NULL`, [
+    {
+      id, user_id: user, customer, price_id: priceId, status, quantity, cancel_at_period_end: cancel,
+      created: ts(o, "created"), current_period_start: period("current_period_start"),
+      current_period_end: period("current_period_end"), ended_at: ts(o, "ended_at"), cancel_at: ts(o, "cancel_at"),
+      canceled_at: ts(o, "canceled_at"), trial_start: ts(o, "trial_start"), trial_end: ts(o, "trial_end"),
+      metadata: o.metadata && typeof o.metadata === "object" ? o.metadata : {}, latest_invoice: latestInvoice,
+      default_payment_method: typeof o.default_payment_method === "string" ? o.default_payment_method : null,
+      event_created: e.created, event_id: e.id,
+    },
+    e.type,
   ]);
-  const before = previous[0];
-  let change: [string, unknown] | null = null;
-  if (!before) change = ["status_change", null];
-  else if (before.status !== status) {
-    const kind = status === "canceled" ? "cancellation"
-      : before.status === "canceled" || (before.status === "paused" && status === "active") ? "reactivation" : "status_change";
-    change = [kind, { status: before.status }];
-  } else if (before.cancel_at_period_end !== cancel) {
-    change = [cancel ? "cancellation" : "reactivation", { cancel_at_period_end: before.cancel_at_period_end }];
-  } else if ((before.stripe_price_id ?? null) !== priceId) change = ["plan_change", { price: before.stripe_price_id }];
-  if (change) {
-    await q(tx, `INSERT INTO public.subscription_changes (user_id, subscription_id, change_type, old_value, new_value, "timestamp", metadata)
-             VALUES ($1, $2, $3, $4, $5, to_timestamp($6::int8), $7)`, [
-      user, id, change[0], JSON.stringify(change[1]),
-      JSON.stringify({ status, cancel_at_period_end: cancel, price: priceId }), e.created,
-      JSON.stringify({ event_id: e.id, event_type: e.type }),
-    ]);
-  }
   return ["applied", `subscription ${id} is ${status}`];
 }
 
-function apply(tx: Tx, e: Json): Promise<[string, string]> {
-  if (String(e.type).startsWith("customer.subscription.")) return subscription(tx, e);
+function apply(tx: Tx, e: Json, linked: string | null): Promise<[string, string]> {
+  if (String(e.type).startsWith("customer.subscription.")) return subscription(tx, e, linked);
   return Promise.resolve(["ignored", `event type ${e.type} is recorded but not handled`]);
 }
 
@@ -211,12 +235,13 @@ export async function webhookHandler(req: Request, clientAddr: string): Promise<
   try {
     outcome = await sql.begin(async (tx) => {
       await tx`SELECT set_config('role', 'service_role', true), set_config('request.jwt.claims', '{"role":"service_role"}', true)`;
-      const [{ processed }] = await q(tx, `INSERT INTO public.stripe_webhook_events AS e
+      const [{ processed, linked_user }] = await q(tx, `INSERT INTO public.stripe_webhook_events AS e
                (stripe_event_id, event_type, stripe_customer_id, event_created, payload, raw_body,
                 object_type, object_id, livemode, api_version)
              VALUES ($1, $2, $3, to_timestamp($4::int8), $5, $6, $7, $8, $9, $10)
              ON CONFLICT (stripe_event_id) DO UPDATE SET deliveries = e.deliveries + 1
-             RETURNING e.processed`, [
+             RETURNING e.processed,
+               (SELECT c.user_id::text FROM public.stripe_customers c WHERE c.stripe_customer_id = $3) AS linked_user`, [
         e.id, e.type, customerId(o), e.created, raw, raw, o.object ?? null, o.id ?? null,
         typeof e.livemode === "boolean" ? e.livemode : null, typeof e.api_version === "string" ? e.api_version : null,
       ]);
@@ -224,7 +249,7 @@ export async function webhookHandler(req: Request, clientAddr: string): Promise<
         await q(tx, AUDIT, [e.id, e.type, true, "duplicate", 200, ms(), clientAddr, "stripe"]);
         return ["duplicate", "already processed"] as [string, string];
       }
-      const [kind, detail] = await apply(tx, e);
+      const [kind, detail] = await apply(tx, e, linked_user);
       await q(tx, `WITH ev AS (
                UPDATE public.stripe_webhook_events
                   SET processed = true, processed_at = now(), outcome = $2, error_message = NULL, processing_ms = $3

@@ -213,13 +213,16 @@ pub fn process(
 ) -> Result<Outcome, Problem> {
     let started = Instant::now();
     let attempt = db.as_service(|db| -> Result<(Kind, String), Failure> {
+        // The event's row, and (read in the same round trip, for `owner`) the user its customer
+        // is linked to.
         let rows = db.query(
             "INSERT INTO public.stripe_webhook_events AS e
                (stripe_event_id, event_type, stripe_customer_id, event_created, payload, raw_body,
                 object_type, object_id, livemode, api_version)
              VALUES ($1, $2, $3, to_timestamp($4::int8), $5, $6, $7, $8, $9, $10)
              ON CONFLICT (stripe_event_id) DO UPDATE SET deliveries = e.deliveries + 1
-             RETURNING e.processed",
+             RETURNING e.processed,
+               (SELECT c.user_id::text FROM public.stripe_customers c WHERE c.stripe_customer_id = $3) AS linked_user",
             &[
                 db::text(&event.id),
                 db::text(&event.kind),
@@ -233,11 +236,12 @@ pub fn process(
                 db::opt_text(event.raw.get("api_version").and_then(Value::as_str)),
             ],
         )?;
-        if rows.one()?.flag("processed")? {
+        let recorded = rows.one()?;
+        if recorded.flag("processed")? {
             audit(db, event, Kind::Duplicate, started.elapsed().as_secs_f64() * 1000.0, client_addr, source)?;
             return Ok((Kind::Duplicate, "already processed".into()));
         }
-        let (kind, detail) = apply(db, event)?;
+        let (kind, detail) = apply(db, event, recorded.text("linked_user")?.as_deref())?;
         let ms = started.elapsed().as_secs_f64() * 1000.0;
         // Mark processed, resolve a dead-letter entry, log and audit: one statement.
         db.execute(
@@ -402,13 +406,14 @@ pub fn audit_rejected(db: &Db, reason: &str, status: u16, ms: f64, client: Optio
 
 type Applied = Result<(Kind, String), Failure>;
 
-fn apply(db: &Db, e: &Event) -> Applied {
+/// `linked` is the user the event's customer was linked to when the event was recorded.
+fn apply(db: &Db, e: &Event, linked: Option<&str>) -> Applied {
     match e.kind.as_str() {
         "product.created" | "product.updated" => product(db, e, false),
         "product.deleted" => product(db, e, true),
         "price.created" | "price.updated" => price(db, e),
         "price.deleted" => price_deleted(db, e),
-        "customer.created" | "customer.updated" => customer(db, e),
+        "customer.created" | "customer.updated" => customer(db, e, linked),
         "customer.deleted" => customer_deleted(db, e),
         "checkout.session.completed" => checkout(db, e),
         "customer.subscription.created"
@@ -416,11 +421,11 @@ fn apply(db: &Db, e: &Event) -> Applied {
         | "customer.subscription.deleted"
         | "customer.subscription.paused"
         | "customer.subscription.resumed"
-        | "customer.subscription.trial_will_end" => subscription(db, e),
-        "invoice.paid" | "invoice.payment_succeeded" | "invoice.payment_failed" => invoice(db, e),
-        "payment_method.attached" | "payment_method.updated" => payment_method(db, e),
+        | "customer.subscription.trial_will_end" => subscription(db, e, linked),
+        "invoice.paid" | "invoice.payment_succeeded" | "invoice.payment_failed" => invoice(db, e, linked),
+        "payment_method.attached" | "payment_method.updated" => payment_method(db, e, linked),
         "payment_method.detached" => payment_method_detached(db, e),
-        "setup_intent.succeeded" => setup_intent(db, e),
+        "setup_intent.succeeded" => setup_intent(db, e, linked),
         other => Ok((Kind::Ignored, format!("event type {other} is recorded but not handled"))),
     }
 }
@@ -462,18 +467,28 @@ fn required<'a>(v: &'a Value, key: &str, what: &str) -> Result<&'a str, Failure>
     s(v, key).ok_or_else(|| handler(format!("{what} has no {key}")))
 }
 
-/// Advance the object's watermark if this event is not older than the last one applied.
-/// Returns false for a stale event. The row lock serializes events of one object.
-fn advance_watermark(db: &Db, object_type: &str, object_id: &str, e: &Event) -> Result<bool, Failure> {
-    let rows = db.query(
+/// The watermark statement: advances the object's watermark (parameters: object type, id,
+/// event created, event id) unless a newer event was applied; a row when it advanced. The row
+/// lock serializes events of one object.
+macro_rules! advance_watermark_sql {
+    () => {
         "INSERT INTO public.stripe_object_watermarks AS w (object_type, object_id, event_created, event_id)
          VALUES ($1, $2, to_timestamp($3::int8), $4)
          ON CONFLICT (object_type, object_id) DO UPDATE
            SET event_created = EXCLUDED.event_created, event_id = EXCLUDED.event_id, updated_at = now()
            WHERE w.event_created <= EXCLUDED.event_created
-         RETURNING true AS advanced",
-        &[db::text(object_type), db::text(object_id), Param::Int64(e.created), db::text(&e.id)],
-    )?;
+         RETURNING true AS advanced"
+    };
+}
+
+fn watermark_params(object_type: &str, object_id: &str, e: &Event) -> Vec<Param> {
+    vec![db::text(object_type), db::text(object_id), Param::Int64(e.created), db::text(&e.id)]
+}
+
+/// Advance the object's watermark if this event is not older than the last one applied.
+/// Returns false for a stale event.
+fn advance_watermark(db: &Db, object_type: &str, object_id: &str, e: &Event) -> Result<bool, Failure> {
+    let rows = db.query(advance_watermark_sql!(), &watermark_params(object_type, object_id, e))?;
     Ok(!rows.is_empty())
 }
 
@@ -509,16 +524,28 @@ impl MatchedBy {
     }
 }
 
-/// The user of `customer`: the mirror's link; else, when `metadata.supabase_user_id` names an
-/// existing user, a new link to them (see [`link`]). Never anyone the customer is not linked to.
-fn owner(db: &Db, e: &Event, customer: Option<&str>, metadata: Option<&Value>) -> Result<Owner, Failure> {
+/// The user of `customer`: the mirror's link (for the event's own customer, `linked`, read when
+/// the event was recorded); else, when `metadata.supabase_user_id` names an existing user, a new
+/// link to them (see [`link`]). Never anyone the customer is not linked to.
+fn owner(
+    db: &Db,
+    e: &Event,
+    linked: Option<&str>,
+    customer: Option<&str>,
+    metadata: Option<&Value>,
+) -> Result<Owner, Failure> {
     let Some(customer) = customer else { return Ok(Owner::Unknown) };
-    let rows = db.query(
-        "SELECT user_id::text AS user_id FROM public.stripe_customers WHERE stripe_customer_id = $1",
-        &[db::text(customer)],
-    )?;
-    if let Some(r) = rows.first() {
-        return Ok(Owner::User(r.string("user_id")?));
+    let linked = if e.customer_id().as_deref() == Some(customer) {
+        linked.map(str::to_string)
+    } else {
+        let rows = db.query(
+            "SELECT user_id::text AS user_id FROM public.stripe_customers WHERE stripe_customer_id = $1",
+            &[db::text(customer)],
+        )?;
+        rows.first().map(|r| r.string("user_id")).transpose()?
+    };
+    if let Some(user) = linked {
+        return Ok(Owner::User(user));
     }
     let claimed = metadata.and_then(|m| s(m, "supabase_user_id")).filter(|u| shared::params::is_uuid(u));
     match claimed {
@@ -699,10 +726,10 @@ fn price_deleted(db: &Db, e: &Event) -> Applied {
     })
 }
 
-fn customer(db: &Db, e: &Event) -> Applied {
+fn customer(db: &Db, e: &Event, linked: Option<&str>) -> Applied {
     let o = &e.object;
     let id = required(o, "id", "customer")?;
-    let user = match owner(db, e, Some(id), o.get("metadata"))? {
+    let user = match owner(db, e, linked, Some(id), o.get("metadata"))? {
         Owner::User(user) => user,
         Owner::Conflict(why) => return Ok((Kind::Ignored, why)),
         Owner::Unknown => {
@@ -791,12 +818,12 @@ fn checkout(db: &Db, e: &Event) -> Applied {
     }
 }
 
-fn subscription(db: &Db, e: &Event) -> Applied {
+fn subscription(db: &Db, e: &Event, linked: Option<&str>) -> Applied {
     let subscription = Subscription::read(&e.object).map_err(handler)?;
-    let Subscription { id, status, price_id, cancel_at_period_end, .. } = &subscription;
+    let Subscription { id, status, price_id, .. } = &subscription;
     let customer = e.customer_id();
     // The subscription is its customer's: whoever else its metadata names gets nothing.
-    let user = match owner(db, e, customer.as_deref(), e.object.get("metadata"))? {
+    let user = match owner(db, e, linked, customer.as_deref(), e.object.get("metadata"))? {
         Owner::User(user) => user,
         Owner::Conflict(why) => return Ok((Kind::Ignored, why)),
         // Retried until checkout.session.completed (or the customer) links it.
@@ -807,24 +834,36 @@ fn subscription(db: &Db, e: &Event) -> Applied {
             )))
         }
     };
-    if !advance_watermark(db, "subscription", id, e)? {
+    // The watermark, and whether the snapshot's price is mirrored yet: one round trip.
+    let mut params = watermark_params("subscription", id, e);
+    params.push(db::opt_text(price_id.as_deref()));
+    let rows = db.query(
+        concat!(
+            "WITH w AS (",
+            advance_watermark_sql!(),
+            ") SELECT EXISTS (SELECT 1 FROM w) AS advanced,
+                      EXISTS (SELECT 1 FROM public.stripe_prices WHERE id = $5) AS price_mirrored"
+        ),
+        &params,
+    )?;
+    let row = rows.one()?;
+    if !row.flag("advanced")? {
         return stale("subscription", id);
     }
-    if let (Some(price), Some(price_id)) = (&subscription.price, price_id) {
+    if let (Some(price), Some(_), false) = (&subscription.price, price_id, row.flag("price_mirrored")?) {
         // The snapshot carries the whole price: mirror it (and a placeholder for its product
         // until product.created arrives), so a subscription never waits on catalog events.
-        let exists = !db.query("SELECT 1 FROM public.stripe_prices WHERE id = $1", &[db::text(price_id)])?.is_empty();
-        if !exists {
-            let price = Price::read(price).map_err(handler)?;
-            db.execute(
-                "INSERT INTO public.stripe_products (id, active) VALUES ($1, true) ON CONFLICT (id) DO NOTHING",
-                &[db::text(&price.product)],
-            )?;
-            upsert_price(db, &price, None)?;
-        }
+        let price = Price::read(price).map_err(handler)?;
+        db.execute(
+            "INSERT INTO public.stripe_products (id, active) VALUES ($1, true) ON CONFLICT (id) DO NOTHING",
+            &[db::text(&price.product)],
+        )?;
+        upsert_price(db, &price, None)?;
     }
-    // The row as it was (for the change history) and the upsert, in one statement.
-    let previous = db.query(
+    // The upsert and, when the status, the cancellation or the price changed, a line of the
+    // change history (for the user's billing page and support): one statement, which compares
+    // the row as it was with the snapshot.
+    db.execute(
         "WITH s AS (
            SELECT * FROM jsonb_to_record($1::jsonb) AS s(id text, user_id uuid, customer text, price_id text,
              status text, quantity int, cancel_at_period_end bool, created int8, current_period_start int8,
@@ -853,67 +892,42 @@ fn subscription(db: &Db, e: &Event) -> Applied {
             trial_end = EXCLUDED.trial_end, metadata = EXCLUDED.metadata, latest_invoice = EXCLUDED.latest_invoice,
             default_payment_method = EXCLUDED.default_payment_method,
             last_event_created = EXCLUDED.last_event_created, last_event_id = EXCLUDED.last_event_id, updated_at = now()
-         RETURNING 1
+         ), change AS (
+           -- What changed first: no row (a new subscription), the status, the cancellation, the price.
+           SELECT CASE
+                    WHEN old.status IS NULL THEN 'status_change'
+                    WHEN old.status <> s.status THEN
+                      CASE WHEN s.status = 'canceled' THEN 'cancellation'
+                           WHEN old.status = 'canceled' OR (old.status = 'paused' AND s.status = 'active') THEN 'reactivation'
+                           ELSE 'status_change' END
+                    WHEN old.cancel_at_period_end <> s.cancel_at_period_end THEN
+                      CASE WHEN s.cancel_at_period_end THEN 'cancellation' ELSE 'reactivation' END
+                    WHEN old.stripe_price_id IS DISTINCT FROM s.price_id THEN 'plan_change'
+                  END AS kind,
+                  CASE
+                    WHEN old.status IS NULL THEN 'null'::jsonb
+                    WHEN old.status <> s.status THEN jsonb_build_object('status', old.status)
+                    WHEN old.cancel_at_period_end <> s.cancel_at_period_end
+                      THEN jsonb_build_object('cancel_at_period_end', old.cancel_at_period_end)
+                    ELSE jsonb_build_object('price', old.stripe_price_id)
+                  END AS old_value
+           FROM s LEFT JOIN old ON true
          )
-         SELECT * FROM old",
-        &[record(&Mirrored::new(&subscription, Some(&user), Some(e)))],
+         INSERT INTO public.subscription_changes (user_id, subscription_id, change_type, old_value, new_value, \"timestamp\", metadata)
+         SELECT s.user_id, s.id, change.kind, change.old_value,
+                jsonb_build_object('status', s.status, 'cancel_at_period_end', s.cancel_at_period_end, 'price', s.price_id),
+                to_timestamp(s.event_created), jsonb_build_object('event_id', s.event_id, 'event_type', $2::text)
+         FROM s, change WHERE change.kind IS NOT NULL",
+        &[record(&Mirrored::new(&subscription, Some(&user), Some(e))), db::text(&e.kind)],
     )?;
-    let before = match previous.first() {
-        Some(r) => Some((r.string("status")?, r.flag("cancel_at_period_end")?, r.text("stripe_price_id")?)),
-        None => None,
-    };
-    // The history of what changed, for the user's billing page and support.
-    let change = match &before {
-        None => Some(("status_change", serde_json::json!(null))),
-        Some((old_status, old_cancel, old_price)) => {
-            if old_status != status {
-                let kind = if status == "canceled" {
-                    "cancellation"
-                } else if old_status == "canceled" || (old_status == "paused" && status == "active") {
-                    "reactivation"
-                } else {
-                    "status_change"
-                };
-                Some((kind, serde_json::json!({ "status": old_status })))
-            } else if old_cancel != cancel_at_period_end {
-                Some((
-                    if *cancel_at_period_end { "cancellation" } else { "reactivation" },
-                    serde_json::json!({ "cancel_at_period_end": old_cancel }),
-                ))
-            } else if old_price != price_id {
-                Some(("plan_change", serde_json::json!({ "price": old_price })))
-            } else {
-                None
-            }
-        }
-    };
-    if let Some((kind, old)) = change {
-        db.execute(
-            "INSERT INTO public.subscription_changes (user_id, subscription_id, change_type, old_value, new_value, \"timestamp\", metadata)
-             VALUES ($1, $2, $3, $4, $5, to_timestamp($6::int8), $7)",
-            &[
-                db::uuid(&user),
-                db::text(id),
-                db::text(kind),
-                Param::Jsonb(old.to_string().into_bytes()),
-                Param::Jsonb(
-                    serde_json::json!({ "status": status, "cancel_at_period_end": cancel_at_period_end, "price": price_id })
-                        .to_string()
-                        .into_bytes(),
-                ),
-                Param::Int64(e.created),
-                Param::Jsonb(serde_json::json!({ "event_id": e.id, "event_type": e.kind }).to_string().into_bytes()),
-            ],
-        )?;
-    }
     Ok((Kind::Applied, format!("subscription {id} is {status}")))
 }
 
-fn invoice(db: &Db, e: &Event) -> Applied {
+fn invoice(db: &Db, e: &Event, linked: Option<&str>) -> Applied {
     let failed = e.kind == "invoice.payment_failed";
     let invoice = Invoice::read(&e.object, failed).map_err(handler)?;
     let id = invoice.id.as_str();
-    let user = match owner(db, e, invoice.customer.as_deref(), None)? {
+    let user = match owner(db, e, linked, invoice.customer.as_deref(), None)? {
         Owner::User(user) => Some(user),
         Owner::Conflict(_) | Owner::Unknown => None,
     };
@@ -965,11 +979,11 @@ fn already_recorded_payment(db: &Db, invoice: &str) -> Result<bool, Failure> {
     Ok(!rows.is_empty())
 }
 
-fn payment_method(db: &Db, e: &Event) -> Applied {
+fn payment_method(db: &Db, e: &Event, linked: Option<&str>) -> Applied {
     let method = PaymentMethod::read(&e.object).map_err(handler)?;
     let id = method.id.as_str();
     let customer = e.customer_id();
-    let Owner::User(user) = owner(db, e, customer.as_deref(), None)? else {
+    let Owner::User(user) = owner(db, e, linked, customer.as_deref(), None)? else {
         return Err(not_linked(format!(
             "payment method {id}: customer {} is not linked to a user",
             customer.unwrap_or_default()
@@ -1010,12 +1024,12 @@ fn payment_method_detached(db: &Db, e: &Event) -> Applied {
     })
 }
 
-fn setup_intent(db: &Db, e: &Event) -> Applied {
+fn setup_intent(db: &Db, e: &Event, linked: Option<&str>) -> Applied {
     let o = &e.object;
     let (Some(pm), customer) = (s(o, "payment_method"), e.customer_id()) else {
         return Ok((Kind::Ignored, "setup intent without a payment method".into()));
     };
-    let user = match owner(db, e, customer.as_deref(), o.get("metadata"))? {
+    let user = match owner(db, e, linked, customer.as_deref(), o.get("metadata"))? {
         Owner::User(user) => user,
         Owner::Conflict(why) => return Ok((Kind::Ignored, why)),
         Owner::Unknown => {

@@ -587,3 +587,70 @@ fn a_checkout_links_by_email_only_to_one_confirmed_address() {
         0
     );
 }
+
+#[test]
+fn the_change_history_records_what_changed_first_with_its_old_and_new_value() {
+    let db = TestDb::new();
+    let user = db.user("history@example.test");
+    let host = start(&db);
+    // The first event links its customer by the metadata; the rest find the link.
+    let mut sub = subscription("sub_history", "cus_history", "active", serde_json::json!({"supabase_user_id": user}));
+    let mut send = |kind: &str, change: &dyn Fn(&mut Value)| {
+        change(&mut sub);
+        let body = event(kind, sub.clone());
+        let created = serde_json::from_slice::<Value>(&body).unwrap()["created"].as_i64().unwrap();
+        assert_eq!(applied(&post_signed(&host, &body)), "applied");
+        created
+    };
+    let first = send("customer.subscription.created", &|_| {});
+    send("customer.subscription.updated", &|_| {}); // nothing changed: no line
+    send("customer.subscription.updated", &|s| s["cancel_at_period_end"] = true.into());
+    send("customer.subscription.updated", &|s| s["cancel_at_period_end"] = false.into());
+    send("customer.subscription.updated", &|s| s["items"]["data"][0]["price"]["id"] = "price_team_link".into());
+    send("customer.subscription.paused", &|s| s["status"] = "paused".into());
+    send("customer.subscription.resumed", &|s| s["status"] = "active".into());
+    // The status decides before the cancellation flag that changed with it.
+    send("customer.subscription.updated", &|s| {
+        s["status"] = "past_due".into();
+        s["cancel_at_period_end"] = true.into();
+    });
+    let last = send("customer.subscription.deleted", &|s| s["status"] = "canceled".into());
+    send("customer.subscription.created", &|s| s["status"] = "trialing".into());
+
+    let rows = db
+        .client()
+        .query(
+            "SELECT user_id::text, subscription_id, change_type, old_value::text, new_value::text,
+                    extract(epoch FROM \"timestamp\")::int8, metadata ->> 'event_type'
+             FROM subscription_changes ORDER BY \"timestamp\"",
+            &[],
+        )
+        .unwrap();
+    let lines: Vec<(String, String, String)> =
+        rows.iter().map(|r| (r.get::<_, String>(2), r.get::<_, String>(3), r.get::<_, String>(4))).collect();
+    let new = |status: &str, cancel: bool, price: &str| {
+        format!(r#"{{"price": "{price}", "status": "{status}", "cancel_at_period_end": {cancel}}}"#)
+    };
+    let line = |kind: &str, old: &str, new: String| (kind.to_string(), old.to_string(), new);
+    assert_eq!(
+        lines,
+        vec![
+            line("status_change", "null", new("active", false, "price_pro_link")),
+            line("cancellation", r#"{"cancel_at_period_end": false}"#, new("active", true, "price_pro_link")),
+            line("reactivation", r#"{"cancel_at_period_end": true}"#, new("active", false, "price_pro_link")),
+            line("plan_change", r#"{"price": "price_pro_link"}"#, new("active", false, "price_team_link")),
+            line("status_change", r#"{"status": "active"}"#, new("paused", false, "price_team_link")),
+            line("reactivation", r#"{"status": "paused"}"#, new("active", false, "price_team_link")),
+            line("status_change", r#"{"status": "active"}"#, new("past_due", true, "price_team_link")),
+            line("cancellation", r#"{"status": "past_due"}"#, new("canceled", true, "price_team_link")),
+            line("reactivation", r#"{"status": "canceled"}"#, new("trialing", true, "price_team_link")),
+        ]
+    );
+    for r in &rows {
+        assert_eq!((r.get::<_, String>(0), r.get::<_, String>(1)), (user.clone(), "sub_history".to_string()));
+    }
+    // Each line is dated by its event and names it.
+    assert_eq!(rows[0].get::<_, i64>(5), first);
+    assert_eq!(rows[7].get::<_, i64>(5), last);
+    assert_eq!(rows[7].get::<_, String>(6), "customer.subscription.deleted");
+}
