@@ -235,17 +235,17 @@ export async function webhookHandler(req: Request, clientAddr: string): Promise<
   try {
     outcome = await sql.begin(async (tx) => {
       await tx`SELECT set_config('role', 'service_role', true), set_config('request.jwt.claims', '{"role":"service_role"}', true)`;
-      const [{ processed, linked_user }] = await q(tx, `INSERT INTO public.stripe_webhook_events AS e
+      const [{ duplicate, linked_user }] = await q(tx, `INSERT INTO public.stripe_webhook_events AS e
                (stripe_event_id, event_type, stripe_customer_id, event_created, payload, raw_body,
-                object_type, object_id, livemode, api_version)
-             VALUES ($1, $2, $3, to_timestamp($4::int8), $5, $6, $7, $8, $9, $10)
+                object_type, object_id, livemode, api_version, processed, processed_at)
+             VALUES ($1, $2, $3, to_timestamp($4::int8), $5, $6, $7, $8, $9, $10, true, now())
              ON CONFLICT (stripe_event_id) DO UPDATE SET deliveries = e.deliveries + 1
-             RETURNING e.processed,
+             RETURNING e.deliveries > 1 AND e.processed AS duplicate,
                (SELECT c.user_id::text FROM public.stripe_customers c WHERE c.stripe_customer_id = $3) AS linked_user`, [
         e.id, e.type, customerId(o), e.created, raw, raw, o.object ?? null, o.id ?? null,
         typeof e.livemode === "boolean" ? e.livemode : null, typeof e.api_version === "string" ? e.api_version : null,
       ]);
-      if (processed) {
+      if (duplicate) {
         await q(tx, AUDIT, [e.id, e.type, true, "duplicate", 200, ms(), clientAddr, "stripe"]);
         return ["duplicate", "already processed"] as [string, string];
       }

@@ -214,14 +214,17 @@ pub fn process(
     let started = Instant::now();
     let attempt = db.as_service(|db| -> Result<(Kind, String), Failure> {
         // The event's row, and (read in the same round trip, for `owner`) the user its customer
-        // is linked to.
+        // is linked to. A new event's row says processed from the start: nobody sees it before
+        // the transaction commits, and then it is; so marking it below changes no indexed column
+        // (the update can stay on its page, HOT). A delivery of an event seen before counts
+        // itself; whether that event was processed then makes this one a duplicate.
         let rows = db.query(
             "INSERT INTO public.stripe_webhook_events AS e
                (stripe_event_id, event_type, stripe_customer_id, event_created, payload, raw_body,
-                object_type, object_id, livemode, api_version)
-             VALUES ($1, $2, $3, to_timestamp($4::int8), $5, $6, $7, $8, $9, $10)
+                object_type, object_id, livemode, api_version, processed, processed_at)
+             VALUES ($1, $2, $3, to_timestamp($4::int8), $5, $6, $7, $8, $9, $10, true, now())
              ON CONFLICT (stripe_event_id) DO UPDATE SET deliveries = e.deliveries + 1
-             RETURNING e.processed,
+             RETURNING e.deliveries > 1 AND e.processed AS duplicate,
                (SELECT c.user_id::text FROM public.stripe_customers c WHERE c.stripe_customer_id = $3) AS linked_user",
             &[
                 db::text(&event.id),
@@ -237,7 +240,7 @@ pub fn process(
             ],
         )?;
         let recorded = rows.one()?;
-        if recorded.flag("processed")? {
+        if recorded.flag("duplicate")? {
             audit(db, event, Kind::Duplicate, started.elapsed().as_secs_f64() * 1000.0, client_addr, source)?;
             return Ok((Kind::Duplicate, "already processed".into()));
         }
