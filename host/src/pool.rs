@@ -222,6 +222,11 @@ impl Pool {
     pub fn max(&self) -> usize {
         self.max
     }
+
+    /// Where the pool connects.
+    pub fn target(&self) -> &pgtls::Target {
+        &self.target
+    }
 }
 
 /// Pools by connection string, created on first use.
@@ -237,7 +242,15 @@ impl Pools {
         Pools { pools: Mutex::new(HashMap::new()), max_connections: max_connections.map(|n| n.max(1)) }
     }
 
-    pub fn get_or_create(&self, address: &str, target: pgtls::Target) -> Arc<Pool> {
+    /// The pool of `address`, if it has been used. Every request opens its connection through
+    /// here, so the address is parsed (and TLS set up, which may read a CA file) only once, by
+    /// [`Pools::create`].
+    pub fn get(&self, address: &str) -> Option<Arc<Pool>> {
+        self.pools.lock().unwrap().get(address).cloned()
+    }
+
+    /// The pool of `address`, sized for where the database is unless `pg_pool_size` is set.
+    pub fn create(&self, address: &str, target: pgtls::Target) -> Arc<Pool> {
         let mut pools = self.pools.lock().unwrap();
         let max = self.max_connections.unwrap_or_else(|| pgvalue::pool_size(target.on_this_machine()));
         pools.entry(address.to_string()).or_insert_with(|| Pool::new(target, max)).clone()

@@ -28,27 +28,46 @@ pub struct Connection {
 
 impl pg::Host for RequestState {}
 
-impl pg::HostConnection for RequestState {
-    async fn open(&mut self, address: String) -> wasmtime::Result<Result<Resource<Connection>, PgError>> {
-        let target = match pgtls::Target::parse(&address) {
-            Ok(t) => t,
-            Err(e) => return Ok(Err(PgError::ConnectionFailed(e.to_string()))),
-        };
-        let port = target.config.get_ports().first().copied().unwrap_or(5432);
-        for host in target.config.get_hosts() {
+impl RequestState {
+    /// Whether this component may connect where `config` points (`allowed_outbound_hosts`).
+    fn permitted(&self, config: &tokio_postgres::Config) -> Result<(), PgError> {
+        let port = config.get_ports().first().copied().unwrap_or(5432);
+        for host in config.get_hosts() {
             let name = match host {
-                tokio_postgres::config::Host::Tcp(h) => h.clone(),
+                tokio_postgres::config::Host::Tcp(h) => std::borrow::Cow::Borrowed(h.as_str()),
                 #[cfg(unix)]
-                tokio_postgres::config::Host::Unix(p) => p.display().to_string(),
+                tokio_postgres::config::Host::Unix(p) => std::borrow::Cow::Owned(p.display().to_string()),
             };
             if !self.component.outbound.allows("postgres", &name, Some(port)) {
                 self.log(&format!("postgres://{name}:{port} refused: not in allowed_outbound_hosts"));
-                return Ok(Err(PgError::ConnectionFailed(format!(
+                return Err(PgError::ConnectionFailed(format!(
                     "address postgres://{name}:{port} is not permitted: add it to allowed_outbound_hosts"
-                ))));
+                )));
             }
         }
-        let pool = self.shared.pools.get_or_create(&address, target);
+        Ok(())
+    }
+}
+
+impl pg::HostConnection for RequestState {
+    async fn open(&mut self, address: String) -> wasmtime::Result<Result<Resource<Connection>, PgError>> {
+        let pool = match self.shared.pools.get(&address) {
+            Some(pool) => pool,
+            None => {
+                let target = match pgtls::Target::parse(&address) {
+                    Ok(target) => target,
+                    Err(e) => return Ok(Err(PgError::ConnectionFailed(e.to_string()))),
+                };
+                if let Err(refused) = self.permitted(&target.config) {
+                    return Ok(Err(refused));
+                }
+                self.shared.pools.create(&address, target)
+            }
+        };
+        // Components share the pools: each must be allowed the address itself.
+        if let Err(refused) = self.permitted(&pool.target().config) {
+            return Ok(Err(refused));
+        }
         match pool.acquire(self.chained).await {
             Ok(lease) => Ok(Ok(self.table.push(Connection { lease })?)),
             Err(AcquireError::Timeout) => {

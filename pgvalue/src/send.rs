@@ -20,10 +20,17 @@ pub const REMOTE_POOL_SIZE: usize = 25;
 /// waits on the network: [`REMOTE_POOL_SIZE`].
 pub fn pool_size(on_this_machine: bool) -> usize {
     if on_this_machine {
-        2 * std::thread::available_parallelism().map_or(1, usize::from) + 1
+        2 * cores() + 1
     } else {
         REMOTE_POOL_SIZE
     }
+}
+
+/// The cores this process may use, read once: the standard library reads the cgroup's files
+/// (`cpu.max`) at every call.
+fn cores() -> usize {
+    static CORES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, usize::from))
 }
 
 /// Prepared statements kept per connection.

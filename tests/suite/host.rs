@@ -120,6 +120,10 @@ fn outbound_postgres_is_limited_to_allowed_hosts() {
     let r = host.get(&format!("/probe/pg?url={}", db.url)).send();
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(r.json()["one"], 1);
+    // The pool is the host's, not the probe's: `deeper`, allowed nothing, may not use it.
+    let r = host.get(&format!("/probe/deeper/pg?url={}", db.url)).send();
+    assert_eq!(r.status, 502, "{}", r.text());
+    assert!(r.json()["error"].as_str().unwrap().contains("not permitted"));
     drop(host);
     let host = start(&dir, &["postgres://db.internal.example:5432".to_string()]);
     let r = host.get(&format!("/probe/pg?url={}", db.url)).send();
