@@ -401,6 +401,12 @@ impl OutboundPolicy {
 /// A host as found in a URL (`example.com`, `10.0.0.1`, `[::1]` or `::1`).
 fn parse_host(host: &str) -> Option<Host<String>> {
     let host = host.trim();
+    // A dotted-quad address needs no IDNA mapping (the usual database, 127.0.0.1, is checked
+    // on every connection a request opens). The standard library takes four plain decimal
+    // parts only; the octal and shortened forms URLs allow are left to the URL rules below.
+    if let Ok(v4) = host.parse::<std::net::Ipv4Addr>() {
+        return Some(Host::Ipv4(v4));
+    }
     if host.contains(':') && !host.starts_with('[') {
         return Host::parse(&format!("[{host}]")).ok();
     }
@@ -434,6 +440,10 @@ mod tests {
         assert!(p.allows("postgres", "127.0.0.1", Some(5433)));
         assert!(!p.allows("postgres", "127.0.0.1", Some(5432)));
         assert!(!p.allows("postgres", "10.0.0.1", Some(5433)));
+        // The other forms URLs give an address mean the same address.
+        assert!(p.allows("postgres", "127.1", Some(5433)));
+        assert!(p.allows("postgres", "0x7f.0.0.1", Some(5433)));
+        assert!(!p.allows("postgres", "127.0.0.2", Some(5433)));
     }
 
     #[test]
