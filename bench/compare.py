@@ -216,6 +216,18 @@ user = psql("""
              SELECT 'sub_cmp', id, 'cus_cmp', 'price_cmp', 'active' FROM u)
   SELECT id FROM u;""").splitlines()[-1]
 webhook_user = psql("INSERT INTO auth.users (email) VALUES ('compare-webhooks@example.test') RETURNING id").splitlines()[-1]
+# Other users, each with a customer and a subscription, as a SaaS has them. Without them the
+# tables have two users, one of whom (the webhook workload's) owns every subscription it
+# creates, and the planner, which cannot know `auth.uid()`'s value, takes any user to own half
+# of them: from the second round on, subscription-status scanned every subscription (8 ms of
+# PostgreSQL per request, in every server alike).
+psql("""
+  WITH u AS (INSERT INTO auth.users (email) SELECT 'member-' || g || '@example.test' FROM generate_series(1, 2000) g
+             RETURNING id, email),
+       c AS (INSERT INTO stripe_customers (user_id, stripe_customer_id) SELECT id, 'cus_member_' || md5(email) FROM u)
+  INSERT INTO subscriptions (stripe_subscription_id, user_id, stripe_customer_id, stripe_price_id, status)
+  SELECT 'sub_member_' || md5(email), id, 'cus_member_' || md5(email), 'price_cmp', 'active' FROM u;
+  ANALYZE""")
 # Quote creation needs a plan without a quote limit (the workload creates tens of thousands).
 quote_user = psql("""
   INSERT INTO stripe_products (id, name) VALUES ('prod_cmp_unl', 'Unlimited');
