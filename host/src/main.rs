@@ -132,8 +132,10 @@ fn up(up: cli::Up, started: Instant) -> Result<()> {
     let limits = settings.limits(timeout);
     let descriptors = connections::raise_descriptor_limit();
     let mut connection_limits = settings.connection_limits();
-    // Room for the database pool, outbound calls, logs and the compiled-code cache.
-    connection_limits.fit_descriptors(descriptors, 256 + pool::DEFAULT_MAX_CONNECTIONS as u64 * 2);
+    // Room for the database pool (at its largest: `pg_pool_size`, or a remote database's size),
+    // outbound calls, logs and the compiled-code cache.
+    let pool_at_most = settings.pg_pool_size.filter(|n| *n > 0).unwrap_or(pgvalue::REMOTE_POOL_SIZE);
+    connection_limits.fit_descriptors(descriptors, 256 + pool_at_most as u64 * 2);
     let schedules = schedule::from_settings(settings.schedule.as_ref()).context("[application.tool.edge] schedule")?;
     let jwt = |name: &str| shared.app_variables.get(name).filter(|v| !v.is_empty()).map(str::to_string);
     let (schedule_secret, schedule_issuer) = (jwt("jwt_secret"), jwt("jwt_issuer"));

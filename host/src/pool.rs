@@ -15,9 +15,6 @@ use std::time::{Duration, Instant};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_postgres::Client;
 
-/// Connections per database address elsewhere, unless `pg_pool_size` says otherwise (one on
-/// this machine: `pgvalue::pool_size`).
-pub const DEFAULT_MAX_CONNECTIONS: usize = pgvalue::REMOTE_POOL_SIZE;
 /// How long a request waits for a free connection before the open fails.
 pub const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long dialing a new connection may take.
