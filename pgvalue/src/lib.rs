@@ -8,9 +8,10 @@
 //! - results: each column's `db-data-type` and each value's `db-value` (`unsupported` with the
 //!   raw bytes for types outside the interface, enums as `str`);
 //! - errors: a tokio-postgres error as the interface's `error` (the server's fields included);
-//! - sending: how many connections a pool keeps ([`pool_size`]), prepared statements cached per connection, and a deferred bare `BEGIN` (and the
-//!   transaction-local settings held after it) written in the same round trip as the statement
-//!   after it (the state machine that defers them is `pgtransaction`'s).
+//! - sending: how many connections a pool keeps ([`pool_size`]), prepared statements cached
+//!   per connection, and a deferred bare `BEGIN` (and the transaction-local settings held after
+//!   it) written in the same round trip as the statement after it (the state machine that
+//!   defers them is `pgtransaction`'s).
 //!
 //! The value logic is plain code ([`Range`], [`Interval`], [`decimal`], [`send`], ...). The
 //! mapping to the generated types is [`spin_postgres!`]: both sides' bindings come from the same

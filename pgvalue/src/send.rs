@@ -82,8 +82,9 @@ pub struct Ahead {
 }
 
 /// Prepare `statement`, convert its parameters (`params`, an error `E` when one is refused) and
-/// run it, after what goes `ahead` of it; `query_error` says what a tokio-postgres error is. `BEGIN` is written first, before the statement is even
-/// prepared, then the held statements, in the same round trip: whatever then becomes of the
+/// run it, after what goes `ahead` of it; `query_error` says what a tokio-postgres error is.
+/// `BEGIN` is written first, before the statement is even prepared, then the held statements,
+/// in the same round trip: whatever then becomes of the
 /// statement (refused by the server, or its parameters refused here) happens inside the
 /// transaction, as it would had each been sent alone. The first error in that order is the
 /// answer: a refused held statement is, and the statement after it is not run.
